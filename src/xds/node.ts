@@ -1,0 +1,116 @@
+// Node identity: who is asking, parsed the way Polaris's own xds-v3 server does so that
+// polaris-controller-injected sidecars work unchanged (shared/reference/polaris-xds-anchor.md §1.4).
+import type { Node } from '../gen/envoy/config/core/v3/base.js';
+import type { Locality } from '../model/mesh.js';
+
+export type RunType = 'sidecar' | 'gateway' | 'proxyless';
+
+/** NodeInfo is the parsed identity of one xDS client. */
+export interface NodeInfo {
+  readonly id: string;
+  readonly runType: RunType;
+  /** Namespace the node lives in: metadata overrides the one in the node id. */
+  readonly namespace: string;
+  /** The node's own service (sidecar: the service it fronts; gateway: the gateway service). */
+  readonly service: string;
+  readonly ip: string;
+  /** Inbound ports from `sidecar.polarismesh.cn/bindPorts`, used when the service has no instances. */
+  readonly bindPorts: readonly number[];
+  readonly tlsMode: 'none' | 'strict' | 'permissive';
+  readonly locality: Locality;
+  /** Node metadata flattened to strings. */
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly userAgent: string;
+  readonly clientFeatures: readonly string[];
+}
+
+export const META = {
+  serviceName: 'sidecar.polarismesh.cn/serviceName',
+  serviceNamespace: 'sidecar.polarismesh.cn/serviceNamespace',
+  bindPorts: 'sidecar.polarismesh.cn/bindPorts',
+  tlsMode: 'polarismesh.cn/tls-mode',
+  gatewayNamespace: 'gateway.polarismesh.cn/serviceNamespace',
+  gatewayService: 'gateway.polarismesh.cn/serviceName',
+  legacyGatewayNamespace: 'gateway_namespace',
+  legacyGatewayService: 'gateway_service',
+} as const;
+
+// `[<runType>~]<ns>/<uuid>~<ip>`, the form polaris-controller writes (`${NAMESPACE}/$(uuidgen)~$(hostname -i)`).
+const NODE_ID = /^(?:(\S+?)~)?(\S+)\/([^~]+)~([^~]+)$/;
+
+/** ParsedNodeId is the part of the identity carried in `node.id`. */
+export interface ParsedNodeId {
+  readonly runType: string;
+  readonly namespace: string;
+  readonly uuid: string;
+  readonly ip: string;
+}
+
+/** parseNodeId splits a Polaris-style node id; it returns undefined for ids of any other form. */
+export function parseNodeId(id: string): ParsedNodeId | undefined {
+  const m = NODE_ID.exec(id);
+  if (!m) return undefined;
+  return { runType: m[1] ?? 'sidecar', namespace: m[2]!, uuid: m[3]!, ip: m[4]! };
+}
+
+function flatten(metadata: Record<string, unknown> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!metadata) return out;
+  for (const key of Object.keys(metadata).sort()) {
+    const v = metadata[key];
+    if (v === null || v === undefined) continue;
+    // Numbers are written as integers and booleans as "true"/"false", as Polaris does.
+    out[key] = typeof v === 'string' ? v : typeof v === 'number' ? String(Math.trunc(v)) : typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+  }
+  return out;
+}
+
+function parsePorts(s: string | undefined): number[] {
+  if (!s) return [];
+  const ports = s
+    .split(',')
+    .map((p) => Number(p.trim()))
+    .filter((p) => Number.isInteger(p) && p > 0 && p < 65536);
+  return [...new Set(ports)].sort((a, b) => a - b);
+}
+
+/**
+ * parseNode derives NodeInfo from an xDS Node. Any id is accepted: a node whose id is not in
+ * Polaris's form is served as a sidecar of the namespace and service its metadata names (or none).
+ * A gRPC client (user agent `gRPC …` or the `TRAFFICDIRECTOR_`-style bootstrap we emit) is proxyless.
+ */
+export function parseNode(node: Pick<Node, 'id' | 'metadata' | 'locality' | 'userAgentName' | 'clientFeatures'>): NodeInfo {
+  const metadata = flatten(node.metadata);
+  const parsed = parseNodeId(node.id);
+  const userAgent = node.userAgentName ?? '';
+  let runType: RunType = 'sidecar';
+  if (/^grpc/i.test(userAgent)) runType = 'proxyless';
+  else if (parsed?.runType === 'gateway') runType = 'gateway';
+  const namespace =
+    (runType === 'gateway' ? metadata[META.gatewayNamespace] ?? metadata[META.legacyGatewayNamespace] : undefined) ??
+    metadata[META.serviceNamespace] ??
+    parsed?.namespace ??
+    '';
+  const service =
+    (runType === 'gateway' ? metadata[META.gatewayService] ?? metadata[META.legacyGatewayService] : undefined) ??
+    metadata[META.serviceName] ??
+    '';
+  const tls = metadata[META.tlsMode];
+  return {
+    id: node.id,
+    runType,
+    namespace,
+    service,
+    ip: parsed?.ip ?? '',
+    bindPorts: parsePorts(metadata[META.bindPorts]),
+    tlsMode: tls === 'strict' || tls === 'permissive' ? tls : 'none',
+    locality: {
+      region: node.locality?.region ?? '',
+      zone: node.locality?.zone ?? '',
+      campus: node.locality?.subZone ?? '',
+    },
+    metadata,
+    userAgent,
+    clientFeatures: [...(node.clientFeatures ?? [])],
+  };
+}

@@ -1,0 +1,22 @@
+// The contract between the xDS server and whatever produces snapshots. The server knows neither
+// Polaris nor the translator: it asks a ConfigWatcher for a node's snapshot and is told of changes.
+import type { Node } from '../../gen/envoy/config/core/v3/base.js';
+import type { Snapshot } from '../snapshot.js';
+
+/** NodeWatch follows the snapshot of one node. */
+export interface NodeWatch {
+  /** The node's current snapshot, or undefined while none is built yet. */
+  current(): Snapshot | undefined;
+  /**
+   * onChange registers the one listener called, on a later tick, each time the node's snapshot
+   * changes. Changes are already debounced; the listener always sees the latest snapshot.
+   */
+  onChange(listener: (snapshot: Snapshot) => void): void;
+  /** close stops the watch; it is idempotent. */
+  close(): void;
+}
+
+/** ConfigWatcher opens watches. It may throw a PolarisXdsError to refuse a node. */
+export interface ConfigWatcher {
+  watch(node: Node): NodeWatch;
+}
