@@ -1,0 +1,90 @@
+// The configuration schema: one place that says every key, its default and what is allowed.
+// Parsed once at start-up (file, then POLARIS_XDS_* environment, then flags) and frozen.
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8091')
+  .refine((s) => {
+    const port = Number(s.slice(s.lastIndexOf(':') + 1));
+    return port >= 0 && port < 65536;
+  }, 'port must be 0–65535');
+
+const duration = z.number().int().nonnegative();
+
+export const ConfigSchema = z
+  .object({
+    polaris: z
+      .object({
+        /** Polaris gRPC (service-grpc, default port 8091) addresses, tried in turn. */
+        addresses: z.array(hostPort).default([]),
+        /** Namespaces to sync; empty means every namespace. */
+        namespaces: z.array(z.string().min(1)).default([]),
+        /** Token sent as gRPC metadata `x-polaris-token`. Prefer tokenFile or POLARIS_XDS_POLARIS_TOKEN. */
+        token: z.string().optional(),
+        tokenFile: z.string().optional(),
+        tls: z
+          .object({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional() })
+          .strict()
+          .optional(),
+        pollIntervalMs: duration.min(100).default(1000),
+        requestTimeoutMs: duration.min(100).default(3000),
+        /** How long start-up waits for Polaris before serving the disk cache. */
+        startupWaitMs: duration.default(1500),
+      })
+      .strict()
+      .default({ addresses: [], namespaces: [], pollIntervalMs: 1000, requestTimeoutMs: 3000, startupWaitMs: 1500 }),
+    /** A YAML mesh file (the file source). With neither polaris.addresses nor file, the example mesh is served. */
+    file: z.string().optional(),
+    cacheDir: z.string().optional(),
+    xds: z
+      .object({
+        address: hostPort.default('0.0.0.0:15010'),
+        /** Quiet period before a mesh change is pushed, and the longest a push may wait. */
+        debounceMs: duration.default(100),
+        debounceMaxMs: duration.default(1000),
+        keepaliveTimeMs: duration.default(30_000),
+        keepaliveTimeoutMs: duration.default(10_000),
+        /** 0 disables; otherwise streams are closed after this age (grpc-js adds ±10% jitter). */
+        maxConnectionAgeMs: duration.default(0),
+        maxConnectionAgeGraceMs: duration.default(60_000),
+        maxResourceNames: z.number().int().positive().default(100_000),
+        tls: z
+          .object({
+            cert: z.string(),
+            key: z.string(),
+            /** When set, clients must present a certificate signed by this CA (mTLS). */
+            clientCa: z.string().optional(),
+          })
+          .strict()
+          .optional(),
+        /** Grace period for draining streams on SIGTERM. */
+        drainMs: duration.default(5000),
+      })
+      .strict()
+      .default({
+        address: '0.0.0.0:15010',
+        debounceMs: 100,
+        debounceMaxMs: 1000,
+        keepaliveTimeMs: 30_000,
+        keepaliveTimeoutMs: 10_000,
+        maxConnectionAgeMs: 0,
+        maxConnectionAgeGraceMs: 60_000,
+        maxResourceNames: 100_000,
+        drainMs: 5000,
+      }),
+    admin: z
+      .object({ address: hostPort.default('127.0.0.1:15014') })
+      .strict()
+      .default({ address: '127.0.0.1:15014' }),
+    log: z
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        format: z.enum(['json', 'pretty']).default('json'),
+      })
+      .strict()
+      .default({ level: 'info', format: 'json' }),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;

@@ -1,0 +1,171 @@
+// SnapshotCache implements the server's ConfigWatcher on top of a stream of MeshStates: it groups
+// nodes by what they are served (NodeView.key), builds one snapshot per group, and tells the
+// group's watches when it changes. Mesh changes are debounced: a quiet period, bounded by a
+// maximum delay, so a burst of registry events becomes one push.
+import type { Node } from '../gen/envoy/config/core/v3/base.js';
+import type { Logger } from '../log.js';
+import type { MeshState } from '../model/mesh.js';
+import { parseNode, type NodeInfo } from './node.js';
+import { PUSH_ORDER } from './resource.js';
+import type { ConfigWatcher, NodeWatch } from './server/watcher.js';
+import type { Snapshot } from './snapshot.js';
+
+/** Translation is what one translation pass yields for one group. */
+export interface Translation {
+  readonly snapshot: Snapshot;
+  readonly skipped: readonly unknown[];
+}
+
+/** Translator is the part of the translator this cache needs. */
+export interface Translator<V extends { readonly key: string }> {
+  nodeView(node: NodeInfo): V;
+  translate(mesh: MeshState, view: V): Translation;
+}
+
+export interface SnapshotCacheOptions<V extends { readonly key: string }> {
+  readonly translator: Translator<V>;
+  readonly logger: Logger;
+  readonly debounceMs: number;
+  readonly debounceMaxMs: number;
+  /** Called after each rebuild with the time it took, for metrics. */
+  readonly onBuild?: (info: { groups: number; millis: number }) => void;
+}
+
+interface Group<V> {
+  readonly view: V;
+  readonly watches: Set<GroupWatch<V>>;
+  translation?: Translation;
+}
+
+class GroupWatch<V> implements NodeWatch {
+  listener?: (s: Snapshot) => void;
+  closed = false;
+  pending = false;
+  constructor(
+    readonly group: Group<V>,
+    readonly node: NodeInfo,
+    private readonly release: (w: GroupWatch<V>) => void,
+  ) {}
+  current(): Snapshot | undefined {
+    return this.group.translation?.snapshot;
+  }
+  onChange(listener: (s: Snapshot) => void): void {
+    this.listener = listener;
+  }
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.release(this);
+  }
+}
+
+function sameSnapshot(a: Snapshot | undefined, b: Snapshot): boolean {
+  return !!a && PUSH_ORDER.every((t) => a.resources[t].version === b.resources[t].version);
+}
+
+/** SnapshotCache is the ConfigWatcher the xDS server is given. */
+export class SnapshotCache<V extends { readonly key: string }> implements ConfigWatcher {
+  private readonly groups = new Map<string, Group<V>>();
+  private mesh?: MeshState;
+  private quietTimer?: NodeJS.Timeout;
+  private maxTimer?: NodeJS.Timeout;
+
+  constructor(private readonly opts: SnapshotCacheOptions<V>) {}
+
+  /** setMesh takes a new MeshState; groups are rebuilt after the debounce. The first one is applied at once. */
+  setMesh(mesh: MeshState): void {
+    const first = this.mesh === undefined;
+    this.mesh = mesh;
+    if (first) return this.rebuild();
+    clearTimeout(this.quietTimer);
+    this.quietTimer = setTimeout(() => this.rebuild(), this.opts.debounceMs);
+    this.maxTimer ??= setTimeout(() => this.rebuild(), this.opts.debounceMaxMs);
+  }
+
+  watch(node: Node): NodeWatch {
+    const info = parseNode(node);
+    const view = this.opts.translator.nodeView(info);
+    let group = this.groups.get(view.key);
+    if (!group) {
+      group = { view, watches: new Set() };
+      this.groups.set(view.key, group);
+      if (this.mesh) group.translation = this.translate(group);
+    }
+    const w = new GroupWatch(group, info, (gw) => this.release(gw));
+    group.watches.add(w);
+    return w;
+  }
+
+  /** nodes lists every watched node with its group key. */
+  nodes(): Array<{ node: NodeInfo; group: string }> {
+    const out: Array<{ node: NodeInfo; group: string }> = [];
+    for (const [key, g] of this.groups) for (const w of g.watches) out.push({ node: w.node, group: key });
+    return out;
+  }
+
+  /** translationFor returns the snapshot and skip reasons a node would be served, building it if needed. */
+  translationFor(info: NodeInfo): Translation | undefined {
+    if (!this.mesh) return undefined;
+    const view = this.opts.translator.nodeView(info);
+    return this.groups.get(view.key)?.translation ?? this.opts.translator.translate(this.mesh, view);
+  }
+
+  /** skipped gathers the skip reasons of every live group, deduplicated. */
+  skipped(): unknown[] {
+    const seen = new Map<string, unknown>();
+    for (const g of this.groups.values()) for (const s of g.translation?.skipped ?? []) seen.set(JSON.stringify(s), s);
+    return [...seen.values()];
+  }
+
+  stop(): void {
+    clearTimeout(this.quietTimer);
+    clearTimeout(this.maxTimer);
+  }
+
+  private release(w: GroupWatch<V>): void {
+    const g = w.group;
+    g.watches.delete(w);
+    // A group with no watches is dropped; its resources stay shared through the translator's memo.
+    if (g.watches.size === 0 && this.groups.get(g.view.key) === g) this.groups.delete(g.view.key);
+  }
+
+  private translate(group: Group<V>): Translation {
+    return this.opts.translator.translate(this.mesh!, group.view);
+  }
+
+  private rebuild(): void {
+    clearTimeout(this.quietTimer);
+    clearTimeout(this.maxTimer);
+    this.quietTimer = undefined;
+    this.maxTimer = undefined;
+    if (!this.mesh) return;
+    const started = performance.now();
+    const changed: Group<V>[] = [];
+    for (const g of this.groups.values()) {
+      let next: Translation;
+      try {
+        next = this.translate(g);
+      } catch (err) {
+        // A translation bug must not take the last good config away from anyone (invariant 5).
+        this.opts.logger.error({ err, group: g.view.key }, 'translation failed; keeping the previous snapshot');
+        continue;
+      }
+      const before = g.translation?.snapshot;
+      g.translation = next;
+      if (!sameSnapshot(before, next.snapshot)) changed.push(g);
+    }
+    this.opts.onBuild?.({ groups: this.groups.size, millis: performance.now() - started });
+    for (const g of changed) for (const w of g.watches) this.notify(w);
+  }
+
+  /** notify calls a watch's listener on a later tick, once per tick, with the latest snapshot. */
+  private notify(w: GroupWatch<V>): void {
+    if (!w.listener || w.pending) return;
+    w.pending = true;
+    setImmediate(() => {
+      w.pending = false;
+      const snapshot = w.group.translation?.snapshot;
+      if (!w.closed && snapshot) w.listener!(snapshot);
+    });
+  }
+}

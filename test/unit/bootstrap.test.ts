@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { envoyBootstrap } from '../../src/bootstrap/envoy.js';
+import { grpcBootstrap } from '../../src/bootstrap/grpc.js';
+import { parseNode } from '../../src/xds/node.js';
+import { envoyBinary } from '../support/components.js';
+
+function envoyValidates(bootstrap: unknown): void {
+  const f = join(mkdtempSync(join(tmpdir(), 'pxds-bs-')), 'b.json');
+  writeFileSync(f, JSON.stringify(bootstrap));
+  execFileSync(envoyBinary(), ['--mode', 'validate', '-c', f, '--log-level', 'error'], { stdio: 'pipe' });
+}
+
+describe('envoy bootstrap', () => {
+  const base = { xdsAddress: '127.0.0.1:15010', nodeId: 'shop/u1~10.0.0.1', namespace: 'shop', service: 'cart', adminAddress: '127.0.0.1:15000', delta: false, gateway: false };
+
+  it('is accepted by a real Envoy, SotW and Delta, sidecar and gateway', () => {
+    for (const variant of [base, { ...base, delta: true }, { ...base, gateway: true, nodeId: 'gateway~shop/u1~10.0.0.1' }, { ...base, xdsAddress: 'xds.example.internal:15010' }]) {
+      envoyValidates(envoyBootstrap(variant));
+    }
+  });
+
+  it('carries the Polaris node conventions the server parses back', () => {
+    const b = envoyBootstrap({ ...base, bindPorts: [8080] }) as { node: { id: string; metadata: Record<string, string> } };
+    const info = parseNode({ id: b.node.id, metadata: b.node.metadata, userAgentName: 'envoy', clientFeatures: [] });
+    assert.equal(info.namespace, 'shop');
+    assert.equal(info.service, 'cart');
+    assert.deepEqual(info.bindPorts, [8080]);
+    const gw = envoyBootstrap({ ...base, gateway: true, nodeId: 'gateway~shop/u1~10.0.0.1' }) as { node: { id: string; metadata: Record<string, string> } };
+    const g = parseNode({ id: gw.node.id, metadata: gw.node.metadata, userAgentName: 'envoy', clientFeatures: [] });
+    assert.equal(g.runType, 'gateway');
+    assert.equal(g.service, 'cart');
+  });
+
+  it('selects the ADS flavour', () => {
+    const sotw = envoyBootstrap(base) as { dynamic_resources: { ads_config: { api_type: string } } };
+    const delta = envoyBootstrap({ ...base, delta: true }) as { dynamic_resources: { ads_config: { api_type: string } } };
+    assert.equal(sotw.dynamic_resources.ads_config.api_type, 'GRPC');
+    assert.equal(delta.dynamic_resources.ads_config.api_type, 'DELTA_GRPC');
+  });
+});
+
+describe('grpc bootstrap', () => {
+  it('always has a node locality (grpc-js requires one) and the server uri', () => {
+    const b = grpcBootstrap({ xdsAddress: '127.0.0.1:1', nodeId: 'n', namespace: 'ns', service: 's' }) as {
+      xds_servers: Array<{ server_uri: string }>;
+      node: { locality: unknown };
+    };
+    assert.equal(b.xds_servers[0]!.server_uri, '127.0.0.1:1');
+    assert.deepEqual(b.node.locality, { region: '', zone: '', sub_zone: '' });
+  });
+});
