@@ -101,7 +101,9 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
     const v = env[name];
     if (v !== undefined && v !== '') setPath(raw, spec.path, readValue(spec.kind, v, name));
   }
-  for (const unknown of Object.keys(env).filter((k) => k.startsWith('POLARIS_XDS_') && !(k in ENV))) {
+  // Kubernetes injects <SERVICE>_SERVICE_HOST / _PORT* variables for a Service named polaris-xds.
+  const serviceLink = /^POLARIS_XDS_(SERVICE_HOST|SERVICE_PORT(_.*)?|PORT(_.*)?)$/;
+  for (const unknown of Object.keys(env).filter((k) => k.startsWith('POLARIS_XDS_') && !(k in ENV) && !serviceLink.test(k))) {
     throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [`unknown environment variable ${unknown}; allowed: ${Object.keys(ENV).join(', ')}`]);
   }
   for (const o of opts.overrides ?? []) setPath(raw, o.path, o.value);

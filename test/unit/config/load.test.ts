@@ -53,6 +53,10 @@ describe('loadConfig', () => {
     const e = failure(() => loadConfig({ env: { POLARIS_XDS_XDS_ADRESS: 'x' } }));
     assert.match(e.message, /unknown environment variable POLARIS_XDS_XDS_ADRESS/);
   });
+  it('ignores the variables Kubernetes injects for a Service named polaris-xds', () => {
+    const c = loadConfig({ env: { POLARIS_XDS_SERVICE_HOST: '10.0.0.1', POLARIS_XDS_PORT_15010_TCP: 'tcp://10.0.0.1:15010', POLARIS_XDS_SERVICE_PORT_GRPC_XDS: '15010' } });
+    assert.equal(c.xds.address, '0.0.0.0:15010');
+  });
   it('refuses two sources at once', () => {
     const e = failure(() => loadConfig({ env: {}, overrides: [{ path: ['polaris', 'addresses'], value: ['a:1'] }, { path: ['file'], value: 'x.yaml' }] }));
     assert.match(e.message, /choose one source/);
