@@ -14,8 +14,6 @@ POLARIS_HOME="$(bash scripts/install-polaris.sh)"
 export ENVOY_BIN POLARIS_HOME
 echo "envoy: $ENVOY_BIN ($("$ENVOY_BIN" --version | grep -o 'version: [^ ]*' | head -1))"
 echo "polaris: $POLARIS_HOME"
-files=("$@")
-if [ ${#files[@]} -eq 0 ]; then
-  mapfile -t files < <(find test -name '*.test.ts' | sort)
-fi
+# Arguments are test files or folders (default: test/); folders are searched for *.test.ts.
+mapfile -t files < <(find "${@:-test}" -name '*.test.ts' | sort)
 exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout=300000 "${files[@]}"

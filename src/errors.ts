@@ -20,6 +20,7 @@ export const ERRORS = {
   PXDS_ERR_POLARIS_RESPONSE: { code: 'PXDS_ERR_POLARIS_RESPONSE', message: 'polaris answered %s for %s: %s', grpcStatus: 0 },
   PXDS_ERR_POLARIS_MALFORMED: { code: 'PXDS_ERR_POLARIS_MALFORMED', message: 'malformed polaris answer for %s: %s', grpcStatus: 0 },
   PXDS_ERR_CACHE_CORRUPT: { code: 'PXDS_ERR_CACHE_CORRUPT', message: 'disk cache %s unreadable, ignored: %s', grpcStatus: 0 },
+  PXDS_ERR_CACHE_WRITE: { code: 'PXDS_ERR_CACHE_WRITE', message: 'cannot write disk cache %s: %s', grpcStatus: 0 },
   PXDS_ERR_RULE_SKIPPED: { code: 'PXDS_ERR_RULE_SKIPPED', message: 'routing rule %s skipped: %s', grpcStatus: 0 },
   PXDS_ERR_XDS_NO_TYPE_URL: { code: 'PXDS_ERR_XDS_NO_TYPE_URL', message: 'request has no type_url', grpcStatus: grpc.INVALID_ARGUMENT },
   PXDS_ERR_XDS_UNKNOWN_TYPE: { code: 'PXDS_ERR_XDS_UNKNOWN_TYPE', message: 'type_url %s is not served', grpcStatus: grpc.INVALID_ARGUMENT },
@@ -28,6 +29,7 @@ export const ERRORS = {
   PXDS_ERR_XDS_BAD_REQUEST: { code: 'PXDS_ERR_XDS_BAD_REQUEST', message: 'malformed request: %s', grpcStatus: grpc.INVALID_ARGUMENT },
   PXDS_ERR_XDS_NOT_READY: { code: 'PXDS_ERR_XDS_NOT_READY', message: 'no mesh state yet: %s', grpcStatus: grpc.UNAVAILABLE },
   PXDS_ERR_XDS_INTERNAL: { code: 'PXDS_ERR_XDS_INTERNAL', message: 'internal error: %s', grpcStatus: grpc.INTERNAL },
+  PXDS_ERR_XDS_SHUTDOWN: { code: 'PXDS_ERR_XDS_SHUTDOWN', message: 'server shutting down: %s', grpcStatus: grpc.UNAVAILABLE },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,0 +1,203 @@
+// The syncer's memory: the last good answer of every key and the revision to send next, and the
+// MeshState built from them. Only a successful answer changes anything here (invariant 5): error
+// answers never reach this file. A build shares unchanged Service objects with the previous one.
+import type { DiscoverResponse } from '../gen/v1/discover.js';
+import { EMPTY_ROUTING, meshState, serviceKey, type Instance, type MeshState, type Routing, type Service, type ServiceRef } from '../model/mesh.js';
+import { aliasTarget, convertInstances, convertRouting, convertServiceList, type ServiceEntry, type SkippedItem } from './convert.js';
+import { sameData } from './equal.js';
+import { keyId, type DiscoverKey } from './keys.js';
+
+interface ServiceSlot {
+  entry: ServiceEntry;
+  instances?: { list: readonly Instance[]; revision: string; aliasFor?: ServiceRef };
+  routing?: Routing;
+  /** INSTANCE answered 400202: the service is gone though a SERVICES list may still name it. */
+  gone: boolean;
+  instanceSkips: readonly SkippedItem[];
+  ruleSkips: readonly SkippedItem[];
+}
+
+/** ApplyResult says what an answer changed: services to start or stop polling, and skips not seen before. */
+export interface ApplyResult {
+  readonly added: readonly ServiceRef[];
+  readonly removed: readonly ServiceRef[];
+  readonly newSkips: readonly SkippedItem[];
+}
+
+const NOTHING: ApplyResult = { added: [], removed: [], newSkips: [] };
+
+function freshSkips(before: readonly SkippedItem[], after: readonly SkippedItem[]): SkippedItem[] {
+  const seen = new Set(before.map((s) => `${s.id}\n${s.reason}`));
+  return after.filter((s) => !seen.has(`${s.id}\n${s.reason}`));
+}
+
+/** MeshCache holds per-key state and builds MeshStates from it. */
+export class MeshCache {
+  private readonly revisions = new Map<string, string>();
+  /** SERVICES key id → the services its last good answer listed. */
+  private readonly lists = new Map<string, Map<string, ServiceEntry>>();
+  private readonly slots = new Map<string, ServiceSlot>();
+  private readonly built = new Map<string, Service>();
+  private readonly dirty = new Set<string>();
+  private last: MeshState | undefined;
+
+  /** revision is what to send for a key: the revision of its last good answer, or empty. */
+  revision(key: DiscoverKey): string {
+    return this.revisions.get(keyId(key)) ?? '';
+  }
+
+  /** listed says whether a service is named by some SERVICES answer (answers for unlisted ones are stale). */
+  listed(ref: ServiceRef): boolean {
+    return this.slots.has(serviceKey(ref.namespace, ref.name));
+  }
+
+  /** servicesAnswered says whether a SERVICES key has had a good answer. */
+  servicesAnswered(key: DiscoverKey): boolean {
+    return this.lists.has(keyId(key));
+  }
+
+  /**
+   * applyServices takes a 200000 SERVICES answer. An empty list is authoritative (an unknown
+   * namespace answers so, echoing our own revision), so it is stored with an empty revision.
+   */
+  applyServices(key: DiscoverKey, resp: DiscoverResponse): ApplyResult {
+    const id = keyId(key);
+    const entries = convertServiceList(resp.services);
+    const next = new Map(entries.filter((e) => key.namespace === '' || e.namespace === key.namespace).map((e) => [serviceKey(e.namespace, e.name), e]));
+    this.revisions.set(id, next.size === 0 ? '' : (resp.service?.revision ?? ''));
+    const prev = this.lists.get(id) ?? new Map<string, ServiceEntry>();
+    this.lists.set(id, next);
+    const added: ServiceRef[] = [];
+    const removed: ServiceRef[] = [];
+    for (const [k, e] of next) {
+      const slot = this.slots.get(k);
+      if (slot === undefined) {
+        this.slots.set(k, { entry: e, gone: false, instanceSkips: [], ruleSkips: [] });
+        added.push({ namespace: e.namespace, name: e.name });
+      } else if (!sameData(slot.entry.metadata, e.metadata)) {
+        slot.entry = e;
+        this.dirty.add(k);
+      }
+    }
+    for (const [k, e] of prev) {
+      if (next.has(k) || this.listedElsewhere(k, id)) continue;
+      this.slots.delete(k);
+      this.revisions.delete(keyId({ type: 'INSTANCE', namespace: e.namespace, service: e.name }));
+      this.revisions.delete(keyId({ type: 'ROUTING', namespace: e.namespace, service: e.name }));
+      this.dirty.add(k);
+      removed.push({ namespace: e.namespace, name: e.name });
+    }
+    return { added, removed, newSkips: [] };
+  }
+
+  private listedElsewhere(k: string, exceptId: string): boolean {
+    for (const [id, list] of this.lists) if (id !== exceptId && list.has(k)) return true;
+    return false;
+  }
+
+  /** applyInstances takes a 200000 INSTANCE answer. */
+  applyInstances(ref: ServiceRef, resp: DiscoverResponse): ApplyResult {
+    const k = serviceKey(ref.namespace, ref.name);
+    const slot = this.slots.get(k);
+    if (slot === undefined) return NOTHING;
+    const revision = resp.service?.revision ?? '';
+    this.revisions.set(keyId({ type: 'INSTANCE', namespace: ref.namespace, service: ref.name }), revision);
+    const { instances, skipped } = convertInstances(ref.namespace, ref.name, resp.instances);
+    const aliasFor = aliasTarget(ref.namespace, ref.name, resp.aliasFor);
+    const newSkips = freshSkips(slot.instanceSkips, skipped);
+    slot.instanceSkips = skipped;
+    const prev = slot.instances;
+    if (slot.gone || prev === undefined || !sameData(prev.list, instances) || !sameData(prev.aliasFor, aliasFor)) {
+      slot.instances = { list: instances, revision, aliasFor };
+      this.dirty.add(k);
+    }
+    slot.gone = false;
+    return { added: [], removed: [], newSkips };
+  }
+
+  /** markGone takes a 400202 INSTANCE answer: the service no longer exists. */
+  markGone(ref: ServiceRef): void {
+    const k = serviceKey(ref.namespace, ref.name);
+    const slot = this.slots.get(k);
+    if (slot === undefined) return;
+    this.revisions.delete(keyId({ type: 'INSTANCE', namespace: ref.namespace, service: ref.name }));
+    if (!slot.gone) this.dirty.add(k);
+    slot.gone = true;
+    slot.instances = { list: [], revision: '' };
+  }
+
+  /** applyRouting takes a 200000 ROUTING answer. */
+  applyRouting(ref: ServiceRef, resp: DiscoverResponse): ApplyResult {
+    const k = serviceKey(ref.namespace, ref.name);
+    const slot = this.slots.get(k);
+    if (slot === undefined) return NOTHING;
+    const revision = resp.service?.revision ?? resp.routing?.revision ?? '';
+    this.revisions.set(keyId({ type: 'ROUTING', namespace: ref.namespace, service: ref.name }), revision);
+    const { routing, skipped } = convertRouting(ref.namespace, ref.name, resp.routing, revision);
+    const newSkips = freshSkips(slot.ruleSkips, skipped);
+    slot.ruleSkips = skipped;
+    const prev = slot.routing;
+    if (prev === undefined || !sameData(prev.inbounds, routing.inbounds) || !sameData(prev.outbounds, routing.outbounds)) {
+      slot.routing = routing;
+      this.dirty.add(k);
+    }
+    return { added: [], removed: [], newSkips };
+  }
+
+  /** pending lists the services still missing a first INSTANCE or ROUTING answer. */
+  pending(): ServiceRef[] {
+    const out: ServiceRef[] = [];
+    for (const slot of this.slots.values()) if (slot.instances === undefined || slot.routing === undefined) out.push({ namespace: slot.entry.namespace, name: slot.entry.name });
+    return out;
+  }
+
+  /** complete says whether every given SERVICES key and every listed service has answered once. */
+  complete(servicesKeys: readonly DiscoverKey[]): boolean {
+    if (!servicesKeys.every((k) => this.lists.has(keyId(k)))) return false;
+    for (const slot of this.slots.values()) if (slot.instances === undefined || slot.routing === undefined) return false;
+    return true;
+  }
+
+  /** skipped lists every entry the current answers left out. */
+  skipped(): SkippedItem[] {
+    const out: SkippedItem[] = [];
+    for (const slot of this.slots.values()) out.push(...slot.instanceSkips, ...slot.ruleSkips);
+    return out;
+  }
+
+  /** changed says whether build() would return a new state. */
+  get changed(): boolean {
+    return this.dirty.size > 0 || this.last === undefined;
+  }
+
+  /**
+   * build returns a new MeshState when something changed since the last build (else the last
+   * one). A service is in it once both its INSTANCE and ROUTING keys have answered, and not while
+   * gone; unchanged services keep their objects.
+   */
+  build(origin: string): MeshState {
+    if (this.last !== undefined && this.dirty.size === 0 && this.last.origin === origin) return this.last;
+    for (const k of this.dirty) {
+      const slot = this.slots.get(k);
+      if (slot === undefined || slot.gone || slot.instances === undefined || slot.routing === undefined) {
+        this.built.delete(k);
+        continue;
+      }
+      const svc: Service = {
+        namespace: slot.entry.namespace,
+        name: slot.entry.name,
+        metadata: slot.entry.metadata,
+        instances: slot.instances.list,
+        revision: slot.instances.revision,
+        routing: slot.routing ?? EMPTY_ROUTING,
+        ...(slot.instances.aliasFor ? { aliasFor: slot.instances.aliasFor } : {}),
+      };
+      this.built.set(k, svc);
+    }
+    this.dirty.clear();
+    // Services whose routing arrived before their instances (or the reverse) were skipped above;
+    // they are dirty again when the other half arrives.
+    this.last = meshState(this.built.values(), origin);
+    return this.last;
+  }
+}

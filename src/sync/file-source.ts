@@ -1,0 +1,142 @@
+// The file MeshSource: a MeshState from a YAML mesh file (docs/mesh-file.md), or from the embedded
+// example mesh when no path is given. A bad file fails start-up with every problem listed; a bad
+// edit later is logged and the last good state is kept.
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { parse as parseYaml } from 'yaml';
+import { PolarisXdsError } from '../errors.js';
+import { meshState, type MeshState, type Service } from '../model/mesh.js';
+import { sameData } from './equal.js';
+import { watchFile, type WatchOptions } from './file-watch.js';
+import { meshFromFile } from './mesh-file.js';
+import { validateMeshFile } from './mesh-file-schema.js';
+import { Publisher } from './publisher.js';
+import type { MeshSource, SourceStatus } from './source.js';
+
+/** EXAMPLE_MESH_FILE is the embedded default: examples/envoy/mesh.yaml in the package. */
+export const EXAMPLE_MESH_FILE = fileURLToPath(new URL('../../examples/envoy/mesh.yaml', import.meta.url));
+
+export interface FileSourceOptions {
+  /** The mesh file; the embedded example when absent. */
+  readonly path?: string;
+  readonly logger: Logger;
+  /** Watching: stat poll period and debounce (defaults 2000 / 100 ms). */
+  readonly watch?: WatchOptions | false;
+}
+
+/** FileSource is a MeshSource that can also be told to re-read its file. */
+export interface FileSource extends MeshSource {
+  readonly path: string;
+  /** reload re-reads the file now; resolves true when a new state was published. Never rejects. */
+  reload(): Promise<boolean>;
+}
+
+/** parseMeshText turns YAML text into a MeshState, or throws PXDS_ERR_FILE_SOURCE listing every problem with its path. */
+export function parseMeshText(text: string, label: string): MeshState {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [label, `not valid YAML: ${(err as Error).message}`], { cause: err });
+  }
+  const checked = validateMeshFile(raw ?? {});
+  if (!checked.ok) throw new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [label, checked.problems.join('; ')]);
+  return meshFromFile(checked.file);
+}
+
+/** reuseUnchanged returns `next` with every service equal to one in `prev` replaced by prev's object, or prev itself when nothing changed. */
+function reuseUnchanged(prev: MeshState | undefined, next: MeshState): MeshState {
+  if (prev === undefined) return next;
+  let changed = prev.services.size !== next.services.size;
+  const services: Service[] = [];
+  for (const [k, s] of next.services) {
+    const old = prev.services.get(k);
+    if (old !== undefined && sameData(old, s)) services.push(old);
+    else {
+      services.push(s);
+      changed = true;
+    }
+  }
+  return changed ? meshState(services, next.origin) : prev;
+}
+
+/** createFileSource builds the file source; start() rejects with PXDS_ERR_FILE_SOURCE when the file is missing or invalid. */
+export function createFileSource(opts: FileSourceOptions): FileSource {
+  const path = opts.path ?? EXAMPLE_MESH_FILE;
+  const label = opts.path ?? `${EXAMPLE_MESH_FILE} (embedded example)`;
+  const logger = opts.logger;
+  const publisher = new Publisher(logger);
+  let lastText: string | undefined;
+  let loadedAt: Date | undefined;
+  let lastError: string | undefined;
+  let unwatch: (() => void) | undefined;
+  let reloading: Promise<boolean> | undefined;
+
+  async function read(): Promise<{ text: string; state?: MeshState }> {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      throw new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [label, `cannot read: ${(err as Error).message}`], { cause: err });
+    }
+    if (text === lastText) return { text };
+    return { text, state: parseMeshText(text, label) };
+  }
+
+  async function reloadOnce(): Promise<boolean> {
+    try {
+      const { text, state } = await read();
+      lastError = undefined;
+      if (state === undefined) return false;
+      lastText = text;
+      const next = reuseUnchanged(publisher.current(), state);
+      if (next === publisher.current()) return false;
+      loadedAt = new Date();
+      publisher.publish(next);
+      logger.info({ file: path, services: next.services.size }, `mesh file ${label} reloaded: ${next.services.size} services`);
+      return true;
+    } catch (err) {
+      const e = err instanceof PolarisXdsError ? err : new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [label, (err as Error).message]);
+      if (e.message !== lastError) logger.error({ code: e.code, file: path }, `${e.message}; keeping the last good state`);
+      lastError = e.message;
+      return false;
+    }
+  }
+
+  const source: FileSource = {
+    path,
+    async start(): Promise<void> {
+      if (publisher.current() !== undefined) return;
+      const { text, state } = await read();
+      lastText = text;
+      loadedAt = new Date();
+      publisher.publish(state!);
+      logger.info({ file: path, services: state!.services.size }, `serving mesh file ${label}: ${state!.services.size} services`);
+      if (opts.watch !== false) unwatch = watchFile(path, () => void source.reload(), opts.watch ?? {});
+    },
+    async stop(): Promise<void> {
+      unwatch?.();
+      unwatch = undefined;
+      await reloading;
+    },
+    reload(): Promise<boolean> {
+      // Re-reads are serialised: a change during a read is picked up by the next one.
+      const run = (reloading ?? Promise.resolve(false)).then(() => reloadOnce());
+      reloading = run;
+      void run.finally(() => {
+        if (reloading === run) reloading = undefined;
+      });
+      return run;
+    },
+    current: () => publisher.current(),
+    subscribe: (listener) => publisher.subscribe(listener),
+    status(): SourceStatus {
+      if (publisher.current() === undefined) return { ready: false, origin: 'none', reason: `mesh file ${label} not loaded yet` };
+      const base = loadedAt ? { lastSuccess: loadedAt } : {};
+      const tail = lastError ? `; last re-read failed, keeping the last good state: ${lastError}` : '';
+      return { ready: true, origin: 'file', reason: `serving mesh file ${label}${tail}`, ...base };
+    },
+  };
+  return source;
+}

@@ -1,0 +1,152 @@
+// Turns a validated mesh file into a MeshState with the same model RouteRules the Polaris syncer
+// produces: a rule's caller is its first source, its callee its first destination, and each
+// service gets the rules for which it is callee (inbounds, only its own destinations) or caller
+// (outbounds), wildcards included, as the Polaris server does.
+import { createHash } from 'node:crypto';
+import {
+  compareKeys,
+  meshState,
+  type Instance,
+  type MatchString,
+  type MeshState,
+  type RouteDestination,
+  type RouteRule,
+  type RouteSource,
+  type Routing,
+  type Service,
+} from '../model/mesh.js';
+import { polarisInstanceId } from './convert.js';
+import type { MeshFile, MeshFileRule, MeshFileService } from './mesh-file-schema.js';
+import { argumentKey } from './route-keys.js';
+
+interface FileMatch {
+  readonly type: MatchString['type'];
+  readonly value: string;
+  readonly value_type: MatchString['valueType'];
+}
+
+function match(m: FileMatch): MatchString {
+  return { type: m.type, value: m.value, valueType: m.value_type };
+}
+
+function sortedMatches(entries: Iterable<[string, FileMatch]>): Record<string, MatchString> {
+  const out: Record<string, MatchString> = {};
+  for (const [k, m] of [...entries].sort(([a], [b]) => compareKeys(a, b))) out[k] = match(m);
+  return out;
+}
+
+function revisionOf(data: unknown): string {
+  return createHash('sha1').update(JSON.stringify(data)).digest('hex');
+}
+
+interface ResolvedRule {
+  readonly namespace: string;
+  readonly rule: MeshFileRule;
+  readonly sources: readonly RouteSource[];
+  readonly destinations: readonly RouteDestination[];
+}
+
+function resolveRule(namespace: string, rule: MeshFileRule): ResolvedRule {
+  const sources = rule.sources.map((s) => ({
+    service: s.service,
+    namespace: s.namespace ?? (s.service === '*' ? '*' : namespace),
+    match: sortedMatches(s.arguments.map((a) => [argumentKey(a.type, a.key), a.value] as [string, FileMatch])),
+  }));
+  const destinations = rule.destinations.map((d) => ({
+    service: d.service,
+    namespace: d.namespace ?? namespace,
+    labels: sortedMatches(Object.entries(d.labels)),
+    priority: d.priority,
+    weight: d.weight,
+    isolate: d.isolate,
+    name: d.name,
+  }));
+  return { namespace, rule, sources, destinations };
+}
+
+/** covers mirrors Polaris's service match: exact, `*` service in the namespace, or `*` everywhere. */
+function covers(ns: string, svc: string, namespace: string, name: string): boolean {
+  if (ns === namespace && (svc === name || svc === '*')) return true;
+  return ns === '*' && svc === '*';
+}
+
+function routeRule(r: ResolvedRule, destinations: readonly RouteDestination[]): RouteRule {
+  return { id: `${r.namespace}/${r.rule.name}`, name: r.rule.name, priority: r.rule.priority, sources: r.sources, destinations };
+}
+
+function byPriority(a: RouteRule, b: RouteRule): number {
+  return a.priority - b.priority || compareKeys(a.id, b.id);
+}
+
+function routingFor(namespace: string, name: string, rules: readonly ResolvedRule[]): Routing {
+  const inbounds: RouteRule[] = [];
+  const outbounds: RouteRule[] = [];
+  for (const r of rules) {
+    const callee = r.destinations[0]!;
+    if (covers(callee.namespace, callee.service, namespace, name)) {
+      const own = r.destinations.filter((d) => covers(d.namespace, d.service, namespace, name)).map((d) => ({ ...d, service: name, namespace }));
+      inbounds.push(routeRule(r, own));
+    }
+    const caller = r.sources[0];
+    if (caller !== undefined && covers(caller.namespace, caller.service, namespace, name)) outbounds.push(routeRule(r, r.destinations));
+  }
+  inbounds.sort(byPriority);
+  outbounds.sort(byPriority);
+  return { inbounds, outbounds, revision: inbounds.length + outbounds.length === 0 ? '' : revisionOf([inbounds, outbounds]) };
+}
+
+/**
+ * discoverLabels adds the labels the Polaris server adds to instance metadata before serving it
+ * (version, protocol, and the location fields when a location is set), so that rules select the
+ * same instances from the file as from Polaris.
+ */
+function discoverLabels(i: MeshFileService['instances'][number]): Record<string, string> {
+  const metadata: Record<string, string> = { ...i.metadata };
+  if (i.version !== '') metadata.version = i.version;
+  if (i.protocol !== '') metadata.protocol = i.protocol;
+  if (i.locality !== undefined) Object.assign(metadata, { region: i.locality.region, zone: i.locality.zone, campus: i.locality.campus });
+  return metadata;
+}
+
+function instancesOf(namespace: string, svc: MeshFileService): Instance[] {
+  return svc.instances
+    .map((i) => ({
+      id: i.id ?? polarisInstanceId(namespace, svc.name, i.host, i.port),
+      host: i.host,
+      port: i.port,
+      protocol: i.protocol,
+      version: i.version,
+      weight: i.weight,
+      priority: i.priority,
+      healthy: i.healthy,
+      isolate: i.isolate,
+      locality: { region: i.locality?.region ?? '', zone: i.locality?.zone ?? '', campus: i.locality?.campus ?? '' },
+      metadata: discoverLabels(i),
+      revision: '',
+    }))
+    .sort((a, b) => compareKeys(a.id, b.id));
+}
+
+/** meshFromFile builds the MeshState (origin `file`) of a validated mesh file. Disabled rules are left out. */
+export function meshFromFile(file: MeshFile): MeshState {
+  const rules = file.namespaces.flatMap((ns) => ns.rules.filter((r) => r.enable).map((r) => resolveRule(ns.name, r)));
+  const own = new Map<string, Instance[]>();
+  for (const ns of file.namespaces) for (const svc of ns.services) own.set(`${ns.name}/${svc.name}`, instancesOf(ns.name, svc));
+  const services: Service[] = [];
+  for (const ns of file.namespaces) {
+    for (const svc of ns.services) {
+      const target = svc.aliasFor === undefined ? undefined : { namespace: svc.aliasFor.namespace ?? ns.name, name: svc.aliasFor.name };
+      const instances = own.get(`${target?.namespace ?? ns.name}/${target?.name ?? svc.name}`) ?? [];
+      services.push({
+        namespace: ns.name,
+        name: svc.name,
+        metadata: { ...svc.metadata },
+        instances,
+        revision: revisionOf(instances),
+        routing: routingFor(ns.name, svc.name, rules),
+        ...(target ? { aliasFor: target } : {}),
+      });
+    }
+  }
+  return meshState(services, 'file');
+}

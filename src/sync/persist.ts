@@ -1,0 +1,157 @@
+// The last published Polaris state on disk, so a restart while Polaris is down still serves the
+// mesh. One JSON file with a format version, replaced atomically (temp file, fsync, rename, 0600).
+// A file that cannot be read is reported and ignored; it is never fatal.
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { PolarisXdsError } from '../errors.js';
+import { meshState, type MeshState, type Service } from '../model/mesh.js';
+
+export const CACHE_FILE = 'mesh-state.json';
+const FORMAT = 'polaris-xds/mesh-state';
+const VERSION = 1;
+
+const matchString = z.object({ type: z.enum(['EXACT', 'REGEX', 'NOT_EQUALS', 'IN', 'NOT_IN', 'RANGE']), value: z.string(), valueType: z.enum(['TEXT', 'PARAMETER', 'VARIABLE']) });
+const ref = z.object({ namespace: z.string(), name: z.string() });
+const rule = z.object({
+  id: z.string(),
+  name: z.string(),
+  priority: z.number(),
+  sources: z.array(z.object({ service: z.string(), namespace: z.string(), match: z.record(z.string(), matchString) })),
+  destinations: z.array(
+    z.object({ service: z.string(), namespace: z.string(), labels: z.record(z.string(), matchString), priority: z.number(), weight: z.number(), isolate: z.boolean(), name: z.string() }),
+  ),
+});
+const service = z.object({
+  namespace: z.string(),
+  name: z.string(),
+  metadata: z.record(z.string(), z.string()),
+  instances: z.array(
+    z.object({
+      id: z.string(),
+      host: z.string(),
+      port: z.number().int(),
+      protocol: z.string(),
+      version: z.string(),
+      weight: z.number(),
+      priority: z.number(),
+      healthy: z.boolean(),
+      isolate: z.boolean(),
+      locality: z.object({ region: z.string(), zone: z.string(), campus: z.string() }),
+      metadata: z.record(z.string(), z.string()),
+      revision: z.string(),
+    }),
+  ),
+  revision: z.string(),
+  routing: z.object({ inbounds: z.array(rule), outbounds: z.array(rule), revision: z.string() }),
+  aliasFor: ref.optional(),
+});
+const fileSchema = z.object({ format: z.literal(FORMAT), version: z.literal(VERSION), writtenAt: z.string(), services: z.array(service) });
+
+/** LoadedCache is a state read back from disk and when it was written. */
+export interface LoadedCache {
+  readonly state: MeshState;
+  readonly writtenAt: Date;
+}
+
+/** DiskCache reads and writes the persisted state of one cache directory. */
+export class DiskCache {
+  readonly file: string;
+  private writing: Promise<void> | undefined;
+  private queued: MeshState | undefined;
+  private lastWriteError = '';
+
+  /** `minIntervalMs` spaces writes out: a busy mesh is written at most this often (latest state wins). */
+  constructor(
+    readonly dir: string,
+    private readonly logger: Logger,
+    private readonly minIntervalMs = 1000,
+  ) {
+    this.file = join(dir, CACHE_FILE);
+  }
+
+  /** load returns the persisted state with origin `disk-cache`, or undefined when there is none or it is unreadable (reported). */
+  async load(): Promise<LoadedCache | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      this.corrupt((err as Error).message);
+      return undefined;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      this.corrupt(`not JSON: ${(err as Error).message}`);
+      return undefined;
+    }
+    const parsed = fileSchema.safeParse(json);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0]!;
+      this.corrupt(`${first.path.map(String).join('.') || '(top level)'}: ${first.message}`);
+      return undefined;
+    }
+    const writtenAt = new Date(parsed.data.writtenAt);
+    return { state: meshState(parsed.data.services as Service[], 'disk-cache'), writtenAt: Number.isNaN(writtenAt.getTime()) ? new Date(0) : writtenAt };
+  }
+
+  /** save writes `state` in the background; saves that arrive during a write are coalesced to the latest. */
+  save(state: MeshState): void {
+    this.queued = state;
+    if (this.writing === undefined) this.writing = this.drain();
+  }
+
+  /** flush resolves once every queued save is on disk (or has failed and been logged). */
+  async flush(): Promise<void> {
+    while (this.writing !== undefined) await this.writing;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queued !== undefined) {
+        const state = this.queued;
+        this.queued = undefined;
+        const started = Date.now();
+        await this.write(state);
+        const rest = this.minIntervalMs - (Date.now() - started);
+        if (this.queued !== undefined && rest > 0) await new Promise((r) => setTimeout(r, rest));
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private async write(state: MeshState): Promise<void> {
+    const body = JSON.stringify({ format: FORMAT, version: VERSION, writtenAt: new Date().toISOString(), services: [...state.services.values()] });
+    const tmp = `${this.file}.tmp`;
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(body, 'utf8');
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.file);
+      this.lastWriteError = '';
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      const msg = (err as Error).message;
+      // Logged once per distinct error, not on every change.
+      if (msg !== this.lastWriteError) {
+        const e = new PolarisXdsError('PXDS_ERR_CACHE_WRITE', [this.file, msg]);
+        this.logger.warn({ code: e.code, file: this.file }, e.message);
+        this.lastWriteError = msg;
+      }
+    }
+  }
+
+  private corrupt(reason: string): void {
+    const e = new PolarisXdsError('PXDS_ERR_CACHE_CORRUPT', [this.file, reason]);
+    this.logger.warn({ code: e.code, file: this.file }, e.message);
+  }
+}

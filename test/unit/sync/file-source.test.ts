@@ -1,0 +1,251 @@
+import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { errorCode } from '../../../src/errors.js';
+import { createFileSource, EXAMPLE_MESH_FILE, parseMeshText } from '../../../src/sync/file-source.js';
+import { repoRoot } from '../../support/components.js';
+import { captureLogger, sleep, tempDir, untilState } from './helpers.js';
+
+const GOOD = `
+namespaces:
+  - name: shop
+    services:
+      - name: cart
+        metadata: { tier: 2 }
+        instances:
+          - { host: 10.0.0.1, port: 8080, version: v1, metadata: { version: v1 }, locality: { region: r1, zone: z1 } }
+          - { host: 10.0.0.2, port: 8080, weight: 0, healthy: false, isolate: true, protocol: grpc, metadata: { version: 2 } }
+      - name: pay
+        instances:
+          - { id: pay-1, host: 10.0.1.1, port: 9090 }
+      - name: basket
+        aliasFor: { name: cart }
+    rules:
+      - name: by-everything
+        priority: 3
+        sources:
+          - service: pay
+            arguments:
+              - { type: HEADER, key: x-user, value: { type: REGEX, value: "^u[0-9]+$" } }
+              - { type: QUERY, key: q, value: v }
+              - { type: COOKIE, key: c, value: { type: IN, value: "a,b" } }
+              - { type: METHOD, value: GET }
+              - { type: PATH, value: { type: NOT_EQUALS, value: /admin } }
+              - { type: CALLER_IP, value: { type: RANGE, value: "10.0.0.0-10.0.0.9" } }
+              - { type: CUSTOM, key: env, value: { value: prod, value_type: PARAMETER } }
+        destinations:
+          - { service: cart, namespace: shop, labels: { version: v2 }, priority: 0, weight: 80, name: g2 }
+          - { service: cart, labels: { version: { type: EXACT, value: v1 } }, priority: 1, weight: 20, isolate: true, name: g1 }
+          - { service: pay, name: other }
+      - name: first
+        priority: 1
+        destinations:
+          - { service: cart }
+      - name: off
+        enable: false
+        destinations:
+          - { service: cart }
+`;
+
+describe('mesh file parsing', () => {
+  it('builds the model: instances, defaults, aliases', () => {
+    const s = parseMeshText(GOOD, 'test');
+    assert.equal(s.origin, 'file');
+    assert.deepEqual([...s.services.keys()], ['shop/basket', 'shop/cart', 'shop/pay']);
+    const cart = s.services.get('shop/cart')!;
+    assert.deepEqual(cart.metadata, { tier: '2' });
+    const [a, b] = cart.instances.slice().sort((x, y) => x.host.localeCompare(y.host));
+    assert.deepEqual(a, { ...a!, host: '10.0.0.1', port: 8080, weight: 100, healthy: true, isolate: false, protocol: '', version: 'v1', locality: { region: 'r1', zone: 'z1', campus: '' } });
+    // As Polaris serves them: version, protocol and the location are also labels.
+    assert.deepEqual(a!.metadata, { version: 'v1', region: 'r1', zone: 'z1', campus: '' });
+    assert.match(a!.id, /^[0-9a-f]{40}$/);
+    assert.deepEqual([b!.weight, b!.healthy, b!.isolate, b!.protocol, b!.metadata.version, b!.metadata.protocol], [0, false, true, 'grpc', '2', 'grpc']);
+    assert.equal(b!.metadata.region, undefined, 'no location, no location labels');
+    assert.equal(s.services.get('shop/pay')!.instances[0]!.id, 'pay-1');
+    const basket = s.services.get('shop/basket')!;
+    assert.deepEqual(basket.aliasFor, { namespace: 'shop', name: 'cart' });
+    assert.deepEqual(basket.instances, cart.instances);
+  });
+
+  it('encodes rules like the Polaris server: keys, callee and caller sides, order', () => {
+    const s = parseMeshText(GOOD, 'test');
+    const cart = s.services.get('shop/cart')!;
+    assert.deepEqual(cart.routing.inbounds.map((r) => [r.id, r.priority]), [['shop/first', 1], ['shop/by-everything', 3]]);
+    const rule = cart.routing.inbounds[1]!;
+    assert.deepEqual(Object.keys(rule.sources[0]!.match), ['$caller_ip', '$cookie.c', '$header.x-user', '$method', '$path', '$query.q', 'env']);
+    assert.deepEqual(rule.sources[0]!.match['$header.x-user'], { type: 'REGEX', value: '^u[0-9]+$', valueType: 'TEXT' });
+    assert.deepEqual(rule.sources[0]!.match['$query.q'], { type: 'EXACT', value: 'v', valueType: 'TEXT' });
+    assert.deepEqual(rule.sources[0]!.match.env, { type: 'EXACT', value: 'prod', valueType: 'PARAMETER' });
+    assert.deepEqual(rule.sources[0]!.match.$caller_ip!.type, 'RANGE');
+    assert.equal(rule.sources[0]!.service, 'pay');
+    assert.equal(rule.sources[0]!.namespace, 'shop', 'a named caller defaults to the rule namespace');
+    // Inbound: only the callee's own groups.
+    assert.deepEqual(rule.destinations.map((d) => [d.name, d.service, d.priority, d.weight, d.isolate]), [['g2', 'cart', 0, 80, false], ['g1', 'cart', 1, 20, true]]);
+    assert.deepEqual(rule.destinations[0]!.labels, { version: { type: 'EXACT', value: 'v2', valueType: 'TEXT' } });
+    // Outbound of the caller: every group. The wildcard-caller rule is everyone's outbound.
+    const pay = s.services.get('shop/pay')!;
+    assert.deepEqual(pay.routing.outbounds.map((r) => r.id), ['shop/first', 'shop/by-everything']);
+    assert.equal(pay.routing.outbounds[1]!.destinations.length, 3);
+    assert.deepEqual(pay.routing.inbounds, []);
+    assert.deepEqual(s.services.get('shop/basket')!.routing.outbounds.map((r) => r.id), ['shop/first']);
+    assert.ok(!cart.routing.inbounds.some((r) => r.id === 'shop/off'), 'disabled rules are left out');
+  });
+
+  it('names the path of every problem', () => {
+    const bad = `
+namespaces:
+  - name: ns
+    services:
+      - name: a
+        instances:
+          - { host: h, port: 1 }
+      - name: b
+        prot: x
+        instances:
+          - { host: h, port: "80" }
+          - { host: "", port: 70000 }
+    rules:
+      - name: r
+        sources:
+          - arguments:
+              - { type: HEADER, value: x }
+              - { type: CALLER_METADATA, key: k, value: x }
+        destinations: []
+`;
+    assert.throws(
+      () => parseMeshText(bad, 'bad.yaml'),
+      (err: Error) => {
+        assert.equal(errorCode(err), 'PXDS_ERR_FILE_SOURCE');
+        assert.match(err.message, /^mesh file bad\.yaml: /);
+        for (const want of [
+          'namespaces[0].services[1]: Unrecognized key: "prot"',
+          'namespaces[0].services[1].instances[0].port: expected number, received string',
+          'namespaces[0].services[1].instances[1].host: must not be empty',
+          'namespaces[0].services[1].instances[1].port: Too big',
+          'namespaces[0].rules[0].sources[0].arguments[0].key: required for type HEADER',
+          'namespaces[0].rules[0].sources[0].arguments[1].type: Invalid option',
+          'namespaces[0].rules[0].destinations: at least one destination is needed',
+        ]) {
+          assert.ok(err.message.includes(want), `missing "${want}" in: ${err.message}`);
+        }
+        return true;
+      },
+    );
+  });
+
+  it('reports duplicates and dangling aliases', () => {
+    const bad = `
+namespaces:
+  - name: ns
+    services:
+      - { name: a, instances: [{ host: h, port: 1 }, { host: h, port: 1 }] }
+      - { name: a }
+      - { name: al, aliasFor: { name: nothing } }
+      - { name: al2, aliasFor: { name: a }, instances: [{ host: h, port: 2 }] }
+`;
+    assert.throws(() => parseMeshText(bad, 'dup.yaml'), (err: Error) => {
+      assert.match(err.message, /namespaces\[0\]\.services\[1\]\.name: duplicate service a/);
+      assert.match(err.message, /namespaces\[0\]\.services\[0\]\.instances\[1\]: duplicate instance h:1/);
+      assert.match(err.message, /namespaces\[0\]\.services\[2\]\.aliasFor: no service ns\/nothing in this file/);
+      assert.match(err.message, /namespaces\[0\]\.services\[3\]\.instances: an alias has no instances of its own/);
+      return true;
+    });
+  });
+
+  it('reports YAML syntax errors', () => {
+    assert.throws(() => parseMeshText('namespaces: [\n', 'x.yaml'), /mesh file x\.yaml: not valid YAML/);
+  });
+});
+
+describe('file source', () => {
+  it('serves the embedded example mesh when no path is given', async () => {
+    assert.equal(EXAMPLE_MESH_FILE, join(repoRoot, 'examples/envoy/mesh.yaml'));
+    const src = createFileSource({ logger: captureLogger().logger, watch: false });
+    await src.start();
+    try {
+      const s = src.current()!;
+      assert.ok(s.services.has('default/echo'));
+      assert.equal(s.services.get('default/grpc-echo')!.instances[0]!.protocol, 'grpc');
+      const versions = new Set(s.services.get('default/echo')!.instances.map((i) => i.metadata.version));
+      assert.deepEqual([...versions].sort(), ['v1', 'v2']);
+      const rule = s.services.get('default/echo')!.routing.inbounds[0]!;
+      assert.deepEqual(rule.sources[0]!.match['$header.x-version'], { type: 'EXACT', value: 'v2', valueType: 'TEXT' });
+      assert.deepEqual(rule.destinations[0]!.labels.version, { type: 'EXACT', value: 'v2', valueType: 'TEXT' });
+      const st = src.status();
+      assert.equal(st.ready, true);
+      assert.equal(st.origin, 'file');
+      assert.match(st.reason, /embedded example/);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  it('fails start-up on a missing or invalid file', async () => {
+    const tmp = tempDir('pxds-mesh-');
+    try {
+      const missing = createFileSource({ path: join(tmp.dir, 'nope.yaml'), logger: captureLogger().logger, watch: false });
+      await assert.rejects(missing.start(), (e: Error) => errorCode(e) === 'PXDS_ERR_FILE_SOURCE' && /cannot read/.test(e.message));
+      const file = join(tmp.dir, 'mesh.yaml');
+      writeFileSync(file, 'namespaces:\n  - name: ns\n    services:\n      - name: a\n        instances:\n          - { host: h, port: x }\n');
+      const invalid = createFileSource({ path: file, logger: captureLogger().logger, watch: false });
+      await assert.rejects(invalid.start(), /namespaces\[0\]\.services\[0\]\.instances\[0\]\.port: expected number, received string/);
+      assert.equal(invalid.status().ready, false);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('follows edits, keeps the last good state on a bad edit, and shares unchanged services', async () => {
+    const tmp = tempDir('pxds-mesh-');
+    const file = join(tmp.dir, 'mesh.yaml');
+    const mesh = (hosts: string[]) =>
+      `namespaces:\n  - name: ns\n    services:\n      - name: a\n        instances:\n${hosts.map((h) => `          - { host: ${h}, port: 80 }\n`).join('')}      - name: b\n        instances:\n          - { host: 10.9.9.9, port: 80 }\n`;
+    writeFileSync(file, mesh(['10.0.0.1']));
+    const { logger, lines } = captureLogger();
+    const src = createFileSource({ path: file, logger, watch: { pollMs: 200, debounceMs: 30 } });
+    await src.start();
+    try {
+      const first = src.current()!;
+      writeFileSync(file, mesh(['10.0.0.1', '10.0.0.2']));
+      const second = await untilState(src, 'edit picked up', (s) => s.services.get('ns/a')!.instances.length === 2, 3000);
+      assert.equal(second.services.get('ns/b'), first.services.get('ns/b'), 'unchanged service keeps its object');
+
+      writeFileSync(file, mesh(['10.0.0.1', '10.0.0.2']).replace('port: 80 }', 'port: eighty }'));
+      await sleep(600);
+      assert.equal(src.current(), second, 'a bad edit keeps the last good state');
+      assert.equal(src.status().ready, true);
+      assert.match(src.status().reason, /last re-read failed, keeping the last good state: .*instances\[0\]\.port/);
+      const errors = lines.filter((l) => l.code === 'PXDS_ERR_FILE_SOURCE');
+      assert.equal(errors.length, 1);
+
+      // Editors save by writing a new file and renaming it over the old one.
+      writeFileSync(join(tmp.dir, 'mesh.yaml.new'), mesh(['10.0.0.3']));
+      renameSync(join(tmp.dir, 'mesh.yaml.new'), file);
+      await untilState(src, 'rename picked up', (s) => s.services.get('ns/a')!.instances[0]!.host === '10.0.0.3', 3000);
+      assert.doesNotMatch(src.status().reason, /failed/);
+      assert.equal(await src.reload(), false, 'an unchanged file publishes nothing');
+    } finally {
+      await src.stop();
+      tmp.remove();
+    }
+  });
+});
+
+describe('file watching without fs.watch', () => {
+  it('still sees changes through the stat poll', async () => {
+    const tmp = tempDir('pxds-mesh-');
+    const file = join(tmp.dir, 'mesh.yaml');
+    writeFileSync(file, 'namespaces:\n  - name: ns\n    services:\n      - name: a\n');
+    const src = createFileSource({ path: file, logger: captureLogger().logger, watch: { fsWatch: false, pollMs: 100, debounceMs: 10 } });
+    await src.start();
+    try {
+      await sleep(150);
+      writeFileSync(file, 'namespaces:\n  - name: ns\n    services:\n      - name: a\n      - name: b\n');
+      await untilState(src, 'poll picked up the edit', (s) => s.services.size === 2, 3000);
+    } finally {
+      await src.stop();
+      tmp.remove();
+    }
+  });
+});
