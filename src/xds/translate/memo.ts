@@ -1,0 +1,35 @@
+// Memoisation keyed on model objects. A Service (or MeshState) object is replaced when it changes
+// and shared while it does not, so results hang off the objects they were built from and are
+// dropped with them (WeakMap): nothing to invalidate, nothing to leak.
+
+/** Memo caches values per owner object and string key, valid while `deps` are the same objects. */
+export class Memo<V> {
+  private readonly byOwner = new WeakMap<object, Map<string, { readonly deps: readonly object[]; readonly value: V }>>();
+
+  /** get returns the cached value, or builds, stores and returns it. */
+  get(owner: object, key: string, deps: readonly object[], build: () => V): V {
+    let entries = this.byOwner.get(owner);
+    if (!entries) this.byOwner.set(owner, (entries = new Map()));
+    const hit = entries.get(key);
+    if (hit && hit.deps.length === deps.length && hit.deps.every((d, i) => d === deps[i])) return hit.value;
+    const value = build();
+    entries.set(key, { deps: [...deps], value });
+    return value;
+  }
+}
+
+/** BoundedMap is a Map that forgets its oldest entry beyond `max` entries (for caches keyed by strings). */
+export class BoundedMap<K, V> {
+  private readonly map = new Map<K, V>();
+  constructor(private readonly max: number) {}
+
+  get(key: K): V | undefined {
+    return this.map.get(key);
+  }
+
+  set(key: K, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as K);
+  }
+}
