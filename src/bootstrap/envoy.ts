@@ -14,6 +14,9 @@ export interface EnvoyBootstrapOptions {
   readonly delta: boolean;
   readonly gateway: boolean;
   readonly bindPorts?: readonly number[];
+  /** Listener ports when 15001/15006 are taken (several Envoys on one host). */
+  readonly outboundPort?: number;
+  readonly inboundPort?: number;
   readonly locality?: { region?: string; zone?: string; subZone?: string };
   /** TLS to polaris-xds: CA to verify it, and an optional client certificate for mTLS. */
   readonly tls?: { ca: string; cert?: string; key?: string; sni?: string };
@@ -35,6 +38,8 @@ export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown
     ? { [META.gatewayNamespace]: o.namespace, [META.gatewayService]: o.service }
     : { [META.serviceNamespace]: o.namespace, [META.serviceName]: o.service };
   if (o.bindPorts?.length) metadata[META.bindPorts] = o.bindPorts.join(',');
+  if (o.outboundPort) metadata[META.outboundPort] = String(o.outboundPort);
+  if (o.inboundPort) metadata[META.inboundPort] = String(o.inboundPort);
   const cluster: Record<string, unknown> = {
     name: 'polaris_xds_server',
     type: IP_LITERAL.test(xds.host) ? 'STATIC' : 'STRICT_DNS',

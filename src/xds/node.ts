@@ -16,6 +16,9 @@ export interface NodeInfo {
   readonly ip: string;
   /** Inbound ports from `sidecar.polarismesh.cn/bindPorts`, used when the service has no instances. */
   readonly bindPorts: readonly number[];
+  /** Sidecar listener ports: Polaris's fixed 15001/15006 unless the node's metadata moves them. */
+  readonly outboundPort: number;
+  readonly inboundPort: number;
   readonly tlsMode: 'none' | 'strict' | 'permissive';
   readonly locality: Locality;
   /** Node metadata flattened to strings. */
@@ -33,7 +36,13 @@ export const META = {
   gatewayService: 'gateway.polarismesh.cn/serviceName',
   legacyGatewayNamespace: 'gateway_namespace',
   legacyGatewayService: 'gateway_service',
+  // Our own keys (Polaris has none for this): several Envoys on one host need their own ports.
+  outboundPort: 'polaris-xds.io/outbound-port',
+  inboundPort: 'polaris-xds.io/inbound-port',
 } as const;
+
+export const DEFAULT_OUTBOUND_PORT = 15001;
+export const DEFAULT_INBOUND_PORT = 15006;
 
 // `[<runType>~]<ns>/<uuid>~<ip>`, the form polaris-controller writes (`${NAMESPACE}/$(uuidgen)~$(hostname -i)`).
 const NODE_ID = /^(?:(\S+?)~)?(\S+)\/([^~]+)~([^~]+)$/;
@@ -63,6 +72,11 @@ function flatten(metadata: Record<string, unknown> | undefined): Record<string, 
     out[key] = typeof v === 'string' ? v : typeof v === 'number' ? String(Math.trunc(v)) : typeof v === 'boolean' ? String(v) : JSON.stringify(v);
   }
   return out;
+}
+
+function parsePort(s: string | undefined, fallback: number): number {
+  const n = Number(s);
+  return s !== undefined && Number.isInteger(n) && n > 0 && n < 65536 ? n : fallback;
 }
 
 function parsePorts(s: string | undefined): number[] {
@@ -103,6 +117,8 @@ export function parseNode(node: Pick<Node, 'id' | 'metadata' | 'locality' | 'use
     service,
     ip: parsed?.ip ?? '',
     bindPorts: parsePorts(metadata[META.bindPorts]),
+    outboundPort: parsePort(metadata[META.outboundPort], DEFAULT_OUTBOUND_PORT),
+    inboundPort: parsePort(metadata[META.inboundPort], DEFAULT_INBOUND_PORT),
     tlsMode: tls === 'strict' || tls === 'permissive' ? tls : 'none',
     locality: {
       region: node.locality?.region ?? '',

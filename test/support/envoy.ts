@@ -105,7 +105,7 @@ function dynamic(entries: unknown[] | undefined, key: string, nameOf: (r: Record
 
 /** parseConfigDump picks the dynamic resources out of Envoy's /config_dump. */
 export function parseConfigDump(dump: { configs: Array<Record<string, unknown>> }): ConfigDump {
-  const byType = (suffix: string) => dump.configs.find((c) => String(c['@type']).endsWith(suffix)) ?? {};
+  const byType = (suffix: string) => dump.configs.find((c) => String(c['@type']).endsWith(`.${suffix}`)) ?? {};
   const clusters = byType('ClustersConfigDump') as Record<string, unknown[]>;
   const listeners = byType('ListenersConfigDump') as Record<string, unknown[]>;
   const routes = byType('RoutesConfigDump') as Record<string, unknown[]>;

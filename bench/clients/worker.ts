@@ -1,0 +1,101 @@
+// A client worker process: hosts a share of the simulated Envoys and answers the driver over IPC.
+// Started by clients/pool.ts; exits when the driver goes away.
+import { nowMs, sleep } from '../lib/clock.js';
+import { loadCodec } from './codec.js';
+import { SimStream } from './envoy-sim.js';
+import type { DriverMessage, StreamSpec, WorkerMessage, ClientMode } from './protocol.js';
+import { Views } from './views.js';
+
+const ACTIVITY_EVERY_MS = 25;
+
+const views = new Views(loadCodec());
+let streams: SimStream[] = [];
+let responses = 0;
+let lastRecvAt = 0;
+let dirty = false;
+
+function send(m: WorkerMessage): void {
+  process.send?.(m);
+}
+
+function onActivity(recvAt: number): void {
+  responses++;
+  lastRecvAt = Math.max(lastRecvAt, recvAt);
+  dirty = true;
+}
+
+function sendActivity(): void {
+  dirty = false;
+  let met = 0;
+  let errors = 0;
+  for (const s of streams) {
+    if (s.allMet) met++;
+    if (s.error) errors++;
+  }
+  send({ op: 'activity', responses, lastRecvAt, met, streams: streams.length, errors });
+}
+
+const activity = setInterval(() => dirty && sendActivity(), ACTIVITY_EVERY_MS);
+
+/** open starts streams with at most `concurrency` still syncing at a time, bounded by `timeoutMs`. */
+async function open(target: string, mode: ClientMode, specs: StreamSpec[], concurrency: number, timeoutMs: number, sentinel: boolean): Promise<void> {
+  const deadline = nowMs() + timeoutMs;
+  const opened: SimStream[] = [];
+  let syncing = 0;
+  let next = 0;
+  let wake: (() => void) | undefined;
+  const done = () => {
+    syncing--;
+    wake?.();
+  };
+  while (next < specs.length && nowMs() < deadline) {
+    if (syncing >= concurrency) {
+      await Promise.race([new Promise<void>((r) => (wake = r)), sleep(50)]);
+      continue;
+    }
+    const spec = specs[next++]!;
+    const s = new SimStream(spec, mode, views, sentinel && streams.length + opened.length === 0, onActivity);
+    opened.push(s);
+    streams.push(s);
+    syncing++;
+    s.open(target, done);
+    // Let the event loop breathe between connects.
+    if (next % 25 === 0) await sleep(0);
+  }
+  while (opened.some((s) => !s.synced && !s.error) && nowMs() < deadline) await sleep(20);
+  const errors = [...new Set(opened.flatMap((s) => (s.error ? [s.error] : [])))].slice(0, 5);
+  send({
+    op: 'opened',
+    synced: opened.filter((s) => s.synced).length,
+    failed: opened.filter((s) => !s.synced).length,
+    errors,
+    syncMs: opened.flatMap((s) => (s.syncMs === null ? [] : [s.syncMs])),
+  });
+}
+
+process.on('message', (raw) => {
+  const m = raw as DriverMessage;
+  switch (m.op) {
+    case 'open':
+      void open(m.target, m.mode, m.streams, m.concurrency, m.timeoutMs, m.sentinel);
+      return;
+    case 'expect':
+      for (const s of streams) s.expect(m.expectations);
+      sendActivity();
+      send({ op: 'armed' });
+      return;
+    case 'report':
+      send({ op: 'report', streams: streams.map((s) => s.report()), decodeErrors: streams.flatMap((s) => s.decodeErrors) });
+      return;
+    case 'close':
+      for (const s of streams) s.close();
+      streams = [];
+      clearInterval(activity);
+      send({ op: 'closed' });
+      setTimeout(() => process.exit(0), 50);
+      return;
+  }
+});
+
+process.on('disconnect', () => process.exit(0));
+send({ op: 'ready' });

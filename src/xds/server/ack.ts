@@ -1,0 +1,103 @@
+// ACK/NACK bookkeeping for one type on one stream: what was sent under which nonce, what the
+// client ACKed, its last NACK, and which versions are parked (never re-sent to this stream).
+// ACK vs NACK is decided by error_detail alone
+// (https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#ack-and-nack-semantics-summary).
+
+/** NackRecord is the client's last rejection of one type. */
+export interface NackRecord {
+  readonly version: string;
+  readonly nonce: string;
+  readonly code: number;
+  readonly message: string;
+  readonly at: number;
+}
+
+/** SentRecord is one response still waiting for its ACK or NACK. */
+export interface SentRecord {
+  readonly nonce: string;
+  readonly version: string;
+  readonly at: number;
+  /** Delta: name → version of each resource the response carried, for NACK parking. */
+  readonly resources?: ReadonlyMap<string, string>;
+}
+
+/** AckOutcome is what one request told the server about an earlier response. */
+export type AckOutcome =
+  | { readonly kind: 'ack'; readonly nonce: string; readonly version: string; readonly latencyMs: number }
+  | { readonly kind: 'nack'; readonly nack: NackRecord; readonly latencyMs: number };
+
+// Delta may have several responses in flight; the oldest are forgotten past this many.
+const MAX_OUTSTANDING = 32;
+// Parked resource versions kept per type (Delta); older entries are dropped first.
+const MAX_PARKED = 10_000;
+// A client's version_info is kept for /debug/syncz only, clipped to this length.
+const MAX_VERSION_CHARS = 256;
+/** MAX_ERROR_CHARS bounds the stored error_detail message. */
+export const MAX_ERROR_CHARS = 1024;
+
+/** AckState is owned by one TypeState; only its stream mutates it. */
+export class AckState {
+  /** The latest response sent. */
+  last?: SentRecord;
+  ackedNonce?: string;
+  ackedVersion?: string;
+  ackedAt?: number;
+  lastNack?: NackRecord;
+  /** SotW: the type version the client rejected; a response with this version is not sent again. */
+  parkedVersion?: string;
+  /** Delta: name → resource version the client rejected; that version is not sent again. */
+  readonly parked = new Map<string, string>();
+  private readonly outstanding = new Map<string, SentRecord>();
+
+  /** recordSent notes a response just written. */
+  recordSent(rec: SentRecord): void {
+    this.last = rec;
+    this.outstanding.set(rec.nonce, rec);
+    if (this.outstanding.size > MAX_OUTSTANDING) {
+      const oldest = this.outstanding.keys().next().value as string;
+      this.outstanding.delete(oldest);
+    }
+  }
+
+  /** isOutstanding says whether `nonce` names a response of this type still waiting for an answer. */
+  isOutstanding(nonce: string): boolean {
+    return this.outstanding.has(nonce);
+  }
+
+  /**
+   * answer records an ACK (no error_detail) or NACK (error_detail present) of the response sent
+   * with `nonce`, and forgets it and every older one. Returns undefined for a nonce not in flight.
+   * `ackVersion` is the version the client says it applied (SotW `version_info`).
+   */
+  answer(nonce: string, errorDetail: { code: number; message: string } | undefined, ackVersion: string | undefined, now: number): AckOutcome | undefined {
+    const rec = this.outstanding.get(nonce);
+    if (!rec) return undefined;
+    for (const k of [...this.outstanding.keys()]) {
+      this.outstanding.delete(k);
+      if (k === nonce) break;
+    }
+    const latencyMs = Math.max(0, now - rec.at);
+    if (errorDetail) {
+      const nack: NackRecord = { version: rec.version, nonce, code: errorDetail.code, message: errorDetail.message.slice(0, MAX_ERROR_CHARS), at: now };
+      this.lastNack = nack;
+      this.parkedVersion = rec.version;
+      if (rec.resources) {
+        for (const [name, version] of rec.resources) {
+          this.parked.delete(name);
+          this.parked.set(name, version);
+        }
+        while (this.parked.size > MAX_PARKED) this.parked.delete(this.parked.keys().next().value as string);
+      }
+      return { kind: 'nack', nack, latencyMs };
+    }
+    this.ackedNonce = nonce;
+    this.ackedVersion = ackVersion === undefined ? rec.version : ackVersion.slice(0, MAX_VERSION_CHARS);
+    this.ackedAt = now;
+    return { kind: 'ack', nonce, version: this.ackedVersion, latencyMs };
+  }
+
+  /** settled is true when nothing was sent or the latest response was ACKed. */
+  settled(): boolean {
+    return this.last === undefined || this.ackedNonce === this.last.nonce;
+  }
+}

@@ -1,0 +1,132 @@
+// Incremental (Delta) ADS: how a DeltaDiscoveryRequest changes a type's state, and which
+// DeltaDiscoveryResponse is due. Protocol: https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#incremental-xds
+import type { DeltaDiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
+import { compareKeys } from '../../model/mesh.js';
+import { supportsWildcard } from '../resource.js';
+import type { EncodedResource, TypeResources } from '../snapshot.js';
+import { longest, type Plan, type Protocol, type RequestHead, type RequestOutcome } from './protocol.js';
+import { encodeDeltaResponse } from './response.js';
+import { byName, desired, MISSING, WILDCARD, type TypeState } from './subscription.js';
+
+// initial_resource_versions may carry an empty version; it still means "held", at no known version.
+const HELD_UNKNOWN = '?';
+
+function head(req: DeltaDiscoveryRequest): RequestHead {
+  return {
+    typeUrl: req.typeUrl,
+    node: req.node,
+    longestList: Math.max(
+      req.resourceNamesSubscribe.length,
+      req.resourceNamesUnsubscribe.length,
+      req.resourceLocatorsSubscribe.length,
+      req.resourceLocatorsUnsubscribe.length,
+      Object.keys(req.initialResourceVersions).length,
+    ),
+    longestName: longest(req.resourceNamesSubscribe, req.resourceNamesUnsubscribe, Object.keys(req.initialResourceVersions), Object.values(req.initialResourceVersions)),
+  };
+}
+
+/**
+ * onRequest applies one Delta request.
+ * - The nonce only pairs an ACK/NACK with a response; subscription changes are honoured even with
+ *   a stale nonce (xds_protocol "Incremental xDS", envoyproxy/envoy PR #16659).
+ * - The first request of a type may carry initial_resource_versions (reconnect): the client holds
+ *   those, so nothing it holds at the current version is sent again.
+ * - Names in resource_names_subscribe are (re)sent even if the client seems to hold them, since it
+ *   may have dropped them (xds_protocol "Subscribing to Resources") — except those named in
+ *   initial_resource_versions of the same first request.
+ * - Unsubscribing a name the wildcard still covers is answered with the resource or its removal
+ *   (xds_protocol "Unsubscribing from Resources"); other unsubscribes need no answer.
+ */
+function onRequest(t: TypeState, req: DeltaDiscoveryRequest, now: number): RequestOutcome {
+  const first = t.requests === 0;
+  t.requests++;
+  const nonce = req.responseNonce;
+  const answer = nonce !== '' ? t.ack.answer(nonce, req.errorDetail, undefined, now) : undefined;
+  const stale = nonce !== '' && !answer && t.ack.last !== undefined && nonce !== t.ack.last.nonce;
+  const initial = req.initialResourceVersions;
+  if (first) for (const [n, v] of Object.entries(initial)) t.sent.set(n, v === '' ? HELD_UNKNOWN : v);
+  const change = t.sub.applyDelta(req.resourceNamesSubscribe, req.resourceNamesUnsubscribe, first);
+  for (const n of req.resourceNamesSubscribe) {
+    if (n !== WILDCARD && !(first && Object.hasOwn(initial, n))) t.force.add(n);
+  }
+  let due = first || req.resourceNamesSubscribe.length > 0;
+  const wildcard = t.sub.wildcard && supportsWildcard(t.typeUrl);
+  for (const n of change.removed) {
+    if (n !== WILDCARD && wildcard) {
+      t.force.add(n);
+      due = true;
+    }
+  }
+  if (first || change.removed.length > 0) t.prune();
+  if (first) t.firstResponseDue = true;
+  return { answer, stale, due };
+}
+
+/**
+ * plan: each resource stands alone. Sent: subscribed resources the client does not hold at the
+ * current version (or was asked to get again), unless that version was NACKed on this stream.
+ * removed_resources: names the client holds that are gone, and explicitly subscribed names that do
+ * not exist — told at once, so the client need not wait for a timeout. The first response of a type
+ * is sent even when empty, so a client's initial fetch completes.
+ */
+function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefined {
+  const want = desired(t, resources);
+  const sent: EncodedResource[] = [];
+  const removed = new Set<string>();
+  const updated: string[] = [];
+  let parked = false;
+  for (const [n, r] of want) {
+    const held = t.sent.get(n);
+    if (r) {
+      if (held === r.version && !t.force.has(n)) continue;
+      if (t.ack.parked.get(n) === r.version) {
+        parked = true;
+        continue;
+      }
+      sent.push(r);
+      if (held !== undefined && held !== MISSING && held !== r.version) updated.push(n);
+    } else if (held !== MISSING || t.force.has(n)) {
+      removed.add(n);
+    }
+  }
+  for (const [n, held] of t.sent) if (held !== MISSING && !want.has(n)) removed.add(n);
+  for (const n of t.force) if (!want.has(n)) removed.add(n);
+  if (sent.length === 0 && removed.size === 0 && !t.firstResponseDue) {
+    t.force.clear();
+    return parked ? 'parked' : undefined;
+  }
+  sent.sort(byName);
+  const gone = [...removed].sort(compareKeys);
+  const version = resources.version;
+  return {
+    typeUrl: t.typeUrl,
+    version,
+    resources: sent,
+    removed: gone,
+    updated,
+    commit(nonce, now) {
+      const carried = new Map<string, string>();
+      for (const r of sent) {
+        t.sent.set(r.name, r.version);
+        carried.set(r.name, r.version);
+      }
+      for (const n of gone) {
+        if (want.has(n)) t.sent.set(n, MISSING);
+        else t.sent.delete(n);
+      }
+      t.force.clear();
+      t.firstResponseDue = false;
+      t.ack.recordSent({ nonce, version, at: now, resources: carried });
+    },
+  };
+}
+
+/** delta is the incremental variant. */
+export const delta: Protocol<DeltaDiscoveryRequest> = {
+  mode: 'delta',
+  head,
+  onRequest,
+  plan,
+  encode: (p, nonce, controlPlane) => encodeDeltaResponse(p, nonce, controlPlane),
+};

@@ -1,0 +1,48 @@
+// Server-wide settings: stream limits and the grpc-js server options for keepalive and connection
+// age (so long-lived ADS streams rebalance across replicas).
+import type { ChannelOptions } from '@grpc/grpc-js';
+
+/** XdsLimits bound what one stream may ask for and hold. */
+export interface XdsLimits {
+  /** Longest name list one request may carry, and most names one type may be subscribed to. */
+  readonly maxResourceNames: number;
+  /** Longest resource name (and Delta initial version) accepted, in characters. */
+  readonly maxNameLength: number;
+  /** Responses written but not yet flushed before a stream stops writing and coalesces. */
+  readonly maxInFlightResponses: number;
+  /**
+   * Longest time clusters dropped from a snapshot stay with a client whose listeners and routes
+   * have not been ACKed (make-before-break), before they are removed anyway.
+   */
+  readonly retainRemovedMs: number;
+}
+
+export const DEFAULT_LIMITS: XdsLimits = Object.freeze({ maxResourceNames: 10_000, maxNameLength: 4096, maxInFlightResponses: 8, retainRemovedMs: 30_000 });
+
+/** GrpcServerConfig is the part of the `xds` configuration that becomes grpc-js server options. */
+export interface GrpcServerConfig {
+  /** Server HTTP/2 keepalive ping interval; 0 or absent leaves grpc-js's default (off). */
+  readonly keepaliveTimeMs?: number;
+  readonly keepaliveTimeoutMs?: number;
+  /** Close connections after this age so clients reconnect elsewhere; 0 or absent disables. */
+  readonly maxConnectionAgeMs?: number;
+  readonly maxConnectionAgeGraceMs?: number;
+  /** Largest request accepted; grpc-js defaults to 4 MiB. */
+  readonly maxReceiveMessageBytes?: number;
+}
+
+/**
+ * grpcServerOptions maps GrpcServerConfig to grpc-js server options. grpc-js itself spreads
+ * `grpc.max_connection_age_ms` by ±10% jitter, so replicas do not reconnect their clients in step.
+ */
+export function grpcServerOptions(cfg: GrpcServerConfig): ChannelOptions {
+  const opts: ChannelOptions = {};
+  if (cfg.keepaliveTimeMs) opts['grpc.keepalive_time_ms'] = cfg.keepaliveTimeMs;
+  if (cfg.keepaliveTimeoutMs) opts['grpc.keepalive_timeout_ms'] = cfg.keepaliveTimeoutMs;
+  if (cfg.maxConnectionAgeMs) {
+    opts['grpc.max_connection_age_ms'] = cfg.maxConnectionAgeMs;
+    if (cfg.maxConnectionAgeGraceMs) opts['grpc.max_connection_age_grace_ms'] = cfg.maxConnectionAgeGraceMs;
+  }
+  if (cfg.maxReceiveMessageBytes) opts['grpc.max_receive_message_length'] = cfg.maxReceiveMessageBytes;
+  return opts;
+}

@@ -1,0 +1,71 @@
+// Response assembly by splicing: each resource's bytes were encoded once (EncodedResource.any /
+// .delta) and are copied into the response envelope; nothing is re-encoded per stream
+// (invariant 3). Field numbers: envoy/service/discovery/v3/discovery.proto.
+import { contentVersion, type EncodedResource } from '../snapshot.js';
+import { bytesField, message, str, type Part } from '../wire.js';
+
+/** SotwBody is what one DiscoveryResponse carries besides its nonce. */
+export interface SotwBody {
+  readonly typeUrl: string;
+  readonly version: string;
+  readonly resources: readonly EncodedResource[];
+  /** `resources` is shared by many streams: its encoded section is built once and reused. */
+  readonly shared?: boolean;
+}
+
+// The `resources` section of shared resource lists, spliced once per list (a snapshot's type).
+const sections = new WeakMap<readonly EncodedResource[], Buffer>();
+
+function resourcesSection(resources: readonly EncodedResource[], shared: boolean | undefined): Buffer {
+  let section = shared ? sections.get(resources) : undefined;
+  if (!section) {
+    section = message(resources.map((r) => bytesField(2, r.any)));
+    if (shared) sections.set(resources, section);
+  }
+  return section;
+}
+
+/** DeltaBody is what one DeltaDiscoveryResponse carries besides its nonce. */
+export interface DeltaBody {
+  readonly typeUrl: string;
+  /** system_version_info: for debugging only, per the protocol. */
+  readonly version: string;
+  readonly resources: readonly EncodedResource[];
+  readonly removed: readonly string[];
+}
+
+/** encodeControlPlane encodes envoy.config.core.v3.ControlPlane { identifier = 1 }. */
+export function encodeControlPlane(identifier: string): Buffer {
+  return message([str(1, identifier)]);
+}
+
+/** encodeSotwResponse splices a DiscoveryResponse: version_info 1, resources 2, type_url 4, nonce 5, control_plane 6. */
+export function encodeSotwResponse(body: SotwBody, nonce: string, controlPlane?: Buffer): Buffer {
+  // Fields may come in any order on the wire; the repeated field is one pre-spliced section.
+  const head = message([str(1, body.version)]);
+  const tail = message([str(4, body.typeUrl), str(5, nonce), controlPlane && bytesField(6, controlPlane)]);
+  return Buffer.concat([head, resourcesSection(body.resources, body.shared), tail]);
+}
+
+/**
+ * encodeDeltaResponse splices a DeltaDiscoveryResponse: system_version_info 1, resources 2,
+ * type_url 4, nonce 5, removed_resources 6, control_plane 7.
+ */
+export function encodeDeltaResponse(body: DeltaBody, nonce: string, controlPlane?: Buffer): Buffer {
+  const parts: Array<Part | undefined> = [str(1, body.version)];
+  for (const r of body.resources) parts.push(bytesField(2, r.delta));
+  parts.push(str(4, body.typeUrl), str(5, nonce));
+  // An empty name is still a name: bytesField keeps it where str() would drop it.
+  for (const n of body.removed) parts.push(bytesField(6, Buffer.from(n, 'utf8')));
+  if (controlPlane) parts.push(bytesField(7, controlPlane));
+  return message(parts);
+}
+
+/**
+ * setVersion is the SotW version of a set of resources (sorted by name): the same hash
+ * makeSnapshot gives a whole type, so a client that sees every resource of a type gets the
+ * snapshot's own version, on every replica (invariant 2).
+ */
+export function setVersion(sorted: readonly EncodedResource[]): string {
+  return contentVersion(sorted.map((r) => `${r.name}\0${r.version}\n`).join(''));
+}

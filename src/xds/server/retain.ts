@@ -1,0 +1,108 @@
+// Make-before-break on removal (xds_protocol "Eventual consistency considerations"; invariant 4):
+// clusters, and their endpoints, that a new snapshot drops stay with the client until the
+// listeners and routes of the push are ACKed, so no route names a cluster the client no longer has.
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, type TypeUrl } from '../resource.js';
+import type { Snapshot } from '../snapshot.js';
+import { MISSING, type TypeState } from './subscription.js';
+
+const HELD_BACK = [CLUSTER_TYPE, ENDPOINT_TYPE] as const;
+const ROUTING = [LISTENER_TYPE, ROUTE_TYPE] as const;
+
+/**
+ * RemovalGuard holds back removals for one stream. It reads and edits the stream's TypeStates
+ * (their `retained` maps and pending flags) and owns one timer, cleared by close().
+ */
+export class RemovalGuard {
+  private timer?: NodeJS.Timeout;
+
+  /**
+   * @param types the stream's type states, read live
+   * @param maxHoldMs longest hold for a client that never ACKs its routes
+   * @param onTimeout called when that hold ran out and removals were released
+   */
+  constructor(
+    private readonly types: ReadonlyMap<TypeUrl, TypeState>,
+    private readonly maxHoldMs: number,
+    private readonly onTimeout: () => void,
+  ) {}
+
+  /**
+   * hold runs when the stream moves from snapshot `prev` to `next`: names that came back are no
+   * longer held; names the client holds that `next` drops are held, with their `prev` resource,
+   * unless listeners and routes cannot change in this push (then removal goes out at once).
+   */
+  hold(prev: Snapshot, next: Snapshot): void {
+    for (const type of HELD_BACK) {
+      const t = this.types.get(type);
+      if (t) for (const n of t.retained.keys()) if (next.resources[type].items.has(n)) t.retained.delete(n);
+    }
+    const routesMayChange = ROUTING.some((type) => {
+      const t = this.types.get(type);
+      return t !== undefined && t.requests > 0 && (prev.resources[type].version !== next.resources[type].version || t.pending || !t.ack.settled());
+    });
+    if (!routesMayChange) return;
+    let held = 0;
+    for (const type of HELD_BACK) {
+      const t = this.types.get(type);
+      if (!t) continue;
+      const before = prev.resources[type].items;
+      const after = next.resources[type].items;
+      t.materialize();
+      for (const [n, version] of t.sent) {
+        if (version === MISSING || after.has(n) || t.retained.has(n)) continue;
+        const r = before.get(n);
+        if (r && t.inScope(n)) t.retained.set(n, r);
+      }
+      held += t.retained.size;
+    }
+    if (held > 0) this.arm();
+  }
+
+  /**
+   * releaseIfSettled lets held removals go once every listener and route response was written and
+   * ACKed; it marks clusters and endpoints pending and returns true if it released anything.
+   */
+  releaseIfSettled(now: number): boolean {
+    if (!this.holding()) return false;
+    for (const type of ROUTING) {
+      const t = this.types.get(type);
+      if (t && (t.pending || !t.ack.settled())) return false;
+    }
+    this.release(now);
+    return true;
+  }
+
+  /** close stops the timer; the guard is not used afterwards. */
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private holding(): boolean {
+    return HELD_BACK.some((type) => (this.types.get(type)?.retained.size ?? 0) > 0);
+  }
+
+  private release(now: number): void {
+    for (const type of HELD_BACK) {
+      const t = this.types.get(type);
+      if (t && t.retained.size > 0) {
+        t.retained.clear();
+        t.markPending(now);
+      }
+    }
+    this.close();
+  }
+
+  /** arm bounds the hold; even when it runs out, removals wait until the routes were written. */
+  private arm(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.holding()) return;
+      if (ROUTING.some((type) => this.types.get(type)?.pending)) return this.arm();
+      this.release(Date.now());
+      this.onTimeout();
+    }, this.maxHoldMs);
+    this.timer.unref();
+  }
+}

@@ -1,0 +1,154 @@
+// State-of-the-World ADS: how a DiscoveryRequest changes a type's state, and which
+// DiscoveryResponse is due. Protocol: https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol
+import type { DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
+import { requiresFullStateInSotw } from '../resource.js';
+import type { EncodedResource, TypeResources } from '../snapshot.js';
+import { longest, type Plan, type Protocol, type RequestHead, type RequestOutcome } from './protocol.js';
+import { encodeSotwResponse, setVersion } from './response.js';
+import { byName, desired, WILDCARD, type TypeState } from './subscription.js';
+
+// Every resource of a type in name order, one array per snapshot type, shared by wildcard streams.
+const wholeLists = new WeakMap<TypeResources, readonly EncodedResource[]>();
+
+function wholeList(resources: TypeResources): readonly EncodedResource[] {
+  let list = wholeLists.get(resources);
+  if (!list) {
+    list = [...resources.items.values()];
+    wholeLists.set(resources, list);
+  }
+  return list;
+}
+
+// Names whose version differs between two snapshot type sets, computed once per pair of sets.
+const diffs = new WeakMap<TypeResources, { readonly next: TypeResources; readonly changed: readonly string[] }>();
+
+function changedBetween(prev: TypeResources, next: TypeResources): readonly string[] {
+  const hit = diffs.get(prev);
+  if (hit?.next === next) return hit.changed;
+  const changed: string[] = [];
+  for (const [n, r] of next.items) {
+    const p = prev.items.get(n);
+    if (p && p.version !== r.version) changed.push(n);
+  }
+  diffs.set(prev, { next, changed });
+  return changed;
+}
+
+function head(req: DiscoveryRequest): RequestHead {
+  return {
+    typeUrl: req.typeUrl,
+    node: req.node,
+    longestList: Math.max(req.resourceNames.length, req.resourceLocators.length),
+    longestName: longest(req.resourceNames),
+  };
+}
+
+/**
+ * onRequest applies one SotW request.
+ * - Stale nonce: a nonce other than the latest sent for this type makes the whole request ignored
+ *   (xds_protocol "Resource updates"; envoyproxy/envoy#10363 debates the race this accepts, and
+ *   go-control-plane and Istio do the same). A nonce on a type this stream never answered comes
+ *   from an earlier stream (envoyproxy/envoy#15767): that is an initial request, not a stale one.
+ * - ACK vs NACK: only error_detail tells them apart, never version_info (envoyproxy/envoy#14841).
+ * - The first request of a type is always answered, even if its version_info equals ours: after a
+ *   reconnect Envoy may be warming and waiting for EDS/RDS (Istio answers these too).
+ * - Newly subscribed names are sent even if the client got them before unasked.
+ */
+function onRequest(t: TypeState, req: DiscoveryRequest, now: number): RequestOutcome {
+  const first = t.requests === 0;
+  t.requests++;
+  const nonce = req.responseNonce;
+  if (nonce !== '' && t.ack.last !== undefined && nonce !== t.ack.last.nonce) return { stale: true, due: false };
+  const answer = nonce !== '' ? t.ack.answer(nonce, req.errorDetail, req.versionInfo, now) : undefined;
+  const change = t.sub.applySotw(req.resourceNames);
+  if (change.removed.length > 0) t.prune();
+  for (const n of change.added) if (n !== WILDCARD) t.force.add(n);
+  if (first) t.firstResponseDue = true;
+  return { answer, stale: false, due: first || change.added.length > 0 };
+}
+
+/**
+ * plan: LDS and CDS responses carry every subscribed resource (omission means deletion), so one
+ * is due whenever the set the client holds would change — its version is a content hash of the
+ * set, so comparing versions is enough. RDS and EDS responses carry only what changed or was newly
+ * asked for; as they cannot delete, one is due only when something is sent — never an empty,
+ * meaningless response, and never an identical resend (no ACK loop).
+ */
+function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefined {
+  const want = desired(t, resources);
+  // A wildcard-only subscription shares the snapshot's map, already in name order.
+  const shared = want === resources.items;
+  let present: readonly EncodedResource[];
+  if (shared) {
+    present = wholeList(resources);
+  } else {
+    const list: EncodedResource[] = [];
+    for (const r of want.values()) if (r) list.push(r);
+    present = list.sort(byName);
+  }
+  const version = shared ? resources.version : setVersion(present);
+  const full = requiresFullStateInSotw(t.typeUrl);
+  let sent: readonly EncodedResource[];
+  let due: boolean;
+  if (full) {
+    let forced = false;
+    for (const n of t.force) if (want.get(n)) forced = true;
+    due = t.firstResponseDue || forced || version !== t.ack.last?.version;
+    sent = present;
+  } else {
+    t.materialize();
+    sent = present.filter((r) => t.sent.get(r.name) !== r.version || t.force.has(r.name));
+    due = sent.length > 0;
+  }
+  if (!due) {
+    t.force.clear();
+    t.firstResponseDue = false;
+    return undefined;
+  }
+  if (version === t.ack.parkedVersion) {
+    t.force.clear();
+    return 'parked';
+  }
+  let updated: readonly string[];
+  if (t.heldSet) {
+    updated = changedBetween(t.heldSet, resources);
+  } else {
+    const list: string[] = [];
+    for (const r of sent) {
+      const held = t.sent.get(r.name);
+      if (held !== undefined && held !== r.version) list.push(r.name);
+    }
+    updated = list;
+  }
+  const holdShared = full && shared;
+  return {
+    typeUrl: t.typeUrl,
+    version,
+    resources: sent,
+    shared: holdShared,
+    removed: [],
+    updated,
+    commit(nonce, now) {
+      if (holdShared) {
+        t.sent.clear();
+        t.heldSet = resources;
+      } else {
+        t.materialize();
+        if (full) t.sent.clear();
+        for (const r of sent) t.sent.set(r.name, r.version);
+      }
+      t.force.clear();
+      t.firstResponseDue = false;
+      t.ack.recordSent({ nonce, version, at: now });
+    },
+  };
+}
+
+/** sotw is the State-of-the-World variant. */
+export const sotw: Protocol<DiscoveryRequest> = {
+  mode: 'sotw',
+  head,
+  onRequest,
+  plan,
+  encode: (p, nonce, controlPlane) => encodeSotwResponse(p, nonce, controlPlane),
+};

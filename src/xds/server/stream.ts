@@ -1,0 +1,382 @@
+// One ADS stream, either variant: latches the node and watches its snapshot, checks every request,
+// writes due responses in make-before-break order with backpressure, and has one close path.
+import type { Node } from '../../gen/envoy/config/core/v3/base.js';
+import type { DeltaDiscoveryRequest, DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
+import { ERRORS, errorCode, xdsError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, isTypeUrl, PUSH_ORDER, type TypeUrl } from '../resource.js';
+import type { Snapshot } from '../snapshot.js';
+import type { AckOutcome } from './ack.js';
+import type { HookRunner, StreamInfo } from './hooks.js';
+import type { XdsMetrics } from './metrics.js';
+import type { XdsLimits } from './options.js';
+import { DecodeFailure, type Plan, type Protocol, type StreamMode } from './protocol.js';
+import { isoTime, typeStatus, type NodeStatus } from './status.js';
+import { MISSING, TypeState } from './subscription.js';
+import { RemovalGuard } from './retain.js';
+import { edsNameOf } from './warming.js';
+import type { ConfigWatcher, NodeWatch } from './watcher.js';
+
+const GRPC_OK = 0;
+const GRPC_CANCELLED = 1;
+const GRPC_INTERNAL = 13;
+// One pump clears at most 4 pending types, one release and 2 more types; this is a safe bound.
+const MAX_PUMP_STEPS = 16;
+// Type URLs in requests are clipped to this length before they reach a log line or a status.
+const MAX_ECHO_CHARS = 200;
+
+/**
+ * AdsCall is the part of a grpc-js ServerDuplexStream a stream uses. `emit('error', status)` ends
+ * the call with that status once queued writes are flushed; `end()` ends it with OK.
+ */
+export interface AdsCall {
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  once(event: string, listener: (...args: any[]) => void): unknown;
+  removeListener(event: string, listener: (...args: any[]) => void): unknown;
+  emit(event: string, ...args: unknown[]): boolean;
+  write(chunk: Buffer, cb: (err?: Error | null) => void): boolean;
+  end(): unknown;
+  getPeer?(): string;
+}
+
+/** StreamContext is what every stream of a server shares. */
+export interface StreamContext {
+  readonly watcher: ConfigWatcher;
+  readonly logger: Logger;
+  readonly metrics: XdsMetrics;
+  readonly hooks: HookRunner;
+  readonly limits: XdsLimits;
+  /** Encoded ControlPlane message added to every response, if an identifier is configured. */
+  readonly controlPlane: Buffer | undefined;
+  readonly now: () => number;
+  /** Called once, from the stream's close path. */
+  readonly onClosed: (stream: { readonly id: number }) => void;
+}
+
+/** How a stream ended: a status the server sends, the client's cancel, or the client's half-close. */
+export type StreamEnd = { readonly code: number; readonly details: string; readonly errorCode?: string } | 'cancelled' | 'half-close';
+
+let lastStreamId = 0;
+
+/** AdsStream serves one ADS call; it is driven by call events and snapshot changes only. */
+export class AdsStream<Req> {
+  readonly id = ++lastStreamId;
+  readonly mode: StreamMode;
+  readonly openedAt: number;
+  readonly peer: string;
+  private node?: Node;
+  private watch?: NodeWatch;
+  private snapshot?: Snapshot;
+  private readonly types = new Map<TypeUrl, TypeState>();
+  private nonce = 0;
+  private inFlight = 0;
+  private awaitingDrain = false;
+  private closed = false;
+  private readonly guard: RemovalGuard;
+  private log: Logger;
+  private readonly counters = { requests: 0, responses: 0, bytesSent: 0, acks: 0, nacks: 0, expiredNonces: 0, resendsSuppressed: 0, writesBlocked: 0 };
+  private readonly listeners: ReadonlyArray<readonly [string, (...args: any[]) => void]>;
+
+  constructor(
+    private readonly call: AdsCall,
+    private readonly protocol: Protocol<Req>,
+    private readonly ctx: StreamContext,
+  ) {
+    this.mode = protocol.mode;
+    this.openedAt = ctx.now();
+    this.peer = safePeer(call);
+    this.log = ctx.logger.child({ stream: this.id, mode: this.mode });
+    this.guard = new RemovalGuard(this.types, ctx.limits.retainRemovedMs, () => {
+      this.log.info('listeners/routes not ACKed in time; removed clusters are released anyway');
+      this.pump();
+    });
+    this.listeners = [
+      ['data', (msg: Req | DecodeFailure) => this.onData(msg)],
+      ['end', () => this.close('half-close')],
+      ['cancelled', () => this.close('cancelled')],
+      ['close', () => this.close('cancelled')],
+      ['error', (err: unknown) => this.close({ code: GRPC_INTERNAL, details: `stream error: ${String((err as Error)?.message ?? err)}` })],
+    ];
+  }
+
+  /** start attaches the stream to its call. */
+  start(): void {
+    for (const [event, fn] of this.listeners) this.call.on(event, fn);
+    this.ctx.metrics.streamOpened(this.mode);
+    this.ctx.hooks.fire('onStreamOpen', this.info());
+    this.log.debug({ peer: this.peer }, 'ADS stream opened');
+  }
+
+  /** isClosed is true once the stream went through close(). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** nodeId is the latched node's id, or undefined before the first request. */
+  get nodeId(): string | undefined {
+    return this.node?.id;
+  }
+
+  /**
+   * close is the one way a stream ends: it detaches from the call, closes the watch, stops the
+   * removal guard's timer, ends the call (unless the client cancelled it) and fires
+   * onStreamClosed. Idempotent.
+   */
+  close(end: StreamEnd): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [event, fn] of this.listeners) this.call.removeListener(event, fn);
+    this.call.removeListener('drain', this.onDrain);
+    this.guard.close();
+    try {
+      this.watch?.close();
+    } catch (err) {
+      this.log.warn({ err }, 'closing the node watch failed');
+    }
+    this.watch = undefined;
+    this.ctx.metrics.streamClosed(this.mode);
+    this.ctx.onClosed(this);
+    let code = GRPC_OK;
+    let details = 'OK';
+    if (end === 'cancelled') {
+      code = GRPC_CANCELLED;
+      details = 'cancelled by the client';
+    } else if (end === 'half-close') {
+      details = 'client closed its side';
+      this.call.end();
+    } else {
+      code = end.code;
+      details = end.details;
+      if (end.errorCode) this.ctx.metrics.streamError(end.errorCode);
+      // grpc-js turns an 'error' event carrying { code, details } into the call's status.
+      if (code === GRPC_OK) this.call.end();
+      else this.call.emit('error', { code, details });
+    }
+    this.log.debug({ code, details }, 'ADS stream closed');
+    this.ctx.hooks.fire('onStreamClosed', { ...this.info(), code, details });
+  }
+
+  /** status describes the stream for /debug/syncz. */
+  status(): NodeStatus {
+    const types: Record<string, ReturnType<typeof typeStatus>> = {};
+    for (const type of PUSH_ORDER) {
+      const t = this.types.get(type);
+      if (t) types[type] = typeStatus(t);
+    }
+    return {
+      streamId: this.id,
+      nodeId: this.node?.id ?? '',
+      cluster: this.node?.cluster ?? '',
+      mode: this.mode,
+      peer: this.peer,
+      connectedSince: isoTime(this.openedAt)!,
+      blocked: this.isBlocked(),
+      types,
+      counters: { ...this.counters },
+    };
+  }
+
+  private info(): StreamInfo {
+    return { streamId: this.id, mode: this.mode, peer: this.peer, nodeId: this.node?.id };
+  }
+
+  private onData(msg: Req | DecodeFailure): void {
+    if (this.closed) return;
+    try {
+      this.handle(msg);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** fail ends the stream with the status of a catalogue error, or INTERNAL for anything else. */
+  private fail(err: unknown): void {
+    const code = errorCode(err);
+    const status = code ? ERRORS[code].grpcStatus : 0;
+    if (code && status) {
+      this.log.warn({ code, err: (err as Error).message }, 'ending ADS stream');
+      this.close({ code: status, details: `${code}: ${(err as Error).message}`, errorCode: code });
+      return;
+    }
+    this.log.error({ err }, 'ADS stream failed');
+    const internal = xdsError('PXDS_ERR_XDS_INTERNAL', err instanceof Error ? err.message : String(err));
+    this.close({ code: GRPC_INTERNAL, details: `${internal.code}: ${internal.message}`, errorCode: internal.code });
+  }
+
+  private handle(msg: Req | DecodeFailure): void {
+    if (msg instanceof DecodeFailure) throw xdsError('PXDS_ERR_XDS_BAD_REQUEST', msg.reason);
+    const limit = this.ctx.limits.maxResourceNames;
+    const head = this.protocol.head(msg);
+    // Every ADS request names its type; go-control-plane answers InvalidArgument too.
+    if (head.typeUrl === '') throw xdsError('PXDS_ERR_XDS_NO_TYPE_URL');
+    if (!isTypeUrl(head.typeUrl)) throw xdsError('PXDS_ERR_XDS_UNKNOWN_TYPE', head.typeUrl.slice(0, MAX_ECHO_CHARS));
+    if (head.longestList > limit) throw xdsError('PXDS_ERR_XDS_TOO_MANY_NAMES', head.longestList, limit);
+    if (head.longestName > this.ctx.limits.maxNameLength) {
+      throw xdsError('PXDS_ERR_XDS_BAD_REQUEST', `a resource name has ${head.longestName} characters; at most ${this.ctx.limits.maxNameLength} are allowed`);
+    }
+    // Only the first request is sure to carry the node; it is latched for the stream's life
+    // (xds_protocol "Basic Protocol Overview").
+    if (!this.node) this.latch(head.node);
+    const now = this.ctx.now();
+    let t = this.types.get(head.typeUrl);
+    if (!t) {
+      t = new TypeState(head.typeUrl);
+      this.types.set(head.typeUrl, t);
+    }
+    this.counters.requests++;
+    this.ctx.metrics.request(t.typeUrl, this.mode);
+    this.ctx.hooks.fire('onRequest', { ...this.info(), typeUrl: t.typeUrl, request: msg as unknown as DiscoveryRequest | DeltaDiscoveryRequest });
+    const outcome = this.protocol.onRequest(t, msg, now);
+    if (t.sub.names.size > limit) throw xdsError('PXDS_ERR_XDS_TOO_MANY_NAMES', t.sub.names.size, limit);
+    if (outcome.stale) {
+      this.counters.expiredNonces++;
+      this.ctx.metrics.expiredNonce(this.mode);
+    }
+    if (outcome.answer) this.noteAnswer(t, outcome.answer);
+    if (outcome.due) t.markPending(now);
+    this.pump();
+  }
+
+  private latch(node: Node | undefined): void {
+    if (!node) throw xdsError('PXDS_ERR_XDS_NO_NODE');
+    this.node = node;
+    this.log = this.log.child({ node: node.id });
+    const watch = this.ctx.watcher.watch(node);
+    this.watch = watch;
+    watch.onChange((s) => this.onSnapshot(s));
+    this.snapshot = watch.current();
+  }
+
+  private noteAnswer(t: TypeState, a: AckOutcome): void {
+    const info = this.info();
+    if (a.kind === 'ack') {
+      this.counters.acks++;
+      this.ctx.metrics.answered(t.typeUrl, this.mode, false, a.latencyMs / 1000);
+      this.ctx.hooks.fire('onAck', { ...info, typeUrl: t.typeUrl, nonce: a.nonce, version: a.version, latencyMs: a.latencyMs });
+      return;
+    }
+    const n = a.nack;
+    this.counters.nacks++;
+    this.ctx.metrics.answered(t.typeUrl, this.mode, true, a.latencyMs / 1000);
+    this.log.warn({ typeUrl: t.typeUrl, version: n.version, nonce: n.nonce, code: n.code, errorDetail: n.message }, 'client rejected a response (NACK); that version is parked');
+    this.ctx.hooks.fire('onNack', { ...info, typeUrl: t.typeUrl, nonce: n.nonce, version: n.version, code: n.code, message: n.message });
+  }
+
+  private onSnapshot(next: Snapshot): void {
+    if (this.closed) return;
+    try {
+      const prev = this.snapshot;
+      this.snapshot = next;
+      const now = this.ctx.now();
+      if (prev) this.guard.hold(prev, next);
+      for (const t of this.types.values()) {
+        if (t.requests > 0 && (!prev || prev.resources[t.typeUrl].version !== next.resources[t.typeUrl].version)) t.markPending(now);
+      }
+      this.pump();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private isBlocked(): boolean {
+    return this.awaitingDrain || this.inFlight >= this.ctx.limits.maxInFlightResponses;
+  }
+
+  /**
+   * pump writes due responses in PUSH_ORDER (CDS → EDS → LDS → RDS), computing each from the latest
+   * snapshot at the moment it can be written: a slow stream gets the latest state once, not every
+   * intermediate one (invariant 8), and holds at most a pending flag per type.
+   */
+  private pump(): void {
+    if (this.closed || !this.snapshot) return;
+    for (let step = 0; step < MAX_PUMP_STEPS; step++) {
+      if (this.isBlocked()) return;
+      const t = this.nextPending();
+      if (!t) {
+        if (this.guard.releaseIfSettled(this.ctx.now())) continue;
+        return;
+      }
+      t.pending = false;
+      const plan = this.protocol.plan(t, this.snapshot.resources[t.typeUrl]);
+      if (plan === 'parked') {
+        this.counters.resendsSuppressed++;
+        this.ctx.metrics.resendSuppressed(t.typeUrl, this.mode);
+      } else if (plan) {
+        this.send(t, plan);
+      }
+    }
+    setImmediate(() => this.pump());
+  }
+
+  private nextPending(): TypeState | undefined {
+    for (const type of PUSH_ORDER) {
+      const t = this.types.get(type);
+      if (t?.pending) return t;
+    }
+    return undefined;
+  }
+
+  private send(t: TypeState, plan: Plan): void {
+    const nonce = String(++this.nonce);
+    const bytes = this.protocol.encode(plan, nonce, this.ctx.controlPlane);
+    const now = this.ctx.now();
+    plan.commit(nonce, now);
+    this.counters.responses++;
+    this.counters.bytesSent += bytes.length;
+    this.ctx.metrics.pushed(t.typeUrl, this.mode, bytes.length, Math.max(0, now - t.pendingSince) / 1000);
+    if (t.typeUrl === CLUSTER_TYPE && plan.updated.length > 0) this.refreshEndpoints(plan, now);
+    if (this.ctx.hooks.has('onResponse')) {
+      this.ctx.hooks.fire('onResponse', {
+        ...this.info(),
+        typeUrl: t.typeUrl,
+        nonce,
+        version: plan.version,
+        resources: plan.resources.map((r) => r.name),
+        removed: plan.removed,
+        bytes: bytes.length,
+      });
+    }
+    this.inFlight++;
+    if (!this.call.write(bytes, this.onWritten)) {
+      this.awaitingDrain = true;
+      this.counters.writesBlocked++;
+      this.call.once('drain', this.onDrain);
+    }
+  }
+
+  /** refreshEndpoints queues the endpoints of updated clusters again, so their warming completes. */
+  private refreshEndpoints(plan: Plan, now: number): void {
+    const e = this.types.get(ENDPOINT_TYPE);
+    if (!e || !this.snapshot) return;
+    const clusters = this.snapshot.resources[CLUSTER_TYPE].items;
+    e.materialize();
+    for (const name of plan.updated) {
+      const cluster = clusters.get(name);
+      if (!cluster) continue;
+      const eds = edsNameOf(cluster);
+      const held = e.sent.get(eds);
+      if (held !== undefined && held !== MISSING && e.inScope(eds)) {
+        e.force.add(eds);
+        e.markPending(now);
+      }
+    }
+  }
+
+  private readonly onWritten = (): void => {
+    this.inFlight--;
+    if (!this.closed) this.pump();
+  };
+
+  private readonly onDrain = (): void => {
+    this.awaitingDrain = false;
+    if (!this.closed) this.pump();
+  };
+}
+
+function safePeer(call: AdsCall): string {
+  try {
+    return call.getPeer?.() ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
