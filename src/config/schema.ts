@@ -30,10 +30,10 @@ export const ConfigSchema = z
         pollIntervalMs: duration.min(100).default(1000),
         requestTimeoutMs: duration.min(100).default(3000),
         /** How long start-up waits for Polaris before serving the disk cache. */
-        startupWaitMs: duration.default(1500),
+        startupWaitMs: duration.default(1000),
       })
       .strict()
-      .default({ addresses: [], namespaces: [], pollIntervalMs: 1000, requestTimeoutMs: 3000, startupWaitMs: 1500 }),
+      .default({ addresses: [], namespaces: [], pollIntervalMs: 1000, requestTimeoutMs: 3000, startupWaitMs: 1000 }),
     /** A YAML mesh file (the file source). With neither polaris.addresses nor file, the example mesh is served. */
     file: z.string().optional(),
     cacheDir: z.string().optional(),

@@ -34,7 +34,7 @@ export interface PolarisSourceOptions {
   readonly pollJitterMs?: number;
   /** A stream with requests pending and no answer for this long is dropped (default 3000). */
   readonly requestTimeoutMs?: number;
-  /** How long start-up waits for a first full sync before serving the disk cache (default 1500). */
+  /** How long start-up waits for a first full sync before serving the disk cache (default 1000). */
   readonly startupWaitMs?: number;
   /** Bound on requests in flight on the stream (default 1024). */
   readonly maxInFlight?: number;
@@ -259,7 +259,7 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
     publish(fromDisk.state);
     logger.warn(
       { file: disk?.file, writtenAt: fromDisk.writtenAt.toISOString(), services: fromDisk.state.services.size },
-      `serving from disk cache written ${fromDisk.writtenAt.toISOString()}: no full sync from polaris ${address()} within ${opts.startupWaitMs ?? 1500} ms`,
+      `serving from disk cache written ${fromDisk.writtenAt.toISOString()}: no full sync from polaris ${address()} within ${opts.startupWaitMs ?? 1000} ms`,
     );
   }
 
@@ -304,7 +304,7 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
       for (const k of rootKeys) track(k);
       poller.start();
       logger.info({ addresses: opts.addresses, namespaces: opts.namespaces.length ? opts.namespaces : 'all' }, `syncing from polaris ${opts.addresses.join(',')}`);
-      startupTimer = setTimeout(serveDiskIfStillWaiting, opts.startupWaitMs ?? 1500);
+      startupTimer = setTimeout(serveDiskIfStillWaiting, opts.startupWaitMs ?? 1000);
       startupTimer.unref();
     },
 

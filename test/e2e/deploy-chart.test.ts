@@ -322,10 +322,12 @@ describe('helm chart', () => {
     }
   });
 
-  it('needs enableServiceLinks false: a Service link variable stops polaris-xds with exit code 2', () => {
-    const r = runPrintConfig(render({}).objects, { POLARIS_XDS_SERVICE_HOST: '10.96.0.10' });
-    assert.equal(r.status, 2, r.out);
-    assert.match(r.out, /POLARIS_XDS_SERVICE_HOST/);
+  it('tolerates the Service link variables Kubernetes injects, but still rejects other unknown POLARIS_XDS_ variables', () => {
+    const links = runPrintConfig(render({}).objects, { POLARIS_XDS_SERVICE_HOST: '10.96.0.10', POLARIS_XDS_PORT_15010_TCP_PORT: '15010' });
+    assert.equal(links.status, 0, links.out);
+    const typo = runPrintConfig(render({}).objects, { POLARIS_XDS_XDS_ADRES: 'x' });
+    assert.equal(typo.status, 2, typo.out);
+    assert.match(typo.out, /POLARIS_XDS_XDS_ADRES/);
   });
 
   it('prints NOTES with the Service address and the bootstrap command for sidecars', () => {
