@@ -108,6 +108,8 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
   let lastSuccess: Date | undefined;
   let publishTimer: NodeJS.Timeout | undefined;
   let startupTimer: NodeJS.Timeout | undefined;
+  let progressTimer: NodeJS.Timeout | undefined;
+  let lastProgress = '';
   let stopped = false;
 
   const poller = new Poller({
@@ -306,6 +308,18 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
       logger.info({ addresses: opts.addresses, namespaces: opts.namespaces.length ? opts.namespaces : 'all' }, `syncing from polaris ${opts.addresses.join(',')}`);
       startupTimer = setTimeout(serveDiskIfStillWaiting, opts.startupWaitMs ?? 1000);
       startupTimer.unref();
+      // A first sync of a large registry takes a while: say how far it got, once a second.
+      progressTimer = setInterval(() => {
+        if (synced || stopped) {
+          clearInterval(progressTimer);
+          progressTimer = undefined;
+          return;
+        }
+        const s = status();
+        if (s.reason !== lastProgress) logger.info({ progress: true }, s.reason);
+        lastProgress = s.reason;
+      }, 1000);
+      progressTimer.unref();
     },
 
     async stop(): Promise<void> {
@@ -313,6 +327,8 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
       poller.stop();
       if (publishTimer !== undefined) clearTimeout(publishTimer);
       if (startupTimer !== undefined) clearTimeout(startupTimer);
+      if (progressTimer !== undefined) clearInterval(progressTimer);
+      progressTimer = undefined;
       publishTimer = startupTimer = undefined;
       connector?.close();
       await disk?.flush();
