@@ -4,18 +4,26 @@ import type { Server as HttpServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Gauge, Histogram } from 'prom-client';
-import { startAdmin, type AdminView } from './admin/server.js';
+import { registerConfigSize } from './admin/config-size.js';
+import { envoyConfigDump } from './admin/config-dump.js';
+import { addHealthService } from './admin/health.js';
+import { startAdmin, stopAdmin, type AdminView } from './admin/server.js';
+import { withIdentity } from './admin/syncz.js';
+import { createXdsObserver } from './admin/xds-observer.js';
 import { splitHostPort } from './bootstrap/envoy.js';
 import type { Config } from './config/schema.js';
+import { PolarisXdsError } from './errors.js';
 import type { Logger } from './log.js';
 import { createRegistry } from './metrics.js';
 import { createFileSource } from './sync/file-source.js';
 import { createPolarisSource } from './sync/polaris-source.js';
 import type { MeshSource } from './sync/source.js';
-import { parseNode } from './xds/node.js';
+import { parseNode, type NodeInfo } from './xds/node.js';
 import { createXdsServer, type XdsServer } from './xds/server/ads.js';
+import type { Snapshot } from './xds/snapshot.js';
 import { SnapshotCache } from './xds/snapshot-cache.js';
 import { translator, configDump } from './xds/translate/index.js';
+import { reportingTranslator, skipReporter } from './xds/translate/skip-report.js';
 
 /** EXAMPLE_MESH is the embedded default: served when neither Polaris nor a file is configured. */
 export const EXAMPLE_MESH = join(dirname(fileURLToPath(import.meta.url)), '../examples/envoy/mesh.yaml');
@@ -44,10 +52,25 @@ function createSource(cfg: Config, logger: Logger, registry: ReturnType<typeof c
   return createFileSource({ path: cfg.file ?? EXAMPLE_MESH, logger: logger.child({ component: 'file' }) });
 }
 
+/** groupSnapshots lists one snapshot per node group with a connected node. */
+function groupSnapshots(cache: Pick<SnapshotCache<{ readonly key: string }>, 'nodes' | 'translationFor'>): Snapshot[] {
+  const firstNode = new Map<string, NodeInfo>();
+  for (const { node, group } of cache.nodes()) if (!firstNode.has(group)) firstNode.set(group, node);
+  return [...firstNode.values()].flatMap((n) => cache.translationFor(n)?.snapshot ?? []);
+}
+
+/** listenError names the configuration key of an address that cannot be bound (in use, not permitted). */
+function listenError(key: string, address: string, err: unknown): PolarisXdsError {
+  const msg = String((err as Error)?.message ?? err);
+  const why = /EADDRINUSE/.test(msg) ? 'address already in use' : /EACCES/.test(msg) ? 'permission denied' : /EADDRNOTAVAIL/.test(msg) ? 'no such local address' : msg;
+  return new PolarisXdsError('PXDS_ERR_SERVE_LISTEN', [key, address, why], { cause: err });
+}
+
 /** startApp starts every part and resolves once the xDS and admin ports are bound. */
 export async function startApp(cfg: Config, logger: Logger): Promise<App> {
   const registry = createRegistry();
   const source = createSource(cfg, logger, registry);
+  const observer = createXdsObserver(registry);
   const buildSeconds = new Histogram({
     name: 'polaris_xds_snapshot_build_seconds',
     help: 'Time to translate a mesh change into snapshots for every node group.',
@@ -55,17 +78,33 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
     registers: [registry],
   });
   const groupsGauge = new Gauge({ name: 'polaris_xds_node_groups', help: 'Node groups with their own snapshot.', registers: [registry] });
+  // What the translator leaves out is logged (each reason once) and counted by kind (polaris_xds_rules_skipped).
+  const reportSkips = skipReporter({ logger: logger.child({ component: 'translate' }), registry, current: () => cache.skipped() });
   const cache = new SnapshotCache({
-    translator,
+    translator: reportingTranslator(translator, reportSkips),
     logger: logger.child({ component: 'snapshot' }),
     debounceMs: cfg.xds.debounceMs,
     debounceMaxMs: cfg.xds.debounceMaxMs,
     onBuild: ({ groups, millis }) => {
       buildSeconds.observe(millis / 1000);
       groupsGauge.set(groups);
+      observer.built();
     },
   });
-  source.subscribe((mesh) => cache.setMesh(mesh));
+  registerConfigSize(registry, () => groupSnapshots(cache));
+  let stopping = false;
+  const readiness = () => {
+    const s = source.status();
+    return stopping ? { ready: false, reason: 'shutting down', origin: s.origin } : { ready: s.ready, reason: s.reason, origin: s.origin };
+  };
+  new Gauge({
+    name: 'polaris_xds_ready',
+    help: '1 while /readyz answers 200 (the source has a complete state and the process is not stopping).',
+    registers: [registry],
+    collect() {
+      this.set(readiness().ready ? 1 : 0);
+    },
+  });
 
   const xdsAddr = splitHostPort(cfg.xds.address);
   const xds: XdsServer = await createXdsServer({
@@ -75,39 +114,65 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
     logger: logger.child({ component: 'xds' }),
     registry,
     config: cfg.xds,
+    hooks: observer.hooks,
+  }).catch((err: unknown) => {
+    throw listenError('xds.address', cfg.xds.address, err);
   });
+  // The gRPC health service shares the xDS port: NOT_SERVING until the source is ready.
+  const health = addHealthService(xds.server);
+  const syncHealth = () => {
+    if (!stopping) health.set(source.status().ready);
+  };
+  source.subscribe((mesh) => {
+    observer.meshChanged();
+    cache.setMesh(mesh);
+    syncHealth();
+  });
+  // Readiness can also change without a new state (a disk cache loaded, Polaris lost), so poll too.
+  const healthTimer = setInterval(syncHealth, 500);
+  healthTimer.unref();
 
   const view: AdminView = {
     registry,
-    readiness: () => {
-      const s = source.status();
-      return { ready: s.ready, reason: s.reason, origin: s.origin };
-    },
+    readiness,
     configDump: (nodeId) => {
       const known = cache.nodes().find((n) => n.node.id === nodeId)?.node ?? parseNode({ id: nodeId, userAgentName: '', clientFeatures: [] });
       const t = cache.translationFor(known);
-      return t && { node: known, ...configDump(t.snapshot) };
+      return t && envoyConfigDump(configDump(t.snapshot), { node: known, streams: xds.status().filter((r) => r.nodeId === nodeId) });
     },
-    syncz: () => xds.status(),
+    syncz: () => withIdentity(xds.status(), cache.nodes()),
     nodes: () => cache.nodes(),
     source: () => ('debugState' in source && typeof source.debugState === 'function' ? source.debugState() : source.status()),
     skipped: () => cache.skipped(),
   };
   const adminAddr = splitHostPort(cfg.admin.address);
-  const admin: HttpServer = await startAdmin(view, adminAddr.host, adminAddr.port, logger.child({ component: 'admin' }));
+  let admin: HttpServer;
+  try {
+    admin = await startAdmin(view, adminAddr.host, adminAddr.port, logger.child({ component: 'admin' }));
+  } catch (err) {
+    clearInterval(healthTimer);
+    await xds.stop(0);
+    throw listenError('admin.address', cfg.admin.address, err);
+  }
   const adminPort = (admin.address() as { port: number }).port;
 
   await source.start();
+  syncHealth();
   logger.info({ xds: `${xdsAddr.host}:${xds.port}`, admin: `${adminAddr.host}:${adminPort}`, source: source.status() }, 'polaris-xds serving');
 
   return {
     xdsPort: xds.port,
     adminPort,
     stop: async () => {
+      // NOT_SERVING and unready first, then stop accepting and end every stream (GOAWAY), forced
+      // after the grace period; Envoys keep their config and reconnect to another replica.
+      stopping = true;
+      clearInterval(healthTimer);
+      health.set(false);
       await xds.stop(cfg.xds.drainMs);
       cache.stop();
       await source.stop();
-      await new Promise<void>((r) => admin.close(() => r()));
+      await stopAdmin(admin);
     },
   };
 }

@@ -123,6 +123,9 @@ function serveOverrides(v: Record<string, unknown>): Overrides {
   return o;
 }
 
+// Time allowed after the drain grace period for the source and admin server to close.
+const SHUTDOWN_SLACK_MS = 5000;
+
 async function serve(args: string[]): Promise<number> {
   const { values } = parse(args, SERVE_FLAGS, 'serve');
   if (values.help) return void console.log(SERVE_HELP), 0;
@@ -138,7 +141,12 @@ async function serve(args: string[]): Promise<number> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ signal, drainMs: cfg.xds.drainMs }, 'shutting down');
+    // app.stop is bounded by the grace period; this only guards against a part that hangs.
+    setTimeout(() => {
+      logger.error({ drainMs: cfg.xds.drainMs }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, cfg.xds.drainMs + SHUTDOWN_SLACK_MS).unref();
     app.stop().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -161,6 +169,8 @@ function bootstrap(args: string[]): number {
   const xdsAddress = v['xds-address'] ?? '127.0.0.1:15010';
   const locality = { region: v.region, zone: v.zone, subZone: v['sub-zone'] };
   if (v.grpc) {
+    // grpc-js's xDS client dials its control plane with insecure or google_default credentials only.
+    if (v['tls-ca'] || v['tls-cert'] || v['tls-key'] || v['tls-sni']) throw usageError('bootstrap: --grpc bootstraps have no TLS to polaris-xds (gRPC xDS clients dial it with insecure credentials); drop --tls-*');
     console.log(JSON.stringify(grpcBootstrap({ xdsAddress, nodeId, namespace, service, locality }), null, 2));
     return 0;
   }
@@ -216,9 +226,18 @@ async function dump(args: string[]): Promise<number> {
   return r.status === 200 ? 0 : 1;
 }
 
+const STATUS_HELP = `usage: polaris-xds status [--admin-address host:port]
+
+One row per connected ADS stream: NODE, SERVICE (service.namespace), MODE (sotw|delta) and per type
+  SYNCED    the client ACKed the latest response
+  STALE     a response is unanswered or due
+  NACKED    the client rejected the latest response (details: /debug/syncz, docs/troubleshooting.md)
+  NOT SENT  asked for, nothing sent yet
+  -         never asked for`;
+
 async function status(args: string[]): Promise<number> {
   const { values: v } = parse(args, CLIENT_FLAGS, 'status');
-  if (v.help) return void console.log('usage: polaris-xds status [--admin-address host:port]'), 0;
+  if (v.help) return void console.log(STATUS_HELP), 0;
   const { formatStatus } = await import('./admin/status-table.js');
   const r = await fetchAdmin(v['admin-address'] ?? '127.0.0.1:15014', '/debug/syncz');
   if (r.status !== 200) throw usageError(`status: admin answered ${r.status}`);
@@ -253,6 +272,10 @@ export async function main(argv: string[]): Promise<number> {
     if (code === 'PXDS_ERR_CLI_USAGE' || code === 'PXDS_ERR_CONFIG_INVALID' || code === 'PXDS_ERR_CONFIG_FILE') {
       console.error(`polaris-xds: ${(err as Error).message} [${code}]`);
       return 2;
+    }
+    if (code === 'PXDS_ERR_SERVE_LISTEN') {
+      console.error(`polaris-xds: ${(err as Error).message} [${code}]`);
+      return 1;
     }
     throw err;
   }

@@ -15,6 +15,7 @@ export const ERRORS = {
   PXDS_ERR_CONFIG_INVALID: { code: 'PXDS_ERR_CONFIG_INVALID', message: 'invalid configuration: %s', grpcStatus: 0 },
   PXDS_ERR_CONFIG_FILE: { code: 'PXDS_ERR_CONFIG_FILE', message: 'cannot read configuration file %s: %s', grpcStatus: 0 },
   PXDS_ERR_CLI_USAGE: { code: 'PXDS_ERR_CLI_USAGE', message: '%s', grpcStatus: 0 },
+  PXDS_ERR_SERVE_LISTEN: { code: 'PXDS_ERR_SERVE_LISTEN', message: 'cannot listen on %s %s: %s', grpcStatus: 0 },
   PXDS_ERR_FILE_SOURCE: { code: 'PXDS_ERR_FILE_SOURCE', message: 'mesh file %s: %s', grpcStatus: 0 },
   PXDS_ERR_POLARIS_UNREACHABLE: { code: 'PXDS_ERR_POLARIS_UNREACHABLE', message: 'polaris %s unreachable: %s', grpcStatus: 0 },
   PXDS_ERR_POLARIS_RESPONSE: { code: 'PXDS_ERR_POLARIS_RESPONSE', message: 'polaris answered %s for %s: %s', grpcStatus: 0 },

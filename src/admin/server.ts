@@ -76,3 +76,10 @@ export async function startAdmin(view: AdminView, host: string, port: number, lo
   });
   return server;
 }
+
+/** stopAdmin stops listening and closes every connection, idle or not, so shutdown never waits on a scraper. */
+export async function stopAdmin(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await closed;
+}

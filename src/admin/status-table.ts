@@ -1,28 +1,62 @@
-// Formats /debug/syncz as a proxy-status table: one row per node, one column per type.
-import { SHORT_NAMES, PUSH_ORDER } from '../xds/resource.js';
+// Formats /debug/syncz (the server's NodeStatus rows, joined with each node's service by
+// admin/syncz.ts) as a proxy-status table: one row per stream, one column per type.
+import { PUSH_ORDER, SHORT_NAMES } from '../xds/resource.js';
 
-interface TypeStatus {
-  sentVersion?: string;
-  ackedVersion?: string;
-  lastNack?: { version?: string; message?: string };
-}
-interface NodeRow {
-  nodeId: string;
-  mode?: string;
-  types?: Record<string, TypeStatus>;
-}
-
-/** typeState says SYNCED (client ACKed what was sent), NACKED, STALE (sent, not ACKed) or NOT SENT. */
-export function typeState(t: TypeStatus | undefined): string {
-  if (!t || !t.sentVersion) return 'NOT SENT';
-  if (t.lastNack && t.lastNack.version === t.sentVersion) return 'NACKED';
-  return t.ackedVersion === t.sentVersion ? 'SYNCED' : 'STALE';
+/** StatusTypeRow is the part of a NodeStatus type entry the table reads. */
+export interface StatusTypeRow {
+  readonly sentVersion?: string;
+  readonly sentNonce?: string;
+  readonly ackedVersion?: string;
+  readonly ackedNonce?: string;
+  readonly lastNack?: { readonly version?: string; readonly nonce?: string };
+  readonly pending?: boolean;
 }
 
+/** StatusRow is the part of a /debug/syncz row the table reads. */
+export interface StatusRow {
+  readonly nodeId: string;
+  readonly service?: string;
+  readonly namespace?: string;
+  readonly mode?: string;
+  readonly types?: Readonly<Record<string, StatusTypeRow | undefined>>;
+}
+
+export type TypeState = 'SYNCED' | 'STALE' | 'NACKED' | 'NOT SENT' | '-';
+
+/**
+ * typeState says what the client holds of one type, compared by nonce (the one thing every
+ * response has, SotW or Delta): SYNCED when it ACKed the latest response and nothing newer is
+ * due; NACKED when it rejected the latest response; STALE when a response is unanswered or due;
+ * NOT SENT when it asked but nothing was sent yet; `-` when it never asked for the type.
+ */
+export function typeState(t: StatusTypeRow | undefined): TypeState {
+  if (!t) return '-';
+  if (!t.sentNonce && !t.sentVersion) return 'NOT SENT';
+  const latest = t.sentNonce ?? t.sentVersion;
+  if (t.lastNack && (t.lastNack.nonce ?? t.lastNack.version) === latest) return 'NACKED';
+  const acked = t.sentNonce ? t.ackedNonce : t.ackedVersion;
+  return acked === latest && !t.pending ? 'SYNCED' : 'STALE';
+}
+
+function serviceOf(r: StatusRow): string {
+  if (!r.service) return '-';
+  return r.namespace ? `${r.service}.${r.namespace}` : r.service;
+}
+
+function rowsOf(body: unknown): StatusRow[] {
+  const rows = Array.isArray(body) ? body : (body as { streams?: unknown } | null)?.streams;
+  if (!Array.isArray(rows)) throw new TypeError('not a /debug/syncz answer: expected a list of streams');
+  return rows as StatusRow[];
+}
+
+/** formatStatus renders a /debug/syncz answer as an aligned text table with a header row. */
 export function formatStatus(body: unknown): string {
-  const rows = (Array.isArray(body) ? body : ((body as { streams?: unknown[] })?.streams ?? [])) as NodeRow[];
-  const header = ['NODE', 'MODE', ...PUSH_ORDER.map((t) => SHORT_NAMES[t].toUpperCase())];
-  const table = [header, ...rows.map((r) => [r.nodeId, r.mode ?? '', ...PUSH_ORDER.map((t) => typeState(r.types?.[t]))])];
+  const rows = rowsOf(body);
+  const header = ['NODE', 'SERVICE', 'MODE', ...PUSH_ORDER.map((t) => SHORT_NAMES[t].toUpperCase())];
+  const table = [
+    header,
+    ...rows.map((r) => [r.nodeId || '(no node yet)', serviceOf(r), r.mode ?? '', ...PUSH_ORDER.map((t) => typeState(r.types?.[t]))]),
+  ];
   const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   return table.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }

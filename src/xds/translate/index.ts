@@ -276,9 +276,9 @@ export function createTranslator(): Translator {
     const gwKey = serviceKey(view.namespace, view.service);
     const gw = view.service === '' ? undefined : mesh.services.get(gwKey);
     if (gw && gw.routing.outbounds.length > 0) {
-      // Rules whose caller is the gateway route any host by path to the services they name.
+      // Rules that name the gateway as their caller route any host to the services they name.
       const plan = plans.get(mesh, `gateway${gwKey}`, [gw], () =>
-        planRules(gw.routing.outbounds, { path: `${gwKey}.routing.outbounds`, caller, flavor: 'envoy', resolve: meshResolver(mesh) }),
+        planRules(gw.routing.outbounds, { path: `${gwKey}.routing.outbounds`, caller, flavor: 'envoy', resolve: meshResolver(mesh), explicitCaller: true }),
       );
       applyPlan(plan, out);
       if (plan.routes.length > 0) hosts.push(encodeVirtualHost(virtualHost('gateway', ['*'], serviceRoutes(plan.routes, undefined))));

@@ -62,7 +62,9 @@ export function nodeView(node: NodeInfo): NodeView {
     bindPorts: sidecar ? [...node.bindPorts] : [],
     outboundPort: sidecar ? port(node.metadata[VIEW_META.outboundPort], DEFAULT_OUTBOUND_PORT) : 0,
     inboundPort: sidecar ? port(node.metadata[VIEW_META.inboundPort], DEFAULT_INBOUND_PORT) : 0,
-    gatewayPort: gateway ? port(node.metadata[VIEW_META.gatewayPort], DEFAULT_GATEWAY_PORT) : 0,
+    // A gateway's listener is where its outbound traffic enters, so `outbound-port` (what
+    // `polaris-xds bootstrap --gateway --outbound-port P` sets) counts when `gateway-port` is absent.
+    gatewayPort: gateway ? port(node.metadata[VIEW_META.gatewayPort], port(node.metadata[VIEW_META.outboundPort], DEFAULT_GATEWAY_PORT)) : 0,
   };
   const key = JSON.stringify([
     view.runType,

@@ -72,6 +72,13 @@ test('a gateway gets one HTTP listener on its port with the gateway route config
   assertHcm(l.filterChains[0].filters[0], GATEWAY_ROUTE_CONFIG);
 });
 
+test("a gateway listens on outbound-port when gateway-port is absent (what `bootstrap --gateway --outbound-port` sets)", () => {
+  const listeners = (md: Record<string, string>) => [...decoded(createTranslator().translate(mesh(), gateway('edge', 'gw', md)).snapshot, 'lds').keys()];
+  assert.deepEqual(listeners({ 'polaris-xds.io/outbound-port': '18001' }), ['GATEWAY_18001']);
+  assert.deepEqual(listeners({ 'polaris-xds.io/outbound-port': '18001', 'polaris-xds.io/gateway-port': '8080' }), ['GATEWAY_8080']);
+  assert.deepEqual(listeners({}), ['GATEWAY_15001']);
+});
+
 test('proxyless clients get an API listener per name they may dial: svc.ns forms, svc in their namespace, with ports', () => {
   const m = mesh(service('ns', 'greeter', [instance('1', '10.0.0.1', { port: 50051 })]), service('other', 'echo', []));
   const t = createTranslator().translate(m, proxyless('ns'));

@@ -69,11 +69,12 @@ test('the inbound route configuration sends everything to the inbound cluster', 
 test('a gateway routes hosts like a sidecar, plus its own rules on any host, and never passes through', () => {
   const backend = service('shop', 'backend', [instance('b1', '10.0.0.1', { metadata: { version: 'v2' } }), instance('b2', '10.0.0.2', { metadata: { version: 'v1' } })]);
   const orders = service('shop', 'orders', [instance('o1', '10.0.1.1')]);
+  const gwCaller = { service: 'gw', namespace: 'edge' };
   const gw = service('edge', 'gw', [], {
     outbounds: [
-      rule('to-orders', [source({ $path: ms('EXACT', '/orders') }, { service: 'gw', namespace: 'edge' })], [dest({}, { service: 'orders', namespace: 'shop' })]),
-      rule('to-backend-v2', [source({ $path: ms('REGEX', '^/api/') })], [dest({ version: ms('EXACT', 'v2') }, { service: 'backend', namespace: 'shop' })]),
-      rule('wildcard-dest', [source({ $path: ms('EXACT', '/x') })], [dest({})]),
+      rule('to-orders', [source({ $path: ms('EXACT', '/orders') }, gwCaller)], [dest({}, { service: 'orders', namespace: 'shop' })]),
+      rule('to-backend-v2', [source({ $path: ms('REGEX', '^/api/') }, { service: 'gw', namespace: '*' })], [dest({ version: ms('EXACT', 'v2') }, { service: 'backend', namespace: 'shop' })]),
+      rule('wildcard-dest', [source({ $path: ms('EXACT', '/x') }, gwCaller)], [dest({})]),
     ],
   });
   const t = createTranslator().translate(mesh(backend, orders, gw), gateway('edge', 'gw'));
@@ -88,4 +89,22 @@ test('a gateway routes hosts like a sidecar, plus its own rules on any host, and
   assert.ok(t.skipped.some((s) => s.path === 'edge/gw.routing.outbounds[wildcard-dest].destinations[0]'));
   assert.ok(vhostOf(t.snapshot, GATEWAY_ROUTE_CONFIG, outboundCluster('shop', 'orders')).domains.includes('orders.shop'));
   assert.ok(!decoded(t.snapshot, 'cds').has(PASSTHROUGH_CLUSTER));
+});
+
+test("a gateway's any-host routes come only from rules that name it as caller; rules for any caller stay on their service's host", () => {
+  const backend = service('shop', 'backend', [instance('b1', '10.0.0.1', { metadata: { version: 'v2' } }), instance('b2', '10.0.0.2', { metadata: { version: 'v1' } })]);
+  const toV2 = dest({ version: ms('EXACT', 'v2') }, { service: 'backend', namespace: 'shop' });
+  const anyCaller = rule('any-caller', [source({ $path: ms('EXACT', '/beta') })], [toV2]);
+  const noSources = rule('no-sources', [], [toV2]);
+  const otherCaller = rule('other-caller', [source({ $path: ms('EXACT', '/other') }, { service: 'web', namespace: 'edge' })], [toV2]);
+  const own = rule('own', [source({ $path: ms('EXACT', '/own') }, { service: 'gw', namespace: 'edge' })], [toV2]);
+  const gw = service('edge', 'gw', [], { outbounds: [anyCaller, noSources, otherCaller, own] });
+  const backendWithRules = { ...backend, routing: { inbounds: [anyCaller], outbounds: [], revision: 'x' } };
+  const t = createTranslator().translate(mesh(backendWithRules, gw), gateway('edge', 'gw'));
+  assert.deepEqual(vhostOf(t.snapshot, GATEWAY_ROUTE_CONFIG, 'gateway').routes.map((r: Json) => r.name), ['own']);
+  // The rule for any caller still shapes calls to backend's own host names.
+  assert.deepEqual(vhostOf(t.snapshot, GATEWAY_ROUTE_CONFIG, outboundCluster('shop', 'backend')).routes.map((r: Json) => r.name), ['any-caller', 'default']);
+  // Without an own rule there is no any-host virtual host at all: unknown hosts get a 404.
+  const none = createTranslator().translate(mesh(backendWithRules, service('edge', 'gw', [], { outbounds: [anyCaller, noSources] })), gateway('edge', 'gw'));
+  assert.ok(!(resource(none.snapshot, 'rds', GATEWAY_ROUTE_CONFIG).virtualHosts as Json[]).some((v) => v.name === 'gateway'));
 });

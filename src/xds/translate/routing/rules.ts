@@ -34,6 +34,13 @@ export interface RuleContext {
   readonly caller: Caller;
   readonly flavor: Flavor;
   readonly resolve: (d: RouteDestination) => Resolved;
+  /**
+   * Only sources that name the caller's service (not `*`) apply, and rules without sources do not.
+   * For a gateway's any-host routes: a rule for any caller of a service says how calls *to that
+   * service* are routed (its virtual host does that); it does not say that requests for other
+   * hosts go there.
+   */
+  readonly explicitCaller?: boolean;
 }
 
 function isWildcard(s: string): boolean {
@@ -55,6 +62,14 @@ function sortedRules(rules: readonly RouteRule[]): RouteRule[] {
   return rules.map((r, i) => ({ r, i })).sort((a, b) => a.r.priority - b.r.priority || a.i - b.i).map(({ r }) => r);
 }
 
+/** applicableSources lists the sources of a rule that apply to the caller; a rule without sources has one open source (index -1). */
+function applicableSources(rule: RouteRule, ctx: RuleContext): Array<{ index: number; source: RouteSource | undefined }> {
+  if (rule.sources.length === 0) return ctx.explicitCaller ? [] : [{ index: -1, source: undefined }];
+  return rule.sources
+    .map((source, index) => ({ index, source }))
+    .filter(({ source }) => appliesTo(source, ctx.caller) && !(ctx.explicitCaller && isWildcard(source.service)));
+}
+
 /** planRules turns the rules that apply to a caller into routes, in Polaris's order. */
 export function planRules(rules: readonly RouteRule[], ctx: RuleContext): RulePlan {
   const routes: PlannedRoute[] = [];
@@ -62,7 +77,7 @@ export function planRules(rules: readonly RouteRule[], ctx: RuleContext): RulePl
   const skipped: SkipReason[] = [];
   for (const rule of sortedRules(rules)) {
     const path = `${ctx.path}[${rule.id}]`;
-    const sources = rule.sources.length === 0 ? [{ index: -1, source: undefined }] : rule.sources.map((source, index) => ({ index, source })).filter(({ source }) => appliesTo(source, ctx.caller));
+    const sources = applicableSources(rule, ctx);
     if (sources.length === 0) continue;
 
     const alternatives: Conditions[] = [];
