@@ -2,7 +2,7 @@
 // invariant 1) and memoised: every resource hangs off the Service objects it was built from, so a
 // new MeshState that shares unchanged services re-translates and re-encodes only what changed
 // (one instance → that service's assignments; one rule → that service's virtual host).
-import { serviceKey, type MeshState, type RouteDestination, type Service } from '../../model/mesh.js';
+import { serviceKey, type MeshState, type RouteDestination, type RouteRule, type Service } from '../../model/mesh.js';
 import type { NodeInfo } from '../node.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../resource.js';
 import { makeSnapshot, type EncodedResource, type Snapshot } from '../snapshot.js';
@@ -100,6 +100,25 @@ function inboundResolver(callee: Service): (d: RouteDestination) => Resolved {
     (ANY.has(d.service) || names.has(d.service)) && (ANY.has(d.namespace) || namespaces.has(d.namespace))
       ? { ok: true, service: callee }
       : { ok: false, reason: `names service ${d.namespace}/${d.service}; a rule of ${callee.namespace}/${callee.name} can only route to it` };
+}
+
+/**
+ * callerTrueOutbounds returns a service's outbound rules with the sources of the same rule as its
+ * callee holds it. Polaris (v1.18.1) writes the asking service into a `*` caller of the outbound
+ * copy, which would make a rule for any caller look like one that names this service; the
+ * callee's inbound copy keeps the `*`. Rules are matched by name (`<rule>.<subrule>`).
+ */
+function callerTrueOutbounds(mesh: MeshState, owner: Service): { rules: RouteRule[]; deps: Service[] } {
+  const deps: Service[] = [owner];
+  const rules = owner.routing.outbounds.map((rule) => {
+    const dest = rule.destinations.find((d) => d.service !== '' && d.service !== '*');
+    const callee = dest && mesh.services.get(serviceKey(dest.namespace || owner.namespace, dest.service));
+    const twin = rule.name !== '' ? callee?.routing.inbounds.find((r) => r.name === rule.name) : undefined;
+    if (!callee || !twin) return rule;
+    deps.push(callee);
+    return twin.sources === rule.sources ? rule : { ...rule, sources: twin.sources };
+  });
+  return { rules, deps };
 }
 
 /** meshResolver maps a gateway rule's destination to the named service. */
@@ -277,8 +296,9 @@ export function createTranslator(): Translator {
     const gw = view.service === '' ? undefined : mesh.services.get(gwKey);
     if (gw && gw.routing.outbounds.length > 0) {
       // Rules that name the gateway as their caller route any host to the services they name.
-      const plan = plans.get(mesh, `gateway${gwKey}`, [gw], () =>
-        planRules(gw.routing.outbounds, { path: `${gwKey}.routing.outbounds`, caller, flavor: 'envoy', resolve: meshResolver(mesh), explicitCaller: true }),
+      const { rules, deps } = callerTrueOutbounds(mesh, gw);
+      const plan = plans.get(mesh, `gateway${gwKey}`, deps, () =>
+        planRules(rules, { path: `${gwKey}.routing.outbounds`, caller, flavor: 'envoy', resolve: meshResolver(mesh), explicitCaller: true }),
       );
       applyPlan(plan, out);
       if (plan.routes.length > 0) hosts.push(encodeVirtualHost(virtualHost('gateway', ['*'], serviceRoutes(plan.routes, undefined))));
