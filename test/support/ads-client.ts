@@ -166,6 +166,8 @@ export interface NodeInit {
   readonly id: string;
   readonly cluster?: string;
   readonly metadata?: Json;
+  /** Default `ads-client`; a `gRPC …` user agent makes the server treat the node as proxyless. */
+  readonly userAgent?: string;
 }
 
 const DEFAULT_NODE: NodeInit = { id: 'test-node', cluster: 'test' };
@@ -206,10 +208,12 @@ abstract class ScriptedStream<R extends { typeUrl: string; nonce: string }> {
   protected readonly client: grpc.Client;
   protected readonly call: grpc.ClientDuplexStream<Buffer, Buffer>;
   protected nodeSent = false;
+  private readonly defaultNode: NodeInit;
 
-  constructor(address: string, method: 'Sotw' | 'Delta') {
+  constructor(address: string, method: 'Sotw' | 'Delta', credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), node?: NodeInit) {
     this.checker = new ResponseChecker<R>((method === 'Sotw' ? decodeSotw : decodeDelta) as unknown as (b: Buffer) => { response: R; violations: string[] }, this.violations);
-    this.client = new RawAds(address, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+    this.defaultNode = node ?? DEFAULT_NODE;
+    this.client = new RawAds(address, credentials, { 'grpc.use_local_subchannel_pool': 1 });
     this.call = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<Buffer, Buffer>>)[method]!();
     this.call.on('data', (b: Buffer) => this.onData(b));
     this.call.on('error', () => undefined);
@@ -285,7 +289,7 @@ abstract class ScriptedStream<R extends { typeUrl: string; nonce: string }> {
     if (node !== undefined) return node;
     if (this.nodeSent) return undefined;
     this.nodeSent = true;
-    return DEFAULT_NODE;
+    return this.defaultNode;
   }
 
   /** halfClose ends the client's side of the stream. */
@@ -315,8 +319,9 @@ export class SotwClient extends ScriptedStream<SotwResponse> {
   private readonly names = new Map<string, readonly string[]>();
   private readonly applied = new Map<string, string>();
 
-  constructor(address: string) {
-    super(address, 'Sotw');
+  /** `node` is sent on the first request unless a request names its own; `credentials` default to insecure. */
+  constructor(address: string, opts: { credentials?: grpc.ChannelCredentials; node?: NodeInit } = {}) {
+    super(address, 'Sotw', opts.credentials, opts.node);
   }
 
   /** send writes a DiscoveryRequest; the first one carries the default node unless `node` says otherwise. */
@@ -351,8 +356,9 @@ export interface DeltaRequestInit {
 
 /** DeltaClient speaks DeltaAggregatedResources. */
 export class DeltaClient extends ScriptedStream<DeltaResponse> {
-  constructor(address: string) {
-    super(address, 'Delta');
+  /** `node` is sent on the first request unless a request names its own; `credentials` default to insecure. */
+  constructor(address: string, opts: { credentials?: grpc.ChannelCredentials; node?: NodeInit } = {}) {
+    super(address, 'Delta', opts.credentials, opts.node);
   }
 
   send(req: DeltaRequestInit): void {
@@ -369,7 +375,7 @@ export class DeltaClient extends ScriptedStream<DeltaResponse> {
 }
 
 function nodeJson(node: NodeInit): Json {
-  return { id: node.id, cluster: node.cluster ?? '', metadata: node.metadata ? toStruct(node.metadata) : undefined, user_agent_name: 'ads-client' };
+  return { id: node.id, cluster: node.cluster ?? '', metadata: node.metadata ? toStruct(node.metadata) : undefined, user_agent_name: node.userAgent ?? 'ads-client' };
 }
 
 /** encodeSotwRequest encodes a DiscoveryRequest with proto-loader; `node` is sent only when given. */
@@ -394,8 +400,9 @@ export function encodeDeltaRequest(req: DeltaRequestInit): Buffer {
   return adsCodecs().delta.serialize(msg);
 }
 
+// protobufjs bundles google/protobuf/struct.proto with camelCase field names, which keepCase keeps.
 function toStruct(o: Json): Json {
   const fields: Json = {};
-  for (const [k, v] of Object.entries(o)) fields[k] = typeof v === 'number' ? { number_value: v } : typeof v === 'boolean' ? { bool_value: v } : { string_value: String(v) };
+  for (const [k, v] of Object.entries(o)) fields[k] = typeof v === 'number' ? { numberValue: v } : typeof v === 'boolean' ? { boolValue: v } : { stringValue: String(v) };
   return { fields };
 }

@@ -16,7 +16,7 @@ const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_conn
 const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 const ads = { configSourceSpecifier: { $case: 'ads' as const, value: {} }, resourceApiVersion: ApiVersion.V3 };
 
-/** cluster is an EDS cluster over ADS; `timeoutS` changes its content (and version). */
+/** cluster is an EDS cluster over ADS; `timeoutS` changes its content (and version); 0 makes a cluster Envoy rejects. */
 export function cluster(name: string, opts: { edsServiceName?: string; timeoutS?: number } = {}): EncodedResource {
   const msg = Cluster.fromPartial({
     name,
@@ -56,6 +56,33 @@ export function listener(name: string, routeName: string, opts: { statPrefix?: s
   const msg = Listener.fromPartial({
     name,
     apiListener: { apiListener: { typeUrl: HCM_TYPE, value: Buffer.from(HttpConnectionManager.encode(hcm).finish()) } },
+  });
+  return encodeResource(LISTENER_TYPE, name, Listener.encode(msg).finish(), msg);
+}
+
+/**
+ * httpListener is a real listener on 127.0.0.1:`port` (what Envoy accepts over LDS, unlike an API
+ * listener) whose HTTP connection manager takes route `routeName` over ADS.
+ */
+export function httpListener(name: string, port: number, routeName: string): EncodedResource {
+  const hcm = HttpConnectionManager.fromPartial({
+    statPrefix: name,
+    routeSpecifier: { $case: 'rds', value: { configSource: ads, routeConfigName: routeName } },
+    httpFilters: [{ name: 'envoy.filters.http.router', configType: { $case: 'typedConfig', value: { typeUrl: ROUTER_TYPE, value: Buffer.from(Router.encode(Router.fromPartial({})).finish()) } } }],
+  });
+  const msg = Listener.fromPartial({
+    name,
+    address: { address: { $case: 'socketAddress', value: { address: '127.0.0.1', portSpecifier: { $case: 'portValue', value: port } } } },
+    filterChains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            configType: { $case: 'typedConfig', value: { typeUrl: HCM_TYPE, value: Buffer.from(HttpConnectionManager.encode(hcm).finish()) } },
+          },
+        ],
+      },
+    ],
   });
   return encodeResource(LISTENER_TYPE, name, Listener.encode(msg).finish(), msg);
 }

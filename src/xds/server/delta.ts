@@ -75,6 +75,7 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
   const sent: EncodedResource[] = [];
   const removed = new Set<string>();
   const updated: string[] = [];
+  const added: EncodedResource[] = [];
   let parked = false;
   for (const [n, r] of want) {
     const held = t.sent.get(n);
@@ -85,7 +86,8 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
         continue;
       }
       sent.push(r);
-      if (held !== undefined && held !== MISSING && held !== r.version) updated.push(n);
+      if (held === undefined || held === MISSING) added.push(r);
+      else if (held !== r.version) updated.push(n);
     } else if (held !== MISSING || t.force.has(n)) {
       removed.add(n);
     }
@@ -105,6 +107,7 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
     resources: sent,
     removed: gone,
     updated,
+    added,
     commit(nonce, now) {
       const carried = new Map<string, string>();
       for (const r of sent) {

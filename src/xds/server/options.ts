@@ -11,8 +11,9 @@ export interface XdsLimits {
   /** Responses written but not yet flushed before a stream stops writing and coalesces. */
   readonly maxInFlightResponses: number;
   /**
-   * Longest time clusters dropped from a snapshot stay with a client whose listeners and routes
-   * have not been ACKed (make-before-break), before they are removed anyway.
+   * Longest time make-before-break holds anything back: clusters dropped from a snapshot stay
+   * with a client whose listeners and routes have not been ACKed, and listeners and routes wait
+   * for the endpoints of new clusters, at most this long.
    */
   readonly retainRemovedMs: number;
 }

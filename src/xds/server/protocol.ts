@@ -42,6 +42,8 @@ export interface Plan {
   readonly removed: readonly string[];
   /** Resources the client held at another version (clusters whose endpoints must follow). */
   readonly updated: readonly string[];
+  /** Resources the client did not hold before this response (new clusters whose endpoints routes wait for). */
+  readonly added: readonly EncodedResource[];
   /** commit records in the type state that the client was sent this response under `nonce`. */
   commit(nonce: string, now: number): void;
 }

@@ -34,6 +34,18 @@ function changedBetween(prev: TypeResources, next: TypeResources): readonly stri
   return changed;
 }
 
+// Resources of a type set that the set before it lacked, computed once per pair of sets.
+const additions = new WeakMap<TypeResources, { readonly next: TypeResources; readonly added: readonly EncodedResource[] }>();
+
+function addedBetween(prev: TypeResources, next: TypeResources): readonly EncodedResource[] {
+  const hit = additions.get(prev);
+  if (hit?.next === next) return hit.added;
+  const added: EncodedResource[] = [];
+  for (const [n, r] of next.items) if (!prev.items.has(n)) added.push(r);
+  additions.set(prev, { next, added });
+  return added;
+}
+
 function head(req: DiscoveryRequest): RequestHead {
   return {
     typeUrl: req.typeUrl,
@@ -110,15 +122,21 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
     return 'parked';
   }
   let updated: readonly string[];
-  if (t.heldSet) {
+  let added: readonly EncodedResource[];
+  if (t.heldSet && shared) {
     updated = changedBetween(t.heldSet, resources);
+    added = addedBetween(t.heldSet, resources);
   } else {
-    const list: string[] = [];
+    t.materialize();
+    const changed: string[] = [];
+    const fresh: EncodedResource[] = [];
     for (const r of sent) {
       const held = t.sent.get(r.name);
-      if (held !== undefined && held !== r.version) list.push(r.name);
+      if (held === undefined) fresh.push(r);
+      else if (held !== r.version) changed.push(r.name);
     }
-    updated = list;
+    updated = changed;
+    added = fresh;
   }
   const holdShared = full && shared;
   return {
@@ -128,6 +146,7 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
     shared: holdShared,
     removed: [],
     updated,
+    added,
     commit(nonce, now) {
       if (holdShared) {
         t.sent.clear();

@@ -34,6 +34,10 @@ export interface TypeStatus {
   readonly lastNack?: NackStatus;
   /** A response is due but not yet written (snapshot pending or stream backpressure). */
   readonly pending: boolean;
+  /** Responses of this type written on this stream, the resources they carried, and Delta removals. */
+  readonly responses: number;
+  readonly resourcesSent: number;
+  readonly removalsSent: number;
 }
 
 /** StreamCounters count one stream's traffic. */
@@ -83,6 +87,9 @@ export function typeStatus(t: TypeState): TypeStatus {
     ackedAt: iso(a.ackedAt),
     lastNack: a.lastNack && { ...a.lastNack, at: iso(a.lastNack.at)! },
     pending: t.pending,
+    responses: t.responses,
+    resourcesSent: t.resourcesSent,
+    removalsSent: t.removalsSent,
   };
 }
 

@@ -4,7 +4,7 @@ import type { Node } from '../../gen/envoy/config/core/v3/base.js';
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
 import { ERRORS, errorCode, xdsError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, isTypeUrl, PUSH_ORDER, type TypeUrl } from '../resource.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, isTypeUrl, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, type TypeUrl } from '../resource.js';
 import type { Snapshot } from '../snapshot.js';
 import type { AckOutcome } from './ack.js';
 import type { HookRunner, StreamInfo } from './hooks.js';
@@ -14,7 +14,7 @@ import { DecodeFailure, type Plan, type Protocol, type StreamMode } from './prot
 import { isoTime, typeStatus, type NodeStatus } from './status.js';
 import { MISSING, TypeState } from './subscription.js';
 import { RemovalGuard } from './retain.js';
-import { edsNameOf } from './warming.js';
+import { edsNameOf, WarmingGate } from './warming.js';
 import type { ConfigWatcher, NodeWatch } from './watcher.js';
 
 const GRPC_OK = 0;
@@ -73,6 +73,7 @@ export class AdsStream<Req> {
   private awaitingDrain = false;
   private closed = false;
   private readonly guard: RemovalGuard;
+  private readonly gate: WarmingGate;
   private log: Logger;
   private readonly counters = { requests: 0, responses: 0, bytesSent: 0, acks: 0, nacks: 0, expiredNonces: 0, resendsSuppressed: 0, writesBlocked: 0 };
   private readonly listeners: ReadonlyArray<readonly [string, (...args: any[]) => void]>;
@@ -88,6 +89,10 @@ export class AdsStream<Req> {
     this.log = ctx.logger.child({ stream: this.id, mode: this.mode });
     this.guard = new RemovalGuard(this.types, ctx.limits.retainRemovedMs, () => {
       this.log.info('listeners/routes not ACKed in time; removed clusters are released anyway');
+      this.pump();
+    });
+    this.gate = new WarmingGate(this.types, ctx.limits.retainRemovedMs, () => {
+      this.log.info('endpoints of new clusters not asked for in time; listeners and routes are sent anyway');
       this.pump();
     });
     this.listeners = [
@@ -128,6 +133,7 @@ export class AdsStream<Req> {
     for (const [event, fn] of this.listeners) this.call.removeListener(event, fn);
     this.call.removeListener('drain', this.onDrain);
     this.guard.close();
+    this.gate.close();
     try {
       this.watch?.close();
     } catch (err) {
@@ -308,10 +314,13 @@ export class AdsStream<Req> {
     setImmediate(() => this.pump());
   }
 
+  /** nextPending is the first pending type in PUSH_ORDER; listeners and routes only once the warming gate is open. */
   private nextPending(): TypeState | undefined {
     for (const type of PUSH_ORDER) {
       const t = this.types.get(type);
-      if (t?.pending) return t;
+      if (!t?.pending) continue;
+      if ((type === LISTENER_TYPE || type === ROUTE_TYPE) && !this.gate.open(this.snapshot!)) return undefined;
+      return t;
     }
     return undefined;
   }
@@ -321,10 +330,16 @@ export class AdsStream<Req> {
     const bytes = this.protocol.encode(plan, nonce, this.ctx.controlPlane);
     const now = this.ctx.now();
     plan.commit(nonce, now);
+    t.responses++;
+    t.resourcesSent += plan.resources.length;
+    t.removalsSent += plan.removed.length;
     this.counters.responses++;
     this.counters.bytesSent += bytes.length;
     this.ctx.metrics.pushed(t.typeUrl, this.mode, bytes.length, Math.max(0, now - t.pendingSince) / 1000);
-    if (t.typeUrl === CLUSTER_TYPE && plan.updated.length > 0) this.refreshEndpoints(plan, now);
+    if (t.typeUrl === CLUSTER_TYPE) {
+      if (plan.updated.length > 0) this.refreshEndpoints(plan, now);
+      this.gate.clustersSent(plan.added);
+    }
     if (this.ctx.hooks.has('onResponse')) {
       this.ctx.hooks.fire('onResponse', {
         ...this.info(),

@@ -135,6 +135,10 @@ export class TypeState {
   readonly ack = new AckState();
   /** Requests of this type seen on the stream. */
   requests = 0;
+  /** Responses of this type written on the stream, the resources they carried, and Delta removals. */
+  responses = 0;
+  resourcesSent = 0;
+  removalsSent = 0;
   /** True until the first response of this type is sent: the first request is always answered. */
   firstResponseDue = false;
   /** A response may be due; the writer computes it from the latest snapshot when it can write. */
@@ -161,6 +165,13 @@ export class TypeState {
     this.heldSet = undefined;
     this.sent.clear();
     for (const [n, r] of set.items) this.sent.set(n, r.version);
+  }
+
+  /** holds says whether the client holds `name` (at any version) as far as the server knows. */
+  holds(name: string): boolean {
+    if (this.heldSet) return this.heldSet.items.has(name);
+    const v = this.sent.get(name);
+    return v !== undefined && v !== MISSING;
   }
 
   /** heldCount is how many resources the client holds. */

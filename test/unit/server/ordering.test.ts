@@ -1,5 +1,6 @@
 // Push order within one snapshot change (CDS → EDS → LDS → RDS) and make-before-break when a
-// change removes clusters that routes named (xds_protocol "Eventual consistency considerations").
+// change adds clusters that routes name (routes wait for their endpoints) or removes clusters that
+// routes named (xds_protocol "Eventual consistency considerations").
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { TYPES, type DeltaClient, type SotwClient } from '../../support/ads-client.js';
@@ -159,5 +160,68 @@ describe('make-before-break', () => {
     const removeEndpoints = await c.next(eds);
     assert.deepEqual([removeEndpoints.names, removeEndpoints.removed], [[], ['a']]);
     assert.equal(c.received.indexOf(removeEndpoints) > c.received.indexOf(removeCluster), true, 'endpoints removed after their cluster');
+  });
+
+  it('SotW: routes naming a new cluster wait until its endpoints are written, so Envoy never routes to a warming cluster', async () => {
+    h = await startHarness(before());
+    const c = h.sotw();
+    await sotwSubscribed(c);
+    h.watcher.set(after());
+    const clusters = await c.next(cds);
+    c.ack(clusters);
+    // Envoy asks for c's endpoints only after it applied the clusters; until then, no routes.
+    await c.expectNone(rds, 200);
+    await c.expectNone(lds, 0);
+    c.send({ typeUrl: eds, names: ['a', 'b', 'c'], version: '', nonce: h.server.status()[0]!.types[eds]!.sentNonce });
+    const endpointsC = await c.next(eds);
+    const routes = await c.next(rds);
+    assert.deepEqual(endpointsC.names, ['c']);
+    assert.equal(c.received.indexOf(endpointsC) < c.received.indexOf(routes), true, 'endpoints before the routes that need them');
+  });
+
+  it('Delta: routes naming a new cluster wait until its endpoints are written', async () => {
+    h = await startHarness(before());
+    const c = h.delta();
+    await deltaSubscribed(c);
+    h.watcher.set(after());
+    const clusters = await c.next(cds);
+    assert.deepEqual(clusters.names, ['c']);
+    c.ack(clusters);
+    await c.expectNone(rds, 200);
+    c.send({ typeUrl: eds, subscribe: ['c'] });
+    const endpointsC = await c.next(eds);
+    const routes = await c.next(rds);
+    assert.equal(c.received.indexOf(endpointsC) < c.received.indexOf(routes), true, 'endpoints before the routes that need them');
+  });
+
+  it('SotW: a client that never asks for the new endpoints gets its routes after retainRemovedMs', async () => {
+    h = await startHarness(before(), { limits: { retainRemovedMs: 300 } });
+    const c = h.sotw();
+    await sotwSubscribed(c);
+    const started = Date.now();
+    h.watcher.set(after());
+    c.ack(await c.next(cds));
+    await c.next(rds, 2000);
+    assert.equal(Date.now() - started >= 250, true, 'routes were held');
+  });
+
+  it('SotW: a client that names its clusters (gRPC) gets routes at once: it learns clusters from them', async () => {
+    h = await startHarness(before());
+    const c = h.sotw();
+    const plan: Array<[string, string[]]> = [
+      [lds, ['l']],
+      [rds, ['r']],
+      [cds, ['a', 'b']],
+      [eds, ['a', 'b']],
+    ];
+    for (const [typeUrl, names] of plan) {
+      c.send({ typeUrl, names });
+      const r = await c.next(typeUrl);
+      c.ack(r);
+      await h.answered(typeUrl, r.nonce);
+    }
+    h.watcher.set(after());
+    const routes = await c.next(rds, 1000);
+    assert.deepEqual(routes.resources[0]!.value['virtual_hosts'][0]['routes'].map((x: { route: { cluster: string } }) => x.route.cluster), ['b', 'c']);
   });
 });
