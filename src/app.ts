@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Gauge, Histogram } from 'prom-client';
 import { registerConfigSize } from './admin/config-size.js';
 import { envoyConfigDump } from './admin/config-dump.js';
-import { addHealthService } from './admin/health.js';
+import { addHealthService, type GrpcHealth } from './admin/health.js';
 import { startAdmin, stopAdmin, type AdminView } from './admin/server.js';
 import { withIdentity } from './admin/syncz.js';
 import { createXdsObserver } from './admin/xds-observer.js';
@@ -107,6 +107,7 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
   });
 
   const xdsAddr = splitHostPort(cfg.xds.address);
+  let health!: GrpcHealth;
   const xds: XdsServer = await createXdsServer({
     host: xdsAddr.host,
     port: xdsAddr.port,
@@ -115,11 +116,11 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
     registry,
     config: cfg.xds,
     hooks: observer.hooks,
+    // The gRPC health service shares the xDS port: NOT_SERVING until the source is ready.
+    services: (server) => (health = addHealthService(server)),
   }).catch((err: unknown) => {
     throw listenError('xds.address', cfg.xds.address, err);
   });
-  // The gRPC health service shares the xDS port: NOT_SERVING until the source is ready.
-  const health = addHealthService(xds.server);
   const syncHealth = () => {
     if (!stopping) health.set(source.status().ready);
   };

@@ -140,6 +140,8 @@ export interface XdsServerOptions extends AdsOptions {
   readonly config?: XdsServerConfig;
   /** Overrides config.tls; default insecure. */
   readonly credentials?: grpc.ServerCredentials;
+  /** Adds other services (e.g. gRPC health) before the port opens, so no call finds them missing. */
+  readonly services?: (server: grpc.Server) => void;
 }
 
 /** XdsServer is a bound gRPC server serving ADS. */
@@ -163,6 +165,7 @@ export async function createXdsServer(opts: XdsServerOptions): Promise<XdsServer
   const server = new grpc.Server(grpcServerOptions(cfg));
   const limits = { ...(cfg.maxResourceNames ? { maxResourceNames: cfg.maxResourceNames } : {}), ...opts.limits };
   const ads = registerAds(server, { ...opts, limits });
+  opts.services?.(server);
   const host = opts.host ?? '0.0.0.0';
   const address = `${host.includes(':') ? `[${host}]` : host}:${opts.port ?? 15010}`;
   const credentials = opts.credentials ?? credentialsFor(cfg);
@@ -174,8 +177,8 @@ export async function createXdsServer(opts: XdsServerOptions): Promise<XdsServer
     port,
     server,
     stop: async (drainMs = 5000) => {
-      ads.closeAll('stopping');
-      await new Promise<void>((resolve) => {
+      // Stop accepting first, then end the streams so their clients reconnect elsewhere.
+      const drained = new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();
           resolve();
@@ -186,6 +189,8 @@ export async function createXdsServer(opts: XdsServerOptions): Promise<XdsServer
           resolve();
         });
       });
+      ads.closeAll('stopping');
+      await drained;
     },
   };
 }
