@@ -20,6 +20,7 @@ export class XdsMetrics {
   private readonly streamErrors: Counter<'code'>;
   private readonly ackSeconds: Histogram<'type'>;
   private readonly pushSeconds: Histogram<'type'>;
+  private readonly responseSize: Histogram<'type'>;
 
   constructor(registry: Registry = new Registry()) {
     const registers = [registry];
@@ -32,6 +33,8 @@ export class XdsMetrics {
     this.expired = reuse(registry, 'polaris_xds_expired_nonces_total', () => new Counter({ name: 'polaris_xds_expired_nonces_total', help: 'Requests carrying a nonce no longer current (SotW: ignored).', labelNames: ['mode'], registers }));
     this.streamErrors = reuse(registry, 'polaris_xds_stream_errors_total', () => new Counter({ name: 'polaris_xds_stream_errors_total', help: 'Streams the server ended with an error status, by catalogue code.', labelNames: ['code'], registers }));
     this.ackSeconds = reuse(registry, 'polaris_xds_ack_latency_seconds', () => new Histogram({ name: 'polaris_xds_ack_latency_seconds', help: 'Time from writing a response to its ACK or NACK.', labelNames: ['type'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15], registers }));
+    // Buckets follow Istio's config-size ones: 4 MiB is gRPC's default receive limit (grpc-js clients too).
+    this.responseSize = reuse(registry, 'polaris_xds_response_size_bytes', () => new Histogram({ name: 'polaris_xds_response_size_bytes', help: 'Size of each xDS response written, by type.', labelNames: ['type'], buckets: [1_000, 10_000, 100_000, 1_000_000, 4_194_304, 10_000_000, 40_000_000], registers }));
     this.pushSeconds = reuse(registry, 'polaris_xds_push_seconds', () => new Histogram({ name: 'polaris_xds_push_seconds', help: 'Time from a response becoming due (request or snapshot) to its write, queueing included.', labelNames: ['type'], buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }));
   }
 
@@ -55,6 +58,7 @@ export class XdsMetrics {
     const t = SHORT_NAMES[type];
     this.pushes.inc({ type: t, mode });
     this.bytes.inc({ type: t, mode }, bytes);
+    this.responseSize.observe({ type: t }, bytes);
     this.pushSeconds.observe({ type: t }, seconds);
   }
 
