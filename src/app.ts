@@ -7,6 +7,7 @@ import { Gauge, Histogram } from 'prom-client';
 import { registerConfigSize } from './admin/config-size.js';
 import { envoyConfigDump } from './admin/config-dump.js';
 import { addHealthService, type GrpcHealth } from './admin/health.js';
+import { meshSummary } from './admin/mesh-summary.js';
 import { startAdmin, stopAdmin, type AdminView } from './admin/server.js';
 import { withIdentity } from './admin/syncz.js';
 import { createXdsObserver } from './admin/xds-observer.js';
@@ -143,6 +144,7 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
     },
     syncz: () => withIdentity(xds.status(), cache.nodes()),
     nodes: () => cache.nodes(),
+    mesh: () => meshSummary(source.current()),
     source: () => ('debugState' in source && typeof source.debugState === 'function' ? source.debugState() : source.status()),
     skipped: () => cache.skipped(),
   };

@@ -14,6 +14,8 @@ export interface AdminView {
   syncz(): unknown;
   nodes(): unknown;
   source(): unknown;
+  /** The mesh being served: services with their instances and rule counts. */
+  mesh(): unknown;
   skipped(): unknown;
 }
 
@@ -23,7 +25,7 @@ function send(res: ServerResponse, status: number, body: unknown, type = 'applic
   res.end(text);
 }
 
-const ROUTES = ['/healthz', '/readyz', '/metrics', '/debug/config_dump?node=ID', '/debug/syncz', '/debug/nodes', '/debug/sync', '/debug/skipped'];
+const ROUTES = ['/healthz', '/readyz', '/metrics', '/debug/config_dump?node=ID', '/debug/syncz', '/debug/nodes', '/debug/sync', '/debug/mesh', '/debug/skipped'];
 
 async function handle(view: AdminView, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin');
@@ -49,6 +51,8 @@ async function handle(view: AdminView, req: IncomingMessage, res: ServerResponse
       return send(res, 200, view.nodes());
     case '/debug/sync':
       return send(res, 200, view.source());
+    case '/debug/mesh':
+      return send(res, 200, view.mesh());
     case '/debug/skipped':
       return send(res, 200, view.skipped());
     case '/':

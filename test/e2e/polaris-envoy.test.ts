@@ -12,6 +12,7 @@ import { sendThrough, startUpstream, type Upstream } from '../support/upstream.j
 
 const NS = 'slice';
 const SVC = 'echo';
+const EXTRA_NS = 'slice-extra';
 
 describe('real Polaris → polaris-xds → real Envoy', () => {
   let polaris: PolarisServer;
@@ -38,7 +39,7 @@ describe('real Polaris → polaris-xds → real Envoy', () => {
     await polaris.api.registerInstances(
       upstreams.map((u) => ({ namespace: NS, service: SVC, host: '127.0.0.1', port: u.port, protocol: 'http', weight: 100, healthy: true })),
     );
-    bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS], { ready: true });
+    bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS, '--namespace', EXTRA_NS], { ready: true });
     const [adminPort, out, inb] = await freePorts(3);
     outbound = out!;
     const bs = await runCli([
@@ -95,5 +96,31 @@ describe('real Polaris → polaris-xds → real Envoy', () => {
     assert.equal(isolated.hits, before);
     assert.deepEqual([...counts.keys()], [upstreams[2]!.name]);
     console.log(`isolated instance left rotation after ${Date.now() - started} ms`);
+  });
+  it("serves on /debug/mesh what Polaris's console shows, within 3 s of each change", async () => {
+    type Summary = { services: Array<{ namespace: string; name: string; instances: Array<{ host: string; port: number; weight: number; healthy: boolean; isolate: boolean }> }> };
+    const served = async () => {
+      const s = await bridge.adminJson<Summary>('/debug/mesh');
+      return s.services
+        .filter((x) => x.namespace === EXTRA_NS)
+        .flatMap((x) => x.instances.map((i) => `${x.name} ${i.host}:${i.port} w${i.weight} ${i.healthy ? 'up' : 'down'}${i.isolate ? ' isolated' : ''}`))
+        .sort();
+    };
+    const polarisView = async () =>
+      (await polaris.api.listInstances(EXTRA_NS)).map((i) => `${i.service} ${i.host}:${i.port} w${i.weight} ${i.healthy ? 'up' : 'down'}${i.isolate ? ' isolated' : ''}`).sort();
+    const agree = async (what: string) => {
+      const started = Date.now();
+      await waitFor(`bridge to match polaris after ${what}`, async () => JSON.stringify(await served()) === JSON.stringify(await polarisView()), 3_000, 100);
+      return Date.now() - started;
+    };
+    await polaris.api.createNamespaces([EXTRA_NS]);
+    const extra = { namespace: EXTRA_NS, service: 'extra', host: '127.0.0.1', port: 1, weight: 50, healthy: true };
+    await polaris.api.registerInstances([extra, { ...extra, port: 2 }]);
+    const added = await agree('adding a service');
+    await polaris.api.updateInstances([{ ...extra, weight: 7 }]);
+    const reweighted = await agree('re-weighting an instance');
+    await polaris.api.deleteInstances([extra]);
+    const removed = await agree('removing an instance');
+    console.log(`/debug/mesh matched polaris after ${added} / ${reweighted} / ${removed} ms (add / re-weight / remove)`);
   });
 });
