@@ -6,7 +6,7 @@ import { supportsWildcard } from '../resource.js';
 import type { EncodedResource, TypeResources } from '../snapshot.js';
 import { longest, type Plan, type Protocol, type RequestHead, type RequestOutcome } from './protocol.js';
 import { encodeDeltaResponse } from './response.js';
-import { byName, desired, MISSING, WILDCARD, type TypeState } from './subscription.js';
+import { addedBetween, byName, changedBetween, desired, MISSING, removedBetween, WILDCARD, type TypeState } from './subscription.js';
 
 // initial_resource_versions may carry an empty version; it still means "held", at no known version.
 const HELD_UNKNOWN = '?';
@@ -72,6 +72,9 @@ function onRequest(t: TypeState, req: DeltaDiscoveryRequest, now: number): Reque
  */
 function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefined {
   const want = desired(t, resources);
+  // The client holds an earlier set of exactly the names it wants: send what changed between them.
+  if (want === resources.items && t.heldSet && t.force.size === 0 && t.ack.parked.size === 0) return planFromHeld(t, t.heldSet, resources);
+  t.materialize();
   const sent: EncodedResource[] = [];
   const removed = new Set<string>();
   const updated: string[] = [];
@@ -118,9 +121,37 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
         if (want.has(n)) t.sent.set(n, MISSING);
         else t.sent.delete(n);
       }
+      // Nothing held back: the client now holds exactly the shared set, kept by reference.
+      if (want === resources.items && !parked) {
+        t.sent.clear();
+        t.heldSet = resources;
+      }
       t.force.clear();
       t.firstResponseDue = false;
       t.ack.recordSent({ nonce, version, at: now, resources: carried });
+    },
+  };
+}
+
+/** planFromHeld is plan for a client known to hold `held` and to want exactly `resources`. */
+function planFromHeld(t: TypeState, held: TypeResources, resources: TypeResources): Plan | undefined {
+  const updated = changedBetween(held, resources);
+  const added = addedBetween(held, resources);
+  const gone = removedBetween(held, resources);
+  if (updated.length === 0 && added.length === 0 && gone.length === 0 && !t.firstResponseDue) return undefined;
+  const sent = [...updated.map((n) => resources.items.get(n)!), ...added].sort(byName);
+  const version = resources.version;
+  return {
+    typeUrl: t.typeUrl,
+    version,
+    resources: sent,
+    removed: gone,
+    updated,
+    added,
+    commit(nonce, now) {
+      t.heldSet = resources;
+      t.firstResponseDue = false;
+      t.ack.recordSent({ nonce, version, at: now, resources: new Map(sent.map((r) => [r.name, r.version])) });
     },
   };
 }

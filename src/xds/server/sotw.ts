@@ -5,7 +5,7 @@ import { requiresFullStateInSotw } from '../resource.js';
 import type { EncodedResource, TypeResources } from '../snapshot.js';
 import { longest, type Plan, type Protocol, type RequestHead, type RequestOutcome } from './protocol.js';
 import { encodeSotwResponse, setVersion } from './response.js';
-import { byName, desired, WILDCARD, type TypeState } from './subscription.js';
+import { addedBetween, byName, changedBetween, desired, WILDCARD, type TypeState } from './subscription.js';
 
 // Every resource of a type in name order, one array per snapshot type, shared by wildcard streams.
 const wholeLists = new WeakMap<TypeResources, readonly EncodedResource[]>();
@@ -17,33 +17,6 @@ function wholeList(resources: TypeResources): readonly EncodedResource[] {
     wholeLists.set(resources, list);
   }
   return list;
-}
-
-// Names whose version differs between two snapshot type sets, computed once per pair of sets.
-const diffs = new WeakMap<TypeResources, { readonly next: TypeResources; readonly changed: readonly string[] }>();
-
-function changedBetween(prev: TypeResources, next: TypeResources): readonly string[] {
-  const hit = diffs.get(prev);
-  if (hit?.next === next) return hit.changed;
-  const changed: string[] = [];
-  for (const [n, r] of next.items) {
-    const p = prev.items.get(n);
-    if (p && p.version !== r.version) changed.push(n);
-  }
-  diffs.set(prev, { next, changed });
-  return changed;
-}
-
-// Resources of a type set that the set before it lacked, computed once per pair of sets.
-const additions = new WeakMap<TypeResources, { readonly next: TypeResources; readonly added: readonly EncodedResource[] }>();
-
-function addedBetween(prev: TypeResources, next: TypeResources): readonly EncodedResource[] {
-  const hit = additions.get(prev);
-  if (hit?.next === next) return hit.added;
-  const added: EncodedResource[] = [];
-  for (const [n, r] of next.items) if (!prev.items.has(n)) added.push(r);
-  additions.set(prev, { next, added });
-  return added;
 }
 
 function head(req: DiscoveryRequest): RequestHead {
@@ -107,6 +80,11 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
     for (const n of t.force) if (want.get(n)) forced = true;
     due = t.firstResponseDue || forced || version !== t.ack.last?.version;
     sent = present;
+  } else if (shared && t.heldSet && t.force.size === 0) {
+    // The client holds an earlier set of exactly these names: send what changed between the two.
+    const changed = changedBetween(t.heldSet, resources).map((n) => resources.items.get(n)!);
+    sent = [...changed, ...addedBetween(t.heldSet, resources)].sort(byName);
+    due = sent.length > 0;
   } else {
     t.materialize();
     sent = present.filter((r) => t.sent.get(r.name) !== r.version || t.force.has(r.name));
@@ -138,7 +116,8 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
     updated = changed;
     added = fresh;
   }
-  const holdShared = full && shared;
+  // After this response the client holds exactly the shared set, whatever the type.
+  const holdShared = shared;
   return {
     typeUrl: t.typeUrl,
     version,

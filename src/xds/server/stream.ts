@@ -12,7 +12,7 @@ import type { XdsMetrics } from './metrics.js';
 import type { XdsLimits } from './options.js';
 import { DecodeFailure, type Plan, type Protocol, type StreamMode } from './protocol.js';
 import { isoTime, typeStatus, type NodeStatus } from './status.js';
-import { MISSING, TypeState } from './subscription.js';
+import { TypeState } from './subscription.js';
 import { RemovalGuard } from './retain.js';
 import { edsNameOf, WarmingGate } from './warming.js';
 import type { ConfigWatcher, NodeWatch } from './watcher.js';
@@ -364,13 +364,11 @@ export class AdsStream<Req> {
     const e = this.types.get(ENDPOINT_TYPE);
     if (!e || !this.snapshot) return;
     const clusters = this.snapshot.resources[CLUSTER_TYPE].items;
-    e.materialize();
     for (const name of plan.updated) {
       const cluster = clusters.get(name);
       if (!cluster) continue;
       const eds = edsNameOf(cluster);
-      const held = e.sent.get(eds);
-      if (held !== undefined && held !== MISSING && e.inScope(eds)) {
+      if (e.holds(eds) && e.inScope(eds)) {
         e.force.add(eds);
         e.markPending(now);
       }

@@ -1,6 +1,7 @@
 // Per-stream, per-type subscription state shared by SotW and Delta: which names the client wants
 // (explicit names, wildcard, legacy wildcard), what it was last sent, and what is pending.
 // Rules: https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#how-the-client-specifies-what-resources-to-return
+import { createHash } from 'node:crypto';
 import { compareKeys } from '../../model/mesh.js';
 import { supportsWildcard, type TypeUrl } from '../resource.js';
 import type { EncodedResource, TypeResources } from '../snapshot.js';
@@ -27,6 +28,7 @@ export class Subscription {
   private wildcardOn = false;
   private named = false;
   private readonly explicit = new Set<string>();
+  private key?: string;
 
   /** wildcard is true while `*` (explicit or legacy) is subscribed. */
   get wildcard(): boolean {
@@ -36,6 +38,12 @@ export class Subscription {
   /** names are the explicitly subscribed names, `*` excluded. */
   get names(): ReadonlySet<string> {
     return this.explicit;
+  }
+
+  /** namesKey is a digest of the explicit names, recomputed only after they change. */
+  namesKey(): string {
+    this.key ??= namesDigest([...this.explicit].sort(compareKeys));
+    return this.key;
   }
 
   /** everNamed is true once a request of this type named anything, which ends legacy wildcard. */
@@ -53,6 +61,7 @@ export class Subscription {
    * [] → `*`; [*, A] → `*` + A; [A] → A; [] → nothing (not wildcard again).
    */
   applySotw(names: readonly string[]): SubscriptionChange {
+    this.key = undefined;
     const added: string[] = [];
     const removed: string[] = [];
     let wildcard: boolean;
@@ -83,6 +92,7 @@ export class Subscription {
    * Subscribing is applied before unsubscribing; phantom unsubscribes are ignored.
    */
   applyDelta(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean): SubscriptionChange {
+    this.key = undefined;
     const added: string[] = [];
     const removed: string[] = [];
     if (first && subscribe.length === 0 && !this.named) {
@@ -202,6 +212,10 @@ export function desired(t: TypeState, resources: TypeResources): ReadonlyMap<str
   const wildcard = t.sub.wildcard && supportsWildcard(t.typeUrl);
   // The common case (Envoy's wildcard LDS/CDS) shares the snapshot's own map: no per-stream copy.
   if (wildcard && t.sub.names.size === 0 && t.retained.size === 0) return resources.items;
+  // So does Envoy's EDS: it names exactly the snapshot's set. Sizes first, so a mismatch costs nothing.
+  if (!wildcard && t.retained.size === 0 && t.sub.names.size === resources.items.size && t.sub.namesKey() === namesKeyOf(resources)) {
+    return resources.items;
+  }
   const out = new Map<string, EncodedResource | undefined>();
   if (wildcard) for (const [n, r] of resources.items) out.set(n, r);
   for (const n of t.sub.names) if (!out.has(n)) out.set(n, resources.items.get(n) ?? t.retained.get(n));
@@ -212,4 +226,59 @@ export function desired(t: TypeState, resources: TypeResources): ReadonlyMap<str
 /** byName orders resources by name, the order every response uses (invariant 1). */
 export function byName(a: EncodedResource, b: EncodedResource): number {
   return compareKeys(a.name, b.name);
+}
+
+function namesDigest(sorted: Iterable<string>): string {
+  const h = createHash('sha1');
+  for (const n of sorted) h.update(n).update('\n');
+  return h.digest('hex');
+}
+
+// A digest of each snapshot type set's names (already in name order), computed once per set.
+const namesKeys = new WeakMap<TypeResources, string>();
+
+/** namesKeyOf digests a type set's names, so a stream can tell in O(1) whether it subscribes to exactly them. */
+export function namesKeyOf(resources: TypeResources): string {
+  let key = namesKeys.get(resources);
+  if (key === undefined) {
+    key = namesDigest(resources.items.keys());
+    namesKeys.set(resources, key);
+  }
+  return key;
+}
+
+// What changed between two type sets, computed once per pair and shared by every stream that held
+// the first and now gets the second: the cost of a push is then per change, not per stream × set.
+const diffs = new WeakMap<TypeResources, { readonly next: TypeResources; readonly changed: readonly string[]; readonly added: readonly EncodedResource[]; readonly removed: readonly string[] }>();
+
+function diff(prev: TypeResources, next: TypeResources) {
+  const hit = diffs.get(prev);
+  if (hit?.next === next) return hit;
+  const changed: string[] = [];
+  const added: EncodedResource[] = [];
+  const removed: string[] = [];
+  for (const [n, r] of next.items) {
+    const p = prev.items.get(n);
+    if (!p) added.push(r);
+    else if (p.version !== r.version) changed.push(n);
+  }
+  for (const n of prev.items.keys()) if (!next.items.has(n)) removed.push(n);
+  const d = { next, changed, added, removed };
+  diffs.set(prev, d);
+  return d;
+}
+
+/** changedBetween lists names in both sets whose versions differ. */
+export function changedBetween(prev: TypeResources, next: TypeResources): readonly string[] {
+  return diff(prev, next).changed;
+}
+
+/** addedBetween lists resources of `next` that `prev` lacks. */
+export function addedBetween(prev: TypeResources, next: TypeResources): readonly EncodedResource[] {
+  return diff(prev, next).added;
+}
+
+/** removedBetween lists names of `prev` that `next` lacks. */
+export function removedBetween(prev: TypeResources, next: TypeResources): readonly string[] {
+  return diff(prev, next).removed;
 }
