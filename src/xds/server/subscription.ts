@@ -229,9 +229,8 @@ export function byName(a: EncodedResource, b: EncodedResource): number {
 }
 
 function namesDigest(sorted: Iterable<string>): string {
-  const h = createHash('sha1');
-  for (const n of sorted) h.update(n).update('\n');
-  return h.digest('hex');
+  // One update of the joined names: thousands of small updates cost far more than the join.
+  return createHash('sha1').update([...sorted].join('\n')).digest('hex');
 }
 
 // A digest of each snapshot type set's names (already in name order), computed once per set.

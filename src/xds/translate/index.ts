@@ -121,6 +121,16 @@ function callerTrueOutbounds(mesh: MeshState, owner: Service): { rules: RouteRul
   return { rules, deps };
 }
 
+const EMPTY_PLAN: RulePlan = Object.freeze({ routes: [], clusters: [], skipped: [] });
+
+// Domain lists are made once per mesh and shared by every node group: stringify each once.
+const domainKeys = new WeakMap<readonly string[], string>();
+function domainsKey(domains: readonly string[]): string {
+  let k = domainKeys.get(domains);
+  if (k === undefined) domainKeys.set(domains, (k = JSON.stringify(domains)));
+  return k;
+}
+
 /** meshResolver maps a gateway rule's destination to the named service. */
 function meshResolver(mesh: MeshState): (d: RouteDestination) => Resolved {
   return (d) => {
@@ -135,13 +145,14 @@ export function createTranslator(): Translator {
   // Clusters depend only on their name and whether they speak HTTP/2: keyed by those, an instance
   // change does not re-encode them.
   const clusters = new BoundedMap<string, EncodedResource>(1 << 17);
-  const http2 = new WeakMap<Service, boolean>();
   const serviceCLAs = new Memo<EncodedResource>();
   const plans = new Memo<RulePlan>();
   const ruleResources = new Memo<RuleResources>();
   const vhosts = new Memo<EncodedVirtualHost>();
   // A service without inbound rules has a virtual host that depends only on its name and domains.
   const plainVhosts = new BoundedMap<string, EncodedVirtualHost>(1 << 17);
+  const plainVhostByDomains = new WeakMap<readonly string[], { readonly name: string; readonly vh: EncodedVirtualHost }>();
+  const serviceClusters = new WeakMap<Service, EncodedResource>();
   const claims = new Memo<Claims>();
   const proxylessRoutes = new Memo<EncodedResource>();
   const apiListeners = new BoundedMap<string, EncodedResource>(1 << 17);
@@ -165,9 +176,12 @@ export function createTranslator(): Translator {
 
   function serviceEds(s: Service, view: NodeView, out: Collector): void {
     const name = names.outboundCluster(s.namespace, s.name);
-    let h2 = http2.get(s);
-    if (h2 === undefined) http2.set(s, (h2 = speaksHttp2(s.instances)));
-    const cluster = clusterOf(name, h2, () => encodeCluster(serviceCluster(name, h2)));
+    let cluster = serviceClusters.get(s);
+    if (!cluster) {
+      const h2 = speaksHttp2(s.instances);
+      cluster = clusterOf(name, h2, () => encodeCluster(serviceCluster(name, h2)));
+      serviceClusters.set(s, cluster);
+    }
     const level = nearbyLevel(s);
     const nearby = level && view.locality ? { level, caller: view.locality } : undefined;
     const cla = serviceCLAs.get(s, nearby ? nearbyKey(nearby.level, nearby.caller) : '', [], () =>
@@ -189,6 +203,8 @@ export function createTranslator(): Translator {
   }
 
   function inboundPlan(s: Service, caller: Caller, flavor: Flavor): { plan: RulePlan; key: string } {
+    // Most services have no rules: one shared empty plan, no per-caller memo entry.
+    if (s.routing.inbounds.length === 0) return { plan: EMPTY_PLAN, key: '' };
     const key = JSON.stringify([flavor, caller.namespace, caller.service]);
     const plan = plans.get(s, key, [], () =>
       planRules(s.routing.inbounds, { path: `${serviceKey(s.namespace, s.name)}.routing.inbounds`, caller, flavor, resolve: inboundResolver(s) }),
@@ -211,10 +227,14 @@ export function createTranslator(): Translator {
   function serviceVhost(s: Service, plan: RulePlan, planKey: string, domains: readonly string[]): EncodedVirtualHost {
     const name = names.outboundCluster(s.namespace, s.name);
     const build = (): EncodedVirtualHost => encodeVirtualHost(virtualHost(name, domains, serviceRoutes(plan.routes, name)));
-    if (s.routing.inbounds.length > 0) return vhosts.get(s, `${planKey}${JSON.stringify(domains)}`, [], build);
-    const k = `${name}\0${JSON.stringify(domains)}`;
+    if (s.routing.inbounds.length > 0) return vhosts.get(s, `${planKey}${domainsKey(domains)}`, [], build);
+    // Fast path: the same domain list object (one per service per mesh) was seen by another group.
+    const seen = plainVhostByDomains.get(domains);
+    if (seen && seen.name === name) return seen.vh;
+    const k = `${name}\0${domainsKey(domains)}`;
     let vh = plainVhosts.get(k);
     if (!vh) plainVhosts.set(k, (vh = build()));
+    plainVhostByDomains.set(domains, { name, vh });
     return vh;
   }
 

@@ -2,6 +2,13 @@
 // and shared while it does not, so results hang off the objects they were built from and are
 // dropped with them (WeakMap): nothing to invalidate, nothing to leak.
 
+// A plain loop: this runs once per service per node group per mesh change.
+function sameDeps(a: readonly object[], b: readonly object[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Memo caches values per owner object and string key, valid while `deps` are the same objects. */
 export class Memo<V> {
   private readonly byOwner = new WeakMap<object, Map<string, { readonly deps: readonly object[]; readonly value: V }>>();
@@ -11,7 +18,7 @@ export class Memo<V> {
     let entries = this.byOwner.get(owner);
     if (!entries) this.byOwner.set(owner, (entries = new Map()));
     const hit = entries.get(key);
-    if (hit && hit.deps.length === deps.length && hit.deps.every((d, i) => d === deps[i])) return hit.value;
+    if (hit && sameDeps(hit.deps, deps)) return hit.value;
     const value = build();
     entries.set(key, { deps: [...deps], value });
     return value;
