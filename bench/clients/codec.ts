@@ -14,7 +14,7 @@ export const TYPE_URLS = {
   rds: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
 } as const;
 export type TypeShort = keyof typeof TYPE_URLS;
-export const SHORT_OF: Readonly<Record<string, TypeShort>> = Object.fromEntries(Object.entries(TYPE_URLS).map(([k, v]) => [v, k as TypeShort]));
+export const SHORT_OF: Readonly<Partial<Record<string, TypeShort>>> = Object.fromEntries(Object.entries(TYPE_URLS).map(([k, v]) => [v, k as TypeShort]));
 
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const EDS_DISCOVERY_TYPE = 3; // envoy.config.cluster.v3.Cluster.DiscoveryType.EDS
@@ -76,6 +76,9 @@ export interface Codec {
   encodeSotw(req: SotwRequest): Buffer;
   encodeDelta(req: DeltaRequest): Buffer;
   decodeSotw(buf: Buffer): SotwResponse;
+  /** encodeSotwResponse / encodeDeltaResponse are for the raw fan-out server. */
+  encodeSotwResponse(res: SotwResponse): Buffer;
+  encodeDeltaResponse(res: DeltaResponse): Buffer;
   decodeDelta(buf: Buffer): DeltaResponse;
   /** node builds an envoy.config.core.v3.Node message with string metadata. */
   node(id: string, cluster: string, metadata: Readonly<Record<string, string>>): unknown;
@@ -153,9 +156,11 @@ export function loadCodec(): Codec {
   const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
   return {
-    encodeSotw: (req) => toBuffer(sotwReq.encode(sotwReq.fromObject(req)).finish()),
-    encodeDelta: (req) => toBuffer(deltaReq.encode(deltaReq.fromObject(req)).finish()),
+    encodeSotw: (req) => toBuffer(sotwReq.encode(req).finish()),
+    encodeDelta: (req) => toBuffer(deltaReq.encode(req).finish()),
     decodeSotw: (buf) => sotwRes.decode(buf) as unknown as SotwResponse,
+    encodeSotwResponse: (res) => toBuffer(sotwRes.encode(sotwRes.fromObject(res)).finish()),
+    encodeDeltaResponse: (res) => toBuffer(deltaRes.encode(deltaRes.fromObject(res)).finish()),
     decodeDelta: (buf) => deltaRes.decode(buf) as unknown as DeltaResponse,
     node: (nodeId, clusterName, metadata) =>
       nodeType.fromObject({

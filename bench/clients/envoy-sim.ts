@@ -39,6 +39,7 @@ export class SimStream {
   private readonly listeners = new Map<string, string[]>();
   private readonly edsSubscribed = new Set<string>();
   private readonly rdsSubscribed = new Set<string>();
+  private node: unknown;
   private openedAt = 0;
   private syncedAt: number | null = null;
   private onSynced?: () => void;
@@ -69,6 +70,14 @@ export class SimStream {
     return this.syncedAt === null ? null : this.syncedAt - this.openedAt;
   }
 
+  /** missing lists the types a stream that is not synced still waits for. */
+  missing(): TypeShort[] {
+    const want: TypeShort[] = ['cds', 'lds'];
+    if (this.edsNames.length > 0 || !this.got.has('cds')) want.push('eds');
+    if (this.rdsNames.length > 0 || !this.got.has('lds')) want.push('rds');
+    return want.filter((t) => !this.got.has(t));
+  }
+
   get allMet(): boolean {
     return this.metAt.every((m) => m !== null);
   }
@@ -89,9 +98,9 @@ export class SimStream {
     call.on('data', (buf: Buffer) => this.onResponse(buf));
     call.on('error', (err: Error) => (this.error ??= err.message));
     call.on('end', () => (this.error ??= 'server ended the stream'));
-    const node = this.views.codec.node(this.spec.nodeId, this.spec.cluster, this.spec.metadata);
-    if (delta) this.sendDelta({ node, type_url: TYPE_URLS.cds, resource_names_subscribe: [] });
-    else this.sendSotw({ node, type_url: TYPE_URLS.cds, resource_names: [] });
+    this.node = this.views.codec.node(this.spec.nodeId, this.spec.cluster, this.spec.metadata);
+    if (delta) this.sendDelta({ type_url: TYPE_URLS.cds, resource_names_subscribe: [] });
+    else this.sendSotw({ type_url: TYPE_URLS.cds, resource_names: [] });
     this.requested.add('cds');
     if (this.mode === 'raw-sotw' || this.mode === 'raw-delta') this.markSynced();
   }
@@ -125,12 +134,14 @@ export class SimStream {
     return r;
   }
 
+  // Every request carries the node, as Envoy does by default (set_node_on_first_message_only is
+  // off); Polaris's own server dereferences it on every request.
   private sendSotw(req: SotwRequest): void {
-    this.call?.write(this.views.codec.encodeSotw(req));
+    this.call?.write(this.views.codec.encodeSotw({ ...req, node: this.node }));
   }
 
   private sendDelta(req: DeltaRequest): void {
-    this.call?.write(this.views.codec.encodeDelta(req));
+    this.call?.write(this.views.codec.encodeDelta({ ...req, node: this.node }));
   }
 
   private markSynced(): void {

@@ -54,6 +54,8 @@ export interface OpenResult {
   readonly errors: string[];
   readonly syncMs: number[];
   readonly wallMs: number;
+  /** Per type, how many streams that did not sync never received it. */
+  readonly missing: Record<string, number>;
 }
 
 export interface SettleResult {
@@ -104,6 +106,10 @@ export class ClientPool {
       errors: [...new Set(answers.flatMap((a) => a.errors))],
       syncMs: answers.flatMap((a) => a.syncMs),
       wallMs: nowMs() - started,
+      missing: answers.reduce<Record<string, number>>((m, a) => {
+        for (const [t, n] of Object.entries(a.missing)) m[t] = (m[t] ?? 0) + (n ?? 0);
+        return m;
+      }, {}),
     };
   }
 

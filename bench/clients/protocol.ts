@@ -41,7 +41,7 @@ export type DriverMessage =
 
 export type WorkerMessage =
   | { op: 'ready' }
-  | { op: 'opened'; synced: number; failed: number; errors: string[]; syncMs: number[] }
+  | { op: 'opened'; synced: number; failed: number; errors: string[]; syncMs: number[]; missing: Partial<Record<TypeShort, number>> }
   | { op: 'armed' }
   | { op: 'activity'; responses: number; lastRecvAt: number; met: number; streams: number; errors: number }
   | { op: 'report'; streams: StreamReport[]; decodeErrors: string[] }

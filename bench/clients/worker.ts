@@ -3,7 +3,7 @@
 import { nowMs, sleep } from '../lib/clock.js';
 import { loadCodec } from './codec.js';
 import { SimStream } from './envoy-sim.js';
-import type { DriverMessage, StreamSpec, WorkerMessage, ClientMode } from './protocol.js';
+import type { ClientMode, DriverMessage, StreamSpec, TypeShort, WorkerMessage } from './protocol.js';
 import { Views } from './views.js';
 
 const ACTIVITY_EVERY_MS = 25;
@@ -64,12 +64,15 @@ async function open(target: string, mode: ClientMode, specs: StreamSpec[], concu
   }
   while (opened.some((s) => !s.synced && !s.error) && nowMs() < deadline) await sleep(20);
   const errors = [...new Set(opened.flatMap((s) => (s.error ? [s.error] : [])))].slice(0, 5);
+  const missing: Partial<Record<TypeShort, number>> = {};
+  for (const s of opened) if (!s.synced) for (const t of s.missing()) missing[t] = (missing[t] ?? 0) + 1;
   send({
     op: 'opened',
     synced: opened.filter((s) => s.synced).length,
     failed: opened.filter((s) => !s.synced).length,
     errors,
     syncMs: opened.flatMap((s) => (s.syncMs === null ? [] : [s.syncMs])),
+    missing,
   });
 }
 

@@ -33,10 +33,3 @@ export function summarize(values: readonly number[]): Summary {
 export function median(values: readonly number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
 }
-
-/** round keeps `digits` decimals, leaving NaN/undefined as null for JSON. */
-export function round(v: number | undefined, digits = 1): number | null {
-  if (v === undefined || !Number.isFinite(v)) return null;
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}

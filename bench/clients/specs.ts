@@ -1,0 +1,30 @@
+// Node identities of the simulated Envoys: Polaris's sidecar form `<ns>/<uuid>~<ip>` with the
+// sidecar.polarismesh.cn metadata polaris-controller injects, stream i fronting service i mod S,
+// so the bridge sees as many node groups as a real mesh of that size would.
+import type { StreamSpec } from './protocol.js';
+
+function uuidOf(i: number): string {
+  return `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+}
+
+function ipOf(i: number): string {
+  return `172.${16 + ((i >> 16) & 15)}.${(i >> 8) & 255}.${i & 255}`;
+}
+
+/** sidecarSpecs builds streams `from`…`to-1` as sidecars of the given services. */
+export function sidecarSpecs(namespace: string, services: readonly string[], from: number, to: number): StreamSpec[] {
+  const out: StreamSpec[] = [];
+  for (let i = from; i < to; i++) {
+    const service = services[i % services.length]!;
+    out.push({
+      index: i,
+      nodeId: `${namespace}/${uuidOf(i)}~${ipOf(i)}`,
+      cluster: service,
+      metadata: {
+        'sidecar.polarismesh.cn/serviceNamespace': namespace,
+        'sidecar.polarismesh.cn/serviceName': service,
+      },
+    });
+  }
+  return out;
+}

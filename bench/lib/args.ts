@@ -1,0 +1,124 @@
+// Command-line options of `npm run bench`, and the two profiles (full and --quick).
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { AdsMode } from '../suites/convergence.js';
+import type { FeedKind } from '../workload/feed.js';
+
+export type Suite = 'translate' | 'raw' | 'convergence';
+
+export interface BenchArgs {
+  readonly quick: boolean;
+  readonly suites: readonly Suite[];
+  readonly seed: number;
+  readonly instancesPerService: number;
+  readonly translateMeshes: readonly number[];
+  /** Micro-bench: cold runs, warm one-service changes, node groups per change. */
+  readonly translateRuns: number;
+  readonly translateChanges: number;
+  readonly translateGroups: number;
+  /** Also time the file source's parse of meshes up to this many services. */
+  readonly parseFileMax: number;
+  readonly meshes: readonly number[];
+  readonly streams: readonly number[];
+  readonly modes: readonly AdsMode[];
+  readonly feed: FeedKind;
+  /** Extra scenario: this mesh size through the fake Polaris (0 = none). */
+  readonly fakeMesh: number;
+  readonly fakeStreams: readonly number[];
+  readonly fronted: number;
+  readonly rounds: number;
+  readonly rawRounds: number;
+  /** Also fan out a message this large (about one outbound route configuration) at the largest stream count; 0 = no. */
+  readonly rawBigBytes: number;
+  readonly workers: number;
+  readonly connectConcurrency: number;
+  readonly debounceMs?: number;
+  readonly profile: boolean;
+  readonly out?: string;
+}
+
+export const USAGE = `usage: npm run bench [-- flags]
+
+  --quick                    the quick profile (under 5 minutes on 2 cores)
+  --suites LIST              translate,raw,convergence (default: all)
+  --meshes LIST              services per mesh for the convergence suite (10 instances each)
+  --translate-meshes LIST    services per mesh for the translator micro-bench
+  --streams LIST             stream counts, opened in turn on one bridge (e.g. 100,1000,5000)
+  --modes LIST               sotw,delta
+  --feed file|fake-polaris   where the bridge reads the mesh (default file)
+  --fake-mesh N              also run an N-service mesh through the fake Polaris (0: no)
+  --fronted N                streams front at most N distinct services (node groups); 0 = all
+  --rounds N                 rounds of the four changes per stream count
+  --workers N                client worker processes (default: cores)
+  --raw-big-bytes N          also measure the raw fan-out of an N-byte message (default 340000; 0: no)
+  --debounce-ms N            override the bridge's xds.debounceMs (default: the bridge's own)
+  --profile                  CPU-profile the bridge (node --cpu-prof) and print its hot spots
+  --seed N                   workload seed (default 7)
+  --out FILE                 JSON output (default bench/results/<timestamp>.json)`;
+
+const list = (s: string | undefined, fallback: readonly number[]): number[] => (s ? s.split(',').map((x) => Number(x.trim())).filter((n) => Number.isFinite(n) && n >= 0) : [...fallback]);
+
+/** parseBenchArgs reads argv; unknown flags throw with the usage text. */
+export function parseBenchArgs(argv: string[]): BenchArgs {
+  const { values: v } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: 'boolean' },
+      suites: { type: 'string' },
+      meshes: { type: 'string' },
+      'translate-meshes': { type: 'string' },
+      streams: { type: 'string' },
+      modes: { type: 'string' },
+      feed: { type: 'string' },
+      'fake-mesh': { type: 'string' },
+      fronted: { type: 'string' },
+      rounds: { type: 'string' },
+      workers: { type: 'string' },
+      'raw-big-bytes': { type: 'string' },
+      'debounce-ms': { type: 'string' },
+      profile: { type: 'boolean' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (v.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const quick = !!v.quick;
+  const suites = (v.suites ? v.suites.split(',') : ['translate', 'raw', 'convergence']) as Suite[];
+  for (const s of suites) if (!['translate', 'raw', 'convergence'].includes(s)) throw new Error(`unknown suite ${s}\n${USAGE}`);
+  const modes = (v.modes ? v.modes.split(',') : ['sotw', 'delta']) as AdsMode[];
+  for (const m of modes) if (m !== 'sotw' && m !== 'delta') throw new Error(`unknown mode ${m}\n${USAGE}`);
+  const feed = (v.feed ?? 'file') as FeedKind;
+  if (feed !== 'file' && feed !== 'fake-polaris') throw new Error(`unknown feed ${feed}\n${USAGE}`);
+  const num = (s: string | undefined, fallback: number) => (s === undefined ? fallback : Number(s));
+  return {
+    quick,
+    suites,
+    seed: num(v.seed, 7),
+    instancesPerService: 10,
+    translateMeshes: list(v['translate-meshes'], [100, 1000, 10000]),
+    translateRuns: quick ? 2 : 3,
+    translateChanges: quick ? 5 : 20,
+    translateGroups: quick ? 10 : 100,
+    parseFileMax: quick ? 1000 : 10000,
+    meshes: list(v.meshes, quick ? [1000] : [100, 1000]),
+    streams: list(v.streams, quick ? [1000] : [100, 1000, 5000]),
+    modes,
+    feed,
+    fakeMesh: num(v['fake-mesh'], quick ? 1000 : 10000),
+    fakeStreams: [100],
+    fronted: num(v.fronted, quick ? 100 : 0),
+    rounds: num(v.rounds, quick ? 1 : 2),
+    rawRounds: quick ? 5 : 9,
+    rawBigBytes: num(v['raw-big-bytes'], 340_000),
+    workers: num(v.workers, Math.max(2, availableParallelism())),
+    connectConcurrency: 200,
+    debounceMs: v['debounce-ms'] === undefined ? undefined : Number(v['debounce-ms']),
+    profile: !!v.profile,
+    out: v.out,
+  };
+}

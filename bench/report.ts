@@ -1,0 +1,254 @@
+// Turns a run's results into the stdout tables and the checks against the issue's targets.
+import type { HotSpot } from './lib/cpuprofile.js';
+import type { MachineInfo } from './lib/machine.js';
+import { median, type Summary } from './lib/stats.js';
+import { kb, mb, ms, table } from './lib/table.js';
+import type { ChangeResult, ConvergenceResult } from './suites/convergence.js';
+import type { RawResult } from './suites/raw.js';
+import type { TranslateResult } from './suites/translate.js';
+import type { ChangeKind } from './workload/changes.js';
+
+export interface ProfileSummary {
+  readonly file: string;
+  readonly scenario: string;
+  readonly busyMs: number;
+  readonly gcMs: number;
+  readonly top: HotSpot[];
+}
+
+export interface RunResult {
+  readonly schema: 'polaris-xds-bench/1';
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationSeconds: number;
+  readonly args: unknown;
+  readonly machine: MachineInfo;
+  readonly translate: TranslateResult[];
+  readonly raw: RawResult[];
+  readonly convergence: ConvergenceResult[];
+  readonly profiles: ProfileSummary[];
+  readonly targets: TargetCheck[];
+}
+
+export interface TargetCheck {
+  readonly target: string;
+  readonly measured: string;
+  readonly verdict: 'pass' | 'FAIL' | 'not measured';
+}
+
+/** KindSummary folds the rounds of one change kind at one level: median p50, worst p99 and max. */
+export interface KindSummary {
+  readonly kind: ChangeKind;
+  readonly rounds: number;
+  readonly cache: { p50: number; p99: number; max: number } | null;
+  readonly push: { p50: number; p99: number; max: number } | null;
+  readonly source: { p50: number; p99: number; max: number };
+  readonly answer: { p50: number; p99: number; max: number } | null;
+  readonly bytes: ChangeResult['bytesPerStream'];
+  readonly cpuSeconds: number;
+  readonly clientCpuSeconds: number;
+  readonly wallSeconds: number;
+  readonly rebuildMs: number | null;
+  readonly groups: number | null;
+  readonly missed: number;
+}
+
+function fold(list: ReadonlyArray<Summary | null>): { p50: number; p99: number; max: number } | null {
+  const s = list.filter((x): x is Summary => x !== null && x.n > 0);
+  if (s.length === 0) return null;
+  return { p50: median(s.map((x) => x.p50)), p99: Math.max(...s.map((x) => x.p99)), max: Math.max(...s.map((x) => x.max)) };
+}
+
+/** byKind groups a level's changes by kind. */
+export function byKind(changes: readonly ChangeResult[]): KindSummary[] {
+  const kinds = [...new Set(changes.map((c) => c.kind))];
+  return kinds.map((kind) => {
+    const cs = changes.filter((c) => c.kind === kind);
+    const avg = (f: (c: ChangeResult) => number) => cs.reduce((n, c) => n + f(c), 0) / cs.length;
+    const bytes = { ...cs[0]!.bytesPerStream };
+    for (const k of Object.keys(bytes) as Array<keyof typeof bytes>) bytes[k] = avg((c) => c.bytesPerStream[k]);
+    const rebuilds = cs.flatMap((c) => (c.rebuildMs === null ? [] : [c.rebuildMs]));
+    return {
+      kind,
+      rounds: cs.length,
+      cache: fold(cs.map((c) => c.fromCache)),
+      push: fold(cs.map((c) => c.push)),
+      source: fold(cs.map((c) => c.fromSource)) ?? { p50: NaN, p99: NaN, max: NaN },
+      answer: fold(cs.map((c) => c.fromAnswer)),
+      bytes,
+      cpuSeconds: avg((c) => c.bridgeCpuSeconds),
+      clientCpuSeconds: avg((c) => c.clientCpuSeconds),
+      wallSeconds: avg((c) => c.wallSeconds),
+      rebuildMs: rebuilds.length ? median(rebuilds) : null,
+      groups: cs.find((c) => c.groups !== null)?.groups ?? null,
+      missed: Math.max(...cs.map((c) => c.missed)),
+    };
+  });
+}
+
+/** SMALL is the largest message size still counted as the issue's 300-byte raw limit (Delta framing adds a little). */
+const SMALL = 512;
+
+function rawP99(raw: readonly RawResult[], mode: string, streams: number): number | undefined {
+  return raw.find((r) => r.mode === mode && r.messageBytes <= SMALL)?.levels.find((l) => l.streams === streams)?.p99;
+}
+
+function ratio(a: number | undefined | null, b: number | undefined): string {
+  return a === undefined || a === null || b === undefined || !Number.isFinite(a) || !b ? 'n/a' : `${(a / b).toFixed(1)}x`;
+}
+
+function types(b: ChangeResult['bytesPerStream']): string {
+  return (['cds', 'eds', 'lds', 'rds'] as const)
+    .filter((k) => b[k] >= 1)
+    .map((k) => `${k} ${kb(b[k])}`)
+    .join(' ');
+}
+
+/** render prints every table of a run. */
+export function render(r: RunResult): string {
+  const out: string[] = [];
+  const m = r.machine;
+  out.push(`polaris-xds bench — ${m.cores} cores (${m.cpuModel}), ${m.memoryMB} MB, Node ${m.node}, commit ${m.gitCommit.slice(0, 12)}${m.gitDirty ? ' (dirty)' : ''}; ${r.durationSeconds.toFixed(0)} s`);
+  if (r.translate.length) {
+    out.push(
+      table(
+        'Translate + encode (in process, one sidecar view)',
+        ['services', 'instances', 'whole mesh ms', '1 service ms', '1 service max', 'groups', '1 change × groups ms', 'file parse ms', 'snapshot KB (cds/eds/rds)'],
+        r.translate.map((t) => [
+          t.services,
+          t.instances,
+          ms(t.wholeMeshMs),
+          ms(t.oneServiceMs),
+          ms(t.oneServiceMaxMs),
+          t.groups,
+          ms(t.oneServiceAllGroupsMs),
+          t.fileParseMs === null ? 'skipped' : ms(t.fileParseMs),
+          `${kb(t.snapshotBytes.Cluster)}/${kb(t.snapshotBytes.ClusterLoadAssignment)}/${kb(t.snapshotBytes.RouteConfiguration)}`,
+        ]),
+      ),
+    );
+  }
+  if (r.raw.length) {
+    out.push(
+      table(
+        'Raw limit: plain grpc-js server, one pre-encoded message to every stream (medians of rounds, ms to the ACK); the 300-byte rows are the issue\'s limit',
+        ['mode', 'bytes', 'streams', 'p50', 'p99', 'max', 'write loop ms', 'server CPU ms', 'KB RSS/stream', 'missed'],
+        r.raw.flatMap((x) => x.levels.map((l) => [x.mode, x.messageBytes, l.streams, ms(l.p50), ms(l.p99), ms(l.max), ms(l.writeMs), ms(l.serverCpuMsPerFanout), l.rssKBPerStream.toFixed(1), l.missed])),
+      ),
+    );
+  }
+  const rows: Array<Array<string | number>> = [];
+  const mem: Array<Array<string | number>> = [];
+  for (const c of r.convergence) {
+    for (const l of c.levels) {
+      const nacks = Object.entries(l.metrics).filter(([k]) => k.startsWith('polaris_xds_nacks_total')).reduce((n, [, v]) => n + v, 0);
+      mem.push([c.services, c.mode, c.feed, l.streams, l.metrics['polaris_xds_node_groups'] ?? '?', nacks, `${l.open.synced}/${l.streams - (c.levels[c.levels.indexOf(l) - 1]?.streams ?? 0)}`, ms(l.open.syncMs.p50), ms(l.open.syncMs.p99), (l.open.wallMs / 1000).toFixed(1), mb(c.idle.rssBytes), mb(l.rssBytes), mb(l.heapUsedBytes), mb(l.externalBytes), l.rssKBPerStream.toFixed(1), l.heapKBPerStream.toFixed(1)]);
+      for (const k of byKind(l.changes)) {
+        const raw = rawP99(r.raw, c.mode, l.streams);
+        rows.push([
+          c.services,
+          c.mode,
+          c.feed,
+          l.streams,
+          k.groups ?? '?',
+          k.kind,
+          ms(k.cache?.p50),
+          ms(k.cache?.p99),
+          ms(k.cache?.max),
+          ms(k.push?.p99),
+          ratio(k.push?.p99, raw),
+          ms(k.source.p99),
+          k.answer ? ms(k.answer.p99) : '-',
+          ms(k.rebuildMs),
+          kb(k.bytes.total),
+          types(k.bytes),
+          k.cpuSeconds.toFixed(2),
+          k.clientCpuSeconds.toFixed(2),
+          k.wallSeconds.toFixed(1),
+          k.missed,
+        ]);
+      }
+    }
+    if (c.error) out.push(`\n!! ${c.services} services ${c.mode} ${c.feed}: ${c.error}`);
+    if (c.decodeErrors.length) out.push(`\n!! ${c.services} services ${c.mode}: sentinel decode errors: ${c.decodeErrors.slice(0, 3).join('; ')}`);
+  }
+  if (rows.length) {
+    out.push(
+      table(
+        'Convergence (ms to the ACK that completed each stream; p50 = median of rounds, p99/max = worst round). cache: from the state entering the snapshot cache (debounce included); push: from the rebuild start; src: from the file rename / fake Polaris update; answer: from the fake Polaris answer. Clients CPU near workers × wall means the clients limited the figure',
+        ['mesh', 'mode', 'feed', 'streams', 'groups', 'change', 'cache p50', 'cache p99', 'cache max', 'push p99', 'push÷raw p99', 'src p99', 'answer p99', 'rebuild ms', 'KB/stream', 'per type KB', 'bridge CPU s', 'clients CPU s', 'wall s', 'missed'],
+        rows,
+      ),
+    );
+    out.push(
+      table(
+        'Bridge memory after a full GC, and initial sync of the streams added at each level',
+        ['mesh', 'mode', 'feed', 'streams', 'groups', 'NACKs', 'synced', 'sync p50 ms', 'sync p99 ms', 'sync wall s', 'idle RSS MB', 'RSS MB', 'heap MB', 'external MB', 'KB RSS/stream', 'KB heap/stream'],
+        mem,
+      ),
+    );
+  }
+  for (const p of r.profiles) {
+    out.push(
+      table(
+        `Bridge CPU profile (${p.scenario}): busy ${(p.busyMs / 1000).toFixed(1)} s, GC ${(p.gcMs / 1000).toFixed(1)} s — ${p.file}`,
+        ['self %', 'total %', 'function', 'where'],
+        p.top.map((h) => [h.selfPct.toFixed(1), h.totalPct.toFixed(1), h.fn, h.where]),
+      ),
+    );
+  }
+  out.push(table('Targets (issue: 2-core machine, clients in another process)', ['target', 'measured', 'verdict'], r.targets.map((t) => [t.target, t.measured, t.verdict])));
+  return out.join('\n') + '\n';
+}
+
+function oneInstance(c: ConvergenceResult, streams: number): KindSummary[] {
+  const l = c.levels.find((x) => x.streams === streams);
+  return l ? byKind(l.changes).filter((k) => k.kind === 'health-flip' || k.kind === 'instance-add') : [];
+}
+
+/** checkTargets compares a run with the targets of the issue. */
+export function checkTargets(r: Omit<RunResult, 'targets'>): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const file = r.convergence.filter((c) => !c.error);
+  for (const [streams, limit] of [
+    [1000, 100],
+    [5000, 300],
+  ] as const) {
+    for (const c of file.filter((x) => x.levels.some((l) => l.streams === streams))) {
+      const ks = oneInstance(c, streams);
+      if (ks.length === 0) continue;
+      const cache = Math.max(...ks.map((k) => k.cache?.p99 ?? NaN));
+      const push = Math.max(...ks.map((k) => k.push?.p99 ?? NaN));
+      const raw = rawP99(r.raw, c.mode, streams);
+      const where = `${c.services} svc, ${c.mode}, ${c.feed}, ${ks[0]!.groups ?? '?'} groups`;
+      out.push({ target: `one-instance change to ${streams} streams: p99 ≤ ${limit} ms (${where})`, measured: `cache ${ms(cache)} ms, push ${ms(push)} ms`, verdict: cache <= limit ? 'pass' : 'FAIL' });
+      out.push({ target: `… and ≤ 2× the raw fan-out (${where})`, measured: raw ? `push ${ratio(push, raw)} / cache ${ratio(cache, raw)} of raw p99 ${ms(raw)} ms` : 'no raw figure', verdict: raw ? (cache <= 2 * raw ? 'pass' : 'FAIL') : 'not measured' });
+    }
+  }
+  if (!out.some((t) => t.target.includes('1000 streams'))) out.push({ target: 'one-instance change to 1000 streams: p99 ≤ 100 ms', measured: '-', verdict: 'not measured' });
+  if (!out.some((t) => t.target.includes('5000 streams'))) out.push({ target: 'one-instance change to 5000 streams: p99 ≤ 300 ms', measured: '-', verdict: 'not measured' });
+  const t10k = r.translate.find((t) => t.services >= 10000);
+  out.push(t10k ? { target: 'whole-mesh translate + encode, 10,000 services / 100,000 instances ≤ 2 s', measured: `${ms(t10k.wholeMeshMs)} ms`, verdict: t10k.wholeMeshMs <= 2000 ? 'pass' : 'FAIL' } : { target: 'whole-mesh translate + encode 10k ≤ 2 s', measured: '-', verdict: 'not measured' });
+  for (const t of r.translate) out.push({ target: `one-service change ≤ 5 ms (${t.services} services, one view)`, measured: `${ms(t.oneServiceMs)} ms (max ${ms(t.oneServiceMaxMs)}; × ${t.groups} groups ${ms(t.oneServiceAllGroupsMs)} ms)`, verdict: t.oneServiceMs <= 5 ? 'pass' : 'FAIL' });
+  const mem = file.flatMap((c) => (c.services === 1000 ? c.levels.filter((l) => l.streams === 5000).map((l) => ({ c, l })) : []));
+  if (mem.length === 0) out.push({ target: '5,000 streams, 1,000 services: RSS ≤ 1 GB and ≤ 100 KB/stream above idle', measured: '-', verdict: 'not measured' });
+  for (const { c, l } of mem) {
+    out.push({ target: `5,000 streams, 1,000 services (${c.mode}): RSS ≤ 1 GB, ≤ 100 KB/stream above idle`, measured: `${mb(l.rssBytes)} MB, ${l.rssKBPerStream.toFixed(1)} KB/stream`, verdict: l.rssBytes <= 2 ** 30 && l.rssKBPerStream <= 100 ? 'pass' : 'FAIL' });
+  }
+  for (const c of file) {
+    const t = r.translate.find((x) => x.services === c.services);
+    const claMean = t ? t.snapshotBytes.ClusterLoadAssignment! / t.snapshotResources.ClusterLoadAssignment! : undefined;
+    for (const l of c.levels) {
+      const k = byKind(l.changes).find((x) => x.kind === 'health-flip');
+      if (!k) continue;
+      const eds = k.bytes.eds;
+      const edsSet = t?.snapshotBytes.ClusterLoadAssignment;
+      out.push({
+        target: `one-instance change ≈ one ClusterLoadAssignment per stream (${c.services} svc, ${c.mode}, ${l.streams} streams)`,
+        measured: `${kb(k.bytes.total)} KB/stream (eds ${kb(eds)} KB${claMean ? ` ≈ ${(eds / claMean).toFixed(1)} mean CLAs` : ''}${edsSet ? ` of a ${kb(edsSet)} KB EDS set` : ''})`,
+        verdict: edsSet === undefined ? 'not measured' : k.bytes.total <= 0.05 * edsSet ? 'pass' : 'FAIL',
+      });
+    }
+  }
+  return out;
+}

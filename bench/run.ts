@@ -1,0 +1,117 @@
+// `npm run bench`: the translator micro-bench, the raw fan-out limit and the convergence suite,
+// then a table on stdout and the JSON in bench/results/<timestamp>.json. Progress goes to stderr.
+// Every child process is killed on exit (lib/proc.ts).
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseBenchArgs, type BenchArgs } from './lib/args.js';
+import { hotSpots } from './lib/cpuprofile.js';
+import { machineInfo } from './lib/machine.js';
+import { progress } from './lib/progress.js';
+import { checkTargets, render, type ProfileSummary, type RunResult } from './report.js';
+import { runConvergence, type ConvergenceResult } from './suites/convergence.js';
+import { runRaw, type RawResult } from './suites/raw.js';
+import { runTranslate, type TranslateResult } from './suites/translate.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..');
+
+async function main(args: BenchArgs): Promise<void> {
+  const started = new Date();
+  const work = mkdtempSync(join(tmpdir(), 'pxds-bench-'));
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  const profileDir = args.profile ? join(here, 'results', `profiles-${stamp}`) : undefined;
+  progress(`workdir ${work}${args.quick ? ' (quick)' : ''}`);
+
+  const translate: TranslateResult[] = [];
+  if (args.suites.includes('translate')) {
+    for (const services of args.translateMeshes) {
+      translate.push(
+        runTranslate(
+          { services, instancesPerService: args.instancesPerService, seed: args.seed },
+          { runs: args.translateRuns, changes: args.translateChanges, groups: args.translateGroups, parseFile: services <= args.parseFileMax },
+        ),
+      );
+    }
+  }
+
+  const raw: RawResult[] = [];
+  if (args.suites.includes('raw')) {
+    const common = { workers: args.workers, warmup: 3, connectConcurrency: args.connectConcurrency };
+    for (const mode of args.modes) raw.push(await runRaw(mode, args.streams, { ...common, rounds: args.rawRounds, messageBytes: 300 }));
+    if (args.rawBigBytes > 0) {
+      const top = [Math.max(...args.streams)];
+      for (const mode of args.modes) raw.push(await runRaw(mode, top, { ...common, rounds: 3, messageBytes: args.rawBigBytes }));
+    }
+  }
+
+  const convergence: ConvergenceResult[] = [];
+  const profiles: ProfileSummary[] = [];
+  const scenarios: Array<{ services: number; mode: 'sotw' | 'delta'; feed: 'file' | 'fake-polaris'; levels: readonly number[] }> = [];
+  if (args.suites.includes('convergence')) {
+    for (const services of args.meshes) for (const mode of args.modes) scenarios.push({ services, mode, feed: args.feed, levels: args.streams });
+    if (args.fakeMesh > 0 && args.feed !== 'fake-polaris') scenarios.push({ services: args.fakeMesh, mode: 'delta', feed: 'fake-polaris', levels: args.fakeStreams });
+  }
+  for (const s of scenarios) {
+    const dir = profileDir ? join(profileDir, `${s.services}-${s.mode}-${s.feed}`) : undefined;
+    if (dir) mkdirSync(dir, { recursive: true });
+    const result = await runConvergence({
+      services: s.services,
+      instancesPerService: args.instancesPerService,
+      seed: args.seed,
+      mode: s.mode,
+      feed: s.feed,
+      levels: s.levels,
+      fronted: args.fronted,
+      rounds: args.rounds,
+      workers: args.workers,
+      debounceMs: args.debounceMs,
+      connectConcurrency: args.connectConcurrency,
+      workDir: work,
+      cpuProfDir: dir,
+      // A rebuild for 1,000 node groups can block the bridge for most of a minute.
+      changeTimeoutMs: 180_000,
+    });
+    convergence.push(result);
+    if (dir) {
+      // Profiles are named CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main
+      // thread (the others are the module loader's worker).
+      for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile') && x.split('.')[4] === '0')) {
+        const h = hotSpots(join(dir, f), repo, 15);
+        profiles.push({ file: join(dir, f), scenario: `${s.services} services, ${s.mode}, ${s.feed}`, busyMs: h.busyMs, gcMs: h.gcMs, top: h.top });
+      }
+    }
+  }
+
+  const finished = new Date();
+  const partial = {
+    schema: 'polaris-xds-bench/1' as const,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationSeconds: (finished.getTime() - started.getTime()) / 1000,
+    args,
+    machine: machineInfo(repo),
+    translate,
+    raw,
+    convergence,
+    profiles,
+  };
+  const result: RunResult = { ...partial, targets: checkTargets(partial) };
+  const out = args.out ?? join(here, 'results', `${stamp}.json`);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+  process.stdout.write(render(result));
+  process.stdout.write(`\nJSON: ${out}\n`);
+  // Bridge logs stay when something failed.
+  if (convergence.some((c) => c.error) || raw.some((x) => x.error)) progress(`logs kept in ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+}
+
+main(parseBenchArgs(process.argv.slice(2))).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.stack : err);
+    process.exit(1);
+  },
+);

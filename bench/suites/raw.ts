@@ -1,0 +1,106 @@
+// The raw limit, measured in the same run: a plain grpc-js server writes one pre-encoded 300-byte
+// response (or a larger one, for the cost of big pushes) to N streams of the same client design; convergence is from just before the first
+// write to each stream's ACK. Several rounds after a warm-up; the medians of the rounds' p50, p99
+// and max are kept. Also the server's memory per idle stream.
+import { ClientPool } from '../clients/pool.js';
+import { sidecarSpecs } from '../clients/specs.js';
+import { nowMs, sleep } from '../lib/clock.js';
+import { progress } from '../lib/progress.js';
+import { median, summarize, type Summary } from '../lib/stats.js';
+import { RawServer } from '../servers/raw.js';
+import type { AdsMode } from './convergence.js';
+
+export interface RawLevel {
+  readonly streams: number;
+  readonly connected: number;
+  /** Medians over rounds of each round's p50 / p99 / max (ms). */
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly rounds: Summary[];
+  readonly writeMs: number;
+  readonly missed: number;
+  readonly rssKBPerStream: number;
+  readonly heapKBPerStream: number;
+  readonly serverCpuMsPerFanout: number;
+}
+
+export interface RawResult {
+  readonly mode: AdsMode;
+  readonly messageBytes: number;
+  readonly levels: RawLevel[];
+  readonly error?: string;
+}
+
+/** runRaw measures the raw fan-out at each level for one variant. */
+export async function runRaw(
+  mode: AdsMode,
+  levels: readonly number[],
+  opts: { workers: number; rounds: number; warmup: number; connectConcurrency: number; messageBytes: number },
+): Promise<RawResult> {
+  const raw = await RawServer.start(opts.messageBytes);
+  let pool: ClientPool | undefined;
+  const out: RawLevel[] = [];
+  try {
+    await sleep(300);
+    const idle = await raw.memory(true);
+    const idleRss = raw.rss();
+    pool = await ClientPool.start(opts.workers);
+    let opened = 0;
+    for (const level of levels) {
+      await pool.open(raw.address, mode === 'sotw' ? 'raw-sotw' : 'raw-delta', sidecarSpecs('bench', ['raw'], opened, level), {
+        concurrency: opts.connectConcurrency,
+        timeoutMs: 300_000,
+        sentinel: false,
+      });
+      opened = level;
+      const deadline = nowMs() + 60_000;
+      let connected = await raw.streams();
+      while (connected < level && nowMs() < deadline) {
+        await sleep(100);
+        connected = await raw.streams();
+      }
+      const mem = await raw.memory(true);
+      await sleep(200);
+      const rss = raw.rss();
+      const rounds: Summary[] = [];
+      let writeMs = 0;
+      let missed = 0;
+      const cpu0 = raw.cpuSeconds();
+      for (let r = 0; r < opts.warmup + opts.rounds; r++) {
+        await pool.expect([{ type: 'eds' }]);
+        const f = await raw.fanout();
+        await pool.settle(f.t0, { quietMs: 100, giveUpMs: 5000, timeoutMs: 30_000 });
+        const rep = await pool.report();
+        if (r < opts.warmup) continue;
+        const acks = rep.streams.flatMap((s) => (s.metAt[0] == null ? [] : [s.metAt[0] - f.t0]));
+        missed = Math.max(missed, rep.streams.length - acks.length);
+        rounds.push(summarize(acks));
+        writeMs += f.writeMs / opts.rounds;
+      }
+      const cpuMs = ((raw.cpuSeconds() - cpu0) * 1000) / (opts.warmup + opts.rounds);
+      const lvl: RawLevel = {
+        streams: level,
+        connected,
+        p50: median(rounds.map((s) => s.p50)),
+        p99: median(rounds.map((s) => s.p99)),
+        max: median(rounds.map((s) => s.max)),
+        rounds,
+        writeMs,
+        missed,
+        rssKBPerStream: (rss - idleRss) / 1024 / level,
+        heapKBPerStream: (mem.heapUsed - idle.heapUsed) / 1024 / level,
+        serverCpuMsPerFanout: cpuMs,
+      };
+      out.push(lvl);
+      progress(`[raw ${mode} ${raw.messageBytes[mode]} B] ${level} streams: p50 ${lvl.p50.toFixed(0)} p99 ${lvl.p99.toFixed(0)} max ${lvl.max.toFixed(0)} ms; ${lvl.rssKBPerStream.toFixed(1)} KB RSS/stream`);
+    }
+    return { mode, messageBytes: raw.messageBytes[mode], levels: out };
+  } catch (err) {
+    progress(`[raw ${mode}] failed: ${(err as Error).stack ?? String(err)}`);
+    return { mode, messageBytes: 0, levels: out, error: (err as Error).message };
+  } finally {
+    await pool?.close();
+    await raw.stop();
+  }
+}
