@@ -55,7 +55,7 @@ function parse() {
   }
   const quick = !!v.quick;
   const mode = v.mode ?? 'auto';
-  if (!['auto', 'sotw', 'delta'].includes(mode)) throw new Error(`--mode: ${mode}\n${USAGE}`);
+  if (!['auto', 'sotw', 'delta'].includes(mode)) throw new Error(`--mode must be auto, sotw or delta, not ${mode}`);
   return {
     quick,
     services: Number(v.services ?? 100),
@@ -74,7 +74,13 @@ function ratio(a: number, b: number): string {
 }
 
 async function main(): Promise<void> {
-  const args = parse();
+  let args: ReturnType<typeof parse>;
+  try {
+    args = parse();
+  } catch (err) {
+    console.error(`bench:polaris: ${(err as Error).message.split('\n')[0]}\n\n${USAGE}`);
+    process.exit(2);
+  }
   const started = new Date();
   const work = mkdtempSync(join(tmpdir(), 'pxds-bench-polaris-'));
   const mesh = generateMesh({ services: args.services, instancesPerService: 10, seed: args.seed });

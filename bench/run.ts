@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseBenchArgs, type BenchArgs } from './lib/args.js';
+import { parseBenchArgs, USAGE, type BenchArgs } from './lib/args.js';
 import { hotSpots } from './lib/cpuprofile.js';
 import { machineInfo } from './lib/machine.js';
 import { progress } from './lib/progress.js';
@@ -108,7 +108,15 @@ async function main(args: BenchArgs): Promise<void> {
   else rmSync(work, { recursive: true, force: true });
 }
 
-main(parseBenchArgs(process.argv.slice(2))).then(
+let args: BenchArgs;
+try {
+  args = parseBenchArgs(process.argv.slice(2));
+} catch (err) {
+  console.error(`bench: ${(err as Error).message.split('\n')[0]}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+main(args).then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(err instanceof Error ? err.stack : err);

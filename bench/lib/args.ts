@@ -89,11 +89,11 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   }
   const quick = !!v.quick;
   const suites = (v.suites ? v.suites.split(',') : ['translate', 'raw', 'convergence']) as Suite[];
-  for (const s of suites) if (!['translate', 'raw', 'convergence'].includes(s)) throw new Error(`unknown suite ${s}\n${USAGE}`);
+  for (const s of suites) if (!['translate', 'raw', 'convergence'].includes(s)) throw new Error(`unknown suite ${s}`);
   const modes = (v.modes ? v.modes.split(',') : ['sotw', 'delta']) as AdsMode[];
-  for (const m of modes) if (m !== 'sotw' && m !== 'delta') throw new Error(`unknown mode ${m}\n${USAGE}`);
+  for (const m of modes) if (m !== 'sotw' && m !== 'delta') throw new Error(`unknown mode ${m}`);
   const feed = (v.feed ?? 'file') as FeedKind;
-  if (feed !== 'file' && feed !== 'fake-polaris') throw new Error(`unknown feed ${feed}\n${USAGE}`);
+  if (feed !== 'file' && feed !== 'fake-polaris') throw new Error(`unknown feed ${feed}`);
   const num = (s: string | undefined, fallback: number) => (s === undefined ? fallback : Number(s));
   return {
     quick,

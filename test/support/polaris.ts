@@ -184,6 +184,10 @@ export interface PolarisServer {
   readonly httpUrl: string;
   /** `host:port` of the service-grpc (Discover) listener. */
   readonly grpcAddress: string;
+  /** `host:port` of Polaris's own xds-v3 server. */
+  readonly xdsAddress: string;
+  /** pid of the running server process, -1 when it is not running. */
+  pid(): number;
   readonly api: PolarisApi;
   /** kill ends the process with SIGKILL (data stays). */
   kill(): Promise<void>;
@@ -245,8 +249,8 @@ export function rewriteConfig(yaml: string, ports: Record<string, number>): stri
   return lines.join('\n');
 }
 
-/** startPolaris runs a fresh Polaris server in a temp folder and waits until its APIs answer. */
-export async function startPolaris(): Promise<PolarisServer> {
+/** startPolaris runs a fresh Polaris in a temp folder; `onSpawn` sees each server process it starts. */
+export async function startPolaris(opts: { onSpawn?: (child: ChildProcess) => void } = {}): Promise<PolarisServer> {
   const home = polarisHome();
   const dir = mkdtempSync(join(tmpdir(), 'pxds-polaris-'));
   cpSync(join(home, 'conf'), join(dir, 'conf'), { recursive: true });
@@ -285,6 +289,7 @@ export async function startPolaris(): Promise<PolarisServer> {
     const proc = spawn(join(home, 'polaris-server'), ['start', '-c', 'conf/polaris-server.yaml'], { cwd: dir, stdio: ['ignore', log, log] });
     closeSync(log);
     child = proc;
+    opts.onSpawn?.(proc);
     let exited = false;
     proc.once('exit', () => (exited = true));
     try {
@@ -292,7 +297,7 @@ export async function startPolaris(): Promise<PolarisServer> {
         'polaris to serve',
         async () => {
           if (exited) throw new Error(`polaris exited; see ${join(dir, 'polaris-stdout.log')}`);
-          if (!(await tcpOpen(ports['service-grpc']))) return false;
+          if (!(await tcpOpen(ports['service-grpc'])) || !(await tcpOpen(ports['xds-v3']))) return false;
           await api.call('GET', '/naming/v1/namespaces?limit=1');
           return true;
         },
@@ -319,6 +324,8 @@ export async function startPolaris(): Promise<PolarisServer> {
     dir,
     httpUrl,
     grpcAddress,
+    xdsAddress: `127.0.0.1:${ports['xds-v3']}`,
+    pid: () => child?.pid ?? -1,
     api,
     kill,
     restart: async () => {
