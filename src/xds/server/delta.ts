@@ -103,34 +103,18 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
   }
   sent.sort(byName);
   const gone = [...removed].sort(compareKeys);
-  const version = resources.version;
-  return {
-    typeUrl: t.typeUrl,
-    version,
-    resources: sent,
-    removed: gone,
-    updated,
-    added,
-    commit(nonce, now) {
-      const carried = new Map<string, string>();
-      for (const r of sent) {
-        t.sent.set(r.name, r.version);
-        carried.set(r.name, r.version);
-      }
-      for (const n of gone) {
-        if (want.has(n)) t.sent.set(n, MISSING);
-        else t.sent.delete(n);
-      }
-      // Nothing held back: the client now holds exactly the shared set, kept by reference.
-      if (want === resources.items && !parked) {
-        t.sent.clear();
-        t.heldSet = resources;
-      }
-      t.force.clear();
-      t.firstResponseDue = false;
-      t.ack.recordSent({ nonce, version, at: now, resources: carried });
-    },
-  };
+  return deltaPlan(t, resources, sent, gone, updated, added, () => {
+    for (const r of sent) t.sent.set(r.name, r.version);
+    for (const n of gone) {
+      if (want.has(n)) t.sent.set(n, MISSING);
+      else t.sent.delete(n);
+    }
+    // Nothing held back: the client now holds exactly the shared set, kept by reference.
+    if (want === resources.items && !parked) {
+      t.sent.clear();
+      t.heldSet = resources;
+    }
+  });
 }
 
 /** planFromHeld is plan for a client known to hold `held` and to want exactly `resources`. */
@@ -140,6 +124,21 @@ function planFromHeld(t: TypeState, held: TypeResources, resources: TypeResource
   const gone = removedBetween(held, resources);
   if (updated.length === 0 && added.length === 0 && gone.length === 0 && !t.firstResponseDue) return undefined;
   const sent = [...updated.map((n) => resources.items.get(n)!), ...added].sort(byName);
+  return deltaPlan(t, resources, sent, gone, updated, added, () => {
+    t.heldSet = resources;
+  });
+}
+
+/** deltaPlan wraps a computed response; `apply` records what the client holds once it is written. */
+function deltaPlan(
+  t: TypeState,
+  resources: TypeResources,
+  sent: readonly EncodedResource[],
+  gone: readonly string[],
+  updated: readonly string[],
+  added: readonly EncodedResource[],
+  apply: () => void,
+): Plan {
   const version = resources.version;
   return {
     typeUrl: t.typeUrl,
@@ -149,7 +148,8 @@ function planFromHeld(t: TypeState, held: TypeResources, resources: TypeResource
     updated,
     added,
     commit(nonce, now) {
-      t.heldSet = resources;
+      apply();
+      t.force.clear();
       t.firstResponseDue = false;
       t.ack.recordSent({ nonce, version, at: now, resources: new Map(sent.map((r) => [r.name, r.version])) });
     },
