@@ -73,7 +73,7 @@ function onRequest(t: TypeState, req: DeltaDiscoveryRequest, now: number): Reque
 function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefined {
   const want = desired(t, resources);
   // The client holds an earlier set of exactly the names it wants: send what changed between them.
-  if (want === resources.items && t.heldSet && t.force.size === 0 && t.ack.parked.size === 0) return planFromHeld(t, t.heldSet, resources);
+  if (want === resources.items && t.heldSet && t.ack.parked.size === 0 && allIn(t.force, resources)) return planFromHeld(t, t.heldSet, resources);
   t.materialize();
   const sent: EncodedResource[] = [];
   const removed = new Set<string>();
@@ -117,13 +117,20 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
   });
 }
 
+function allIn(names: ReadonlySet<string>, resources: TypeResources): boolean {
+  for (const n of names) if (!resources.items.has(n)) return false;
+  return true;
+}
+
 /** planFromHeld is plan for a client known to hold `held` and to want exactly `resources`. */
 function planFromHeld(t: TypeState, held: TypeResources, resources: TypeResources): Plan | undefined {
   const updated = changedBetween(held, resources);
   const added = addedBetween(held, resources);
   const gone = removedBetween(held, resources);
-  if (updated.length === 0 && added.length === 0 && gone.length === 0 && !t.firstResponseDue) return undefined;
-  const sent = [...updated.map((n) => resources.items.get(n)!), ...added].sort(byName);
+  // Names (re)subscribed since are sent even if held (the client may have dropped them).
+  const again = [...t.force].filter((n) => held.items.get(n)?.version === resources.items.get(n)!.version);
+  if (updated.length === 0 && added.length === 0 && gone.length === 0 && again.length === 0 && !t.firstResponseDue) return undefined;
+  const sent = [...updated, ...again].map((n) => resources.items.get(n)!).concat(added).sort(byName);
   return deltaPlan(t, resources, sent, gone, updated, added, () => {
     t.heldSet = resources;
   });
