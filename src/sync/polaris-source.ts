@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DiscoverResponse } from '../gen/v1/discover.js';
 import { PolarisXdsError } from '../errors.js';
-import type { MeshState, ServiceRef } from '../model/mesh.js';
+import { compareKeys, type MeshState, type ServiceRef } from '../model/mesh.js';
 import { MeshCache, type ApplyResult } from './cache.js';
 import type { SkippedItem } from './convert.js';
 import { discoverRequest, keyId, servicesKeys, type DiscoverKey, type KeyType } from './keys.js';
@@ -340,7 +340,7 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
 
     debugState(): SyncDebugState {
       const keys: KeyDebug[] = [...stats.entries()]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .sort(([a], [b]) => compareKeys(a, b))
         .map(([id, s]) => ({
           type: s.key.type,
           namespace: s.key.namespace,
