@@ -2,10 +2,9 @@
 // mesh from the file source) feeding a real Envoy, which routes real HTTP to local upstreams.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { parse as parseYaml } from 'yaml';
-import { runCli, startBridge, type BridgeProcess } from '../support/bridge.js';
-import { startEnvoy, type EnvoyProcess } from '../support/envoy.js';
-import { freePort, freePorts, waitFor } from '../support/ports.js';
+import { startBridge, type BridgeProcess } from '../support/bridge.js';
+import { startSidecarEnvoy, type EnvoyProcess } from '../support/envoy.js';
+import { waitFor } from '../support/ports.js';
 import { sendThrough, startUpstream, type Upstream } from '../support/upstream.js';
 
 // The example mesh puts its instances on these fixed ports (examples/envoy/mesh.yaml).
@@ -17,17 +16,11 @@ describe('example mesh through a real Envoy', () => {
   let envoy: EnvoyProcess;
   const upstreams: Upstream[] = [];
   let outbound = 0;
-  let inbound = 0;
 
   before(async () => {
     for (const [name, port] of Object.entries({ ...ECHO, ...WEB })) upstreams.push(await startUpstream(name, port));
     bridge = await startBridge([], { ready: true });
-    [outbound, inbound] = await freePorts(2);
-    const bs = await runCli(['bootstrap', '--xds-address', bridge.xdsAddress, '--namespace', 'default', '--service', 'web', '--admin-address', `127.0.0.1:${await freePort()}`, '--outbound-port', String(outbound), '--inbound-port', String(inbound)]);
-    assert.equal(bs.code, 0, bs.stderr);
-    const bootstrap = parseYaml(bs.stdout) as Record<string, unknown>;
-    const admin = (bootstrap.admin as { address: { socket_address: { port_value: number } } }).address.socket_address.port_value;
-    envoy = await startEnvoy(bootstrap, admin);
+    ({ envoy, outbound } = await startSidecarEnvoy(bridge.xdsAddress, { namespace: 'default', service: 'web' }));
     await waitFor('envoy to route echo.default', async () => (await sendThrough(outbound, 'echo.default').catch(() => undefined))?.status === 200, 20_000);
   });
 

@@ -3,11 +3,10 @@
 // an instance takes it out of rotation.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { parse as parseYaml } from 'yaml';
-import { runCli, startBridge, type BridgeProcess } from '../support/bridge.js';
-import { startEnvoy, type EnvoyProcess } from '../support/envoy.js';
+import { startBridge, type BridgeProcess } from '../support/bridge.js';
+import { startSidecarEnvoy, type EnvoyProcess } from '../support/envoy.js';
 import { startPolaris, type PolarisServer } from '../support/polaris.js';
-import { freePorts, waitFor } from '../support/ports.js';
+import { waitFor } from '../support/ports.js';
 import { sendThrough, startUpstream, type Upstream } from '../support/upstream.js';
 
 const NS = 'slice';
@@ -40,14 +39,7 @@ describe('real Polaris → polaris-xds → real Envoy', () => {
       upstreams.map((u) => ({ namespace: NS, service: SVC, host: '127.0.0.1', port: u.port, protocol: 'http', weight: 100, healthy: true })),
     );
     bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS, '--namespace', EXTRA_NS], { ready: true });
-    const [adminPort, out, inb] = await freePorts(3);
-    outbound = out!;
-    const bs = await runCli([
-      'bootstrap', '--xds-address', bridge.xdsAddress, '--namespace', NS, '--service', 'client',
-      '--admin-address', `127.0.0.1:${adminPort}`, '--outbound-port', String(out), '--inbound-port', String(inb),
-    ]);
-    assert.equal(bs.code, 0, bs.stderr);
-    envoy = await startEnvoy(parseYaml(bs.stdout) as Record<string, unknown>, adminPort!);
+    ({ envoy, outbound } = await startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'client' }));
     await waitFor('all three endpoints in Envoy', async () => {
       const c = await hits(30).catch(() => undefined);
       return c && c.size === 3;

@@ -5,24 +5,17 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse as parseYaml } from 'yaml';
-import { runCli, startBridge, type BridgeProcess } from '../support/bridge.js';
-import { startEnvoy, type EnvoyProcess } from '../support/envoy.js';
+import { startBridge, type BridgeProcess } from '../support/bridge.js';
+import { startSidecarEnvoy, type EnvoyProcess } from '../support/envoy.js';
 import { startPolaris, type PolarisServer } from '../support/polaris.js';
-import { freePorts, waitFor } from '../support/ports.js';
+import { waitFor } from '../support/ports.js';
 import { sendThrough, startUpstream, type Upstream } from '../support/upstream.js';
 
 const NS = 'outage';
 const SVC = 'echo';
 
 async function envoyFor(bridge: BridgeProcess): Promise<{ envoy: EnvoyProcess; outbound: number }> {
-  const [adminPort, outbound, inbound] = await freePorts(3);
-  const bs = await runCli([
-    'bootstrap', '--xds-address', bridge.xdsAddress, '--namespace', NS, '--service', 'client',
-    '--admin-address', `127.0.0.1:${adminPort}`, '--outbound-port', String(outbound), '--inbound-port', String(inbound),
-  ]);
-  assert.equal(bs.code, 0, bs.stderr);
-  return { envoy: await startEnvoy(parseYaml(bs.stdout) as Record<string, unknown>, adminPort!), outbound: outbound! };
+  return startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'client' });
 }
 
 async function endpointsOf(envoy: EnvoyProcess): Promise<string[]> {

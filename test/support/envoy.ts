@@ -4,8 +4,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { runCli } from './bridge.js';
 import { envoyBinary } from './components.js';
-import { waitFor } from './ports.js';
+import { freePorts, waitFor } from './ports.js';
 
 export interface EnvoyProcess {
   readonly adminPort: number;
@@ -128,4 +130,32 @@ export function parseConfigDump(dump: { configs: Array<Record<string, unknown>> 
     endpoints: dynamic(endpoints.dynamic_endpoint_configs, 'endpoint_config', (r) => String(r.cluster_name)),
     raw: dump,
   };
+}
+
+export interface SidecarEnvoy {
+  readonly envoy: EnvoyProcess;
+  readonly admin: number;
+  /** Ports of the outbound and inbound listeners (moved off 15001/15006 so Envoys can run side by side). */
+  readonly outbound: number;
+  readonly inbound: number;
+}
+
+/**
+ * startSidecarEnvoy runs `polaris-xds bootstrap` for one node, on free admin and listener ports
+ * (or `ports`), with `extra` flags; `edit` may change the bootstrap before Envoy starts on it.
+ */
+export async function startSidecarEnvoy(
+  xdsAddress: string,
+  opts: { namespace: string; service: string; extra?: readonly string[]; ports?: readonly [number, number, number]; edit?: (bootstrap: Record<string, any>) => void },
+): Promise<SidecarEnvoy> {
+  const [admin, outbound, inbound] = opts.ports ?? ((await freePorts(3)) as [number, number, number]);
+  const bs = await runCli([
+    'bootstrap', '--xds-address', xdsAddress, '--namespace', opts.namespace, '--service', opts.service,
+    '--admin-address', `127.0.0.1:${admin}`, '--outbound-port', String(outbound), '--inbound-port', String(inbound),
+    ...(opts.extra ?? []),
+  ]);
+  if (bs.code !== 0) throw new Error(`polaris-xds bootstrap failed (${bs.code}): ${bs.stderr}`);
+  const bootstrap = parseYaml(bs.stdout) as Record<string, any>;
+  opts.edit?.(bootstrap);
+  return { envoy: await startEnvoy(bootstrap, admin), admin, outbound, inbound };
 }

@@ -6,10 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { runCli } from './bridge.js';
-import { startEnvoy, type EnvoyProcess } from './envoy.js';
-import { freePorts, waitFor } from './ports.js';
+import { stringify as stringifyYaml } from 'yaml';
+import { startSidecarEnvoy, type EnvoyProcess } from './envoy.js';
+import { waitFor } from './ports.js';
 import { sendThrough } from './upstream.js';
 
 /** MeshMatch is a condition; a bare string is an EXACT text match. */
@@ -112,16 +111,12 @@ export interface SidecarOptions {
 
 /** startSidecar bootstraps and runs a sidecar Envoy against a bridge, on free admin and listener ports. */
 export async function startSidecar(bridge: { xdsAddress: string }, opts: SidecarOptions): Promise<Sidecar> {
-  const [admin, outbound, inbound] = (await freePorts(3)) as [number, number, number];
-  const args = ['bootstrap', '--xds-address', bridge.xdsAddress, '--namespace', opts.namespace, '--service', opts.service];
-  args.push('--admin-address', `127.0.0.1:${admin}`, '--outbound-port', String(outbound), '--inbound-port', String(inbound));
-  if (opts.region) args.push('--region', opts.region);
-  if (opts.zone) args.push('--zone', opts.zone);
-  if (opts.subZone) args.push('--sub-zone', opts.subZone);
-  if (opts.gateway) args.push('--gateway');
-  const bs = await runCli(args);
-  assert.equal(bs.code, 0, bs.stderr);
-  const envoy = await startEnvoy(parseYaml(bs.stdout) as Record<string, unknown>, admin);
+  const extra: string[] = [];
+  if (opts.region) extra.push('--region', opts.region);
+  if (opts.zone) extra.push('--zone', opts.zone);
+  if (opts.subZone) extra.push('--sub-zone', opts.subZone);
+  if (opts.gateway) extra.push('--gateway');
+  const { envoy, outbound } = await startSidecarEnvoy(bridge.xdsAddress, { namespace: opts.namespace, service: opts.service, extra });
   const send = (host: string, path = '/', headers: Record<string, string> = {}) => sendThrough(outbound, host, path, headers);
   const tally = async (n: number, host: string, path = '/', headers: Record<string, string> = {}, concurrency = 10): Promise<Tally> => {
     const counts: Tally = new Map();

@@ -2,10 +2,7 @@
 // bootstrap` (SotW or Delta, against one or several bridge replicas), a background request loop
 // that counts every failed request, and a wait for Envoy's config_dump to hold exactly the
 // expected resources, all accepted.
-import assert from 'node:assert/strict';
-import { parse as parseYaml } from 'yaml';
-import { runCli } from './bridge.js';
-import { startEnvoy, type ConfigDump, type EnvoyProcess } from './envoy.js';
+import { startSidecarEnvoy, type ConfigDump, type EnvoyProcess } from './envoy.js';
 import { freePorts, waitFor } from './ports.js';
 import { sendThrough } from './upstream.js';
 
@@ -33,22 +30,23 @@ export interface AdsEnvoyOptions {
  * stream and moves to another when its stream fails).
  */
 export async function startAdsEnvoy(xdsAddresses: readonly string[], opts: AdsEnvoyOptions): Promise<AdsEnvoy> {
-  const [admin, outbound, inbound] = opts.ports ?? ((await freePorts(3)) as [number, number, number]);
+  const ports = opts.ports ?? ((await freePorts(3)) as [number, number, number]);
+  const admin = ports[0];
   const nodeId = `${opts.namespace}/${opts.delta ? 'delta' : 'sotw'}-${process.pid}-${admin}~127.0.0.1`;
-  const args = ['bootstrap', '--xds-address', xdsAddresses[0]!, '--node-id', nodeId, '--namespace', opts.namespace, '--service', opts.service];
-  args.push('--admin-address', `127.0.0.1:${admin}`, '--outbound-port', String(outbound), '--inbound-port', String(inbound));
-  if (opts.delta) args.push('--delta');
-  const bs = await runCli(args);
-  assert.equal(bs.code, 0, bs.stderr);
-  const bootstrap = parseYaml(bs.stdout) as Record<string, any>;
-  if (xdsAddresses.length > 1) {
-    const cluster = (bootstrap.static_resources.clusters as Array<Record<string, any>>).find((c) => c.name === 'polaris_xds_server')!;
-    cluster.load_assignment.endpoints[0].lb_endpoints = xdsAddresses.map((a) => {
-      const [host, port] = a.split(':');
-      return { endpoint: { address: { socket_address: { address: host, port_value: Number(port) } } } };
-    });
-  }
-  const envoy = await startEnvoy(bootstrap, admin);
+  const { envoy, outbound, inbound } = await startSidecarEnvoy(xdsAddresses[0]!, {
+    namespace: opts.namespace,
+    service: opts.service,
+    ports,
+    extra: ['--node-id', nodeId, ...(opts.delta ? ['--delta'] : [])],
+    edit: (bootstrap) => {
+      if (xdsAddresses.length < 2) return;
+      const cluster = (bootstrap.static_resources.clusters as Array<Record<string, any>>).find((c) => c.name === 'polaris_xds_server')!;
+      cluster.load_assignment.endpoints[0].lb_endpoints = xdsAddresses.map((a) => {
+        const [host, port] = a.split(':');
+        return { endpoint: { address: { socket_address: { address: host, port_value: Number(port) } } } };
+      });
+    },
+  });
   return { envoy, nodeId, outbound, inbound, delta: !!opts.delta, stop: () => envoy.stop() };
 }
 
