@@ -10,9 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath } from 'grpc-health-check';
-import { parse as parseYaml } from 'yaml';
 import { runCli, startBridge, type BridgeProcess } from '../support/bridge.js';
-import { startEnvoy, type EnvoyProcess } from '../support/envoy.js';
+import { startSidecarEnvoy, type EnvoyProcess } from '../support/envoy.js';
 import { freePort, freePorts, waitFor } from '../support/ports.js';
 import { sendThrough, startUpstream, type Upstream } from '../support/upstream.js';
 
@@ -101,12 +100,7 @@ describe('SIGTERM with a real Envoy connected', () => {
     writeFileSync(configFile, `xds:\n  drainMs: ${DRAIN_MS}\n`);
     ports = (await freePorts(2)) as [number, number];
     bridge = await startBridge(['--file', meshFile, '--config', configFile], { ready: true, ports });
-    const [adminPort, inbound] = await freePorts(2);
-    outbound = await freePort();
-    const bs = await runCli(['bootstrap', '--xds-address', bridge.xdsAddress, '--namespace', 'default', '--service', 'client',
-      '--admin-address', `127.0.0.1:${adminPort}`, '--outbound-port', String(outbound), '--inbound-port', String(inbound)]);
-    assert.equal(bs.code, 0, bs.stderr);
-    envoy = await startEnvoy(parseYaml(bs.stdout) as Record<string, unknown>, adminPort!);
+    ({ envoy, outbound } = await startSidecarEnvoy(bridge.xdsAddress, { namespace: 'default', service: 'client' }));
     await waitFor('envoy to route echo.default', async () => (await sendThrough(outbound, 'echo.default').catch(() => undefined))?.status === 200, 20_000);
   });
 

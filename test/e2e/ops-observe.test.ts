@@ -8,9 +8,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse as parseYaml } from 'yaml';
 import { runCli, startBridge, type BridgeProcess } from '../support/bridge.js';
-import { parseConfigDump, startEnvoy, type EnvoyProcess } from '../support/envoy.js';
+import { parseConfigDump, startSidecarEnvoy, type EnvoyProcess } from '../support/envoy.js';
 import { freePorts, waitFor } from '../support/ports.js';
 import { sendThrough, startUpstream, type Upstream } from '../support/upstream.js';
 
@@ -50,10 +49,8 @@ describe('metrics and debugging with real Envoys', () => {
 
   async function sidecar(nodeId: string, outboundPort: number, inboundPort: number): Promise<EnvoyProcess> {
     const [adminPort] = await freePorts(1);
-    const bs = await runCli(['bootstrap', '--xds-address', bridge.xdsAddress, '--node-id', nodeId, '--namespace', 'default', '--service', 'web',
-      '--admin-address', `127.0.0.1:${adminPort}`, '--outbound-port', String(outboundPort), '--inbound-port', String(inboundPort)]);
-    assert.equal(bs.code, 0, bs.stderr);
-    return startEnvoy(parseYaml(bs.stdout) as Record<string, unknown>, adminPort!);
+    const extra = ['--node-id', nodeId];
+    return (await startSidecarEnvoy(bridge.xdsAddress, { namespace: 'default', service: 'web', extra, ports: [adminPort!, outboundPort, inboundPort] })).envoy;
   }
 
   before(async () => {

@@ -6,10 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse as parseYaml } from 'yaml';
-import { runCli, startBridge, type BridgeProcess } from '../support/bridge.js';
-import { startEnvoy, type EnvoyProcess } from '../support/envoy.js';
-import { freePorts, waitFor } from '../support/ports.js';
+import { startBridge, type BridgeProcess } from '../support/bridge.js';
+import { startSidecarEnvoy, type EnvoyProcess } from '../support/envoy.js';
+import { waitFor } from '../support/ports.js';
 
 interface Pki {
   ca: string;
@@ -40,11 +39,7 @@ async function connectedState(envoy: EnvoyProcess): Promise<number> {
 }
 
 async function sidecar(bridge: BridgeProcess, tlsFlags: string[]): Promise<EnvoyProcess> {
-  const [adminPort, outbound, inbound] = await freePorts(3);
-  const bs = await runCli(['bootstrap', '--xds-address', bridge.xdsAddress, '--namespace', 'default', '--service', 'web',
-    '--admin-address', `127.0.0.1:${adminPort}`, '--outbound-port', String(outbound), '--inbound-port', String(inbound), ...tlsFlags]);
-  assert.equal(bs.code, 0, bs.stderr);
-  return startEnvoy(parseYaml(bs.stdout) as Record<string, unknown>, adminPort!);
+  return (await startSidecarEnvoy(bridge.xdsAddress, { namespace: 'default', service: 'web', extra: tlsFlags })).envoy;
 }
 
 async function servedClusters(envoy: EnvoyProcess): Promise<string[]> {
