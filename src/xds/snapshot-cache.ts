@@ -69,14 +69,25 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
   private mesh?: MeshState;
   private quietTimer?: NodeJS.Timeout;
   private maxTimer?: NodeJS.Timeout;
+  private leading?: NodeJS.Immediate;
+  private lastRebuild = -Infinity;
 
   constructor(private readonly opts: SnapshotCacheOptions<V>) {}
 
-  /** setMesh takes a new MeshState; groups are rebuilt after the debounce. The first one is applied at once. */
+  /**
+   * setMesh takes a new MeshState. A change after a quiet spell is applied on the next tick; one
+   * that follows a rebuild within `debounceMs` waits for the burst to go quiet (at most
+   * `debounceMaxMs`), so a lone change costs no wait and a burst becomes few pushes.
+   */
   setMesh(mesh: MeshState): void {
     const first = this.mesh === undefined;
     this.mesh = mesh;
     if (first) return this.rebuild();
+    if (this.quietTimer === undefined && this.leading === undefined && performance.now() - this.lastRebuild >= this.opts.debounceMs) {
+      this.leading = setImmediate(() => this.rebuild());
+      return;
+    }
+    if (this.leading !== undefined) return;
     clearTimeout(this.quietTimer);
     this.quietTimer = setTimeout(() => this.rebuild(), this.opts.debounceMs);
     this.maxTimer ??= setTimeout(() => this.rebuild(), this.opts.debounceMaxMs);
@@ -120,6 +131,7 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
   stop(): void {
     clearTimeout(this.quietTimer);
     clearTimeout(this.maxTimer);
+    clearImmediate(this.leading);
   }
 
   private release(w: GroupWatch<V>): void {
@@ -136,9 +148,12 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
   private rebuild(): void {
     clearTimeout(this.quietTimer);
     clearTimeout(this.maxTimer);
+    clearImmediate(this.leading);
     this.quietTimer = undefined;
     this.maxTimer = undefined;
+    this.leading = undefined;
     if (!this.mesh) return;
+    this.lastRebuild = performance.now();
     const started = performance.now();
     const changed: Group<V>[] = [];
     for (const g of this.groups.values()) {

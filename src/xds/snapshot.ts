@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { compareKeys } from '../model/mesh.js';
 import { PUSH_ORDER, type TypeUrl, ENDPOINT_TYPE, ROUTE_TYPE } from './resource.js';
+import { ChunkedMap, LayeredMap, type ResourceMap } from './resource-map.js';
 import { encodeAny, encodeDeltaResource } from './wire.js';
 
 /**
@@ -19,6 +20,8 @@ export interface EncodedResource {
   readonly delta: Buffer;
   /** The decoded form, for /debug/config_dump. */
   readonly message: unknown;
+  /** Hash of (name, version) in four 32-bit lanes: this resource's share of a set's version. */
+  readonly lanes: Readonly<Uint32Array>;
 }
 
 /** contentVersion hashes bytes into a short, stable version string. */
@@ -32,14 +35,119 @@ export function contentVersion(...chunks: Array<Uint8Array | string>): string {
 export function encodeResource(typeUrl: TypeUrl, name: string, bytes: Uint8Array, message: unknown): EncodedResource {
   const version = contentVersion(bytes);
   const any = encodeAny(typeUrl, bytes);
-  return { typeUrl, name, version, any, delta: encodeDeltaResource(name, version, any), message };
+  const d = createHash('sha256').update(name).update('\0').update(version).digest();
+  const lanes = new Uint32Array([d.readUInt32LE(0), d.readUInt32LE(4), d.readUInt32LE(8), d.readUInt32LE(12)]);
+  return { typeUrl, name, version, any, delta: encodeDeltaResource(name, version, any), message, lanes };
 }
 
 /** TypeResources is one type's resources in a snapshot, by name, iterating in name order. */
 export interface TypeResources {
-  /** Hash of every (name, version) pair: the SotW version of the whole set. */
+  /** Multiset hash of every (name, version) pair: the SotW version of the whole set. */
   readonly version: string;
-  readonly items: ReadonlyMap<string, EncodedResource>;
+  readonly items: ResourceMap<EncodedResource>;
+  /** The hash's lanes, so a patched or layered set gets its version from the changes alone. */
+  readonly sum: Readonly<Uint32Array>;
+}
+
+/** Sets at least this big are chunked, so patches share what they do not touch. */
+const CHUNKED_FROM = 512;
+
+function versionOf(sum: Readonly<Uint32Array>): string {
+  let v = '';
+  for (const lane of sum) v += lane.toString(16).padStart(8, '0');
+  return v;
+}
+
+function addLanes(sum: Uint32Array, r: EncodedResource, sign: 1 | -1): void {
+  for (let i = 0; i < 4; i++) sum[i] = (sum[i]! + sign * r.lanes[i]!) >>> 0;
+}
+
+/** setVersion is the SotW version of any set of resources: equal sets get equal versions, in any order, on every replica (invariant 2). */
+export function setVersion(resources: Iterable<EncodedResource>): string {
+  const sum = new Uint32Array(4);
+  for (const r of resources) addLanes(sum, r, 1);
+  return versionOf(sum);
+}
+
+function checked(r: EncodedResource, typeUrl: TypeUrl): EncodedResource {
+  if (r.typeUrl !== typeUrl) throw new TypeError(`snapshot: resource ${r.name} has type ${r.typeUrl}, expected ${typeUrl}`);
+  return r;
+}
+
+/** typeSet sorts and checks one type's resources into a TypeResources. */
+export function typeSet(typeUrl: TypeUrl, list: readonly EncodedResource[]): TypeResources {
+  const sorted = [...list].sort((a, b) => compareKeys(a.name, b.name));
+  const sum = new Uint32Array(4);
+  const entries: Array<[string, EncodedResource]> = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const r = checked(sorted[i]!, typeUrl);
+    if (i > 0 && sorted[i - 1]!.name === r.name) throw new TypeError(`snapshot: duplicate ${typeUrl} resource ${r.name}`);
+    addLanes(sum, r, 1);
+    entries.push([r.name, r]);
+  }
+  const items = entries.length >= CHUNKED_FROM ? ChunkedMap.fromSorted(entries) : new Map(entries);
+  return { version: versionOf(sum), items, sum };
+}
+
+/**
+ * patchTypeSet returns `prev` with `upserts` set and `removes` deleted (an upserted name is not
+ * deleted). Its cost is the change, not the set: the version is updated from the changed
+ * entries, and a chunked set copies only the chunks the change lands in.
+ */
+export function patchTypeSet(prev: TypeResources, typeUrl: TypeUrl, upserts: readonly EncodedResource[], removes: readonly string[]): TypeResources {
+  const sum = new Uint32Array(prev.sum);
+  const set = new Map<string, EncodedResource>();
+  for (const r of upserts) {
+    const old = prev.items.get(checked(r, typeUrl).name);
+    if (old === r) continue;
+    if (old) addLanes(sum, old, -1);
+    addLanes(sum, r, 1);
+    set.set(r.name, r);
+  }
+  const gone: string[] = [];
+  for (const n of removes) {
+    const old = set.has(n) ? undefined : prev.items.get(n);
+    if (!old) continue;
+    addLanes(sum, old, -1);
+    gone.push(n);
+  }
+  if (set.size === 0 && gone.length === 0) return prev;
+  if (prev.items instanceof ChunkedMap) {
+    const next = { version: versionOf(sum), items: prev.items.patch(set, gone), sum };
+    const names = nameSets.get(prev);
+    if (names && next.items.size === prev.items.size && gone.length === 0) nameSets.set(next, names);
+    return next;
+  }
+  const merged = new Map(prev.items);
+  for (const n of gone) merged.delete(n);
+  for (const r of set.values()) merged.set(r.name, r);
+  return typeSet(typeUrl, [...merged.values()]);
+}
+
+// The names of a type set, as a Set streams can share (Subscription.share); a patch that adds and
+// removes no name passes its predecessor's on, so the streams that share it keep matching.
+const nameSets = new WeakMap<TypeResources, ReadonlySet<string>>();
+
+/** namesOf is the set of a type set's names, made once per set (or inherited from the set it was patched from). */
+export function namesOf(resources: TypeResources): ReadonlySet<string> {
+  let names = nameSets.get(resources);
+  if (!names) nameSets.set(resources, (names = new Set(resources.items.keys())));
+  return names;
+}
+
+/** layerTypeSet puts a group's own resources over a shared set; the result costs the top, not the base. */
+export function layerTypeSet(base: TypeResources, typeUrl: TypeUrl, top: readonly EncodedResource[]): TypeResources {
+  if (top.length === 0) return base;
+  const sum = new Uint32Array(base.sum);
+  const own = new Map<string, EncodedResource>();
+  for (const r of top) {
+    if (own.has(checked(r, typeUrl).name)) throw new TypeError(`snapshot: duplicate ${typeUrl} resource ${r.name}`);
+    own.set(r.name, r);
+    const hidden = base.items.get(r.name);
+    if (hidden) addLanes(sum, hidden, -1);
+    addLanes(sum, r, 1);
+  }
+  return { version: versionOf(sum), items: new LayeredMap(base.items, own), sum };
 }
 
 /** Snapshot holds every type's resources for one node group. */
@@ -47,21 +155,13 @@ export interface Snapshot {
   readonly resources: Readonly<Record<TypeUrl, TypeResources>>;
 }
 
-function typeResources(list: readonly EncodedResource[], typeUrl: TypeUrl): TypeResources {
-  const sorted = [...list].sort((a, b) => compareKeys(a.name, b.name));
-  const items = new Map<string, EncodedResource>();
-  for (const r of sorted) {
-    if (r.typeUrl !== typeUrl) throw new TypeError(`snapshot: resource ${r.name} has type ${r.typeUrl}, expected ${typeUrl}`);
-    if (items.has(r.name)) throw new TypeError(`snapshot: duplicate ${typeUrl} resource ${r.name}`);
-    items.set(r.name, r);
-  }
-  return { version: contentVersion(sorted.map((r) => `${r.name}\0${r.version}\n`).join('')), items };
-}
-
-/** makeSnapshot sorts, checks and freezes per-type resources into a Snapshot. */
-export function makeSnapshot(byType: Partial<Record<TypeUrl, readonly EncodedResource[]>>): Snapshot {
+/** makeSnapshot sorts, checks and freezes per-type resources (lists or ready type sets) into a Snapshot. */
+export function makeSnapshot(byType: Partial<Record<TypeUrl, readonly EncodedResource[] | TypeResources>>): Snapshot {
   const resources = {} as Record<TypeUrl, TypeResources>;
-  for (const t of PUSH_ORDER) resources[t] = typeResources(byType[t] ?? [], t);
+  for (const t of PUSH_ORDER) {
+    const given = byType[t] ?? [];
+    resources[t] = Array.isArray(given) ? typeSet(t, given) : (given as TypeResources);
+  }
   return Object.freeze({ resources: Object.freeze(resources) });
 }
 

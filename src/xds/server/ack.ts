@@ -17,8 +17,8 @@ export interface SentRecord {
   readonly nonce: string;
   readonly version: string;
   readonly at: number;
-  /** Delta: name → version of each resource the response carried, for NACK parking. */
-  readonly resources?: ReadonlyMap<string, string>;
+  /** Delta: the resources the response carried, for NACK parking (dropped once answered). */
+  readonly resources?: ReadonlyArray<{ readonly name: string; readonly version: string }>;
 }
 
 /** AckOutcome is what one request told the server about an earlier response. */
@@ -77,12 +77,14 @@ export class AckState {
       if (k === nonce) break;
     }
     const latencyMs = Math.max(0, now - rec.at);
+    // Answered: the resource list is not needed any more (it is a stream's whole EDS set at first).
+    if (this.last === rec && rec.resources) this.last = { nonce: rec.nonce, version: rec.version, at: rec.at };
     if (errorDetail) {
       const nack: NackRecord = { version: rec.version, nonce, code: errorDetail.code, message: errorDetail.message.slice(0, MAX_ERROR_CHARS), at: now };
       this.lastNack = nack;
       this.parkedVersion = rec.version;
       if (rec.resources) {
-        for (const [name, version] of rec.resources) {
+        for (const { name, version } of rec.resources) {
           this.parked.delete(name);
           this.parked.set(name, version);
         }

@@ -158,7 +158,7 @@ function deltaPlan(
       apply();
       t.force.clear();
       t.firstResponseDue = false;
-      t.ack.recordSent({ nonce, version, at: now, resources: new Map(sent.map((r) => [r.name, r.version])) });
+      t.ack.recordSent({ nonce, version, at: now, resources: sent });
     },
   };
 }

@@ -1,7 +1,7 @@
 // Response assembly by splicing: each resource's bytes were encoded once (EncodedResource.any /
 // .delta) and are copied into the response envelope; nothing is re-encoded per stream
 // (invariant 3). Field numbers: envoy/service/discovery/v3/discovery.proto.
-import { contentVersion, type EncodedResource } from '../snapshot.js';
+import type { EncodedResource } from '../snapshot.js';
 import { bytesField, message, str, type Part } from '../wire.js';
 
 /** SotwBody is what one DiscoveryResponse carries besides its nonce. */
@@ -61,11 +61,5 @@ export function encodeDeltaResponse(body: DeltaBody, nonce: string, controlPlane
   return message(parts);
 }
 
-/**
- * setVersion is the SotW version of a set of resources (sorted by name): the same hash
- * makeSnapshot gives a whole type, so a client that sees every resource of a type gets the
- * snapshot's own version, on every replica (invariant 2).
- */
-export function setVersion(sorted: readonly EncodedResource[]): string {
-  return contentVersion(sorted.map((r) => `${r.name}\0${r.version}\n`).join(''));
-}
+/** setVersion is the SotW version of a set of resources; see src/xds/snapshot.ts. */
+export { setVersion } from '../snapshot.js';

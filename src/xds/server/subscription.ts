@@ -1,10 +1,10 @@
 // Per-stream, per-type subscription state shared by SotW and Delta: which names the client wants
 // (explicit names, wildcard, legacy wildcard), what it was last sent, and what is pending.
 // Rules: https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#how-the-client-specifies-what-resources-to-return
-import { createHash } from 'node:crypto';
 import { compareKeys } from '../../model/mesh.js';
+import { diffMaps, type ResourceMap } from '../resource-map.js';
 import { supportsWildcard, type TypeUrl } from '../resource.js';
-import type { EncodedResource, TypeResources } from '../snapshot.js';
+import { namesOf, type EncodedResource, type TypeResources } from '../snapshot.js';
 import { AckState } from './ack.js';
 
 /** WILDCARD is the resource name that subscribes to whatever the server decides a node needs. */
@@ -27,8 +27,11 @@ export interface SubscriptionChange {
 export class Subscription {
   private wildcardOn = false;
   private named = false;
-  private readonly explicit = new Set<string>();
-  private key?: string;
+  // Envoy names every cluster's assignment in its EDS subscription: thousands of names per
+  // stream. When they are exactly a snapshot set's names, that set's name Set is shared instead
+  // (copied on the next change), so a stream keeps no names of its own.
+  private explicit: ReadonlySet<string> = new Set<string>();
+  private owned = true;
 
   /** wildcard is true while `*` (explicit or legacy) is subscribed. */
   get wildcard(): boolean {
@@ -40,10 +43,18 @@ export class Subscription {
     return this.explicit;
   }
 
-  /** namesKey is a digest of the explicit names, recomputed only after they change. */
-  namesKey(): string {
-    this.key ??= namesDigest([...this.explicit].sort(compareKeys));
-    return this.key;
+  /** share replaces the explicit names by an equal shared set (the caller checked they are equal). */
+  share(names: ReadonlySet<string>): void {
+    this.explicit = names;
+    this.owned = false;
+  }
+
+  private mutable(): Set<string> {
+    if (!this.owned) {
+      this.explicit = new Set(this.explicit);
+      this.owned = true;
+    }
+    return this.explicit as Set<string>;
   }
 
   /** everNamed is true once a request of this type named anything, which ends legacy wildcard. */
@@ -61,28 +72,27 @@ export class Subscription {
    * [] → `*`; [*, A] → `*` + A; [A] → A; [] → nothing (not wildcard again).
    */
   applySotw(names: readonly string[]): SubscriptionChange {
-    this.key = undefined;
     const added: string[] = [];
     const removed: string[] = [];
     let wildcard: boolean;
-    const next = new Set<string>();
     if (names.length === 0) {
       wildcard = !this.named;
     } else {
       this.named = true;
-      wildcard = false;
-      for (const n of names) {
-        if (n === WILDCARD) wildcard = true;
-        else next.add(n);
-      }
+      wildcard = names.includes(WILDCARD);
     }
     if (wildcard && !this.wildcardOn) added.push(WILDCARD);
     if (!wildcard && this.wildcardOn) removed.push(WILDCARD);
     this.wildcardOn = wildcard;
+    // An ACK repeats the names it had: nothing to change, nothing to copy.
+    const count = names.length - (wildcard && names.length > 0 ? 1 : 0);
+    if (count === this.explicit.size && names.every((n) => n === WILDCARD || this.explicit.has(n))) return { added, removed };
+    const next = new Set<string>();
+    for (const n of names) if (n !== WILDCARD) next.add(n);
     for (const n of this.explicit) if (!next.has(n)) removed.push(n);
     for (const n of next) if (!this.explicit.has(n)) added.push(n);
-    this.explicit.clear();
-    for (const n of next) this.explicit.add(n);
+    this.explicit = next;
+    this.owned = true;
     return { added, removed };
   }
 
@@ -92,7 +102,6 @@ export class Subscription {
    * Subscribing is applied before unsubscribing; phantom unsubscribes are ignored.
    */
   applyDelta(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean): SubscriptionChange {
-    this.key = undefined;
     const added: string[] = [];
     const removed: string[] = [];
     if (first && subscribe.length === 0 && !this.named) {
@@ -105,7 +114,7 @@ export class Subscription {
         if (!this.wildcardOn) added.push(WILDCARD);
         this.wildcardOn = true;
       } else if (!this.explicit.has(n)) {
-        this.explicit.add(n);
+        this.mutable().add(n);
         added.push(n);
       }
     }
@@ -113,7 +122,8 @@ export class Subscription {
       if (n === WILDCARD) {
         if (this.wildcardOn) removed.push(WILDCARD);
         this.wildcardOn = false;
-      } else if (this.explicit.delete(n)) {
+      } else if (this.explicit.has(n)) {
+        this.mutable().delete(n);
         removed.push(n);
       }
     }
@@ -208,13 +218,25 @@ export class TypeState {
  * type only for types where wildcard means something (LDS, CDS). Retained resources stand in for
  * names the snapshot dropped. Iteration order is unspecified; responses sort by name.
  */
-export function desired(t: TypeState, resources: TypeResources): ReadonlyMap<string, EncodedResource | undefined> {
+export function desired(t: TypeState, resources: TypeResources): ResourceMap<EncodedResource | undefined> {
   const wildcard = t.sub.wildcard && supportsWildcard(t.typeUrl);
   // The common case (Envoy's wildcard LDS/CDS) shares the snapshot's own map: no per-stream copy.
   if (wildcard && t.sub.names.size === 0 && t.retained.size === 0) return resources.items;
-  // So does Envoy's EDS: it names exactly the snapshot's set. Sizes first, so a mismatch costs nothing.
-  if (!wildcard && t.retained.size === 0 && t.sub.names.size === resources.items.size && t.sub.namesKey() === namesKeyOf(resources)) {
-    return resources.items;
+  // So does Envoy's EDS: it names exactly the snapshot's set. Sizes first, so a mismatch costs nothing;
+  // once seen equal, the stream shares the set's names and later checks are one comparison.
+  if (!wildcard && t.retained.size === 0 && t.sub.names.size === resources.items.size) {
+    const names = namesOf(resources);
+    if (t.sub.names === names) return resources.items;
+    let all = true;
+    for (const n of t.sub.names) {
+      if (names.has(n)) continue;
+      all = false;
+      break;
+    }
+    if (all) {
+      t.sub.share(names);
+      return resources.items;
+    }
   }
   const out = new Map<string, EncodedResource | undefined>();
   if (wildcard) for (const [n, r] of resources.items) out.set(n, r);
@@ -228,43 +250,19 @@ export function byName(a: EncodedResource, b: EncodedResource): number {
   return compareKeys(a.name, b.name);
 }
 
-function namesDigest(sorted: Iterable<string>): string {
-  // One update of the joined names: thousands of small updates cost far more than the join.
-  return createHash('sha1').update([...sorted].join('\n')).digest('hex');
-}
-
-// A digest of each snapshot type set's names (already in name order), computed once per set.
-const namesKeys = new WeakMap<TypeResources, string>();
-
-/** namesKeyOf digests a type set's names, so a stream can tell in O(1) whether it subscribes to exactly them. */
-export function namesKeyOf(resources: TypeResources): string {
-  let key = namesKeys.get(resources);
-  if (key === undefined) {
-    key = namesDigest(resources.items.keys());
-    namesKeys.set(resources, key);
-  }
-  return key;
-}
-
 // What changed between two type sets, computed once per pair and shared by every stream that held
 // the first and now gets the second: the cost of a push is then per change, not per stream × set.
 const diffs = new WeakMap<TypeResources, { readonly next: TypeResources; readonly changed: readonly string[]; readonly added: readonly EncodedResource[]; readonly removed: readonly string[] }>();
 
+const sameVersion = (a: EncodedResource, b: EncodedResource): boolean => a.version === b.version;
+
 function diff(prev: TypeResources, next: TypeResources) {
   const hit = diffs.get(prev);
   if (hit?.next === next) return hit;
-  const changed: string[] = [];
-  const added: EncodedResource[] = [];
-  const removed: string[] = [];
-  for (const [n, r] of next.items) {
-    const p = prev.items.get(n);
-    if (!p) added.push(r);
-    else if (p.version !== r.version) changed.push(n);
-  }
-  for (const n of prev.items.keys()) if (!next.items.has(n)) removed.push(n);
-  const d = { next, changed, added, removed };
-  diffs.set(prev, d);
-  return d;
+  const d = diffMaps(prev.items, next.items, sameVersion);
+  const out = { next, changed: d.changed, added: d.added.map(([, r]) => r), removed: d.removed };
+  diffs.set(prev, out);
+  return out;
 }
 
 /** changedBetween lists names in both sets whose versions differ. */

@@ -1,11 +1,12 @@
 // The translator: MeshState + NodeView → Snapshot. Pure in effect (same inputs, same bytes;
-// invariant 1) and memoised: every resource hangs off the Service objects it was built from, so a
-// new MeshState that shares unchanged services re-translates and re-encodes only what changed
-// (one instance → that service's assignments; one rule → that service's virtual host).
+// invariant 1) and incremental: every resource hangs off the Service objects it was built from,
+// and what a caller sees of the services (outbound.ts) is shared by every node with the same
+// caller identity and patched per changed service, so a new MeshState costs what changed (one
+// instance → that service's assignment), not services × node groups.
 import { serviceKey, type MeshState, type RouteDestination, type RouteRule, type Service } from '../../model/mesh.js';
 import type { NodeInfo } from '../node.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../resource.js';
-import { makeSnapshot, type EncodedResource, type Snapshot } from '../snapshot.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, type TypeUrl } from '../resource.js';
+import { layerTypeSet, makeSnapshot, typeSet, type EncodedResource, type Snapshot, type TypeResources } from '../snapshot.js';
 import { inboundCluster, passthroughCluster, ruleCluster, serviceCluster, speaksHttp2 } from './cds.js';
 import { groupedLoadAssignment, routable, serviceLoadAssignment } from './eds.js';
 import {
@@ -19,11 +20,13 @@ import {
 import { apiListener, gatewayListener, inboundListener, outboundListener, type InboundChain } from './lds.js';
 import { BoundedMap, Memo } from './memo.js';
 import * as names from './names.js';
+import { assembleOutbound, callerTraits, changedKeys, type OutboundSet, type ServiceShare } from './outbound.js';
 import { claimNames, passthroughVirtualHost, serviceRoutes, servicePorts, virtualHost, type Claims } from './rds.js';
 import type { RuleClusterSpec, Resolved } from './routing/destinations.js';
 import type { Flavor } from './routing/match.js';
 import { nearbyKey, nearbyLevel } from './routing/nearby.js';
 import { planRules, type Caller, type RulePlan } from './routing/rules.js';
+import { refsOf, type Refs } from './refs.js';
 import type { SkipReason } from './skip.js';
 import { nodeView, type NodeView } from './view.js';
 
@@ -32,13 +35,7 @@ export type { SkipReason, SkipKind } from './skip.js';
 export { nodeView } from './view.js';
 export { configDump, resourceJson, type ConfigDump } from './dump.js';
 
-/** Refs are what a snapshot's root resources point at, for `consistent()` (src/xds/snapshot.ts). */
-export interface Refs {
-  /** EDS service names of the snapshot's clusters. */
-  readonly edsNames: ReadonlySet<string>;
-  /** Route configuration names of the snapshot's listeners. */
-  readonly routeNames: ReadonlySet<string>;
-}
+export type { Refs } from './refs.js';
 
 /** Translation is one node view's snapshot, what was left out of it, and its references. */
 export interface Translation {
@@ -53,41 +50,31 @@ export interface Translator {
   translate(mesh: MeshState, view: NodeView): Translation;
 }
 
-/** Collects one snapshot's resources; later duplicates of a name are the same shared object. */
-class Collector {
-  readonly clusters = new Map<string, EncodedResource>();
-  readonly endpoints = new Map<string, EncodedResource>();
-  readonly listeners = new Map<string, EncodedResource>();
-  readonly routes = new Map<string, EncodedResource>();
-  readonly skipped: SkipReason[] = [];
-  readonly edsNames = new Set<string>();
-  readonly routeNames = new Set<string>();
-
-  eds(cluster: EncodedResource, cla: EncodedResource): void {
-    this.clusters.set(cluster.name, cluster);
-    this.endpoints.set(cla.name, cla);
-    this.edsNames.add(cla.name);
-  }
-
-  listener(l: EncodedResource, routeConfigs: readonly string[]): void {
-    this.listeners.set(l.name, l);
-    for (const r of routeConfigs) this.routeNames.add(r);
-  }
-
-  translation(): Translation {
-    const snapshot = makeSnapshot({
-      [CLUSTER_TYPE]: [...this.clusters.values()],
-      [ENDPOINT_TYPE]: [...this.endpoints.values()],
-      [LISTENER_TYPE]: [...this.listeners.values()],
-      [ROUTE_TYPE]: [...this.routes.values()],
-    });
-    return { snapshot, skipped: this.skipped, refs: { edsNames: this.edsNames, routeNames: this.routeNames } };
-  }
-}
-
 interface RuleResources {
   readonly cluster: EncodedResource;
   readonly cla: EncodedResource;
+}
+
+/** Own is what a node group is served besides its OutboundSet. */
+interface Own {
+  readonly clusters: EncodedResource[];
+  readonly listeners: EncodedResource[];
+  readonly routes: EncodedResource[];
+}
+
+const NONE: readonly EncodedResource[] = Object.freeze([]);
+
+/** samePortsAndNames says whether host name claims made for `prev` hold for `next`: no service came or went or changed its ports. */
+function samePortsAndNames(prev: MeshState, next: MeshState): boolean {
+  for (const k of changedKeys(prev, next)) {
+    const a = prev.services.get(k);
+    const b = next.services.get(k);
+    if (!a || !b) return false;
+    const pa = servicePorts(a);
+    const pb = servicePorts(b);
+    if (pa.length !== pb.length || pa.some((p, i) => p !== pb[i])) return false;
+  }
+  return true;
 }
 
 const ANY = new Set(['', '*']);
@@ -154,6 +141,13 @@ export function createTranslator(): Translator {
   const plainVhostByDomains = new WeakMap<readonly string[], { readonly name: string; readonly vh: EncodedVirtualHost }>();
   const serviceClusters = new WeakMap<Service, EncodedResource>();
   const claims = new Memo<Claims>();
+  const lastClaims = new Map<string, { readonly mesh: MeshState; readonly claims: Claims }>();
+  // The newest OutboundSet per caller identity, patched by the next mesh.
+  const outboundSets = new BoundedMap<string, OutboundSet>(64);
+  // One outbound route configuration per virtual host list (the list object is kept while unchanged).
+  const outboundRoutes = new WeakMap<readonly EncodedVirtualHost[], EncodedResource>();
+  const groupSets = new BoundedMap<string, { readonly base: TypeResources | undefined; readonly list: readonly EncodedResource[]; readonly set: TypeResources }>(1 << 17);
+  const lastTranslations = new BoundedMap<string, Translation>(1 << 16);
   const proxylessRoutes = new Memo<EncodedResource>();
   const apiListeners = new BoundedMap<string, EncodedResource>(1 << 17);
   const small = new BoundedMap<string, EncodedResource>(1 << 16);
@@ -174,7 +168,8 @@ export function createTranslator(): Translator {
     return c;
   }
 
-  function serviceEds(s: Service, view: NodeView, out: Collector): void {
+  /** serviceEds is a service's whole-service cluster and assignment for a caller locality. */
+  function serviceEds(s: Service, view: NodeView): { cluster: EncodedResource; cla: EncodedResource } {
     const name = names.outboundCluster(s.namespace, s.name);
     let cluster = serviceClusters.get(s);
     if (!cluster) {
@@ -187,19 +182,17 @@ export function createTranslator(): Translator {
     const cla = serviceCLAs.get(s, nearby ? nearbyKey(nearby.level, nearby.caller) : '', [], () =>
       encodeLoadAssignment(serviceLoadAssignment(name, routable(s).instances, nearby)),
     );
-    out.eds(cluster, cla);
-    out.skipped.push(...routable(s).skipped);
+    return { cluster, cla };
   }
 
-  function ruleEds(spec: RuleClusterSpec, out: Collector): void {
-    const r = ruleResources.get(spec.deps[0]!, spec.name, spec.deps, () => {
+  function ruleEds(spec: RuleClusterSpec): RuleResources {
+    return ruleResources.get(spec.deps[0]!, spec.name, spec.deps, () => {
       const h2 = speaksHttp2(spec.levels.flatMap((l) => l.flatMap((g) => g.instances)));
       return {
         cluster: clusterOf(spec.name, h2, () => encodeCluster(ruleCluster(spec.name, h2))),
         cla: encodeLoadAssignment(groupedLoadAssignment(spec.name, spec.levels)),
       };
     });
-    out.eds(r.cluster, r.cla);
   }
 
   function inboundPlan(s: Service, caller: Caller, flavor: Flavor): { plan: RulePlan; key: string } {
@@ -212,22 +205,23 @@ export function createTranslator(): Translator {
     return { plan, key };
   }
 
-  function applyPlan(plan: RulePlan, out: Collector): void {
-    out.skipped.push(...plan.skipped);
-    for (const spec of plan.clusters) ruleEds(spec, out);
-  }
-
-  function claimsFor(mesh: MeshState, namespace: string, lowercase: boolean, out: Collector): Claims {
-    const c = claims.get(mesh, JSON.stringify([namespace, lowercase]), [], () => claimNames(mesh, namespace, lowercase));
-    out.skipped.push(...c.skipped);
-    return c;
+  /** claimsFor gives host names for callers in a namespace, once per mesh; carried over while no service's name or ports changed. */
+  function claimsFor(mesh: MeshState, namespace: string, lowercase: boolean): Claims {
+    const key = JSON.stringify([namespace, lowercase]);
+    return claims.get(mesh, key, [], () => {
+      const last = lastClaims.get(key);
+      const c = last && samePortsAndNames(last.mesh, mesh) ? last.claims : claimNames(mesh, namespace, lowercase);
+      lastClaims.set(key, { mesh, claims: c });
+      return c;
+    });
   }
 
   /** serviceVhost is a service's virtual host for a caller, encoded once per (routing, caller, domains). */
   function serviceVhost(s: Service, plan: RulePlan, planKey: string, domains: readonly string[]): EncodedVirtualHost {
     const name = names.outboundCluster(s.namespace, s.name);
     const build = (): EncodedVirtualHost => encodeVirtualHost(virtualHost(name, domains, serviceRoutes(plan.routes, name)));
-    if (s.routing.inbounds.length > 0) return vhosts.get(s, `${planKey}${domainsKey(domains)}`, [], build);
+    // Routes depend on the rules and the service's name, not its instances: keyed on the routing object.
+    if (s.routing.inbounds.length > 0) return vhosts.get(s.routing, `${name}\0${planKey}${domainsKey(domains)}`, [], build);
     // Fast path: the same domain list object (one per service per mesh) was seen by another group.
     const seen = plainVhostByDomains.get(domains);
     if (seen && seen.name === name) return seen.vh;
@@ -238,49 +232,88 @@ export function createTranslator(): Translator {
     return vh;
   }
 
-  /** serviceHosts adds every service's clusters and assignments and returns its virtual hosts (Envoy flavor). */
-  function serviceHosts(mesh: MeshState, view: NodeView, caller: Caller, out: Collector): EncodedVirtualHost[] {
-    const claimed = claimsFor(mesh, view.namespace, true, out);
-    const hosts: EncodedVirtualHost[] = [];
-    for (const [key, s] of mesh.services) {
-      serviceEds(s, view, out);
-      const { plan, key: planKey } = inboundPlan(s, caller, 'envoy');
-      applyPlan(plan, out);
-      const domains = claimed.names.get(key);
-      if (domains) hosts.push(serviceVhost(s, plan, planKey, domains));
+  /** share translates one service for a caller (the OutboundSet's unit of work). */
+  function share(s: Service, domains: readonly string[] | undefined, view: NodeView, caller: Caller, flavor: Flavor): ServiceShare {
+    const { cluster, cla } = serviceEds(s, view);
+    const { plan, key: planKey } = inboundPlan(s, caller, flavor);
+    const clusters = [cluster];
+    const endpoints = [cla];
+    for (const spec of plan.clusters) {
+      const r = ruleEds(spec);
+      if (!clusters.includes(r.cluster)) clusters.push(r.cluster);
+      if (!endpoints.includes(r.cla)) endpoints.push(r.cla);
     }
-    return hosts;
+    const own = routable(s).skipped;
+    const skipped = own.length === 0 ? plan.skipped : plan.skipped.length === 0 ? own : [...own, ...plan.skipped];
+    if (flavor === 'envoy') {
+      return { service: s, domains, clusters, endpoints, listeners: NONE, routes: NONE, vhost: domains && serviceVhost(s, plan, planKey, domains), skipped };
+    }
+    if (!domains) return { service: s, domains, clusters, endpoints, listeners: NONE, routes: NONE, skipped };
+    const rcName = names.proxylessRouteConfig(s.namespace, s.name);
+    // One configuration per service, its single virtual host matching whatever authority the client dialled.
+    const vh = serviceVhost(s, plan, planKey, ['*']);
+    const rc = proxylessRoutes.get(vh, rcName, [], () => encodeRouteConfigParts(rcName, [vh]));
+    const listeners = domains.map((ln) => {
+      const k = `${ln}\0${rcName}`;
+      let l = apiListeners.get(k);
+      if (!l) apiListeners.set(k, (l = encodeListener(apiListener(ln, rcName))));
+      return l;
+    });
+    return { service: s, domains, clusters, endpoints, listeners, routes: [rc], skipped };
+  }
+
+  /**
+   * outboundFor is the OutboundSet of a node view. Views that differ only in what no part of the
+   * mesh looks at share one: the caller counts only as far as some rule names it, the locality
+   * only when some service routes by nearness.
+   */
+  function outboundFor(mesh: MeshState, view: NodeView, flavor: Flavor): OutboundSet {
+    const traits = callerTraits(mesh);
+    const caller: Caller = {
+      namespace: traits.callerNamespaces.has(view.namespace) ? view.namespace : '',
+      service: traits.callerServices.has(view.service) ? view.service : '',
+    };
+    const locality = traits.nearby ? view.locality : undefined;
+    const key = JSON.stringify([flavor, view.namespace, caller.namespace, caller.service, locality ? [locality.region, locality.zone, locality.campus] : null]);
+    const claimed = claimsFor(mesh, view.namespace, flavor === 'envoy');
+    const prev = outboundSets.get(key);
+    const set = assembleOutbound(mesh, claimed, prev, (s, domains) => share(s, domains, view, caller, flavor));
+    if (set !== prev) outboundSets.set(key, set);
+    return set;
   }
 
   /** routeConfig splices virtual hosts into a route configuration, reusing the last one when no part changed. */
-  function routeConfig(view: NodeView, name: string, parts: readonly EncodedVirtualHost[], out: Collector): void {
-    const key = `${view.key}\0${name}`;
-    const last = routeConfigs.get(key);
-    let res: EncodedResource;
-    if (last && last.parts.length === parts.length && last.parts.every((p, i) => p === parts[i])) {
-      res = last.res;
-    } else {
-      res = encodeRouteConfigParts(name, parts);
-      routeConfigs.set(key, { parts, res });
-    }
-    out.routes.set(name, res);
+  function routeConfig(cacheKey: string, name: string, parts: readonly EncodedVirtualHost[]): EncodedResource {
+    const last = routeConfigs.get(cacheKey);
+    if (last && last.parts.length === parts.length && last.parts.every((p, i) => p === parts[i])) return last.res;
+    const res = encodeRouteConfigParts(name, parts);
+    routeConfigs.set(cacheKey, { parts, res });
+    return res;
   }
 
-  function sidecarInbound(mesh: MeshState, view: NodeView, out: Collector): void {
+  /** ownSet is a small per-group type set, reused while its resources are the same objects. */
+  function ownSet(cacheKey: string, typeUrl: TypeUrl, base: TypeResources | undefined, list: readonly EncodedResource[]): TypeResources {
+    const last = groupSets.get(cacheKey);
+    if (last && last.base === base && last.list.length === list.length && last.list.every((r, i) => r === list[i])) return last.set;
+    const set = base ? layerTypeSet(base, typeUrl, list) : typeSet(typeUrl, list);
+    groupSets.set(cacheKey, { base, list, set });
+    return set;
+  }
+
+  function sidecarInbound(mesh: MeshState, view: NodeView, own: Own): void {
     if (view.service === '') return;
-    const own = mesh.services.get(serviceKey(view.namespace, view.service));
-    const ports = own && servicePorts(own).length > 0 ? servicePorts(own) : view.bindPorts;
+    const self = mesh.services.get(serviceKey(view.namespace, view.service));
+    const ports = self && servicePorts(self).length > 0 ? servicePorts(self) : view.bindPorts;
     if (ports.length === 0) return;
-    const http2 = own ? speaksHttp2(own.instances) : false;
+    const http2 = self ? speaksHttp2(self.instances) : false;
     const { namespace: ns, service: svc } = view;
     const chains: InboundChain[] = [];
     const add = (port: number | undefined, clusterPorts: readonly number[]): void => {
       const clusterName = names.inboundCluster(ns, svc, port);
       const rcName = names.inboundRouteConfig(ns, svc, port);
       const id = JSON.stringify([clusterName, clusterPorts, http2]);
-      out.clusters.set(clusterName, cached(`inbound-cluster${id}`, () => encodeCluster(inboundCluster(clusterName, clusterPorts, http2))));
-      out.routes.set(
-        rcName,
+      own.clusters.push(cached(`inbound-cluster${id}`, () => encodeCluster(inboundCluster(clusterName, clusterPorts, http2))));
+      own.routes.push(
         cached(`inbound-rc${JSON.stringify([rcName, clusterName])}`, () =>
           encodeRouteConfigParts(rcName, [encodeVirtualHost(virtualHost(names.inboundCluster(ns, svc), ['*'], serviceRoutes([], clusterName)))]),
         ),
@@ -290,77 +323,83 @@ export function createTranslator(): Translator {
     if (ports.length > 1) for (const p of ports) add(p, [p]);
     add(undefined, ports);
     const lname = names.inboundListener(ns, svc, view.inboundPort);
-    out.listener(
-      cached(`inbound-listener${JSON.stringify([lname, view.inboundPort, chains])}`, () => encodeListener(inboundListener(lname, view.inboundPort, chains))),
-      chains.map((c) => c.routeConfigName),
-    );
+    own.listeners.push(cached(`inbound-listener${JSON.stringify([lname, view.inboundPort, chains])}`, () => encodeListener(inboundListener(lname, view.inboundPort, chains))));
   }
 
-  function sidecar(mesh: MeshState, view: NodeView, caller: Caller, out: Collector): void {
+  function sidecar(mesh: MeshState, view: NodeView): Translation {
+    const set = outboundFor(mesh, view, 'envoy');
     passthrough ??= encodeCluster(passthroughCluster());
     passthroughHost ??= encodeVirtualHost(passthroughVirtualHost());
-    out.clusters.set(passthrough.name, passthrough);
-    const hosts = serviceHosts(mesh, view, caller, out);
-    routeConfig(view, names.OUTBOUND_ROUTE_CONFIG, [...hosts, passthroughHost], out);
+    // Every sidecar with this outbound set shares one outbound route configuration.
+    let rc = outboundRoutes.get(set.hosts);
+    if (!rc) outboundRoutes.set(set.hosts, (rc = encodeRouteConfigParts(names.OUTBOUND_ROUTE_CONFIG, [...set.hosts, passthroughHost])));
     const lname = names.outboundListener(view.outboundPort);
-    out.listener(
-      cached(`outbound-listener${JSON.stringify([lname, view.outboundPort])}`, () => encodeListener(outboundListener(lname, view.outboundPort, names.OUTBOUND_ROUTE_CONFIG))),
-      [names.OUTBOUND_ROUTE_CONFIG],
-    );
-    sidecarInbound(mesh, view, out);
+    const own: Own = { clusters: [passthrough], routes: [rc], listeners: [] };
+    own.listeners.push(cached(`outbound-listener${JSON.stringify([lname, view.outboundPort])}`, () => encodeListener(outboundListener(lname, view.outboundPort, names.OUTBOUND_ROUTE_CONFIG))));
+    sidecarInbound(mesh, view, own);
+    return translation(view, set.skipped, {
+      [CLUSTER_TYPE]: ownSet(`${view.key}\0cds`, CLUSTER_TYPE, set.clusters, own.clusters),
+      [ENDPOINT_TYPE]: set.endpoints,
+      [LISTENER_TYPE]: ownSet(`${view.key}\0lds`, LISTENER_TYPE, undefined, own.listeners),
+      [ROUTE_TYPE]: ownSet(`${view.key}\0rds`, ROUTE_TYPE, undefined, own.routes),
+    });
   }
 
-  function gateway(mesh: MeshState, view: NodeView, caller: Caller, out: Collector): void {
-    const hosts = serviceHosts(mesh, view, caller, out);
+  function gateway(mesh: MeshState, view: NodeView): Translation {
+    const set = outboundFor(mesh, view, 'envoy');
+    const caller: Caller = { namespace: view.namespace, service: view.service };
+    const hosts = [...set.hosts];
     const gwKey = serviceKey(view.namespace, view.service);
     const gw = view.service === '' ? undefined : mesh.services.get(gwKey);
+    const clusters: EncodedResource[] = [];
+    const endpoints: EncodedResource[] = [];
+    let skipped = set.skipped;
     if (gw && gw.routing.outbounds.length > 0) {
       // Rules that name the gateway as their caller route any host to the services they name.
       const { rules, deps } = callerTrueOutbounds(mesh, gw);
       const plan = plans.get(mesh, `gateway${gwKey}`, deps, () =>
         planRules(rules, { path: `${gwKey}.routing.outbounds`, caller, flavor: 'envoy', resolve: meshResolver(mesh), explicitCaller: true }),
       );
-      applyPlan(plan, out);
+      skipped = [...skipped, ...plan.skipped];
+      for (const spec of plan.clusters) {
+        const r = ruleEds(spec);
+        if (!set.clusters.items.has(r.cluster.name) && !clusters.includes(r.cluster)) clusters.push(r.cluster);
+        if (!set.endpoints.items.has(r.cla.name) && !endpoints.includes(r.cla)) endpoints.push(r.cla);
+      }
       if (plan.routes.length > 0) hosts.push(encodeVirtualHost(virtualHost('gateway', ['*'], serviceRoutes(plan.routes, undefined))));
     }
-    routeConfig(view, names.GATEWAY_ROUTE_CONFIG, hosts, out);
+    const rc = routeConfig(view.key, names.GATEWAY_ROUTE_CONFIG, hosts);
     const lname = names.gatewayListener(view.gatewayPort);
-    out.listener(
-      cached(`gateway-listener${JSON.stringify([lname, view.gatewayPort])}`, () => encodeListener(gatewayListener(lname, view.gatewayPort, names.GATEWAY_ROUTE_CONFIG))),
-      [names.GATEWAY_ROUTE_CONFIG],
-    );
+    const listener = cached(`gateway-listener${JSON.stringify([lname, view.gatewayPort])}`, () => encodeListener(gatewayListener(lname, view.gatewayPort, names.GATEWAY_ROUTE_CONFIG)));
+    return translation(view, skipped, {
+      [CLUSTER_TYPE]: ownSet(`${view.key}\0cds`, CLUSTER_TYPE, set.clusters, clusters),
+      [ENDPOINT_TYPE]: ownSet(`${view.key}\0eds`, ENDPOINT_TYPE, set.endpoints, endpoints),
+      [LISTENER_TYPE]: ownSet(`${view.key}\0lds`, LISTENER_TYPE, undefined, [listener]),
+      [ROUTE_TYPE]: ownSet(`${view.key}\0rds`, ROUTE_TYPE, undefined, [rc]),
+    });
   }
 
-  function proxyless(mesh: MeshState, view: NodeView, caller: Caller, out: Collector): void {
-    const claimed = claimsFor(mesh, view.namespace, false, out);
-    for (const [key, s] of mesh.services) {
-      serviceEds(s, view, out);
-      const { plan, key: planKey } = inboundPlan(s, caller, 'grpc');
-      applyPlan(plan, out);
-      const listenerNames = claimed.names.get(key);
-      if (!listenerNames) continue;
-      const rcName = names.proxylessRouteConfig(s.namespace, s.name);
-      // One configuration per service, its single virtual host matching whatever authority the client dialled.
-      const vh = serviceVhost(s, plan, planKey, ['*']);
-      out.routes.set(rcName, proxylessRoutes.get(vh, rcName, [], () => encodeRouteConfigParts(rcName, [vh])));
-      for (const ln of listenerNames) {
-        const k = `${ln}\0${rcName}`;
-        let l = apiListeners.get(k);
-        if (!l) apiListeners.set(k, (l = encodeListener(apiListener(ln, rcName))));
-        out.listener(l, [rcName]);
-      }
-    }
+  function proxyless(mesh: MeshState, view: NodeView): Translation {
+    const set = outboundFor(mesh, view, 'grpc');
+    return translation(view, set.skipped, { [CLUSTER_TYPE]: set.clusters, [ENDPOINT_TYPE]: set.endpoints, [LISTENER_TYPE]: set.listeners, [ROUTE_TYPE]: set.routes });
+  }
+
+  /** translation wraps type sets into a Translation, reusing the group's last one when every set is the same object. */
+  function translation(view: NodeView, skipped: readonly SkipReason[], sets: Record<TypeUrl, TypeResources>): Translation {
+    const last = lastTranslations.get(view.key);
+    if (last && last.skipped === skipped && PUSH_ORDER.every((t) => last.snapshot.resources[t] === sets[t])) return last;
+    const snapshot = makeSnapshot(sets);
+    const t: Translation = { snapshot, skipped, get refs() { return refsOf(snapshot); } };
+    lastTranslations.set(view.key, t);
+    return t;
   }
 
   return {
     nodeView,
     translate(mesh: MeshState, view: NodeView): Translation {
-      const out = new Collector();
-      const caller: Caller = { namespace: view.namespace, service: view.service };
-      if (view.runType === 'sidecar') sidecar(mesh, view, caller, out);
-      else if (view.runType === 'gateway') gateway(mesh, view, caller, out);
-      else proxyless(mesh, view, caller, out);
-      return out.translation();
+      if (view.runType === 'sidecar') return sidecar(mesh, view);
+      if (view.runType === 'gateway') return gateway(mesh, view);
+      return proxyless(mesh, view);
     },
   };
 }

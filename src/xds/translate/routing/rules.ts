@@ -43,7 +43,7 @@ export interface RuleContext {
   readonly explicitCaller?: boolean;
 }
 
-function isWildcard(s: string): boolean {
+export function isWildcard(s: string): boolean {
   return s === '' || s === '*';
 }
 
