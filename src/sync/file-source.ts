@@ -54,7 +54,8 @@ function reuseUnchanged(prev: MeshState | undefined, next: MeshState): MeshState
     const old = prev.services.get(k);
     if (old !== undefined && sameData(old, s)) services.push(old);
     else {
-      services.push(s);
+      // Its unchanged rules stay the same object, so routes built from them are not rebuilt.
+      services.push(old !== undefined && sameData(old.routing, s.routing) ? { ...s, routing: old.routing } : s);
       changed = true;
     }
   }

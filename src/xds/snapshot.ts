@@ -97,16 +97,19 @@ export function typeSet(typeUrl: TypeUrl, list: readonly EncodedResource[]): Typ
 export function patchTypeSet(prev: TypeResources, typeUrl: TypeUrl, upserts: readonly EncodedResource[], removes: readonly string[]): TypeResources {
   const sum = new Uint32Array(prev.sum);
   const set = new Map<string, EncodedResource>();
+  const upserted = new Set<string>();
   for (const r of upserts) {
-    const old = prev.items.get(checked(r, typeUrl).name);
+    upserted.add(checked(r, typeUrl).name);
+    // A name given twice: the later resource wins, and only it counts in the version.
+    const old = set.get(r.name) ?? prev.items.get(r.name);
     if (old === r) continue;
     if (old) addLanes(sum, old, -1);
     addLanes(sum, r, 1);
     set.set(r.name, r);
   }
   const gone: string[] = [];
-  for (const n of removes) {
-    const old = set.has(n) ? undefined : prev.items.get(n);
+  for (const n of new Set(removes)) {
+    const old = upserted.has(n) ? undefined : prev.items.get(n);
     if (!old) continue;
     addLanes(sum, old, -1);
     gone.push(n);

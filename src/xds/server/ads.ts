@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import { xdsError } from '../../errors.js';
 import { DeltaDiscoveryRequest, DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
 import { silentLogger, type Logger } from '../../log.js';
+import { decodeDiscoveryRequest } from './decode.js';
 import { delta } from './delta.js';
 import { HookRunner, type XdsHooks } from './hooks.js';
 import { XdsMetrics } from './metrics.js';
@@ -33,7 +34,7 @@ export const adsServiceDefinition = {
     requestStream: true,
     responseStream: true,
     requestSerialize: (req: DiscoveryRequest): Buffer => Buffer.from(DiscoveryRequest.encode(req).finish()),
-    requestDeserialize: decodeOrFailure((b) => DiscoveryRequest.decode(b)),
+    requestDeserialize: decodeOrFailure(decodeDiscoveryRequest),
     responseSerialize: passThrough,
     responseDeserialize: passThrough,
     originalName: 'streamAggregatedResources',

@@ -80,7 +80,7 @@ export class DecodeFailure {
 }
 
 /** decodeOrFailure wraps a decoder so a decoding error becomes a DecodeFailure value. */
-export function decodeOrFailure<T>(decode: (bytes: Uint8Array) => T): (bytes: Buffer) => T | DecodeFailure {
+export function decodeOrFailure<T>(decode: (bytes: Buffer) => T): (bytes: Buffer) => T | DecodeFailure {
   return (bytes) => {
     try {
       return decode(bytes);

@@ -3,7 +3,7 @@
 // listeners and routes of the push are ACKed, so no route names a cluster the client no longer has.
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, type TypeUrl } from '../resource.js';
 import type { Snapshot } from '../snapshot.js';
-import { MISSING, type TypeState } from './subscription.js';
+import { MISSING, removedBetween, type TypeState } from './subscription.js';
 
 const HELD_BACK = [CLUSTER_TYPE, ENDPOINT_TYPE] as const;
 const ROUTING = [LISTENER_TYPE, ROUTE_TYPE] as const;
@@ -47,11 +47,19 @@ export class RemovalGuard {
       if (!t) continue;
       const before = prev.resources[type].items;
       const after = next.resources[type].items;
-      t.materialize();
-      for (const [n, version] of t.sent) {
-        if (version === MISSING || after.has(n) || t.retained.has(n)) continue;
-        const r = before.get(n);
-        if (r && t.inScope(n)) t.retained.set(n, r);
+      if (t.heldSet) {
+        // The client holds a whole snapshot set: what it loses is that set's diff (shared by every
+        // such stream), and the set stays held by reference.
+        for (const n of removedBetween(t.heldSet, next.resources[type])) {
+          const r = t.heldSet.items.get(n);
+          if (r && !t.retained.has(n) && t.inScope(n)) t.retained.set(n, r);
+        }
+      } else {
+        for (const [n, version] of t.sent) {
+          if (version === MISSING || after.has(n) || t.retained.has(n)) continue;
+          const r = before.get(n);
+          if (r && t.inScope(n)) t.retained.set(n, r);
+        }
       }
       held += t.retained.size;
     }

@@ -32,6 +32,7 @@ export class Subscription {
   // (copied on the next change), so a stream keeps no names of its own.
   private explicit: ReadonlySet<string> = new Set<string>();
   private owned = true;
+  private lastList?: readonly string[];
 
   /** wildcard is true while `*` (explicit or legacy) is subscribed. */
   get wildcard(): boolean {
@@ -72,6 +73,9 @@ export class Subscription {
    * [] → `*`; [*, A] → `*` + A; [A] → A; [] → nothing (not wildcard again).
    */
   applySotw(names: readonly string[]): SubscriptionChange {
+    // The same (shared, decoded-once) list as last time: applying it again changes nothing.
+    if (names === this.lastList) return { added: [], removed: [] };
+    this.lastList = names;
     const added: string[] = [];
     const removed: string[] = [];
     let wildcard: boolean;
@@ -102,6 +106,7 @@ export class Subscription {
    * Subscribing is applied before unsubscribing; phantom unsubscribes are ignored.
    */
   applyDelta(subscribe: readonly string[], unsubscribe: readonly string[], first: boolean): SubscriptionChange {
+    this.lastList = undefined;
     const added: string[] = [];
     const removed: string[] = [];
     if (first && subscribe.length === 0 && !this.named) {

@@ -63,6 +63,8 @@ interface Own {
 }
 
 const NONE: readonly EncodedResource[] = Object.freeze([]);
+/** ABSENT stands for a service a rule names that is not in the mesh, in memo dependencies. */
+const ABSENT = Object.freeze({});
 
 /** samePortsAndNames says whether host name claims made for `prev` hold for `next`: no service came or went or changed its ports. */
 function samePortsAndNames(prev: MeshState, next: MeshState): boolean {
@@ -148,6 +150,18 @@ export function createTranslator(): Translator {
   const outboundRoutes = new WeakMap<readonly EncodedVirtualHost[], EncodedResource>();
   const groupSets = new BoundedMap<string, { readonly base: TypeResources | undefined; readonly list: readonly EncodedResource[]; readonly set: TypeResources }>(1 << 17);
   const lastTranslations = new BoundedMap<string, Translation>(1 << 16);
+  const gatewayHosts = new WeakMap<RulePlan, EncodedVirtualHost>();
+  const planSkips = new WeakMap<RulePlan, { readonly base: readonly SkipReason[]; readonly all: readonly SkipReason[] }>();
+
+  /** withPlanSkips appends a plan's skip reasons to a set's, as the same array while neither changed. */
+  function withPlanSkips(base: readonly SkipReason[], plan: RulePlan): readonly SkipReason[] {
+    if (plan.skipped.length === 0) return base;
+    const hit = planSkips.get(plan);
+    if (hit?.base === base) return hit.all;
+    const all = [...base, ...plan.skipped];
+    planSkips.set(plan, { base, all });
+    return all;
+  }
   const proxylessRoutes = new Memo<EncodedResource>();
   const apiListeners = new BoundedMap<string, EncodedResource>(1 << 17);
   const small = new BoundedMap<string, EncodedResource>(1 << 16);
@@ -220,8 +234,13 @@ export function createTranslator(): Translator {
   function serviceVhost(s: Service, plan: RulePlan, planKey: string, domains: readonly string[]): EncodedVirtualHost {
     const name = names.outboundCluster(s.namespace, s.name);
     const build = (): EncodedVirtualHost => encodeVirtualHost(virtualHost(name, domains, serviceRoutes(plan.routes, name)));
-    // Routes depend on the rules and the service's name, not its instances: keyed on the routing object.
-    if (s.routing.inbounds.length > 0) return vhosts.get(s.routing, `${name}\0${planKey}${domainsKey(domains)}`, [], build);
+    // Matches come from the rules (the routing object, kept while rules are unchanged); which
+    // routes exist and their clusters also depend on instances (a destination with none is
+    // dropped), so they are part of the key: an instance change then re-encodes nothing.
+    if (s.routing.inbounds.length > 0) {
+      const routesKey = plan.routes.map((r) => `${r.name}\0${r.cluster}`).join('\n');
+      return vhosts.get(s.routing, `${name}\0${planKey}${domainsKey(domains)}\0${routesKey}`, [], build);
+    }
     // Fast path: the same domain list object (one per service per mesh) was seen by another group.
     const seen = plainVhostByDomains.get(domains);
     if (seen && seen.name === name) return seen.vh;
@@ -357,16 +376,22 @@ export function createTranslator(): Translator {
     if (gw && gw.routing.outbounds.length > 0) {
       // Rules that name the gateway as their caller route any host to the services they name.
       const { rules, deps } = callerTrueOutbounds(mesh, gw);
-      const plan = plans.get(mesh, `gateway${gwKey}`, deps, () =>
+      // The plan depends on the rules' owner, their twins, and the services they name (or their absence).
+      const named = rules.flatMap((r) => r.destinations.map((d) => mesh.services.get(serviceKey(d.namespace, d.service)) ?? ABSENT));
+      const plan = plans.get(gw, `gateway${gwKey}`, [...deps, ...named], () =>
         planRules(rules, { path: `${gwKey}.routing.outbounds`, caller, flavor: 'envoy', resolve: meshResolver(mesh), explicitCaller: true }),
       );
-      skipped = [...skipped, ...plan.skipped];
+      skipped = withPlanSkips(skipped, plan);
       for (const spec of plan.clusters) {
         const r = ruleEds(spec);
         if (!set.clusters.items.has(r.cluster.name) && !clusters.includes(r.cluster)) clusters.push(r.cluster);
         if (!set.endpoints.items.has(r.cla.name) && !endpoints.includes(r.cla)) endpoints.push(r.cla);
       }
-      if (plan.routes.length > 0) hosts.push(encodeVirtualHost(virtualHost('gateway', ['*'], serviceRoutes(plan.routes, undefined))));
+      if (plan.routes.length > 0) {
+        let vh = gatewayHosts.get(plan);
+        if (!vh) gatewayHosts.set(plan, (vh = encodeVirtualHost(virtualHost('gateway', ['*'], serviceRoutes(plan.routes, undefined)))));
+        hosts.push(vh);
+      }
     }
     const rc = routeConfig(view.key, names.GATEWAY_ROUTE_CONFIG, hosts);
     const lname = names.gatewayListener(view.gatewayPort);

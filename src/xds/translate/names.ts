@@ -51,10 +51,12 @@ export function gatewayListener(port: number): string {
 
 /**
  * proxylessRouteConfig names the route configuration of one service for proxyless gRPC clients:
- * one small configuration per service, so a client fetches only what it dials.
+ * one small configuration per service, so a client fetches only what it dials. `<svc>.<ns>` as
+ * Polaris writes it; when either name has a dot that form is ambiguous (`a.b` in `c` and `a` in
+ * `b.c`), so such services use `<ns>/<svc>` (Polaris names have no `/`).
  */
 export function proxylessRouteConfig(namespace: string, service: string): string {
-  return `${OUTBOUND_ROUTE_CONFIG}/${service}.${namespace}`;
+  return namespace.includes('.') || service.includes('.') ? `${OUTBOUND_ROUTE_CONFIG}/${namespace}/${service}` : `${OUTBOUND_ROUTE_CONFIG}/${service}.${namespace}`;
 }
 
 /** HOST_SUFFIXES are the Kubernetes-style forms a service is reachable by, after `<svc>.<ns>`. */

@@ -39,6 +39,8 @@ export interface OutboundSet {
   readonly skipped: readonly SkipReason[];
   /** By service key. Owned by the newest set built from it: see assembleOutbound. */
   readonly shares: Map<string, ServiceShare>;
+  /** Two services gave a resource the same name (the later won); such a set is never patched. */
+  readonly clashing: boolean;
 }
 
 type ShareOf = (service: Service, domains: readonly string[] | undefined) => ServiceShare;
@@ -97,7 +99,7 @@ const superseded = new WeakSet<OutboundSet>();
  * shares map is taken over, so a patch costs the change, not the mesh.
  */
 export function assembleOutbound(mesh: MeshState, claims: Claims, prev: OutboundSet | undefined, shareOf: ShareOf): OutboundSet {
-  if (!prev || superseded.has(prev)) return fullBuild(mesh, claims, shareOf);
+  if (!prev || superseded.has(prev) || prev.clashing) return fullBuild(mesh, claims, shareOf);
   if (prev.mesh === mesh && prev.claims === claims) return prev;
   superseded.add(prev);
   const shares = prev.shares;
@@ -119,8 +121,14 @@ export function assembleOutbound(mesh: MeshState, claims: Claims, prev: Outbound
     if (!old || !share || old.skipped !== share.skipped) skippedChanged = true;
     for (const [, field] of SHARE_TYPES) {
       const now = new Map((share?.[field] ?? []).map((r) => [r.name, r]));
-      for (const r of old?.[field] ?? []) if (!now.has(r.name)) removes[field].push(r.name);
-      for (const r of now.values()) upserts[field].push(r);
+      const had = new Set((old?.[field] ?? []).map((r) => r.name));
+      for (const n of had) if (!now.has(n)) removes[field].push(n);
+      for (const r of now.values()) {
+        // A name new to this service that the set already has belongs (or belonged) to another:
+        // patching by name could drop or keep the wrong one, so build from scratch.
+        if (!had.has(r.name) && prev[field].items.has(r.name)) return fullBuild(mesh, claims, shareOf);
+        upserts[field].push(r);
+      }
     }
   }
   const sets = {} as Record<(typeof SHARE_TYPES)[number][1], TypeResources>;
@@ -132,6 +140,7 @@ export function assembleOutbound(mesh: MeshState, claims: Claims, prev: Outbound
     hosts: hostsChanged ? hostsOf(mesh, shares) : prev.hosts,
     skipped: skippedChanged ? skippedOf(claims, mesh, shares) : prev.skipped,
     shares,
+    clashing: false,
   };
 }
 
@@ -139,14 +148,22 @@ function fullBuild(mesh: MeshState, claims: Claims, shareOf: ShareOf): OutboundS
   const shares = new Map<string, ServiceShare>();
   // Later duplicates of a name replace earlier ones, as a Map would.
   const lists = { clusters: new Map<string, EncodedResource>(), endpoints: new Map<string, EncodedResource>(), listeners: new Map<string, EncodedResource>(), routes: new Map<string, EncodedResource>() };
+  let clashing = false;
   for (const [key, s] of mesh.services) {
     const share = shareOf(s, claims.names.get(key));
     shares.set(key, share);
-    for (const [, field] of SHARE_TYPES) for (const r of share[field]) lists[field].set(r.name, r);
+    for (const [, field] of SHARE_TYPES) {
+      const mine = new Set<string>();
+      for (const r of share[field]) {
+        if (!mine.has(r.name) && lists[field].has(r.name)) clashing = true;
+        mine.add(r.name);
+        lists[field].set(r.name, r);
+      }
+    }
   }
   const sets = {} as Record<(typeof SHARE_TYPES)[number][1], TypeResources>;
   for (const [t, field] of SHARE_TYPES) sets[field] = typeSet(t, [...lists[field].values()]);
-  return { mesh, claims, ...sets, hosts: hostsOf(mesh, shares), skipped: skippedOf(claims, mesh, shares), shares };
+  return { mesh, claims, ...sets, hosts: hostsOf(mesh, shares), skipped: skippedOf(claims, mesh, shares), shares, clashing };
 }
 
 function hostsOf(mesh: MeshState, shares: ReadonlyMap<string, ServiceShare>): EncodedVirtualHost[] {

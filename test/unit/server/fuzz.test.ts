@@ -11,6 +11,7 @@ import { encodeDeltaRequest, encodeSotwRequest, TYPES } from '../../support/ads-
 import { FakeWatcher, simpleMesh, snapshotOf, cluster } from '../../support/fake-watcher.js';
 import { startHarness } from './harness.js';
 import { MockCall, tick } from './mock-call.js';
+import { prng } from '../../support/random.js';
 
 // A full collection before each heap reading, so growth means retained memory, not garbage.
 setFlagsFromString('--expose-gc');
@@ -20,17 +21,6 @@ const heapMb = (): number => {
   return process.memoryUsage().heapUsed / 2 ** 20;
 };
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALLOWED_ENDINGS = new Set([grpcStatus.OK, grpcStatus.INVALID_ARGUMENT, grpcStatus.RESOURCE_EXHAUSTED]);
 const SERVED_TYPES = [TYPES.cds, TYPES.eds, TYPES.lds, TYPES.rds];

@@ -20,6 +20,8 @@ test('our own names extend Polaris’s without clashing with them', () => {
   assert.equal(names.inboundRouteConfig('ns', 'svc', 8080), 'polaris-inbound-cluster|svc.ns|8080');
   assert.equal(names.gatewayListener(8080), 'GATEWAY_8080');
   assert.equal(names.proxylessRouteConfig('ns', 'svc'), 'polaris-outbound-router/svc.ns');
+  // Dotted names would be ambiguous in that form: prod/api.dev and dev.prod/api must not share one.
+  assert.notEqual(names.proxylessRouteConfig('prod', 'api.dev'), names.proxylessRouteConfig('dev.prod', 'api'));
 });
 
 test('hostNames lists the namespaced forms, then the short form for the same namespace, each with ports', () => {

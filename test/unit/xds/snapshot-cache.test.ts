@@ -1,0 +1,84 @@
+// SnapshotCache debounce: a lone change after a quiet spell is pushed on the next tick; changes
+// that follow a push closely are coalesced until the registry is quiet; a burst that never goes
+// quiet is still pushed by the maximum delay.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { silentLogger } from '../../../src/log.js';
+import { meshState, type MeshState } from '../../../src/model/mesh.js';
+import { CLUSTER_TYPE } from '../../../src/xds/resource.js';
+import { SnapshotCache } from '../../../src/xds/snapshot-cache.js';
+import { encodeResource, makeSnapshot, type Snapshot } from '../../../src/xds/snapshot.js';
+
+const DEBOUNCE_MS = 300;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A translator whose snapshot carries the mesh's origin, so each mesh gives a new version. */
+function cache(debounceMaxMs = 3000): { cache: SnapshotCache<{ key: string }>; pushes: Array<{ origin: string; at: number }>; set(origin: string): void } {
+  const c = new SnapshotCache<{ key: string }>({
+    translator: {
+      nodeView: () => ({ key: 'all' }),
+      translate: (mesh: MeshState) => ({ snapshot: makeSnapshot({ [CLUSTER_TYPE]: [encodeResource(CLUSTER_TYPE, 'c', Buffer.from(mesh.origin), mesh.origin)] }), skipped: [] }),
+    },
+    logger: silentLogger(),
+    debounceMs: DEBOUNCE_MS,
+    debounceMaxMs,
+  });
+  const pushes: Array<{ origin: string; at: number }> = [];
+  return {
+    cache: c,
+    pushes,
+    set: (origin) => c.setMesh(meshState([], origin)),
+  };
+}
+
+function watch(c: ReturnType<typeof cache>): void {
+  const w = c.cache.watch({ id: 'n1', cluster: '', metadata: undefined, locality: undefined, userAgentName: 'envoy', extensions: [], clientFeatures: [], listeningAddresses: [] } as never);
+  w.onChange((s: Snapshot) => c.pushes.push({ origin: String(s.resources[CLUSTER_TYPE].items.get('c')!.message), at: performance.now() }));
+}
+
+test('a lone change after a quiet spell is pushed at once, not after the debounce', async (t) => {
+  const c = cache();
+  t.after(() => c.cache.stop());
+  c.set('m1');
+  watch(c);
+  await sleep(DEBOUNCE_MS + 50);
+  const at = performance.now();
+  c.set('m2');
+  await sleep(DEBOUNCE_MS / 3);
+  assert.deepEqual(c.pushes.map((p) => p.origin), ['m2']);
+  assert.ok(c.pushes[0]!.at - at < DEBOUNCE_MS / 3, `pushed after ${c.pushes[0]!.at - at} ms`);
+});
+
+test('changes right after a push are coalesced into one push once quiet', async (t) => {
+  const c = cache();
+  t.after(() => c.cache.stop());
+  c.set('m1');
+  watch(c);
+  await sleep(DEBOUNCE_MS + 50);
+  c.set('m2');
+  await sleep(20);
+  const burstStart = performance.now();
+  c.set('m3');
+  await sleep(DEBOUNCE_MS / 3);
+  c.set('m4');
+  const lastChange = performance.now();
+  await sleep(DEBOUNCE_MS * 2);
+  assert.deepEqual(c.pushes.map((p) => p.origin), ['m2', 'm4']);
+  assert.ok(c.pushes[1]!.at - lastChange >= DEBOUNCE_MS - 5, 'the burst waited for quiet');
+  assert.ok(c.pushes[1]!.at - burstStart < DEBOUNCE_MS * 2, 'and no longer');
+});
+
+test('a burst that never goes quiet is pushed by the maximum delay', async (t) => {
+  const c = cache(DEBOUNCE_MS * 2);
+  t.after(() => c.cache.stop());
+  c.set('m1');
+  watch(c);
+  c.set('m2'); // within the debounce of the first build: waits
+  const start = performance.now();
+  for (let i = 3; i < 20; i++) {
+    await sleep(DEBOUNCE_MS / 6);
+    c.set(`m${i}`);
+  }
+  assert.ok(c.pushes.length >= 1, 'pushed while changes kept coming');
+  assert.ok(c.pushes[0]!.at - start <= DEBOUNCE_MS * 2 + 100, `first push after ${c.pushes[0]!.at - start} ms`);
+});
