@@ -155,9 +155,33 @@ export function loadCodec(): Codec {
 
   const toBuffer = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
+  // A stream repeats its node in every request and its EDS names in every ACK. Envoy re-encodes
+  // them in C++ on a core of its own; here thousands of simulated streams share two cores, so the
+  // encoded node and name list are kept per object and spliced (field order does not matter on
+  // the wire), or the clients would limit the figures rather than the server.
+  const encodedParts = new WeakMap<object, Buffer>();
+  const part = (key: object, encode: () => Uint8Array): Buffer => {
+    let b = encodedParts.get(key);
+    if (!b) encodedParts.set(key, (b = Buffer.from(encode())));
+    return b;
+  };
+  const encodeSotw = (req: SotwRequest): Buffer => {
+    const { node, resource_names: names, ...rest } = req;
+    const chunks = [toBuffer(sotwReq.encode(rest).finish())];
+    if (node && typeof node === 'object') chunks.push(part(node, () => sotwReq.encode({ node }).finish()));
+    if (names && names.length > 0) chunks.push(part(names, () => sotwReq.encode({ resource_names: names }).finish()));
+    return Buffer.concat(chunks);
+  };
+
+  const encodeDelta = (req: DeltaRequest): Buffer => {
+    const { node, ...rest } = req;
+    const head = toBuffer(deltaReq.encode(rest).finish());
+    return node && typeof node === 'object' ? Buffer.concat([head, part(node, () => deltaReq.encode({ node }).finish())]) : head;
+  };
+
   return {
-    encodeSotw: (req) => toBuffer(sotwReq.encode(req).finish()),
-    encodeDelta: (req) => toBuffer(deltaReq.encode(req).finish()),
+    encodeSotw,
+    encodeDelta,
     decodeSotw: (buf) => sotwRes.decode(buf) as unknown as SotwResponse,
     encodeSotwResponse: (res) => toBuffer(sotwRes.encode(sotwRes.fromObject(res)).finish()),
     encodeDeltaResponse: (res) => toBuffer(deltaRes.encode(deltaRes.fromObject(res)).finish()),
