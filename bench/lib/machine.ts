@@ -1,6 +1,7 @@
 // Facts about the machine and the tree a run was made on, recorded with every result.
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
+import { imageMallocEnv } from './image-env.js';
 
 /** MachineInfo identifies where and on what a run happened. */
 export interface MachineInfo {
@@ -12,6 +13,8 @@ export interface MachineInfo {
   readonly gitCommit: string;
   /** True when the working tree had uncommitted changes. */
   readonly gitDirty: boolean;
+  /** The malloc settings the bridge and the raw server ran with (the image's, see image-env.ts). */
+  readonly serverEnv: Readonly<Record<string, string>>;
 }
 
 function git(args: string[], cwd: string): string {
@@ -33,5 +36,6 @@ export function machineInfo(repo: string): MachineInfo {
     platform: `${process.platform}-${process.arch}`,
     gitCommit: git(['rev-parse', 'HEAD'], repo) || 'unknown',
     gitDirty: git(['status', '--porcelain', '--untracked-files=no'], repo) !== '',
+    serverEnv: imageMallocEnv(),
   };
 }

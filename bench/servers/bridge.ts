@@ -4,6 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { nowMs, sleep } from '../lib/clock.js';
+import { imageMallocEnv } from '../lib/image-env.js';
 import { cpuSeconds, rssBytes, stopChild, track } from '../lib/proc.js';
 import { scrape } from '../lib/prom.js';
 import type { BridgeChildMessage, BridgeMainOptions, MemoryMessage, ProbeEvent } from './bridge-protocol.js';
@@ -45,7 +46,7 @@ export class Bridge {
     if (opts.cpuProfDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir);
     const log = openSync(opts.logFile, 'a');
     const { cpuProfDir: _dir, logFile: _log, ...main } = opts;
-    const child = track(fork(MAIN, [JSON.stringify(main)], { execArgv, stdio: ['ignore', log, log, 'ipc'] }));
+    const child = track(fork(MAIN, [JSON.stringify(main)], { execArgv, env: { ...process.env, ...imageMallocEnv() }, stdio: ['ignore', log, log, 'ipc'] }));
     closeSync(log);
     const ready = await new Promise<Extract<BridgeChildMessage, { op: 'ready' }>>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`bridge did not start within ${timeoutMs} ms; see ${opts.logFile}`)), timeoutMs);

@@ -1,5 +1,6 @@
 // Driver-side handle of the raw fan-out server (servers/raw-main.ts).
 import { fork, type ChildProcess } from 'node:child_process';
+import { imageMallocEnv } from '../lib/image-env.js';
 import { fileURLToPath } from 'node:url';
 import { sleep } from '../lib/clock.js';
 import { cpuSeconds, rssBytes, stopChild, track } from '../lib/proc.js';
@@ -22,7 +23,8 @@ export class RawServer {
 
   /** start forks the server; `messageBytes` is the size of the response it fans out. */
   static async start(messageBytes = 300): Promise<RawServer> {
-    const child = track(fork(MAIN, [String(messageBytes)], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    // The same malloc settings as the bridge, so their memory per stream compares.
+    const child = track(fork(MAIN, [String(messageBytes)], { execArgv: ['--import', 'tsx', '--expose-gc'], env: { ...process.env, ...imageMallocEnv() }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     const ready = await new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('raw server did not start')), 30_000);
       child.on('message', (m: Reply) => {
