@@ -138,7 +138,9 @@ export class MeshCache {
     slot.ruleSkips = skipped;
     const prev = slot.routing;
     if (prev === undefined || !sameData(prev.inbounds, routing.inbounds) || !sameData(prev.outbounds, routing.outbounds)) {
-      slot.routing = routing;
+      // Unchanged inbound rules stay the same object: the translator then leaves the service alone
+      // when only its outbound copies changed (a rule for any caller is in every service's outbounds).
+      slot.routing = prev !== undefined && sameData(prev.inbounds, routing.inbounds) ? { ...routing, inbounds: prev.inbounds } : routing;
       this.dirty.add(k);
     }
     return { added: [], removed: [], newSkips };

@@ -54,12 +54,27 @@ function reuseUnchanged(prev: MeshState | undefined, next: MeshState): MeshState
     const old = prev.services.get(k);
     if (old !== undefined && sameData(old, s)) services.push(old);
     else {
-      // Its unchanged rules stay the same object, so routes built from them are not rebuilt.
-      services.push(old !== undefined && sameData(old.routing, s.routing) ? { ...s, routing: old.routing } : s);
+      // Its unchanged parts stay the same objects, so what was built from them is not rebuilt.
+      services.push(old === undefined ? s : reuseParts(old, s));
       changed = true;
     }
   }
   return changed ? meshState(services, next.origin) : prev;
+}
+
+/** reuseParts returns `next` with every part equal to `prev`'s replaced by `prev`'s object. */
+function reuseParts(prev: Service, next: Service): Service {
+  const routing = sameData(prev.routing, next.routing)
+    ? prev.routing
+    : sameData(prev.routing.inbounds, next.routing.inbounds)
+      ? { ...next.routing, inbounds: prev.routing.inbounds }
+      : next.routing;
+  return {
+    ...next,
+    metadata: sameData(prev.metadata, next.metadata) ? prev.metadata : next.metadata,
+    instances: sameData(prev.instances, next.instances) ? prev.instances : next.instances,
+    routing,
+  };
 }
 
 /** createFileSource builds the file source; start() rejects with PXDS_ERR_FILE_SOURCE when the file is missing or invalid. */

@@ -78,15 +78,47 @@ function byPriority(a: RouteRule, b: RouteRule): number {
   return a.priority - b.priority || compareKeys(a.id, b.id);
 }
 
-function routingFor(namespace: string, name: string, rules: readonly ResolvedRule[]): Routing {
+/** RuleIndex files rules under the (namespace, service) their callee and caller name, so a service looks only at its own. */
+interface RuleIndex {
+  readonly byCallee: ReadonlyMap<string, readonly ResolvedRule[]>;
+  readonly byCaller: ReadonlyMap<string, readonly ResolvedRule[]>;
+}
+
+function indexRules(rules: readonly ResolvedRule[]): RuleIndex {
+  const byCallee = new Map<string, ResolvedRule[]>();
+  const byCaller = new Map<string, ResolvedRule[]>();
+  const file = (m: Map<string, ResolvedRule[]>, ns: string, svc: string, r: ResolvedRule): void => {
+    const k = `${ns}/${svc}`;
+    const list = m.get(k);
+    if (list) list.push(r);
+    else m.set(k, [r]);
+  };
+  for (const r of rules) {
+    const callee = r.destinations[0]!;
+    file(byCallee, callee.namespace, callee.service, r);
+    const caller = r.sources[0];
+    if (caller !== undefined) file(byCaller, caller.namespace, caller.service, r);
+  }
+  return { byCallee, byCaller };
+}
+
+/** candidates are the rules filed under the keys `covers` can match for a service, in file order. */
+function candidates(m: ReadonlyMap<string, readonly ResolvedRule[]>, order: ReadonlyMap<ResolvedRule, number>, namespace: string, name: string): ResolvedRule[] {
+  const found = [...(m.get(`${namespace}/${name}`) ?? []), ...(name === '*' ? [] : (m.get(`${namespace}/*`) ?? [])), ...(namespace === '*' ? [] : (m.get('*/*') ?? []))];
+  return found.sort((a, b) => order.get(a)! - order.get(b)!);
+}
+
+function routingFor(namespace: string, name: string, index: RuleIndex, order: ReadonlyMap<ResolvedRule, number>): Routing {
   const inbounds: RouteRule[] = [];
   const outbounds: RouteRule[] = [];
-  for (const r of rules) {
+  for (const r of candidates(index.byCallee, order, namespace, name)) {
     const callee = r.destinations[0]!;
     if (covers(callee.namespace, callee.service, namespace, name)) {
       const own = r.destinations.filter((d) => covers(d.namespace, d.service, namespace, name)).map((d) => ({ ...d, service: name, namespace }));
       inbounds.push(routeRule(r, own));
     }
+  }
+  for (const r of candidates(index.byCaller, order, namespace, name)) {
     const caller = r.sources[0];
     if (caller !== undefined && covers(caller.namespace, caller.service, namespace, name)) outbounds.push(routeRule(r, r.destinations));
   }
@@ -130,6 +162,8 @@ function instancesOf(namespace: string, svc: MeshFileService): Instance[] {
 /** meshFromFile builds the MeshState (origin `file`) of a validated mesh file. Disabled rules are left out. */
 export function meshFromFile(file: MeshFile): MeshState {
   const rules = file.namespaces.flatMap((ns) => ns.rules.filter((r) => r.enable).map((r) => resolveRule(ns.name, r)));
+  const index = indexRules(rules);
+  const order = new Map(rules.map((r, i) => [r, i]));
   const own = new Map<string, Instance[]>();
   for (const ns of file.namespaces) for (const svc of ns.services) own.set(`${ns.name}/${svc.name}`, instancesOf(ns.name, svc));
   const services: Service[] = [];
@@ -143,7 +177,7 @@ export function meshFromFile(file: MeshFile): MeshState {
         metadata: { ...svc.metadata },
         instances,
         revision: revisionOf(instances),
-        routing: routingFor(ns.name, svc.name, rules),
+        routing: routingFor(ns.name, svc.name, index, order),
         ...(target ? { aliasFor: target } : {}),
       });
     }

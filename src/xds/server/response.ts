@@ -13,14 +13,26 @@ export interface SotwBody {
   readonly shared?: boolean;
 }
 
-// The `resources` section of shared resource lists, spliced once per list (a snapshot's type).
-const sections = new WeakMap<readonly EncodedResource[], Buffer>();
+// The `resources` section of shared resource lists (a snapshot type set's whole list), spliced
+// once and reused by the streams of the group that holds it. Bounded by bytes, oldest first out:
+// with a thousand node groups, keeping every group's route configuration section would hold
+// hundreds of megabytes for lists that are sent in one burst and then rarely again.
+const MAX_SECTION_BYTES = 64 * 1024 * 1024;
+const sections = new Map<readonly EncodedResource[], Buffer>();
+let sectionBytes = 0;
 
 function resourcesSection(resources: readonly EncodedResource[], shared: boolean | undefined): Buffer {
   let section = shared ? sections.get(resources) : undefined;
-  if (!section) {
-    section = message(resources.map((r) => bytesField(2, r.any)));
-    if (shared) sections.set(resources, section);
+  if (section) return section;
+  section = message(resources.map((r) => bytesField(2, r.any)));
+  if (shared && section.length <= MAX_SECTION_BYTES / 4) {
+    sections.set(resources, section);
+    sectionBytes += section.length;
+    for (const [list, old] of sections) {
+      if (sectionBytes <= MAX_SECTION_BYTES) break;
+      sections.delete(list);
+      sectionBytes -= old.length;
+    }
   }
   return section;
 }

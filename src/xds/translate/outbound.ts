@@ -76,6 +76,17 @@ function byLookup(prev: MeshState, next: MeshState): string[] {
   return keys;
 }
 
+/**
+ * sameInputs: a share is built from a service's instances, inbound rules, metadata and alias.
+ * When those are the same objects (sources keep unchanged parts), the service's new object, e.g.
+ * with other outbound rules, changes nothing this set holds.
+ */
+function sameInputs(a: Service, b: Service): boolean {
+  if (a === b) return true;
+  if (a.instances !== b.instances || a.routing.inbounds !== b.routing.inbounds || a.metadata !== b.metadata) return false;
+  return a.aliasFor?.namespace === b.aliasFor?.namespace && a.aliasFor?.name === b.aliasFor?.name;
+}
+
 function sameStrings(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
   if (a === b) return true;
   if (!a || !b || a.length !== b.length) return false;
@@ -113,7 +124,7 @@ export function assembleOutbound(mesh: MeshState, claims: Claims, prev: Outbound
     const s = mesh.services.get(key);
     const old = shares.get(key);
     const domains = s ? claims.names.get(key) : undefined;
-    if (s && old && old.service === s && sameStrings(old.domains, domains)) continue;
+    if (s && old && sameInputs(old.service, s) && sameStrings(old.domains, domains)) continue;
     const share = s ? shareOf(s, domains) : undefined;
     if (share) shares.set(key, share);
     else shares.delete(key);

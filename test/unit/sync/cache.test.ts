@@ -56,6 +56,26 @@ describe('MeshCache', () => {
     assert.deepEqual(s3.services.get('ns1/b')!.metadata, { owner: 'x' });
   });
 
+  it('keeps the inbound rules object when only the outbound rules changed', () => {
+    const c = new MeshCache();
+    c.applyServices(NS1, servicesAnswer('s1', ['a']));
+    c.applyInstances({ namespace: 'ns1', name: 'a' }, instanceAnswer('i1', ['h1']));
+    const rule = (name: string, header: string) => ({
+      name,
+      sources: [{ service: '*', namespace: '*', metadata: { 'x-h': { type: 0, value: header, valueType: 0 } } }],
+      destinations: [{ service: 'a', namespace: 'ns1', weight: 100 }],
+    });
+    const answer = (revision: string, out: string) =>
+      DiscoverResponse.fromPartial({ code: 200000, type: 3, service: { revision }, routing: { inbounds: [rule('in', '1')], outbounds: [rule('out', out)] } });
+    c.applyRouting({ namespace: 'ns1', name: 'a' }, answer('r1', '1'));
+    const s1 = c.build('polaris').services.get('ns1/a')!;
+    c.applyRouting({ namespace: 'ns1', name: 'a' }, answer('r2', '2'));
+    const s2 = c.build('polaris').services.get('ns1/a')!;
+    assert.notDeepEqual(s2.routing.outbounds, s1.routing.outbounds);
+    assert.equal(s2.routing.inbounds, s1.routing.inbounds);
+    assert.equal(s2.instances, s1.instances);
+  });
+
   it('drops removed services and their revisions; an empty list is stored with no revision', () => {
     const c = new MeshCache();
     c.applyServices(NS1, servicesAnswer('s1', ['a']));

@@ -249,3 +249,53 @@ describe('file watching without fs.watch', () => {
     }
   });
 });
+
+describe('reloading keeps what did not change', () => {
+  it('a changed rule for any caller leaves the other services their instances and inbound rules objects', async () => {
+    const tmp = tempDir('pxds-mesh-');
+    const file = join(tmp.dir, 'mesh.yaml');
+    const mesh = (header: string) => `
+namespaces:
+  - name: ns
+    services:
+      - name: a
+        instances: [{ host: 10.0.0.1, port: 80, version: v1 }, { host: 10.0.0.2, port: 80, version: v2 }]
+      - name: b
+        instances: [{ host: 10.0.1.1, port: 80 }]
+      - name: c
+        instances: [{ host: 10.0.2.1, port: 80 }]
+    rules:
+      - name: canary
+        sources:
+          - service: "*"
+            namespace: "*"
+            arguments: [{ type: HEADER, key: x-canary, value: "${header}" }]
+        destinations: [{ service: a, labels: { version: v2 } }]
+`;
+    writeFileSync(file, mesh('1'));
+    const src = createFileSource({ path: file, logger: captureLogger().logger, watch: { fsWatch: false, pollMs: 60_000, debounceMs: 10 } });
+    await src.start();
+    try {
+      const before = src.current()!;
+      writeFileSync(file, mesh('2'));
+      assert.equal(await src.reload(), true);
+      const after = src.current()!;
+      for (const k of ['ns/b', 'ns/c']) {
+        const [x, y] = [before.services.get(k)!, after.services.get(k)!];
+        // The rule sits in every service's outbounds (any caller), so the service itself is new …
+        assert.notEqual(x, y, k);
+        assert.notDeepEqual(x.routing.outbounds, y.routing.outbounds, k);
+        // … but the parts the translator reads are the same objects.
+        assert.equal(y.routing.inbounds, x.routing.inbounds, `${k} inbounds`);
+        assert.equal(y.instances, x.instances, `${k} instances`);
+        assert.equal(y.metadata, x.metadata, `${k} metadata`);
+      }
+      const [a0, a1] = [before.services.get('ns/a')!, after.services.get('ns/a')!];
+      assert.notEqual(a1.routing.inbounds, a0.routing.inbounds, 'the callee has the new rule');
+      assert.equal(a1.instances, a0.instances);
+    } finally {
+      await src.stop();
+      tmp.remove();
+    }
+  });
+});

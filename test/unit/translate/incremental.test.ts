@@ -297,6 +297,18 @@ const CHANGES: ReadonlyArray<readonly [string, number, Change]> = [
       return `+ clash ${s.namespace}/${s.name}`;
     },
   ],
+  [
+    'new object, same inbound rules and instances',
+    3,
+    (r, m) => {
+      // As the sources give it when only a service's outbound copies of rules changed: every
+      // part the outbound set reads is the same object.
+      const s = pickService(r, m)!;
+      const outbounds = r.chance(0.5) ? [...s.routing.outbounds] : s.routing.outbounds.slice(1);
+      put(m, { ...s, routing: { ...s.routing, outbounds, revision: `${s.routing.revision}+` } });
+      return `${s.namespace}/${s.name} new object (${outbounds.length} outbound rules)`;
+    },
+  ],
 ];
 
 function randomChange(r: Rand, services: Map<string, Service>): string {
