@@ -3,7 +3,8 @@
 // so the bridge sees as many node groups as a real mesh of that size would.
 import type { StreamSpec } from './protocol.js';
 
-function uuidOf(i: number): string {
+/** uuidOf is the uuid part of stream i's node id. */
+export function uuidOf(i: number): string {
   return `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
 }
 

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClientPool, type OpenResult } from '../clients/pool.js';
 import type { ByType, StreamReport } from '../clients/protocol.js';
-import { sidecarSpecs } from '../clients/specs.js';
+import { sidecarSpecs, uuidOf } from '../clients/specs.js';
 import { nowMs, sleep } from '../lib/clock.js';
 import { cpuSeconds } from '../lib/proc.js';
 import { progress } from '../lib/progress.js';
@@ -45,6 +45,8 @@ export interface ChangeResult {
   readonly streams: number;
   /** Streams that did not get everything the change brings before the bench gave up. */
   readonly missed: number;
+  /** The first few streams that did not converge: what they met, and the bridge's /debug/syncz rows for them. */
+  readonly missedStreams: ReadonlyArray<{ readonly index: number; readonly met: readonly boolean[]; readonly error?: string; readonly syncz: unknown[] }>;
   /** ms from the state entering the snapshot cache (null: the probe did not fire). */
   readonly fromCache: Summary | null;
   /** ms from the end of the debounce (the rebuild's start): the push itself. */
@@ -121,6 +123,25 @@ async function memory(bridge: Bridge): Promise<{ rssBytes: number; heapUsedBytes
   return { rssBytes: bridge.rss(), heapUsedBytes: m.heapUsed, externalBytes: m.external };
 }
 
+/** missedDetail explains streams that did not converge, so a miss can be told from a slow client. */
+async function missedDetail(bridge: Bridge, change: Change, rows: readonly StreamReport[]): Promise<ChangeResult['missedStreams']> {
+  if (rows.length === 0) return [];
+  let syncz: unknown[] = [];
+  try {
+    const body = (await (await fetch(`${bridge.adminUrl}/debug/syncz`)).json()) as unknown;
+    syncz = Array.isArray(body) ? body : Object.values(body as Record<string, unknown>).flat();
+  } catch {
+    // The explanation is best effort; the miss itself is counted either way.
+  }
+  return rows.map((r) => {
+    const uuid = uuidOf(r.index);
+    const mine = syncz.filter((row) => JSON.stringify(row).includes(uuid));
+    if (mine.length === 0) progress(`missed stream ${r.index} (${change.kind}): no /debug/syncz row`);
+    else progress(`missed stream ${r.index} (${change.kind}): met ${JSON.stringify(r.metAt.map((m) => m !== null))}; syncz ${JSON.stringify(mine).slice(0, 2000)}`);
+    return { index: r.index, met: r.metAt.map((m) => m !== null), ...(r.error ? { error: r.error } : {}), syncz: mine };
+  });
+}
+
 async function runChange(bridge: Bridge, pool: ClientPool, feed: Feed, change: Change, round: number, opts: ConvergenceOptions): Promise<ChangeResult> {
   await pool.expect(change.expect);
   const cpu0 = bridge.cpuSeconds();
@@ -145,6 +166,7 @@ async function runChange(bridge: Bridge, pool: ClientPool, feed: Feed, change: C
     detail: change.detail,
     streams: report.streams.length,
     missed: done.length - ok.length,
+    missedStreams: await missedDetail(bridge, change, report.streams.filter((_, i) => done[i] === null).slice(0, 3)),
     fromCache: from(cache?.at),
     push: from(rebuild?.at),
     fromSource: summarize(ok.map((d) => d - tSource)),

@@ -122,7 +122,8 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
     typeUrl: t.typeUrl,
     version,
     resources: sent,
-    shared: holdShared,
+    // Only the snapshot's whole list is the same array on every stream; a diff is per stream.
+    shared: sent === present && shared,
     removed: [],
     updated,
     added,
