@@ -52,7 +52,7 @@ function reuseUnchanged(prev: MeshState | undefined, next: MeshState): MeshState
   const services: Service[] = [];
   for (const [k, s] of next.services) {
     const old = prev.services.get(k);
-    if (old !== undefined && sameData(old, s)) services.push(old);
+    if (old !== undefined && sameService(old, s)) services.push(old);
     else {
       // Its unchanged parts stay the same objects, so what was built from them is not rebuilt.
       services.push(old === undefined ? s : reuseParts(old, s));
@@ -62,17 +62,27 @@ function reuseUnchanged(prev: MeshState | undefined, next: MeshState): MeshState
   return changed ? meshState(services, next.origin) : prev;
 }
 
+/**
+ * sameService compares two parses of one service. Instance lists and rules carry content hashes
+ * (their revisions), which are compared instead of the data: a rule for any caller is in every
+ * service's outbound rules, and comparing those in full would cost services × rules.
+ */
+function sameService(a: Service, b: Service): boolean {
+  return a.revision === b.revision && a.routing.revision === b.routing.revision && sameData(a.metadata, b.metadata) && sameData(a.aliasFor, b.aliasFor);
+}
+
 /** reuseParts returns `next` with every part equal to `prev`'s replaced by `prev`'s object. */
 function reuseParts(prev: Service, next: Service): Service {
-  const routing = sameData(prev.routing, next.routing)
-    ? prev.routing
-    : sameData(prev.routing.inbounds, next.routing.inbounds)
-      ? { ...next.routing, inbounds: prev.routing.inbounds }
-      : next.routing;
+  const routing =
+    prev.routing.revision === next.routing.revision
+      ? prev.routing
+      : sameData(prev.routing.inbounds, next.routing.inbounds)
+        ? { ...next.routing, inbounds: prev.routing.inbounds }
+        : next.routing;
   return {
     ...next,
     metadata: sameData(prev.metadata, next.metadata) ? prev.metadata : next.metadata,
-    instances: sameData(prev.instances, next.instances) ? prev.instances : next.instances,
+    instances: prev.revision === next.revision ? prev.instances : next.instances,
     routing,
   };
 }

@@ -74,6 +74,22 @@ function routeRule(r: ResolvedRule, destinations: readonly RouteDestination[]): 
   return { id: `${r.namespace}/${r.rule.name}`, name: r.rule.name, priority: r.rule.priority, sources: r.sources, destinations };
 }
 
+// The outbound copy of a rule is the same for every caller it covers: one object and one digest per rule.
+const outboundCopies = new WeakMap<ResolvedRule, RouteRule>();
+const digests = new WeakMap<RouteRule, string>();
+
+function outboundRule(r: ResolvedRule): RouteRule {
+  let rule = outboundCopies.get(r);
+  if (!rule) outboundCopies.set(r, (rule = routeRule(r, r.destinations)));
+  return rule;
+}
+
+function digestOf(rule: RouteRule): string {
+  let d = digests.get(rule);
+  if (d === undefined) digests.set(rule, (d = revisionOf(rule)));
+  return d;
+}
+
 function byPriority(a: RouteRule, b: RouteRule): number {
   return a.priority - b.priority || compareKeys(a.id, b.id);
 }
@@ -120,11 +136,13 @@ function routingFor(namespace: string, name: string, index: RuleIndex, order: Re
   }
   for (const r of candidates(index.byCaller, order, namespace, name)) {
     const caller = r.sources[0];
-    if (caller !== undefined && covers(caller.namespace, caller.service, namespace, name)) outbounds.push(routeRule(r, r.destinations));
+    if (caller !== undefined && covers(caller.namespace, caller.service, namespace, name)) outbounds.push(outboundRule(r));
   }
   inbounds.sort(byPriority);
   outbounds.sort(byPriority);
-  return { inbounds, outbounds, revision: inbounds.length + outbounds.length === 0 ? '' : revisionOf([inbounds, outbounds]) };
+  if (inbounds.length + outbounds.length === 0) return { inbounds, outbounds, revision: '' };
+  // A rule open to any caller is in every service's outbounds: hash each such rule once, not per service.
+  return { inbounds, outbounds, revision: revisionOf([revisionOf(inbounds), ...outbounds.map(digestOf)]) };
 }
 
 /**
