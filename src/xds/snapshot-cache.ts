@@ -83,11 +83,12 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
     const first = this.mesh === undefined;
     this.mesh = mesh;
     if (first) return this.rebuild();
-    if (this.quietTimer === undefined && this.leading === undefined && performance.now() - this.lastRebuild >= this.opts.debounceMs) {
+    // A rebuild is due on the next tick; it will read this mesh.
+    if (this.leading !== undefined) return;
+    if (this.quietTimer === undefined && performance.now() - this.lastRebuild >= this.opts.debounceMs) {
       this.leading = setImmediate(() => this.rebuild());
       return;
     }
-    if (this.leading !== undefined) return;
     clearTimeout(this.quietTimer);
     this.quietTimer = setTimeout(() => this.rebuild(), this.opts.debounceMs);
     this.maxTimer ??= setTimeout(() => this.rebuild(), this.opts.debounceMaxMs);

@@ -85,8 +85,12 @@ export function typeSet(typeUrl: TypeUrl, list: readonly EncodedResource[]): Typ
     addLanes(sum, r, 1);
     entries.push([r.name, r]);
   }
-  const items = entries.length >= CHUNKED_FROM ? ChunkedMap.fromSorted(entries) : new Map(entries);
-  return { version: versionOf(sum), items, sum };
+  return { version: versionOf(sum), items: itemsOf(entries), sum };
+}
+
+/** itemsOf holds entries already in name order: chunked when big, so later patches share what they leave alone. */
+function itemsOf(entries: ReadonlyArray<readonly [string, EncodedResource]>): ResourceMap<EncodedResource> {
+  return entries.length >= CHUNKED_FROM ? ChunkedMap.fromSorted(entries) : new Map(entries);
 }
 
 /**
@@ -115,16 +119,19 @@ export function patchTypeSet(prev: TypeResources, typeUrl: TypeUrl, upserts: rea
     gone.push(n);
   }
   if (set.size === 0 && gone.length === 0) return prev;
+  let items: ResourceMap<EncodedResource>;
   if (prev.items instanceof ChunkedMap) {
-    const next = { version: versionOf(sum), items: prev.items.patch(set, gone), sum };
-    const names = nameSets.get(prev);
-    if (names && next.items.size === prev.items.size && gone.length === 0) nameSets.set(next, names);
-    return next;
+    items = prev.items.patch(set, gone);
+  } else {
+    const merged = new Map(prev.items);
+    for (const n of gone) merged.delete(n);
+    for (const r of set.values()) merged.set(r.name, r);
+    items = itemsOf([...merged].sort((a, b) => compareKeys(a[0], b[0])));
   }
-  const merged = new Map(prev.items);
-  for (const n of gone) merged.delete(n);
-  for (const r of set.values()) merged.set(r.name, r);
-  return typeSet(typeUrl, [...merged.values()]);
+  const next = { version: versionOf(sum), items, sum };
+  const names = nameSets.get(prev);
+  if (names && items.size === prev.items.size && gone.length === 0) nameSets.set(next, names);
+  return next;
 }
 
 // The names of a type set, as a Set streams can share (Subscription.share); a patch that adds and

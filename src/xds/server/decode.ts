@@ -4,6 +4,7 @@
 // costs a digest of its bytes instead of thousands of strings, and a stream can tell an unchanged
 // list by identity. Field numbers: envoy/service/discovery/v3/discovery.proto.
 import { createHash } from 'node:crypto';
+import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
 
 const RESOURCE_NAMES = 3;
@@ -13,42 +14,19 @@ const MAX_LISTS = 256;
 
 const lists = new Map<string, readonly string[]>();
 
-function varint(b: Buffer, pos: number): [value: number, next: number] {
-  let value = 0;
-  let mul = 1;
-  for (;;) {
-    if (pos >= b.length) throw new RangeError('truncated varint');
-    const byte = b[pos++]!;
-    value += (byte & 0x7f) * mul;
-    if (byte < 0x80) return [value, pos];
-    mul *= 128;
-    if (mul > 2 ** 63) throw new RangeError('varint too long');
-  }
-}
-
 /** namesSection finds the one contiguous run of resource_names fields, or undefined when there is none or it is split. */
 function namesSection(b: Buffer): { start: number; end: number } | undefined {
-  let pos = 0;
+  const reader = new BinaryReader(b);
   let start = -1;
   let end = -1;
-  while (pos < b.length) {
-    const at = pos;
-    const [tag, p] = varint(b, pos);
-    pos = p;
-    const wire = tag & 7;
-    if (wire === 0) pos = varint(b, pos)[1];
-    else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else if (wire === 2) {
-      const [len, q] = varint(b, pos);
-      pos = q + len;
-    } else return undefined; // groups: leave it to the full decoder
-    if (pos > b.length) return undefined;
-    if (tag >>> 3 === RESOURCE_NAMES) {
-      if (start === -1) start = at;
-      else if (end !== at) return undefined;
-      end = pos;
-    }
+  while (reader.pos < reader.len) {
+    const at = reader.pos;
+    const [field, wire] = reader.tag();
+    reader.skip(wire, field);
+    if (field !== RESOURCE_NAMES) continue;
+    if (start === -1) start = at;
+    else if (end !== at) return undefined;
+    end = reader.pos;
   }
   return start === -1 ? undefined : { start, end };
 }

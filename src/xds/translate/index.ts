@@ -18,7 +18,7 @@ import {
   type EncodedVirtualHost,
 } from './encode.js';
 import { apiListener, gatewayListener, inboundListener, outboundListener, type InboundChain } from './lds.js';
-import { BoundedMap, Memo } from './memo.js';
+import { BoundedMap, Memo, sameItems } from './memo.js';
 import * as names from './names.js';
 import { assembleOutbound, callerTraits, changedKeys, type OutboundSet, type ServiceShare } from './outbound.js';
 import { claimNames, passthroughVirtualHost, serviceRoutes, servicePorts, virtualHost, type Claims } from './rds.js';
@@ -72,9 +72,7 @@ function samePortsAndNames(prev: MeshState, next: MeshState): boolean {
     const a = prev.services.get(k);
     const b = next.services.get(k);
     if (!a || !b) return false;
-    const pa = servicePorts(a);
-    const pb = servicePorts(b);
-    if (pa.length !== pb.length || pa.some((p, i) => p !== pb[i])) return false;
+    if (!sameItems(servicePorts(a), servicePorts(b))) return false;
   }
   return true;
 }
@@ -304,7 +302,7 @@ export function createTranslator(): Translator {
   /** routeConfig splices virtual hosts into a route configuration, reusing the last one when no part changed. */
   function routeConfig(cacheKey: string, name: string, parts: readonly EncodedVirtualHost[]): EncodedResource {
     const last = routeConfigs.get(cacheKey);
-    if (last && last.parts.length === parts.length && last.parts.every((p, i) => p === parts[i])) return last.res;
+    if (last && sameItems(last.parts, parts)) return last.res;
     const res = encodeRouteConfigParts(name, parts);
     routeConfigs.set(cacheKey, { parts, res });
     return res;
@@ -313,7 +311,7 @@ export function createTranslator(): Translator {
   /** ownSet is a small per-group type set, reused while its resources are the same objects. */
   function ownSet(cacheKey: string, typeUrl: TypeUrl, base: TypeResources | undefined, list: readonly EncodedResource[]): TypeResources {
     const last = groupSets.get(cacheKey);
-    if (last && last.base === base && last.list.length === list.length && last.list.every((r, i) => r === list[i])) return last.set;
+    if (last && last.base === base && sameItems(last.list, list)) return last.set;
     const set = base ? layerTypeSet(base, typeUrl, list) : typeSet(typeUrl, list);
     groupSets.set(cacheKey, { base, list, set });
     return set;

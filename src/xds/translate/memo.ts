@@ -2,9 +2,10 @@
 // and shared while it does not, so results hang off the objects they were built from and are
 // dropped with them (WeakMap): nothing to invalidate, nothing to leak.
 
-// A plain loop: this runs once per service per node group per mesh change.
-function sameDeps(a: readonly object[], b: readonly object[]): boolean {
-  if (a.length !== b.length) return false;
+/** sameItems says whether two lists hold the same values (by ===) in the same order; a plain loop, as it runs on hot paths. */
+export function sameItems<T>(a: readonly T[] | undefined, b: readonly T[] | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
@@ -18,7 +19,7 @@ export class Memo<V> {
     let entries = this.byOwner.get(owner);
     if (!entries) this.byOwner.set(owner, (entries = new Map()));
     const hit = entries.get(key);
-    if (hit && sameDeps(hit.deps, deps)) return hit.value;
+    if (hit && sameItems(hit.deps, deps)) return hit.value;
     const value = build();
     entries.set(key, { deps: [...deps], value });
     return value;

@@ -7,6 +7,7 @@ import type { MeshState, Service } from '../../model/mesh.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, type TypeUrl } from '../resource.js';
 import { patchTypeSet, typeSet, type EncodedResource, type TypeResources } from '../snapshot.js';
 import type { EncodedVirtualHost } from './encode.js';
+import { sameItems } from './memo.js';
 import type { Claims } from './rds.js';
 import { nearbyLevel } from './routing/nearby.js';
 import { isWildcard } from './routing/rules.js';
@@ -87,13 +88,6 @@ function sameInputs(a: Service, b: Service): boolean {
   return a.aliasFor?.namespace === b.aliasFor?.namespace && a.aliasFor?.name === b.aliasFor?.name;
 }
 
-function sameStrings(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
-  if (a === b) return true;
-  if (!a || !b || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 const SHARE_TYPES = [
   [CLUSTER_TYPE, 'clusters'],
   [ENDPOINT_TYPE, 'endpoints'],
@@ -124,7 +118,7 @@ export function assembleOutbound(mesh: MeshState, claims: Claims, prev: Outbound
     const s = mesh.services.get(key);
     const old = shares.get(key);
     const domains = s ? claims.names.get(key) : undefined;
-    if (s && old && sameInputs(old.service, s) && sameStrings(old.domains, domains)) continue;
+    if (s && old && sameInputs(old.service, s) && sameItems(old.domains, domains)) continue;
     const share = s ? shareOf(s, domains) : undefined;
     if (share) shares.set(key, share);
     else shares.delete(key);
