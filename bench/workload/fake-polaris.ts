@@ -1,7 +1,7 @@
 // Loads a BenchMesh into the in-process fake Polaris (test/support/fake-polaris.ts) in the v1
 // shape the real server answers with, and applies changes to it service by service.
 import type { FakeRoute, FakeService } from '../../test/support/fake-polaris.js';
-import { CANARY_HEADER, type BenchMesh, type BenchService } from './mesh.js';
+import { CANARY_HEADER, instanceFields, type BenchMesh, type BenchService } from './mesh.js';
 
 const V2_ID = '__routing_v2_id__';
 const V2_PRIORITY = '__routing_v2_priority__';
@@ -30,12 +30,7 @@ export function fakeService(mesh: BenchMesh, s: BenchService): FakeService {
     namespace: mesh.namespace,
     name: s.name,
     instances: s.instances.map((i) => ({
-      host: i.host,
-      port: i.port,
-      protocol: i.protocol,
-      version: i.version,
-      weight: i.weight,
-      healthy: i.healthy,
+      ...instanceFields(i),
       location: { region: i.region, zone: i.zone, campus: '' },
       // The real server adds these labels to what it serves; rules select on them.
       metadata: { version: i.version, protocol: i.protocol, region: i.region, zone: i.zone, campus: '' },

@@ -2,7 +2,7 @@
 // valid YAML and much faster to produce for 100,000 instances. Files are replaced by rename, as
 // editors do, so the bridge never reads half a file.
 import { renameSync, writeFileSync } from 'node:fs';
-import { CANARY_HEADER, type BenchMesh, type BenchRule } from './mesh.js';
+import { CANARY_HEADER, instanceFields, type BenchMesh, type BenchRule } from './mesh.js';
 
 function rulesOf(r: BenchRule): unknown[] {
   return [
@@ -30,12 +30,7 @@ export function meshFileText(mesh: BenchMesh): string {
         services: mesh.services.map((s) => ({
           name: s.name,
           instances: s.instances.map((i) => ({
-            host: i.host,
-            port: i.port,
-            protocol: i.protocol,
-            version: i.version,
-            weight: i.weight,
-            healthy: i.healthy,
+            ...instanceFields(i),
             locality: { region: i.region, zone: i.zone, campus: '' },
           })),
         })),

@@ -14,6 +14,11 @@ export interface BenchInstance {
   readonly zone: string;
 }
 
+/** instanceFields are the fields every form of an instance (fake Polaris, mesh file, OpenAPI) spells the same way. */
+export function instanceFields(i: BenchInstance): Pick<BenchInstance, 'host' | 'port' | 'protocol' | 'version' | 'weight' | 'healthy'> {
+  return { host: i.host, port: i.port, protocol: i.protocol, version: i.version, weight: i.weight, healthy: i.healthy };
+}
+
 export interface BenchService {
   readonly name: string;
   readonly instances: readonly BenchInstance[];

@@ -1,18 +1,13 @@
 // Loads a BenchMesh into a real Polaris server through its HTTP OpenAPI (test/support/polaris.ts).
 import type { ApiInstance, ApiRoutingRule, PolarisApi } from '../../test/support/polaris.js';
-import { CANARY_HEADER, type BenchInstance, type BenchMesh, type BenchRule } from './mesh.js';
+import { CANARY_HEADER, instanceFields, type BenchInstance, type BenchMesh, type BenchRule } from './mesh.js';
 
 /** apiInstance is one instance as the OpenAPI registers it. */
 export function apiInstance(namespace: string, service: string, i: BenchInstance): ApiInstance {
   return {
     namespace,
     service,
-    host: i.host,
-    port: i.port,
-    protocol: i.protocol,
-    version: i.version,
-    weight: i.weight,
-    healthy: i.healthy,
+    ...instanceFields(i),
     location: { region: i.region, zone: i.zone, campus: '' },
   };
 }
