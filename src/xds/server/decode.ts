@@ -6,13 +6,14 @@
 import { createHash } from 'node:crypto';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
+import { BoundedMap } from '../bounded-map.js';
 
 const RESOURCE_NAMES = 3;
 // Below this many bytes decoding is cheaper than digesting.
 const MIN_SHARED_BYTES = 2048;
 const MAX_LISTS = 256;
 
-const lists = new Map<string, readonly string[]>();
+const lists = new BoundedMap<string, readonly string[]>(MAX_LISTS);
 
 /** namesSection finds the one contiguous run of resource_names fields, or undefined when there is none or it is split. */
 function namesSection(b: Buffer): { start: number; end: number } | undefined {
@@ -37,15 +38,9 @@ export function decodeDiscoveryRequest(b: Buffer): DiscoveryRequest {
   if (!section || section.end - section.start < MIN_SHARED_BYTES) return DiscoveryRequest.decode(b);
   const key = createHash('sha1').update(b.subarray(section.start, section.end)).digest('base64');
   const rest = DiscoveryRequest.decode(Buffer.concat([b.subarray(0, section.start), b.subarray(section.end)]));
-  let names = lists.get(key);
-  if (names) {
-    // Most recently used last, so the oldest goes first.
-    lists.delete(key);
-  } else {
-    names = Object.freeze(DiscoveryRequest.decode(b.subarray(section.start, section.end)).resourceNames);
-  }
+  const names = lists.get(key) ?? Object.freeze(DiscoveryRequest.decode(b.subarray(section.start, section.end)).resourceNames);
+  // Set again on a hit too: the most recently used list goes last, so the oldest is dropped first.
   lists.set(key, names);
-  if (lists.size > MAX_LISTS) lists.delete(lists.keys().next().value as string);
   rest.resourceNames = names as string[];
   return rest;
 }

@@ -18,7 +18,8 @@ import {
   type EncodedVirtualHost,
 } from './encode.js';
 import { apiListener, gatewayListener, inboundListener, outboundListener, type InboundChain } from './lds.js';
-import { BoundedMap, Memo, sameItems } from './memo.js';
+import { BoundedMap } from '../bounded-map.js';
+import { Memo, sameItems } from './memo.js';
 import * as names from './names.js';
 import { assembleOutbound, callerTraits, changedKeys, type OutboundSet, type ServiceShare } from './outbound.js';
 import { claimNames, passthroughVirtualHost, serviceRoutes, servicePorts, virtualHost, type Claims } from './rds.js';
