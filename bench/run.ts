@@ -40,6 +40,7 @@ async function main(args: BenchArgs): Promise<void> {
   if (args.suites.includes('raw')) {
     const common = { workers: args.workers, warmup: 3, connectConcurrency: args.connectConcurrency };
     for (const mode of args.modes) raw.push(await runRaw(mode, args.streams, { ...common, rounds: args.rawRounds, messageBytes: 300 }));
+    if (args.rawAckNames > 0 && args.modes.includes('sotw')) raw.push(await runRaw('sotw', args.streams, { ...common, rounds: args.rawRounds, messageBytes: 300, ackNames: args.rawAckNames }));
     if (args.rawBigBytes > 0) {
       const top = [Math.max(...args.streams)];
       for (const mode of args.modes) raw.push(await runRaw(mode, top, { ...common, rounds: 3, messageBytes: args.rawBigBytes }));
@@ -65,6 +66,7 @@ async function main(args: BenchArgs): Promise<void> {
       levels: s.levels,
       fronted: args.fronted,
       rounds: args.rounds,
+      changes: args.changes,
       workers: args.workers,
       debounceMs: args.debounceMs,
       connectConcurrency: args.connectConcurrency,
@@ -103,8 +105,8 @@ async function main(args: BenchArgs): Promise<void> {
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   process.stdout.write(render(result));
   process.stdout.write(`\nJSON: ${out}\n`);
-  // Bridge logs stay when something failed.
-  if (convergence.some((c) => c.error) || raw.some((x) => x.error)) progress(`logs kept in ${work}`);
+  // Bridge logs stay when something failed, or when the bridge ran with extra flags (their output is in the logs).
+  if (convergence.some((c) => c.error) || raw.some((x) => x.error) || process.env.BENCH_BRIDGE_NODE_ARGS) progress(`logs kept in ${work}`);
   else rmSync(work, { recursive: true, force: true });
 }
 

@@ -165,8 +165,22 @@ export function loadCodec(): Codec {
     if (!b) encodedParts.set(key, (b = Buffer.from(encode())));
     return b;
   };
+  // Without a node, streams ACKing the same list, version and nonce send the very same bytes:
+  // they are encoded once (a few per list are kept).
+  const wholeRequests = new WeakMap<object, Map<string, Buffer>>();
   const encodeSotw = (req: SotwRequest): Buffer => {
     const { node, resource_names: names, ...rest } = req;
+    if (!node && names && names.length > 0) {
+      let byHead = wholeRequests.get(names);
+      if (!byHead) wholeRequests.set(names, (byHead = new Map()));
+      const key = JSON.stringify(rest);
+      let whole = byHead.get(key);
+      if (!whole) {
+        if (byHead.size >= 16) byHead.clear();
+        byHead.set(key, (whole = Buffer.concat([toBuffer(sotwReq.encode(rest).finish()), part(names, () => sotwReq.encode({ resource_names: names }).finish())])));
+      }
+      return whole;
+    }
     const chunks = [toBuffer(sotwReq.encode(rest).finish())];
     if (node && typeof node === 'object') chunks.push(part(node, () => sotwReq.encode({ node }).finish()));
     if (names && names.length > 0) chunks.push(part(names, () => sotwReq.encode({ resource_names: names }).finish()));

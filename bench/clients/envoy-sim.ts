@@ -40,6 +40,7 @@ export class SimStream {
   private readonly edsSubscribed = new Set<string>();
   private readonly rdsSubscribed = new Set<string>();
   private node: unknown;
+  private nodeSent = false;
   private openedAt = 0;
   private syncedAt: number | null = null;
   private onSynced?: () => void;
@@ -59,6 +60,9 @@ export class SimStream {
     private readonly mode: ClientMode,
     private readonly views: Views,
     private readonly sentinel: boolean,
+    private readonly nodeEveryRequest: boolean,
+    /** The names a raw-sotw stream ACKs with (empty: none). */
+    private readonly rawAckNames: string[],
     private readonly onActivity: (recvAt: number, metAll: boolean) => void,
   ) {}
 
@@ -134,14 +138,21 @@ export class SimStream {
     return r;
   }
 
-  // Every request carries the node, as Envoy does by default (set_node_on_first_message_only is
-  // off); Polaris's own server dereferences it on every request.
+  // The node goes in the first request only, as in the bootstrap polaris-xds writes
+  // (set_node_on_first_message_only), or in every request, as Envoy does by default: Polaris's
+  // own server dereferences it on every request.
+  private nodeFor(): unknown {
+    if (this.nodeSent && !this.nodeEveryRequest) return undefined;
+    this.nodeSent = true;
+    return this.node;
+  }
+
   private sendSotw(req: SotwRequest): void {
-    this.call?.write(this.views.codec.encodeSotw({ ...req, node: this.node }));
+    this.call?.write(this.views.codec.encodeSotw({ ...req, node: this.nodeFor() }));
   }
 
   private sendDelta(req: DeltaRequest): void {
-    this.call?.write(this.views.codec.encodeDelta({ ...req, node: this.node }));
+    this.call?.write(this.views.codec.encodeDelta({ ...req, node: this.nodeFor() }));
   }
 
   private markSynced(): void {
@@ -189,13 +200,14 @@ export class SimStream {
 
   private onSotw(type: TypeShort | 'other', version: string, nonce: string, resources: AnyMsg[]): void {
     const ack = (names: string[]) => this.sendSotw({ version_info: version, response_nonce: nonce, type_url: type === 'other' ? '' : TYPE_URLS[type], resource_names: names });
-    if (this.mode === 'raw-sotw' || type === 'other') return ack([]);
+    if (type === 'other') return ack([]);
+    if (this.mode === 'raw-sotw') return ack(this.rawAckNames);
     this.versions.set(type, version);
     this.nonces.set(type, nonce);
     const values = resources.map((r) => r.value);
     switch (type) {
       case 'cds': {
-        const next = [...new Set(this.views.sotwClusterSet(version, values).flatMap((c) => (c.edsName ? [c.edsName] : [])))].sort();
+        const next = this.views.sotwEdsNames(version, values);
         ack([]);
         if (!sameList(next, this.edsNames) || !this.requested.has('eds')) {
           this.edsNames = next;

@@ -34,7 +34,7 @@ export interface StreamReport {
 }
 
 export type DriverMessage =
-  | { op: 'open'; target: string; mode: ClientMode; streams: StreamSpec[]; concurrency: number; timeoutMs: number; sentinel: boolean }
+  | { op: 'open'; target: string; mode: ClientMode; streams: StreamSpec[]; concurrency: number; timeoutMs: number; sentinel: boolean; nodeEveryRequest: boolean; rawAckNames?: number }
   | { op: 'expect'; expectations: Expectation[] }
   | { op: 'report' }
   | { op: 'close' };

@@ -21,6 +21,7 @@ class Bounded<V> {
 /** Views derives and caches resource facts for one client process. */
 export class Views {
   private readonly sotwClusters = new Bounded<ClusterView[]>(256);
+  private readonly sotwEds = new Bounded<string[]>(256);
   private readonly sotwRoutes = new Bounded<string[]>(256);
   private readonly deltaClusters = new Bounded<ClusterView>(200_000);
   private readonly deltaRoutes = new Bounded<string[]>(10_000);
@@ -30,6 +31,11 @@ export class Views {
   /** sotwClusterSet lists the clusters of a full SotW CDS response. */
   sotwClusterSet(version: string, values: readonly Buffer[]): ClusterView[] {
     return this.sotwClusters.get(`${version}\0${values.length}`, () => values.map((v) => this.codec.clusterView(v)));
+  }
+
+  /** sotwEdsNames lists the assignment names of a full SotW CDS response's EDS clusters, sorted: one array per version, shared by the streams (and their encoded ACKs). */
+  sotwEdsNames(version: string, values: readonly Buffer[]): string[] {
+    return this.sotwEds.get(`${version}\0${values.length}`, () => [...new Set(this.sotwClusterSet(version, values).flatMap((c) => (c.edsName ? [c.edsName] : [])))].sort());
   }
 
   /** sotwRouteNames lists the route configurations every listener of a full SotW LDS response names. */

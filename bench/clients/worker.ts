@@ -5,6 +5,7 @@ import { loadCodec } from './codec.js';
 import { SimStream } from './envoy-sim.js';
 import type { ClientMode, DriverMessage, StreamSpec, TypeShort, WorkerMessage } from './protocol.js';
 import { Views } from './views.js';
+import { outboundCluster } from '../../src/xds/translate/names.js';
 
 const ACTIVITY_EVERY_MS = 25;
 
@@ -37,8 +38,17 @@ function sendActivity(): void {
 
 const activity = setInterval(() => dirty && sendActivity(), ACTIVITY_EVERY_MS);
 
+// One shared list per size: raw streams ACK with it as Envoy ACKs EDS with every cluster it knows.
+const rawAckLists = new Map<number, string[]>();
+function rawAckList(n: number): string[] {
+  let list = rawAckLists.get(n);
+  if (!list) rawAckLists.set(n, (list = Array.from({ length: n }, (_, i) => outboundCluster('bench', `svc-${String(i).padStart(5, '0')}`))));
+  return list;
+}
+
 /** open starts streams with at most `concurrency` still syncing at a time, bounded by `timeoutMs`. */
-async function open(target: string, mode: ClientMode, specs: StreamSpec[], concurrency: number, timeoutMs: number, sentinel: boolean): Promise<void> {
+async function open(target: string, mode: ClientMode, specs: StreamSpec[], concurrency: number, timeoutMs: number, sentinel: boolean, nodeEveryRequest: boolean, rawAckNames: number): Promise<void> {
+  const ackNames = rawAckList(rawAckNames);
   const deadline = nowMs() + timeoutMs;
   const opened: SimStream[] = [];
   let syncing = 0;
@@ -54,7 +64,7 @@ async function open(target: string, mode: ClientMode, specs: StreamSpec[], concu
       continue;
     }
     const spec = specs[next++]!;
-    const s = new SimStream(spec, mode, views, sentinel && streams.length + opened.length === 0, onActivity);
+    const s = new SimStream(spec, mode, views, sentinel && streams.length + opened.length === 0, nodeEveryRequest, ackNames, onActivity);
     opened.push(s);
     streams.push(s);
     syncing++;
@@ -80,7 +90,7 @@ process.on('message', (raw) => {
   const m = raw as DriverMessage;
   switch (m.op) {
     case 'open':
-      void open(m.target, m.mode, m.streams, m.concurrency, m.timeoutMs, m.sentinel);
+      void open(m.target, m.mode, m.streams, m.concurrency, m.timeoutMs, m.sentinel, m.nodeEveryRequest, m.rawAckNames ?? 0);
       return;
     case 'expect':
       for (const s of streams) s.expect(m.expectations);

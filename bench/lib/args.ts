@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { AdsMode } from '../suites/convergence.js';
 import type { FeedKind } from '../workload/feed.js';
+import { CHANGE_KINDS, type ChangeKind } from '../workload/changes.js';
 
 export type Suite = 'translate' | 'raw' | 'convergence';
 
@@ -27,9 +28,13 @@ export interface BenchArgs {
   readonly fakeStreams: readonly number[];
   readonly fronted: number;
   readonly rounds: number;
+  /** The changes of each round, in order. */
+  readonly changes: readonly ChangeKind[];
   readonly rawRounds: number;
   /** Also fan out a message this large (about one outbound route configuration) at the largest stream count; 0 = no. */
   readonly rawBigBytes: number;
+  /** Also measure the SotW raw fan-out with ACKs naming this many clusters (0 = no). */
+  readonly rawAckNames: number;
   readonly workers: number;
   readonly connectConcurrency: number;
   readonly debounceMs?: number;
@@ -49,8 +54,11 @@ export const USAGE = `usage: npm run bench [-- flags]
   --fake-mesh N              also run an N-service mesh through the fake Polaris (0: no)
   --fronted N                streams front at most N distinct services (node groups); 0 = all
   --rounds N                 rounds of the four changes per stream count
+  --changes LIST             which changes each round makes (default: health-flip,instance-add,service-add,rule-change)
   --workers N                client worker processes (default: cores)
   --raw-big-bytes N          also measure the raw fan-out of an N-byte message (default 340000; 0: no)
+  --raw-ack-names N          also measure the SotW raw fan-out with ACKs naming N clusters, as Envoy's EDS ACKs
+                             do (default: the largest convergence mesh; 0: no)
   --debounce-ms N            override the bridge's xds.debounceMs (default: the bridge's own)
   --profile                  CPU-profile the bridge (node --cpu-prof) and print its hot spots
   --seed N                   workload seed (default 7)
@@ -74,8 +82,10 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       'fake-mesh': { type: 'string' },
       fronted: { type: 'string' },
       rounds: { type: 'string' },
+      changes: { type: 'string' },
       workers: { type: 'string' },
       'raw-big-bytes': { type: 'string' },
+      'raw-ack-names': { type: 'string' },
       'debounce-ms': { type: 'string' },
       profile: { type: 'boolean' },
       seed: { type: 'string' },
@@ -92,7 +102,10 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   for (const s of suites) if (!['translate', 'raw', 'convergence'].includes(s)) throw new Error(`unknown suite ${s}`);
   const modes = (v.modes ? v.modes.split(',') : ['sotw', 'delta']) as AdsMode[];
   for (const m of modes) if (m !== 'sotw' && m !== 'delta') throw new Error(`unknown mode ${m}`);
+  const changes = (v.changes ? v.changes.split(',') : [...CHANGE_KINDS]) as ChangeKind[];
+  for (const c of changes) if (!CHANGE_KINDS.includes(c)) throw new Error(`unknown change ${c} (one of ${CHANGE_KINDS.join(', ')})`);
   const feed = (v.feed ?? 'file') as FeedKind;
+  const meshes = list(v.meshes, quick ? [1000] : [100, 1000]);
   if (feed !== 'file' && feed !== 'fake-polaris') throw new Error(`unknown feed ${feed}`);
   const num = (s: string | undefined, fallback: number) => (s === undefined ? fallback : Number(s));
   return {
@@ -105,7 +118,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     translateChanges: quick ? 5 : 20,
     translateGroups: quick ? 10 : 100,
     parseFileMax: quick ? 1000 : 10000,
-    meshes: list(v.meshes, quick ? [1000] : [100, 1000]),
+    meshes,
     streams: list(v.streams, quick ? [1000] : [100, 1000, 5000]),
     modes,
     feed,
@@ -113,8 +126,10 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     fakeStreams: [100],
     fronted: num(v.fronted, quick ? 100 : 0),
     rounds: num(v.rounds, quick ? 1 : 2),
+    changes,
     rawRounds: quick ? 5 : 9,
     rawBigBytes: num(v['raw-big-bytes'], 340_000),
+    rawAckNames: num(v['raw-ack-names'], Math.max(0, ...meshes)),
     workers: num(v.workers, Math.max(2, availableParallelism())),
     connectConcurrency: 200,
     debounceMs: v['debounce-ms'] === undefined ? undefined : Number(v['debounce-ms']),

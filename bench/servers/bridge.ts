@@ -42,7 +42,7 @@ export class Bridge {
 
   /** start forks the bridge and waits until its xDS and admin ports are bound. */
   static async start(opts: BridgeOptions, timeoutMs = 120_000): Promise<Bridge> {
-    const execArgv = ['--import', 'tsx', '--expose-gc', '--max-old-space-size=8192'];
+    const execArgv = ['--import', 'tsx', '--expose-gc', '--max-old-space-size=8192', ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)];
     if (opts.cpuProfDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir);
     const log = openSync(opts.logFile, 'a');
     const { cpuProfDir: _dir, logFile: _log, ...main } = opts;

@@ -13,7 +13,7 @@ import { cpuSeconds } from '../lib/proc.js';
 import { progress } from '../lib/progress.js';
 import { summarize, type Summary } from '../lib/stats.js';
 import { Bridge } from '../servers/bridge.js';
-import { ChangeMaker, CHANGE_KINDS, type Change, type ChangeKind } from '../workload/changes.js';
+import { ChangeMaker, type Change, type ChangeKind } from '../workload/changes.js';
 import { fakePolarisFeed, fileFeed, type Feed, type FeedKind } from '../workload/feed.js';
 import { generateMesh, instanceCount, type BenchMesh } from '../workload/mesh.js';
 
@@ -29,6 +29,7 @@ export interface ConvergenceOptions {
   /** Streams front at most this many distinct services (node groups); 0 = one per service. */
   readonly fronted: number;
   readonly rounds: number;
+  readonly changes: readonly ChangeKind[];
   readonly workers: number;
   readonly debounceMs?: number;
   readonly pollIntervalMs?: number;
@@ -233,6 +234,8 @@ export async function runConvergence(opts: ConvergenceOptions): Promise<Converge
         concurrency: opts.connectConcurrency,
         timeoutMs: 600_000,
         sentinel: opened === 0,
+        // As the bootstrap polaris-xds writes for Envoy (set_node_on_first_message_only).
+        nodeEveryRequest: false,
       });
       opened = level;
       progress(`[${label}] ${open.synced}/${specs.length} streams synced in ${(open.wallMs / 1000).toFixed(1)} s${open.failed ? `; ${open.failed} failed: ${open.errors.join('; ')}` : ''}`);
@@ -245,7 +248,7 @@ export async function runConvergence(opts: ConvergenceOptions): Promise<Converge
       mesh = warm.after;
       const changes: ChangeResult[] = [];
       for (let round = 0; round < opts.rounds; round++) {
-        for (const kind of CHANGE_KINDS) {
+        for (const kind of opts.changes) {
           const change = maker.make(kind, mesh);
           const r = await runChange(bridge, pool, feed, change, round, opts);
           mesh = change.after;

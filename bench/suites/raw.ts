@@ -1,6 +1,7 @@
 // The raw limit, measured in the same run: a plain grpc-js server writes one pre-encoded 300-byte
 // response (or a larger one, for the cost of big pushes) to N streams of the same client design; convergence is from just before the first
-// write to each stream's ACK. Several rounds after a warm-up; the medians of the rounds' p50, p99
+// write to each stream's ACK (SotW clients may ACK with a names list as long as a mesh's EDS list:
+// the floor of the protocol's ACK traffic). Several rounds after a warm-up; the medians of the rounds' p50, p99
 // and max are kept. Also the server's memory per idle stream.
 import { ClientPool } from '../clients/pool.js';
 import { sidecarSpecs } from '../clients/specs.js';
@@ -28,6 +29,8 @@ export interface RawLevel {
 export interface RawResult {
   readonly mode: AdsMode;
   readonly messageBytes: number;
+  /** Names in each SotW ACK (0: none, the issue's limit). */
+  readonly ackNames: number;
   readonly levels: RawLevel[];
   readonly error?: string;
 }
@@ -36,9 +39,10 @@ export interface RawResult {
 export async function runRaw(
   mode: AdsMode,
   levels: readonly number[],
-  opts: { workers: number; rounds: number; warmup: number; connectConcurrency: number; messageBytes: number },
+  opts: { workers: number; rounds: number; warmup: number; connectConcurrency: number; messageBytes: number; ackNames?: number },
 ): Promise<RawResult> {
   const raw = await RawServer.start(opts.messageBytes);
+  const ackNames = mode === 'sotw' ? (opts.ackNames ?? 0) : 0;
   let pool: ClientPool | undefined;
   const out: RawLevel[] = [];
   try {
@@ -52,6 +56,8 @@ export async function runRaw(
         concurrency: opts.connectConcurrency,
         timeoutMs: 300_000,
         sentinel: false,
+        nodeEveryRequest: false,
+        rawAckNames: ackNames,
       });
       opened = level;
       const deadline = nowMs() + 60_000;
@@ -93,12 +99,12 @@ export async function runRaw(
         serverCpuMsPerFanout: cpuMs,
       };
       out.push(lvl);
-      progress(`[raw ${mode} ${raw.messageBytes[mode]} B] ${level} streams: p50 ${lvl.p50.toFixed(0)} p99 ${lvl.p99.toFixed(0)} max ${lvl.max.toFixed(0)} ms; ${lvl.rssKBPerStream.toFixed(1)} KB RSS/stream`);
+      progress(`[raw ${mode} ${raw.messageBytes[mode]} B${ackNames ? `, ACKs naming ${ackNames}` : ''}] ${level} streams: p50 ${lvl.p50.toFixed(0)} p99 ${lvl.p99.toFixed(0)} max ${lvl.max.toFixed(0)} ms; ${lvl.rssKBPerStream.toFixed(1)} KB RSS/stream`);
     }
-    return { mode, messageBytes: raw.messageBytes[mode], levels: out };
+    return { mode, messageBytes: raw.messageBytes[mode], ackNames, levels: out };
   } catch (err) {
     progress(`[raw ${mode}] failed: ${(err as Error).stack ?? String(err)}`);
-    return { mode, messageBytes: 0, levels: out, error: (err as Error).message };
+    return { mode, messageBytes: 0, ackNames, levels: out, error: (err as Error).message };
   } finally {
     await pool?.close();
     await raw.stop();

@@ -118,7 +118,7 @@ export async function runPhase(opts: PhaseOptions): Promise<PhaseResult> {
     const phaseStart = nowMs();
     const cpuStart = cpuSeconds(serverPid);
     const specs = sidecarSpecs(opts.mesh.namespace, opts.mesh.services.map((s) => s.name), 0, opts.streams);
-    const open = await pool.open(target, opts.mode, specs, { concurrency: 200, timeoutMs: opts.syncTimeoutMs, sentinel: true });
+    const open = await pool.open(target, opts.mode, specs, { concurrency: 200, timeoutMs: opts.syncTimeoutMs, sentinel: true, nodeEveryRequest: true });
     progress(`${label} ${open.synced}/${opts.streams} streams synced in ${(open.wallMs / 1000).toFixed(1)} s${open.failed ? `; ${open.failed} not synced: ${open.errors.join('; ') || 'no error, some type never arrived'}` : ''}`);
     await pool.report();
     const results: RegistrationResult[] = [];
@@ -182,7 +182,7 @@ export async function probeSotw(polaris: BenchPolaris, mesh: BenchMesh, workers:
   const pool = await ClientPool.start(Math.min(workers, 1));
   try {
     const specs = sidecarSpecs(mesh.namespace, mesh.services.map((s) => s.name), 0, 3);
-    const open = await pool.open(polaris.xdsAddress, 'sotw', specs, { concurrency: 3, timeoutMs, sentinel: false });
+    const open = await pool.open(polaris.xdsAddress, 'sotw', specs, { concurrency: 3, timeoutMs, sentinel: false, nodeEveryRequest: true });
     return { synced: open.synced, of: specs.length, missing: open.missing };
   } finally {
     await pool.close();

@@ -1,6 +1,6 @@
 // Config size gauges, computed when /metrics is scraped: the largest set of each type any node
-// group is served, in resources and encoded bytes. Encoded bytes are already held by each
-// snapshot, so this is a sum, not an encode.
+// group is served, in resources and encoded bytes. Each type set carries its own byte total, so a
+// scrape costs the number of groups, not the number of resources they hold.
 import { Gauge, type Registry } from 'prom-client';
 import { PUSH_ORDER, SHORT_NAMES } from '../xds/resource.js';
 import type { Snapshot } from '../xds/snapshot.js';
@@ -11,12 +11,10 @@ export function configSize(snapshots: Iterable<Snapshot>): Record<string, { reso
   for (const t of PUSH_ORDER) out[SHORT_NAMES[t]] = { resources: 0, bytes: 0 };
   for (const s of snapshots) {
     for (const t of PUSH_ORDER) {
-      const items = s.resources[t].items;
-      let bytes = 0;
-      for (const r of items.values()) bytes += r.any.length;
+      const set = s.resources[t];
       const o = out[SHORT_NAMES[t]]!;
-      o.resources = Math.max(o.resources, items.size);
-      o.bytes = Math.max(o.bytes, bytes);
+      o.resources = Math.max(o.resources, set.items.size);
+      o.bytes = Math.max(o.bytes, set.bytes);
     }
   }
   return out;

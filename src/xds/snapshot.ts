@@ -47,6 +47,8 @@ export interface TypeResources {
   readonly items: ResourceMap<EncodedResource>;
   /** The hash's lanes, so a patched or layered set gets its version from the changes alone. */
   readonly sum: Readonly<Uint32Array>;
+  /** Encoded size of the set (sum of each resource's Any), kept up to date by patches so metrics never walk a set. */
+  readonly bytes: number;
 }
 
 /** Sets at least this big are chunked, so patches share what they do not touch. */
@@ -78,14 +80,16 @@ function checked(r: EncodedResource, typeUrl: TypeUrl): EncodedResource {
 export function typeSet(typeUrl: TypeUrl, list: readonly EncodedResource[]): TypeResources {
   const sorted = [...list].sort((a, b) => compareKeys(a.name, b.name));
   const sum = new Uint32Array(4);
+  let bytes = 0;
   const entries: Array<[string, EncodedResource]> = [];
   for (let i = 0; i < sorted.length; i++) {
     const r = checked(sorted[i]!, typeUrl);
     if (i > 0 && sorted[i - 1]!.name === r.name) throw new TypeError(`snapshot: duplicate ${typeUrl} resource ${r.name}`);
     addLanes(sum, r, 1);
+    bytes += r.any.length;
     entries.push([r.name, r]);
   }
-  return { version: versionOf(sum), items: itemsOf(entries), sum };
+  return { version: versionOf(sum), items: itemsOf(entries), sum, bytes };
 }
 
 /** itemsOf holds entries already in name order: chunked when big, so later patches share what they leave alone. */
@@ -100,6 +104,7 @@ function itemsOf(entries: ReadonlyArray<readonly [string, EncodedResource]>): Re
  */
 export function patchTypeSet(prev: TypeResources, typeUrl: TypeUrl, upserts: readonly EncodedResource[], removes: readonly string[]): TypeResources {
   const sum = new Uint32Array(prev.sum);
+  let bytes = prev.bytes;
   const set = new Map<string, EncodedResource>();
   const upserted = new Set<string>();
   for (const r of upserts) {
@@ -107,8 +112,12 @@ export function patchTypeSet(prev: TypeResources, typeUrl: TypeUrl, upserts: rea
     // A name given twice: the later resource wins, and only it counts in the version.
     const old = set.get(r.name) ?? prev.items.get(r.name);
     if (old === r) continue;
-    if (old) addLanes(sum, old, -1);
+    if (old) {
+      addLanes(sum, old, -1);
+      bytes -= old.any.length;
+    }
     addLanes(sum, r, 1);
+    bytes += r.any.length;
     set.set(r.name, r);
   }
   const gone: string[] = [];
@@ -116,6 +125,7 @@ export function patchTypeSet(prev: TypeResources, typeUrl: TypeUrl, upserts: rea
     const old = upserted.has(n) ? undefined : prev.items.get(n);
     if (!old) continue;
     addLanes(sum, old, -1);
+    bytes -= old.any.length;
     gone.push(n);
   }
   if (set.size === 0 && gone.length === 0) return prev;
@@ -128,7 +138,7 @@ export function patchTypeSet(prev: TypeResources, typeUrl: TypeUrl, upserts: rea
     for (const r of set.values()) merged.set(r.name, r);
     items = itemsOf([...merged].sort((a, b) => compareKeys(a[0], b[0])));
   }
-  const next = { version: versionOf(sum), items, sum };
+  const next = { version: versionOf(sum), items, sum, bytes };
   const names = nameSets.get(prev);
   if (names && items.size === prev.items.size && gone.length === 0) nameSets.set(next, names);
   return next;
@@ -149,15 +159,20 @@ export function namesOf(resources: TypeResources): ReadonlySet<string> {
 export function layerTypeSet(base: TypeResources, typeUrl: TypeUrl, top: readonly EncodedResource[]): TypeResources {
   if (top.length === 0) return base;
   const sum = new Uint32Array(base.sum);
+  let bytes = base.bytes;
   const own = new Map<string, EncodedResource>();
   for (const r of top) {
     if (own.has(checked(r, typeUrl).name)) throw new TypeError(`snapshot: duplicate ${typeUrl} resource ${r.name}`);
     own.set(r.name, r);
     const hidden = base.items.get(r.name);
-    if (hidden) addLanes(sum, hidden, -1);
+    if (hidden) {
+      addLanes(sum, hidden, -1);
+      bytes -= hidden.any.length;
+    }
     addLanes(sum, r, 1);
+    bytes += r.any.length;
   }
-  return { version: versionOf(sum), items: new LayeredMap(base.items, own), sum };
+  return { version: versionOf(sum), items: new LayeredMap(base.items, own), sum, bytes };
 }
 
 /** Snapshot holds every type's resources for one node group. */

@@ -19,12 +19,22 @@ function wholeList(resources: TypeResources): readonly EncodedResource[] {
   return list;
 }
 
+// The longest name of each shared (frozen) names list: an ACK repeating a list costs a lookup.
+const longestNames = new WeakMap<readonly string[], number>();
+
+function longestName(names: readonly string[]): number {
+  if (!Object.isFrozen(names)) return longest(names);
+  let n = longestNames.get(names);
+  if (n === undefined) longestNames.set(names, (n = longest(names)));
+  return n;
+}
+
 function head(req: DiscoveryRequest): RequestHead {
   return {
     typeUrl: req.typeUrl,
     node: req.node,
     longestList: Math.max(req.resourceNames.length, req.resourceLocators.length),
-    longestName: longest(req.resourceNames),
+    longestName: longestName(req.resourceNames),
   };
 }
 

@@ -391,13 +391,16 @@ function res(name: string, content: string): EncodedResource {
   return encodeResource(CLUSTER_TYPE, name, Buffer.from(content), {});
 }
 
-/** checkTypeSet asserts a set holds exactly `ref` and has the version of the same resources built from scratch. */
+/** checkTypeSet asserts a set holds exactly `ref` and has the version and byte total of the same resources built from scratch. */
 function checkTypeSet(set: TypeResources, ref: ReadonlyMap<string, EncodedResource>, what: string): void {
   checkMap(set.items, ref, [], what);
   const scratch = typeSet(CLUSTER_TYPE, [...ref.values()]);
   assert.equal(set.version, scratch.version, `${what}: version vs typeSet from scratch`);
   assert.equal(set.version, setVersion(ref.values()), `${what}: version vs setVersion`);
   assert.deepEqual([...set.sum], [...scratch.sum], `${what}: sum`);
+  let bytes = 0;
+  for (const r of ref.values()) bytes += r.any.length;
+  assert.equal(set.bytes, bytes, `${what}: byte total`);
 }
 
 test('patchTypeSet keeps the version of the same resources built from scratch, through random patches across the chunking threshold', () => {
@@ -410,7 +413,7 @@ test('patchTypeSet keeps the version of the same resources built from scratch, t
     let ref = new Map<string, EncodedResource>();
     for (let i = 0; i < startSize; i++) {
       const n = r.pick(names);
-      ref.set(n, res(n, `v${r.int(3)}`));
+      ref.set(n, res(n, `v${'+'.repeat(r.int(3))}`));
     }
     let set = typeSet(CLUSTER_TYPE, [...ref.values()]);
     checkTypeSet(set, ref, `start ${startSize}`);
@@ -426,7 +429,7 @@ test('patchTypeSet keeps the version of the same resources built from scratch, t
         const op = r.float();
         if (op < 0.4) {
           const nm = r.pick(names);
-          upserts.push(res(nm, `v${r.int(3)}`)); // often the content it has: same version, new object
+          upserts.push(res(nm, `v${'+'.repeat(r.int(3))}`)); // often the content it has: same version, new object
         } else if (op < 0.5 && keys.length > 0) upserts.push(ref.get(r.pick(keys))!); // the very same object
         else if (op < 0.85 && keys.length > 0) removes.push(r.pick(keys));
         else if (op < 0.9) removes.push(r.pick(names)); // maybe absent
