@@ -149,6 +149,7 @@ export function createTranslator(): Translator {
   const outboundRoutes = new WeakMap<readonly EncodedVirtualHost[], EncodedResource>();
   const groupSets = new BoundedMap<string, { readonly base: TypeResources | undefined; readonly list: readonly EncodedResource[]; readonly set: TypeResources }>(1 << 17);
   const lastTranslations = new BoundedMap<string, Translation>(1 << 16);
+  const sidecarOwns = new BoundedMap<string, { readonly view: NodeView; readonly self: Service | undefined; readonly rc: EncodedResource; readonly own: Own }>(1 << 16);
   const gatewayHosts = new WeakMap<RulePlan, EncodedVirtualHost>();
   const planSkips = new WeakMap<RulePlan, { readonly base: readonly SkipReason[]; readonly all: readonly SkipReason[] }>();
 
@@ -318,9 +319,8 @@ export function createTranslator(): Translator {
     return set;
   }
 
-  function sidecarInbound(mesh: MeshState, view: NodeView, own: Own): void {
+  function sidecarInbound(self: Service | undefined, view: NodeView, own: Own): void {
     if (view.service === '') return;
-    const self = mesh.services.get(serviceKey(view.namespace, view.service));
     const ports = self && servicePorts(self).length > 0 ? servicePorts(self) : view.bindPorts;
     if (ports.length === 0) return;
     const http2 = self ? speaksHttp2(self.instances) : false;
@@ -351,10 +351,20 @@ export function createTranslator(): Translator {
     // Every sidecar with this outbound set shares one outbound route configuration.
     let rc = outboundRoutes.get(set.hosts);
     if (!rc) outboundRoutes.set(set.hosts, (rc = encodeRouteConfigParts(names.OUTBOUND_ROUTE_CONFIG, [...set.hosts, passthroughHost])));
-    const lname = names.outboundListener(view.outboundPort);
-    const own: Own = { clusters: [passthrough], routes: [rc], listeners: [] };
-    own.listeners.push(cached(`outbound-listener${JSON.stringify([lname, view.outboundPort])}`, () => encodeListener(outboundListener(lname, view.outboundPort, names.OUTBOUND_ROUTE_CONFIG))));
-    sidecarInbound(mesh, view, own);
+    // A group's own resources depend on its view, its own service (the same object while
+    // unchanged) and the outbound route configuration: most changes reuse them as they are.
+    const self = view.service === '' ? undefined : mesh.services.get(serviceKey(view.namespace, view.service));
+    const last = sidecarOwns.get(view.key);
+    let own: Own;
+    if (last && last.view === view && last.self === self && last.rc === rc) {
+      own = last.own;
+    } else {
+      const lname = names.outboundListener(view.outboundPort);
+      own = { clusters: [passthrough], routes: [rc], listeners: [] };
+      own.listeners.push(cached(`outbound-listener${JSON.stringify([lname, view.outboundPort])}`, () => encodeListener(outboundListener(lname, view.outboundPort, names.OUTBOUND_ROUTE_CONFIG))));
+      sidecarInbound(self, view, own);
+      sidecarOwns.set(view.key, { view, self, rc, own });
+    }
     return translation(view, set.skipped, {
       [CLUSTER_TYPE]: ownSet(`${view.key}\0cds`, CLUSTER_TYPE, set.clusters, own.clusters),
       [ENDPOINT_TYPE]: set.endpoints,

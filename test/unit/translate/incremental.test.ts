@@ -459,6 +459,17 @@ test('sidecars of different services in one namespace share the endpoint set obj
 
 // Cases the random walk above runs into, on their own.
 
+test('a sidecar\'s own resources follow its own service when nothing else changes (its instances start to speak gRPC)', () => {
+  const long = createTranslator();
+  const view = sidecar('prod', { service: 'api' });
+  const other = service('prod', 'web', [instance('w1', '10.0.0.9')]);
+  const api = (protocol: string) => service('prod', 'api', [instance('a1', '10.0.0.1', { protocol })]);
+  for (const protocol of ['http', 'grpc', 'http']) {
+    const mesh = meshState([other, api(protocol)], 'test');
+    same(long.translate(mesh, view), createTranslator().translate(mesh, view), `api speaks ${protocol}`);
+  }
+});
+
 test('an instance change that leaves a rule without matching instances drops the rule\'s route, as a fresh translator does', () => {
   const v2 = instance('a2', '10.0.0.2', { metadata: { version: 'v2' } });
   const api = service('prod', 'api', [instance('a1', '10.0.0.1', { metadata: { version: 'v1' } }), v2], {
