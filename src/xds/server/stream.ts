@@ -231,7 +231,7 @@ export class AdsStream<Req> {
     }
     this.counters.requests++;
     this.ctx.metrics.request(t.typeUrl, this.mode);
-    this.ctx.hooks.fire('onRequest', { ...this.info(), typeUrl: t.typeUrl, request: msg as unknown as DiscoveryRequest | DeltaDiscoveryRequest });
+    if (this.ctx.hooks.has('onRequest')) this.ctx.hooks.fire('onRequest', { ...this.info(), typeUrl: t.typeUrl, request: msg as unknown as DiscoveryRequest | DeltaDiscoveryRequest });
     const outcome = this.protocol.onRequest(t, msg, now);
     if (t.sub.names.size > limit) throw xdsError('PXDS_ERR_XDS_TOO_MANY_NAMES', t.sub.names.size, limit);
     if (outcome.stale) {
@@ -254,18 +254,17 @@ export class AdsStream<Req> {
   }
 
   private noteAnswer(t: TypeState, a: AckOutcome): void {
-    const info = this.info();
     if (a.kind === 'ack') {
       this.counters.acks++;
       this.ctx.metrics.answered(t.typeUrl, this.mode, false, a.latencyMs / 1000);
-      this.ctx.hooks.fire('onAck', { ...info, typeUrl: t.typeUrl, nonce: a.nonce, version: a.version, latencyMs: a.latencyMs });
+      if (this.ctx.hooks.has('onAck')) this.ctx.hooks.fire('onAck', { ...this.info(), typeUrl: t.typeUrl, nonce: a.nonce, version: a.version, latencyMs: a.latencyMs });
       return;
     }
     const n = a.nack;
     this.counters.nacks++;
     this.ctx.metrics.answered(t.typeUrl, this.mode, true, a.latencyMs / 1000);
     this.log.warn({ typeUrl: t.typeUrl, version: n.version, nonce: n.nonce, code: n.code, errorDetail: n.message }, 'client rejected a response (NACK); that version is parked');
-    this.ctx.hooks.fire('onNack', { ...info, typeUrl: t.typeUrl, nonce: n.nonce, version: n.version, code: n.code, message: n.message });
+    this.ctx.hooks.fire('onNack', { ...this.info(), typeUrl: t.typeUrl, nonce: n.nonce, version: n.version, code: n.code, message: n.message });
   }
 
   private onSnapshot(next: Snapshot): void {
