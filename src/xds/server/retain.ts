@@ -32,15 +32,12 @@ export class RemovalGuard {
    * unless listeners and routes cannot change in this push (then removal goes out at once).
    */
   hold(prev: Snapshot, next: Snapshot): void {
+    // Runs for every stream on every push: plain loops, no work while nothing is held.
     for (const type of HELD_BACK) {
       const t = this.types.get(type);
-      if (t) for (const n of t.retained.keys()) if (next.resources[type].items.has(n)) t.retained.delete(n);
+      if (t && t.retained.size > 0) for (const n of t.retained.keys()) if (next.resources[type].items.has(n)) t.retained.delete(n);
     }
-    const routesMayChange = ROUTING.some((type) => {
-      const t = this.types.get(type);
-      return t !== undefined && t.requests > 0 && (prev.resources[type].version !== next.resources[type].version || t.pending || !t.ack.settled());
-    });
-    if (!routesMayChange) return;
+    if (!this.routesMayChange(prev, next)) return;
     let held = 0;
     for (const type of HELD_BACK) {
       const t = this.types.get(type);
@@ -64,6 +61,14 @@ export class RemovalGuard {
       held += t.retained.size;
     }
     if (held > 0) this.arm();
+  }
+
+  private routesMayChange(prev: Snapshot, next: Snapshot): boolean {
+    for (const type of ROUTING) {
+      const t = this.types.get(type);
+      if (t !== undefined && t.requests > 0 && (prev.resources[type].version !== next.resources[type].version || t.pending || !t.ack.settled())) return true;
+    }
+    return false;
   }
 
   /**
