@@ -88,7 +88,10 @@ test('any bytes, well-formed or not, decode to what the generated decoder gives,
   // One name longer than 127 bytes: its length takes two bytes.
   const list = [...names(400), `OUTBOUND|ns|${'long'.repeat(40)}`];
   for (let i = 0; i < 400; i++) {
-    const parts = [request(r.chance(0.5) ? list : names(400, `${r.int(3)}`), `${i}`)];
+    // The list, the list with more names after it (the last list is a prefix), or other lists.
+    const pick = r.int(4);
+    const chosen = pick === 0 ? list : pick === 1 ? [...list, 'OUTBOUND|ns|extra'] : names(400, `${r.int(3)}`);
+    const parts = [request(chosen, `${i}`)];
     if (r.chance(0.5)) parts.splice(r.int(2), 0, unknownField(r));
     let b = Buffer.concat(parts);
     const damage = r.int(4);
