@@ -59,6 +59,12 @@ class GroupWatch<V> implements NodeWatch {
   }
 }
 
+// Listener calls (each a stream writing what is due) run back to back for at most this long, then
+// yield to the event loop: a push of large responses to thousands of streams must not hold off
+// I/O for seconds (keepalive pings would time out, health checks stall). Small pushes fit in one
+// slice, so their bytes are not delayed by the ACKs of the first streams.
+const NOTIFY_SLICE_MS = 100;
+
 function sameSnapshot(a: Snapshot | undefined, b: Snapshot): boolean {
   return !!a && PUSH_ORDER.every((t) => a.resources[t].version === b.resources[t].version);
 }
@@ -71,6 +77,8 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
   private maxTimer?: NodeJS.Timeout;
   private leading?: NodeJS.Immediate;
   private lastRebuild = -Infinity;
+  private readonly due: GroupWatch<V>[] = [];
+  private dueHead = 0;
 
   constructor(private readonly opts: SnapshotCacheOptions<V>) {}
 
@@ -174,14 +182,32 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
     for (const g of changed) for (const w of g.watches) this.notify(w);
   }
 
-  /** notify calls a watch's listener on a later tick, once per tick, with the latest snapshot. */
+  /** notify calls a watch's listener on a later tick, once until it ran, with the latest snapshot. */
   private notify(w: GroupWatch<V>): void {
     if (!w.listener || w.pending) return;
     w.pending = true;
-    setImmediate(() => {
+    if (this.due.push(w) === 1) setImmediate(this.drain);
+  }
+
+  /** drain calls due listeners in order for up to NOTIFY_SLICE_MS, and comes back on a later tick for the rest. */
+  private readonly drain = (): void => {
+    const started = performance.now();
+    while (this.dueHead < this.due.length) {
+      const w = this.due[this.dueHead++]!;
       w.pending = false;
       const snapshot = w.group.translation?.snapshot;
-      if (!w.closed && snapshot) w.listener!(snapshot);
-    });
-  }
+      try {
+        if (!w.closed && snapshot) w.listener!(snapshot);
+      } catch (err) {
+        // One listener's failure must not keep the snapshot from the others.
+        this.opts.logger.error({ err, group: w.group.view.key }, 'snapshot listener failed');
+      }
+      if (performance.now() - started >= NOTIFY_SLICE_MS && this.dueHead < this.due.length) {
+        setImmediate(this.drain);
+        return;
+      }
+    }
+    this.due.length = 0;
+    this.dueHead = 0;
+  };
 }

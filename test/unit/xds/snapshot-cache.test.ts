@@ -1,6 +1,7 @@
 // SnapshotCache debounce: a lone change after a quiet spell is pushed on the next tick; changes
 // that follow a push closely are coalesced until the registry is quiet; a burst that never goes
-// quiet is still pushed by the maximum delay.
+// quiet is still pushed by the maximum delay. Telling the watches never blocks the event loop for
+// long, and one failing listener does not keep the snapshot from the others.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../../src/log.js';
@@ -81,4 +82,52 @@ test('a burst that never goes quiet is pushed by the maximum delay', async (t) =
   }
   assert.ok(c.pushes.length >= 1, 'pushed while changes kept coming');
   assert.ok(c.pushes[0]!.at - start <= DEBOUNCE_MS * 2 + 100, `first push after ${c.pushes[0]!.at - start} ms`);
+});
+
+/** nodeOf is a node with its own id (its own watch); every node is in the one group 'all'. */
+const nodeOf = (id: string) => ({ id, cluster: '', metadata: undefined, locality: undefined, userAgentName: 'envoy', extensions: [], clientFeatures: [], listeningAddresses: [] }) as never;
+
+test('slow listeners are called in slices: the event loop runs between them, and every watch gets the latest snapshot', async (t) => {
+  const c = cache();
+  t.after(() => c.cache.stop());
+  c.set('m1');
+  const got: string[] = [];
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 1);
+  t.after(() => clearInterval(ticker));
+  let ticksDuringPush = -1;
+  for (let i = 0; i < 12; i++) {
+    const w = c.cache.watch(nodeOf(`n${i}`));
+    w.onChange((s: Snapshot) => {
+      if (i === 0) ticksDuringPush = ticks;
+      const until = performance.now() + 25; // a listener writing large responses
+      while (performance.now() < until);
+      got.push(`n${i}:${String(s.resources[CLUSTER_TYPE].items.get('c')!.message)}`);
+      if (i === 11) ticksDuringPush = ticks - ticksDuringPush;
+    });
+  }
+  await sleep(DEBOUNCE_MS + 50);
+  c.set('m2');
+  await sleep(12 * 25 + 200);
+  assert.deepEqual(got, Array.from({ length: 12 }, (_, i) => `n${i}:m2`));
+  assert.ok(ticksDuringPush >= 1, `timers ran ${ticksDuringPush} times while 300 ms of listeners ran`);
+});
+
+test('a listener that throws does not keep the snapshot from the other watches', async (t) => {
+  const c = cache();
+  t.after(() => c.cache.stop());
+  c.set('m1');
+  const got: string[] = [];
+  for (const id of ['a', 'b', 'c']) {
+    c.cache.watch(nodeOf(id)).onChange((s: Snapshot) => {
+      if (id === 'b') throw new Error('listener bug');
+      got.push(`${id}:${String(s.resources[CLUSTER_TYPE].items.get('c')!.message)}`);
+    });
+  }
+  await sleep(DEBOUNCE_MS + 50);
+  c.set('m2');
+  await sleep(50);
+  c.set('m3');
+  await sleep(DEBOUNCE_MS + 100);
+  assert.deepEqual(got, ['a:m2', 'c:m2', 'a:m3', 'c:m3']);
 });
