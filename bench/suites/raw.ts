@@ -76,7 +76,10 @@ export async function runRaw(
       for (let r = 0; r < opts.warmup + opts.rounds; r++) {
         await pool.expect([{ type: 'eds' }]);
         const f = await raw.fanout();
-        await pool.settle(f.t0, { quietMs: 100, giveUpMs: 5000, timeoutMs: 30_000 });
+        // A large message to thousands of streams keeps the client workers busy for seconds between
+        // activity reports: give up only after a long silence then.
+        const big = opts.messageBytes > 10_000;
+        await pool.settle(f.t0, { quietMs: 100, giveUpMs: big ? 30_000 : 5000, timeoutMs: big ? 120_000 : 30_000 });
         const rep = await pool.report();
         if (r < opts.warmup) continue;
         const acks = rep.streams.flatMap((s) => (s.metAt[0] == null ? [] : [s.metAt[0] - f.t0]));
