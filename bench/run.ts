@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseBenchArgs, USAGE, type BenchArgs } from './lib/args.js';
 import { hotSpots } from './lib/cpuprofile.js';
 import { machineInfo } from './lib/machine.js';
+import { extraNodeArgs } from './lib/proc.js';
 import { progress } from './lib/progress.js';
 import { checkTargets, render, type ProfileSummary, type RunResult } from './report.js';
 import { runConvergence, type ConvergenceResult } from './suites/convergence.js';
@@ -106,7 +107,7 @@ async function main(args: BenchArgs): Promise<void> {
   process.stdout.write(render(result));
   process.stdout.write(`\nJSON: ${out}\n`);
   // Bridge logs stay when something failed, or when the bridge ran with extra flags (their output is in the logs).
-  if (convergence.some((c) => c.error) || raw.some((x) => x.error) || process.env.BENCH_BRIDGE_NODE_ARGS) progress(`logs kept in ${work}`);
+  if (convergence.some((c) => c.error) || raw.some((x) => x.error) || extraNodeArgs('BENCH_BRIDGE_NODE_ARGS').length > 0) progress(`logs kept in ${work}`);
   else rmSync(work, { recursive: true, force: true });
 }
 

@@ -3,7 +3,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { nowMs, sleep } from '../lib/clock.js';
-import { track } from '../lib/proc.js';
+import { extraNodeArgs, track } from '../lib/proc.js';
 import type { ClientMode, DriverMessage, Expectation, StreamReport, StreamSpec, WorkerMessage } from './protocol.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -73,7 +73,7 @@ export class ClientPool {
   /** start forks `n` workers and waits until each has loaded its protos. */
   static async start(n: number): Promise<ClientPool> {
     const workers = Array.from({ length: n }, () => {
-      const child = track(fork(WORKER, [], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...(process.env.BENCH_CLIENT_NODE_ARGS ?? '').split(' ').filter(Boolean)], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+      const child = track(fork(WORKER, [], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...extraNodeArgs('BENCH_CLIENT_NODE_ARGS')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
       return new Worker(child);
     });
     await Promise.all(workers.map((w) => w.next('ready', 30_000)));

@@ -58,3 +58,8 @@ export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<vo
   await exited;
   clearTimeout(timer);
 }
+
+/** extraNodeArgs are the Node flags a diagnostic environment variable adds to a child (e.g. BENCH_BRIDGE_NODE_ARGS="--trace-gc"). */
+export function extraNodeArgs(variable: 'BENCH_BRIDGE_NODE_ARGS' | 'BENCH_CLIENT_NODE_ARGS'): string[] {
+  return (process.env[variable] ?? '').split(' ').filter(Boolean);
+}

@@ -5,7 +5,7 @@ import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { nowMs, sleep } from '../lib/clock.js';
 import { imageMallocEnv } from '../lib/image-env.js';
-import { cpuSeconds, rssBytes, stopChild, track } from '../lib/proc.js';
+import { cpuSeconds, extraNodeArgs, rssBytes, stopChild, track } from '../lib/proc.js';
 import { scrape } from '../lib/prom.js';
 import type { BridgeChildMessage, BridgeMainOptions, MemoryMessage, ProbeEvent } from './bridge-protocol.js';
 
@@ -42,7 +42,7 @@ export class Bridge {
 
   /** start forks the bridge and waits until its xDS and admin ports are bound. */
   static async start(opts: BridgeOptions, timeoutMs = 120_000): Promise<Bridge> {
-    const execArgv = ['--import', 'tsx', '--expose-gc', '--max-old-space-size=8192', ...(process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+    const execArgv = ['--import', 'tsx', '--expose-gc', '--max-old-space-size=8192', ...extraNodeArgs('BENCH_BRIDGE_NODE_ARGS')];
     if (opts.cpuProfDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir);
     const log = openSync(opts.logFile, 'a');
     const { cpuProfDir: _dir, logFile: _log, ...main } = opts;

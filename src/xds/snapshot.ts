@@ -64,6 +64,28 @@ function addLanes(sum: Uint32Array, r: EncodedResource, sign: 1 | -1): void {
   for (let i = 0; i < 4; i++) sum[i] = (sum[i]! + sign * r.lanes[i]!) >>> 0;
 }
 
+/** Tally is what a type set keeps of its resources as they come and go: the hash lanes and the byte total. */
+class Tally {
+  readonly sum: Uint32Array;
+  bytes: number;
+  constructor(from?: TypeResources) {
+    this.sum = from ? new Uint32Array(from.sum) : new Uint32Array(4);
+    this.bytes = from?.bytes ?? 0;
+  }
+  add(r: EncodedResource): void {
+    addLanes(this.sum, r, 1);
+    this.bytes += r.any.length;
+  }
+  remove(r: EncodedResource): void {
+    addLanes(this.sum, r, -1);
+    this.bytes -= r.any.length;
+  }
+  /** set is a type set with these items and this tally's version and totals. */
+  set(items: ResourceMap<EncodedResource>): TypeResources {
+    return { version: versionOf(this.sum), items, sum: this.sum, bytes: this.bytes };
+  }
+}
+
 /** setVersion is the SotW version of any set of resources: equal sets get equal versions, in any order, on every replica (invariant 2). */
 export function setVersion(resources: Iterable<EncodedResource>): string {
   const sum = new Uint32Array(4);
@@ -79,17 +101,15 @@ function checked(r: EncodedResource, typeUrl: TypeUrl): EncodedResource {
 /** typeSet sorts and checks one type's resources into a TypeResources. */
 export function typeSet(typeUrl: TypeUrl, list: readonly EncodedResource[]): TypeResources {
   const sorted = [...list].sort((a, b) => compareKeys(a.name, b.name));
-  const sum = new Uint32Array(4);
-  let bytes = 0;
+  const tally = new Tally();
   const entries: Array<[string, EncodedResource]> = [];
   for (let i = 0; i < sorted.length; i++) {
     const r = checked(sorted[i]!, typeUrl);
     if (i > 0 && sorted[i - 1]!.name === r.name) throw new TypeError(`snapshot: duplicate ${typeUrl} resource ${r.name}`);
-    addLanes(sum, r, 1);
-    bytes += r.any.length;
+    tally.add(r);
     entries.push([r.name, r]);
   }
-  return { version: versionOf(sum), items: itemsOf(entries), sum, bytes };
+  return tally.set(itemsOf(entries));
 }
 
 /** itemsOf holds entries already in name order: chunked when big, so later patches share what they leave alone. */
@@ -103,8 +123,7 @@ function itemsOf(entries: ReadonlyArray<readonly [string, EncodedResource]>): Re
  * entries, and a chunked set copies only the chunks the change lands in.
  */
 export function patchTypeSet(prev: TypeResources, typeUrl: TypeUrl, upserts: readonly EncodedResource[], removes: readonly string[]): TypeResources {
-  const sum = new Uint32Array(prev.sum);
-  let bytes = prev.bytes;
+  const tally = new Tally(prev);
   const set = new Map<string, EncodedResource>();
   const upserted = new Set<string>();
   for (const r of upserts) {
@@ -112,20 +131,15 @@ export function patchTypeSet(prev: TypeResources, typeUrl: TypeUrl, upserts: rea
     // A name given twice: the later resource wins, and only it counts in the version.
     const old = set.get(r.name) ?? prev.items.get(r.name);
     if (old === r) continue;
-    if (old) {
-      addLanes(sum, old, -1);
-      bytes -= old.any.length;
-    }
-    addLanes(sum, r, 1);
-    bytes += r.any.length;
+    if (old) tally.remove(old);
+    tally.add(r);
     set.set(r.name, r);
   }
   const gone: string[] = [];
   for (const n of new Set(removes)) {
     const old = upserted.has(n) ? undefined : prev.items.get(n);
     if (!old) continue;
-    addLanes(sum, old, -1);
-    bytes -= old.any.length;
+    tally.remove(old);
     gone.push(n);
   }
   if (set.size === 0 && gone.length === 0) return prev;
@@ -138,7 +152,7 @@ export function patchTypeSet(prev: TypeResources, typeUrl: TypeUrl, upserts: rea
     for (const r of set.values()) merged.set(r.name, r);
     items = itemsOf([...merged].sort((a, b) => compareKeys(a[0], b[0])));
   }
-  const next = { version: versionOf(sum), items, sum, bytes };
+  const next = tally.set(items);
   const names = nameSets.get(prev);
   if (names && items.size === prev.items.size && gone.length === 0) nameSets.set(next, names);
   return next;
@@ -158,21 +172,16 @@ export function namesOf(resources: TypeResources): ReadonlySet<string> {
 /** layerTypeSet puts a group's own resources over a shared set; the result costs the top, not the base. */
 export function layerTypeSet(base: TypeResources, typeUrl: TypeUrl, top: readonly EncodedResource[]): TypeResources {
   if (top.length === 0) return base;
-  const sum = new Uint32Array(base.sum);
-  let bytes = base.bytes;
+  const tally = new Tally(base);
   const own = new Map<string, EncodedResource>();
   for (const r of top) {
     if (own.has(checked(r, typeUrl).name)) throw new TypeError(`snapshot: duplicate ${typeUrl} resource ${r.name}`);
     own.set(r.name, r);
     const hidden = base.items.get(r.name);
-    if (hidden) {
-      addLanes(sum, hidden, -1);
-      bytes -= hidden.any.length;
-    }
-    addLanes(sum, r, 1);
-    bytes += r.any.length;
+    if (hidden) tally.remove(hidden);
+    tally.add(r);
   }
-  return { version: versionOf(sum), items: new LayeredMap(base.items, own), sum, bytes };
+  return tally.set(new LayeredMap(base.items, own));
 }
 
 /** Snapshot holds every type's resources for one node group. */

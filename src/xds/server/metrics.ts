@@ -12,8 +12,8 @@ function reuse<M extends Metric>(registry: Registry, name: string, make: () => M
 }
 
 const MODES: readonly StreamMode[] = ['sotw', 'delta'];
-// Slot of a (type, mode) pair in the tallies.
-const SLOTS = PUSH_ORDER.flatMap((type) => MODES.map((mode) => ({ type, mode, labels: { type: SHORT_NAMES[type], mode } })));
+// Slot of a (type, mode) pair in the tallies, with the label sets its counters and histograms use.
+const SLOTS = PUSH_ORDER.flatMap((type) => MODES.map((mode) => ({ labels: { type: SHORT_NAMES[type], mode }, typeLabels: { type: SHORT_NAMES[type] } })));
 const slotOf = (type: TypeUrl, mode: StreamMode): number => PUSH_ORDER.indexOf(type) * MODES.length + (mode === 'delta' ? 1 : 0);
 // Observations held back at most this many per histogram before they are handed over anyway.
 const MAX_HELD = 8192;
@@ -108,13 +108,13 @@ export class XdsMetrics {
     this.pushBytes.fill(0);
     const push = this.pushObservations;
     for (let i = 0; i < push.length; i += 3) {
-      const type = { type: SLOTS[push[i]!]!.labels.type };
-      this.responseSize.observe(type, push[i + 1]!);
-      this.pushSeconds.observe(type, push[i + 2]!);
+      const { typeLabels } = SLOTS[push[i]!]!;
+      this.responseSize.observe(typeLabels, push[i + 1]!);
+      this.pushSeconds.observe(typeLabels, push[i + 2]!);
     }
     push.length = 0;
     const ack = this.ackObservations;
-    for (let i = 0; i < ack.length; i += 2) this.ackSeconds.observe({ type: SLOTS[ack[i]!]!.labels.type }, ack[i + 1]!);
+    for (let i = 0; i < ack.length; i += 2) this.ackSeconds.observe(SLOTS[ack[i]!]!.typeLabels, ack[i + 1]!);
     ack.length = 0;
   }
 
