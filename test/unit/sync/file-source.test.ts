@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { errorCode } from '../../../src/errors.js';
 import { createFileSource, EXAMPLE_MESH_FILE, parseMeshText } from '../../../src/sync/file-source.js';
 import { repoRoot } from '../../support/components.js';
@@ -155,6 +156,20 @@ namespaces:
 
   it('reports YAML syntax errors', () => {
     assert.throws(() => parseMeshText('namespaces: [\n', 'x.yaml'), /mesh file x\.yaml: not valid YAML/);
+    assert.throws(() => parseMeshText('{"namespaces": [\n', 'x.json'), /mesh file x\.json: not valid YAML/);
+  });
+
+  it('reads a JSON file, and YAML flow style that looks like it, to the same model as block YAML', () => {
+    const fromYaml = parseMeshText(GOOD, 'x.yaml');
+    const json = JSON.stringify(parseYaml(GOOD));
+    assert.deepEqual(parseMeshText(json, 'x.json'), fromYaml);
+    assert.deepEqual(parseMeshText(`\n  ${json}`, 'x.json'), fromYaml);
+    // Flow style with bare keys is YAML, not JSON.
+    const flow = parseMeshText('{ namespaces: [ { name: shop, services: [ { name: pay, instances: [ { host: 10.0.1.1, port: 9090 } ] } ] } ] }', 'f.yaml');
+    assert.deepEqual(
+      [...flow.services.values()].map((s) => [s.namespace, s.name, s.instances.map((i) => `${i.host}:${i.port}`)]),
+      [['shop', 'pay', ['10.0.1.1:9090']]],
+    );
   });
 });
 
