@@ -40,6 +40,10 @@ type HookArg<K extends keyof XdsHooks> = Parameters<NonNullable<XdsHooks[K]>>[0]
 
 /** HookRunner calls hooks on a later tick and contains their errors. */
 export class HookRunner {
+  // Calls due on the next tick, as (name, arg) pairs: an ACK storm across thousands of streams
+  // schedules one tick, not a closure and a tick per hook call.
+  private readonly queue: unknown[] = [];
+
   constructor(
     private readonly hooks: XdsHooks | undefined,
     private readonly logger: Logger,
@@ -50,17 +54,24 @@ export class HookRunner {
     return typeof this.hooks?.[name] === 'function';
   }
 
-  /** fire schedules hook `name` with `arg` on a later tick. */
+  /** fire schedules hook `name` with `arg` on a later tick; hooks run in the order they were fired. */
   fire<K extends keyof XdsHooks>(name: K, arg: HookArg<K>): void {
-    const hooks = this.hooks;
-    const fn = hooks?.[name] as ((a: HookArg<K>) => void) | undefined;
-    if (typeof fn !== 'function') return;
-    process.nextTick(() => {
+    if (!this.has(name)) return;
+    if (this.queue.push(name, arg) === 2) process.nextTick(this.run);
+  }
+
+  private readonly run = (): void => {
+    const hooks = this.hooks!;
+    const queue = this.queue;
+    // A hook that fires another (through the server) lands behind this batch, in the same loop.
+    for (let i = 0; i < queue.length; i += 2) {
+      const name = queue[i] as keyof XdsHooks;
       try {
-        fn.call(hooks, arg);
+        (hooks[name] as (a: unknown) => void).call(hooks, queue[i + 1]);
       } catch (err) {
         this.logger.warn({ err, hook: name }, 'xDS hook threw; ignored');
       }
-    });
-  }
+    }
+    queue.length = 0;
+  };
 }
