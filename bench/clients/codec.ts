@@ -52,7 +52,7 @@ export interface DeltaResponse {
 export interface SotwRequest {
   version_info?: string;
   node?: unknown;
-  resource_names?: string[];
+  resource_names?: readonly string[];
   type_url: string;
   response_nonce?: string;
 }

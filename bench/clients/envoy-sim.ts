@@ -32,13 +32,14 @@ export class SimStream {
   // SotW: last ACKed version and nonce per type.
   private readonly versions = new Map<TypeShort, string>();
   private readonly nonces = new Map<TypeShort, string>();
-  private edsNames: string[] = [];
-  private rdsNames: string[] = [];
+  private edsNames: readonly string[] = [];
+  private rdsNames: readonly string[] = [];
   // Delta: what the stream holds.
   private readonly clusters = new Map<string, string | undefined>();
   private readonly listeners = new Map<string, string[]>();
-  private readonly edsSubscribed = new Set<string>();
-  private readonly rdsSubscribed = new Set<string>();
+  // Shared with the other streams of the process that subscribed to the same names (Views.nameSet).
+  private edsSubscribed: ReadonlySet<string> = new Set<string>();
+  private rdsSubscribed: ReadonlySet<string> = new Set<string>();
   private node: unknown;
   private nodeSent = false;
   private openedAt = 0;
@@ -199,7 +200,7 @@ export class SimStream {
   }
 
   private onSotw(type: TypeShort | 'other', version: string, nonce: string, resources: AnyMsg[]): void {
-    const ack = (names: string[]) => this.sendSotw({ version_info: version, response_nonce: nonce, type_url: type === 'other' ? '' : TYPE_URLS[type], resource_names: names });
+    const ack = (names: readonly string[]) => this.sendSotw({ version_info: version, response_nonce: nonce, type_url: type === 'other' ? '' : TYPE_URLS[type], resource_names: names });
     if (type === 'other') return ack([]);
     if (this.mode === 'raw-sotw') return ack(this.rawAckNames);
     this.versions.set(type, version);
@@ -250,12 +251,13 @@ export class SimStream {
     if (this.mode === 'raw-delta' || type === 'other') return;
     switch (type) {
       case 'cds': {
-        for (const r of resources) this.clusters.set(r.name, r.resource ? this.views.deltaCluster(r.name, r.version, r.resource.value).edsName : undefined);
+        for (const r of resources) this.clusters.set(this.views.intern(r.name), r.resource ? this.views.deltaCluster(r.name, r.version, r.resource.value).edsName : undefined);
         for (const n of removed) this.clusters.delete(n);
         const want = new Set<string>();
         for (const eds of this.clusters.values()) if (eds) want.add(eds);
-        this.edsNames = [...want].sort();
-        this.resubscribeDelta('eds', want, this.edsSubscribed);
+        const names = this.views.nameSet([...want].sort());
+        this.edsNames = names.list;
+        this.edsSubscribed = this.resubscribeDelta('eds', names.set, this.edsSubscribed);
         if (want.size === 0) this.requestLds();
         return;
       }
@@ -266,8 +268,9 @@ export class SimStream {
         for (const n of removed) this.listeners.delete(n);
         const want = new Set<string>();
         for (const names of this.listeners.values()) for (const n of names) want.add(n);
-        this.rdsNames = [...want].sort();
-        this.resubscribeDelta('rds', want, this.rdsSubscribed);
+        const names = this.views.nameSet([...want].sort());
+        this.rdsNames = names.list;
+        this.rdsSubscribed = this.resubscribeDelta('rds', names.set, this.rdsSubscribed);
         return;
       }
       case 'rds':
@@ -275,14 +278,15 @@ export class SimStream {
     }
   }
 
-  private resubscribeDelta(type: 'eds' | 'rds', want: ReadonlySet<string>, have: Set<string>): void {
+  /** resubscribeDelta asks for what `want` adds to `have` and drops what it lacks; returns what is now subscribed. */
+  private resubscribeDelta(type: 'eds' | 'rds', want: ReadonlySet<string>, have: ReadonlySet<string>): ReadonlySet<string> {
+    if (want === have) return have;
     const add = [...want].filter((n) => !have.has(n));
     const drop = [...have].filter((n) => !want.has(n));
-    if (add.length === 0 && drop.length === 0) return;
-    for (const n of add) have.add(n);
-    for (const n of drop) have.delete(n);
+    if (add.length === 0 && drop.length === 0) return want;
     this.requested.add(type);
     this.sendDelta({ type_url: TYPE_URLS[type], resource_names_subscribe: add, resource_names_unsubscribe: drop });
+    return want;
   }
 
   private checkExpectations(type: TypeShort, received: readonly Received[], ackAt: number): void {

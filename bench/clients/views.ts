@@ -18,6 +18,12 @@ class Bounded<V> {
   }
 }
 
+/** NameSet is a sorted name list and the same names as a set, both shared and never changed. */
+export interface NameSet {
+  readonly list: readonly string[];
+  readonly set: ReadonlySet<string>;
+}
+
 /** Views derives and caches resource facts for one client process. */
 export class Views {
   private readonly sotwClusters = new Bounded<ClusterView[]>(256);
@@ -26,7 +32,28 @@ export class Views {
   private readonly deltaClusters = new Bounded<ClusterView>(200_000);
   private readonly deltaRoutes = new Bounded<string[]>(10_000);
 
+  // Names and name lists every stream of the process holds: one copy each, not one per stream.
+  // A Delta stream holds a thousand cluster names; thousands of streams holding their own copies
+  // made the client processes' heaps five times the size of grpc-js's own state, and their
+  // full collections landed inside the pushes being measured.
+  private readonly names = new Map<string, string>();
+  private readonly nameSets = new Bounded<NameSet>(4096);
+
   constructor(readonly codec: Codec) {}
+
+  /** intern returns the process's one copy of a resource name. */
+  intern(name: string): string {
+    const hit = this.names.get(name);
+    if (hit !== undefined) return hit;
+    if (this.names.size >= 1_000_000) this.names.clear();
+    this.names.set(name, name);
+    return name;
+  }
+
+  /** nameSet returns the process's one copy of a sorted name list, with its set. */
+  nameSet(sorted: readonly string[]): NameSet {
+    return this.nameSets.get(sorted.join('\n'), () => ({ list: sorted, set: new Set(sorted) }));
+  }
 
   /** sotwClusterSet lists the clusters of a full SotW CDS response. */
   sotwClusterSet(version: string, values: readonly Buffer[]): ClusterView[] {
