@@ -72,6 +72,8 @@ export interface AdsService {
   streamCount(): number;
   /** closeAll ends every open stream with UNAVAILABLE (PXDS_ERR_XDS_SHUTDOWN) so clients reconnect. */
   closeAll(reason: string): void;
+  /** release hands the last metric tallies to the registry and detaches from it; for a service that is done. */
+  release(): void;
 }
 
 /** AdsHandlers are the stream handlers behind the service, usable with any AdsCall (tests). */
@@ -108,6 +110,7 @@ export function createAdsHandlers(opts: AdsOptions): AdsHandlers {
       const err = xdsError('PXDS_ERR_XDS_SHUTDOWN', reason);
       for (const s of [...streams.values()]) s.close({ code: err.grpcStatus, details: `${err.code}: ${err.message}` });
     },
+    release: () => ctx.metrics.release(),
   };
 }
 
@@ -122,7 +125,7 @@ export function registerAds(server: grpc.Server, opts: AdsOptions): AdsService {
     StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest | DecodeFailure, Buffer>) => h.sotw(call),
     DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest | DecodeFailure, Buffer>) => h.delta(call),
   });
-  return { status: h.status, streamCount: h.streamCount, closeAll: h.closeAll };
+  return { status: h.status, streamCount: h.streamCount, closeAll: h.closeAll, release: h.release };
 }
 
 /** XdsServerConfig is the `xds` configuration section as far as the server reads it. */
@@ -192,6 +195,7 @@ export async function createXdsServer(opts: XdsServerOptions): Promise<XdsServer
       });
       ads.closeAll('stopping');
       await drained;
+      ads.release();
     },
   };
 }

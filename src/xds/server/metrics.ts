@@ -45,7 +45,7 @@ export class XdsMetrics {
   private readonly pushObservations: number[] = [];
   private readonly ackObservations: number[] = [];
 
-  constructor(registry: Registry = new Registry()) {
+  constructor(private readonly registry: Registry = new Registry()) {
     const registers = [registry];
     let mine = talliesOf.get(registry);
     if (!mine) talliesOf.set(registry, (mine = new Set()));
@@ -116,6 +116,12 @@ export class XdsMetrics {
     const ack = this.ackObservations;
     for (let i = 0; i < ack.length; i += 2) this.ackSeconds.observe(SLOTS[ack[i]!]!.typeLabels, ack[i + 1]!);
     ack.length = 0;
+  }
+
+  /** release hands over what is held and stops being flushed with the registry's metrics (the server stopped). */
+  release(): void {
+    this.flush();
+    talliesOf.get(this.registry)?.delete(this);
   }
 
   resendSuppressed(type: TypeUrl, mode: StreamMode): void {

@@ -264,7 +264,7 @@ export class AdsStream<Req> {
     this.counters.nacks++;
     this.ctx.metrics.answered(t.typeUrl, this.mode, true, a.latencyMs / 1000);
     this.log.warn({ typeUrl: t.typeUrl, version: n.version, nonce: n.nonce, code: n.code, errorDetail: n.message }, 'client rejected a response (NACK); that version is parked');
-    this.ctx.hooks.fire('onNack', { ...this.info(), typeUrl: t.typeUrl, nonce: n.nonce, version: n.version, code: n.code, message: n.message });
+    if (this.ctx.hooks.has('onNack')) this.ctx.hooks.fire('onNack', { ...this.info(), typeUrl: t.typeUrl, nonce: n.nonce, version: n.version, code: n.code, message: n.message });
   }
 
   private onSnapshot(next: Snapshot): void {

@@ -33,7 +33,12 @@ export function skipReporter(opts: SkipReporterOptions): (skipped: readonly Skip
     },
   });
   let logged = new Set<string>();
+  // A group's list is the same array while its reasons are the same: a rebuild of a thousand
+  // groups then checks a thousand arrays, not every reason of each.
+  const seen = new WeakSet<readonly SkipReason[]>();
   return (skipped) => {
+    if (skipped.length === 0 || seen.has(skipped)) return;
+    seen.add(skipped);
     for (const s of skipped) {
       const key = `${s.kind}\0${s.path}\0${s.reason}`;
       if (logged.has(key)) continue;

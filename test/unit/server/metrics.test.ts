@@ -55,3 +55,17 @@ test('every request, push and ACK shows in the next scrape, exactly, across serv
     assert.equal(await value(registry, 'polaris_xds_nacks_total{type="eds",mode="delta"}'), want.nacks, `round ${round}: NACKs`);
   }
 });
+
+test('a released server hands over what it held, and later events of the servers still running show', async () => {
+  const registry = new Registry();
+  const stopped = new XdsMetrics(registry);
+  const running = new XdsMetrics(registry);
+  stopped.request(CLUSTER_TYPE, 'delta');
+  stopped.pushed(ENDPOINT_TYPE, 'delta', 100, 0.01);
+  stopped.release();
+  // Counted once after release: a released server is no longer flushed, so nothing twice.
+  stopped.request(CLUSTER_TYPE, 'delta');
+  running.request(CLUSTER_TYPE, 'delta');
+  assert.equal(await value(registry, 'polaris_xds_requests_total{type="cds",mode="delta"}'), 2);
+  assert.equal(await value(registry, 'polaris_xds_pushes_total{type="eds",mode="delta"}'), 1);
+});
