@@ -129,10 +129,11 @@ export function decodeDelta(buf: Buffer): { response: DeltaResponse; violations:
 
 /**
  * ResponseChecker decodes each response of one stream and records every invariant it breaks: the
- * nonce is a counter that increases, the type is served, plus the per-response checks of decode*.
+ * nonce is set and never repeats on the stream for its type, the type is served, plus the
+ * per-response checks of decode*.
  */
 export class ResponseChecker<R extends { typeUrl: string; nonce: string }> {
-  private lastNonce = 0n;
+  private readonly nonces = new Map<string, Set<string>>();
   constructor(
     private readonly decode: (b: Buffer) => { response: R; violations: string[] },
     readonly violations: string[] = [],
@@ -150,13 +151,11 @@ export class ResponseChecker<R extends { typeUrl: string; nonce: string }> {
     const r = decoded.response;
     this.violations.push(...decoded.violations.map((v) => `${r.typeUrl} nonce ${r.nonce}: ${v}`));
     if (!SERVED.has(r.typeUrl)) this.violations.push(`unexpected type_url ${r.typeUrl}`);
-    if (!/^\d+$/.test(r.nonce)) {
-      this.violations.push(`nonce '${r.nonce}' is not a counter`);
-    } else {
-      const n = BigInt(r.nonce);
-      if (n <= this.lastNonce) this.violations.push(`nonce ${r.nonce} does not increase (after ${this.lastNonce})`);
-      this.lastNonce = n;
-    }
+    let seen = this.nonces.get(r.typeUrl);
+    if (!seen) this.nonces.set(r.typeUrl, (seen = new Set()));
+    if (r.nonce === '') this.violations.push(`${r.typeUrl}: empty nonce`);
+    else if (seen.has(r.nonce)) this.violations.push(`${r.typeUrl}: nonce ${r.nonce} repeats on this stream`);
+    seen.add(r.nonce);
     return r;
   }
 }

@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from '../../log.js';
 import { decodeDiscoveryRequest } from './decode.js';
 import { delta } from './delta.js';
 import { HookRunner, type XdsHooks } from './hooks.js';
+import { SharedResponses } from './shared-responses.js';
 import { XdsMetrics } from './metrics.js';
 import { DEFAULT_LIMITS, grpcServerOptions, type GrpcServerConfig, type XdsLimits } from './options.js';
 import { decodeOrFailure, type DecodeFailure, type Protocol } from './protocol.js';
@@ -93,6 +94,7 @@ export function createAdsHandlers(opts: AdsOptions): AdsHandlers {
     hooks: new HookRunner(opts.hooks, logger),
     limits: Object.freeze({ ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) }),
     controlPlane: opts.controlPlaneId ? encodeControlPlane(opts.controlPlaneId) : undefined,
+    responses: new SharedResponses(),
     now: Date.now,
     onClosed: (s) => void streams.delete(s.id),
   };

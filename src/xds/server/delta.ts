@@ -169,5 +169,6 @@ export const delta: Protocol<DeltaDiscoveryRequest> = {
   head,
   onRequest,
   plan,
-  encode: (p, nonce, controlPlane) => encodeDeltaResponse(p, nonce, controlPlane),
+  // system_version_info is for debugging only: the nonce, which names the content (shared-responses.ts).
+  encode: (p, nonce, controlPlane) => encodeDeltaResponse({ typeUrl: p.typeUrl, version: nonce, resources: p.resources, removed: p.removed }, nonce, controlPlane),
 };

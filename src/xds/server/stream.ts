@@ -8,6 +8,7 @@ import { CLUSTER_TYPE, ENDPOINT_TYPE, isTypeUrl, LISTENER_TYPE, PUSH_ORDER, ROUT
 import type { Snapshot } from '../snapshot.js';
 import type { AckOutcome } from './ack.js';
 import type { HookRunner, StreamInfo } from './hooks.js';
+import { contentKey, type SharedResponses } from './shared-responses.js';
 import type { XdsMetrics } from './metrics.js';
 import type { XdsLimits } from './options.js';
 import { DecodeFailure, type Plan, type Protocol, type StreamMode } from './protocol.js';
@@ -48,6 +49,8 @@ export interface StreamContext {
   readonly limits: XdsLimits;
   /** Encoded ControlPlane message added to every response, if an identifier is configured. */
   readonly controlPlane: Buffer | undefined;
+  /** Responses encoded once for every stream that is sent the same content. */
+  readonly responses: SharedResponses;
   readonly now: () => number;
   /** Called once, from the stream's close path. */
   readonly onClosed: (stream: { readonly id: number }) => void;
@@ -325,8 +328,19 @@ export class AdsStream<Req> {
   }
 
   private send(t: TypeState, plan: Plan): void {
-    const nonce = String(++this.nonce);
-    const bytes = this.protocol.encode(plan, nonce, this.ctx.controlPlane);
+    const cp = this.ctx.controlPlane;
+    const shared = this.ctx.responses.get(contentKey(this.mode, plan), (n) => this.protocol.encode(plan, n, cp));
+    let nonce: string;
+    let bytes: Buffer;
+    if (shared.id > t.lastContentId) {
+      t.lastContentId = shared.id;
+      nonce = shared.nonce;
+      bytes = shared.bytes;
+    } else {
+      // This stream was sent this content (or a later one) before: a nonce of its own keeps nonces new.
+      nonce = `s${++this.nonce}`;
+      bytes = this.protocol.encode(plan, nonce, cp);
+    }
     const now = this.ctx.now();
     plan.commit(nonce, now);
     t.responses++;

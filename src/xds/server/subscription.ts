@@ -164,6 +164,8 @@ export class TypeState {
   responses = 0;
   resourcesSent = 0;
   removalsSent = 0;
+  /** The highest content nonce id this type was sent under (shared-responses.ts). */
+  lastContentId = 0;
   /** True until the first response of this type is sent: the first request is always answered. */
   firstResponseDue = false;
   /** A response may be due; the writer computes it from the latest snapshot when it can write. */

@@ -1,0 +1,74 @@
+// Responses with the same content on many streams (a changed assignment pushed to every sidecar, a
+// route configuration to every stream of a node group) are encoded once and written as the same
+// bytes. The nonce is part of those bytes, so it is named after the content: `c<id>`, ids counting
+// up in the order contents are first seen. A nonce only has to be new on its stream and type, so a
+// stream takes a content nonce only when its id is above every content id it used for that type;
+// otherwise (the same content again, e.g. after a resubscription) the stream gets a nonce of its
+// own, `s<n>`, and bytes of its own.
+import type { EncodedResource } from '../snapshot.js';
+import type { Plan, StreamMode } from './protocol.js';
+
+/** SharedResponse is one encoded response and the content nonce inside it. */
+export interface SharedResponse {
+  readonly id: number;
+  readonly nonce: string;
+  readonly bytes: Buffer;
+}
+
+// Recent responses kept for reuse, by total bytes (oldest out first). A push writes the same content
+// to its streams within one pass, so recent contents are all that is needed.
+const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
+
+/** SharedResponses is one server's cache of encoded responses by content. */
+export class SharedResponses {
+  private readonly byKey = new Map<string, SharedResponse>();
+  private bytes = 0;
+  private lastId = 0;
+
+  constructor(private readonly maxBytes = DEFAULT_MAX_BYTES) {}
+
+  /** get returns the response for content `key`, encoding it with its content nonce the first time. */
+  get(key: string, encode: (nonce: string) => Buffer): SharedResponse {
+    const hit = this.byKey.get(key);
+    if (hit) return hit;
+    const id = ++this.lastId;
+    const nonce = `c${id}`;
+    const r: SharedResponse = { id, nonce, bytes: encode(nonce) };
+    // A response larger than a fraction of the budget would push out everything else.
+    if (r.bytes.length > this.maxBytes / 8) return r;
+    this.byKey.set(key, r);
+    this.bytes += r.bytes.length;
+    for (const [k, old] of this.byKey) {
+      if (this.bytes <= this.maxBytes) break;
+      this.byKey.delete(k);
+      this.bytes -= old.bytes.length;
+    }
+    return r;
+  }
+}
+
+// The key part of a resource list shared by many streams (a type set's whole list) is built once.
+const listKeys = new WeakMap<readonly EncodedResource[], string>();
+
+function resourcesKey(resources: readonly EncodedResource[]): string {
+  let key = listKeys.get(resources);
+  if (key !== undefined) return key;
+  key = '';
+  for (const r of resources) key += `${r.name.length}:${r.name}${r.version}\n`;
+  if (resources.length > 8) listKeys.set(resources, key);
+  return key;
+}
+
+/**
+ * contentKey names everything a response carries besides its nonce: the type, the resources (by
+ * name and content version), Delta's removals, and SotW's version_info; names are length-prefixed,
+ * so two different contents never share a key. Delta's
+ * system_version_info is the nonce itself (it is for debugging only), so equal Delta content is
+ * equal bytes across node groups.
+ */
+export function contentKey(mode: StreamMode, plan: Plan): string {
+  let key = `${plan.typeUrl}\n${mode === 'sotw' ? plan.version : ''}\n${resourcesKey(plan.resources)}`;
+  // Removed names come from clients: each is length-prefixed, so no name can pose as a list of others.
+  for (const n of plan.removed) key += `-${n.length}:${n}`;
+  return key;
+}
