@@ -10,6 +10,10 @@ import type { Views } from './views.js';
 
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 const MAX_MESSAGE = 512 * 2 ** 20;
+// Envoy's HTTP/2 receive windows default to 256 MiB (initial_stream_window_size and
+// initial_connection_window_size); grpc-js's default of 64 KiB would make a server stop and wait
+// for a window update every 64 KiB of a large response, which Envoy never asks it to.
+const FLOW_CONTROL_WINDOW = 256 * 2 ** 20;
 const identity = (b: Buffer): Buffer => b;
 
 interface Expecting {
@@ -95,6 +99,7 @@ export class SimStream {
       'grpc.use_local_subchannel_pool': 1,
       'grpc.max_receive_message_length': MAX_MESSAGE,
       'grpc.max_send_message_length': MAX_MESSAGE,
+      'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
     });
     const delta = this.mode === 'delta' || this.mode === 'raw-delta';
     const path = `${ADS}/${delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources'}`;

@@ -3,7 +3,7 @@
 import type { DeltaDiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
 import { compareKeys } from '../../model/mesh.js';
 import { supportsWildcard } from '../resource.js';
-import type { EncodedResource, TypeResources } from '../snapshot.js';
+import { namesOf, type EncodedResource, type TypeResources } from '../snapshot.js';
 import { longest, type Plan, type Protocol, type RequestHead, type RequestOutcome } from './protocol.js';
 import { encodeDeltaResponse } from './response.js';
 import { addedBetween, byName, changedBetween, desired, MISSING, removedBetween, WILDCARD, type TypeState } from './subscription.js';
@@ -71,6 +71,7 @@ function onRequest(t: TypeState, req: DeltaDiscoveryRequest, now: number): Reque
  * is sent even when empty, so a client's initial fetch completes.
  */
 function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefined {
+  if (heldUnchanged(t, resources)) return undefined;
   const want = desired(t, resources);
   // The client holds an earlier set of exactly the names it wants: send what changed between them.
   if (want === resources.items && t.heldSet && t.ack.parked.size === 0 && allIn(t.force, resources)) return planFromHeld(t, t.heldSet, resources);
@@ -115,6 +116,19 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
       t.heldSet = resources;
     }
   });
+}
+
+/**
+ * heldUnchanged says nothing is due because the client holds a set, subscribes to exactly its names,
+ * and none of them changed or went away in `resources`: the snapshot only grew by names not
+ * subscribed yet (a new cluster's assignment, before Envoy asks for it). The held set stays, so
+ * the subscription that follows is answered from it without a per-name walk.
+ */
+function heldUnchanged(t: TypeState, resources: TypeResources): boolean {
+  const held = t.heldSet;
+  if (!held || held === resources || t.sub.wildcard || t.sub.names !== namesOf(held)) return false;
+  if (t.force.size > 0 || t.retained.size > 0 || t.firstResponseDue || t.ack.parked.size > 0) return false;
+  return changedBetween(held, resources).length === 0 && removedBetween(held, resources).length === 0;
 }
 
 function allIn(names: ReadonlySet<string>, resources: TypeResources): boolean {
