@@ -47,27 +47,23 @@ export class SharedResponses {
   }
 }
 
-// The key part of a resource list shared by many streams (a type set's whole list) is built once.
-const listKeys = new WeakMap<readonly EncodedResource[], string>();
-
 function resourcesKey(resources: readonly EncodedResource[]): string {
-  let key = listKeys.get(resources);
-  if (key !== undefined) return key;
-  key = '';
+  let key = '';
   for (const r of resources) key += `${r.name.length}:${r.name}${r.version}\n`;
-  if (resources.length > 8) listKeys.set(resources, key);
   return key;
 }
 
 /**
  * contentKey names everything a response carries besides its nonce: the type, the resources (by
- * name and content version), Delta's removals, and SotW's version_info; names are length-prefixed,
- * so two different contents never share a key. Delta's
- * system_version_info is the nonce itself (it is for debugging only), so equal Delta content is
- * equal bytes across node groups.
+ * name and content version), Delta's removals, and SotW's version_info. Names are length-prefixed,
+ * so two different contents never share a key. Delta's system_version_info is the nonce itself (it
+ * is for debugging only), so equal Delta content is equal bytes across node groups.
  */
 export function contentKey(mode: StreamMode, plan: Plan): string {
-  let key = `${plan.typeUrl}\n${mode === 'sotw' ? plan.version : ''}\n${resourcesKey(plan.resources)}`;
+  // A SotW type set's whole list is named by its version (a hash of the set): no walk, and no key
+  // kept per list (a thousand node groups' lists would hold a key of ~75 KB each).
+  const resources = plan.shared ? '*' : resourcesKey(plan.resources);
+  let key = `${plan.typeUrl}\n${mode === 'sotw' ? plan.version : ''}\n${resources}`;
   // Removed names come from clients: each is length-prefixed, so no name can pose as a list of others.
   for (const n of plan.removed) key += `-${n.length}:${n}`;
   return key;
