@@ -2,12 +2,10 @@
 // types they subscribe to, and convergence time (mesh change → client ACK). The server's own
 // metrics (src/xds/server/metrics.ts) stay where they are; this only adds to them.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { SHORT_NAMES, type TypeUrl } from '../xds/resource.js';
+import { HeldObservations } from '../metrics.js';
+import { PUSH_ORDER, SHORT_NAMES, type TypeUrl } from '../xds/resource.js';
 import type { XdsHooks } from '../xds/server/hooks.js';
 import { ConvergenceClock } from './convergence.js';
-
-// Convergence observations held back at most this many before they are handed over anyway.
-const MAX_HELD = 8192;
 
 interface TypeSeen {
   ackedVersion?: string;
@@ -37,21 +35,16 @@ export function createXdsObserver(registry: Registry, now: () => number = Date.n
     labelNames: ['type', 'mode'],
     registers,
   });
-  // A change ACKed by thousands of streams would cost a label hash per ACK: observations are held
-  // as (type, seconds) and handed over when the histogram is collected, or when many are held.
-  const held: Array<TypeUrl | number> = [];
-  const flush = (): void => {
-    for (let i = 0; i < held.length; i += 2) convergence.observe({ type: SHORT_NAMES[held[i] as TypeUrl] }, held[i + 1] as number);
-    held.length = 0;
-  };
+  // A change ACKed by thousands of streams: observations are held until the histogram is collected.
   const convergence = new Histogram({
     name: 'polaris_xds_convergence_seconds',
     help: 'Time from a mesh change being published to a client ACKing the version built from it, by type.',
     labelNames: ['type'],
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers,
-    collect: flush,
+    collect: (): void => held.flush(),
   });
+  const held = new HeldObservations(convergence, PUSH_ORDER.map((type) => ({ type: SHORT_NAMES[type] })));
   const meshUpdates = new Counter({ name: 'polaris_xds_mesh_updates_total', help: 'Mesh states published by the source (Polaris or file).', registers });
   const clock = new ConvergenceClock();
   const streams = new Map<number, StreamSeen>();
@@ -77,7 +70,7 @@ export function createXdsObserver(registry: Registry, now: () => number = Date.n
       if (!t || t.ackedVersion === version) return;
       const at = now();
       const seconds = clock.seconds(at - latencyMs, at, t.ackedAt);
-      if (seconds !== undefined && held.push(typeUrl, seconds) >= 2 * MAX_HELD) flush();
+      if (seconds !== undefined) held.observe(PUSH_ORDER.indexOf(typeUrl), seconds);
       t.ackedVersion = version;
       t.ackedAt = at;
     },

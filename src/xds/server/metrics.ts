@@ -1,9 +1,11 @@
 // Prometheus metrics of the xDS server, registered on the registry it is given. A metric already
 // on that registry (a second server in the same process) is reused, not registered twice.
-// The figures of every request, push and ACK are tallied in plain arrays and handed to prom-client
-// when it collects (on each scrape): a push to thousands of streams then costs array writes, not
-// a label hash per metric per stream (about 3 of the ~20 µs a stream's push and ACK cost the bridge).
+// The figures of every request, push and ACK are tallied in plain arrays (counts here, histogram
+// observations in HeldObservations) and handed to prom-client when it collects (on each scrape): a
+// push to thousands of streams then costs array writes, not a label hash per metric per stream
+// (about 3 of the ~20 µs a stream's push and ACK cost the bridge).
 import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
+import { HeldObservations } from '../../metrics.js';
 import { PUSH_ORDER, SHORT_NAMES, type TypeUrl } from '../resource.js';
 import type { StreamMode } from './protocol.js';
 
@@ -15,8 +17,7 @@ const MODES: readonly StreamMode[] = ['sotw', 'delta'];
 // Slot of a (type, mode) pair in the tallies, with the label sets its counters and histograms use.
 const SLOTS = PUSH_ORDER.flatMap((type) => MODES.map((mode) => ({ labels: { type: SHORT_NAMES[type], mode }, typeLabels: { type: SHORT_NAMES[type] } })));
 const slotOf = (type: TypeUrl, mode: StreamMode): number => PUSH_ORDER.indexOf(type) * MODES.length + (mode === 'delta' ? 1 : 0);
-// Observations held back at most this many per histogram before they are handed over anyway.
-const MAX_HELD = 8192;
+const TYPE_LABELS = SLOTS.map((s) => s.typeLabels);
 
 // The tallies of every XdsMetrics on a registry, flushed by whichever of their metrics is collected first.
 const talliesOf = new WeakMap<Registry, Set<XdsMetrics>>();
@@ -38,12 +39,13 @@ export class XdsMetrics {
   private readonly pushSeconds: Histogram<'type'>;
   private readonly responseSize: Histogram<'type'>;
 
-  // Tallies since the last flush: counts by slot, and observations as (slot, value) pairs.
+  // Tallies since the last flush: counts by slot, and histogram observations by slot.
   private readonly requestCounts = new Float64Array(SLOTS.length);
   private readonly pushCounts = new Float64Array(SLOTS.length);
   private readonly pushBytes = new Float64Array(SLOTS.length);
-  private readonly pushObservations: number[] = [];
-  private readonly ackObservations: number[] = [];
+  private readonly heldSizes: HeldObservations<'type'>;
+  private readonly heldPushSeconds: HeldObservations<'type'>;
+  private readonly heldAckSeconds: HeldObservations<'type'>;
 
   constructor(private readonly registry: Registry = new Registry()) {
     const registers = [registry];
@@ -63,6 +65,9 @@ export class XdsMetrics {
     // Buckets follow Istio's config-size ones: 4 MiB is gRPC's default receive limit (grpc-js clients too).
     this.responseSize = reuse(registry, 'polaris_xds_response_size_bytes', () => new Histogram({ name: 'polaris_xds_response_size_bytes', help: 'Size of each xDS response written, by type.', labelNames: ['type'], buckets: [1_000, 10_000, 100_000, 1_000_000, 4_194_304, 10_000_000, 40_000_000], registers, collect }));
     this.pushSeconds = reuse(registry, 'polaris_xds_push_seconds', () => new Histogram({ name: 'polaris_xds_push_seconds', help: 'Time from a response becoming due (request or snapshot) to its write, queueing included.', labelNames: ['type'], buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers, collect }));
+    this.heldSizes = new HeldObservations(this.responseSize, TYPE_LABELS);
+    this.heldPushSeconds = new HeldObservations(this.pushSeconds, TYPE_LABELS);
+    this.heldAckSeconds = new HeldObservations(this.ackSeconds, TYPE_LABELS);
   }
 
   streamOpened(mode: StreamMode): void {
@@ -85,13 +90,12 @@ export class XdsMetrics {
     const slot = slotOf(type, mode);
     this.pushCounts[slot]!++;
     this.pushBytes[slot]! += bytes;
-    this.pushObservations.push(slot, bytes, seconds);
-    if (this.pushObservations.length >= 3 * MAX_HELD) this.flush();
+    this.heldSizes.observe(slot, bytes);
+    this.heldPushSeconds.observe(slot, seconds);
   }
 
   answered(type: TypeUrl, mode: StreamMode, nack: boolean, seconds: number): void {
-    this.ackObservations.push(slotOf(type, mode), seconds);
-    if (this.ackObservations.length >= 2 * MAX_HELD) this.flush();
+    this.heldAckSeconds.observe(slotOf(type, mode), seconds);
     if (nack) this.nacks.inc({ type: SHORT_NAMES[type], mode });
   }
 
@@ -106,16 +110,9 @@ export class XdsMetrics {
     this.requestCounts.fill(0);
     this.pushCounts.fill(0);
     this.pushBytes.fill(0);
-    const push = this.pushObservations;
-    for (let i = 0; i < push.length; i += 3) {
-      const { typeLabels } = SLOTS[push[i]!]!;
-      this.responseSize.observe(typeLabels, push[i + 1]!);
-      this.pushSeconds.observe(typeLabels, push[i + 2]!);
-    }
-    push.length = 0;
-    const ack = this.ackObservations;
-    for (let i = 0; i < ack.length; i += 2) this.ackSeconds.observe(SLOTS[ack[i]!]!.typeLabels, ack[i + 1]!);
-    ack.length = 0;
+    this.heldSizes.flush();
+    this.heldPushSeconds.flush();
+    this.heldAckSeconds.flush();
   }
 
   /** release hands over what is held and stops being flushed with the registry's metrics (the server stopped). */
