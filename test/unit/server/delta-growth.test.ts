@@ -12,7 +12,8 @@ const { eds } = TYPES;
 describe('Delta: a set that grows by names not subscribed yet', () => {
   const eds3 = (a: number[], withC: boolean) => snapshotOf({ endpoints: [endpoints('a', a), endpoints('b'), ...(withC ? [endpoints('c')] : [])] });
 
-  it('sends nothing until the new name is subscribed, then only it; a change with it sends only what changed', async () => {
+  /** holdingAB is a Delta stream that subscribed to a and b and ACKed them. */
+  async function holdingAB(): Promise<{ watcher: FakeWatcher; call: MockCall<DeltaResponse> }> {
     const watcher = new FakeWatcher(eds3([8080], false));
     const ads = createAdsHandlers({ watcher });
     const call = new MockCall<DeltaResponse>('delta');
@@ -20,6 +21,11 @@ describe('Delta: a set that grows by names not subscribed yet', () => {
     call.delta({ typeUrl: eds, subscribe: ['a', 'b'] });
     await tick();
     call.delta({ typeUrl: eds, nonce: call.responses[0]!.nonce });
+    return { watcher, call };
+  }
+
+  it('sends nothing until the new name is subscribed, then only it; a change with it sends only what changed', async () => {
+    const { watcher, call } = await holdingAB();
     assert.deepEqual(call.responses[0]!.names, ['a', 'b']);
     watcher.set(eds3([8080], true));
     await tick();
@@ -38,13 +44,7 @@ describe('Delta: a set that grows by names not subscribed yet', () => {
   });
 
   it('a subscribed name that goes away while the set grows is told as removed', async () => {
-    const watcher = new FakeWatcher(eds3([8080], false));
-    const ads = createAdsHandlers({ watcher });
-    const call = new MockCall<DeltaResponse>('delta');
-    ads.delta(call);
-    call.delta({ typeUrl: eds, subscribe: ['a', 'b'] });
-    await tick();
-    call.delta({ typeUrl: eds, nonce: call.responses[0]!.nonce });
+    const { watcher, call } = await holdingAB();
     watcher.set(snapshotOf({ endpoints: [endpoints('a'), endpoints('c')] }));
     await tick();
     assert.deepEqual(call.responses[1]!.names, []);
