@@ -1,7 +1,7 @@
 // CDS: clusters. Service and rule clusters are EDS over ADS (their endpoints come from eds.ts);
 // the sidecar's inbound cluster is static (127.0.0.1); PassthroughCluster forwards to the original
 // destination of intercepted traffic.
-import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy, type DeepPartial } from '../../gen/envoy/config/cluster/v3/cluster.js';
+import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy, type Cluster_CommonLbConfig, type DeepPartial } from '../../gen/envoy/config/cluster/v3/cluster.js';
 import { ApiVersion } from '../../gen/envoy/config/core/v3/config_source.js';
 import { HealthStatus } from '../../gen/envoy/config/core/v3/health_check.js';
 import { HttpProtocolOptions } from '../../gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
@@ -37,7 +37,15 @@ const HTTP2_OPTIONS = {
   ),
 };
 
-function edsCluster(name: string, http2: boolean, extra: DeepPartial<Cluster> = {}): Cluster {
+/**
+ * NO_PANIC turns Envoy's panic mode off (its default threshold is 50 %): with 1 healthy instance of
+ * 3, Envoy would otherwise spread traffic over all three. polaris-go sends to unhealthy instances
+ * only when none is healthy; the assignments (eds.ts) say that case by sending every endpoint as
+ * healthy-unknown, which is what Envoy and grpc-js then use.
+ */
+const NO_PANIC = { healthyPanicThreshold: { value: 0 } } as const;
+
+function edsCluster(name: string, http2: boolean, commonLbConfig: DeepPartial<Cluster_CommonLbConfig> = {}): Cluster {
   return Cluster.fromPartial({
     name,
     clusterDiscoveryType: { $case: 'type', value: Cluster_DiscoveryType.EDS },
@@ -46,7 +54,7 @@ function edsCluster(name: string, http2: boolean, extra: DeepPartial<Cluster> = 
     connectTimeout: seconds(CONNECT_TIMEOUT_SECONDS),
     lbPolicy: Cluster_LbPolicy.ROUND_ROBIN,
     typedExtensionProtocolOptions: http2 ? HTTP2_OPTIONS : {},
-    ...extra,
+    commonLbConfig: { ...NO_PANIC, ...commonLbConfig },
   });
 }
 
@@ -61,7 +69,7 @@ export function serviceCluster(name: string, http2: boolean): Cluster {
  * locality weights are the group weights.
  */
 export function ruleCluster(name: string, http2: boolean): Cluster {
-  return edsCluster(name, http2, { commonLbConfig: { localityConfigSpecifier: { $case: 'localityWeightedLbConfig', value: {} } } });
+  return edsCluster(name, http2, { localityConfigSpecifier: { $case: 'localityWeightedLbConfig', value: {} } });
 }
 
 /** inboundCluster is a sidecar's static cluster to its own application on 127.0.0.1. */

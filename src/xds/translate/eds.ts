@@ -1,8 +1,10 @@
 // EDS: ClusterLoadAssignments. Which instances can take traffic, how they are grouped into
 // localities and priorities, and what each endpoint carries.
 //
-// - isolated and weight-0 instances are left out (no traffic); unhealthy ones are sent UNHEALTHY,
-//   so Envoy's panic threshold still applies;
+// - isolated and weight-0 instances are left out (no traffic); unhealthy ones are sent UNHEALTHY
+//   and get no traffic while another endpoint of the assignment is healthy (clusters have no panic
+//   threshold, cds.ts); when none is healthy, every endpoint is sent UNKNOWN, so traffic goes to
+//   all of them, as polaris-go does ("recover all");
 // - an address must be an IP literal: Envoy's EDS does not resolve names and grpc-js rejects the
 //   whole assignment when it meets one, so host names are left out with a reason;
 // - an address appears once per assignment (grpc-js rejects duplicates): the first instance by id wins;
@@ -84,14 +86,24 @@ export function exportedMetadata(md: Readonly<Record<string, string>>): Record<s
   return out;
 }
 
-function lbEndpoint(inst: Instance): DeepPartial<LbEndpoint> {
+/**
+ * endpointHealth is what an endpoint is sent as. `recoverAll` is set when no endpoint of the
+ * assignment is healthy: Envoy (panic threshold 0) and grpc-js would then send nothing, where
+ * polaris-go sends to every instance; UNKNOWN counts as usable for both.
+ */
+export function endpointHealth(inst: Instance, recoverAll: boolean): HealthStatus {
+  if (recoverAll) return HealthStatus.UNKNOWN;
+  return inst.healthy ? HealthStatus.HEALTHY : HealthStatus.UNHEALTHY;
+}
+
+function lbEndpoint(inst: Instance, recoverAll: boolean): DeepPartial<LbEndpoint> {
   const md = exportedMetadata(inst.metadata);
   return {
     hostIdentifier: {
       $case: 'endpoint',
       value: { address: { address: { $case: 'socketAddress', value: { address: inst.host, portSpecifier: { $case: 'portValue', value: inst.port } } } } },
     },
-    healthStatus: inst.healthy ? HealthStatus.HEALTHY : HealthStatus.UNHEALTHY,
+    healthStatus: endpointHealth(inst, recoverAll),
     metadata: md ? { filterMetadata: { 'envoy.lb': md } } : undefined,
     loadBalancingWeight: inst.weight,
   };
@@ -109,13 +121,13 @@ interface LocalityGroup {
   readonly instances: Instance[];
 }
 
-function localityEndpoints(g: LocalityGroup): DeepPartial<LocalityLbEndpoints> {
+function localityEndpoints(g: LocalityGroup, recoverAll: boolean): DeepPartial<LocalityLbEndpoints> {
   const instances = [...g.instances].sort(byAddress);
   const sum = instances.reduce((s, i) => s + i.weight, 0);
   return {
     // Always set, even when empty: grpc-js rejects a group without a locality.
     locality: { region: g.locality.region, zone: g.locality.zone, subZone: g.locality.campus },
-    lbEndpoints: instances.map(lbEndpoint),
+    lbEndpoints: instances.map((i) => lbEndpoint(i, recoverAll)),
     loadBalancingWeight: g.weight ?? Math.min(Math.max(sum, 1), UINT32_MAX),
     priority: g.priority,
   };
@@ -152,7 +164,8 @@ export function serviceLoadAssignment(clusterName: string, instances: readonly I
     g.instances.push(inst);
   }
   const sorted = compact([...groups.values()]).sort((a, b) => a.priority - b.priority || compareLocality(a.locality, b.locality));
-  return ClusterLoadAssignment.fromPartial({ clusterName, endpoints: sorted.map(localityEndpoints) });
+  const recoverAll = !instances.some((i) => i.healthy);
+  return ClusterLoadAssignment.fromPartial({ clusterName, endpoints: sorted.map((g) => localityEndpoints(g, recoverAll)) });
 }
 
 /** WeightedGroup is one destination group of a rule: its label, weight and instances. */
@@ -171,9 +184,10 @@ export interface WeightedGroup {
  */
 export function groupedLoadAssignment(clusterName: string, levels: ReadonlyArray<readonly WeightedGroup[]>): ClusterLoadAssignment {
   const endpoints: Array<DeepPartial<LocalityLbEndpoints>> = [];
+  const recoverAll = !levels.some((groups) => groups.some((g) => g.instances.some((i) => i.healthy)));
   levels.forEach((groups, priority) => {
     for (const g of groups) {
-      endpoints.push(localityEndpoints({ priority, locality: { region: '', zone: '', campus: g.label }, weight: g.weight, instances: [...g.instances] }));
+      endpoints.push(localityEndpoints({ priority, locality: { region: '', zone: '', campus: g.label }, weight: g.weight, instances: [...g.instances] }, recoverAll));
     }
   });
   return ClusterLoadAssignment.fromPartial({ clusterName, endpoints, policy: { overprovisioningFactor: STRICT_OVERPROVISIONING } });

@@ -21,6 +21,24 @@ test('every service is an EDS cluster over ADS, named and looked up as OUTBOUND|
   }
 });
 
+test("every EDS cluster (service and rule) has no panic threshold: unhealthy instances get traffic only when none is healthy", () => {
+  const svc = service('a', 'x', [instance('1', '10.0.0.1', { metadata: { v: '1' } }), instance('2', '10.0.0.2', { metadata: { v: '2' }, healthy: false })], {
+    inbounds: [
+        {
+          id: 'r0',
+          name: 'r0',
+          priority: 0,
+          sources: [{ service: '*', namespace: '*', match: {} }],
+          destinations: [{ service: 'x', namespace: 'a', labels: { v: { type: 'EXACT', value: '1', valueType: 'TEXT' } }, priority: 0, weight: 100, isolate: false, name: '' }],
+        },
+    ],
+  });
+  const t = createTranslator().translate(mesh(svc), sidecar('a'));
+  const names = [...decoded(t.snapshot, 'cds').keys()].filter((n) => n !== PASSTHROUGH_CLUSTER && !n.startsWith('INBOUND'));
+  assert.ok(names.length >= 2, `a service cluster and a rule cluster: ${names.join(', ')}`);
+  for (const n of names) assert.deepEqual(resource(t.snapshot, 'cds', n).commonLbConfig?.healthyPanicThreshold, {}, n);
+});
+
 test('grpc, http2 and h2c instances get an explicit HTTP/2 upstream', () => {
   for (const protocol of ['grpc', 'GRPC', 'http2', 'h2c']) {
     const t = createTranslator().translate(mesh(service('a', 'x', [instance('1', '10.0.0.1', { protocol }), instance('2', '10.0.0.2', { protocol: '' })])), sidecar('a'));

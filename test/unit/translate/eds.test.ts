@@ -65,6 +65,25 @@ test('weight is load_balancing_weight, health is HEALTHY/UNHEALTHY; isolated and
   );
 });
 
+test('no healthy instance: every endpoint is sent UNKNOWN, so traffic goes to all of them (polaris-go recovers all)', () => {
+  // UNKNOWN is the enum's zero value: on the wire it is the field left out.
+  const status = (l: Json) => l.healthStatus ?? 'UNKNOWN';
+  const health = (svc: Service) => (cla(svc).cla.endpoints[0].lbEndpoints as Json[]).map(status);
+  const one = (healthy: boolean[]) => service('ns', 'svc', healthy.map((h, i) => instance(String(i), `10.0.0.${i + 1}`, { healthy: h })));
+  assert.deepEqual(health(one([true, false, false])), ['HEALTHY', 'UNHEALTHY', 'UNHEALTHY']);
+  assert.deepEqual(health(one([false, false, false])), ['UNKNOWN', 'UNKNOWN', 'UNKNOWN']);
+  // Nearby: with none healthy anywhere, the nearest level keeps priority 0 and gets the traffic.
+  const svc = service('ns', 'svc', NEARBY.map((i) => ({ ...i, healthy: false })), { metadata: { 'internal-enable-nearby': 'true' } });
+  const c = cla(svc, sidecar('ns', { locality: { region: 'r1', zone: 'z1' } })).cla;
+  assert.deepEqual((c.endpoints as Json[]).map((e) => [e.priority ?? 0, (e.lbEndpoints as Json[]).map(status)]), [
+    [0, ['UNKNOWN']],
+    [0, ['UNKNOWN']],
+    [1, ['UNKNOWN']],
+    [2, ['UNKNOWN']],
+    [2, ['UNKNOWN']],
+  ]);
+});
+
 test('envoy.lb metadata is the instance metadata without internal-* keys', () => {
   const { cla: c } = cla(
     service('ns', 'svc', [
@@ -142,6 +161,28 @@ test('nearby levels: campus and region, and priorities without gaps when a level
   // No instance in the caller's zone: the region becomes priority 0.
   const gap = cla(service('ns', 'svc', NEARBY, { metadata: { 'polaris-xds.io/nearby': 'true' } }), proxyless('ns', { locality: { region: 'r1', zone: 'z7' } }));
   assert.deepEqual([...new Set(summary(gap.cla).map(([p]) => p))], [0, 1]);
+});
+
+test("Polaris's switch internal-enable-nearby turns on the SDKs' default (zone, widening to all); the project key chooses another level and wins", () => {
+  const caller = sidecar('ns', { locality: { region: 'r1', zone: 'z1', subZone: 'c1' } });
+  const priorities = (metadata: Record<string, string>) => summary(cla(service('ns', 'svc', NEARBY, { metadata }), caller).cla).map(([p, l]) => [p, l]);
+  const zone = [
+    [0, 'r1/z1/c1'],
+    [0, 'r1/z1/c2'],
+    [1, 'r1/z2/'],
+    [2, '//'],
+    [2, 'r2/z9/'],
+  ];
+  assert.deepEqual(priorities({ 'internal-enable-nearby': 'true' }), zone);
+  // polaris-go reads the value with Go's strconv.ParseBool.
+  assert.deepEqual(priorities({ 'internal-enable-nearby': 'True' }), zone);
+  assert.deepEqual(priorities({ 'internal-enable-nearby': '1' }), zone);
+  assert.deepEqual([...new Set(priorities({ 'internal-enable-nearby': 'false' }).map(([p]) => p))], [0]);
+  assert.deepEqual([...new Set(priorities({ 'internal-enable-nearby': 'yes' }).map(([p]) => p))], [0]);
+  // The project key wins: another level, or off.
+  assert.deepEqual([...new Set(priorities({ 'internal-enable-nearby': 'true', 'polaris-xds.io/nearby': 'region' }).map(([p]) => p))], [0, 1]);
+  assert.deepEqual([...new Set(priorities({ 'internal-enable-nearby': 'true', 'polaris-xds.io/nearby': 'off' }).map(([p]) => p))], [0]);
+  assert.deepEqual(priorities({ 'internal-enable-nearby': 'true', 'polaris-xds.io/nearby': 'campus' })[1], [1, 'r1/z1/c2']);
 });
 
 test('nearby routing needs both the service opt-in and a caller locality', () => {

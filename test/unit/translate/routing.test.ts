@@ -101,7 +101,7 @@ test('groups of one priority split by weight (locality weights); lower prioritie
   const c = resource(t.snapshot, 'cds', cluster);
   assert.equal(c.type, 'EDS');
   assert.equal(c.edsClusterConfig.serviceName, cluster);
-  assert.deepEqual(c.commonLbConfig, { localityWeightedLbConfig: {} });
+  assert.deepEqual(c.commonLbConfig, { healthyPanicThreshold: {}, localityWeightedLbConfig: {} });
   assert.deepEqual(endpointsOf(t, cluster), [
     { priority: 0, weight: 80, subZone: 'destination-0:stable', hosts: ['10.0.0.1', '10.0.0.2'], health: ['HEALTHY', 'HEALTHY'] },
     { priority: 0, weight: 20, subZone: 'destination-1:canary', hosts: ['10.0.0.3'], health: ['HEALTHY'] },
