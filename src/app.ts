@@ -19,6 +19,7 @@ import { createRegistry } from './metrics.js';
 import { createFileSource } from './sync/file-source.js';
 import { createPolarisSource } from './sync/polaris-source.js';
 import type { MeshSource } from './sync/source.js';
+import { loggingUnsupportedKeys, UnsupportedKeyLog } from './xds/conventions.js';
 import { parseNode, type NodeInfo } from './xds/node.js';
 import { createXdsServer, type XdsServer } from './xds/server/ads.js';
 import type { Snapshot } from './xds/snapshot.js';
@@ -112,7 +113,8 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
   const xds: XdsServer = await createXdsServer({
     host: xdsAddr.host,
     port: xdsAddr.port,
-    watcher: cache,
+    // Node metadata keys that are not supported yet are logged once per node.
+    watcher: loggingUnsupportedKeys(cache, new UnsupportedKeyLog(logger.child({ component: 'xds' }))),
     logger: logger.child({ component: 'xds' }),
     registry,
     config: cfg.xds,
