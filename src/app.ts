@@ -122,7 +122,7 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
     // The gRPC health service shares the xDS port: NOT_SERVING until the source is ready.
     services: (server) => (health = addHealthService(server)),
   }).catch((err: unknown) => {
-    throw listenError('xds.address', cfg.xds.address, err);
+    throw listenError('xds.address (--xds-address)', cfg.xds.address, err);
   });
   const syncHealth = () => {
     if (!stopping) health.set(source.status().ready);
@@ -157,11 +157,20 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
   } catch (err) {
     clearInterval(healthTimer);
     await xds.stop(0);
-    throw listenError('admin.address', cfg.admin.address, err);
+    throw listenError('admin.address (--admin-address)', cfg.admin.address, err);
   }
   const adminPort = (admin.address() as { port: number }).port;
 
-  await source.start();
+  try {
+    await source.start();
+  } catch (err) {
+    // A source that cannot start (a missing or invalid mesh file) ends start-up: release the ports.
+    clearInterval(healthTimer);
+    await source.stop();
+    await xds.stop(0);
+    await stopAdmin(admin);
+    throw err;
+  }
   syncHealth();
   logger.info({ xds: `${xdsAddr.host}:${xds.port}`, admin: `${adminAddr.host}:${adminPort}`, source: source.status() }, 'polaris-xds serving');
 

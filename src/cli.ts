@@ -5,9 +5,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import { grpcBootstrap } from './bootstrap/grpc.js';
 import { envoyBootstrap } from './bootstrap/envoy.js';
+import { checkAddress, type AddressUse } from './config/address.js';
 import { loadConfig, redacted, type Overrides } from './config/load.js';
-import { errorCode, PolarisXdsError } from './errors.js';
-import { createLogger } from './log.js';
+import { errorCode, PolarisXdsError, type ErrorCode } from './errors.js';
+import { createLogger, routeGrpcLogs } from './log.js';
 
 const USAGE = `usage: polaris-xds <command> [flags]
 
@@ -98,6 +99,13 @@ function usageError(message: string): PolarisXdsError {
   return new PolarisXdsError('PXDS_ERR_CLI_USAGE', [message]);
 }
 
+/** addressFlag checks a host:port flag and returns it, or throws naming the flag. */
+function addressFlag(flag: string, value: string, use: AddressUse, example: string): string {
+  const r = checkAddress(value, use, example);
+  if (!r.ok) throw usageError(`${flag}: ${r.problem} (got ${JSON.stringify(value)})`);
+  return value;
+}
+
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O, command: string) {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false });
@@ -109,17 +117,17 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[]
 
 /** serveOverrides turns serve flags into configuration key paths. */
 function serveOverrides(v: Record<string, unknown>): Overrides {
-  const o: Array<{ path: string[]; value: unknown }> = [];
+  const o: Array<{ path: string[]; value: unknown; flag: string }> = [];
   const list = (x: unknown) => (x as string[]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-  if (v.polaris) o.push({ path: ['polaris', 'addresses'], value: list(v.polaris) });
-  if (v.namespace) o.push({ path: ['polaris', 'namespaces'], value: list(v.namespace) });
-  if (v['token-file']) o.push({ path: ['polaris', 'tokenFile'], value: v['token-file'] });
-  if (v.file) o.push({ path: ['file'], value: v.file });
-  if (v['xds-address']) o.push({ path: ['xds', 'address'], value: v['xds-address'] });
-  if (v['admin-address']) o.push({ path: ['admin', 'address'], value: v['admin-address'] });
-  if (v['cache-dir']) o.push({ path: ['cacheDir'], value: v['cache-dir'] });
-  if (v['log-level']) o.push({ path: ['log', 'level'], value: v['log-level'] });
-  if (v['log-format']) o.push({ path: ['log', 'format'], value: v['log-format'] });
+  if (v.polaris) o.push({ path: ['polaris', 'addresses'], value: list(v.polaris), flag: '--polaris' });
+  if (v.namespace) o.push({ path: ['polaris', 'namespaces'], value: list(v.namespace), flag: '--namespace' });
+  if (v['token-file']) o.push({ path: ['polaris', 'tokenFile'], value: v['token-file'], flag: '--token-file' });
+  if (v.file) o.push({ path: ['file'], value: v.file, flag: '--file' });
+  if (v['xds-address']) o.push({ path: ['xds', 'address'], value: v['xds-address'], flag: '--xds-address' });
+  if (v['admin-address']) o.push({ path: ['admin', 'address'], value: v['admin-address'], flag: '--admin-address' });
+  if (v['cache-dir']) o.push({ path: ['cacheDir'], value: v['cache-dir'], flag: '--cache-dir' });
+  if (v['log-level']) o.push({ path: ['log', 'level'], value: v['log-level'], flag: '--log-level' });
+  if (v['log-format']) o.push({ path: ['log', 'format'], value: v['log-format'], flag: '--log-format' });
   return o;
 }
 
@@ -135,6 +143,8 @@ async function serve(args: string[]): Promise<number> {
     return 0;
   }
   const logger = createLogger(cfg.log);
+  // grpc-js's own messages (e.g. "No address added out of total 1 resolved" before a bind error) go through the logger.
+  routeGrpcLogs(logger.child({ component: 'grpc-js' }));
   const { startApp } = await import('./app.js');
   const app = await startApp(cfg, logger);
   let stopping = false;
@@ -166,7 +176,9 @@ function bootstrap(args: string[]): number {
   const namespace = v.namespace ?? 'default';
   const service = v.service ?? '';
   const nodeId = v['node-id'] ?? `${v.gateway ? 'gateway~' : ''}${namespace}/${randomUUID()}~127.0.0.1`;
-  const xdsAddress = v['xds-address'] ?? '127.0.0.1:15010';
+  const xdsAddress = addressFlag('--xds-address', v['xds-address'] ?? '127.0.0.1:15010', 'dial', '127.0.0.1:15010');
+  if (v['admin-address'] !== undefined) addressFlag('--admin-address', v['admin-address'], 'listen', '127.0.0.1:15000');
+  if (v['node-id'] !== undefined && v['node-id'].trim() === '') throw usageError('bootstrap: --node-id: empty; leave it out for a Polaris-style id (<namespace>/<uuid>~127.0.0.1)');
   const locality = { region: v.region, zone: v.zone, subZone: v['sub-zone'] };
   if (v.grpc) {
     // grpc-js's xDS client dials its control plane with insecure or google_default credentials only.
@@ -245,8 +257,36 @@ async function status(args: string[]): Promise<number> {
   return 0;
 }
 
+// Codes of errors a user causes and can fix: one line, exit code 2.
+const BAD_INPUT = new Set<ErrorCode>(['PXDS_ERR_CLI_USAGE', 'PXDS_ERR_CONFIG_INVALID', 'PXDS_ERR_CONFIG_FILE', 'PXDS_ERR_FILE_SOURCE', 'PXDS_ERR_SERVE_LISTEN']);
+
+/** debugAsked says whether the user asked for debug output (stack traces) by flag or environment. */
+function debugAsked(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
+  const i = argv.indexOf('--log-level');
+  const level = (i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--log-level='))?.slice('--log-level='.length)) ?? env.POLARIS_XDS_LOG_LEVEL;
+  return level === 'debug' || level === 'trace';
+}
+
+/** oneLine folds a message onto one line (YAML and system errors span several). */
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/**
+ * reportError prints an error as one line (`polaris-xds: <what> [PXDS_ERR_…]`) and returns the
+ * exit code: 2 for errors of the user's input, 1 otherwise. Stacks only at debug level.
+ */
+export function reportError(err: unknown, debug: boolean, write: (line: string) => void = (l) => console.error(l)): number {
+  const code = errorCode(err);
+  const message = oneLine(String((err as Error)?.message ?? err));
+  if (code !== undefined) write(`polaris-xds: ${message} [${code}]`);
+  else write(`polaris-xds: unexpected error: ${message}${debug ? '' : ' (--log-level debug shows where)'}`);
+  if (debug && err instanceof Error && err.stack) write(err.stack);
+  return code !== undefined && BAD_INPUT.has(code) ? 2 : 1;
+}
+
 /** main runs one command and returns its exit code (2 for usage and configuration errors). */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -265,18 +305,9 @@ export async function main(argv: string[]): Promise<number> {
         console.log(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw usageError(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
+        throw usageError(`unknown command ${JSON.stringify(command)}; commands: serve, bootstrap, dump, status (polaris-xds --help)`);
     }
   } catch (err) {
-    const code = errorCode(err);
-    if (code === 'PXDS_ERR_CLI_USAGE' || code === 'PXDS_ERR_CONFIG_INVALID' || code === 'PXDS_ERR_CONFIG_FILE') {
-      console.error(`polaris-xds: ${(err as Error).message} [${code}]`);
-      return 2;
-    }
-    if (code === 'PXDS_ERR_SERVE_LISTEN') {
-      console.error(`polaris-xds: ${(err as Error).message} [${code}]`);
-      return 1;
-    }
-    throw err;
+    return reportError(err, debugAsked(rest, env));
   }
 }

@@ -19,6 +19,7 @@ export const ERRORS = {
   PXDS_ERR_FILE_SOURCE: { code: 'PXDS_ERR_FILE_SOURCE', message: 'mesh file %s: %s', grpcStatus: 0 },
   PXDS_ERR_POLARIS_UNREACHABLE: { code: 'PXDS_ERR_POLARIS_UNREACHABLE', message: 'polaris %s unreachable: %s', grpcStatus: 0 },
   PXDS_ERR_POLARIS_RESPONSE: { code: 'PXDS_ERR_POLARIS_RESPONSE', message: 'polaris answered %s for %s: %s', grpcStatus: 0 },
+  PXDS_ERR_POLARIS_AUTH: { code: 'PXDS_ERR_POLARIS_AUTH', message: 'Polaris rejected the token (%s): set --token-file or POLARIS_XDS_POLARIS_TOKEN', grpcStatus: 0 },
   PXDS_ERR_POLARIS_MALFORMED: { code: 'PXDS_ERR_POLARIS_MALFORMED', message: 'malformed polaris answer for %s: %s', grpcStatus: 0 },
   PXDS_ERR_CACHE_CORRUPT: { code: 'PXDS_ERR_CACHE_CORRUPT', message: 'disk cache %s unreadable, ignored: %s', grpcStatus: 0 },
   PXDS_ERR_CACHE_WRITE: { code: 'PXDS_ERR_CACHE_WRITE', message: 'cannot write disk cache %s: %s', grpcStatus: 0 },

@@ -45,8 +45,8 @@ function readValue(kind: 'string' | 'list' | 'int', raw: string, name: string): 
   return raw;
 }
 
-/** Overrides are key paths set from flags, applied last. */
-export type Overrides = ReadonlyArray<{ path: readonly string[]; value: unknown }>;
+/** Overrides are key paths set from flags, applied last; `flag` names the flag in messages. */
+export type Overrides = ReadonlyArray<{ path: readonly string[]; value: unknown; flag?: string }>;
 
 function deepFreeze<T>(v: T): T {
   if (v && typeof v === 'object') {
@@ -56,8 +56,11 @@ function deepFreeze<T>(v: T): T {
   return v;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, source: string): string {
+function describeIssue(issue: z.core.$ZodIssue, source: string, overrides: Overrides = []): string {
   const key = issue.path.map(String).join('.') || '(top level)';
+  // A value that came from a flag is named by its flag.
+  const flag = overrides.find((o) => o.flag !== undefined && o.path.every((p, i) => issue.path[i] === p))?.flag;
+  if (flag !== undefined && issue.code !== 'unrecognized_keys') return `${flag}: ${issue.message}`;
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((k) => (key === '(top level)' ? k : `${key}.${k}`)).join(', ');
     return `${source}: unknown key ${keys}; see docs/configuration.md for the allowed keys`;
@@ -109,15 +112,19 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
   for (const o of opts.overrides ?? []) setPath(raw, o.path, o.value);
   const result = ConfigSchema.safeParse(raw);
   if (!result.success) {
-    throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [result.error.issues.map((i) => describeIssue(i, 'config')).join('; ')]);
+    throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [result.error.issues.map((i) => describeIssue(i, 'config', opts.overrides)).join('; ')]);
   }
   const cfg = result.data;
   if (cfg.polaris.tokenFile && !cfg.polaris.token) {
+    const name = opts.overrides?.some((o) => o.flag === '--token-file') ? '--token-file' : 'polaris.tokenFile';
     try {
       cfg.polaris.token = readFileSync(cfg.polaris.tokenFile, 'utf8').trim();
     } catch (err) {
-      throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [`polaris.tokenFile: cannot read ${cfg.polaris.tokenFile}: ${(err as Error).message}`]);
+      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as NodeJS.ErrnoException).code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+      throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [`${name}: cannot read ${cfg.polaris.tokenFile}: ${why}`]);
     }
+    // An empty file is a mistake (a secret not mounted yet), not "no token": Polaris would reject every request.
+    if (cfg.polaris.token === '') throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [`${name}: ${cfg.polaris.tokenFile} is empty; put the Polaris token in it, or leave it out when Polaris's client auth is off`]);
   }
   if (cfg.polaris.addresses.length > 0 && cfg.file) {
     throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', ['polaris.addresses and file are both set; choose one source (--polaris or --file)']);

@@ -1,14 +1,14 @@
 // The configuration schema: one place that says every key, its default and what is allowed.
 // Parsed once at start-up (file, then POLARIS_XDS_* environment, then flags) and frozen.
 import { z } from 'zod';
+import { checkAddress, type AddressUse } from './address.js';
 
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8091')
-  .refine((s) => {
-    const port = Number(s.slice(s.lastIndexOf(':') + 1));
-    return port >= 0 && port < 65536;
-  }, 'port must be 0–65535');
+/** address is a host:port string checked once by checkAddress (one message per bad value). */
+const address = (use: AddressUse) =>
+  z.string().superRefine((value, ctx) => {
+    const r = checkAddress(value, use);
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: `${r.problem} (got ${JSON.stringify(value)})` });
+  });
 
 const duration = z.number().int().nonnegative();
 
@@ -17,7 +17,7 @@ export const ConfigSchema = z
     polaris: z
       .object({
         /** Polaris gRPC (service-grpc, default port 8091) addresses, tried in turn. */
-        addresses: z.array(hostPort).default([]),
+        addresses: z.array(address('dial')).default([]),
         /** Namespaces to sync; empty means every namespace. */
         namespaces: z.array(z.string().min(1)).default([]),
         /** Token sent as gRPC metadata `x-polaris-token`. Prefer tokenFile or POLARIS_XDS_POLARIS_TOKEN. */
@@ -39,7 +39,7 @@ export const ConfigSchema = z
     cacheDir: z.string().optional(),
     xds: z
       .object({
-        address: hostPort.default('0.0.0.0:15010'),
+        address: address('listen').default('0.0.0.0:15010'),
         /** Quiet period before a mesh change is pushed, and the longest a push may wait. */
         debounceMs: duration.default(100),
         debounceMaxMs: duration.default(1000),
@@ -74,7 +74,7 @@ export const ConfigSchema = z
         drainMs: 5000,
       }),
     admin: z
-      .object({ address: hostPort.default('127.0.0.1:15014') })
+      .object({ address: address('listen').default('127.0.0.1:15014') })
       .strict()
       .default({ address: '127.0.0.1:15014' }),
     log: z

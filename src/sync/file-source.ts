@@ -50,13 +50,36 @@ function parseDocument(text: string): unknown {
   return parseYaml(text);
 }
 
+/** yamlProblem says where a YAML syntax error is (line and column) and what it is, on one line. */
+function yamlProblem(err: unknown): string {
+  const pos = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+  // The parser's message ends with " at line L, column C:" and a quote of the source on the next lines.
+  const what = String((err as Error).message).split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  return pos ? `YAML syntax error at line ${pos.line}, column ${pos.col}: ${what}` : `YAML syntax error: ${what}`;
+}
+
+/** readProblem says why a mesh file cannot be read, in words a user can act on. */
+function readProblem(err: unknown): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'ENOENT':
+      return 'no such file; give the path of a YAML mesh file (docs/mesh-file.md)';
+    case 'EISDIR':
+      return 'is a directory; give the path of a YAML mesh file in it';
+    case 'EACCES':
+      return 'permission denied';
+    default:
+      return `cannot read: ${(err as Error).message}`;
+  }
+}
+
 /** parseMeshText turns YAML (or JSON) text into a MeshState, or throws PXDS_ERR_FILE_SOURCE listing every problem with its path. */
 export function parseMeshText(text: string, label: string): MeshState {
+  if (text.trim() === '') throw new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [label, 'the file is empty; a mesh file starts with `namespaces:` (docs/mesh-file.md)']);
   let raw: unknown;
   try {
     raw = parseDocument(text);
   } catch (err) {
-    throw new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [label, `not valid YAML: ${(err as Error).message}`], { cause: err });
+    throw new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [label, yamlProblem(err)], { cause: err });
   }
   const checked = validateMeshFile(raw ?? {});
   if (!checked.ok) throw new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [label, checked.problems.join('; ')]);
@@ -122,7 +145,7 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
     try {
       text = await readFile(path, 'utf8');
     } catch (err) {
-      throw new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [label, `cannot read: ${(err as Error).message}`], { cause: err });
+      throw new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [label, readProblem(err)], { cause: err });
     }
     if (text === lastText) return { text };
     return { text, state: parseMeshText(text, label) };

@@ -146,6 +146,23 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
     }
   }
 
+  /** authRejection is the 401xxx code Polaris answers while it rejects the token; undefined once it accepts it. */
+  let authRejection: number | undefined;
+
+  /** noteAuth follows whether Polaris accepts the token, and logs each change of that state once. */
+  function noteAuth(code: number): void {
+    const rejected = Math.floor(code / 1000) === 401 ? code : undefined;
+    if (rejected === authRejection) return;
+    const was = authRejection;
+    authRejection = rejected;
+    if (rejected !== undefined) {
+      const e = new PolarisXdsError('PXDS_ERR_POLARIS_AUTH', [rejected]);
+      logger.warn({ code: e.code, polarisCode: rejected, address: address() }, e.message);
+    } else if (was !== undefined) {
+      logger.info({ address: address() }, `polaris ${address()} accepts the token again`);
+    }
+  }
+
   function logAnswerError(key: DiscoverKey, code: number, info: string): void {
     const e = new PolarisXdsError('PXDS_ERR_POLARIS_RESPONSE', [code, keyId(key), info || 'no detail']);
     const now = Date.now();
@@ -184,10 +201,12 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
     if (stat === undefined || stats.get(keyId(key)) !== stat) return 'answered'; // the key was dropped meanwhile
     stat.lastCode = code;
     const gone = code === 400202 && key.type === 'INSTANCE';
+    noteAuth(code);
     if (code !== 200000 && code !== 200001 && !gone) {
       metrics.errors.inc({ kind: 'answer' });
       stat.lastError = `code ${code}: ${resp.info ?? ''}`;
-      logAnswerError(key, code, resp.info ?? '');
+      // A token rejection is told once per change of state (noteAuth), not per code per minute.
+      if (authRejection === undefined) logAnswerError(key, code, resp.info ?? '');
       return 'failed';
     }
     try {
@@ -267,7 +286,8 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
 
   function status(): SourceStatus {
     const conn = connector?.status() ?? { connected: false, address: address() };
-    const trouble = conn.lastError !== undefined && !conn.connected ? `polaris ${conn.address} unreachable: ${conn.lastError}` : undefined;
+    const unreachable = conn.lastError !== undefined && !conn.connected ? `polaris ${conn.address} unreachable: ${conn.lastError}` : undefined;
+    const trouble = unreachable ?? (authRejection === undefined ? undefined : new PolarisXdsError('PXDS_ERR_POLARIS_AUTH', [authRejection]).message);
     const base = lastSuccess === undefined ? {} : { lastSuccess };
     if (synced) {
       return { ready: true, origin: 'polaris', reason: trouble ? `serving the last state synced; ${trouble}` : `synced from polaris ${conn.address}`, ...base };

@@ -155,8 +155,9 @@ namespaces:
   });
 
   it('reports YAML syntax errors', () => {
-    assert.throws(() => parseMeshText('namespaces: [\n', 'x.yaml'), /mesh file x\.yaml: not valid YAML/);
-    assert.throws(() => parseMeshText('{"namespaces": [\n', 'x.json'), /mesh file x\.json: not valid YAML/);
+    assert.throws(() => parseMeshText('namespaces: [\n', 'x.yaml'), /^PolarisXdsError: mesh file x\.yaml: YAML syntax error at line 2, column 1: [^\n]+$/);
+    assert.throws(() => parseMeshText('{"namespaces": [\n', 'x.json'), /mesh file x\.json: YAML syntax error at line \d+, column \d+: /);
+    assert.throws(() => parseMeshText(' \n', 'x.yaml'), /mesh file x\.yaml: the file is empty/);
   });
 
   it('reads a JSON file, and YAML flow style that looks like it, to the same model as block YAML', () => {
@@ -200,7 +201,7 @@ describe('file source', () => {
     const tmp = tempDir('pxds-mesh-');
     try {
       const missing = createFileSource({ path: join(tmp.dir, 'nope.yaml'), logger: captureLogger().logger, watch: false });
-      await assert.rejects(missing.start(), (e: Error) => errorCode(e) === 'PXDS_ERR_FILE_SOURCE' && /cannot read/.test(e.message));
+      await assert.rejects(missing.start(), (e: Error) => errorCode(e) === 'PXDS_ERR_FILE_SOURCE' && /nope\.yaml: no such file/.test(e.message));
       const file = join(tmp.dir, 'mesh.yaml');
       writeFileSync(file, 'namespaces:\n  - name: ns\n    services:\n      - name: a\n        instances:\n          - { host: h, port: x }\n');
       const invalid = createFileSource({ path: file, logger: captureLogger().logger, watch: false });

@@ -346,14 +346,36 @@ describe('polaris source against a fake Polaris', () => {
 });
 
 describe('polaris source readiness while Polaris refuses', () => {
+  it('says that Polaris rejects the token (401xxx), before and after a first sync, and when it accepts it again', async () => {
+    const fake = await FakePolaris.start();
+    fake.setService({ namespace: 'ns1', name: 'a', instances: [{ host: '10.0.0.1', port: 1 }] });
+    fake.faults = { errorCode: { code: 401001, bare: true } };
+    const src = fastSource([fake.address]);
+    const rejected = 'Polaris rejected the token (401001): set --token-file or POLARIS_XDS_POLARIS_TOKEN';
+    try {
+      await src.start();
+      await waitFor('reason', () => src.status().reason === rejected, 3000, 20);
+      assert.equal(src.status().ready, false);
+      fake.faults = {};
+      await waitFor('ready', () => src.status().ready, 3000, 20);
+      // After a first sync the state stays served, and the reason says why it may be stale.
+      fake.faults = { errorCode: { code: 401000, bare: true } };
+      await waitFor('reason', () => src.status().reason === 'serving the last state synced; Polaris rejected the token (401000): set --token-file or POLARIS_XDS_POLARIS_TOKEN', 3000, 20);
+      assert.equal(src.status().ready, true);
+    } finally {
+      await src.stop();
+      await fake.stop();
+    }
+  });
+
   it('says why the first sync does not complete', async () => {
     const fake = await FakePolaris.start();
     fake.setService({ namespace: 'ns1', name: 'a', instances: [{ host: '10.0.0.1', port: 1 }] });
-    fake.faults = { errorCode: { code: 401000, bare: true } };
+    fake.faults = { errorCode: { code: 500000, bare: true } };
     const src = fastSource([fake.address]);
     try {
       await src.start();
-      await waitFor('reason', () => /last error: code 401000/.test(src.status().reason), 3000, 20);
+      await waitFor('reason', () => /last error: code 500000/.test(src.status().reason), 3000, 20);
       assert.equal(src.status().ready, false);
       assert.match(src.status().reason, /^first full sync from polaris 127\.0\.0\.1:\d+ in progress: 1 service lists and 0 services pending/);
       fake.faults = {};
