@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCli, startBridge } from '../support/bridge.js';
 import { FakePolaris } from '../support/fake-polaris.js';
+import { ADMIN_TOKEN, startPolaris } from '../support/polaris.js';
 import { waitFor } from '../support/ports.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pxds-cli-errors-'));
@@ -133,6 +134,25 @@ describe('Polaris authentication', () => {
     } finally {
       await bridge.stop();
       await fake.stop();
+    }
+  });
+
+  it('a real Polaris with client auth on: 401001 in /readyz without a token; ready with --token-file', async () => {
+    const polaris = await startPolaris({ clientAuth: true });
+    try {
+      const bridge = await startBridge(['--polaris', polaris.grpcAddress]);
+      try {
+        await waitFor('/readyz to name the token', async () => {
+          const r = await bridge.admin('/readyz');
+          return r.status === 503 && (JSON.parse(r.body) as { reason: string }).reason === 'Polaris rejected the token (401001): set --token-file or POLARIS_XDS_POLARIS_TOKEN';
+        }, 15_000);
+      } finally {
+        await bridge.stop();
+      }
+      const ok = await startBridge(['--polaris', polaris.grpcAddress, '--token-file', file('admin-token', `${ADMIN_TOKEN}\n`)], { ready: true });
+      await ok.stop();
+    } finally {
+      await polaris.stop();
     }
   });
 });

@@ -250,7 +250,7 @@ export function rewriteConfig(yaml: string, ports: Record<string, number>): stri
 }
 
 /** startPolaris runs a fresh Polaris in a temp folder; `onSpawn` sees each server process it starts. */
-export async function startPolaris(opts: { onSpawn?: (child: ChildProcess) => void } = {}): Promise<PolarisServer> {
+export async function startPolaris(opts: { onSpawn?: (child: ChildProcess) => void; clientAuth?: boolean } = {}): Promise<PolarisServer> {
   const home = polarisHome();
   const dir = mkdtempSync(join(tmpdir(), 'pxds-polaris-'));
   cpSync(join(home, 'conf'), join(dir, 'conf'), { recursive: true });
@@ -276,7 +276,10 @@ export async function startPolaris(opts: { onSpawn?: (child: ChildProcess) => vo
     'service-nacos': nacos,
   };
   const confFile = join(dir, 'conf/polaris-server.yaml');
-  writeFileSync(confFile, rewriteConfig(readFileSync(confFile, 'utf8'), ports));
+  let conf = rewriteConfig(readFileSync(confFile, 'utf8'), ports);
+  // Client auth on (off by default): the client API wants a valid token.
+  if (opts.clientAuth) conf = conf.replace(/clientOpen: false/, 'clientOpen: true').replace(/clientStrict: false/, 'clientStrict: true');
+  writeFileSync(confFile, conf);
   const httpUrl = `http://127.0.0.1:${ports['api-http']}`;
   const grpcAddress = `127.0.0.1:${ports['service-grpc']}`;
   const api = new PolarisApi(httpUrl);
