@@ -22,7 +22,7 @@ export const ERRORS = {
   PXDS_ERR_POLARIS_MALFORMED: { code: 'PXDS_ERR_POLARIS_MALFORMED', message: 'malformed polaris answer for %s: %s', grpcStatus: 0 },
   PXDS_ERR_CACHE_CORRUPT: { code: 'PXDS_ERR_CACHE_CORRUPT', message: 'disk cache %s unreadable, ignored: %s', grpcStatus: 0 },
   PXDS_ERR_CACHE_WRITE: { code: 'PXDS_ERR_CACHE_WRITE', message: 'cannot write disk cache %s: %s', grpcStatus: 0 },
-  PXDS_ERR_RULE_SKIPPED: { code: 'PXDS_ERR_RULE_SKIPPED', message: 'routing rule %s skipped: %s', grpcStatus: 0 },
+  PXDS_ERR_RULE_SKIPPED: { code: 'PXDS_ERR_RULE_SKIPPED', message: '%s skipped: %s', grpcStatus: 0 },
   PXDS_ERR_XDS_NO_TYPE_URL: { code: 'PXDS_ERR_XDS_NO_TYPE_URL', message: 'request has no type_url', grpcStatus: grpc.INVALID_ARGUMENT },
   PXDS_ERR_XDS_UNKNOWN_TYPE: { code: 'PXDS_ERR_XDS_UNKNOWN_TYPE', message: 'type_url %s is not served', grpcStatus: grpc.INVALID_ARGUMENT },
   PXDS_ERR_XDS_NO_NODE: { code: 'PXDS_ERR_XDS_NO_NODE', message: 'first request of a stream has no node', grpcStatus: grpc.INVALID_ARGUMENT },
