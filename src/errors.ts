@@ -1,5 +1,6 @@
-// The one catalogue of coded errors. Callers branch on `code`, never on `instanceof`.
-// Every code is listed in docs/errors.md (a test keeps the two in step). Codes are never reused.
+// The one catalogue of coded errors. Callers branch on `code`; `instanceof PolarisXdsError` only
+// tells a coded error from a foreign one. Every code is listed in docs/errors.md and raised somewhere
+// in src/ (a test keeps the three in step). Retired codes are listed there too and never reused.
 
 export interface ErrorSpec {
   readonly code: string;
@@ -23,13 +24,12 @@ export const ERRORS = {
   PXDS_ERR_POLARIS_MALFORMED: { code: 'PXDS_ERR_POLARIS_MALFORMED', message: 'malformed polaris answer for %s: %s', grpcStatus: 0 },
   PXDS_ERR_CACHE_CORRUPT: { code: 'PXDS_ERR_CACHE_CORRUPT', message: 'disk cache %s unreadable, ignored: %s', grpcStatus: 0 },
   PXDS_ERR_CACHE_WRITE: { code: 'PXDS_ERR_CACHE_WRITE', message: 'cannot write disk cache %s: %s', grpcStatus: 0 },
-  PXDS_ERR_RULE_SKIPPED: { code: 'PXDS_ERR_RULE_SKIPPED', message: 'routing rule %s skipped: %s', grpcStatus: 0 },
+  PXDS_ERR_RULE_SKIPPED: { code: 'PXDS_ERR_RULE_SKIPPED', message: '%s skipped: %s', grpcStatus: 0 },
   PXDS_ERR_XDS_NO_TYPE_URL: { code: 'PXDS_ERR_XDS_NO_TYPE_URL', message: 'request has no type_url', grpcStatus: grpc.INVALID_ARGUMENT },
   PXDS_ERR_XDS_UNKNOWN_TYPE: { code: 'PXDS_ERR_XDS_UNKNOWN_TYPE', message: 'type_url %s is not served', grpcStatus: grpc.INVALID_ARGUMENT },
   PXDS_ERR_XDS_NO_NODE: { code: 'PXDS_ERR_XDS_NO_NODE', message: 'first request of a stream has no node', grpcStatus: grpc.INVALID_ARGUMENT },
   PXDS_ERR_XDS_TOO_MANY_NAMES: { code: 'PXDS_ERR_XDS_TOO_MANY_NAMES', message: 'request names %s resources; at most %s are allowed', grpcStatus: grpc.RESOURCE_EXHAUSTED },
   PXDS_ERR_XDS_BAD_REQUEST: { code: 'PXDS_ERR_XDS_BAD_REQUEST', message: 'malformed request: %s', grpcStatus: grpc.INVALID_ARGUMENT },
-  PXDS_ERR_XDS_NOT_READY: { code: 'PXDS_ERR_XDS_NOT_READY', message: 'no mesh state yet: %s', grpcStatus: grpc.UNAVAILABLE },
   PXDS_ERR_XDS_INTERNAL: { code: 'PXDS_ERR_XDS_INTERNAL', message: 'internal error: %s', grpcStatus: grpc.INTERNAL },
   PXDS_ERR_XDS_SHUTDOWN: { code: 'PXDS_ERR_XDS_SHUTDOWN', message: 'server shutting down: %s', grpcStatus: grpc.UNAVAILABLE },
 } as const satisfies Record<string, ErrorSpec>;

@@ -2,7 +2,7 @@
 // as the server adds them, and each canary pair as inbound rules of its service. Used by the
 // translator micro-bench, so its figures do not include any source's parsing.
 import { createHash } from 'node:crypto';
-import { meshState, type Instance, type MeshState, type RouteRule, type Service } from '../../src/model/mesh.js';
+import { EMPTY_RULES, meshState, type Instance, type MeshState, type RouteRule, type Service } from '../../src/model/mesh.js';
 import { polarisInstanceId } from '../../src/sync/convert.js';
 import { CANARY_HEADER, type BenchMesh, type BenchRule, type BenchService } from './mesh.js';
 
@@ -47,6 +47,9 @@ export function modelService(mesh: BenchMesh, s: BenchService): Service {
     instances,
     revision: sha1(instances.map((i) => i.revision)),
     routing: { inbounds: rules, outbounds: [], revision: rules.length ? sha1(rules) : '' },
+    rateLimits: EMPTY_RULES,
+    circuitBreakers: EMPTY_RULES,
+    faultDetectors: EMPTY_RULES,
   };
 }
 

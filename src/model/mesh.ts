@@ -1,6 +1,13 @@
 // The mesh model: the one vocabulary shared by the Polaris side (src/sync) and the Envoy side
 // (src/xds). Plain immutable data; a changed service is a new object, so consumers may memoise
 // on object identity.
+import type { CircuitBreakerRule } from './circuitbreaker.js';
+import type { FaultDetectRule } from './faultdetect.js';
+import type { RateLimitRule } from './ratelimit.js';
+
+export type { CircuitBreakerRule } from './circuitbreaker.js';
+export type { FaultDetectRule } from './faultdetect.js';
+export type { RateLimitRule } from './ratelimit.js';
 
 /** Locality is where an instance runs. Empty strings mean "not set". */
 export interface Locality {
@@ -84,12 +91,18 @@ export interface Routing {
   readonly revision: string;
 }
 
+/** RuleSet is one kind of governance rule of a service, as its callee: the rules in Polaris's order and their revision. */
+export interface RuleSet<T> {
+  readonly rules: readonly T[];
+  readonly revision: string;
+}
+
 export interface ServiceRef {
   readonly namespace: string;
   readonly name: string;
 }
 
-/** Service is one Polaris service with its instances and routing rules. */
+/** Service is one Polaris service with its instances, routing rules and governance rules (as the callee). */
 export interface Service {
   readonly namespace: string;
   readonly name: string;
@@ -99,6 +112,12 @@ export interface Service {
   /** Revision of the instance list (Polaris INSTANCE revision). */
   readonly revision: string;
   readonly routing: Routing;
+  /** RATE_LIMIT rules of the service. */
+  readonly rateLimits: RuleSet<RateLimitRule>;
+  /** CIRCUIT_BREAKER rules whose destination is the service. */
+  readonly circuitBreakers: RuleSet<CircuitBreakerRule>;
+  /** FAULT_DETECTOR rules whose target is the service. */
+  readonly faultDetectors: RuleSet<FaultDetectRule>;
   /** Set when this service is an alias of another. */
   readonly aliasFor?: ServiceRef;
 }
@@ -120,6 +139,9 @@ export function serviceKey(namespace: string, name: string): string {
 }
 
 export const EMPTY_ROUTING: Routing = Object.freeze({ inbounds: [], outbounds: [], revision: '' });
+
+/** EMPTY_RULES is the rule set of a service without rules of a kind. */
+export const EMPTY_RULES: RuleSet<never> = Object.freeze({ rules: Object.freeze([]), revision: '' });
 
 /** meshState builds a MeshState whose map iterates in sorted key order. */
 export function meshState(services: Iterable<Service>, origin: string): MeshState {

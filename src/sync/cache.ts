@@ -2,19 +2,19 @@
 // MeshState built from them. Only a successful answer changes anything here (invariant 5): error
 // answers never reach this file. A build shares unchanged Service objects with the previous one.
 import type { DiscoverResponse } from '../gen/v1/discover.js';
-import { EMPTY_ROUTING, meshState, serviceKey, type Instance, type MeshState, type Routing, type Service, type ServiceRef } from '../model/mesh.js';
-import { aliasTarget, convertInstances, convertRouting, convertServiceList, type ServiceEntry, type SkippedItem } from './convert.js';
+import { meshState, serviceKey, type MeshState, type Service, type ServiceRef } from '../model/mesh.js';
+import { convertServiceList, type ServiceEntry, type SkippedItem } from './convert.js';
 import { sameData } from './equal.js';
-import { keyId, type DiscoverKey } from './keys.js';
+import { keyId, SERVICE_KINDS, type DiscoverKey, type ServiceKind } from './keys.js';
+import { KINDS, type KindValues } from './kinds.js';
 
 interface ServiceSlot {
   entry: ServiceEntry;
-  instances?: { list: readonly Instance[]; revision: string; aliasFor?: ServiceRef };
-  routing?: Routing;
+  /** The last good answer of each kind, as model; a kind is absent until its first answer. */
+  parts: { [K in ServiceKind]?: KindValues[K] };
   /** INSTANCE answered 400202: the service is gone though a SERVICES list may still name it. */
   gone: boolean;
-  instanceSkips: readonly SkippedItem[];
-  ruleSkips: readonly SkippedItem[];
+  skips: { [K in ServiceKind]?: readonly SkippedItem[] };
 }
 
 /** ApplyResult says what an answer changed: services to start or stop polling, and skips not seen before. */
@@ -72,7 +72,7 @@ export class MeshCache {
     for (const [k, e] of next) {
       const slot = this.slots.get(k);
       if (slot === undefined) {
-        this.slots.set(k, { entry: e, gone: false, instanceSkips: [], ruleSkips: [] });
+        this.slots.set(k, { entry: e, parts: {}, gone: false, skips: {} });
         added.push({ namespace: e.namespace, name: e.name });
       } else if (!sameData(slot.entry.metadata, e.metadata)) {
         slot.entry = e;
@@ -82,8 +82,7 @@ export class MeshCache {
     for (const [k, e] of prev) {
       if (next.has(k) || this.listedElsewhere(k, id)) continue;
       this.slots.delete(k);
-      this.revisions.delete(keyId({ type: 'INSTANCE', namespace: e.namespace, service: e.name }));
-      this.revisions.delete(keyId({ type: 'ROUTING', namespace: e.namespace, service: e.name }));
+      for (const type of SERVICE_KINDS) this.revisions.delete(keyId({ type, namespace: e.namespace, service: e.name }));
       this.dirty.add(k);
       removed.push({ namespace: e.namespace, name: e.name });
     }
@@ -95,23 +94,26 @@ export class MeshCache {
     return false;
   }
 
-  /** applyInstances takes a 200000 INSTANCE answer. */
-  applyInstances(ref: ServiceRef, resp: DiscoverResponse): ApplyResult {
+  /** apply takes a 200000 answer of one service's kind. */
+  apply<K extends ServiceKind>(type: K, ref: ServiceRef, resp: DiscoverResponse): ApplyResult {
     const k = serviceKey(ref.namespace, ref.name);
     const slot = this.slots.get(k);
     if (slot === undefined) return NOTHING;
-    const revision = resp.service?.revision ?? '';
-    this.revisions.set(keyId({ type: 'INSTANCE', namespace: ref.namespace, service: ref.name }), revision);
-    const { instances, skipped } = convertInstances(ref.namespace, ref.name, resp.instances);
-    const aliasFor = aliasTarget(ref.namespace, ref.name, resp.aliasFor);
-    const newSkips = freshSkips(slot.instanceSkips, skipped);
-    slot.instanceSkips = skipped;
-    const prev = slot.instances;
-    if (slot.gone || prev === undefined || !sameData(prev.list, instances) || !sameData(prev.aliasFor, aliasFor)) {
-      slot.instances = { list: instances, revision, aliasFor };
+    const spec = KINDS[type];
+    const revision = spec.revision(resp);
+    this.revisions.set(keyId({ type, namespace: ref.namespace, service: ref.name }), revision);
+    const { value, skipped } = spec.convert(ref, resp, revision);
+    const newSkips = freshSkips(slot.skips[type] ?? [], skipped);
+    slot.skips[type] = skipped;
+    const prev = slot.parts[type] as KindValues[K] | undefined;
+    // A service back from gone takes the answer as it is (its held part is the empty stand-in).
+    const back = type === 'INSTANCE' && slot.gone;
+    const kept = back ? value : spec.merge(prev, value);
+    if (kept !== prev) {
+      (slot.parts as Record<K, KindValues[K]>)[type] = kept;
       this.dirty.add(k);
     }
-    slot.gone = false;
+    if (back) slot.gone = false;
     return { added: [], removed: [], newSkips };
   }
 
@@ -123,47 +125,27 @@ export class MeshCache {
     this.revisions.delete(keyId({ type: 'INSTANCE', namespace: ref.namespace, service: ref.name }));
     if (!slot.gone) this.dirty.add(k);
     slot.gone = true;
-    slot.instances = { list: [], revision: '' };
+    slot.parts.INSTANCE = { list: [], revision: '' };
   }
 
-  /** applyRouting takes a 200000 ROUTING answer. */
-  applyRouting(ref: ServiceRef, resp: DiscoverResponse): ApplyResult {
-    const k = serviceKey(ref.namespace, ref.name);
-    const slot = this.slots.get(k);
-    if (slot === undefined) return NOTHING;
-    const revision = resp.service?.revision ?? resp.routing?.revision ?? '';
-    this.revisions.set(keyId({ type: 'ROUTING', namespace: ref.namespace, service: ref.name }), revision);
-    const { routing, skipped } = convertRouting(ref.namespace, ref.name, resp.routing, revision);
-    const newSkips = freshSkips(slot.ruleSkips, skipped);
-    slot.ruleSkips = skipped;
-    const prev = slot.routing;
-    if (prev === undefined || !sameData(prev.inbounds, routing.inbounds) || !sameData(prev.outbounds, routing.outbounds)) {
-      // Unchanged inbound rules stay the same object: the translator then leaves the service alone
-      // when only its outbound copies changed (a rule for any caller is in every service's outbounds).
-      slot.routing = prev !== undefined && sameData(prev.inbounds, routing.inbounds) ? { ...routing, inbounds: prev.inbounds } : routing;
-      this.dirty.add(k);
-    }
-    return { added: [], removed: [], newSkips };
-  }
-
-  /** pending lists the services still missing a first INSTANCE or ROUTING answer. */
+  /** pending lists the services still missing a first answer of some kind. */
   pending(): ServiceRef[] {
     const out: ServiceRef[] = [];
-    for (const slot of this.slots.values()) if (slot.instances === undefined || slot.routing === undefined) out.push({ namespace: slot.entry.namespace, name: slot.entry.name });
+    for (const slot of this.slots.values()) if (!answered(slot)) out.push({ namespace: slot.entry.namespace, name: slot.entry.name });
     return out;
   }
 
   /** complete says whether every given SERVICES key and every listed service has answered once. */
   complete(servicesKeys: readonly DiscoverKey[]): boolean {
     if (!servicesKeys.every((k) => this.lists.has(keyId(k)))) return false;
-    for (const slot of this.slots.values()) if (slot.instances === undefined || slot.routing === undefined) return false;
+    for (const slot of this.slots.values()) if (!answered(slot)) return false;
     return true;
   }
 
   /** skipped lists every entry the current answers left out. */
   skipped(): SkippedItem[] {
     const out: SkippedItem[] = [];
-    for (const slot of this.slots.values()) out.push(...slot.instanceSkips, ...slot.ruleSkips);
+    for (const slot of this.slots.values()) for (const type of SERVICE_KINDS) out.push(...(slot.skips[type] ?? []));
     return out;
   }
 
@@ -174,32 +156,41 @@ export class MeshCache {
 
   /**
    * build returns a new MeshState when something changed since the last build (else the last
-   * one). A service is in it once both its INSTANCE and ROUTING keys have answered, and not while
-   * gone; unchanged services keep their objects.
+   * one). A service is in it once every kind has answered, and not while gone; unchanged services
+   * keep their objects.
    */
   build(origin: string): MeshState {
     if (this.last !== undefined && this.dirty.size === 0 && this.last.origin === origin) return this.last;
     for (const k of this.dirty) {
       const slot = this.slots.get(k);
-      if (slot === undefined || slot.gone || slot.instances === undefined || slot.routing === undefined) {
+      const p = slot?.parts;
+      if (slot === undefined || slot.gone || p === undefined || !answered(slot)) {
         this.built.delete(k);
         continue;
       }
+      const instances = p.INSTANCE!;
       const svc: Service = {
         namespace: slot.entry.namespace,
         name: slot.entry.name,
         metadata: slot.entry.metadata,
-        instances: slot.instances.list,
-        revision: slot.instances.revision,
-        routing: slot.routing ?? EMPTY_ROUTING,
-        ...(slot.instances.aliasFor ? { aliasFor: slot.instances.aliasFor } : {}),
+        instances: instances.list,
+        revision: instances.revision,
+        routing: p.ROUTING!,
+        rateLimits: p.RATE_LIMIT!,
+        circuitBreakers: p.CIRCUIT_BREAKER!,
+        faultDetectors: p.FAULT_DETECTOR!,
+        ...(instances.aliasFor ? { aliasFor: instances.aliasFor } : {}),
       };
       this.built.set(k, svc);
     }
     this.dirty.clear();
-    // Services whose routing arrived before their instances (or the reverse) were skipped above;
-    // they are dirty again when the other half arrives.
+    // Services still waiting for a kind were skipped above; they are dirty again when it arrives.
     this.last = meshState(this.built.values(), origin);
     return this.last;
   }
+}
+
+/** answered says whether every kind of a service has had a good answer. */
+function answered(slot: ServiceSlot): boolean {
+  return SERVICE_KINDS.every((type) => slot.parts[type] !== undefined);
 }

@@ -18,10 +18,13 @@ import {
 } from '../model/mesh.js';
 import { MATCH_TYPES, VALUE_TYPES } from './route-keys.js';
 
+/** SkippedKind says what a SkippedItem is: an instance, a routing rule, or a governance rule of the named kind. */
+export type SkippedKind = 'instance' | 'rule' | 'rate-limit' | 'circuit-breaker' | 'fault-detector';
+
 /** SkippedItem is one entry left out of the model, with why. `service` is a serviceKey. */
 export interface SkippedItem {
   readonly service: string;
-  readonly kind: 'rule' | 'instance';
+  readonly kind: SkippedKind;
   readonly id: string;
   readonly reason: string;
 }
@@ -37,7 +40,8 @@ export interface ServiceEntry {
 export const V2_ID_KEY = '__routing_v2_id__';
 export const V2_PRIORITY_KEY = '__routing_v2_priority__';
 
-class Malformed extends Error {}
+/** Malformed is thrown by converters for an entry to leave out; its message starts with the field path. */
+export class Malformed extends Error {}
 
 /** polarisInstanceId computes the id Polaris gives an instance registered without one. */
 export function polarisInstanceId(namespace: string, service: string, host: string, port: number): string {
@@ -99,7 +103,8 @@ export function aliasTarget(namespace: string, name: string, aliasFor: PService 
   return { namespace: tNamespace, name: tName };
 }
 
-function matchString(m: PMatchString | undefined, path: string): MatchString {
+/** matchString converts a Polaris MatchString, or throws Malformed naming `path`. */
+export function matchString(m: PMatchString | undefined, path: string): MatchString {
   if (m === undefined) throw new Malformed(`${path}: missing`);
   const type = MATCH_TYPES[m.type];
   if (type === undefined) throw new Malformed(`${path}.type: unknown match type ${m.type}`);
@@ -108,7 +113,8 @@ function matchString(m: PMatchString | undefined, path: string): MatchString {
   return { type, value: m.value ?? '', valueType };
 }
 
-function matchMap(map: Readonly<Record<string, PMatchString>>, path: string): Record<string, MatchString> {
+/** matchMap converts a map of MatchStrings, keys sorted. */
+export function matchMap(map: Readonly<Record<string, PMatchString>>, path: string): Record<string, MatchString> {
   const out: Record<string, MatchString> = {};
   for (const k of Object.keys(map).sort(compareKeys)) out[k] = matchString(map[k], `${path}[${JSON.stringify(k)}]`);
   return out;

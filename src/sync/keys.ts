@@ -1,8 +1,11 @@
 // What the syncer asks Polaris for: one key per (type, namespace, service). SERVICES keys come
-// from configuration; INSTANCE and ROUTING keys come from the SERVICES answers.
+// from configuration; the per-service keys (one per ServiceKind) come from the SERVICES answers.
 import { DiscoverRequest_DiscoverRequestType, type DiscoverRequest } from '../gen/v1/discover.js';
 
-export type KeyType = 'SERVICES' | 'INSTANCE' | 'ROUTING';
+/** ServiceKind is a Discover type polled once per service; src/sync/kinds.ts says how each answer becomes model. */
+export type ServiceKind = 'INSTANCE' | 'ROUTING' | 'RATE_LIMIT' | 'CIRCUIT_BREAKER' | 'FAULT_DETECTOR';
+
+export type KeyType = 'SERVICES' | ServiceKind;
 
 /** DiscoverKey names one thing polled from Polaris. SERVICES keys have an empty `service`; an empty namespace there means all namespaces. */
 export interface DiscoverKey {
@@ -15,11 +18,22 @@ const WIRE_TYPE: Record<KeyType, DiscoverRequest_DiscoverRequestType> = {
   SERVICES: DiscoverRequest_DiscoverRequestType.SERVICES,
   INSTANCE: DiscoverRequest_DiscoverRequestType.INSTANCE,
   ROUTING: DiscoverRequest_DiscoverRequestType.ROUTING,
+  RATE_LIMIT: DiscoverRequest_DiscoverRequestType.RATE_LIMIT,
+  CIRCUIT_BREAKER: DiscoverRequest_DiscoverRequestType.CIRCUIT_BREAKER,
+  FAULT_DETECTOR: DiscoverRequest_DiscoverRequestType.FAULT_DETECTOR,
 };
+
+/** SERVICE_KINDS are the per-service kinds, in the order they are polled. */
+export const SERVICE_KINDS: readonly ServiceKind[] = ['INSTANCE', 'ROUTING', 'RATE_LIMIT', 'CIRCUIT_BREAKER', 'FAULT_DETECTOR'];
 
 /** keyId is the map key of a DiscoverKey: `TYPE namespace/service`. */
 export function keyId(k: DiscoverKey): string {
   return `${k.type} ${k.namespace}/${k.service}`;
+}
+
+/** serviceKeys are the per-service keys of one service, one per ServiceKind. */
+export function serviceKeys(namespace: string, service: string): DiscoverKey[] {
+  return SERVICE_KINDS.map((type) => ({ type, namespace, service }));
 }
 
 /** wireType is the DiscoverRequestType number of a key type. */

@@ -2,25 +2,9 @@
 // reported with the path of the key, e.g. `namespaces[0].services[2].instances[0].port: expected
 // number, received string`. The shape is documented in docs/mesh-file.md.
 import { z } from 'zod';
-import type { MatchType, ValueType } from '../model/mesh.js';
-import { ARGUMENT_TYPES, argumentNeedsKey, MATCH_TYPES, VALUE_TYPES, type ArgumentType } from './route-keys.js';
-
-/** YAML turns `v: 2` into a number; labels and metadata are text, so scalars are read as text. */
-const text = z.preprocess((v) => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v), z.string());
-const nonEmpty = z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string().min(1, 'must not be empty'));
-const count = z.number().int().nonnegative();
-
-/** A condition: `{type, value, value_type}`, or a bare value meaning EXACT text. */
-const matchString = z.preprocess(
-  (v) => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? { value: String(v) } : v),
-  z
-    .object({
-      type: z.enum(MATCH_TYPES as [MatchType, ...MatchType[]]).default('EXACT'),
-      value: text,
-      value_type: z.enum(VALUE_TYPES as [ValueType, ...ValueType[]]).default('TEXT'),
-    })
-    .strict(),
-);
+import { circuitBreakerRule, faultDetectRule, rateLimitRule } from './mesh-file-governance.js';
+import { count, matchString, nonEmpty, text } from './mesh-file-values.js';
+import { ARGUMENT_TYPES, argumentNeedsKey, type ArgumentType } from './route-keys.js';
 
 const argument = z
   .object({
@@ -95,6 +79,9 @@ const namespace = z
     name: nonEmpty,
     services: z.array(service).default([]),
     rules: z.array(rule).default([]),
+    circuitbreakers: z.array(circuitBreakerRule).default([]),
+    faultdetectors: z.array(faultDetectRule).default([]),
+    ratelimits: z.array(rateLimitRule).default([]),
   })
   .strict();
 
@@ -137,7 +124,9 @@ function crossCheck(file: MeshFile): string[] {
   for (const [i, k] of duplicates(file.namespaces, (ns) => ns.name)) problems.push(`namespaces[${i}].name: duplicate namespace ${k}`);
   file.namespaces.forEach((ns, n) => {
     for (const [i, k] of duplicates(ns.services, (s) => s.name)) problems.push(`namespaces[${n}].services[${i}].name: duplicate service ${k}`);
-    for (const [i, k] of duplicates(ns.rules, (r) => r.name)) problems.push(`namespaces[${n}].rules[${i}].name: duplicate rule ${k}`);
+    for (const list of ['rules', 'circuitbreakers', 'faultdetectors', 'ratelimits'] as const) {
+      for (const [i, k] of duplicates<{ name: string }>(ns[list], (r) => r.name)) problems.push(`namespaces[${n}].${list}[${i}].name: duplicate rule ${k}`);
+    }
     ns.services.forEach((svc, s) => {
       const at = `namespaces[${n}].services[${s}]`;
       for (const [i, k] of duplicates(svc.instances, (x) => `${x.host}:${x.port}`)) problems.push(`${at}.instances[${i}]: duplicate instance ${k}`);

@@ -5,6 +5,9 @@
 import { createHash } from 'node:crypto';
 import {
   compareKeys,
+  type CircuitBreakerRule,
+  type FaultDetectRule,
+  type RateLimitRule,
   meshState,
   type Instance,
   type MatchString,
@@ -16,6 +19,7 @@ import {
   type Service,
 } from '../model/mesh.js';
 import { polarisInstanceId } from './convert.js';
+import { fileCircuitBreaker, fileFaultDetector, fileRateLimit, ruleSet } from './mesh-file-governance.js';
 import type { MeshFile, MeshFileRule, MeshFileService } from './mesh-file-schema.js';
 import { argumentKey } from './route-keys.js';
 
@@ -177,8 +181,39 @@ function instancesOf(namespace: string, svc: MeshFileService): Instance[] {
     .sort((a, b) => compareKeys(a.id, b.id));
 }
 
-/** meshFromFile builds the MeshState (origin `file`) of a validated mesh file. Disabled rules are left out. */
+/** Governance is every governance rule of a file, as model rules. */
+interface Governance {
+  readonly circuitBreakers: readonly CircuitBreakerRule[];
+  readonly faultDetectors: readonly FaultDetectRule[];
+  readonly rateLimits: readonly RateLimitRule[];
+}
+
+function governanceOf(file: MeshFile): Governance {
+  return {
+    circuitBreakers: file.namespaces.flatMap((ns) => ns.circuitbreakers.map((r) => fileCircuitBreaker(ns.name, r))),
+    faultDetectors: file.namespaces.flatMap((ns) => ns.faultdetectors.map((r) => fileFaultDetector(ns.name, r))),
+    rateLimits: file.namespaces.flatMap((ns) => ns.ratelimits.map((r) => fileRateLimit(ns.name, r))),
+  };
+}
+
+/**
+ * governanceFor files a service's governance rules as Polaris serves them: circuit breakers whose
+ * destination covers it, fault detectors whose target covers it, rate limits that name it.
+ */
+function governanceFor(g: Governance, namespace: string, name: string): Pick<Service, 'circuitBreakers' | 'faultDetectors' | 'rateLimits'> {
+  return {
+    circuitBreakers: ruleSet(g.circuitBreakers.filter((r) => covers(r.destination.namespace, r.destination.service, namespace, name))),
+    faultDetectors: ruleSet(g.faultDetectors.filter((r) => covers(r.target.namespace, r.target.service, namespace, name))),
+    rateLimits: ruleSet(
+      g.rateLimits.filter((r) => r.namespace === namespace && r.service === name),
+      (a, b) => a.priority - b.priority || compareKeys(a.id, b.id),
+    ),
+  };
+}
+
+/** meshFromFile builds the MeshState (origin `file`) of a validated mesh file. Disabled routing rules are left out; governance rules carry their switch. */
 export function meshFromFile(file: MeshFile): MeshState {
+  const governance = governanceOf(file);
   const rules = file.namespaces.flatMap((ns) => ns.rules.filter((r) => r.enable).map((r) => resolveRule(ns.name, r)));
   const index = indexRules(rules);
   const order = new Map(rules.map((r, i) => [r, i]));
@@ -196,6 +231,7 @@ export function meshFromFile(file: MeshFile): MeshState {
         instances,
         revision: revisionOf(instances),
         routing: routingFor(ns.name, svc.name, index, order),
+        ...governanceFor(governance, ns.name, svc.name),
         ...(target ? { aliasFor: target } : {}),
       });
     }

@@ -23,7 +23,7 @@ export class SyncMetrics {
     this.lastSuccess = new Gauge({ name: 'polaris_xds_sync_last_success_timestamp_seconds', help: 'Unix time of the last successful Discover answer', registers });
     this.services = new Gauge({ name: 'polaris_xds_sync_services', help: 'Services in the published mesh state', registers });
     this.instances = new Gauge({ name: 'polaris_xds_sync_instances', help: 'Instances in the published mesh state', registers });
-    this.skipped = new Counter({ name: 'polaris_xds_sync_skipped_rules_total', help: 'Malformed entries left out of the mesh state, by kind (rule, instance)', labelNames: ['kind'], registers });
+    this.skipped = new Counter({ name: 'polaris_xds_sync_skipped_rules_total', help: 'Malformed entries left out of the mesh state, by kind (instance, rule, circuit-breaker, fault-detector, rate-limit)', labelNames: ['kind'], registers });
     this.connected = new Gauge({ name: 'polaris_xds_sync_connected', help: '1 while a Discover stream to Polaris is answering', registers });
   }
 }

@@ -6,13 +6,16 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { PolarisXdsError } from '../errors.js';
-import { meshState, type MeshState, type Service } from '../model/mesh.js';
+import type { CircuitBreakerRule } from '../model/circuitbreaker.js';
+import type { FaultDetectRule } from '../model/faultdetect.js';
+import { meshState, type MatchString, type MeshState, type Service } from '../model/mesh.js';
+import type { RateLimitRule } from '../model/ratelimit.js';
 
 export const CACHE_FILE = 'mesh-state.json';
 const FORMAT = 'polaris-xds/mesh-state';
 const VERSION = 1;
 
-const matchString = z.object({ type: z.enum(['EXACT', 'REGEX', 'NOT_EQUALS', 'IN', 'NOT_IN', 'RANGE']), value: z.string(), valueType: z.enum(['TEXT', 'PARAMETER', 'VARIABLE']) });
+const matchString: z.ZodType<MatchString> = z.object({ type: z.enum(['EXACT', 'REGEX', 'NOT_EQUALS', 'IN', 'NOT_IN', 'RANGE']), value: z.string(), valueType: z.enum(['TEXT', 'PARAMETER', 'VARIABLE']) });
 const ref = z.object({ namespace: z.string(), name: z.string() });
 const rule = z.object({
   id: z.string(),
@@ -23,6 +26,82 @@ const rule = z.object({
     z.object({ service: z.string(), namespace: z.string(), labels: z.record(z.string(), matchString), priority: z.number(), weight: z.number(), isolate: z.boolean(), name: z.string() }),
   ),
 });
+// Governance rules, as the model has them (src/model). Typed against the model so the compiler
+// keeps the two in step; files written before these kinds existed load with empty rule sets.
+const header = z.object({ key: z.string(), value: z.string() });
+const circuitBreakerRule: z.ZodType<CircuitBreakerRule> = z.object({
+  id: z.string(),
+  name: z.string(),
+  namespace: z.string(),
+  enable: z.boolean(),
+  revision: z.string(),
+  ctime: z.string(),
+  mtime: z.string(),
+  etime: z.string(),
+  description: z.string(),
+  level: z.enum(['UNKNOWN', 'SERVICE', 'METHOD', 'GROUP', 'INSTANCE']),
+  source: z.object({ service: z.string(), namespace: z.string() }),
+  destination: z.object({ service: z.string(), namespace: z.string(), method: matchString.optional() }),
+  errorConditions: z.array(z.object({ inputType: z.enum(['UNKNOWN', 'RET_CODE', 'DELAY']), condition: matchString })),
+  triggerConditions: z.array(
+    z.object({ triggerType: z.enum(['UNKNOWN', 'ERROR_RATE', 'CONSECUTIVE_ERROR']), errorCount: z.number(), errorPercent: z.number(), intervalSeconds: z.number(), minimumRequest: z.number() }),
+  ),
+  maxEjectionPercent: z.number(),
+  recover: z.object({ sleepWindowSeconds: z.number(), consecutiveSuccess: z.number() }),
+  faultDetectEnabled: z.boolean(),
+  fallback: z.object({ enable: z.boolean(), code: z.number(), headers: z.array(header), body: z.string() }),
+});
+const payload = z.object({ send: z.string(), receive: z.array(z.string()) });
+const faultDetectRule: z.ZodType<FaultDetectRule> = z.object({
+  id: z.string(),
+  name: z.string(),
+  namespace: z.string(),
+  revision: z.string(),
+  ctime: z.string(),
+  mtime: z.string(),
+  description: z.string(),
+  target: z.object({ service: z.string(), namespace: z.string(), method: matchString.optional() }),
+  intervalSeconds: z.number(),
+  timeoutMs: z.number(),
+  port: z.number(),
+  protocol: z.enum(['UNKNOWN', 'HTTP', 'TCP', 'UDP']),
+  http: z.object({ method: z.string(), url: z.string(), headers: z.array(header), body: z.string() }),
+  tcp: payload,
+  udp: payload,
+});
+const duration = z.object({ seconds: z.number(), nanos: z.number() });
+const rateLimitRule: z.ZodType<RateLimitRule> = z.object({
+  id: z.string(),
+  name: z.string(),
+  service: z.string(),
+  namespace: z.string(),
+  priority: z.number(),
+  resource: z.enum(['QPS', 'CONCURRENCY']),
+  type: z.enum(['GLOBAL', 'LOCAL']),
+  subset: z.record(z.string(), matchString),
+  labels: z.record(z.string(), matchString),
+  amounts: z.array(z.object({ maxAmount: z.number(), validDuration: duration, precision: z.number(), startAmount: z.number(), minAmount: z.number() })),
+  action: z.string(),
+  disable: z.boolean(),
+  report: z.object({ interval: duration, amountPercent: z.number() }),
+  ctime: z.string(),
+  mtime: z.string(),
+  etime: z.string(),
+  revision: z.string(),
+  climbEnabled: z.boolean(),
+  regexCombine: z.boolean(),
+  amountMode: z.enum(['GLOBAL_TOTAL', 'SHARE_EQUALLY']),
+  failover: z.enum(['FAILOVER_LOCAL', 'FAILOVER_PASS']),
+  cluster: z.object({ service: z.string(), namespace: z.string() }),
+  method: matchString.optional(),
+  arguments: z.array(z.object({ type: z.enum(['CUSTOM', 'METHOD', 'HEADER', 'QUERY', 'CALLER_SERVICE', 'CALLER_IP', 'CALLER_METADATA']), key: z.string(), value: matchString })),
+  maxQueueDelaySeconds: z.number(),
+  concurrencyMaxAmount: z.number(),
+  customResponseBody: z.string(),
+  metadata: z.record(z.string(), z.string()),
+});
+const ruleSet = <T>(r: z.ZodType<T>) => z.object({ rules: z.array(r), revision: z.string() }).default({ rules: [], revision: '' });
+
 const service = z.object({
   namespace: z.string(),
   name: z.string(),
@@ -45,6 +124,9 @@ const service = z.object({
   ),
   revision: z.string(),
   routing: z.object({ inbounds: z.array(rule), outbounds: z.array(rule), revision: z.string() }),
+  rateLimits: ruleSet(rateLimitRule),
+  circuitBreakers: ruleSet(circuitBreakerRule),
+  faultDetectors: ruleSet(faultDetectRule),
   aliasFor: ref.optional(),
 });
 const fileSchema = z.object({ format: z.literal(FORMAT), version: z.literal(VERSION), writtenAt: z.string(), services: z.array(service) });

@@ -8,7 +8,7 @@ import { PolarisXdsError } from '../errors.js';
 import { compareKeys, type MeshState, type ServiceRef } from '../model/mesh.js';
 import { MeshCache, type ApplyResult } from './cache.js';
 import type { SkippedItem } from './convert.js';
-import { discoverRequest, keyId, servicesKeys, type DiscoverKey, type KeyType } from './keys.js';
+import { discoverRequest, keyId, serviceKeys, servicesKeys, type DiscoverKey, type KeyType } from './keys.js';
 import { SyncMetrics } from './metrics.js';
 import { DiskCache, type LoadedCache } from './persist.js';
 import { Poller, type PollOutcome } from './poller.js';
@@ -139,9 +139,9 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
     for (const s of skips) {
       metrics.skipped.inc({ kind: s.kind });
       const e =
-        s.kind === 'rule'
-          ? new PolarisXdsError('PXDS_ERR_RULE_SKIPPED', [`${s.service} ${s.id}`, s.reason])
-          : new PolarisXdsError('PXDS_ERR_POLARIS_MALFORMED', [`instance ${s.id} of ${s.service}`, s.reason]);
+        s.kind === 'instance'
+          ? new PolarisXdsError('PXDS_ERR_POLARIS_MALFORMED', [`instance ${s.id} of ${s.service}`, s.reason])
+          : new PolarisXdsError('PXDS_ERR_RULE_SKIPPED', [`${s.kind === 'rule' ? 'routing' : s.kind} rule ${s.service} ${s.id}`, s.reason]);
       logger.warn({ code: e.code, service: s.service, id: s.id }, e.message);
     }
   }
@@ -177,14 +177,7 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
   }
 
   function apply(key: DiscoverKey, resp: DiscoverResponse): ApplyResult {
-    switch (key.type) {
-      case 'SERVICES':
-        return cache.applyServices(key, resp);
-      case 'INSTANCE':
-        return cache.applyInstances(refOf(key), resp);
-      case 'ROUTING':
-        return cache.applyRouting(refOf(key), resp);
-    }
+    return key.type === 'SERVICES' ? cache.applyServices(key, resp) : cache.apply(key.type, refOf(key), resp);
   }
 
   async function poll(key: DiscoverKey): Promise<PollOutcome> {
@@ -214,14 +207,8 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
       else if (code === 200000) {
         const result = apply(key, resp);
         reportSkips(result.newSkips);
-        for (const r of result.added) {
-          track({ type: 'INSTANCE', namespace: r.namespace, service: r.name });
-          track({ type: 'ROUTING', namespace: r.namespace, service: r.name });
-        }
-        for (const r of result.removed) {
-          untrack({ type: 'INSTANCE', namespace: r.namespace, service: r.name });
-          untrack({ type: 'ROUTING', namespace: r.namespace, service: r.name });
-        }
+        for (const r of result.added) for (const k of serviceKeys(r.namespace, r.name)) track(k);
+        for (const r of result.removed) for (const k of serviceKeys(r.namespace, r.name)) untrack(k);
       }
     } catch (err) {
       metrics.errors.inc({ kind: 'malformed' });

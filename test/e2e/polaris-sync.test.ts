@@ -270,4 +270,53 @@ describe('polaris source against a real Polaris', { timeout: 90_000 }, () => {
     await waitFor('deleted rule leaves', () => source.current()!.services.get(key)!.routing.inbounds.length === 0, Math.max(100, WITHIN_MS - (Date.now() - since3)), 50);
     assert.deepEqual(source.debugState().skipped, []);
   });
+
+  it('receives circuit-breaker, fault-detect and rate-limit rules created through the HTTP API, and their changes', async () => {
+    const [ns, svc] = ['e2e-b', 'svc-7'];
+    const key = `${ns}/${svc}`;
+    const [cbId] = await polaris.api.createCircuitBreakerRules([
+      {
+        name: 'cb-sync',
+        namespace: ns,
+        enable: true,
+        level: 'INSTANCE',
+        rule_matcher: { source: { service: '*', namespace: '*' }, destination: { service: svc, namespace: ns } },
+        error_conditions: [{ input_type: 'RET_CODE', condition: { type: 'RANGE', value: '500~599' } }],
+        trigger_condition: [{ trigger_type: 'CONSECUTIVE_ERROR', error_count: 5 }],
+        max_ejection_percent: 100,
+        recoverCondition: { sleep_window: 60, consecutiveSuccess: 1 },
+        fallbackConfig: { enable: true, response: { code: 503, headers: [{ key: 'x-fb', value: '1' }], body: 'fallback' } },
+      },
+    ]);
+    await polaris.api.createFaultDetectors([
+      { name: 'fd-sync', namespace: ns, target_service: { service: svc, namespace: ns }, interval: 1, timeout: 500, port: 0, protocol: 'HTTP', http_config: { method: 'GET', url: '/healthz' } },
+    ]);
+    await polaris.api.createRateLimits([
+      { name: 'rl-sync', namespace: ns, service: svc, type: 'LOCAL', resource: 'QPS', method: { type: 'EXACT', value: '/api' }, amounts: [{ maxAmount: 5, validDuration: '1s' }], action: 'REJECT', disable: false },
+    ]);
+    const since = Date.now();
+    const state = await waitFor('governance rules arrive', () => {
+      const s = source.current()?.services.get(key);
+      return s && s.circuitBreakers.rules.length === 1 && s.faultDetectors.rules.length === 1 && s.rateLimits.rules.length === 1 ? s : undefined;
+    }, Math.max(100, WITHIN_MS - (Date.now() - since)), 50).catch((err) => {
+      const s = source.current()?.services.get(key);
+      throw new Error(`${(err as Error).message}: ${JSON.stringify([s?.circuitBreakers, s?.faultDetectors, s?.rateLimits, source.debugState().keys.filter((k) => k.service === svc)])}`);
+    });
+    const cb = state.circuitBreakers.rules[0]!;
+    assert.equal(cb.id, cbId);
+    assert.deepEqual([cb.name, cb.enable, cb.level, cb.destination.service, cb.maxEjectionPercent, cb.recover.sleepWindowSeconds], ['cb-sync', true, 'INSTANCE', svc, 100, 60]);
+    assert.deepEqual(cb.errorConditions, [{ inputType: 'RET_CODE', condition: { type: 'RANGE', value: '500~599', valueType: 'TEXT' } }]);
+    assert.deepEqual(cb.triggerConditions.map((t) => [t.triggerType, t.errorCount]), [['CONSECUTIVE_ERROR', 5]]);
+    assert.deepEqual(cb.fallback, { enable: true, code: 503, headers: [{ key: 'x-fb', value: '1' }], body: 'fallback' });
+    const fd = state.faultDetectors.rules[0]!;
+    assert.deepEqual([fd.name, fd.protocol, fd.intervalSeconds, fd.timeoutMs, fd.http.url, fd.http.method], ['fd-sync', 'HTTP', 1, 500, '/healthz', 'GET']);
+    const rl = state.rateLimits.rules[0]!;
+    assert.deepEqual([rl.name, rl.type, rl.resource, rl.method?.value, rl.amounts[0]!.maxAmount, rl.amounts[0]!.validDuration.seconds], ['rl-sync', 'LOCAL', 'QPS', '/api', 5, 1]);
+    assert.ok(['SERVICES', 'INSTANCE', 'ROUTING', 'CIRCUIT_BREAKER', 'FAULT_DETECTOR'].every((t) => source.debugState().keys.some((k) => k.type === t && k.service === (t === 'SERVICES' ? '' : svc) && k.revision !== '')));
+
+    const since2 = Date.now();
+    await polaris.api.enableCircuitBreakerRules([cbId!], false);
+    await waitFor('the switch reaches the model', () => source.current()!.services.get(key)!.circuitBreakers.rules.every((r) => !r.enable), Math.max(100, WITHIN_MS - (Date.now() - since2)), 50);
+    assert.deepEqual(source.debugState().skipped, []);
+  });
 });

@@ -44,6 +44,10 @@ export interface FakeService {
   outbounds?: FakeRoute[];
   /** Makes this service an alias: INSTANCE answers carry the target's instances and `aliasFor`. */
   aliasFor?: { namespace: string; name: string };
+  /** Governance rules in protobufjs shape (keepCase field names, enums by name): v1.Rule, v1.CircuitBreakerRule, v1.FaultDetectRule. */
+  rateLimits?: Array<Record<string, unknown>>;
+  circuitBreakers?: Array<Record<string, unknown>>;
+  faultDetectors?: Array<Record<string, unknown>>;
 }
 
 /** A request as the fake saw it. */
@@ -259,6 +263,10 @@ export class FakePolaris {
         return this.instanceAnswer(req, echo);
       case 'ROUTING':
         return this.routingAnswer(req, echo);
+      case 'RATE_LIMIT':
+      case 'CIRCUIT_BREAKER':
+      case 'FAULT_DETECTOR':
+        return this.governanceAnswer(req, echo);
       default:
         return { code: u32(400004), info: sv('invalid discover resource'), type: 'ROUTING', service: echo };
     }
@@ -294,6 +302,22 @@ export class FakePolaris {
       instances: instances.map((i) => wireInstance(target.namespace, target.name, i)),
       aliasFor: { name: sv(target.name), namespace: sv(target.namespace), metadata: target.metadata ?? {} },
     };
+  }
+
+  /** governanceAnswer mirrors v1.18.1: no rules → 200000 with neither payload nor revision; same revision → 200001. */
+  private governanceAnswer(req: SeenRequest, echo: Record<string, unknown>): Record<string, unknown> {
+    const svc = this.services.get(`${req.namespace}/${req.name}`);
+    const rules = (req.type === 'RATE_LIMIT' ? svc?.rateLimits : req.type === 'CIRCUIT_BREAKER' ? svc?.circuitBreakers : svc?.faultDetectors) ?? [];
+    if (rules.length === 0) return { code: u32(200000), info: sv('execute success'), type: req.type, service: { name: sv(req.name), namespace: sv(req.namespace) } };
+    const revision = sha1(rules);
+    if (revision === req.revision) return { code: u32(200001), info: sv('data no change'), type: req.type, service: echo };
+    const payload =
+      req.type === 'RATE_LIMIT'
+        ? { rateLimit: { rules, revision: sv(revision) } }
+        : req.type === 'CIRCUIT_BREAKER'
+          ? { circuitBreaker: { rules, revision: sv(revision), service: sv(req.name), service_namespace: sv(req.namespace) } }
+          : { faultDetector: { rules, revision } };
+    return { code: u32(200000), info: sv('execute success'), type: req.type, service: { name: sv(req.name), namespace: sv(req.namespace), revision: sv(revision) }, ...payload };
   }
 
   private routingAnswer(req: SeenRequest, echo: Record<string, unknown>): Record<string, unknown> {

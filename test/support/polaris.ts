@@ -172,6 +172,43 @@ export class PolarisApi {
     await this.batch('POST', '/naming/v2/routings/delete', ids.map((id) => ({ id })));
   }
 
+  /** createCircuitBreakerRules creates v2 circuit-breaker rules (console JSON shape) and switches each on or off as its `enable` says; returns their ids. */
+  async createCircuitBreakerRules(rules: Array<Record<string, unknown>>): Promise<string[]> {
+    const answers = await this.batch('POST', '/naming/v1/circuitbreaker/rules', rules);
+    const ids = answers.map((a) => a.data?.id ?? '');
+    await this.enableCircuitBreakerRules(ids.filter((_, i) => rules[i]!.enable !== false), true);
+    return ids;
+  }
+
+  async enableCircuitBreakerRules(ids: string[], enable: boolean): Promise<void> {
+    if (ids.length > 0) await this.batch('PUT', '/naming/v1/circuitbreaker/rules/enable', ids.map((id) => ({ id, enable })));
+  }
+
+  /** updateCircuitBreakerRules replaces rules (each with its `id`). */
+  async updateCircuitBreakerRules(rules: Array<Record<string, unknown>>): Promise<void> {
+    await this.batch('PUT', '/naming/v1/circuitbreaker/rules', rules);
+  }
+
+  async deleteCircuitBreakerRules(ids: string[]): Promise<void> {
+    await this.batch('POST', '/naming/v1/circuitbreaker/rules/delete', ids.map((id) => ({ id })));
+  }
+
+  /** createFaultDetectors creates fault-detect rules and returns their ids. */
+  async createFaultDetectors(rules: Array<Record<string, unknown>>): Promise<string[]> {
+    const answers = await this.batch('POST', '/naming/v1/faultdetectors', rules);
+    return answers.map((a) => a.data?.id ?? '');
+  }
+
+  async deleteFaultDetectors(ids: string[]): Promise<void> {
+    await this.batch('POST', '/naming/v1/faultdetectors/delete', ids.map((id) => ({ id })));
+  }
+
+  /** createRateLimits creates rate-limit rules and returns their ids. */
+  async createRateLimits(rules: Array<Record<string, unknown>>): Promise<string[]> {
+    const answers = await this.batch('POST', '/naming/v1/ratelimits', rules);
+    return answers.map((a) => a.data?.id ?? '');
+  }
+
   /** discover asks the client API (no token) what a Discover request of `type` returns. */
   async discover(type: 'INSTANCE' | 'ROUTING' | 'SERVICES', namespace: string, name: string): Promise<Record<string, unknown>> {
     const res = await fetch(`${this.baseUrl}/v1/Discover`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type, service: { namespace, name } }) });

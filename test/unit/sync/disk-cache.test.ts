@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { meshState, type Service } from '../../../src/model/mesh.js';
 import { CACHE_FILE, DiskCache } from '../../../src/sync/persist.js';
+import { circuitBreaker, faultDetector, rateLimit } from '../../support/governance.js';
 import { FakePolaris } from '../../support/fake-polaris.js';
 import { waitFor } from '../../support/ports.js';
 import { captureLogger, fastSource, sleep, tempDir, untilState } from './helpers.js';
@@ -41,6 +42,9 @@ function svc(name: string, hosts: string[]): Service {
       outbounds: [],
       revision: 'rr',
     },
+    rateLimits: { rules: [rateLimit('ns1', name)], revision: 'rl' },
+    circuitBreakers: { rules: [circuitBreaker('ns1', name, { destination: { service: name, namespace: 'ns1', method: { type: 'REGEX', value: '/a.*', valueType: 'TEXT' } } })], revision: 'cb' },
+    faultDetectors: { rules: [faultDetector('ns1', name)], revision: 'fd' },
     aliasFor: { namespace: 'ns1', name: 'real' },
   };
 }
@@ -115,7 +119,15 @@ describe('polaris source with a disk cache', () => {
   it('persists synced states, serves them when Polaris is down at start-up, then replaces them', async () => {
     const tmp = tempDir('pxds-cache-');
     const fake = await FakePolaris.start();
-    fake.setService({ namespace: 'ns1', name: 'a', metadata: { m: '1' }, instances: [{ host: '10.0.0.1', port: 80, metadata: { version: 'v1' } }] });
+    fake.setService({
+      namespace: 'ns1',
+      name: 'a',
+      metadata: { m: '1' },
+      instances: [{ host: '10.0.0.1', port: 80, metadata: { version: 'v1' } }],
+      circuitBreakers: [{ id: 'cb1', name: 'cb1', namespace: 'ns1', enable: true, level: 'INSTANCE', rule_matcher: { destination: { service: 'a', namespace: 'ns1' } }, recoverCondition: { sleep_window: 30 } }],
+      faultDetectors: [{ id: 'fd1', name: 'fd1', namespace: 'ns1', target_service: { service: 'a', namespace: 'ns1' }, interval: 2, protocol: 'TCP' }],
+      rateLimits: [{ id: { value: 'rl1' }, service: { value: 'a' }, namespace: { value: 'ns1' }, type: 'LOCAL', amounts: [{ maxAmount: { value: 5 }, validDuration: { seconds: 1 } }] }],
+    });
     fake.setService({ namespace: 'ns1', name: 'b', instances: [{ host: '10.0.0.2', port: 80 }] });
     const first = fastSource([fake.address], { cacheDir: tmp.dir });
     let synced;
@@ -136,6 +148,10 @@ describe('polaris source with a disk cache', () => {
       assert.equal(second.status().ready, false, 'not before the start-up wait');
       const fromDisk = await untilState(second, 'disk state', (s) => s.origin === 'disk-cache', 3000);
       assert.deepEqual([...fromDisk.services.values()], [...synced.services.values()]);
+      const a = fromDisk.services.get('ns1/a')!;
+      assert.equal(a.circuitBreakers.rules[0]!.recover.sleepWindowSeconds, 30, 'governance rules are carried across the outage');
+      assert.equal(a.faultDetectors.rules[0]!.protocol, 'TCP');
+      assert.deepEqual(a.rateLimits.rules[0]!.amounts[0]!.validDuration, { seconds: 1, nanos: 0 });
       const st = second.status();
       assert.equal(st.ready, true);
       assert.equal(st.origin, 'disk-cache');

@@ -5,6 +5,9 @@ import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { errorCode } from '../../../src/errors.js';
 import { createFileSource, EXAMPLE_MESH_FILE, parseMeshText } from '../../../src/sync/file-source.js';
+import { CircuitBreaker, Level } from '../../../src/gen/v1/circuitbreaker.js';
+import { FaultDetector } from '../../../src/gen/v1/fault_detector.js';
+import { convertCircuitBreakers, convertFaultDetectors } from '../../../src/sync/convert-governance.js';
 import { repoRoot } from '../../support/components.js';
 import { captureLogger, sleep, tempDir, untilState } from './helpers.js';
 
@@ -133,6 +136,76 @@ namespaces:
         return true;
       },
     );
+  });
+
+  it('takes governance rules in the shape of Polaris\'s HTTP API, to the same model the syncer builds, filed as Polaris serves them', () => {
+    const state = parseMeshText(
+      `
+namespaces:
+  - name: ns
+    services:
+      - { name: echo, instances: [{ host: 10.0.0.1, port: 80 }] }
+      - { name: other }
+    circuitbreakers:
+      - name: cb-5xx
+        level: INSTANCE
+        rule_matcher:
+          source: { service: "*", namespace: "*" }
+          destination: { service: echo, namespace: ns, method: { type: REGEX, value: "/api/.*" } }
+        error_conditions: [{ input_type: RET_CODE, condition: { type: RANGE, value: "500~599" } }]
+        trigger_condition: [{ trigger_type: CONSECUTIVE_ERROR, error_count: 5 }, { trigger_type: ERROR_RATE, error_percent: 50, interval: 10, minimum_request: 10 }]
+        max_ejection_percent: 100
+        recoverCondition: { sleep_window: 60, consecutiveSuccess: 1 }
+        fallbackConfig: { enable: true, response: { code: 503, headers: [{ key: x-cb, value: open }], body: sorry } }
+      - name: cb-any
+        enable: false
+        level: SERVICE
+        rule_matcher: { destination: { service: "*" } }
+    faultdetectors:
+      - name: echo-http
+        target_service: { service: echo }
+        interval: 1
+        timeout: 500
+        protocol: HTTP
+        http_config: { method: GET, url: /healthz, headers: [{ key: h, value: 1 }] }
+    ratelimits:
+      - name: api-5qps
+        service: echo
+        type: LOCAL
+        method: { type: EXACT, value: /api }
+        arguments: [{ type: HEADER, key: x-user, value: alice }]
+        amounts: [{ maxAmount: 3, validDuration: 1s }, { maxAmount: 5, validDuration: 0.5s }]
+        action: REJECT
+`,
+      'gov.yaml',
+    );
+    const echo = state.services.get('ns/echo')!;
+    const other = state.services.get('ns/other')!;
+    assert.deepEqual(echo.circuitBreakers.rules.map((r) => r.id), ['ns/cb-5xx', 'ns/cb-any']);
+    assert.deepEqual(other.circuitBreakers.rules.map((r) => r.id), ['ns/cb-any'], 'a rule for any service of the namespace reaches every one');
+    assert.deepEqual(other.faultDetectors.rules, []);
+    assert.deepEqual(echo.rateLimits.rules[0]!.amounts.map((a) => a.validDuration), [
+      { seconds: 1, nanos: 0 },
+      { seconds: 0, nanos: 500_000_000 },
+    ]);
+    assert.notEqual(echo.circuitBreakers.revision, '');
+    // The syncer's converter, given the same rule as Polaris would serve it, builds the same model.
+    const synced = convertCircuitBreakers('ns', 'echo', CircuitBreaker.fromPartial({ rules: [{
+      id: 'ns/cb-5xx', name: 'cb-5xx', namespace: 'ns', enable: true, level: Level.INSTANCE, revision: echo.circuitBreakers.rules[0]!.revision,
+      ruleMatcher: { source: { service: '*', namespace: '*' }, destination: { service: 'echo', namespace: 'ns', method: { type: 1, value: '/api/.*' } } },
+      errorConditions: [{ inputType: 1, condition: { type: 5, value: '500~599' } }],
+      triggerCondition: [{ triggerType: 2, errorCount: 5 }, { triggerType: 1, errorPercent: 50, interval: 10, minimumRequest: 10 }],
+      maxEjectionPercent: 100,
+      recoverCondition: { sleepWindow: 60, consecutiveSuccess: 1 },
+      faultDetectConfig: { enable: false },
+      fallbackConfig: { enable: true, response: { code: 503, headers: [{ key: 'x-cb', value: 'open' }], body: 'sorry' } },
+    }] }), 'x');
+    assert.deepEqual(echo.circuitBreakers.rules[0], synced.value.rules[0]);
+    const fd = convertFaultDetectors('ns', 'echo', FaultDetector.fromPartial({ rules: [{
+      id: 'ns/echo-http', name: 'echo-http', namespace: 'ns', revision: echo.faultDetectors.rules[0]!.revision,
+      targetService: { service: 'echo', namespace: 'ns' }, interval: 1, timeout: 500, protocol: 1, httpConfig: { method: 'GET', url: '/healthz', headers: [{ key: 'h', value: '1' }] },
+    }] }), 'x');
+    assert.deepEqual(echo.faultDetectors.rules[0], fd.value.rules[0]);
   });
 
   it('reports duplicates and dangling aliases', () => {

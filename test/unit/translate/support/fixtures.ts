@@ -1,5 +1,5 @@
 // Builders for translator tests: mesh model objects with sensible defaults, and node views.
-import { EMPTY_ROUTING, meshState, type Instance, type MatchString, type MatchType, type MeshState, type RouteDestination, type RouteRule, type RouteSource, type Service, type ValueType } from '../../../../src/model/mesh.js';
+import { EMPTY_ROUTING, EMPTY_RULES, meshState, type CircuitBreakerRule, type FaultDetectRule, type RateLimitRule, type Instance, type MatchString, type MatchType, type MeshState, type RouteDestination, type RouteRule, type RouteSource, type Service, type ValueType } from '../../../../src/model/mesh.js';
 import { parseNode } from '../../../../src/xds/node.js';
 import { nodeView, type NodeView } from '../../../../src/xds/translate/view.js';
 
@@ -26,6 +26,9 @@ export interface ServiceOptions {
   inbounds?: RouteRule[];
   outbounds?: RouteRule[];
   aliasFor?: { namespace: string; name: string };
+  circuitBreakers?: CircuitBreakerRule[];
+  faultDetectors?: FaultDetectRule[];
+  rateLimits?: RateLimitRule[];
 }
 
 export function service(namespace: string, name: string, instances: Instance[], o: ServiceOptions = {}): Service {
@@ -36,6 +39,9 @@ export function service(namespace: string, name: string, instances: Instance[], 
     instances: [...instances].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
     revision: 'r1',
     routing: o.inbounds || o.outbounds ? { inbounds: o.inbounds ?? [], outbounds: o.outbounds ?? [], revision: 'x' } : EMPTY_ROUTING,
+    rateLimits: o.rateLimits ? { rules: o.rateLimits, revision: 'x' } : EMPTY_RULES,
+    circuitBreakers: o.circuitBreakers ? { rules: o.circuitBreakers, revision: 'x' } : EMPTY_RULES,
+    faultDetectors: o.faultDetectors ? { rules: o.faultDetectors, revision: 'x' } : EMPTY_RULES,
     ...(o.aliasFor ? { aliasFor: o.aliasFor } : {}),
   };
 }
