@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, it, test } from 'node:test';
-import { pino } from 'pino';
+import type { Logger } from '../../src/log.js';
+import { captureLogger } from './sync/helpers.js';
 import type { Instance, Service } from '../../src/model/mesh.js';
 import { CONVENTIONS, loggingUnsupportedKeys, unsupportedNodeKeys, UnsupportedKeyLog, type Convention } from '../../src/xds/conventions.js';
 import { parseNode } from '../../src/xds/node.js';
@@ -58,10 +58,9 @@ function instanceKeyHasNoEffect(key: string, value: string): void {
   assert.deepEqual(cla(service('ns', 'svc', tagged)), cla(service('ns', 'svc', PLACED)));
 }
 
-function logCapture(): { logger: ReturnType<typeof pino>; lines: () => Array<Record<string, unknown>> } {
-  const out: string[] = [];
-  const sink = new Writable({ write: (chunk: Buffer, _e, cb) => (out.push(chunk.toString()), cb()) });
-  return { logger: pino({ level: 'info' }, sink), lines: () => out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+function logCapture(): { logger: Logger; lines: () => Array<Record<string, unknown>> } {
+  const { logger, lines } = captureLogger();
+  return { logger, lines: () => lines as unknown as Array<Record<string, unknown>> };
 }
 
 /** nodeKeyIsLoggedOnce asserts that a node setting `key` is warned about once, naming the key, and served as usual. */
