@@ -8,7 +8,7 @@ import { envoyBootstrap } from './bootstrap/envoy.js';
 import { checkAddress, type AddressUse } from './config/address.js';
 import { loadConfig, redacted, type Overrides } from './config/load.js';
 import { errorCode, PolarisXdsError, type ErrorCode } from './errors.js';
-import { createLogger, routeGrpcLogs } from './log.js';
+import { createLogger } from './log.js';
 
 const USAGE = `usage: polaris-xds <command> [flags]
 
@@ -144,8 +144,8 @@ async function serve(args: string[]): Promise<number> {
   }
   const logger = createLogger(cfg.log);
   // grpc-js's own messages (e.g. "No address added out of total 1 resolved" before a bind error) go through the logger.
+  const [{ routeGrpcLogs }, { startApp }] = await Promise.all([import('./grpc-log.js'), import('./app.js')]);
   routeGrpcLogs(logger.child({ component: 'grpc-js' }));
-  const { startApp } = await import('./app.js');
   const app = await startApp(cfg, logger);
   let stopping = false;
   const stop = (signal: string) => {
