@@ -1,10 +1,12 @@
 // Polaris users' own conventions through a real Envoy: nearby routing switched on by Polaris's
 // service metadata `internal-enable-nearby`, unhealthy instances used only when none is healthy
-// (on service clusters and rule clusters alike), and a Host that is no service.
+// (on service clusters and rule clusters alike), and a Host that is no service. First from a mesh
+// file, then the same conventions set through a real Polaris server's API.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startBridge, type BridgeProcess } from '../support/bridge.js';
 import { meshFile, startSidecar, waitForOnly, type MeshDoc, type MeshFile, type Sidecar, type Tally } from '../support/mesh.js';
+import { startPolaris, type PolarisServer } from '../support/polaris.js';
 import { waitFor } from '../support/ports.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
 
@@ -104,5 +106,47 @@ describe("Polaris's conventions through a real Envoy", () => {
     assert.equal(now, before + 1);
     // A service's host on the same listener is routed.
     assert.equal((await sidecar.send(`flat.${NS}`)).status, 200);
+  });
+});
+
+describe("Polaris's conventions set through a real Polaris, through a real Envoy", () => {
+  const NSP = 'cvp';
+  const up: Record<string, Upstream> = {};
+  let polaris: PolarisServer;
+  let bridge: BridgeProcess;
+  let sidecar: Sidecar;
+
+  const inst = (service: string, name: string, healthy = true) => ({ namespace: NSP, service, host: '127.0.0.1', port: up[name]!.port, protocol: 'http', healthy, location: PLACES[name] });
+
+  before(async () => {
+    for (const name of ['a', 'b', 'c']) up[name] = await startUpstream(name);
+    polaris = await startPolaris();
+    await polaris.api.createNamespaces([NSP]);
+    await polaris.api.createServices([
+      { namespace: NSP, name: 'client' },
+      { namespace: NSP, name: 'near', metadata: { 'internal-enable-nearby': 'true' } },
+      { namespace: NSP, name: 'flat' },
+    ]);
+    await polaris.api.registerInstances([inst('near', 'a'), inst('near', 'b'), inst('near', 'c'), inst('flat', 'a'), inst('flat', 'b', false), inst('flat', 'c', false)]);
+    bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NSP], { ready: true });
+    sidecar = await startSidecar(bridge, { namespace: NSP, service: 'client', region: 'r1', zone: 'zone-a' });
+    await waitForOnly(sidecar, 'a', `near.${NSP}`, {}, 20_000);
+  });
+
+  after(async () => {
+    await sidecar?.stop();
+    await bridge?.stop();
+    await polaris?.stop();
+    await Promise.all(Object.values(up).map((u) => u.close()));
+  });
+
+  it('internal-enable-nearby set in Polaris keeps the caller in its zone', async () => {
+    await sidecar.only('a', 40, `near.${NSP}`);
+  });
+
+  it('1 healthy of 3 → all to it; all 3 marked unhealthy through the API → traffic to all three', async () => {
+    await sidecar.only('a', 60, `flat.${NSP}`);
+    await polaris.api.updateInstances([inst('flat', 'a', false)]);
+    await waitFor('flat spread over a, b, c', async () => keys(await sidecar.tally(30, `flat.${NSP}`)).join() === 'a,b,c', 15_000, 100);
   });
 });
