@@ -7,6 +7,7 @@ import { HealthStatus } from '../../gen/envoy/config/core/v3/health_check.js';
 import { HttpProtocolOptions } from '../../gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
 import type { Instance } from '../../model/mesh.js';
 import { seconds, typedAny, TYPED } from './encode.js';
+import type { Guard } from './guard.js';
 import { PASSTHROUGH_CLUSTER } from './names.js';
 
 /** CONNECT_TIMEOUT_SECONDS is the upstream connect timeout of every cluster (Envoy's default, stated). */
@@ -50,9 +51,15 @@ function edsCluster(name: string, http2: boolean, extra: DeepPartial<Cluster> = 
   });
 }
 
-/** serviceCluster is the EDS cluster of a whole service (`OUTBOUND|<ns>|<svc>`). */
-export function serviceCluster(name: string, http2: boolean): Cluster {
-  return edsCluster(name, http2);
+/** guarded is what a guard adds to a cluster: outlier detection and active health checks (omitted when it adds nothing). */
+function guarded(guard: Guard | undefined): DeepPartial<Cluster> {
+  if (!guard || guard.key === '') return {};
+  return { ...(guard.outlier ? { outlierDetection: guard.outlier } : {}), healthChecks: [...guard.healthChecks] };
+}
+
+/** serviceCluster is the EDS cluster of a whole service (`OUTBOUND|<ns>|<svc>`), with its governance rules' guard. */
+export function serviceCluster(name: string, http2: boolean, guard?: Guard): Cluster {
+  return edsCluster(name, http2, guarded(guard));
 }
 
 /**
@@ -60,8 +67,8 @@ export function serviceCluster(name: string, http2: boolean): Cluster {
  * per destination group (groupedLoadAssignment), so locality-weighted load balancing is on: the
  * locality weights are the group weights.
  */
-export function ruleCluster(name: string, http2: boolean): Cluster {
-  return edsCluster(name, http2, { commonLbConfig: { localityConfigSpecifier: { $case: 'localityWeightedLbConfig', value: {} } } });
+export function ruleCluster(name: string, http2: boolean, guard?: Guard): Cluster {
+  return edsCluster(name, http2, { commonLbConfig: { localityConfigSpecifier: { $case: 'localityWeightedLbConfig', value: {} } }, ...guarded(guard) });
 }
 
 /** inboundCluster is a sidecar's static cluster to its own application on 127.0.0.1. */

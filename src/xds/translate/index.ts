@@ -27,8 +27,9 @@ import type { RuleClusterSpec, Resolved } from './routing/destinations.js';
 import type { Flavor } from './routing/match.js';
 import { nearbyKey, nearbyLevel } from './routing/nearby.js';
 import { planRules, type Caller, type RulePlan } from './routing/rules.js';
+import { GuardCache, NO_GUARD, type Guard } from './guard.js';
 import { refsOf, type Refs } from './refs.js';
-import type { SkipReason } from './skip.js';
+import { skip, type SkipReason } from './skip.js';
 import { nodeView, type NodeView } from './view.js';
 
 export type { NodeView } from './view.js';
@@ -54,6 +55,8 @@ export interface Translator {
 interface RuleResources {
   readonly cluster: EncodedResource;
   readonly cla: EncodedResource;
+  /** What the cluster's guard left out. */
+  readonly skipped: readonly SkipReason[];
 }
 
 /** Own is what a node group is served besides its OutboundSet. */
@@ -66,6 +69,12 @@ interface Own {
 const NONE: readonly EncodedResource[] = Object.freeze([]);
 /** ABSENT stands for a service a rule names that is not in the mesh, in memo dependencies. */
 const ABSENT = Object.freeze({});
+
+/** joinSkips concatenates skip lists, returning one of them as it is when the others are empty (so unchanged lists stay the same array). */
+function joinSkips(...lists: ReadonlyArray<readonly SkipReason[]>): readonly SkipReason[] {
+  const nonEmpty = lists.filter((l) => l.length > 0);
+  return nonEmpty.length === 0 ? (lists[0] ?? []) : nonEmpty.length === 1 ? nonEmpty[0]! : nonEmpty.flat();
+}
 
 /** samePortsAndNames says whether host name claims made for `prev` hold for `next`: no service came or went or changed its ports. */
 function samePortsAndNames(prev: MeshState, next: MeshState): boolean {
@@ -140,7 +149,8 @@ export function createTranslator(): Translator {
   // A service without inbound rules has a virtual host that depends only on its name and domains.
   const plainVhosts = new BoundedMap<string, EncodedVirtualHost>(1 << 17);
   const plainVhostByDomains = new WeakMap<readonly string[], { readonly name: string; readonly vh: EncodedVirtualHost }>();
-  const serviceClusters = new WeakMap<Service, EncodedResource>();
+  const serviceClusters = new Memo<EncodedResource>();
+  const guards = new GuardCache();
   const claims = new Memo<Claims>();
   const lastClaims = new Map<string, { readonly mesh: MeshState; readonly claims: Claims }>();
   // The newest OutboundSet per caller identity, patched by the next mesh.
@@ -175,22 +185,20 @@ export function createTranslator(): Translator {
     return r;
   }
 
-  function clusterOf(name: string, h2: boolean, build: () => EncodedResource): EncodedResource {
-    const key = `${name}\0${h2}`;
+  function clusterOf(name: string, h2: boolean, guard: Guard, build: () => EncodedResource): EncodedResource {
+    const key = `${name}\0${h2}\0${guard.key}`;
     let c = clusters.get(key);
     if (!c) clusters.set(key, (c = build()));
     return c;
   }
 
-  /** serviceEds is a service's whole-service cluster and assignment for a caller locality. */
-  function serviceEds(s: Service, view: NodeView): { cluster: EncodedResource; cla: EncodedResource } {
+  /** serviceEds is a service's whole-service cluster (with the caller's guard) and assignment for a caller locality. */
+  function serviceEds(s: Service, view: NodeView, guard: Guard): { cluster: EncodedResource; cla: EncodedResource } {
     const name = names.outboundCluster(s.namespace, s.name);
-    let cluster = serviceClusters.get(s);
-    if (!cluster) {
+    const cluster = serviceClusters.get(s, guard.key, [], () => {
       const h2 = speaksHttp2(s.instances);
-      cluster = clusterOf(name, h2, () => encodeCluster(serviceCluster(name, h2)));
-      serviceClusters.set(s, cluster);
-    }
+      return clusterOf(name, h2, guard, () => encodeCluster(serviceCluster(name, h2, guard)));
+    });
     const level = nearbyLevel(s);
     const nearby = level && view.locality ? { level, caller: view.locality } : undefined;
     const cla = serviceCLAs.get(s, nearby ? nearbyKey(nearby.level, nearby.caller) : '', [], () =>
@@ -199,12 +207,26 @@ export function createTranslator(): Translator {
     return { cluster, cla };
   }
 
-  function ruleEds(spec: RuleClusterSpec): RuleResources {
-    return ruleResources.get(spec.deps[0]!, spec.name, spec.deps, () => {
+  /**
+   * ruleGuard is the guard of a rule cluster: its service's, as on the service cluster (the same
+   * instances). A cluster mixing several services' instances gets none, said when one has rules.
+   */
+  function ruleGuard(spec: RuleClusterSpec, caller: Caller, flavor: Flavor): Guard {
+    if (spec.deps.length === 1) return guards.guardFor(spec.deps[0]!, caller, flavor);
+    const ruled = spec.deps.filter((d) => d.circuitBreakers.rules.length > 0 || d.faultDetectors.rules.length > 0);
+    if (ruled.length === 0) return NO_GUARD;
+    const reason = 'this routing rule\'s cluster mixes instances of several services; their circuit breakers and health checks are not applied to it';
+    return { ...NO_GUARD, skipped: ruled.map((d) => skip('circuit-breaker', `${serviceKey(d.namespace, d.name)} via ${spec.name}`, reason)) };
+  }
+
+  function ruleEds(spec: RuleClusterSpec, caller: Caller, flavor: Flavor): RuleResources {
+    const guard = ruleGuard(spec, caller, flavor);
+    return ruleResources.get(spec.deps[0]!, `${spec.name}\0${guard.key}`, [...spec.deps, guard], () => {
       const h2 = speaksHttp2(spec.levels.flatMap((l) => l.flatMap((g) => g.instances)));
       return {
-        cluster: clusterOf(spec.name, h2, () => encodeCluster(ruleCluster(spec.name, h2))),
+        cluster: clusterOf(spec.name, h2, guard, () => encodeCluster(ruleCluster(spec.name, h2, guard))),
         cla: encodeLoadAssignment(groupedLoadAssignment(spec.name, spec.levels)),
+        skipped: guard.skipped,
       };
     });
   }
@@ -253,17 +275,21 @@ export function createTranslator(): Translator {
 
   /** share translates one service for a caller (the OutboundSet's unit of work). */
   function share(s: Service, domains: readonly string[] | undefined, view: NodeView, caller: Caller, flavor: Flavor): ServiceShare {
-    const { cluster, cla } = serviceEds(s, view);
+    const guard = guards.guardFor(s, caller, flavor);
+    const { cluster, cla } = serviceEds(s, view, guard);
     const { plan, key: planKey } = inboundPlan(s, caller, flavor);
     const clusters = [cluster];
     const endpoints = [cla];
+    const extra: SkipReason[] = [];
     for (const spec of plan.clusters) {
-      const r = ruleEds(spec);
+      const r = ruleEds(spec, caller, flavor);
       if (!clusters.includes(r.cluster)) clusters.push(r.cluster);
       if (!endpoints.includes(r.cla)) endpoints.push(r.cla);
+      // The service's own guard is reported once, with its cluster.
+      for (const k of r.skipped) if (!guard.skipped.includes(k) && !extra.includes(k)) extra.push(k);
     }
     const own = routable(s).skipped;
-    const skipped = own.length === 0 ? plan.skipped : plan.skipped.length === 0 ? own : [...own, ...plan.skipped];
+    const skipped = joinSkips(own, guard.skipped, plan.skipped, extra);
     if (flavor === 'envoy') {
       return { service: s, domains, clusters, endpoints, listeners: NONE, routes: NONE, vhost: domains && serviceVhost(s, plan, planKey, domains), skipped };
     }
@@ -392,7 +418,8 @@ export function createTranslator(): Translator {
       );
       skipped = withPlanSkips(skipped, plan);
       for (const spec of plan.clusters) {
-        const r = ruleEds(spec);
+        const r = ruleEds(spec, caller, 'envoy');
+        if (r.skipped.length > 0) skipped = [...skipped, ...r.skipped];
         if (!set.clusters.items.has(r.cluster.name) && !clusters.includes(r.cluster)) clusters.push(r.cluster);
         if (!set.endpoints.items.has(r.cla.name) && !endpoints.includes(r.cla)) endpoints.push(r.cla);
       }

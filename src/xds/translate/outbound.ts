@@ -78,13 +78,14 @@ function byLookup(prev: MeshState, next: MeshState): string[] {
 }
 
 /**
- * sameInputs: a share is built from a service's instances, inbound rules, metadata and alias.
+ * sameInputs: a share is built from a service's instances, inbound rules, governance rules, metadata and alias.
  * When those are the same objects (sources keep unchanged parts), the service's new object, e.g.
  * with other outbound rules, changes nothing this set holds.
  */
 function sameInputs(a: Service, b: Service): boolean {
   if (a === b) return true;
   if (a.instances !== b.instances || a.routing.inbounds !== b.routing.inbounds || a.metadata !== b.metadata) return false;
+  if (a.circuitBreakers !== b.circuitBreakers || a.faultDetectors !== b.faultDetectors) return false;
   return a.aliasFor?.namespace === b.aliasFor?.namespace && a.aliasFor?.name === b.aliasFor?.name;
 }
 
@@ -188,7 +189,7 @@ function skippedOf(claims: Claims, mesh: MeshState, shares: ReadonlyMap<string, 
 
 /** CallerTraits is what in the mesh makes a caller's identity or locality matter. */
 export interface CallerTraits {
-  /** Caller namespaces and services named (not `*`) by some service's inbound rule. */
+  /** Caller namespaces and services named (not `*`) by some service's inbound rule or circuit breaker. */
   readonly callerNamespaces: ReadonlySet<string>;
   readonly callerServices: ReadonlySet<string>;
   /** Some service routes by nearness, so the caller's locality matters. */
@@ -207,12 +208,12 @@ function count(c: TraitCounts, s: Service, sign: 1 | -1): void {
     if (n === 0) m.delete(k);
     else m.set(k, n);
   };
-  for (const rule of s.routing.inbounds) {
-    for (const src of rule.sources) {
-      if (!isWildcard(src.namespace)) bump(c.namespaces, src.namespace);
-      if (!isWildcard(src.service)) bump(c.services, src.service);
-    }
-  }
+  const sources = (src: { readonly namespace: string; readonly service: string }): void => {
+    if (!isWildcard(src.namespace)) bump(c.namespaces, src.namespace);
+    if (!isWildcard(src.service)) bump(c.services, src.service);
+  };
+  for (const rule of s.routing.inbounds) for (const src of rule.sources) sources(src);
+  for (const rule of s.circuitBreakers.rules) sources(rule.source);
   if (nearbyLevel(s)) c.nearby += sign;
 }
 

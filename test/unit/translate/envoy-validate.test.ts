@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createTranslator, type Translation } from '../../../src/xds/translate/index.js';
 import { envoyBinary } from '../../support/components.js';
+import { circuitBreaker, faultDetector } from '../../support/governance.js';
 import { decoded, typeOf, type Json } from './support/envoy-protos.js';
 import { dest, gateway, instance, mesh, ms, proxyless, rule, service, sidecar, source } from './support/fixtures.js';
 
@@ -43,8 +44,18 @@ function world() {
       ],
     },
   );
-  const web = service('prod', 'web', [instance('w1', '10.0.1.1', { port: 80 }), instance('w2', '10.0.1.1', { port: 8443, protocol: 'http' })]);
-  const weird = [service('prod', 'a.b', []), service('b', 'a', [instance('x', '10.0.2.1')]), service('prod', 'svc:with:colons', [instance('c', '10.0.3.1')])];
+  // Governance: outlier detection with every trigger, an HTTP check with everything set, a TCP check.
+  const rate = { triggerType: 'ERROR_RATE' as const, errorCount: 0, errorPercent: 50, intervalSeconds: 10, minimumRequest: 10 };
+  const web = service('prod', 'web', [instance('w1', '10.0.1.1', { port: 80 }), instance('w2', '10.0.1.1', { port: 8443, protocol: 'http' })], {
+    circuitBreakers: [circuitBreaker('prod', 'web', { triggerConditions: [...circuitBreaker('prod', 'web').triggerConditions, rate] })],
+    faultDetectors: [faultDetector('prod', 'web', { port: 8081, http: { method: 'PUT', url: '/health?x=1', headers: [{ key: 'x-probe', value: 'y' }], body: 'ping' } })],
+  });
+  const tcp = { protocol: 'TCP' as const, tcp: { send: '0102', receive: ['ff', '00'] } };
+  const weird = [
+    service('prod', 'a.b', []),
+    service('b', 'a', [instance('x', '10.0.2.1', { protocol: '' })], { faultDetectors: [faultDetector('b', 'a', tcp)], circuitBreakers: [circuitBreaker('b', 'a', { errorConditions: [{ inputType: 'RET_CODE', condition: ms('IN', '502,503,504') }] })] }),
+    service('prod', 'svc:with:colons', [instance('c', '10.0.3.1')]),
+  ];
   const gw = service('edge', 'gw', [], {
     outbounds: [rule('to-api', [source({ $path: ms('EXACT', '/api') })], [dest({ version: ms('EXACT', 'v1') }, { service: 'api', namespace: 'prod' }), dest({}, { service: 'web', namespace: 'prod', priority: 1 })])],
   });

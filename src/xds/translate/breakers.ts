@@ -1,0 +1,203 @@
+// Circuit-breaker rules (Polaris CIRCUIT_BREAKER) → Envoy outlier detection. The rule in effect for
+// a (caller, callee) pair is chosen as polaris-go chooses it; an INSTANCE-level rule becomes the
+// outlier detection of the callee's clusters for that caller, translated exactly or skipped with a
+// reason (docs/governance.md has the field-by-field mapping and why each skip exists). Pure.
+import type { OutlierDetection } from '../../gen/envoy/config/cluster/v3/outlier_detection.js';
+import type { DeepPartial } from '../../gen/envoy/config/cluster/v3/cluster.js';
+import type { CircuitBreakerRule, ErrorCondition } from '../../model/circuitbreaker.js';
+import { compareKeys, type Service } from '../../model/mesh.js';
+import { seconds } from './encode.js';
+import { matchTest } from './routing/labels.js';
+import type { Flavor } from './routing/match.js';
+import { appliesTo, isWildcard, type Caller } from './routing/rules.js';
+import { skip, type SkipReason } from './skip.js';
+
+/** Breaker is what a service's circuit breakers give one caller's clusters of it. */
+export interface Breaker {
+  /** The outlier detection of the callee's clusters; undefined when no INSTANCE rule is in effect (or it was skipped). */
+  readonly outlier: DeepPartial<OutlierDetection> | undefined;
+  readonly skipped: readonly SkipReason[];
+}
+
+const NO_BREAKER: Breaker = Object.freeze({ outlier: undefined, skipped: Object.freeze([]) as readonly SkipReason[] });
+
+/** wildcardLast orders names as polaris-go does: specific names by text, then `*` (or empty). */
+function wildcardLast(a: string, b: string): number {
+  const wa = isWildcard(a);
+  const wb = isWildcard(b);
+  if (wa && wb) return 0;
+  if (wa) return 1;
+  if (wb) return -1;
+  return compareKeys(a, b);
+}
+
+/** polarisOrder is polaris-go's rule order: by destination (namespace, service), then source; ties by id for determinism. */
+function polarisOrder(a: CircuitBreakerRule, b: CircuitBreakerRule): number {
+  return (
+    wildcardLast(a.destination.namespace, b.destination.namespace) ||
+    wildcardLast(a.destination.service, b.destination.service) ||
+    wildcardLast(a.source.namespace, b.source.namespace) ||
+    wildcardLast(a.source.service, b.source.service) ||
+    compareKeys(a.id, b.id)
+  );
+}
+
+function covers(s: Service, rule: CircuitBreakerRule): boolean {
+  const d = rule.destination;
+  return (isWildcard(d.namespace) || d.namespace === s.namespace) && (isWildcard(d.service) || d.service === s.name);
+}
+
+/** The HTTP codes Envoy's outlier detection can count, and what each counter counts. */
+const HTTP_CODES = Array.from({ length: 500 }, (_, i) => 100 + i);
+const FIVE_XX = HTTP_CODES.filter((c) => c >= 500);
+const GATEWAY = [502, 503, 504];
+/** gRPC status codes; grpc-js (gRFC A50) counts every one but OK (0) as a failure. */
+const GRPC_CODES = Array.from({ length: 17 }, (_, i) => i);
+const GRPC_FAILURES = GRPC_CODES.filter((c) => c !== 0);
+
+type Counted = { readonly ok: true; readonly counts: '5xx' | 'gateway' | 'grpc' } | { readonly ok: false; readonly reason: string };
+
+function sameSet(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * countedErrors says which of Envoy's (or grpc-js's) failure counters counts exactly the calls the
+ * rule's error conditions call errors (any condition matching the response code).
+ */
+function countedErrors(conditions: readonly ErrorCondition[], path: string, flavor: Flavor): Counted {
+  if (conditions.length === 0) return { ok: false, reason: `${path}: no error conditions; polaris-go then counts what the caller reports as failed, which Envoy cannot see` };
+  const codes = flavor === 'grpc' ? GRPC_CODES : HTTP_CODES;
+  const matched = new Set<number>();
+  for (const [i, c] of conditions.entries()) {
+    if (c.inputType === 'DELAY') return { ok: false, reason: `error_conditions[${i}]: a slow-call (DELAY) condition; Envoy has no latency-based ejection` };
+    if (c.inputType !== 'RET_CODE') return { ok: false, reason: `error_conditions[${i}].input_type: ${c.inputType} is not a condition polaris-go evaluates` };
+    const t = matchTest('', c.condition);
+    if (!t.ok) return { ok: false, reason: `error_conditions[${i}].condition: ${t.reason}` };
+    for (const code of codes) if (t.test === undefined || t.test(String(code))) matched.add(code);
+  }
+  const list = [...matched].sort((a, b) => a - b);
+  if (flavor === 'grpc') {
+    if (sameSet(list, GRPC_FAILURES)) return { ok: true, counts: 'grpc' };
+    return { ok: false, reason: `error_conditions: match status codes ${list.join(',') || 'none'}; grpc-js counts every non-OK status (1-16) as a failure and nothing else` };
+  }
+  if (sameSet(list, FIVE_XX)) return { ok: true, counts: '5xx' };
+  if (sameSet(list, GATEWAY)) return { ok: true, counts: 'gateway' };
+  return { ok: false, reason: `error_conditions: match ${describeCodes(list)}; Envoy's outlier detection counts either every 5xx (500~599) or the gateway errors 502, 503, 504` };
+}
+
+function describeCodes(codes: readonly number[]): string {
+  if (codes.length === 0) return 'no HTTP code';
+  const runs: string[] = [];
+  let start = codes[0]!;
+  let prev = start;
+  for (const c of [...codes.slice(1), Number.NaN]) {
+    if (c === prev + 1) {
+      prev = c;
+      continue;
+    }
+    runs.push(start === prev ? String(start) : `${start}~${prev}`);
+    start = prev = c;
+  }
+  return `codes ${runs.join(',')}`;
+}
+
+type Translated = { readonly ok: true; readonly outlier: DeepPartial<OutlierDetection> } | { readonly ok: false; readonly reason: string };
+
+/** CONSECUTIVE_SWEEP_SECONDS is the ejection sweep of a rule with only consecutive-error triggers: how late, at most, an instance returns after its sleep window. */
+export const CONSECUTIVE_SWEEP_SECONDS = 1;
+
+/** outlierOf translates one INSTANCE-level rule, or says why it cannot be translated exactly. */
+function outlierOf(rule: CircuitBreakerRule, flavor: Flavor): Translated {
+  const counted = countedErrors(rule.errorConditions, 'error_conditions', flavor);
+  if (!counted.ok) return counted;
+  if (rule.triggerConditions.length === 0) return { ok: false, reason: 'trigger_condition: none; the rule can never open' };
+  const consecutive: number[] = [];
+  const rates: Array<{ percent: number; window: number; volume: number }> = [];
+  for (const [i, t] of rule.triggerConditions.entries()) {
+    const at = `trigger_condition[${i}]`;
+    if (t.triggerType === 'CONSECUTIVE_ERROR') {
+      if (!(t.errorCount > 0)) return { ok: false, reason: `${at}.error_count: must be at least 1` };
+      consecutive.push(t.errorCount);
+    } else if (t.triggerType === 'ERROR_RATE') {
+      if (!(t.errorPercent > 0 && t.errorPercent <= 100)) return { ok: false, reason: `${at}.error_percent: ${t.errorPercent} is not a percentage of 1-100` };
+      if (!(t.intervalSeconds > 0)) return { ok: false, reason: `${at}.interval: the statistics window must be at least 1 s` };
+      rates.push({ percent: t.errorPercent, window: t.intervalSeconds, volume: t.minimumRequest });
+    } else {
+      return { ok: false, reason: `${at}.trigger_type: ${t.triggerType} is not a trigger polaris-go evaluates` };
+    }
+  }
+  if (consecutive.length > 0 && flavor === 'grpc') return { ok: false, reason: 'trigger_condition: grpc-js (gRFC A50) has no consecutive-error ejection' };
+  const first = rates[0];
+  if (first && rates.some((r) => r.window !== first.window || r.volume !== first.volume)) {
+    return { ok: false, reason: 'trigger_condition: error-rate triggers with different windows or minimum requests; Envoy has one failure-percentage detector per cluster' };
+  }
+  const sleep = rule.recover.sleepWindowSeconds;
+  if (!(sleep > 0)) return { ok: false, reason: 'recoverCondition.sleep_window: must be at least 1 s' };
+  if (rule.recover.consecutiveSuccess > 1) {
+    return {
+      ok: false,
+      reason: `recoverCondition.consecutiveSuccess: ${rule.recover.consecutiveSuccess}; Envoy has no half-open state: an instance returns to full traffic after the sleep window, as after one successful probe`,
+    };
+  }
+  if (rule.maxEjectionPercent > 100) return { ok: false, reason: `max_ejection_percent: ${rule.maxEjectionPercent} is above 100` };
+  // Only what the rule says may eject: every detector Envoy turns on by default is switched off.
+  const outlier: DeepPartial<OutlierDetection> = {
+    interval: seconds(first ? first.window : CONSECUTIVE_SWEEP_SECONDS),
+    baseEjectionTime: seconds(sleep),
+    // Envoy multiplies the ejection time by the times a host was ejected; polaris-go sleeps the same window every time.
+    maxEjectionTime: seconds(sleep),
+    maxEjectionPercent: rule.maxEjectionPercent,
+    enforcingSuccessRate: 0,
+    enforcingConsecutive5xx: counted.counts === '5xx' && consecutive.length > 0 ? 100 : 0,
+    enforcingConsecutiveGatewayFailure: counted.counts === 'gateway' && consecutive.length > 0 ? 100 : 0,
+    enforcingFailurePercentage: first ? 100 : 0,
+  };
+  if (consecutive.length > 0) {
+    if (counted.counts === '5xx') outlier.consecutive5xx = Math.min(...consecutive);
+    else outlier.consecutiveGatewayFailure = Math.min(...consecutive);
+  }
+  if (first) {
+    if (counted.counts === 'gateway') return { ok: false, reason: 'error_conditions: gateway errors only; Envoy\'s failure percentage counts every 5xx' };
+    outlier.failurePercentageThreshold = Math.min(...rates.map((r) => r.percent));
+    outlier.failurePercentageRequestVolume = first.volume;
+    // polaris-go judges each instance on its own, however many there are.
+    outlier.failurePercentageMinimumHosts = 1;
+  }
+  return { ok: true, outlier };
+}
+
+/** levelSkip is why a rule of a level other than INSTANCE is not enforced, or undefined for INSTANCE. */
+function levelSkip(rule: CircuitBreakerRule): string | undefined {
+  switch (rule.level) {
+    case 'INSTANCE':
+      return undefined;
+    case 'SERVICE':
+    case 'METHOD':
+      return `level ${rule.level}: Envoy has no circuit breaker that opens on a service's (or method's) aggregate errors, fails fast with a fallback answer for a sleep window and closes on probes; not enforced (docs/governance.md)`;
+    default:
+      return `level ${rule.level}: polaris-go enforces no rule of this level`;
+  }
+}
+
+/**
+ * breakerFor is the circuit breaking a caller gets on its clusters of service `s`. Of the enabled
+ * INSTANCE rules that apply to the caller, the first in polaris-go's order is the one in effect;
+ * rules of other levels that apply are reported as skipped.
+ */
+export function breakerFor(s: Service, caller: Caller, flavor: Flavor): Breaker {
+  const rules = s.circuitBreakers.rules;
+  if (rules.length === 0) return NO_BREAKER;
+  const path = (r: CircuitBreakerRule) => `${s.namespace}/${s.name}.circuitBreakers[${r.id}]`;
+  const skipped: SkipReason[] = [];
+  const applicable = rules.filter((r) => r.enable && covers(s, r) && appliesTo(r.source, caller)).sort(polarisOrder);
+  for (const r of applicable) {
+    const why = levelSkip(r);
+    if (why) skipped.push(skip('circuit-breaker', path(r), why));
+  }
+  const rule = applicable.find((r) => r.level === 'INSTANCE');
+  if (!rule) return skipped.length === 0 ? NO_BREAKER : { outlier: undefined, skipped };
+  const t = outlierOf(rule, flavor);
+  if (!t.ok) return { outlier: undefined, skipped: [...skipped, skip('circuit-breaker', path(rule), t.reason)] };
+  return { outlier: t.outlier, skipped };
+}

@@ -1,0 +1,207 @@
+// Circuit breakers → outlier detection and fault detectors → active health checks: each mapping
+// exact, or the rule skipped with its reason (docs/governance.md).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { createTranslator, type Translation } from '../../../src/xds/translate/index.js';
+import { CLUSTER_TYPE } from '../../../src/xds/resource.js';
+import { outboundCluster } from '../../../src/xds/translate/names.js';
+import { circuitBreaker, faultDetector } from '../../support/governance.js';
+import { anyParts, resource, type Json } from './support/envoy-protos.js';
+import { dest, instance, mesh, ms, proxyless, rule, service, sidecar, source } from './support/fixtures.js';
+
+const NS = 'prod';
+const CLUSTER = outboundCluster(NS, 'api');
+const code = (type: 'RANGE' | 'IN' | 'EXACT' | 'REGEX', value: string) => ({ inputType: 'RET_CODE' as const, condition: ms(type, value) });
+const api = (o: Parameters<typeof service>[3] = {}) => service(NS, 'api', [instance('a1', '10.0.0.1'), instance('a2', '10.0.0.2'), instance('a3', '10.0.0.3')], o);
+
+/** w is a UInt32Value as the test decoder shows it (a zero value has no field). */
+const w = (v: number) => (v === 0 ? {} : { value: v });
+
+function cluster(t: Translation, name = CLUSTER): Json {
+  return resource(t.snapshot, 'cds', name);
+}
+
+function translate(...services: ReturnType<typeof service>[]): Translation {
+  return createTranslator().translate(mesh(...services, service(NS, 'web', [])), sidecar(NS, { service: 'web' }));
+}
+
+test('consecutive errors over every 5xx: consecutive_5xx, sleep window as a fixed ejection time, every other detector off', () => {
+  const t = translate(api({ circuitBreakers: [circuitBreaker(NS, 'api')] }));
+  assert.deepEqual(cluster(t).outlierDetection, {
+    consecutive_5xx: w(5),
+    interval: { seconds: '1' },
+    baseEjectionTime: { seconds: '60' },
+    maxEjectionTime: { seconds: '60' },
+    maxEjectionPercent: w(100),
+    enforcingConsecutive_5xx: w(100),
+    enforcingSuccessRate: w(0),
+    enforcingConsecutiveGatewayFailure: w(0),
+    enforcingFailurePercentage: w(0),
+  });
+  assert.deepEqual(t.skipped, []);
+});
+
+test('gateway errors count as consecutive gateway failures; a code set Envoy cannot count skips the rule', () => {
+  const gw = translate(api({ circuitBreakers: [circuitBreaker(NS, 'api', { errorConditions: [code('IN', '502,503,504')] })] }));
+  const od = cluster(gw).outlierDetection;
+  assert.deepEqual(od.consecutiveGatewayFailure, w(5));
+  assert.deepEqual(od.enforcingConsecutiveGatewayFailure, w(100));
+  assert.deepEqual(od.enforcingConsecutive_5xx, w(0));
+  // The same set written as two conditions (ORed) is the same rule.
+  const split = translate(api({ circuitBreakers: [circuitBreaker(NS, 'api', { errorConditions: [code('EXACT', '502'), code('RANGE', '503~504')] })] }));
+  assert.deepEqual(cluster(split).outlierDetection, od);
+  const regex = translate(api({ circuitBreakers: [circuitBreaker(NS, 'api', { errorConditions: [code('REGEX', '^5..$')] })] }));
+  assert.deepEqual(cluster(regex).outlierDetection.consecutive_5xx, w(5));
+
+  const wide = translate(api({ circuitBreakers: [circuitBreaker(NS, 'api', { errorConditions: [code('RANGE', '400~599')] })] }));
+  assert.equal(cluster(wide).outlierDetection, undefined);
+  assert.deepEqual(wide.skipped, [
+    {
+      kind: 'circuit-breaker',
+      path: `${NS}/api.circuitBreakers[cb-api]`,
+      reason: "error_conditions: match codes 400~599; Envoy's outlier detection counts either every 5xx (500~599) or the gateway errors 502, 503, 504",
+    },
+  ]);
+});
+
+test('an error rate: failure percentage over the minimum requests, evaluated every stat window, judged per instance', () => {
+  const t = translate(
+    api({
+      circuitBreakers: [
+        circuitBreaker(NS, 'api', {
+          triggerConditions: [
+            { triggerType: 'ERROR_RATE', errorCount: 0, errorPercent: 50, intervalSeconds: 10, minimumRequest: 10 },
+            { triggerType: 'CONSECUTIVE_ERROR', errorCount: 7, errorPercent: 0, intervalSeconds: 0, minimumRequest: 0 },
+          ],
+          maxEjectionPercent: 50,
+          recover: { sleepWindowSeconds: 5, consecutiveSuccess: 0 },
+        }),
+      ],
+    }),
+  );
+  const od = cluster(t).outlierDetection;
+  assert.deepEqual(
+    [od.failurePercentageThreshold, od.failurePercentageRequestVolume, od.enforcingFailurePercentage, od.failurePercentageMinimumHosts, od.interval, od.consecutive_5xx, od.maxEjectionPercent, od.baseEjectionTime],
+    [w(50), w(10), w(100), w(1), { seconds: '10' }, w(7), w(50), { seconds: '5' }],
+  );
+});
+
+test('slow calls, several probes to close, and service or method level are skipped with their reason; the other rules still apply', () => {
+  const delay = circuitBreaker(NS, 'api', { id: 'slow', errorConditions: [{ inputType: 'DELAY', condition: ms('RANGE', '1000~99999') }] });
+  const t1 = translate(api({ circuitBreakers: [delay], faultDetectors: [faultDetector(NS, 'api')] }));
+  assert.equal(cluster(t1).outlierDetection, undefined);
+  assert.equal(cluster(t1).healthChecks.length, 1, 'the fault detector on the same service still applies');
+  assert.match(t1.skipped[0]!.reason, /slow-call \(DELAY\) condition; Envoy has no latency-based ejection/);
+
+  const probes = translate(api({ circuitBreakers: [circuitBreaker(NS, 'api', { recover: { sleepWindowSeconds: 30, consecutiveSuccess: 3 } })] }));
+  assert.match(probes.skipped[0]!.reason, /^recoverCondition\.consecutiveSuccess: 3; Envoy has no half-open state/);
+
+  const service = circuitBreaker(NS, 'api', { id: 'svc', level: 'SERVICE' });
+  const t2 = translate(api({ circuitBreakers: [service, circuitBreaker(NS, 'api')] }));
+  assert.deepEqual(cluster(t2).outlierDetection.consecutive_5xx, w(5), 'the INSTANCE rule applies');
+  assert.deepEqual(t2.skipped.map((s) => [s.kind, s.path]), [['circuit-breaker', `${NS}/api.circuitBreakers[svc]`]]);
+  assert.match(t2.skipped[0]!.reason, /^level SERVICE: Envoy has no circuit breaker/);
+});
+
+test('the rule in effect is chosen as polaris-go does: disabled rules never, the caller\'s own rule before one for any caller', () => {
+  const anyCaller = circuitBreaker(NS, 'api', { id: 'a-any' });
+  const forWeb = circuitBreaker(NS, 'api', { id: 'z-web', source: { service: 'web', namespace: NS }, triggerConditions: [{ triggerType: 'CONSECUTIVE_ERROR', errorCount: 2, errorPercent: 0, intervalSeconds: 0, minimumRequest: 0 }] });
+  const off = circuitBreaker(NS, 'api', { id: 'off', enable: false, source: { service: 'web', namespace: NS } });
+  const m = mesh(api({ circuitBreakers: [anyCaller, forWeb, off] }), service(NS, 'web', []), service(NS, 'other', []));
+  const tr = createTranslator();
+  assert.deepEqual(cluster(tr.translate(m, sidecar(NS, { service: 'web' }))).outlierDetection.consecutive_5xx, w(2));
+  assert.deepEqual(cluster(tr.translate(m, sidecar(NS, { service: 'other' }))).outlierDetection.consecutive_5xx, w(5));
+  assert.deepEqual(cluster(tr.translate(m, sidecar(NS))).outlierDetection.consecutive_5xx, w(5), 'a node that names no service gets the rule for any caller');
+  const onlyWeb = mesh(api({ circuitBreakers: [forWeb] }), service(NS, 'web', []), service(NS, 'other', []));
+  assert.equal(cluster(tr.translate(onlyWeb, sidecar(NS, { service: 'other' }))).outlierDetection, undefined);
+  const offOnly = mesh(api({ circuitBreakers: [off] }), service(NS, 'web', []));
+  assert.equal(cluster(tr.translate(offOnly, sidecar(NS, { service: 'web' }))).outlierDetection, undefined);
+});
+
+test('a routing rule\'s cluster of the service carries the same outlier detection and health checks', () => {
+  const t = translate(
+    service(NS, 'api', [instance('a1', '10.0.0.1', { metadata: { version: 'v1' } }), instance('a2', '10.0.0.2')], {
+      circuitBreakers: [circuitBreaker(NS, 'api')],
+      faultDetectors: [faultDetector(NS, 'api')],
+      inbounds: [rule('canary', [source({ '$header.x-c': ms('EXACT', '1') })], [dest({ version: ms('EXACT', 'v1') })])],
+    }),
+  );
+  const rc = [...t.snapshot.resources[CLUSTER_TYPE].items.keys()].find((n) => n !== CLUSTER && n.includes('|api|'));
+  assert.ok(rc, 'a rule cluster exists');
+  assert.deepEqual(cluster(t, rc).outlierDetection, cluster(t).outlierDetection);
+  assert.deepEqual(cluster(t, rc).healthChecks, cluster(t).healthChecks);
+});
+
+test('fault detectors: HTTP and TCP checks with interval, timeout, port, headers, expected codes; what Envoy cannot run is skipped', () => {
+  const http = translate(api({ faultDetectors: [faultDetector(NS, 'api', { port: 9090, http: { method: 'POST', url: '/healthz?deep=1', headers: [{ key: 'x-probe', value: '1' }], body: 'ping' } })] }));
+  assert.deepEqual(cluster(http).healthChecks, [
+    {
+      timeout: { nanos: 500_000_000 },
+      interval: { seconds: '1' },
+      noTrafficInterval: { seconds: '1' },
+      unhealthyThreshold: w(1),
+      healthyThreshold: w(1),
+      altPort: w(9090),
+      httpHealthCheck: {
+        path: '/healthz?deep=1',
+        method: 'POST',
+        requestHeadersToAdd: [{ header: { key: 'x-probe', value: '1' } }],
+        expectedStatuses: [{ start: '200', end: '400' }],
+        send: { text: Buffer.from('ping').toString('hex') },
+      },
+    },
+  ]);
+  const tcp = translate(service(NS, 'api', [instance('a1', '10.0.0.1', { protocol: '' })], { faultDetectors: [faultDetector(NS, 'api', { protocol: 'TCP', intervalSeconds: 0, timeoutMs: 0, tcp: { send: '0a0b', receive: ['ff'] } })] }));
+  assert.deepEqual(cluster(tcp).healthChecks[0], {
+    timeout: { seconds: '1' },
+    interval: { seconds: '10' },
+    noTrafficInterval: { seconds: '10' },
+    unhealthyThreshold: w(1),
+    healthyThreshold: w(1),
+    tcpHealthCheck: { send: { text: '0a0b' }, receive: [{ text: 'ff' }] },
+  });
+  const udp = translate(api({ faultDetectors: [faultDetector(NS, 'api', { protocol: 'UDP' })] }));
+  assert.deepEqual(cluster(udp).healthChecks, undefined);
+  assert.deepEqual(udp.skipped, [{ kind: 'fault-detector', path: `${NS}/api.faultDetectors[fd-api]`, reason: 'protocol UDP: Envoy has no UDP health checker' }]);
+  const mixed = translate(service(NS, 'api', [instance('a1', '10.0.0.1', { protocol: 'tcp' })], { faultDetectors: [faultDetector(NS, 'api')] }));
+  assert.match(mixed.skipped[0]!.reason, /instance a1 speaks tcp: polaris-go would not check it with a HTTP rule/);
+  const method = translate(api({ faultDetectors: [faultDetector(NS, 'api', { target: { service: 'api', namespace: NS, method: ms('EXACT', '/x') } })] }));
+  assert.equal(cluster(method).healthChecks, undefined, 'a check of one method is not a check of instances');
+});
+
+test('the same mesh gives the same bytes (deterministic), and endpoints are never excluded from active checks', () => {
+  const m = () => mesh(api({ circuitBreakers: [circuitBreaker(NS, 'api')], faultDetectors: [faultDetector(NS, 'api')] }), service(NS, 'web', []));
+  const a = createTranslator().translate(m(), sidecar(NS, { service: 'web' }));
+  const b = createTranslator().translate(m(), sidecar(NS, { service: 'web' }));
+  assert.equal(a.snapshot.resources[CLUSTER_TYPE].version, b.snapshot.resources[CLUSTER_TYPE].version);
+  const cla = resource(a.snapshot, 'eds', CLUSTER);
+  for (const l of cla.endpoints) for (const e of l.lbEndpoints) assert.equal(e.endpoint.healthCheckConfig, undefined);
+});
+
+const require = createRequire(import.meta.url);
+(require('@grpc/grpc-js-xds') as { register(): void }).register();
+const clusterType = (require('@grpc/grpc-js-xds/build/src/xds-resource-type/cluster-resource-type.js') as Record<string, { get(): { decode(c: unknown, r: unknown): { error?: string; value?: { outlierDetectionUpdate?: Record<string, unknown> } } } }>).ClusterResourceType!.get();
+const CONTEXT = { server: { serverUri: 'localhost:1', channelCreds: [], serverFeatures: [] }, bootstrap: { certificateProviders: {} } };
+
+test('proxyless gRPC: an error rate over every non-OK status becomes grpc-js failure-percentage ejection (its own decoder); the rest is skipped', () => {
+  const grpcApi = (cb: ReturnType<typeof circuitBreaker>) => service(NS, 'api', [instance('a1', '10.0.0.1', { protocol: 'grpc' })], { circuitBreakers: [cb], faultDetectors: [faultDetector(NS, 'api')] });
+  const rate = circuitBreaker(NS, 'api', {
+    errorConditions: [code('RANGE', '1~16')],
+    triggerConditions: [{ triggerType: 'ERROR_RATE', errorCount: 0, errorPercent: 60, intervalSeconds: 5, minimumRequest: 20 }],
+  });
+  const t = createTranslator().translate(mesh(grpcApi(rate)), proxyless(NS));
+  const decoded = clusterType.decode(CONTEXT, { type_url: anyParts(t.snapshot.resources[CLUSTER_TYPE].items.get(CLUSTER)!.any).typeUrl, value: anyParts(t.snapshot.resources[CLUSTER_TYPE].items.get(CLUSTER)!.any).value });
+  assert.equal(decoded.error, undefined);
+  const od = decoded.value!.outlierDetectionUpdate!;
+  assert.equal(od.success_rate_ejection, undefined, 'success-rate ejection is off');
+  assert.deepEqual(od.failure_percentage_ejection, { enforcement_percentage: 100, minimum_hosts: 1, request_volume: 20, threshold: 60 });
+  assert.deepEqual(
+    t.skipped.map((s) => [s.kind, s.reason]),
+    [['fault-detector', 'gRPC clients (grpc-js) run no active health checks']],
+  );
+  const consecutive = createTranslator().translate(mesh(grpcApi(circuitBreaker(NS, 'api', { errorConditions: [code('RANGE', '1~16')] }))), proxyless(NS));
+  assert.ok(consecutive.skipped.some((s) => s.reason === 'trigger_condition: grpc-js (gRFC A50) has no consecutive-error ejection'));
+  const http = createTranslator().translate(mesh(grpcApi(circuitBreaker(NS, 'api'))), proxyless(NS));
+  assert.ok(http.skipped.some((s) => /grpc-js counts every non-OK status/.test(s.reason)));
+});
