@@ -21,8 +21,8 @@ export interface Breaker {
 
 const NO_BREAKER: Breaker = Object.freeze({ outlier: undefined, skipped: Object.freeze([]) as readonly SkipReason[] });
 
-/** wildcardLast orders names as polaris-go does: specific names by text, then `*` (or empty). */
-function wildcardLast(a: string, b: string): number {
+/** wildcardLast orders names as polaris-go orders rule targets: specific names by text, then `*` (or empty). */
+export function wildcardLast(a: string, b: string): number {
   const wa = isWildcard(a);
   const wb = isWildcard(b);
   if (wa && wb) return 0;

@@ -9,6 +9,7 @@ import type { HealthCheck } from '../../gen/envoy/config/core/v3/health_check.js
 import type { Duration } from '../../gen/google/protobuf/duration.js';
 import type { FaultDetectProtocol, FaultDetectRule } from '../../model/faultdetect.js';
 import { compareKeys, type Instance, type Service } from '../../model/mesh.js';
+import { wildcardLast } from './breakers.js';
 import { routable } from './eds.js';
 import type { Flavor } from './routing/match.js';
 import { isWildcard } from './routing/rules.js';
@@ -38,12 +39,6 @@ const METHODS: Readonly<Record<string, RequestMethod>> = {
   TRACE: RequestMethod.TRACE,
   PATCH: RequestMethod.PATCH,
 };
-
-function wildcardLast(a: string, b: string): number {
-  const wa = isWildcard(a);
-  const wb = isWildcard(b);
-  return wa && wb ? 0 : wa ? 1 : wb ? -1 : compareKeys(a, b);
-}
 
 /** polarisOrder is polaris-go's fault-detector order: specific targets first; ties by id. */
 function polarisOrder(a: FaultDetectRule, b: FaultDetectRule): number {
