@@ -79,21 +79,31 @@ describe('circuit breakers and fault detectors from a real Polaris server throug
 
   before(async () => {
     polaris = await startPolaris();
-    for (const name of ['a', 'b', 'c', 'p70', 'p20', 'ok', 'h1', 'h2', 'h3']) up[name] = await startFaultyUpstream(name);
+    for (const name of ['a', 'b', 'c', 'p70', 'p20', 'ok', 'h1', 'h2', 'h3', 'g1', 'g2']) up[name] = await startFaultyUpstream(name);
     await polaris.api.createNamespaces([NS]);
-    await polaris.api.createServices(['echo', 'rate', 'hc', 'frontend'].map((name) => ({ namespace: NS, name })));
+    await polaris.api.createServices(['echo', 'rate', 'hc', 'guarded', 'frontend'].map((name) => ({ namespace: NS, name })));
     await polaris.api.registerInstances([
       ...['a', 'b', 'c'].map((n) => instance('echo', n)),
+      ...['g1', 'g2'].map((n) => instance('guarded', n)),
       ...['p70', 'p20', 'ok'].map((n) => instance('rate', n)),
       ...['h1', 'h2', 'h3'].map((n) => instance('hc', n)),
     ]);
-    [ids.consecutive, ids.rate, ids.slow, ids.service] = await polaris.api.createCircuitBreakerRules([
+    [ids.consecutive, ids.rate, ids.slow, ids.method, ids.service] = await polaris.api.createCircuitBreakerRules([
       instanceRule('echo-5-in-a-row', 'echo', [{ trigger_type: 'CONSECUTIVE_ERROR', error_count: 5 }], 3),
       instanceRule('rate-half', 'rate', [{ trigger_type: 'ERROR_RATE', error_percent: 50, interval: 2, minimum_request: 10 }], 60),
       instanceRule('hc-slow', 'hc', [{ trigger_type: 'CONSECUTIVE_ERROR', error_count: 3 }], 10, {
         error_conditions: [{ input_type: 'DELAY', condition: { type: 'RANGE', value: '1000~60000' } }],
       }),
-      { ...instanceRule('echo-service', 'echo', [{ trigger_type: 'CONSECUTIVE_ERROR', error_count: 3 }], 5), level: 'SERVICE', fallbackConfig: { enable: true, response: { code: 503, body: 'later' } } },
+      {
+        ...instanceRule('echo-method', 'echo', [{ trigger_type: 'CONSECUTIVE_ERROR', error_count: 3 }], 5),
+        level: 'METHOD',
+        rule_matcher: { source: { service: '*', namespace: '*' }, destination: { service: 'echo', namespace: NS, method: { type: 'EXACT', value: '/x' } } },
+      },
+      {
+        ...instanceRule('guarded-service', 'guarded', [{ trigger_type: 'CONSECUTIVE_ERROR', error_count: 3 }], 3),
+        level: 'SERVICE',
+        fallbackConfig: { enable: true, response: { code: 503, headers: [{ key: 'x-fallback', value: 'guarded' }], body: 'later' } },
+      },
     ]);
     [ids.hc] = await polaris.api.createFaultDetectors([
       { name: 'hc-http', namespace: NS, target_service: { service: 'hc', namespace: NS }, interval: 1, timeout: 500, port: 0, protocol: 'HTTP', http_config: { method: 'GET', url: '/healthz' } },
@@ -169,7 +179,7 @@ describe('circuit breakers and fault detectors from a real Polaris server throug
     assert.equal((await envoyCluster('hc')).outlier_detection, undefined, 'the slow-call rule is not enforced');
     const skipped = await bridge.adminJson<Array<{ kind: string; path: string; reason: string }>>('/debug/skipped');
     assert.ok(skipped.some((s) => s.kind === 'circuit-breaker' && s.path === `${NS}/hc.circuitBreakers[${ids.slow}]` && /slow-call \(DELAY\)/.test(s.reason)), JSON.stringify(skipped));
-    assert.ok(skipped.some((s) => s.path === `${NS}/echo.circuitBreakers[${ids.service}]` && /^level SERVICE/.test(s.reason)), 'the service-level rule is skipped with its reason');
+    assert.ok(skipped.some((s) => s.path === `${NS}/echo.circuitBreakers[${ids.method}]` && /^level METHOD/.test(s.reason)), 'the method-level rule is skipped with its reason');
     const metrics = (await bridge.admin('/metrics')).body;
     assert.match(metrics, /polaris_xds_rules_skipped\{kind="circuit-breaker"\} [1-9]/);
 
@@ -182,6 +192,30 @@ describe('circuit breakers and fault detectors from a real Polaris server throug
     await up.h2!.restart();
     await waitFor('h2 healthy again', async () => !/failed_active_hc/.test((await hostFlags('hc')).h2 ?? 'failed_active_hc'), 3000, 50);
     await waitFor('h2 gets traffic', async () => (await caller.tally(9, host('hc'))).has('h2'), 3000, 50);
+  });
+
+  it('a service-level rule opens when the service fails: the caller gets the fallback answer without the upstream seeing the calls, and it closes after the sleep window', async () => {
+    const entry = (await caller.envoy.configDump()).clusters.find((c) => c.name === `BREAKER|${NS}|guarded`);
+    assert.ok(entry, 'the breaker cluster is in Envoy');
+    up.g1!.failPerTen = 10;
+    up.g2!.failPerTen = 10;
+    const answers: string[] = [];
+    for (let i = 0; i < 20 && answers.at(-1) !== 'later'; i++) answers.push((await caller.send(host('guarded'))).body);
+    assert.equal(answers.at(-1), 'later', `never opened: ${answers.join(', ')}`);
+    assert.equal(up.g1!.failures + up.g2!.failures, 3, 'open after 3 consecutive errors of the service');
+    const seen = up.g1!.hits + up.g2!.hits;
+    for (let i = 0; i < 20; i++) {
+      const r = await caller.send(host('guarded'));
+      assert.deepEqual([r.status, r.body], [503, 'later']);
+      assert.equal((r as { headers?: Record<string, unknown> }).headers?.['x-fallback'], 'guarded');
+    }
+    assert.equal(up.g1!.hits + up.g2!.hits, seen, 'the upstream saw none of the calls while open');
+
+    up.g1!.failPerTen = 0;
+    up.g2!.failPerTen = 0;
+    const opened = Date.now();
+    await waitFor('closed again', async () => ['g1', 'g2'].includes((await caller.send(host('guarded'))).body), 8000, 100);
+    assert.ok(Date.now() - opened <= 3000 + 1000 + 1000, 'closed within the sleep window (3 s) plus a sweep');
   });
 
   it('a changed or disabled rule reaches Envoy within 3 s; the disk cache carries the rules across a Polaris outage', async () => {

@@ -12,14 +12,26 @@ import type { Flavor } from './routing/match.js';
 import { appliesTo, isWildcard, type Caller } from './routing/rules.js';
 import { skip, type SkipReason } from './skip.js';
 
+/** ServiceBreaker is a SERVICE-level rule in effect: when the whole service trips it, calls get the fallback answer. */
+export interface ServiceBreaker {
+  /** Where the rule is reported, for skips that depend on the node. */
+  readonly path: string;
+  /** The outlier detection of the single host that stands for the whole service. */
+  readonly outlier: DeepPartial<OutlierDetection>;
+  /** The answer while open; undefined when the rule has none (Envoy then answers 503, no healthy upstream). */
+  readonly fallback: { readonly code: number; readonly headers: ReadonlyArray<{ readonly key: string; readonly value: string }>; readonly body: string } | undefined;
+}
+
 /** Breaker is what a service's circuit breakers give one caller's clusters of it. */
 export interface Breaker {
   /** The outlier detection of the callee's clusters; undefined when no INSTANCE rule is in effect (or it was skipped). */
   readonly outlier: DeepPartial<OutlierDetection> | undefined;
+  /** The SERVICE-level rule in effect, translated; undefined when none is (or it was skipped). */
+  readonly service: ServiceBreaker | undefined;
   readonly skipped: readonly SkipReason[];
 }
 
-const NO_BREAKER: Breaker = Object.freeze({ outlier: undefined, skipped: Object.freeze([]) as readonly SkipReason[] });
+const NO_BREAKER: Breaker = Object.freeze({ outlier: undefined, service: undefined, skipped: Object.freeze([]) as readonly SkipReason[] });
 
 /** wildcardLast orders names as polaris-go orders rule targets: specific names by text, then `*` (or empty). */
 export function wildcardLast(a: string, b: string): number {
@@ -167,17 +179,28 @@ function outlierOf(rule: CircuitBreakerRule, flavor: Flavor): Translated {
   return { ok: true, outlier };
 }
 
-/** levelSkip is why a rule of a level other than INSTANCE is not enforced, or undefined for INSTANCE. */
-function levelSkip(rule: CircuitBreakerRule): string | undefined {
+/** levelSkip is why a rule of a level other than INSTANCE or SERVICE is not enforced. */
+function levelSkip(rule: CircuitBreakerRule, flavor: Flavor): string | undefined {
   switch (rule.level) {
     case 'INSTANCE':
       return undefined;
     case 'SERVICE':
+      return flavor === 'grpc' ? 'level SERVICE: grpc-js has no circuit breaker that fails a whole service fast' : undefined;
     case 'METHOD':
-      return `level ${rule.level}: Envoy has no circuit breaker that opens on a service's (or method's) aggregate errors, fails fast with a fallback answer for a sleep window and closes on probes; not enforced (docs/governance.md)`;
+      return 'level METHOD: a breaker per method is not translated yet; Envoy would need one internal listener per method (docs/governance.md)';
     default:
       return `level ${rule.level}: polaris-go enforces no rule of this level`;
   }
+}
+
+/** serviceBreakerOf translates a SERVICE-level rule: the service is one host, so its errors together eject it. */
+function serviceBreakerOf(rule: CircuitBreakerRule, path: string): { ok: true; value: ServiceBreaker } | { ok: false; reason: string } {
+  // The rule's max_ejection_percent is about instances; the one host standing for the service may always be ejected.
+  const t = outlierOf({ ...rule, maxEjectionPercent: 100 }, 'envoy');
+  if (!t.ok) return t;
+  const f = rule.fallback;
+  if (f.enable && !(f.code >= 200 && f.code <= 599)) return { ok: false, reason: `fallbackConfig.response.code: ${f.code} is not an HTTP status Envoy can answer with` };
+  return { ok: true, value: { path, outlier: t.outlier, fallback: f.enable ? { code: f.code, headers: f.headers, body: f.body } : undefined } };
 }
 
 /**
@@ -192,12 +215,22 @@ export function breakerFor(s: Service, caller: Caller, flavor: Flavor): Breaker 
   const skipped: SkipReason[] = [];
   const applicable = rules.filter((r) => r.enable && covers(s, r) && appliesTo(r.source, caller)).sort(polarisOrder);
   for (const r of applicable) {
-    const why = levelSkip(r);
+    const why = levelSkip(r, flavor);
     if (why) skipped.push(skip('circuit-breaker', path(r), why));
   }
+  let service: ServiceBreaker | undefined;
+  const serviceRule = flavor === 'envoy' ? applicable.find((r) => r.level === 'SERVICE') : undefined;
+  if (serviceRule) {
+    const t = serviceBreakerOf(serviceRule, path(serviceRule));
+    if (t.ok) service = t.value;
+    else skipped.push(skip('circuit-breaker', path(serviceRule), t.reason));
+  }
+  let outlier: DeepPartial<OutlierDetection> | undefined;
   const rule = applicable.find((r) => r.level === 'INSTANCE');
-  if (!rule) return skipped.length === 0 ? NO_BREAKER : { outlier: undefined, skipped };
-  const t = outlierOf(rule, flavor);
-  if (!t.ok) return { outlier: undefined, skipped: [...skipped, skip('circuit-breaker', path(rule), t.reason)] };
-  return { outlier: t.outlier, skipped };
+  if (rule) {
+    const t = outlierOf(rule, flavor);
+    if (t.ok) outlier = t.outlier;
+    else skipped.push(skip('circuit-breaker', path(rule), t.reason));
+  }
+  return outlier === undefined && service === undefined && skipped.length === 0 ? NO_BREAKER : { outlier, service, skipped };
 }

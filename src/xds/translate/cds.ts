@@ -30,7 +30,8 @@ export function speaksHttp2(instances: Iterable<Instance>): boolean {
   return h2;
 }
 
-const HTTP2_OPTIONS = {
+/** HTTP2_OPTIONS makes a cluster's upstream HTTP/2. */
+export const HTTP2_OPTIONS = {
   'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typedAny(
     TYPED.httpProtocolOptions,
     HttpProtocolOptions,

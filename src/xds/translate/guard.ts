@@ -5,7 +5,7 @@ import type { DeepPartial } from '../../gen/envoy/config/cluster/v3/cluster.js';
 import type { OutlierDetection } from '../../gen/envoy/config/cluster/v3/outlier_detection.js';
 import type { HealthCheck } from '../../gen/envoy/config/core/v3/health_check.js';
 import type { Service } from '../../model/mesh.js';
-import { breakerFor } from './breakers.js';
+import { breakerFor, type ServiceBreaker } from './breakers.js';
 import { healthFor } from './health.js';
 import { Memo } from './memo.js';
 import type { Flavor } from './routing/match.js';
@@ -16,13 +16,15 @@ import type { SkipReason } from './skip.js';
 export interface Guard {
   readonly outlier: DeepPartial<OutlierDetection> | undefined;
   readonly healthChecks: ReadonlyArray<DeepPartial<HealthCheck>>;
+  /** The SERVICE-level breaker in effect; it needs the node's internal listeners (index.ts). */
+  readonly service: ServiceBreaker | undefined;
   readonly skipped: readonly SkipReason[];
   /** Equal keys mean equal cluster settings; empty when the guard adds nothing. */
   readonly key: string;
 }
 
 /** NO_GUARD adds nothing to a cluster. */
-export const NO_GUARD: Guard = Object.freeze({ outlier: undefined, healthChecks: Object.freeze([]), skipped: Object.freeze([]) as readonly SkipReason[], key: '' });
+export const NO_GUARD: Guard = Object.freeze({ outlier: undefined, healthChecks: Object.freeze([]), service: undefined, skipped: Object.freeze([]) as readonly SkipReason[], key: '' });
 
 /** GuardCache memoises guards per Service object, caller and flavor. */
 export class GuardCache {
@@ -35,8 +37,8 @@ export class GuardCache {
       const b = breakerFor(s, caller, flavor);
       const h = healthFor(s, flavor);
       const skipped = b.skipped.length === 0 ? h.skipped : h.skipped.length === 0 ? b.skipped : [...b.skipped, ...h.skipped];
-      if (b.outlier === undefined && h.healthChecks.length === 0) return skipped.length === 0 ? NO_GUARD : { ...NO_GUARD, skipped };
-      return { outlier: b.outlier, healthChecks: h.healthChecks, skipped, key: JSON.stringify([b.outlier ?? null, h.healthChecks]) };
+      if (b.outlier === undefined && h.healthChecks.length === 0 && b.service === undefined) return skipped.length === 0 ? NO_GUARD : { ...NO_GUARD, skipped };
+      return { outlier: b.outlier, healthChecks: h.healthChecks, service: b.service, skipped, key: JSON.stringify([b.outlier ?? null, h.healthChecks, b.service ?? null]) };
     });
   }
 }

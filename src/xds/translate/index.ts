@@ -27,7 +27,9 @@ import type { RuleClusterSpec, Resolved } from './routing/destinations.js';
 import type { Flavor } from './routing/match.js';
 import { nearbyKey, nearbyLevel } from './routing/nearby.js';
 import { planRules, type Caller, type RulePlan } from './routing/rules.js';
+import type { ServiceBreaker } from './breakers.js';
 import { GuardCache, NO_GUARD, type Guard } from './guard.js';
+import { breakerParts } from './service-breaker.js';
 import { refsOf, type Refs } from './refs.js';
 import { skip, type SkipReason } from './skip.js';
 import { nodeView, type NodeView } from './view.js';
@@ -51,6 +53,17 @@ export interface Translator {
   nodeView(node: NodeInfo): NodeView;
   translate(mesh: MeshState, view: NodeView): Translation;
 }
+
+/** BreakerShare is a service-level breaker's part of a service's share, encoded. */
+interface BreakerShare {
+  readonly clusters: readonly EncodedResource[];
+  readonly listeners: readonly EncodedResource[];
+  readonly routes: readonly EncodedResource[];
+  readonly vhost: EncodedVirtualHost;
+}
+
+const NO_INTERNAL_LISTENERS =
+  'level SERVICE: needs Envoy\'s internal listeners; bootstrap the node with `polaris-xds bootstrap` (it loads envoy.bootstrap.internal_listener and sets the node metadata polaris-xds.io/internal-listeners: "true")';
 
 interface RuleResources {
   readonly cluster: EncodedResource;
@@ -150,6 +163,7 @@ export function createTranslator(): Translator {
   const plainVhosts = new BoundedMap<string, EncodedVirtualHost>(1 << 17);
   const plainVhostByDomains = new WeakMap<readonly string[], { readonly name: string; readonly vh: EncodedVirtualHost }>();
   const serviceClusters = new Memo<EncodedResource>();
+  const breakerShares = new Memo<BreakerShare>();
   const guards = new GuardCache();
   const claims = new Memo<Claims>();
   const lastClaims = new Map<string, { readonly mesh: MeshState; readonly claims: Claims }>();
@@ -273,6 +287,25 @@ export function createTranslator(): Translator {
     return vh;
   }
 
+  /**
+   * breakerShare is what a SERVICE-level breaker adds for a caller (service-breaker.ts): its
+   * clusters, internal listeners and their route configurations, and the caller's virtual host,
+   * whose one route goes to the breaker; the service's own routes move behind it.
+   */
+  function breakerShare(s: Service, breaker: ServiceBreaker, plan: RulePlan, planKey: string, domains: readonly string[]): BreakerShare {
+    const name = names.outboundCluster(s.namespace, s.name);
+    const routesKey = plan.routes.map((r) => `${r.name}\0${r.cluster}`).join('\n');
+    return breakerShares.get(breaker, `${name}\0${planKey}\0${domainsKey(domains)}\0${routesKey}\0${speaksHttp2(s.instances)}`, [s.routing], () => {
+      const parts = breakerParts(s.namespace, s.name, breaker, speaksHttp2(s.instances), serviceRoutes(plan.routes, name));
+      return {
+        clusters: parts.clusters.map(encodeCluster),
+        listeners: parts.listeners.map(encodeListener),
+        routes: parts.routes.map((r) => encodeRouteConfigParts(r.name, [encodeVirtualHost(r.vhost)])),
+        vhost: encodeVirtualHost(virtualHost(name, domains, serviceRoutes([], parts.entryCluster))),
+      };
+    });
+  }
+
   /** share translates one service for a caller (the OutboundSet's unit of work). */
   function share(s: Service, domains: readonly string[] | undefined, view: NodeView, caller: Caller, flavor: Flavor): ServiceShare {
     const guard = guards.guardFor(s, caller, flavor);
@@ -289,10 +322,16 @@ export function createTranslator(): Translator {
       for (const k of r.skipped) if (!guard.skipped.includes(k) && !extra.includes(k)) extra.push(k);
     }
     const own = routable(s).skipped;
-    const skipped = joinSkips(own, guard.skipped, plan.skipped, extra);
     if (flavor === 'envoy') {
+      if (guard.service && !view.internalListeners) extra.push(skip('circuit-breaker', guard.service.path, NO_INTERNAL_LISTENERS));
+      const skipped = joinSkips(own, guard.skipped, plan.skipped, extra);
+      if (guard.service && view.internalListeners && domains) {
+        const b = breakerShare(s, guard.service, plan, planKey, domains);
+        return { service: s, domains, clusters: [...clusters, ...b.clusters], endpoints, listeners: b.listeners, routes: b.routes, vhost: b.vhost, skipped };
+      }
       return { service: s, domains, clusters, endpoints, listeners: NONE, routes: NONE, vhost: domains && serviceVhost(s, plan, planKey, domains), skipped };
     }
+    const skipped = joinSkips(own, guard.skipped, plan.skipped, extra);
     if (!domains) return { service: s, domains, clusters, endpoints, listeners: NONE, routes: NONE, skipped };
     const rcName = names.proxylessRouteConfig(s.namespace, s.name);
     // One configuration per service, its single virtual host matching whatever authority the client dialled.
@@ -319,7 +358,8 @@ export function createTranslator(): Translator {
       service: traits.callerServices.has(view.service) ? view.service : '',
     };
     const locality = traits.nearby ? view.locality : undefined;
-    const key = JSON.stringify([flavor, view.namespace, caller.namespace, caller.service, locality ? [locality.region, locality.zone, locality.campus] : null]);
+    const internal = traits.serviceBreakers ? view.internalListeners : null;
+    const key = JSON.stringify([flavor, view.namespace, caller.namespace, caller.service, locality ? [locality.region, locality.zone, locality.campus] : null, internal]);
     const claimed = claimsFor(mesh, view.namespace, flavor === 'envoy');
     const prev = outboundSets.get(key);
     const set = assembleOutbound(mesh, claimed, prev, (s, domains) => share(s, domains, view, caller, flavor));
@@ -394,8 +434,9 @@ export function createTranslator(): Translator {
     return translation(view, set.skipped, {
       [CLUSTER_TYPE]: ownSet(`${view.key}\0cds`, CLUSTER_TYPE, set.clusters, own.clusters),
       [ENDPOINT_TYPE]: set.endpoints,
-      [LISTENER_TYPE]: ownSet(`${view.key}\0lds`, LISTENER_TYPE, undefined, own.listeners),
-      [ROUTE_TYPE]: ownSet(`${view.key}\0rds`, ROUTE_TYPE, undefined, own.routes),
+      // Shares add listeners and routes only for service-level breakers (internal listeners).
+      [LISTENER_TYPE]: ownSet(`${view.key}\0lds`, LISTENER_TYPE, set.listeners, own.listeners),
+      [ROUTE_TYPE]: ownSet(`${view.key}\0rds`, ROUTE_TYPE, set.routes, own.routes),
     });
   }
 
@@ -435,8 +476,8 @@ export function createTranslator(): Translator {
     return translation(view, skipped, {
       [CLUSTER_TYPE]: ownSet(`${view.key}\0cds`, CLUSTER_TYPE, set.clusters, clusters),
       [ENDPOINT_TYPE]: ownSet(`${view.key}\0eds`, ENDPOINT_TYPE, set.endpoints, endpoints),
-      [LISTENER_TYPE]: ownSet(`${view.key}\0lds`, LISTENER_TYPE, undefined, [listener]),
-      [ROUTE_TYPE]: ownSet(`${view.key}\0rds`, ROUTE_TYPE, undefined, [rc]),
+      [LISTENER_TYPE]: ownSet(`${view.key}\0lds`, LISTENER_TYPE, set.listeners, [listener]),
+      [ROUTE_TYPE]: ownSet(`${view.key}\0rds`, ROUTE_TYPE, set.routes, [rc]),
     });
   }
 

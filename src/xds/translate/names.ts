@@ -87,3 +87,17 @@ export function hostNames(namespace: string, service: string, ports: readonly nu
   if (sameNamespace) add(service, 1);
   return out;
 }
+
+/**
+ * breakerCluster names the cluster a caller's routes to a service go to while a SERVICE-level
+ * circuit breaker is in effect (service-breaker.ts); `part` names its halves: `service` (the one
+ * host standing for the service) and `fallback`.
+ */
+export function breakerCluster(namespace: string, service: string, part?: 'service' | 'fallback'): string {
+  return part === undefined ? `BREAKER|${namespace}|${service}` : `BREAKER|${namespace}|${service}|${part}`;
+}
+
+/** breakerListener names an internal listener (and its route configuration) of a service-level breaker. */
+export function breakerListener(namespace: string, service: string, part: 'service' | 'fallback'): string {
+  return `breaker-${part}|${namespace}|${service}`;
+}

@@ -194,12 +194,15 @@ export interface CallerTraits {
   readonly callerServices: ReadonlySet<string>;
   /** Some service routes by nearness, so the caller's locality matters. */
   readonly nearby: boolean;
+  /** Some service has an enabled SERVICE-level circuit breaker, so whether a node has internal listeners matters. */
+  readonly serviceBreakers: boolean;
 }
 
 interface TraitCounts {
   readonly namespaces: Map<string, number>;
   readonly services: Map<string, number>;
   nearby: number;
+  serviceBreakers: number;
 }
 
 function count(c: TraitCounts, s: Service, sign: 1 | -1): void {
@@ -215,6 +218,7 @@ function count(c: TraitCounts, s: Service, sign: 1 | -1): void {
   for (const rule of s.routing.inbounds) for (const src of rule.sources) sources(src);
   for (const rule of s.circuitBreakers.rules) sources(rule.source);
   if (nearbyLevel(s)) c.nearby += sign;
+  if (s.circuitBreakers.rules.some((r) => r.enable && r.level === 'SERVICE')) c.serviceBreakers += sign;
 }
 
 const traits = new WeakMap<MeshState, { readonly counts: TraitCounts; readonly traits: CallerTraits }>();
@@ -227,7 +231,7 @@ export function callerTraits(mesh: MeshState): CallerTraits {
   let counts: TraitCounts;
   const base = lastTraits && traits.get(lastTraits.mesh);
   if (lastTraits && base) {
-    counts = { namespaces: new Map(base.counts.namespaces), services: new Map(base.counts.services), nearby: base.counts.nearby };
+    counts = { namespaces: new Map(base.counts.namespaces), services: new Map(base.counts.services), nearby: base.counts.nearby, serviceBreakers: base.counts.serviceBreakers };
     for (const k of changedKeys(lastTraits.mesh, mesh)) {
       const before = lastTraits.mesh.services.get(k);
       const after = mesh.services.get(k);
@@ -235,10 +239,10 @@ export function callerTraits(mesh: MeshState): CallerTraits {
       if (after) count(counts, after, 1);
     }
   } else {
-    counts = { namespaces: new Map(), services: new Map(), nearby: 0 };
+    counts = { namespaces: new Map(), services: new Map(), nearby: 0, serviceBreakers: 0 };
     for (const s of mesh.services.values()) count(counts, s, 1);
   }
-  const t: CallerTraits = { callerNamespaces: new Set(counts.namespaces.keys()), callerServices: new Set(counts.services.keys()), nearby: counts.nearby > 0 };
+  const t: CallerTraits = { callerNamespaces: new Set(counts.namespaces.keys()), callerServices: new Set(counts.services.keys()), nearby: counts.nearby > 0, serviceBreakers: counts.serviceBreakers > 0 };
   traits.set(mesh, { counts, traits: t });
   lastTraits = { mesh, counts };
   return t;

@@ -10,6 +10,8 @@ import { circuitBreaker, faultDetector } from '../../support/governance.js';
 import { anyParts, resource, type Json } from './support/envoy-protos.js';
 import { dest, instance, mesh, ms, proxyless, rule, service, sidecar, source } from './support/fixtures.js';
 
+const rule_ = (id: string) => rule(id, [source({ '$header.x-c': ms('EXACT', '1') })], [dest({ v: ms('EXACT', '2') })]);
+
 const NS = 'prod';
 const CLUSTER = outboundCluster(NS, 'api');
 const code = (type: 'RANGE' | 'IN' | 'EXACT' | 'REGEX', value: string) => ({ inputType: 'RET_CODE' as const, condition: ms(type, value) });
@@ -101,7 +103,39 @@ test('slow calls, several probes to close, and service or method level are skipp
   const t2 = translate(api({ circuitBreakers: [service, circuitBreaker(NS, 'api')] }));
   assert.deepEqual(cluster(t2).outlierDetection.consecutive_5xx, w(5), 'the INSTANCE rule applies');
   assert.deepEqual(t2.skipped.map((s) => [s.kind, s.path]), [['circuit-breaker', `${NS}/api.circuitBreakers[svc]`]]);
-  assert.match(t2.skipped[0]!.reason, /^level SERVICE: Envoy has no circuit breaker/);
+  assert.match(t2.skipped[0]!.reason, /^level SERVICE: needs Envoy's internal listeners; bootstrap the node with `polaris-xds bootstrap`/);
+  const method = translate(api({ circuitBreakers: [circuitBreaker(NS, 'api', { id: 'm', level: 'METHOD', destination: { service: 'api', namespace: NS, method: ms('EXACT', '/x') } })] }));
+  assert.match(method.skipped[0]!.reason, /^level METHOD: a breaker per method is not translated yet/);
+});
+
+test('a SERVICE-level breaker: the caller\'s routes go to an aggregate of the service as one guarded host and the fallback answer, both internal listeners', () => {
+  const rule = circuitBreaker(NS, 'api', {
+    id: 'svc',
+    level: 'SERVICE',
+    maxEjectionPercent: 10,
+    fallback: { enable: true, code: 429, headers: [{ key: 'x-fallback', value: '1' }], body: 'later' },
+  });
+  const withRoutes = { circuitBreakers: [rule], inbounds: [rule_('canary')] };
+  const m = mesh(service(NS, 'api', [instance('a1', '10.0.0.1', { metadata: { v: '2' } }), instance('a2', '10.0.0.2')], withRoutes), service(NS, 'web', []));
+  const t = createTranslator().translate(m, sidecar(NS, { service: 'web', metadata: { 'polaris-xds.io/internal-listeners': 'true' } }));
+  assert.deepEqual(t.skipped, []);
+  const agg = cluster(t, `BREAKER|${NS}|api`);
+  assert.equal(agg.clusterType.name, 'envoy.clusters.aggregate');
+  const primary = cluster(t, `BREAKER|${NS}|api|service`);
+  assert.deepEqual(primary.outlierDetection.consecutive_5xx, w(5));
+  assert.deepEqual(primary.outlierDetection.maxEjectionPercent, w(100), 'the one host standing for the service may always be ejected');
+  assert.deepEqual(primary.commonLbConfig.healthyPanicThreshold, {}, 'no panic routing (0 %)');
+  assert.equal(primary.loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address.envoyInternalAddress.serverListenerName, `breaker-service|${NS}|api`);
+  const fallbackRc = resource(t.snapshot, 'rds', `breaker-fallback|${NS}|api`);
+  const fb = fallbackRc.virtualHosts[0].routes[0];
+  assert.deepEqual([fb.directResponse.status, fb.directResponse.body.inlineString, fb.responseHeadersToAdd[0].header], [429, 'later', { key: 'x-fallback', value: '1' }]);
+  const inner = resource(t.snapshot, 'rds', `breaker-service|${NS}|api`).virtualHosts[0];
+  assert.equal(inner.routes.length, 2, 'the routing rule and the default route move behind the breaker');
+  const outbound = resource(t.snapshot, 'rds', 'polaris-outbound-router').virtualHosts.find((v: Json) => v.name === CLUSTER);
+  assert.deepEqual(outbound.routes.map((r: Json) => r.route.cluster), [`BREAKER|${NS}|api`]);
+  const lds = [...t.snapshot.resources['type.googleapis.com/envoy.config.listener.v3.Listener'].items.keys()];
+  assert.ok(lds.includes(`breaker-service|${NS}|api`) && lds.includes(`breaker-fallback|${NS}|api`));
+  assert.deepEqual(resource(t.snapshot, 'lds', `breaker-service|${NS}|api`).internalListener, {});
 });
 
 test('the rule in effect is chosen as polaris-go does: disabled rules never, the caller\'s own rule before one for any caller', () => {
