@@ -88,7 +88,7 @@ describe('circuit breakers and fault detectors from a real Polaris server throug
       ...['p70', 'p20', 'ok'].map((n) => instance('rate', n)),
       ...['h1', 'h2', 'h3'].map((n) => instance('hc', n)),
     ]);
-    [ids.consecutive, ids.rate, ids.slow, ids.method, ids.service] = await polaris.api.createCircuitBreakerRules([
+    [ids.consecutive, ids.rate, ids.slow, ids.method, ids.guardedMethod, ids.service] = await polaris.api.createCircuitBreakerRules([
       instanceRule('echo-5-in-a-row', 'echo', [{ trigger_type: 'CONSECUTIVE_ERROR', error_count: 5 }], 3),
       instanceRule('rate-half', 'rate', [{ trigger_type: 'ERROR_RATE', error_percent: 50, interval: 2, minimum_request: 10 }], 60),
       instanceRule('hc-slow', 'hc', [{ trigger_type: 'CONSECUTIVE_ERROR', error_count: 3 }], 10, {
@@ -98,6 +98,13 @@ describe('circuit breakers and fault detectors from a real Polaris server throug
         ...instanceRule('echo-method', 'echo', [{ trigger_type: 'CONSECUTIVE_ERROR', error_count: 3 }], 5),
         level: 'METHOD',
         rule_matcher: { source: { service: '*', namespace: '*' }, destination: { service: 'echo', namespace: NS, method: { type: 'EXACT', value: '/x' } } },
+        recoverCondition: { sleep_window: 5, consecutiveSuccess: 3 },
+      },
+      {
+        ...instanceRule('guarded-method', 'guarded', [{ trigger_type: 'CONSECUTIVE_ERROR', error_count: 2 }], 3),
+        level: 'METHOD',
+        rule_matcher: { source: { service: '*', namespace: '*' }, destination: { service: 'guarded', namespace: NS, method: { type: 'EXACT', value: '/m' } } },
+        fallbackConfig: { enable: true, response: { code: 429, body: 'method-later' } },
       },
       {
         ...instanceRule('guarded-service', 'guarded', [{ trigger_type: 'CONSECUTIVE_ERROR', error_count: 3 }], 3),
@@ -179,7 +186,7 @@ describe('circuit breakers and fault detectors from a real Polaris server throug
     assert.equal((await envoyCluster('hc')).outlier_detection, undefined, 'the slow-call rule is not enforced');
     const skipped = await bridge.adminJson<Array<{ kind: string; path: string; reason: string }>>('/debug/skipped');
     assert.ok(skipped.some((s) => s.kind === 'circuit-breaker' && s.path === `${NS}/hc.circuitBreakers[${ids.slow}]` && /slow-call \(DELAY\)/.test(s.reason)), JSON.stringify(skipped));
-    assert.ok(skipped.some((s) => s.path === `${NS}/echo.circuitBreakers[${ids.method}]` && /^level METHOD/.test(s.reason)), 'the method-level rule is skipped with its reason');
+    assert.ok(skipped.some((s) => s.path === `${NS}/echo.circuitBreakers[${ids.method}]` && /^recoverCondition\.consecutiveSuccess: 3/.test(s.reason)), 'a rule closing on several probes is skipped with its reason');
     const metrics = (await bridge.admin('/metrics')).body;
     assert.match(metrics, /polaris_xds_rules_skipped\{kind="circuit-breaker"\} [1-9]/);
 
@@ -194,27 +201,36 @@ describe('circuit breakers and fault detectors from a real Polaris server throug
     await waitFor('h2 gets traffic', async () => (await caller.tally(9, host('hc'))).has('h2'), 3000, 50);
   });
 
-  it('a service-level rule opens when the service fails: the caller gets the fallback answer without the upstream seeing the calls, and it closes after the sleep window', async () => {
-    const entry = (await caller.envoy.configDump()).clusters.find((c) => c.name === `BREAKER|${NS}|guarded`);
-    assert.ok(entry, 'the breaker cluster is in Envoy');
+  it('service- and method-level rules open when calls fail: the caller gets the fallback answer without the upstream seeing the calls, and they close after the sleep window', async () => {
+    const names = (await caller.envoy.configDump()).clusters.map((c) => c.name);
+    assert.ok(names.includes(`BREAKER|${NS}|guarded`) && names.includes(`BREAKER|${NS}|guarded|method:${ids.guardedMethod}`), 'the breaker clusters are in Envoy');
     up.g1!.failPerTen = 10;
     up.g2!.failPerTen = 10;
-    const answers: string[] = [];
-    for (let i = 0; i < 20 && answers.at(-1) !== 'later'; i++) answers.push((await caller.send(host('guarded'))).body);
-    assert.equal(answers.at(-1), 'later', `never opened: ${answers.join(', ')}`);
-    assert.equal(up.g1!.failures + up.g2!.failures, 3, 'open after 3 consecutive errors of the service');
+    const call = async (path: string) => caller.send(host('guarded'), path) as Promise<{ status: number; body: string; headers?: Record<string, unknown> }>;
+    // The method's rule (2 in a row) opens first, on calls to /m only.
+    const onM: string[] = [];
+    for (let i = 0; i < 10 && onM.at(-1) !== 'method-later'; i++) onM.push((await call('/m')).body);
+    assert.equal(onM.at(-1), 'method-later', `method never opened: ${onM.join(', ')}`);
+    assert.equal(up.g1!.failures + up.g2!.failures, 2, 'the method opened after 2 consecutive errors');
+    // The service's rule (3 in a row, counting the method's calls) opens on the next failure.
+    const onRoot: string[] = [];
+    for (let i = 0; i < 10 && onRoot.at(-1) !== 'later'; i++) onRoot.push((await call('/')).body);
+    assert.equal(onRoot.at(-1), 'later', `service never opened: ${onRoot.join(', ')}`);
+    assert.equal(up.g1!.failures + up.g2!.failures, 3, 'the service opened after 3 consecutive errors');
     const seen = up.g1!.hits + up.g2!.hits;
-    for (let i = 0; i < 20; i++) {
-      const r = await caller.send(host('guarded'));
-      assert.deepEqual([r.status, r.body], [503, 'later']);
-      assert.equal((r as { headers?: Record<string, unknown> }).headers?.['x-fallback'], 'guarded');
+    for (let i = 0; i < 10; i++) {
+      const r = await call('/');
+      assert.deepEqual([r.status, r.body, r.headers?.['x-fallback']], [503, 'later', 'guarded']);
+      const m = await call('/m');
+      assert.deepEqual([m.status, m.body], [429, 'method-later']);
     }
     assert.equal(up.g1!.hits + up.g2!.hits, seen, 'the upstream saw none of the calls while open');
 
     up.g1!.failPerTen = 0;
     up.g2!.failPerTen = 0;
     const opened = Date.now();
-    await waitFor('closed again', async () => ['g1', 'g2'].includes((await caller.send(host('guarded'))).body), 8000, 100);
+    await waitFor('service closed again', async () => ['g1', 'g2'].includes((await call('/')).body), 8000, 100);
+    await waitFor('method closed again', async () => ['g1', 'g2'].includes((await call('/m')).body), 8000, 100);
     assert.ok(Date.now() - opened <= 3000 + 1000 + 1000, 'closed within the sleep window (3 s) plus a sweep');
   });
 

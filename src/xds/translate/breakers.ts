@@ -8,7 +8,8 @@ import type { CircuitBreakerRule, ErrorCondition } from '../../model/circuitbrea
 import { compareKeys, type Service } from '../../model/mesh.js';
 import { seconds } from './encode.js';
 import { matchTest } from './routing/labels.js';
-import type { Flavor } from './routing/match.js';
+import type { RouteMatch } from '../../gen/envoy/config/route/v3/route_components.js';
+import { routeMatch, sourceMatch, type Flavor } from './routing/match.js';
 import { appliesTo, isWildcard, type Caller } from './routing/rules.js';
 import { skip, type SkipReason } from './skip.js';
 
@@ -22,16 +23,26 @@ export interface ServiceBreaker {
   readonly fallback: { readonly code: number; readonly headers: ReadonlyArray<{ readonly key: string; readonly value: string }>; readonly body: string } | undefined;
 }
 
+/** MethodBreaker is a METHOD-level rule: a ServiceBreaker for the requests whose path its method matches. */
+export interface MethodBreaker extends ServiceBreaker {
+  /** Names the breaker's resources: `method:<rule id>`. */
+  readonly scope: string;
+  /** The requests it guards, as route matches (ORed). */
+  readonly matches: ReadonlyArray<Partial<RouteMatch>>;
+}
+
 /** Breaker is what a service's circuit breakers give one caller's clusters of it. */
 export interface Breaker {
   /** The outlier detection of the callee's clusters; undefined when no INSTANCE rule is in effect (or it was skipped). */
   readonly outlier: DeepPartial<OutlierDetection> | undefined;
   /** The SERVICE-level rule in effect, translated; undefined when none is (or it was skipped). */
   readonly service: ServiceBreaker | undefined;
+  /** The METHOD-level rules, in polaris-go's order (a request is guarded by the first whose method matches). */
+  readonly methods: readonly MethodBreaker[];
   readonly skipped: readonly SkipReason[];
 }
 
-const NO_BREAKER: Breaker = Object.freeze({ outlier: undefined, service: undefined, skipped: Object.freeze([]) as readonly SkipReason[] });
+const NO_BREAKER: Breaker = Object.freeze({ outlier: undefined, service: undefined, methods: Object.freeze([]), skipped: Object.freeze([]) as readonly SkipReason[] });
 
 /** wildcardLast orders names as polaris-go orders rule targets: specific names by text, then `*` (or empty). */
 export function wildcardLast(a: string, b: string): number {
@@ -185,9 +196,8 @@ function levelSkip(rule: CircuitBreakerRule, flavor: Flavor): string | undefined
     case 'INSTANCE':
       return undefined;
     case 'SERVICE':
-      return flavor === 'grpc' ? 'level SERVICE: grpc-js has no circuit breaker that fails a whole service fast' : undefined;
     case 'METHOD':
-      return 'level METHOD: a breaker per method is not translated yet; Envoy would need one internal listener per method (docs/governance.md)';
+      return flavor === 'grpc' ? `level ${rule.level}: grpc-js has no circuit breaker that fails calls fast` : undefined;
     default:
       return `level ${rule.level}: polaris-go enforces no rule of this level`;
   }
@@ -225,6 +235,19 @@ export function breakerFor(s: Service, caller: Caller, flavor: Flavor): Breaker 
     if (t.ok) service = t.value;
     else skipped.push(skip('circuit-breaker', path(serviceRule), t.reason));
   }
+  const methods: MethodBreaker[] = [];
+  if (flavor === 'envoy') {
+    for (const r of applicable.filter((x) => x.level === 'METHOD')) {
+      const m = methodMatches(r);
+      if (!m.ok) {
+        skipped.push(skip('circuit-breaker', path(r), m.reason));
+        continue;
+      }
+      const t = serviceBreakerOf(r, path(r));
+      if (t.ok) methods.push({ ...t.value, scope: `method:${r.id}`, matches: m.matches });
+      else skipped.push(skip('circuit-breaker', path(r), t.reason));
+    }
+  }
   let outlier: DeepPartial<OutlierDetection> | undefined;
   const rule = applicable.find((r) => r.level === 'INSTANCE');
   if (rule) {
@@ -232,5 +255,14 @@ export function breakerFor(s: Service, caller: Caller, flavor: Flavor): Breaker 
     if (t.ok) outlier = t.outlier;
     else skipped.push(skip('circuit-breaker', path(rule), t.reason));
   }
-  return outlier === undefined && service === undefined && skipped.length === 0 ? NO_BREAKER : { outlier, service, skipped };
+  return outlier === undefined && service === undefined && methods.length === 0 && skipped.length === 0 ? NO_BREAKER : { outlier, service, methods, skipped };
+}
+
+/** methodMatches translates a METHOD rule's method into route matches, as routing translates a `$path` condition. */
+function methodMatches(rule: CircuitBreakerRule): { ok: true; matches: Array<Partial<RouteMatch>> } | { ok: false; reason: string } {
+  const m = rule.destination.method;
+  if (m === undefined) return { ok: false, reason: 'rule_matcher.destination.method: missing; a METHOD rule names the method it guards' };
+  const sm = sourceMatch({ service: '*', namespace: '*', match: { $path: m } }, 'envoy');
+  if (!sm.ok) return { ok: false, reason: `rule_matcher.destination.method: ${sm.reason}` };
+  return { ok: true, matches: sm.alternatives.map(routeMatch) };
 }

@@ -5,7 +5,7 @@ import type { DeepPartial } from '../../gen/envoy/config/cluster/v3/cluster.js';
 import type { OutlierDetection } from '../../gen/envoy/config/cluster/v3/outlier_detection.js';
 import type { HealthCheck } from '../../gen/envoy/config/core/v3/health_check.js';
 import type { Service } from '../../model/mesh.js';
-import { breakerFor, type ServiceBreaker } from './breakers.js';
+import { breakerFor, type MethodBreaker, type ServiceBreaker } from './breakers.js';
 import { healthFor } from './health.js';
 import { Memo } from './memo.js';
 import type { Flavor } from './routing/match.js';
@@ -18,13 +18,15 @@ export interface Guard {
   readonly healthChecks: ReadonlyArray<DeepPartial<HealthCheck>>;
   /** The SERVICE-level breaker in effect; it needs the node's internal listeners (index.ts). */
   readonly service: ServiceBreaker | undefined;
+  /** The METHOD-level breakers in effect, in order; they need internal listeners too. */
+  readonly methods: readonly MethodBreaker[];
   readonly skipped: readonly SkipReason[];
   /** Equal keys mean equal cluster settings; empty when the guard adds nothing. */
   readonly key: string;
 }
 
 /** NO_GUARD adds nothing to a cluster. */
-export const NO_GUARD: Guard = Object.freeze({ outlier: undefined, healthChecks: Object.freeze([]), service: undefined, skipped: Object.freeze([]) as readonly SkipReason[], key: '' });
+export const NO_GUARD: Guard = Object.freeze({ outlier: undefined, healthChecks: Object.freeze([]), service: undefined, methods: Object.freeze([]), skipped: Object.freeze([]) as readonly SkipReason[], key: '' });
 
 /** GuardCache memoises guards per Service object, caller and flavor. */
 export class GuardCache {
@@ -37,8 +39,15 @@ export class GuardCache {
       const b = breakerFor(s, caller, flavor);
       const h = healthFor(s, flavor);
       const skipped = b.skipped.length === 0 ? h.skipped : h.skipped.length === 0 ? b.skipped : [...b.skipped, ...h.skipped];
-      if (b.outlier === undefined && h.healthChecks.length === 0 && b.service === undefined) return skipped.length === 0 ? NO_GUARD : { ...NO_GUARD, skipped };
-      return { outlier: b.outlier, healthChecks: h.healthChecks, service: b.service, skipped, key: JSON.stringify([b.outlier ?? null, h.healthChecks, b.service ?? null]) };
+      if (b.outlier === undefined && h.healthChecks.length === 0 && b.service === undefined && b.methods.length === 0) return skipped.length === 0 ? NO_GUARD : { ...NO_GUARD, skipped };
+      return {
+        outlier: b.outlier,
+        healthChecks: h.healthChecks,
+        service: b.service,
+        methods: b.methods,
+        skipped,
+        key: JSON.stringify([b.outlier ?? null, h.healthChecks, b.service ?? null, b.methods]),
+      };
     });
   }
 }

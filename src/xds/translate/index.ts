@@ -26,10 +26,9 @@ import { claimNames, passthroughVirtualHost, serviceRoutes, servicePorts, virtua
 import type { RuleClusterSpec, Resolved } from './routing/destinations.js';
 import type { Flavor } from './routing/match.js';
 import { nearbyKey, nearbyLevel } from './routing/nearby.js';
-import { planRules, type Caller, type RulePlan } from './routing/rules.js';
-import type { ServiceBreaker } from './breakers.js';
+import { planRules, type Caller, type PlannedRoute, type RulePlan } from './routing/rules.js';
 import { GuardCache, NO_GUARD, type Guard } from './guard.js';
-import { breakerParts } from './service-breaker.js';
+import { breakerParts, type BreakerParts } from './service-breaker.js';
 import { refsOf, type Refs } from './refs.js';
 import { skip, type SkipReason } from './skip.js';
 import { nodeView, type NodeView } from './view.js';
@@ -63,7 +62,7 @@ interface BreakerShare {
 }
 
 const NO_INTERNAL_LISTENERS =
-  'level SERVICE: needs Envoy\'s internal listeners; bootstrap the node with `polaris-xds bootstrap` (it loads envoy.bootstrap.internal_listener and sets the node metadata polaris-xds.io/internal-listeners: "true")';
+  'a SERVICE or METHOD level breaker needs Envoy\'s internal listeners; bootstrap the node with `polaris-xds bootstrap` (it loads envoy.bootstrap.internal_listener and sets the node metadata polaris-xds.io/internal-listeners: "true")';
 
 interface RuleResources {
   readonly cluster: EncodedResource;
@@ -288,20 +287,39 @@ export function createTranslator(): Translator {
   }
 
   /**
-   * breakerShare is what a SERVICE-level breaker adds for a caller (service-breaker.ts): its
-   * clusters, internal listeners and their route configurations, and the caller's virtual host,
-   * whose one route goes to the breaker; the service's own routes move behind it.
+   * breakerShare is what SERVICE- and METHOD-level breakers add for a caller (service-breaker.ts):
+   * their clusters, internal listeners and route configurations, and the caller's virtual host,
+   * whose routes now go to the breakers (a method's first, then the service's); the service's own
+   * routes move behind them.
    */
-  function breakerShare(s: Service, breaker: ServiceBreaker, plan: RulePlan, planKey: string, domains: readonly string[]): BreakerShare {
+  function breakerShare(s: Service, guard: Guard, plan: RulePlan, planKey: string, domains: readonly string[]): BreakerShare {
     const name = names.outboundCluster(s.namespace, s.name);
     const routesKey = plan.routes.map((r) => `${r.name}\0${r.cluster}`).join('\n');
-    return breakerShares.get(breaker, `${name}\0${planKey}\0${domainsKey(domains)}\0${routesKey}\0${speaksHttp2(s.instances)}`, [s.routing], () => {
-      const parts = breakerParts(s.namespace, s.name, breaker, speaksHttp2(s.instances), serviceRoutes(plan.routes, name));
+    const h2 = speaksHttp2(s.instances);
+    return breakerShares.get(guard, `${name}\0${planKey}\0${domainsKey(domains)}\0${routesKey}\0${h2}`, [s.routing], () => {
+      const own = serviceRoutes(plan.routes, name);
+      const parts: BreakerParts[] = [];
+      let behindMethods = own;
+      let fallThrough: PlannedRoute[] = plan.routes.slice();
+      let defaultCluster: string | undefined = name;
+      if (guard.service) {
+        const p = breakerParts(s.namespace, s.name, '', guard.service, h2, own);
+        parts.push(p);
+        behindMethods = serviceRoutes([], p.entryCluster);
+        fallThrough = [];
+        defaultCluster = p.entryCluster;
+      }
+      const methodRoutes: PlannedRoute[] = [];
+      for (const m of guard.methods) {
+        const p = breakerParts(s.namespace, s.name, m.scope, m, h2, behindMethods);
+        parts.push(p);
+        m.matches.forEach((match, k) => methodRoutes.push({ name: `circuit-breaker:${m.scope}#${k}`, match, cluster: p.entryCluster }));
+      }
       return {
-        clusters: parts.clusters.map(encodeCluster),
-        listeners: parts.listeners.map(encodeListener),
-        routes: parts.routes.map((r) => encodeRouteConfigParts(r.name, [encodeVirtualHost(r.vhost)])),
-        vhost: encodeVirtualHost(virtualHost(name, domains, serviceRoutes([], parts.entryCluster))),
+        clusters: parts.flatMap((p) => p.clusters).map(encodeCluster),
+        listeners: parts.flatMap((p) => p.listeners).map(encodeListener),
+        routes: parts.flatMap((p) => p.routes).map((r) => encodeRouteConfigParts(r.name, [encodeVirtualHost(r.vhost)])),
+        vhost: encodeVirtualHost(virtualHost(name, domains, serviceRoutes([...methodRoutes, ...fallThrough], defaultCluster))),
       };
     });
   }
@@ -323,10 +341,11 @@ export function createTranslator(): Translator {
     }
     const own = routable(s).skipped;
     if (flavor === 'envoy') {
-      if (guard.service && !view.internalListeners) extra.push(skip('circuit-breaker', guard.service.path, NO_INTERNAL_LISTENERS));
+      const breakers = guard.service ? [guard.service, ...guard.methods] : guard.methods;
+      if (!view.internalListeners) for (const b of breakers) extra.push(skip('circuit-breaker', b.path, NO_INTERNAL_LISTENERS));
       const skipped = joinSkips(own, guard.skipped, plan.skipped, extra);
-      if (guard.service && view.internalListeners && domains) {
-        const b = breakerShare(s, guard.service, plan, planKey, domains);
+      if (breakers.length > 0 && view.internalListeners && domains) {
+        const b = breakerShare(s, guard, plan, planKey, domains);
         return { service: s, domains, clusters: [...clusters, ...b.clusters], endpoints, listeners: b.listeners, routes: b.routes, vhost: b.vhost, skipped };
       }
       return { service: s, domains, clusters, endpoints, listeners: NONE, routes: NONE, vhost: domains && serviceVhost(s, plan, planKey, domains), skipped };

@@ -89,15 +89,16 @@ export function hostNames(namespace: string, service: string, ports: readonly nu
 }
 
 /**
- * breakerCluster names the cluster a caller's routes to a service go to while a SERVICE-level
- * circuit breaker is in effect (service-breaker.ts); `part` names its halves: `service` (the one
- * host standing for the service) and `fallback`.
+ * breakerCluster names the cluster a caller's routes go to while a SERVICE-level (no `scope`) or
+ * METHOD-level (`scope` = `method:<rule id>`) circuit breaker is in effect (service-breaker.ts);
+ * `part` names its halves: `upstream` (the one host standing for the service) and `fallback`.
  */
-export function breakerCluster(namespace: string, service: string, part?: 'service' | 'fallback'): string {
-  return part === undefined ? `BREAKER|${namespace}|${service}` : `BREAKER|${namespace}|${service}|${part}`;
+export function breakerCluster(namespace: string, service: string, scope: string, part?: 'upstream' | 'fallback'): string {
+  const base = scope === '' ? `BREAKER|${namespace}|${service}` : `BREAKER|${namespace}|${service}|${scope}`;
+  return part === undefined ? base : `${base}|${part}`;
 }
 
-/** breakerListener names an internal listener (and its route configuration) of a service-level breaker. */
-export function breakerListener(namespace: string, service: string, part: 'service' | 'fallback'): string {
-  return `breaker-${part}|${namespace}|${service}`;
+/** breakerListener names an internal listener (and its route configuration) of a breaker. */
+export function breakerListener(namespace: string, service: string, scope: string, part: 'upstream' | 'fallback'): string {
+  return `breaker-${part}|${namespace}|${service}${scope === '' ? '' : `|${scope}`}`;
 }

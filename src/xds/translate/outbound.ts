@@ -194,7 +194,7 @@ export interface CallerTraits {
   readonly callerServices: ReadonlySet<string>;
   /** Some service routes by nearness, so the caller's locality matters. */
   readonly nearby: boolean;
-  /** Some service has an enabled SERVICE-level circuit breaker, so whether a node has internal listeners matters. */
+  /** Some service has an enabled SERVICE- or METHOD-level circuit breaker, so whether a node has internal listeners matters. */
   readonly serviceBreakers: boolean;
 }
 
@@ -218,7 +218,7 @@ function count(c: TraitCounts, s: Service, sign: 1 | -1): void {
   for (const rule of s.routing.inbounds) for (const src of rule.sources) sources(src);
   for (const rule of s.circuitBreakers.rules) sources(rule.source);
   if (nearbyLevel(s)) c.nearby += sign;
-  if (s.circuitBreakers.rules.some((r) => r.enable && r.level === 'SERVICE')) c.serviceBreakers += sign;
+  if (s.circuitBreakers.rules.some((r) => r.enable && (r.level === 'SERVICE' || r.level === 'METHOD'))) c.serviceBreakers += sign;
 }
 
 const traits = new WeakMap<MeshState, { readonly counts: TraitCounts; readonly traits: CallerTraits }>();

@@ -3,9 +3,10 @@
 // the rule's fallback for the sleep window. Envoy's outlier detection does that for one host, so
 // the service is made one host: an internal listener that routes to the service as usual. The
 // caller's routes go to an aggregate cluster of
-//   - `BREAKER|ns|svc|service`: that one host, with the rule's outlier detection and no panic
+//   - `BREAKER|ns|svc|upstream`: that one host, with the rule's outlier detection and no panic
 //     routing, so the service's errors together eject it for the sleep window;
 //   - `BREAKER|ns|svc|fallback`: an internal listener that answers with the fallback response;
+// (a METHOD-level breaker is the same, scoped `method:<rule id>`, for the routes of its method);
 // the aggregate sends everything to the first while it is healthy and to the second while it is
 // ejected, so the service sees no call while the circuit is open. A rule without a fallback
 // answer uses the first cluster alone: Envoy answers 503 (no healthy upstream) while it is open.
@@ -55,9 +56,9 @@ function internalListener(name: string): Listener {
  * breakerParts builds a service's breaker. `routes` are the service's routes as the caller's
  * virtual host would have them; the internal listener serves them, so routing rules still apply.
  */
-export function breakerParts(namespace: string, service: string, breaker: ServiceBreaker, http2: boolean, routes: ReadonlyArray<DeepPartial<Route>>): BreakerParts {
-  const entry = breakerCluster(namespace, service);
-  const serviceListener = breakerListener(namespace, service, 'service');
+export function breakerParts(namespace: string, service: string, scope: string, breaker: ServiceBreaker, http2: boolean, routes: ReadonlyArray<DeepPartial<Route>>): BreakerParts {
+  const entry = breakerCluster(namespace, service, scope);
+  const serviceListener = breakerListener(namespace, service, scope, 'upstream');
   // No panic routing: with its one host ejected the cluster has none, rather than all.
   const guarded: DeepPartial<Cluster> = { outlierDetection: breaker.outlier, commonLbConfig: { healthyPanicThreshold: { value: 0 } } };
   const listeners = [internalListener(serviceListener)];
@@ -65,7 +66,7 @@ export function breakerParts(namespace: string, service: string, breaker: Servic
   if (breaker.fallback === undefined) {
     return { entryCluster: entry, clusters: [internalHostCluster(entry, serviceListener, http2, guarded)], listeners, routes: vhosts };
   }
-  const fallbackListener = breakerListener(namespace, service, 'fallback');
+  const fallbackListener = breakerListener(namespace, service, scope, 'fallback');
   const f = breaker.fallback;
   listeners.push(internalListener(fallbackListener));
   vhosts.push({
@@ -81,13 +82,17 @@ export function breakerParts(namespace: string, service: string, breaker: Servic
   });
   const aggregate = Cluster.fromPartial({
     name: entry,
-    clusterDiscoveryType: { $case: 'clusterType', value: { name: 'envoy.clusters.aggregate', typedConfig: typedAny(TYPED.aggregateCluster, ClusterConfig, ClusterConfig.fromPartial({ clusters: [breakerCluster(namespace, service, 'service'), breakerCluster(namespace, service, 'fallback')] })) } },
+    clusterDiscoveryType: { $case: 'clusterType', value: { name: 'envoy.clusters.aggregate', typedConfig: typedAny(TYPED.aggregateCluster, ClusterConfig, ClusterConfig.fromPartial({ clusters: [breakerCluster(namespace, service, scope, 'upstream'), breakerCluster(namespace, service, scope, 'fallback')] })) } },
     connectTimeout: seconds(CONNECT_TIMEOUT_SECONDS),
     lbPolicy: Cluster_LbPolicy.CLUSTER_PROVIDED,
   });
   return {
     entryCluster: entry,
-    clusters: [aggregate, internalHostCluster(breakerCluster(namespace, service, 'service'), serviceListener, http2, guarded), internalHostCluster(breakerCluster(namespace, service, 'fallback'), fallbackListener, http2, {})],
+    clusters: [
+      aggregate,
+      internalHostCluster(breakerCluster(namespace, service, scope, 'upstream'), serviceListener, http2, guarded),
+      internalHostCluster(breakerCluster(namespace, service, scope, 'fallback'), fallbackListener, http2, {}),
+    ],
     listeners,
     routes: vhosts,
   };

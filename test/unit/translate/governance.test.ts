@@ -103,9 +103,9 @@ test('slow calls, several probes to close, and service or method level are skipp
   const t2 = translate(api({ circuitBreakers: [service, circuitBreaker(NS, 'api')] }));
   assert.deepEqual(cluster(t2).outlierDetection.consecutive_5xx, w(5), 'the INSTANCE rule applies');
   assert.deepEqual(t2.skipped.map((s) => [s.kind, s.path]), [['circuit-breaker', `${NS}/api.circuitBreakers[svc]`]]);
-  assert.match(t2.skipped[0]!.reason, /^level SERVICE: needs Envoy's internal listeners; bootstrap the node with `polaris-xds bootstrap`/);
+  assert.match(t2.skipped[0]!.reason, /^a SERVICE or METHOD level breaker needs Envoy's internal listeners; bootstrap the node with `polaris-xds bootstrap`/);
   const method = translate(api({ circuitBreakers: [circuitBreaker(NS, 'api', { id: 'm', level: 'METHOD', destination: { service: 'api', namespace: NS, method: ms('EXACT', '/x') } })] }));
-  assert.match(method.skipped[0]!.reason, /^level METHOD: a breaker per method is not translated yet/);
+  assert.match(method.skipped[0]!.reason, /^a SERVICE or METHOD level breaker needs Envoy's internal listeners/);
 });
 
 test('a SERVICE-level breaker: the caller\'s routes go to an aggregate of the service as one guarded host and the fallback answer, both internal listeners', () => {
@@ -121,21 +121,47 @@ test('a SERVICE-level breaker: the caller\'s routes go to an aggregate of the se
   assert.deepEqual(t.skipped, []);
   const agg = cluster(t, `BREAKER|${NS}|api`);
   assert.equal(agg.clusterType.name, 'envoy.clusters.aggregate');
-  const primary = cluster(t, `BREAKER|${NS}|api|service`);
+  const primary = cluster(t, `BREAKER|${NS}|api|upstream`);
   assert.deepEqual(primary.outlierDetection.consecutive_5xx, w(5));
   assert.deepEqual(primary.outlierDetection.maxEjectionPercent, w(100), 'the one host standing for the service may always be ejected');
   assert.deepEqual(primary.commonLbConfig.healthyPanicThreshold, {}, 'no panic routing (0 %)');
-  assert.equal(primary.loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address.envoyInternalAddress.serverListenerName, `breaker-service|${NS}|api`);
+  assert.equal(primary.loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address.envoyInternalAddress.serverListenerName, `breaker-upstream|${NS}|api`);
   const fallbackRc = resource(t.snapshot, 'rds', `breaker-fallback|${NS}|api`);
   const fb = fallbackRc.virtualHosts[0].routes[0];
   assert.deepEqual([fb.directResponse.status, fb.directResponse.body.inlineString, fb.responseHeadersToAdd[0].header], [429, 'later', { key: 'x-fallback', value: '1' }]);
-  const inner = resource(t.snapshot, 'rds', `breaker-service|${NS}|api`).virtualHosts[0];
+  const inner = resource(t.snapshot, 'rds', `breaker-upstream|${NS}|api`).virtualHosts[0];
   assert.equal(inner.routes.length, 2, 'the routing rule and the default route move behind the breaker');
   const outbound = resource(t.snapshot, 'rds', 'polaris-outbound-router').virtualHosts.find((v: Json) => v.name === CLUSTER);
   assert.deepEqual(outbound.routes.map((r: Json) => r.route.cluster), [`BREAKER|${NS}|api`]);
   const lds = [...t.snapshot.resources['type.googleapis.com/envoy.config.listener.v3.Listener'].items.keys()];
-  assert.ok(lds.includes(`breaker-service|${NS}|api`) && lds.includes(`breaker-fallback|${NS}|api`));
-  assert.deepEqual(resource(t.snapshot, 'lds', `breaker-service|${NS}|api`).internalListener, {});
+  assert.ok(lds.includes(`breaker-upstream|${NS}|api`) && lds.includes(`breaker-fallback|${NS}|api`));
+  assert.deepEqual(resource(t.snapshot, 'lds', `breaker-upstream|${NS}|api`).internalListener, {});
+});
+
+test('METHOD-level breakers: the routes of each method (matched like routing\'s $path) go first to its own breaker, then through the service\'s', () => {
+  const internal = sidecar(NS, { service: 'web', metadata: { 'polaris-xds.io/internal-listeners': 'true' } });
+  const method = (id: string, m: ReturnType<typeof ms>) => circuitBreaker(NS, 'api', { id, level: 'METHOD', destination: { service: 'api', namespace: NS, method: m } });
+  const svc = circuitBreaker(NS, 'api', { id: 'svc', level: 'SERVICE' });
+  const m = mesh(api({ circuitBreakers: [method('m1', ms('IN', '/a,/b')), method('m2', ms('REGEX', '^/c/')), svc] }), service(NS, 'web', []));
+  const t = createTranslator().translate(m, internal);
+  assert.deepEqual(t.skipped, []);
+  const outbound = resource(t.snapshot, 'rds', 'polaris-outbound-router').virtualHosts.find((v: Json) => v.name === CLUSTER);
+  assert.deepEqual(
+    outbound.routes.map((r: Json) => [r.match.path ?? r.match.safeRegex?.regex ?? r.match.prefix, r.route.cluster]),
+    [
+      ['/a', `BREAKER|${NS}|api|method:m1`],
+      ['/b', `BREAKER|${NS}|api|method:m1`],
+      ['(?s:.*)(?:^/c/)(?s:.*)', `BREAKER|${NS}|api|method:m2`],
+      ['/', `BREAKER|${NS}|api`],
+    ],
+  );
+  const behind = resource(t.snapshot, 'rds', `breaker-upstream|${NS}|api|method:m1`).virtualHosts[0];
+  assert.deepEqual(behind.routes.map((r: Json) => r.route.cluster), [`BREAKER|${NS}|api`], 'a method breaker passes on to the service breaker');
+  // Without a service-level rule, a method's breaker serves the service's own routes.
+  const alone = createTranslator().translate(mesh(api({ circuitBreakers: [method('m1', ms('EXACT', '/a'))] }), service(NS, 'web', [])), internal);
+  const vh = resource(alone.snapshot, 'rds', 'polaris-outbound-router').virtualHosts.find((v: Json) => v.name === CLUSTER);
+  assert.deepEqual(vh.routes.map((r: Json) => r.route.cluster), [`BREAKER|${NS}|api|method:m1`, CLUSTER]);
+  assert.deepEqual(resource(alone.snapshot, 'rds', `breaker-upstream|${NS}|api|method:m1`).virtualHosts[0].routes.map((r: Json) => r.route.cluster), [CLUSTER]);
 });
 
 test('the rule in effect is chosen as polaris-go does: disabled rules never, the caller\'s own rule before one for any caller', () => {
