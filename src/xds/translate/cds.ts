@@ -4,6 +4,7 @@
 import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy, type DeepPartial } from '../../gen/envoy/config/cluster/v3/cluster.js';
 import { ApiVersion } from '../../gen/envoy/config/core/v3/config_source.js';
 import { HealthStatus } from '../../gen/envoy/config/core/v3/health_check.js';
+import type { LbEndpoint } from '../../gen/envoy/config/endpoint/v3/endpoint_components.js';
 import { HttpProtocolOptions } from '../../gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
 import type { Instance } from '../../model/mesh.js';
 import { seconds, typedAny, TYPED } from './encode.js';
@@ -30,8 +31,7 @@ export function speaksHttp2(instances: Iterable<Instance>): boolean {
   return h2;
 }
 
-/** HTTP2_OPTIONS makes a cluster's upstream HTTP/2. */
-export const HTTP2_OPTIONS = {
+const HTTP2_OPTIONS = {
   'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typedAny(
     TYPED.httpProtocolOptions,
     HttpProtocolOptions,
@@ -72,27 +72,29 @@ export function ruleCluster(name: string, http2: boolean, guard?: Guard): Cluste
   return edsCluster(name, http2, { commonLbConfig: { localityConfigSpecifier: { $case: 'localityWeightedLbConfig', value: {} } }, ...guarded(guard) });
 }
 
-/** inboundCluster is a sidecar's static cluster to its own application on 127.0.0.1. */
-export function inboundCluster(name: string, ports: readonly number[], http2: boolean): Cluster {
+/** staticCluster is a cluster whose endpoints it carries itself (one locality), not over EDS. */
+export function staticCluster(name: string, http2: boolean, lbEndpoints: Array<DeepPartial<LbEndpoint>>, extra: DeepPartial<Cluster> = {}): Cluster {
   return Cluster.fromPartial({
     name,
     clusterDiscoveryType: { $case: 'type', value: Cluster_DiscoveryType.STATIC },
     connectTimeout: seconds(CONNECT_TIMEOUT_SECONDS),
     lbPolicy: Cluster_LbPolicy.ROUND_ROBIN,
     typedExtensionProtocolOptions: http2 ? HTTP2_OPTIONS : {},
-    loadAssignment: {
-      clusterName: name,
-      endpoints: [
-        {
-          locality: {},
-          lbEndpoints: ports.map((port) => ({
-            hostIdentifier: { $case: 'endpoint', value: { address: { address: { $case: 'socketAddress', value: { address: '127.0.0.1', portSpecifier: { $case: 'portValue', value: port } } } } } },
-            healthStatus: HealthStatus.HEALTHY,
-          })),
-        },
-      ],
-    },
+    loadAssignment: { clusterName: name, endpoints: [{ locality: {}, lbEndpoints }] },
+    ...extra,
   });
+}
+
+/** inboundCluster is a sidecar's static cluster to its own application on 127.0.0.1. */
+export function inboundCluster(name: string, ports: readonly number[], http2: boolean): Cluster {
+  return staticCluster(
+    name,
+    http2,
+    ports.map((port) => ({
+      hostIdentifier: { $case: 'endpoint', value: { address: { address: { $case: 'socketAddress', value: { address: '127.0.0.1', portSpecifier: { $case: 'portValue', value: port } } } } } },
+      healthStatus: HealthStatus.HEALTHY,
+    })),
+  );
 }
 
 const UNLIMITED = 0xffffffff;

@@ -12,12 +12,12 @@
 // answer uses the first cluster alone: Envoy answers 503 (no healthy upstream) while it is open.
 // Internal listeners need Envoy's `envoy.bootstrap.internal_listener` extension (the bootstrap
 // `polaris-xds bootstrap` prints loads it and says so in the node metadata). Pure.
-import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy, type DeepPartial } from '../../gen/envoy/config/cluster/v3/cluster.js';
+import { Cluster, Cluster_LbPolicy, type DeepPartial } from '../../gen/envoy/config/cluster/v3/cluster.js';
 import { Listener } from '../../gen/envoy/config/listener/v3/listener.js';
 import type { Route } from '../../gen/envoy/config/route/v3/route_components.js';
 import { ClusterConfig } from '../../gen/envoy/extensions/clusters/aggregate/v3/cluster.js';
 import type { ServiceBreaker } from './breakers.js';
-import { CONNECT_TIMEOUT_SECONDS, HTTP2_OPTIONS } from './cds.js';
+import { CONNECT_TIMEOUT_SECONDS, staticCluster } from './cds.js';
 import { seconds, typedAny, TYPED } from './encode.js';
 import { hcmChain } from './lds.js';
 import { breakerCluster, breakerListener } from './names.js';
@@ -34,18 +34,8 @@ export interface BreakerParts {
 }
 
 function internalHostCluster(name: string, listener: string, http2: boolean, extra: DeepPartial<Cluster>): Cluster {
-  return Cluster.fromPartial({
-    name,
-    clusterDiscoveryType: { $case: 'type', value: Cluster_DiscoveryType.STATIC },
-    connectTimeout: seconds(CONNECT_TIMEOUT_SECONDS),
-    lbPolicy: Cluster_LbPolicy.ROUND_ROBIN,
-    typedExtensionProtocolOptions: http2 ? HTTP2_OPTIONS : {},
-    loadAssignment: {
-      clusterName: name,
-      endpoints: [{ locality: {}, lbEndpoints: [{ hostIdentifier: { $case: 'endpoint', value: { address: { address: { $case: 'envoyInternalAddress', value: { addressNameSpecifier: { $case: 'serverListenerName', value: listener } } } } } } }] }],
-    },
-    ...extra,
-  });
+  const address = { address: { $case: 'envoyInternalAddress' as const, value: { addressNameSpecifier: { $case: 'serverListenerName' as const, value: listener } } } };
+  return staticCluster(name, http2, [{ hostIdentifier: { $case: 'endpoint', value: { address } } }], extra);
 }
 
 function internalListener(name: string): Listener {
