@@ -8,7 +8,7 @@ import { CLUSTER_TYPE } from '../../../src/xds/resource.js';
 import { outboundCluster } from '../../../src/xds/translate/names.js';
 import { circuitBreaker, faultDetector } from '../../support/governance.js';
 import { anyParts, resource, type Json } from './support/envoy-protos.js';
-import { dest, instance, mesh, ms, proxyless, rule, service, sidecar, source } from './support/fixtures.js';
+import { dest, gateway, instance, mesh, ms, proxyless, rule, service, sidecar, source } from './support/fixtures.js';
 
 const rule_ = (id: string) => rule(id, [source({ '$header.x-c': ms('EXACT', '1') })], [dest({ v: ms('EXACT', '2') })]);
 
@@ -136,6 +136,17 @@ test('a SERVICE-level breaker: the caller\'s routes go to an aggregate of the se
   const lds = [...t.snapshot.resources['type.googleapis.com/envoy.config.listener.v3.Listener'].items.keys()];
   assert.ok(lds.includes(`breaker-upstream|${NS}|api`) && lds.includes(`breaker-fallback|${NS}|api`));
   assert.deepEqual(resource(t.snapshot, 'lds', `breaker-upstream|${NS}|api`).internalListener, {});
+});
+
+test('a gateway bootstrapped with internal listeners gets the same breakers; one without gets the reason', () => {
+  const m = mesh(api({ circuitBreakers: [circuitBreaker(NS, 'api', { id: 'svc', level: 'SERVICE' })] }), service('edge', 'gw', []));
+  const gw = createTranslator().translate(m, gateway('edge', 'gw', { 'polaris-xds.io/internal-listeners': 'true' }));
+  assert.deepEqual(gw.skipped, []);
+  assert.ok(gw.snapshot.resources['type.googleapis.com/envoy.config.listener.v3.Listener'].items.has(`breaker-upstream|${NS}|api`));
+  assert.ok(gw.snapshot.resources['type.googleapis.com/envoy.config.route.v3.RouteConfiguration'].items.has(`breaker-upstream|${NS}|api`));
+  const plain = createTranslator().translate(m, gateway('edge', 'gw'));
+  assert.equal(plain.snapshot.resources[CLUSTER_TYPE].items.has(`BREAKER|${NS}|api`), false);
+  assert.match(plain.skipped[0]!.reason, /needs Envoy's internal listeners/);
 });
 
 test('METHOD-level breakers: the routes of each method (matched like routing\'s $path) go first to its own breaker, then through the service\'s', () => {
