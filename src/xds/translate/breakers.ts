@@ -1,14 +1,16 @@
-// Circuit-breaker rules (Polaris CIRCUIT_BREAKER) → Envoy outlier detection. The rule in effect for
-// a (caller, callee) pair is chosen as polaris-go chooses it; an INSTANCE-level rule becomes the
-// outlier detection of the callee's clusters for that caller, translated exactly or skipped with a
+// Circuit-breaker rules (Polaris CIRCUIT_BREAKER) → Envoy outlier detection. The rules in effect for
+// a (caller, callee) pair are chosen as polaris-go chooses them, one per level: an INSTANCE-level
+// rule becomes the outlier detection of the callee's clusters for that caller; SERVICE- and
+// METHOD-level rules become the outlier detection of one host standing for the service (or the
+// method's calls), which service-breaker.ts builds. Each is translated exactly or skipped with a
 // reason (docs/governance.md has the field-by-field mapping and why each skip exists). Pure.
-import type { OutlierDetection } from '../../gen/envoy/config/cluster/v3/outlier_detection.js';
 import type { DeepPartial } from '../../gen/envoy/config/cluster/v3/cluster.js';
+import type { OutlierDetection } from '../../gen/envoy/config/cluster/v3/outlier_detection.js';
+import type { RouteMatch } from '../../gen/envoy/config/route/v3/route_components.js';
 import type { CircuitBreakerRule, ErrorCondition } from '../../model/circuitbreaker.js';
 import { compareKeys, type Service } from '../../model/mesh.js';
 import { seconds } from './encode.js';
 import { matchTest } from './routing/labels.js';
-import type { RouteMatch } from '../../gen/envoy/config/route/v3/route_components.js';
 import { routeMatch, sourceMatch, type Flavor } from './routing/match.js';
 import { appliesTo, isWildcard, type Caller } from './routing/rules.js';
 import { skip, type SkipReason } from './skip.js';
@@ -190,7 +192,7 @@ function outlierOf(rule: CircuitBreakerRule, flavor: Flavor): Translated {
   return { ok: true, outlier };
 }
 
-/** levelSkip is why a rule of a level other than INSTANCE or SERVICE is not enforced. */
+/** levelSkip is why a rule of its level is not enforced for this flavor, or undefined when it can be. */
 function levelSkip(rule: CircuitBreakerRule, flavor: Flavor): string | undefined {
   switch (rule.level) {
     case 'INSTANCE':
@@ -214,9 +216,9 @@ function serviceBreakerOf(rule: CircuitBreakerRule, path: string): { ok: true; v
 }
 
 /**
- * breakerFor is the circuit breaking a caller gets on its clusters of service `s`. Of the enabled
- * INSTANCE rules that apply to the caller, the first in polaris-go's order is the one in effect;
- * rules of other levels that apply are reported as skipped.
+ * breakerFor is the circuit breaking a caller gets for service `s`. Of the enabled rules that apply
+ * to the caller, the first INSTANCE and the first SERVICE rule in polaris-go's order are in effect,
+ * and the METHOD rules in that order (a request is guarded by the first whose method matches).
  */
 export function breakerFor(s: Service, caller: Caller, flavor: Flavor): Breaker {
   const rules = s.circuitBreakers.rules;

@@ -1,6 +1,6 @@
-// Guard: what a service's governance rules add to a caller's clusters of it — outlier detection
-// from its circuit breakers (breakers.ts) and active health checks from its fault detectors
-// (health.ts) — with what was skipped, and a key that tells guards apart for caching.
+// Guard: what a service's governance rules give a caller of it — outlier detection on its clusters
+// and SERVICE/METHOD breakers from its circuit breakers (breakers.ts), active health checks from its
+// fault detectors (health.ts) — with what was skipped, and a key that tells guards apart for caching.
 import type { DeepPartial } from '../../gen/envoy/config/cluster/v3/cluster.js';
 import type { OutlierDetection } from '../../gen/envoy/config/cluster/v3/outlier_detection.js';
 import type { HealthCheck } from '../../gen/envoy/config/core/v3/health_check.js';
