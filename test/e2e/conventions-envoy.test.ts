@@ -74,8 +74,11 @@ describe("Polaris's conventions through a real Envoy", () => {
   });
 
   it('1 healthy of 3 → all traffic to it, on a service cluster and on a rule cluster (no 50 % panic)', async () => {
-    await sidecar.only('a', 90, `flat.${NS}`);
-    await sidecar.only('a', 90, `ruled.${NS}`);
+    for (const host of [`flat.${NS}`, `ruled.${NS}`]) {
+      const counts = await sidecar.tally(90, host);
+      console.log(`1 healthy of 3, ${host}: ${JSON.stringify(Object.fromEntries(counts))}`);
+      assert.deepEqual(Object.fromEntries(counts), { a: 90 }, host);
+    }
     const stats = await sidecar.envoy.admin('/stats?filter=lb_healthy_panic');
     for (const line of stats.split('\n').filter((l) => /cv\|(flat|ruled)/.test(l))) assert.match(line, /: 0$/, line);
   });
@@ -89,6 +92,7 @@ describe("Polaris's conventions through a real Envoy", () => {
         return seen.join() === 'a,b,c';
       }, 10_000, 50);
       const counts = await sidecar.tally(90, host);
+      console.log(`0 healthy of 3, ${host}: ${JSON.stringify(Object.fromEntries(counts))}`);
       assert.deepEqual(keys(counts), ['a', 'b', 'c'], `${host}: ${JSON.stringify(Object.fromEntries(counts))}`);
     }
     // And back: one healthy again takes everything.
