@@ -5,6 +5,7 @@
 // stream takes a content nonce only when its id is above every content id it used for that type;
 // otherwise (the same content again, e.g. after a resubscription) the stream gets a nonce of its
 // own, `s<n>`, and bytes of its own.
+import { ByteBoundedCache } from '../byte-bounded-cache.js';
 import type { EncodedResource } from '../snapshot.js';
 import type { Plan, StreamMode } from './protocol.js';
 
@@ -15,17 +16,19 @@ export interface SharedResponse {
   readonly bytes: Buffer;
 }
 
-// Recent responses kept for reuse, by total bytes (oldest out first). A push writes the same content
+// Recent responses kept for reuse, by total bytes (least recently used out first). A push writes the same content
 // to its streams within one pass, so recent contents are all that is needed.
 const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
 
 /** SharedResponses is one server's cache of encoded responses by content. */
 export class SharedResponses {
-  private readonly byKey = new Map<string, SharedResponse>();
-  private bytes = 0;
+  private readonly byKey: ByteBoundedCache<string, SharedResponse>;
   private lastId = 0;
 
-  constructor(private readonly maxBytes = DEFAULT_MAX_BYTES) {}
+  constructor(maxBytes = DEFAULT_MAX_BYTES) {
+    // A response larger than a fraction of the budget would push out everything else.
+    this.byKey = new ByteBoundedCache({ maxBytes, maxEntryBytes: maxBytes / 8, sizeOf: (r) => r.bytes.length });
+  }
 
   /** get returns the response for content `key`, encoding it with its content nonce the first time. */
   get(key: string, encode: (nonce: string) => Buffer): SharedResponse {
@@ -34,15 +37,7 @@ export class SharedResponses {
     const id = ++this.lastId;
     const nonce = `c${id}`;
     const r: SharedResponse = { id, nonce, bytes: encode(nonce) };
-    // A response larger than a fraction of the budget would push out everything else.
-    if (r.bytes.length > this.maxBytes / 8) return r;
     this.byKey.set(key, r);
-    this.bytes += r.bytes.length;
-    for (const [k, old] of this.byKey) {
-      if (this.bytes <= this.maxBytes) break;
-      this.byKey.delete(k);
-      this.bytes -= old.bytes.length;
-    }
     return r;
   }
 }
