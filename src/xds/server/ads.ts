@@ -211,11 +211,11 @@ export async function createXdsServer(opts: XdsServerOptions): Promise<XdsServer
   const cfg = opts.config ?? {};
   const server = new grpc.Server(grpcServerOptions(cfg));
   const fromConfig: Partial<XdsLimits> = {
-    maxResourceNames: cfg.maxResourceNames || undefined,
-    maxNameLength: cfg.maxNameLength || undefined,
-    maxPendingBytesPerStream: cfg.maxPendingBytesPerStream || undefined,
-    maxPendingBytes: cfg.maxPendingBytes || undefined,
-    maxNameListCacheBytes: cfg.maxNameListCacheBytes || undefined,
+    maxResourceNames: cfg.maxResourceNames,
+    maxNameLength: cfg.maxNameLength,
+    maxPendingBytesPerStream: cfg.maxPendingBytesPerStream,
+    maxPendingBytes: cfg.maxPendingBytes,
+    maxNameListCacheBytes: cfg.maxNameListCacheBytes,
   };
   const limits = { ...definedOnly(fromConfig), ...opts.limits };
   const ads = registerAds(server, { ...opts, limits });

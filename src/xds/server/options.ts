@@ -53,7 +53,7 @@ export interface GrpcServerConfig {
   /** Largest request accepted; grpc-js defaults to 4 MiB. */
   readonly maxReceiveMessageBytes?: number;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: streams one connection may open; absent leaves it unlimited. */
-  readonly maxConcurrentStreams?: number;
+  readonly maxConcurrentStreamsPerConnection?: number;
   /** Close connections with no open stream for this long; 0 or absent disables. */
   readonly maxConnectionIdleMs?: number;
 }
@@ -73,7 +73,7 @@ export function grpcServerOptions(cfg: GrpcServerConfig): ChannelOptions {
     if (cfg.maxConnectionAgeGraceMs) opts['grpc.max_connection_age_grace_ms'] = cfg.maxConnectionAgeGraceMs;
   }
   if (cfg.maxReceiveMessageBytes) opts['grpc.max_receive_message_length'] = cfg.maxReceiveMessageBytes;
-  if (cfg.maxConcurrentStreams) opts['grpc.max_concurrent_streams'] = cfg.maxConcurrentStreams;
+  if (cfg.maxConcurrentStreamsPerConnection) opts['grpc.max_concurrent_streams'] = cfg.maxConcurrentStreamsPerConnection;
   if (cfg.maxConnectionIdleMs) opts['grpc.max_connection_idle_ms'] = cfg.maxConnectionIdleMs;
   return opts;
 }
