@@ -26,6 +26,7 @@ export const ENV: Readonly<Record<string, { path: string[]; kind: 'string' | 'li
   POLARIS_XDS_XDS_MAX_CONCURRENT_STREAMS_PER_CONNECTION: { path: ['xds', 'maxConcurrentStreamsPerConnection'], kind: 'int' },
   POLARIS_XDS_XDS_MAX_PENDING_BYTES_PER_STREAM: { path: ['xds', 'maxPendingBytesPerStream'], kind: 'int' },
   POLARIS_XDS_XDS_MAX_PENDING_BYTES: { path: ['xds', 'maxPendingBytes'], kind: 'int' },
+  POLARIS_XDS_XDS_MAX_STALL_MS: { path: ['xds', 'maxStallMs'], kind: 'int' },
   POLARIS_XDS_ADMIN_ADDRESS: { path: ['admin', 'address'], kind: 'string' },
   POLARIS_XDS_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
   POLARIS_XDS_LOG_FORMAT: { path: ['log', 'format'], kind: 'string' },

@@ -64,6 +64,8 @@ export const ConfigSchema = z
         maxPendingBytes: z.number().int().min(MiB).default(96 * MiB),
         /** Bytes of decoded SotW resource-name lists kept for reuse across streams. */
         maxNameListCacheBytes: z.number().int().nonnegative().default(32 * MiB),
+        /** 0 disables; otherwise a stream whose client has read nothing for this long while responses wait is ended. */
+        maxStallMs: duration.default(60_000),
         tls: z
           .object({
             cert: z.string(),
@@ -93,6 +95,7 @@ export const ConfigSchema = z
         maxPendingBytesPerStream: 32 * MiB,
         maxPendingBytes: 96 * MiB,
         maxNameListCacheBytes: 32 * MiB,
+        maxStallMs: 60_000,
         drainMs: 5000,
       }),
     admin: z

@@ -174,6 +174,7 @@ export interface XdsServerConfig extends GrpcServerConfig {
   readonly maxPendingBytesPerStream?: number;
   readonly maxPendingBytes?: number;
   readonly maxNameListCacheBytes?: number;
+  readonly maxStallMs?: number;
   /** PEM file paths; with clientCa, clients must present a certificate it signed (mTLS). */
   readonly tls?: { readonly cert: string; readonly key: string; readonly clientCa?: string };
 }
@@ -216,6 +217,7 @@ export async function createXdsServer(opts: XdsServerOptions): Promise<XdsServer
     maxPendingBytesPerStream: cfg.maxPendingBytesPerStream,
     maxPendingBytes: cfg.maxPendingBytes,
     maxNameListCacheBytes: cfg.maxNameListCacheBytes,
+    maxStallMs: cfg.maxStallMs,
   };
   const limits = { ...definedOnly(fromConfig), ...opts.limits };
   const ads = registerAds(server, { ...opts, limits });

@@ -26,6 +26,8 @@ export interface XdsLimits {
   readonly maxPendingBytes: number;
   /** Bytes of decoded SotW resource-name lists kept for reuse (lists no open stream holds are dropped). */
   readonly maxNameListCacheBytes: number;
+  /** A stream whose oldest unflushed response has waited this long (its client reads nothing) ends; 0 never. */
+  readonly maxStallMs: number;
 }
 
 const MiB = 1024 * 1024;
@@ -40,6 +42,7 @@ export const DEFAULT_LIMITS: XdsLimits = Object.freeze({
   maxPendingBytesPerStream: 32 * MiB,
   maxPendingBytes: 96 * MiB,
   maxNameListCacheBytes: 32 * MiB,
+  maxStallMs: 60_000,
 });
 
 /** GrpcServerConfig is the part of the `xds` configuration that becomes grpc-js server options. */

@@ -2,7 +2,7 @@
 // writes due responses in make-before-break order with backpressure, and has one close path.
 import type { Node } from '../../gen/envoy/config/core/v3/base.js';
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
-import { ERRORS, errorCode, xdsError } from '../../errors.js';
+import { ERRORS, errorCode, xdsError, type PolarisXdsError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, isTypeUrl, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, type TypeUrl } from '../resource.js';
 import type { Snapshot } from '../snapshot.js';
@@ -100,6 +100,8 @@ export class AdsStream<Req> implements PendingHolder {
   // Sizes and times of the writes not yet flushed, oldest first (grpc-js flushes them in order).
   private readonly unflushed: Array<{ readonly bytes: number; readonly at: number }> = [];
   private unflushedBytes = 0;
+  // Fires when the oldest unflushed write has waited maxStallMs: the client has stopped reading.
+  private stallTimer?: NodeJS.Timeout;
   // The shared name list this stream's latest request of each type carried.
   private readonly heldLists = new Map<string, readonly string[]>();
   private awaitingDrain = false;
@@ -182,6 +184,7 @@ export class AdsStream<Req> implements PendingHolder {
       this.log.warn({ err }, 'closing the node watch failed');
     }
     this.watch = undefined;
+    clearTimeout(this.stallTimer);
     this.ctx.budget.forget(this, this.unflushedBytes);
     for (const names of this.heldLists.values()) this.ctx.nameLists.release(names, this.id);
     this.heldLists.clear();
@@ -421,6 +424,7 @@ export class AdsStream<Req> implements PendingHolder {
     }
     this.inFlight++;
     this.unflushed.push({ bytes: bytes.length, at: now });
+    if (this.unflushed.length === 1) this.armStallTimer(now);
     this.unflushedBytes += bytes.length;
     this.ctx.budget.add(this, bytes.length);
     if (!this.call.write(bytes, this.onWritten)) {
@@ -455,12 +459,32 @@ export class AdsStream<Req> implements PendingHolder {
     for (const { holder, limit } of this.ctx.budget.overBudget(this, bytes)) {
       const stream = holder as AdsStream<unknown>;
       const budget = limit === 'stream' ? this.ctx.budget.maxPerStream : this.ctx.budget.maxTotal;
-      const err = xdsError('PXDS_ERR_XDS_PENDING_BUDGET', stream.unflushedBytes, limit === 'stream' ? 'per-stream' : 'total', budget);
-      this.ctx.metrics.streamExhausted(limit);
-      stream.log.warn({ code: err.code, unflushedBytes: stream.unflushedBytes, oldestUnflushedMs: now - stream.oldestPendingAt, limit }, 'client is not reading its responses; ending the stream');
-      stream.close({ code: GRPC_RESOURCE_EXHAUSTED, details: `${err.code}: ${err.message}`, errorCode: err.code, abort: true });
+      stream.exhaust(limit, xdsError('PXDS_ERR_XDS_PENDING_BUDGET', stream.unflushedBytes, limit === 'stream' ? 'per-stream' : 'total', budget), now);
     }
     return !this.closed;
+  }
+
+  /** exhaust ends a stream whose client is not reading: at once, dropping its unflushed writes; counted and logged once. */
+  private exhaust(limit: 'stream' | 'total' | 'stalled', err: PolarisXdsError, now: number): void {
+    if (this.closed) return;
+    this.ctx.metrics.streamExhausted(limit);
+    this.log.warn({ code: err.code, unflushedBytes: this.unflushedBytes, oldestUnflushedMs: now - this.oldestPendingAt, limit }, 'client is not reading its responses; ending the stream');
+    this.close({ code: GRPC_RESOURCE_EXHAUSTED, details: `${err.code}: ${err.message}`, errorCode: err.code, abort: true });
+  }
+
+  /** armStallTimer (re)starts the timer for the oldest unflushed write, if stalls are limited. */
+  private armStallTimer(now: number): void {
+    clearTimeout(this.stallTimer);
+    const stallMs = this.ctx.limits.maxStallMs;
+    const oldest = this.unflushed[0];
+    if (!oldest || stallMs <= 0) return;
+    this.stallTimer = setTimeout(() => {
+      const at = this.ctx.now();
+      const waited = at - this.oldestPendingAt;
+      if (waited >= stallMs) this.exhaust('stalled', xdsError('PXDS_ERR_XDS_CLIENT_STALLED', waited, this.unflushedBytes), at);
+      else this.armStallTimer(at);
+    }, Math.max(0, oldest.at + stallMs - now));
+    this.stallTimer.unref?.();
   }
 
   private readonly onWritten = (): void => {
@@ -470,6 +494,7 @@ export class AdsStream<Req> implements PendingHolder {
     if (w) {
       this.unflushedBytes -= w.bytes;
       this.ctx.budget.flushed(this, w.bytes);
+      this.armStallTimer(this.ctx.now());
     }
     this.pump();
   };
