@@ -386,7 +386,7 @@ export class AdsStream<Req> implements PendingHolder {
   private send(t: TypeState, plan: Plan): void {
     const cp = this.ctx.controlPlane;
     const sections = this.ctx.sections;
-    const shared = this.ctx.responses.get(contentKey(this.mode, plan), (n) => this.protocol.encode(plan, n, cp, sections));
+    const shared = this.ctx.responses.get(contentKey(this.mode, plan), (n) => this.protocol.encode(plan, n, cp, sections), plan.removed.length > 0);
     let nonce: string;
     let bytes: Buffer;
     if (shared.id > t.lastContentId) {
