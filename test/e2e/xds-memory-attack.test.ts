@@ -131,3 +131,107 @@ describe('an attacker on the xDS port, against the bridge with the chart heap li
     });
   }
 });
+
+describe('clients that never read, while a 1,000-service mesh changes', () => {
+  const SERVICES = 1000;
+  const STALLED = 50;
+  const CHANGES = 20;
+  const MiB = 1024 * 1024;
+  const BUDGET = { perStream: 8 * MiB, total: 48 * MiB, stallMs: 3000 };
+  // The chart's memory limit.
+  const CHART_MEMORY = 512 * MiB;
+  let file: MeshFile;
+  let bridge: BridgeProcess;
+  let envoy: EnvoyProcess;
+
+  const bigMesh = (added: number): MeshDoc => ({
+    namespaces: [
+      {
+        name: NS,
+        services: [
+          ...Array.from({ length: SERVICES + added }, (_, i) => ({
+            name: i < SERVICES ? `svc-${i}` : `new-${i - SERVICES}`,
+            instances: [{ host: '127.0.0.1', port: 40000 + (i % 20000), protocol: 'http' }],
+          })),
+          { name: 'client', instances: [{ host: '127.0.0.1', port: 31000, protocol: 'http' }] },
+        ],
+      },
+    ],
+  });
+
+  const hasCluster = async (name: string) => (await envoy.configDump()).clusters.some((c) => c.name === name);
+
+  before(async () => {
+    file = meshFile(bigMesh(0));
+    bridge = await startBridge(['--file', file.path], {
+      ready: true,
+      env: {
+        NODE_OPTIONS: CHART_NODE_OPTIONS,
+        POLARIS_XDS_XDS_MAX_PENDING_BYTES_PER_STREAM: String(BUDGET.perStream),
+        POLARIS_XDS_XDS_MAX_PENDING_BYTES: String(BUDGET.total),
+        POLARIS_XDS_XDS_MAX_STALL_MS: String(BUDGET.stallMs),
+      },
+    });
+    ({ envoy } = await startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'client' }));
+    await waitFor('envoy has the mesh', () => hasCluster(`OUTBOUND|${NS}|svc-${SERVICES - 1}`), 30_000, 200);
+  });
+
+  after(async () => {
+    await envoy?.stop();
+    await bridge?.stop();
+    file?.remove();
+  });
+
+  it(`${STALLED} stalled clients, ${CHANGES} changes: RSS within the pod's limit, unread bytes within the budget, stalled streams ended, Envoy converging`, async () => {
+    const node = `${NS}/client~10.0.0.9`;
+    const edsNames = nameList(3, SERVICES, (i) => `OUTBOUND|${NS}|svc-${i}`);
+    const sessions = Array.from({ length: STALLED }, () => connect(bridge.xdsAddress, { stalled: true }));
+    const calls = sessions.map((s) =>
+      rawCall(s, ADS_PATHS.sotw, [
+        sotwRequest(CDS, Buffer.alloc(0), node),
+        sotwRequest('type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment', edsNames),
+        sotwRequest('type.googleapis.com/envoy.config.listener.v3.Listener', Buffer.alloc(0)),
+      ]),
+    );
+    let peakRss = 0;
+    let peakUnflushed = 0;
+    const sample = async () => {
+      const text = (await bridge.admin('/metrics')).body;
+      const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      peakRss = Math.max(peakRss, read('polaris_xds_process_resident_memory_bytes'));
+      peakUnflushed = Math.max(peakUnflushed, read('polaris_xds_unflushed_response_bytes'));
+    };
+    const started = Date.now();
+    try {
+      for (let k = 0; k < CHANGES; k++) {
+        file.write(bigMesh(k + 1));
+        await waitFor(`envoy converges on change ${k + 1}`, async () => {
+          await sample();
+          return hasCluster(`OUTBOUND|${NS}|new-${k}`);
+        }, 15_000, 100);
+      }
+      console.log(`${CHANGES} changes converged in ${Date.now() - started} ms`);
+      const ends = await Promise.race([
+        Promise.all(calls.map((c) => c.ended)),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('stalled streams still open')), 3 * BUDGET.stallMs + 10_000).unref()),
+      ]);
+      await sample();
+      const byCode = new Map<number, number>();
+      for (const e of ends) byCode.set(e.rstCode, (byCode.get(e.rstCode) ?? 0) + 1);
+      console.log(`stalled streams ended by RST code: ${JSON.stringify([...byCode])}; peak RSS ${(peakRss / MiB).toFixed(0)} MiB; peak unread ${(peakUnflushed / MiB).toFixed(1)} MiB`);
+      assert.deepEqual([...byCode], [[11, STALLED]], 'every stalled stream was reset with ENHANCE_YOUR_CALM (RESOURCE_EXHAUSTED)');
+      for (const e of ends) assert.equal(e.dataBytes, 0);
+    } finally {
+      for (const s of sessions) s.destroy();
+    }
+    const text = (await bridge.admin('/metrics')).body;
+    const exhausted = [...text.matchAll(/^polaris_xds_streams_exhausted_total\{limit="(\w+)"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[2]), 0);
+    assert.equal(exhausted, STALLED, 'each ended stream counted once');
+    assert.ok(peakUnflushed <= BUDGET.total, `unread bytes peaked at ${peakUnflushed}`);
+    assert.ok(peakRss < CHART_MEMORY, `RSS peaked at ${peakRss}`);
+    assert.equal((await bridge.admin('/readyz')).status, 200);
+    // Envoy still converges once the stalled clients are gone.
+    file.write(bigMesh(CHANGES + 1));
+    await waitFor('envoy converges after the stalled clients', () => hasCluster(`OUTBOUND|${NS}|new-${CHANGES}`), 15_000, 100);
+  });
+});
