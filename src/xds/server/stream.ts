@@ -424,7 +424,7 @@ export class AdsStream<Req> implements PendingHolder {
     }
     this.inFlight++;
     this.unflushed.push({ bytes: bytes.length, at: now });
-    if (this.unflushed.length === 1) this.armStallTimer(now);
+    if (!this.stallTimer) this.armStallTimer(now);
     this.unflushedBytes += bytes.length;
     this.ctx.budget.add(this, bytes.length);
     if (!this.call.write(bytes, this.onWritten)) {
@@ -472,13 +472,17 @@ export class AdsStream<Req> implements PendingHolder {
     this.close({ code: GRPC_RESOURCE_EXHAUSTED, details: `${err.code}: ${err.message}`, errorCode: err.code, abort: true });
   }
 
-  /** armStallTimer (re)starts the timer for the oldest unflushed write, if stalls are limited. */
+  /**
+   * armStallTimer starts the timer for the oldest unflushed write, if stalls are limited. Flushes
+   * leave it running (a timer per write would cost more than the writes): when it fires, it ends
+   * the stream or waits on for whichever write is oldest then.
+   */
   private armStallTimer(now: number): void {
-    clearTimeout(this.stallTimer);
     const stallMs = this.ctx.limits.maxStallMs;
     const oldest = this.unflushed[0];
-    if (!oldest || stallMs <= 0) return;
+    if (!oldest || stallMs <= 0 || this.closed) return;
     this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
       const at = this.ctx.now();
       const waited = at - this.oldestPendingAt;
       if (waited >= stallMs) this.exhaust('stalled', xdsError('PXDS_ERR_XDS_CLIENT_STALLED', waited, this.unflushedBytes), at);
@@ -494,7 +498,6 @@ export class AdsStream<Req> implements PendingHolder {
     if (w) {
       this.unflushedBytes -= w.bytes;
       this.ctx.budget.flushed(this, w.bytes);
-      this.armStallTimer(this.ctx.now());
     }
     this.pump();
   };
