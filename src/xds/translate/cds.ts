@@ -65,8 +65,10 @@ export function ruleCluster(name: string, http2: boolean): Cluster {
 }
 
 /** inboundCluster is a sidecar's static cluster to its own application on 127.0.0.1. */
-export function inboundCluster(name: string, ports: readonly number[], http2: boolean): Cluster {
+export function inboundCluster(name: string, ports: readonly number[], http2: boolean, maxRequests?: number): Cluster {
   return Cluster.fromPartial({
+    // A CONCURRENCY rate limit: at most this many requests in flight to the application.
+    ...(maxRequests !== undefined ? { circuitBreakers: { thresholds: [{ maxRequests }] } } : {}),
     name,
     clusterDiscoveryType: { $case: 'type', value: Cluster_DiscoveryType.STATIC },
     connectTimeout: seconds(CONNECT_TIMEOUT_SECONDS),
