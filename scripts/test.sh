@@ -9,6 +9,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 else
   npm run --silent prepare
 fi
+# Types of src/, test/ and bench/ are checked first: tests run through tsx, which does not check them.
+npm run --silent typecheck
 ENVOY_BIN="$(bash scripts/install-envoy.sh)"
 POLARIS_HOME="$(bash scripts/install-polaris.sh)"
 export ENVOY_BIN POLARIS_HOME

@@ -23,7 +23,7 @@ import { parseNode, type NodeInfo } from './xds/node.js';
 import { createXdsServer, type XdsServer } from './xds/server/ads.js';
 import type { Snapshot } from './xds/snapshot.js';
 import { SnapshotCache } from './xds/snapshot-cache.js';
-import { translator, configDump } from './xds/translate/index.js';
+import { createTranslator, configDump } from './xds/translate/index.js';
 import { reportingTranslator, skipReporter } from './xds/translate/skip-report.js';
 
 /** EXAMPLE_MESH is the embedded default: served when neither Polaris nor a file is configured. */
@@ -82,7 +82,7 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
   // What the translator leaves out is logged (each reason once) and counted by kind (polaris_xds_rules_skipped).
   const reportSkips = skipReporter({ logger: logger.child({ component: 'translate' }), registry, current: () => cache.skipped() });
   const cache = new SnapshotCache({
-    translator: reportingTranslator(translator, reportSkips),
+    translator: reportingTranslator(createTranslator(), reportSkips),
     logger: logger.child({ component: 'snapshot' }),
     debounceMs: cfg.xds.debounceMs,
     debounceMaxMs: cfg.xds.debounceMaxMs,

@@ -1,5 +1,6 @@
-// The one catalogue of coded errors. Callers branch on `code`, never on `instanceof`.
-// Every code is listed in docs/errors.md (a test keeps the two in step). Codes are never reused.
+// The one catalogue of coded errors. Callers branch on `code`; `instanceof PolarisXdsError` only
+// tells a coded error from a foreign one. Every code is listed in docs/errors.md and raised somewhere
+// in src/ (a test keeps the three in step). Retired codes are listed there too and never reused.
 
 export interface ErrorSpec {
   readonly code: string;
@@ -28,7 +29,6 @@ export const ERRORS = {
   PXDS_ERR_XDS_NO_NODE: { code: 'PXDS_ERR_XDS_NO_NODE', message: 'first request of a stream has no node', grpcStatus: grpc.INVALID_ARGUMENT },
   PXDS_ERR_XDS_TOO_MANY_NAMES: { code: 'PXDS_ERR_XDS_TOO_MANY_NAMES', message: 'request names %s resources; at most %s are allowed', grpcStatus: grpc.RESOURCE_EXHAUSTED },
   PXDS_ERR_XDS_BAD_REQUEST: { code: 'PXDS_ERR_XDS_BAD_REQUEST', message: 'malformed request: %s', grpcStatus: grpc.INVALID_ARGUMENT },
-  PXDS_ERR_XDS_NOT_READY: { code: 'PXDS_ERR_XDS_NOT_READY', message: 'no mesh state yet: %s', grpcStatus: grpc.UNAVAILABLE },
   PXDS_ERR_XDS_INTERNAL: { code: 'PXDS_ERR_XDS_INTERNAL', message: 'internal error: %s', grpcStatus: grpc.INTERNAL },
   PXDS_ERR_XDS_SHUTDOWN: { code: 'PXDS_ERR_XDS_SHUTDOWN', message: 'server shutting down: %s', grpcStatus: grpc.UNAVAILABLE },
 } as const satisfies Record<string, ErrorSpec>;

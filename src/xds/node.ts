@@ -91,7 +91,7 @@ function parsePorts(s: string | undefined): number[] {
 /**
  * parseNode derives NodeInfo from an xDS Node. Any id is accepted: a node whose id is not in
  * Polaris's form is served as a sidecar of the namespace and service its metadata names (or none).
- * A gRPC client (user agent `gRPC …` or the `TRAFFICDIRECTOR_`-style bootstrap we emit) is proxyless.
+ * A gRPC client (user agent `gRPC …`, which grpc-js and the other gRPC libraries send) is proxyless.
  */
 export function parseNode(node: Pick<Node, 'id' | 'metadata' | 'locality' | 'userAgentName' | 'clientFeatures'>): NodeInfo {
   const metadata = flatten(node.metadata);

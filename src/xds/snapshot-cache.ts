@@ -27,6 +27,11 @@ export interface SnapshotCacheOptions<V extends { readonly key: string }> {
   readonly logger: Logger;
   readonly debounceMs: number;
   readonly debounceMaxMs: number;
+  /**
+   * Milliseconds on a monotonic clock (default `performance.now`). Timers are the global ones,
+   * looked up at each call, so tests drive both with `t.mock.timers` and a `now` reading `Date.now`.
+   */
+  readonly now?: () => number;
   /** Called after each rebuild with the time it took, for metrics. */
   readonly onBuild?: (info: { groups: number; millis: number }) => void;
 }
@@ -80,7 +85,11 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
   private readonly due: GroupWatch<V>[] = [];
   private dueHead = 0;
 
-  constructor(private readonly opts: SnapshotCacheOptions<V>) {}
+  private readonly now: () => number;
+
+  constructor(private readonly opts: SnapshotCacheOptions<V>) {
+    this.now = opts.now ?? (() => performance.now());
+  }
 
   /**
    * setMesh takes a new MeshState. A change after a quiet spell is applied on the next tick; one
@@ -93,7 +102,7 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
     if (first) return this.rebuild();
     // A rebuild is due on the next tick; it will read this mesh.
     if (this.leading !== undefined) return;
-    if (this.quietTimer === undefined && performance.now() - this.lastRebuild >= this.opts.debounceMs) {
+    if (this.quietTimer === undefined && this.now() - this.lastRebuild >= this.opts.debounceMs) {
       this.leading = setImmediate(() => this.rebuild());
       return;
     }
@@ -162,8 +171,8 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
     this.maxTimer = undefined;
     this.leading = undefined;
     if (!this.mesh) return;
-    this.lastRebuild = performance.now();
-    const started = performance.now();
+    this.lastRebuild = this.now();
+    const started = this.lastRebuild;
     const changed: Group<V>[] = [];
     for (const g of this.groups.values()) {
       let next: Translation;
@@ -178,7 +187,7 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
       g.translation = next;
       if (!sameSnapshot(before, next.snapshot)) changed.push(g);
     }
-    this.opts.onBuild?.({ groups: this.groups.size, millis: performance.now() - started });
+    this.opts.onBuild?.({ groups: this.groups.size, millis: this.now() - started });
     for (const g of changed) for (const w of g.watches) this.notify(w);
   }
 
@@ -191,7 +200,7 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
 
   /** drain calls due listeners in order for up to NOTIFY_SLICE_MS, and comes back on a later tick for the rest. */
   private readonly drain = (): void => {
-    const started = performance.now();
+    const started = this.now();
     while (this.dueHead < this.due.length) {
       const w = this.due[this.dueHead++]!;
       w.pending = false;
@@ -202,7 +211,7 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
         // One listener's failure must not keep the snapshot from the others.
         this.opts.logger.error({ err, group: w.group.view.key }, 'snapshot listener failed');
       }
-      if (performance.now() - started >= NOTIFY_SLICE_MS && this.dueHead < this.due.length) {
+      if (this.now() - started >= NOTIFY_SLICE_MS && this.dueHead < this.due.length) {
         setImmediate(this.drain);
         return;
       }

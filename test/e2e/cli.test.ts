@@ -1,12 +1,12 @@
 // The command line as a user meets it: usage errors, configuration errors, and a Polaris that
 // cannot be reached.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli, startBridge } from '../support/bridge.js';
 import { freePort } from '../support/ports.js';
+import { scratchDir } from '../support/temp.js';
+
+const scratch = scratchDir('pxds-cli-');
 
 describe('polaris-xds command line', () => {
   it('exits 2 naming an unknown flag and listing the allowed ones', async () => {
@@ -18,8 +18,7 @@ describe('polaris-xds command line', () => {
   });
 
   it('exits 2 naming a bad config key and what is allowed', async () => {
-    const f = join(mkdtempSync(join(tmpdir(), 'pxds-cli-')), 'c.yaml');
-    writeFileSync(f, 'xds:\n  address: nowhere\n');
+    const f = scratch.file('c.yaml', 'xds:\n  address: nowhere\n');
     const r = await runCli(['serve', '--config', f]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /xds\.address: expected host:port/);

@@ -210,6 +210,7 @@ function runPrintConfig(objects: Obj[], extraEnv: Obj = {}): { status: number | 
     const volume = pod.volumes.find((v: Obj) => v.name === m.name);
     if (volume.configMap) {
       const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === volume.configMap.name);
+      assert.ok(cm, `no ConfigMap ${volume.configMap.name} for volume ${m.name}`);
       for (const [k, v] of Object.entries(cm.data as Record<string, string>)) writeFileSync(join(dir, k), v);
     } else if (volume.secret) {
       const items: Obj[] = volume.secret.items ?? ['ca.crt', 'tls.crt', 'tls.key'].map((k) => ({ key: k, path: k }));

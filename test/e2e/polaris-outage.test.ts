@@ -1,14 +1,12 @@
 // Polaris going away never empties what Envoy has: traffic keeps flowing while Polaris is down,
 // changes arrive after it returns, and a bridge started while Polaris is down serves its disk cache.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startBridge, type BridgeProcess } from '../support/bridge.js';
 import { startSidecarEnvoy, type EnvoyProcess } from '../support/envoy.js';
 import { startPolaris, type PolarisServer } from '../support/polaris.js';
 import { waitFor } from '../support/ports.js';
+import { scratchDir } from '../support/temp.js';
 import { sendThrough, startUpstream, type Upstream } from '../support/upstream.js';
 
 const NS = 'outage';
@@ -31,7 +29,7 @@ describe('Polaris outage', () => {
   let bridge: BridgeProcess;
   let envoy: EnvoyProcess;
   let outbound = 0;
-  const cacheDir = mkdtempSync(join(tmpdir(), 'pxds-outage-cache-'));
+  const cacheDir = scratchDir('pxds-outage-cache-').dir;
   const upstreams: Upstream[] = [];
 
   before(async () => {

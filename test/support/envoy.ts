@@ -115,7 +115,8 @@ export function parseConfigDump(dump: { configs: Array<Record<string, unknown>> 
   const listenerEntries = (listeners.dynamic_listeners ?? []).map((l) => {
     const x = l as Record<string, unknown>;
     const state = (x.active_state ?? x.warming_state ?? {}) as Record<string, unknown>;
-    return { ...state, name: x.name, error_state: x.error_state, client_status: x.client_status };
+    const entry: Record<string, unknown> = { ...state, name: x.name, error_state: x.error_state, client_status: x.client_status };
+    return entry;
   });
   return {
     clusters: dynamic(clusters.dynamic_active_clusters, 'cluster', (r) => String(r.name)),

@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { envoyBootstrap } from '../../src/bootstrap/envoy.js';
 import { grpcBootstrap } from '../../src/bootstrap/grpc.js';
 import { parseNode } from '../../src/xds/node.js';
 import { envoyBinary } from '../support/components.js';
+import { scratchDir } from '../support/temp.js';
+
+const scratch = scratchDir('pxds-bs-');
 
 function envoyValidates(bootstrap: unknown): void {
-  const f = join(mkdtempSync(join(tmpdir(), 'pxds-bs-')), 'b.json');
-  writeFileSync(f, JSON.stringify(bootstrap));
+  const f = scratch.file('b.json', JSON.stringify(bootstrap));
   execFileSync(envoyBinary(), ['--mode', 'validate', '-c', f, '--log-level', 'error'], { stdio: 'pipe' });
 }
 

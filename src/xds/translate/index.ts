@@ -131,7 +131,7 @@ function meshResolver(mesh: MeshState): (d: RouteDestination) => Resolved {
   };
 }
 
-/** createTranslator builds a translator with its own caches (tests use fresh ones; the server shares one). */
+/** createTranslator builds a translator with its own caches; the app makes one and hands it to the snapshot cache. */
 export function createTranslator(): Translator {
   // Clusters depend only on their name and whether they speak HTTP/2: keyed by those, an instance
   // change does not re-encode them.
@@ -466,12 +466,4 @@ export function createTranslator(): Translator {
       return proxyless(mesh, view);
     },
   };
-}
-
-/** translator is the process's shared translator (its caches are weak, so sharing costs nothing). */
-export const translator: Translator = createTranslator();
-
-/** translate is `translator.translate`. */
-export function translate(mesh: MeshState, view: NodeView): Translation {
-  return translator.translate(mesh, view);
 }

@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig, redacted } from '../../../src/config/load.js';
 import { errorCode } from '../../../src/errors.js';
+import { scratchDir } from '../../support/temp.js';
+
+const scratch = scratchDir('pxds-cfg-');
 
 function tmpFile(text: string): string {
-  const f = join(mkdtempSync(join(tmpdir(), 'pxds-cfg-')), 'c.yaml');
-  writeFileSync(f, text);
-  return f;
+  return scratch.file('c.yaml', text);
 }
 
 function failure(fn: () => unknown): { code: string | undefined; message: string } {

@@ -107,13 +107,13 @@ describe('malformed requests', () => {
 
   it('a node the watcher refuses ends that stream with the refusal', async () => {
     const { xdsError } = await import('../../../src/errors.js');
-    h.watcher.refuse = (node) => (node.id === 'refused' ? xdsError('PXDS_ERR_XDS_NOT_READY', 'no snapshot for refused') : undefined);
+    h.watcher.refuse = (node) => (node.id === 'refused' ? xdsError('PXDS_ERR_XDS_SHUTDOWN', 'draining') : undefined);
     try {
       const c = h.sotw();
       c.send({ typeUrl: cds, node: { id: 'refused' } });
       const end = await c.ended;
       assert.equal(end.code, grpcStatus.UNAVAILABLE);
-      assert.match(end.details, /PXDS_ERR_XDS_NOT_READY/);
+      assert.match(end.details, /PXDS_ERR_XDS_SHUTDOWN/);
     } finally {
       h.watcher.refuse = undefined;
     }

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AddressBackoff, backoffDelay } from '../../../src/sync/serverconnector/backoff.js';
 import { FakePolaris } from '../../support/fake-polaris.js';
 import { freePort, waitFor } from '../../support/ports.js';
 import { captureLogger, fastSource, sleep, untilState } from './helpers.js';
@@ -8,24 +7,6 @@ import { captureLogger, fastSource, sleep, untilState } from './helpers.js';
 function seed(fake: FakePolaris, hosts: string[]): void {
   fake.setService({ namespace: 'ns1', name: 'svc', instances: hosts.map((host) => ({ host, port: 80 })) });
 }
-
-describe('backoff', () => {
-  it('grows exponentially with jitter and is capped', () => {
-    const lo = { initialMs: 100, maxMs: 1000, random: () => 0 };
-    const hi = { initialMs: 100, maxMs: 1000, random: () => 0.999999 };
-    assert.deepEqual([1, 2, 3, 4, 5, 9].map((n) => backoffDelay(n, lo)), [50, 100, 200, 400, 500, 500]);
-    assert.deepEqual([1, 2, 3, 4, 5, 9].map((n) => backoffDelay(n, hi)), [100, 200, 400, 800, 1000, 1000]);
-    assert.equal(backoffDelay(0, lo), 0);
-    const b = new AddressBackoff(hi);
-    assert.equal(b.fail('a', 1000), 100);
-    assert.equal(b.fail('a', 1000), 200);
-    assert.equal(b.readyAt('a'), 1200);
-    assert.equal(b.readyAt('b'), 0);
-    b.succeed('a');
-    assert.equal(b.readyAt('a'), 0);
-    assert.equal(b.fail('a', 0), 100);
-  });
-});
 
 describe('polaris source failover and recovery', () => {
   it('fails over to the next address when the current one dies, keeping the state', async () => {

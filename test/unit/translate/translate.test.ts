@@ -2,7 +2,7 @@
 // views and the config dump.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configDump, createTranslator, nodeView, translate, translator, type Translation } from '../../../src/xds/translate/index.js';
+import { configDump, createTranslator, nodeView, type Translation } from '../../../src/xds/translate/index.js';
 import { outboundCluster, OUTBOUND_ROUTE_CONFIG } from '../../../src/xds/translate/names.js';
 import { consistent, type EncodedResource, type Snapshot } from '../../../src/xds/snapshot.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE } from '../../../src/xds/resource.js';
@@ -123,12 +123,6 @@ test('sidecars of one service share a view key; the key changes with what change
   assert.equal(gateway('edge', 'gw').key, gateway('edge', 'gw', { 'sidecar.polarismesh.cn/bindPorts': '80' }).key);
   const v = nodeView(parseNode({ id: 'sidecar~prod/u~1.2.3.4', metadata: { 'sidecar.polarismesh.cn/serviceName': 'web' }, userAgentName: 'envoy', clientFeatures: [] }));
   assert.deepEqual([v.runType, v.namespace, v.service, v.locality, v.outboundPort, v.inboundPort], ['sidecar', 'prod', 'web', undefined, 15001, 15006]);
-});
-
-test('the shared translator and translate() agree with a fresh translator', () => {
-  const view = sidecar('prod', { service: 'web' });
-  assert.deepEqual(bytes(translate(mesh(...world()), view).snapshot), bytes(createTranslator().translate(mesh(...world()), view).snapshot));
-  assert.equal(typeof translator.nodeView, 'function');
 });
 
 test('configDump shows every resource as JSON with nested typed configs decoded', () => {

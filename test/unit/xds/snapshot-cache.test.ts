@@ -2,7 +2,7 @@
 // that follow a push closely are coalesced until the registry is quiet; a burst that never goes
 // quiet is still pushed by the maximum delay. Telling the watches never blocks the event loop for
 // long, and one failing listener does not keep the snapshot from the others.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../../src/log.js';
 import { meshState, type MeshState } from '../../../src/model/mesh.js';
@@ -11,10 +11,12 @@ import { SnapshotCache } from '../../../src/xds/snapshot-cache.js';
 import { encodeResource, makeSnapshot, type Snapshot } from '../../../src/xds/snapshot.js';
 
 const DEBOUNCE_MS = 300;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A translator whose snapshot carries the mesh's origin, so each mesh gives a new version. */
-function cache(debounceMaxMs = 3000): { cache: SnapshotCache<{ key: string }>; pushes: Array<{ origin: string; at: number }>; set(origin: string): void } {
+/**
+ * A translator whose snapshot carries the mesh's origin, so each mesh gives a new version. Time is
+ * `now` (default: the mocked `Date.now`, so `t.mock.timers` drives timers and clock together).
+ */
+function cache(debounceMaxMs = 3000, now: () => number = () => Date.now()): { cache: SnapshotCache<{ key: string }>; pushes: Array<{ origin: string; at: number }>; set(origin: string): void } {
   const c = new SnapshotCache<{ key: string }>({
     translator: {
       nodeView: () => ({ key: 'all' }),
@@ -23,6 +25,7 @@ function cache(debounceMaxMs = 3000): { cache: SnapshotCache<{ key: string }>; p
     logger: silentLogger(),
     debounceMs: DEBOUNCE_MS,
     debounceMaxMs,
+    now,
   });
   const pushes: Array<{ origin: string; at: number }> = [];
   return {
@@ -32,90 +35,104 @@ function cache(debounceMaxMs = 3000): { cache: SnapshotCache<{ key: string }>; p
   };
 }
 
+/** mockTime switches the test to mocked timers and clock, starting at 0 ms. */
+function mockTime(t: TestContext): (ms: number) => void {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate', 'Date'], now: 0 });
+  return (ms) => t.mock.timers.tick(ms);
+}
+
 /** originOf is the origin of the mesh a snapshot was translated from. */
 const originOf = (s: Snapshot): string => String(s.resources[CLUSTER_TYPE].items.get('c')!.message);
 
 function watch(c: ReturnType<typeof cache>): void {
-  c.cache.watch(nodeOf('n1')).onChange((s: Snapshot) => c.pushes.push({ origin: originOf(s), at: performance.now() }));
+  c.cache.watch(nodeOf('n1')).onChange((s: Snapshot) => c.pushes.push({ origin: originOf(s), at: Date.now() }));
 }
 
-test('a lone change after a quiet spell is pushed at once, not after the debounce', async (t) => {
+test('a lone change after a quiet spell is pushed at once, not after the debounce', (t) => {
+  const tick = mockTime(t);
   const c = cache();
   t.after(() => c.cache.stop());
   c.set('m1');
   watch(c);
-  await sleep(DEBOUNCE_MS + 50);
-  const at = performance.now();
+  tick(DEBOUNCE_MS + 50);
   c.set('m2');
-  await sleep(DEBOUNCE_MS / 3);
-  assert.deepEqual(c.pushes.map((p) => p.origin), ['m2']);
-  assert.ok(c.pushes[0]!.at - at < DEBOUNCE_MS / 3, `pushed after ${c.pushes[0]!.at - at} ms`);
+  tick(0);
+  assert.deepEqual(c.pushes, [{ origin: 'm2', at: DEBOUNCE_MS + 50 }]);
 });
 
-test('changes right after a push are coalesced into one push once quiet', async (t) => {
+test('changes right after a push are coalesced into one push once quiet', (t) => {
+  const tick = mockTime(t);
   const c = cache();
   t.after(() => c.cache.stop());
   c.set('m1');
   watch(c);
-  await sleep(DEBOUNCE_MS + 50);
+  tick(DEBOUNCE_MS + 50);
   c.set('m2');
-  await sleep(20);
-  const burstStart = performance.now();
+  tick(20);
   c.set('m3');
-  await sleep(DEBOUNCE_MS / 3);
+  tick(DEBOUNCE_MS / 3);
   c.set('m4');
-  const lastChange = performance.now();
-  await sleep(DEBOUNCE_MS * 2);
+  const lastChange = Date.now();
+  tick(DEBOUNCE_MS - 1);
+  assert.deepEqual(c.pushes.map((p) => p.origin), ['m2'], 'the burst waits for quiet');
+  tick(1);
   assert.deepEqual(c.pushes.map((p) => p.origin), ['m2', 'm4']);
-  assert.ok(c.pushes[1]!.at - lastChange >= DEBOUNCE_MS - 5, 'the burst waited for quiet');
-  assert.ok(c.pushes[1]!.at - burstStart < DEBOUNCE_MS * 2, 'and no longer');
+  assert.equal(c.pushes[1]!.at, lastChange + DEBOUNCE_MS, 'and no longer');
 });
 
-test('a burst that never goes quiet is pushed by the maximum delay', async (t) => {
+test('a burst that never goes quiet is pushed by the maximum delay', (t) => {
+  const tick = mockTime(t);
   const c = cache(DEBOUNCE_MS * 2);
   t.after(() => c.cache.stop());
   c.set('m1');
   watch(c);
   c.set('m2'); // within the debounce of the first build: waits
-  const start = performance.now();
   for (let i = 3; i < 20; i++) {
-    await sleep(DEBOUNCE_MS / 6);
+    tick(DEBOUNCE_MS / 6);
     c.set(`m${i}`);
   }
   assert.ok(c.pushes.length >= 1, 'pushed while changes kept coming');
-  assert.ok(c.pushes[0]!.at - start <= DEBOUNCE_MS * 2 + 100, `first push after ${c.pushes[0]!.at - start} ms`);
+  assert.equal(c.pushes[0]!.at, DEBOUNCE_MS * 2, 'first push at the maximum delay');
 });
 
 /** nodeOf is a node with its own id (its own watch); every node is in the one group 'all'. */
 const nodeOf = (id: string) => ({ id, cluster: '', metadata: undefined, locality: undefined, userAgentName: 'envoy', extensions: [], clientFeatures: [], listeningAddresses: [] }) as never;
 
 test('slow listeners are called in slices: the event loop runs between them, and every watch gets the latest snapshot', async (t) => {
-  const c = cache();
+  // Real immediates, a clock each listener moves on by the 25 ms of work it stands for.
+  let now = 0;
+  const c = cache(3000, () => now);
   t.after(() => c.cache.stop());
   c.set('m1');
-  const got: string[] = [];
-  let ticks = 0;
-  const ticker = setInterval(() => ticks++, 1);
-  t.after(() => clearInterval(ticker));
-  let ticksDuringPush = -1;
-  for (let i = 0; i < 12; i++) {
-    const w = c.cache.watch(nodeOf(`n${i}`));
-    w.onChange((s: Snapshot) => {
-      if (i === 0) ticksDuringPush = ticks;
-      const until = performance.now() + 25; // a listener writing large responses
-      while (performance.now() < until);
-      got.push(`n${i}:${originOf(s)}`);
-      if (i === 11) ticksDuringPush = ticks - ticksDuringPush;
-    });
-  }
-  await sleep(DEBOUNCE_MS + 50);
+  const got: Array<{ watch: string; turn: number }> = [];
+  let turn = 0;
+  let turning = true;
+  const turnOver = (): void => {
+    turn++;
+    if (turning) setImmediate(turnOver);
+  };
+  setImmediate(turnOver);
+  t.after(() => (turning = false));
+  const all = new Promise<void>((resolve) => {
+    for (let i = 0; i < 12; i++) {
+      c.cache.watch(nodeOf(`n${i}`)).onChange((s: Snapshot) => {
+        now += 25; // a listener writing large responses
+        got.push({ watch: `n${i}:${originOf(s)}`, turn });
+        if (got.length === 12) resolve();
+      });
+    }
+  });
+  now += DEBOUNCE_MS + 50;
   c.set('m2');
-  await sleep(12 * 25 + 200);
-  assert.deepEqual(got, Array.from({ length: 12 }, (_, i) => `n${i}:m2`));
-  assert.ok(ticksDuringPush >= 1, `timers ran ${ticksDuringPush} times while 300 ms of listeners ran`);
+  await all;
+  assert.deepEqual(got.map((g) => g.watch), Array.from({ length: 12 }, (_, i) => `n${i}:m2`));
+  // 100 ms slices of 25 ms listeners: four per turn of the event loop.
+  const turns = [...new Set(got.map((g) => g.turn))];
+  assert.equal(turns.length, 3, `listeners ran in turns ${got.map((g) => g.turn).join(',')}`);
 });
 
-test('a listener that throws does not keep the snapshot from the other watches', async (t) => {
+test('a listener that throws does not keep the snapshot from the other watches', (t) => {
+  const tick = mockTime(t);
   const c = cache();
   t.after(() => c.cache.stop());
   c.set('m1');
@@ -126,10 +143,10 @@ test('a listener that throws does not keep the snapshot from the other watches',
       got.push(`${id}:${originOf(s)}`);
     });
   }
-  await sleep(DEBOUNCE_MS + 50);
+  tick(DEBOUNCE_MS + 50);
   c.set('m2');
-  await sleep(50);
+  tick(50);
   c.set('m3');
-  await sleep(DEBOUNCE_MS + 100);
+  tick(DEBOUNCE_MS);
   assert.deepEqual(got, ['a:m2', 'c:m2', 'a:m3', 'c:m3']);
 });
