@@ -42,6 +42,12 @@ const RULES = [
   local('mesh-wide', 'echo', { priority: 7, type: 'GLOBAL', method: exact('/global'), amounts: [{ maxAmount: 1, validDuration: '1s' }] }),
 ];
 
+/** withoutNamespace is a rule as the mesh file takes it: under its namespace, without the key. */
+function withoutNamespace(rule: Record<string, unknown>): Record<string, unknown> {
+  const { namespace: _namespace, ...rest } = rule;
+  return rest;
+}
+
 interface Answer {
   readonly status: number;
   readonly body: string;
@@ -222,9 +228,9 @@ describe('rate-limit rules from a mesh file: custom body and CONCURRENCY', { tim
             { name: 'slow', instances: [{ host: '127.0.0.1', port: holding.port, protocol: 'http' }] },
           ],
           ratelimits: [
-            { ...RULES[0], customResponse: { body: CUSTOM_BODY } },
+            { ...withoutNamespace(RULES[0]!), customResponse: { body: CUSTOM_BODY } },
             { name: 'two-in-flight', service: 'slow', type: 'LOCAL', resource: 'CONCURRENCY', concurrencyAmount: { maxAmount: 2 }, customResponse: { body: 'busy' } },
-          ].map(({ namespace: _ns, ...r }) => r),
+          ],
         },
       ],
     });

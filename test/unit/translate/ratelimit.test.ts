@@ -35,7 +35,7 @@ describe('rate-limit plan', () => {
       ['ratelimit|late|0', ['envoy.filters.http.local_ratelimit.late.0']],
       ['ratelimit|late|1', ['envoy.filters.http.local_ratelimit.late.0']],
     ]);
-    const buckets = p.filters.map((f) => LocalRateLimit.decode(f.configType!.value.value));
+    const buckets = p.filters.map((f) => LocalRateLimit.decode((f.configType as { value: { value: Uint8Array } }).value.value));
     assert.deepEqual(buckets.map((b) => [b.tokenBucket!.maxTokens, b.tokenBucket!.tokensPerFill, b.tokenBucket!.fillInterval!.seconds, b.status!.code]), [
       [10, 10, 1, 429],
       [500, 500, 60, 429],
