@@ -139,8 +139,11 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
     assert.equal(ids.filter((id) => id !== '').length, RULES.length, 'Polaris took every rule');
     bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS], { ready: true });
     echo = await startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo' });
-    // The rules are in force once a burst of alice's comes back limited.
-    await waitFor('alice limited', async () => (await rejectedBody(echo.inbound, 'alice')) === ENVOY_BODY, 20_000, 200);
+    // The rules are in force once Envoy holds both rules' buckets and routes (no request drew on the buckets yet).
+    await waitFor('rules in Envoy', async () => {
+      const dump = await echo.envoy.admin('/config_dump');
+      return (dump.match(/"stat_prefix": "polaris_ratelimit_/g) ?? []).length === 3 && (dump.match(/"name": "ratelimit\|/g) ?? []).length === 2;
+    }, 20_000, 100);
   });
 
   after(async () => {
@@ -151,8 +154,6 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
   });
 
   it('limits alice on /api to the bucket (429), never bob or /other; two amounts both hold', async () => {
-    // Let alice's bucket fill again after the readiness burst (its interval is 1 s).
-    await new Promise((r) => setTimeout(r, 1100));
     const two = async (): Promise<{ burst: Answer[]; later: Answer[] }> => {
       const burst = await Promise.all(Array.from({ length: 10 }, () => get(echo.inbound, '/two')));
       return { burst, later: await paced(echo.inbound, 5, 3, '/two') };
@@ -165,7 +166,7 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
     ]);
     const accepted = alice.filter((a) => a.status === 200).length;
     process.stdout.write(`# alice at 50/s for 3 s against 10/s: ${accepted} of ${alice.length} accepted\n`);
-    // A full bucket (10) plus 10 a second for 3 s: 40, give or take one bucket.
+    // A full bucket (10) plus 10 a second for the 3 s: 40, give or take one bucket.
     assert.ok(accepted >= 30 && accepted <= 50, `alice accepted ${accepted} of ${alice.length}: ${JSON.stringify(count(alice))}`);
     assert.deepEqual(Object.keys(count(alice)).sort(), ['200 echo', `429 ${ENVOY_BODY}`]);
     assert.deepEqual(count(bob), { '200 echo': 30 });
