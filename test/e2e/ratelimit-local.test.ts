@@ -4,7 +4,8 @@
 // two amounts both hold; an edit or a disable reaches Envoy within 3 s; unsupported rules are
 // skipped with their reason while the others apply. Polaris v1.18.1 cannot store a rule's custom
 // response or concurrency amount (its API has no such fields), so those two come from a mesh file:
-// the rule's body on rejection, and a CONCURRENCY rule letting 2 requests in flight reach the instance.
+// the rule's body on rejection, and a CONCURRENCY rule letting 2 requests in flight reach the instance;
+// CALLER_METADATA (unknown to v1.18.1) is shown skipped there too.
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
@@ -231,6 +232,7 @@ describe('rate-limit rules from a mesh file: custom body and CONCURRENCY', { tim
           ratelimits: [
             { ...withoutNamespace(RULES[0]!), customResponse: { body: CUSTOM_BODY } },
             { name: 'two-in-flight', service: 'slow', type: 'LOCAL', resource: 'CONCURRENCY', concurrencyAmount: { maxAmount: 2 }, customResponse: { body: 'busy' } },
+            { name: 'by-caller-metadata', service: 'echo', type: 'LOCAL', priority: 9, method: exact('/meta'), arguments: [{ type: 'CALLER_METADATA', key: 'env', value: exact('prod') }], amounts: [{ maxAmount: 1, validDuration: '1s' }] },
           ],
         },
       ],
@@ -247,8 +249,12 @@ describe('rate-limit rules from a mesh file: custom body and CONCURRENCY', { tim
     mesh?.remove();
   });
 
-  it("answers a rejected request with the rule's custom body", async () => {
+  it("answers a rejected request with the rule's custom body; skips a CALLER_METADATA rule", async () => {
     assert.equal(await rejectedBody(echo.inbound, 'alice'), CUSTOM_BODY);
+    const skipped = await bridge.adminJson<Array<{ path: string; reason: string }>>('/debug/skipped');
+    assert.match(skipped.find((s) => s.path === `${NS}/echo.rateLimits[by-caller-metadata]`)?.reason ?? '', /CALLER_METADATA/);
+    const answers = await Promise.all(Array.from({ length: 5 }, () => get(echo.inbound, '/meta')));
+    assert.deepEqual(count(answers), { '200 echo': 5 });
   });
 
   it('CONCURRENCY 2: of 5 slow requests in flight, 2 reach the instance and 3 get 429 with the body', async () => {
