@@ -166,7 +166,7 @@ export function createTranslator(): Translator {
     return all;
   }
   const ownSkips = new WeakMap<Own, { readonly base: readonly SkipReason[]; readonly all: readonly SkipReason[] }>();
-  const rateLimitPlans = new WeakMap<RuleSet<RateLimitRule>, Map<boolean, RateLimitPlan>>();
+  const rateLimitPlans = new WeakMap<RuleSet<RateLimitRule>, RateLimitPlan>();
 
   /** withOwnSkips appends a group's own skip reasons to its set's, as the same array while neither changed. */
   function withOwnSkips(base: readonly SkipReason[], own: Own): readonly SkipReason[] {
@@ -334,12 +334,10 @@ export function createTranslator(): Translator {
     return set;
   }
 
-  /** rateLimitPlan is a service's rate-limit plan, made once per rule set and chain layout. */
-  function rateLimitPlan(self: Service, singleChain: boolean): RateLimitPlan {
-    let byLayout = rateLimitPlans.get(self.rateLimits);
-    if (!byLayout) rateLimitPlans.set(self.rateLimits, (byLayout = new Map()));
-    let plan = byLayout.get(singleChain);
-    if (!plan) byLayout.set(singleChain, (plan = planRateLimits(self.rateLimits, `${serviceKey(self.namespace, self.name)}.rateLimits`, singleChain)));
+  /** rateLimitPlan is a service's rate-limit plan, made once per rule set. */
+  function rateLimitPlan(self: Service): RateLimitPlan {
+    let plan = rateLimitPlans.get(self.rateLimits);
+    if (!plan) rateLimitPlans.set(self.rateLimits, (plan = planRateLimits(self.rateLimits, `${serviceKey(self.namespace, self.name)}.rateLimits`)));
     return plan;
   }
 
@@ -349,7 +347,7 @@ export function createTranslator(): Translator {
     if (ports.length === 0) return;
     const http2 = self ? speaksHttp2(self.instances) : false;
     const { namespace: ns, service: svc } = view;
-    const limits = self ? rateLimitPlan(self, ports.length === 1) : EMPTY_RATE_LIMIT_PLAN;
+    const limits = self ? rateLimitPlan(self) : EMPTY_RATE_LIMIT_PLAN;
     own.skipped.push(...limits.skipped);
     const chains: InboundChain[] = [];
     const add = (port: number | undefined, clusterPorts: readonly number[]): void => {

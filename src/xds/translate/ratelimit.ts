@@ -1,5 +1,5 @@
 // Rate-limit rules (Polaris RATE_LIMIT) → the callee's inbound configuration. Pure: the plan
-// depends only on the service's rules and whether its inbound has one listener chain.
+// depends only on the service's rules.
 //
 // Semantics followed (polaris-go's quota flow): the first enabled rule, by priority then list
 // order, whose method and arguments all match the request is the one applied; every amount of
@@ -182,9 +182,8 @@ function rejectionBody(routeNames: readonly string[], body: string): LocalReplyC
 }
 
 /** check says whether a rule can be enforced exactly (and how it matches), or why not. `afterRoutes`: a narrower rule comes first. */
-function check(rule: RateLimitRule, singleChain: boolean, afterRoutes: boolean): { ok: true; matched: Matched } | Refusal {
+function check(rule: RateLimitRule, afterRoutes: boolean): { ok: true; matched: Matched } | Refusal {
   const no = (reason: string): Refusal => ({ ok: false, reason });
-  if (!singleChain) return no('the service has several ports, each with its own inbound chain; one bucket per rule cannot be shared across them yet');
   if (rule.type === 'GLOBAL') return no(GLOBAL_UNSUPPORTED);
   const action = rule.action.trim().toUpperCase();
   if (action !== '' && action !== 'REJECT') return no(`action ${rule.action} (queueing to a uniform rate) has no exact equivalent in Envoy; only REJECT is enforced`);
@@ -229,11 +228,12 @@ function safeId(rule: RateLimitRule, index: number): string {
 }
 
 /**
- * planRateLimits translates a service's rate-limit rules for its inbound. `path` locates the
- * rules in skip reasons (`<ns>/<svc>.rateLimits`); `singleChain` is false when the inbound has a
- * chain per port, each with its own filters, where one bucket per rule cannot be shared.
+ * planRateLimits translates a service's rate-limit rules for its inbound; `path` locates the rules
+ * in skip reasons (`<ns>/<svc>.rateLimits`). Every inbound chain (one per service port, and the
+ * catch-all) gets the filters and routes: a Polaris instance is one host:port, so a chain's
+ * buckets are its instance's.
  */
-export function planRateLimits(set: RuleSet<RateLimitRule>, path: string, singleChain: boolean): RateLimitPlan {
+export function planRateLimits(set: RuleSet<RateLimitRule>, path: string): RateLimitPlan {
   const enabled = set.rules.filter((r) => !r.disable);
   if (enabled.length === 0) return EMPTY_RATE_LIMIT_PLAN;
   const skipped: SkipReason[] = [];
@@ -244,7 +244,7 @@ export function planRateLimits(set: RuleSet<RateLimitRule>, path: string, single
   let blockedBy: string | undefined;
   for (const [index, rule] of ordered(enabled).entries()) {
     const at = `${path}[${rule.name || rule.id}]`;
-    const checked = check(rule, singleChain, routes.length > 0);
+    const checked = check(rule, routes.length > 0);
     if (!checked.ok || blockedBy !== undefined) {
       skipped.push(skip('rule', at, !checked.ok ? checked.reason : `rule ${blockedBy} comes first and was skipped; polaris-go would apply it to some of this rule's requests`));
       blockedBy ??= rule.name || rule.id;

@@ -14,12 +14,12 @@ import { instance, mesh, ms, service, sidecar } from './support/fixtures.js';
 const PATH = 'ns/echo.rateLimits';
 const second = (n: number) => ({ maxAmount: n, validDuration: { seconds: 1, nanos: 0 }, precision: 0, startAmount: 0, minAmount: 0 });
 
-function plan(rules: RateLimitRule[], singleChain = true) {
-  return planRateLimits({ rules, revision: 'x' }, PATH, singleChain);
+function plan(rules: RateLimitRule[]) {
+  return planRateLimits({ rules, revision: 'x' }, PATH);
 }
 
-function reasons(rules: RateLimitRule[], singleChain = true): Record<string, string> {
-  return Object.fromEntries(plan(rules, singleChain).skipped.map((s) => [s.path.slice(PATH.length), s.reason]));
+function reasons(rules: RateLimitRule[]): Record<string, string> {
+  return Object.fromEntries(plan(rules).skipped.map((s) => [s.path.slice(PATH.length), s.reason]));
 }
 
 describe('rate-limit plan', () => {
@@ -73,7 +73,6 @@ describe('rate-limit plan', () => {
     assert.match(one({ ...noArgs, labels: { 'x-user': ms('EXACT', 'a') } })!, /labels/);
     assert.match(one({ resource: 'CONCURRENCY', concurrencyMaxAmount: 2 })!, /CONCURRENCY narrowed/);
     assert.match(one({ resource: 'CONCURRENCY', ...noArgs, method: undefined, concurrencyMaxAmount: 0 })!, /concurrencyAmount.maxAmount is 0/);
-    assert.match(Object.values(reasons([rateLimit('ns', 'echo')], false))[0]!, /several ports/);
     // A REGEX condition with regex_combine is one bucket for all values: translated.
     assert.deepEqual(reasons([rateLimit('ns', 'echo', { regexCombine: true, arguments: [{ type: 'HEADER', key: 'x-user', value: ms('REGEX', 'a.*') }] })]), {});
   });
@@ -110,6 +109,18 @@ describe('rate-limit plan', () => {
     for (const l of decoded(caller.snapshot, 'lds').values()) if (!String(l.name).includes('INBOUND')) assert.ok(!JSON.stringify(l).includes('local_ratelimit'), String(l.name));
     const cds = [...decoded(t.translate(world, sidecar('ns', { service: 'slow' })).snapshot, 'cds').values()].find((c) => String(c.name).startsWith('INBOUND|'))!;
     assert.equal(wrapped(cds.circuitBreakers.thresholds[0].maxRequests), 2);
+    // Several ports: every chain (one per port, each a Polaris instance, and the catch-all) gets its own buckets.
+    const two = service('ns', 'echo', [instance('e1', '10.0.0.1', { port: 8080 }), instance('e2', '10.0.0.1', { port: 9090 })], { rateLimits: [rateLimit('ns', 'echo')] });
+    const multi = t.translate(mesh(two), sidecar('ns', { service: 'echo' }));
+    const chains = [...decoded(multi.snapshot, 'lds').values()].find((l) => String(l.name).includes('INBOUND'))!.filterChains;
+    assert.deepEqual(chains.map((c: Json) => c.filters[0].typedConfig.httpFilters.map((f: Json) => f.name)), Array(3).fill(['envoy.filters.http.local_ratelimit.rl-echo.0', 'envoy.filters.http.router']));
+    const inboundRcs = [...decoded(multi.snapshot, 'rds').values()].filter((r) => String(r.name).startsWith('polaris-inbound'));
+    assert.deepEqual(inboundRcs.map((r) => r.virtualHosts[0].routes.map((x: Json) => x.route.cluster)), [
+      ['INBOUND|ns|echo', 'INBOUND|ns|echo'],
+      ['INBOUND|ns|echo|8080', 'INBOUND|ns|echo|8080'],
+      ['INBOUND|ns|echo|9090', 'INBOUND|ns|echo|9090'],
+    ]);
+    assert.deepEqual(multi.skipped, []);
   });
 });
 
