@@ -221,10 +221,12 @@ function ordered(rules: readonly RateLimitRule[]): RateLimitRule[] {
     .map((x) => x.r);
 }
 
-/** Safe for stat names and filter names: rule ids are hex, but names come from users. */
-function safeId(rule: RateLimitRule, index: number): string {
-  const id = rule.id !== '' ? rule.id : `${index}`;
-  return id.replace(/[^A-Za-z0-9_-]/g, '_');
+/** safeId names a rule in stat and filter names: Polaris's ids are hex, mesh-file ids are `<ns>/<name>`; distinct ids that read the same once made safe get their position appended. */
+function safeId(rule: RateLimitRule, index: number, taken: Set<string>): string {
+  let id = (rule.id !== '' ? rule.id : `${index}`).replace(/[^A-Za-z0-9_-]/g, '_');
+  if (taken.has(id)) id = `${id}-${index}`;
+  taken.add(id);
+  return id;
 }
 
 /**
@@ -242,6 +244,7 @@ export function planRateLimits(set: RuleSet<RateLimitRule>, path: string): RateL
   const mappers: LocalReplyConfig['mappers'] = [];
   let maxRequests: number | undefined;
   let blockedBy: string | undefined;
+  const taken = new Set<string>();
   for (const [index, rule] of ordered(enabled).entries()) {
     const at = `${path}[${rule.name || rule.id}]`;
     const checked = check(rule, routes.length > 0);
@@ -257,7 +260,7 @@ export function planRateLimits(set: RuleSet<RateLimitRule>, path: string): RateL
       // It applies to every request: no later rule is ever the first match.
       break;
     }
-    const id = safeId(rule, index);
+    const id = safeId(rule, index, taken);
     const own = rule.amounts.map((a, i) => {
       const f = bucketFilter(`${LOCAL_RATELIMIT_FILTER}.${id}.${i}`, `polaris_ratelimit_${id}_${i}`, a);
       filters.push(f);

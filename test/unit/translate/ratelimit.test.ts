@@ -47,6 +47,9 @@ describe('rate-limit plan', () => {
       headers: [{ name: 'x-user', headerMatchSpecifier: { $case: 'stringMatch', value: { matchPattern: { $case: 'exact', value: 'alice' }, ignoreCase: false } }, invertMatch: false, treatMissingHeaderAsEmpty: false }],
       queryParameters: [],
     });
+    // Ids that read the same once made safe for names still give distinct filters.
+    const twins = plan([rateLimit('ns', 'echo', { id: 'ns/a b', name: 'a b', method: ms('EXACT', '/x') }), rateLimit('ns', 'echo', { id: 'ns/a_b', name: 'a_b' })]);
+    assert.deepEqual(twins.filters.map((f) => f.name), ['envoy.filters.http.local_ratelimit.ns_a_b.0', 'envoy.filters.http.local_ratelimit.ns_a_b-1.0']);
     // Same rules, same plan (invariant 1).
     assert.equal(plan([rateLimit('ns', 'echo', { id: 'late', name: 'late', priority: 2, method: ms('IN', '/a,/b') }), rateLimit('ns', 'echo', { id: 'first', name: 'first', priority: 1, amounts: [second(10), { ...second(500), validDuration: { seconds: 60, nanos: 0 } }] }), rateLimit('ns', 'echo', { id: 'off', name: 'off', disable: true })]).key, p.key);
   });
