@@ -7,8 +7,8 @@
 // order, ahead of the default route, and each amount one `local_ratelimit` filter in the inbound
 // HTTP connection manager whose token bucket is shared by every request of the rule; a route
 // runs the filters of its own rule and disables the others. A rule that cannot be expressed
-// exactly is skipped, and so is every rule after it: the skipped rule would have taken some of
-// their requests in polaris-go.
+// exactly is skipped, and so is every later rule that may share requests with it: the skipped
+// rule would have taken some of their requests in polaris-go.
 import { HttpFilter, LocalReplyConfig } from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { LocalRateLimit } from '../../gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.js';
 import { ExpressionFilter } from '../../gen/envoy/extensions/access_loggers/filters/cel/v3/cel.js';
@@ -214,6 +214,28 @@ function overflowBody(body: string): LocalReplyConfig['mappers'][number] {
   } as LocalReplyConfig['mappers'][number];
 }
 
+/** literals is the set of values a TEXT EXACT or IN condition accepts, or undefined for any other condition. */
+function literals(m: MatchString | undefined): Set<string> | undefined {
+  if (!m || m.valueType !== 'TEXT' || isAny(m)) return undefined;
+  if (m.type === 'EXACT') return new Set([m.value]);
+  if (m.type === 'IN') return new Set(m.value.split(','));
+  return undefined;
+}
+
+function noCommon(a: Set<string> | undefined, b: Set<string> | undefined): boolean {
+  return a !== undefined && b !== undefined && [...a].every((v) => !b.has(v));
+}
+
+/**
+ * disjoint says whether no request can match both rules, as far as literal values show: their
+ * methods, or one argument of the same type and key, accept no common value. A skipped rule only
+ * holds back the later rules it may share requests with.
+ */
+function disjoint(a: RateLimitRule, b: RateLimitRule): boolean {
+  if (noCommon(literals(a.method), literals(b.method))) return true;
+  return a.arguments.some((x) => b.arguments.some((y) => x.type === y.type && x.key.toLowerCase() === y.key.toLowerCase() && noCommon(literals(x.value), literals(y.value))));
+}
+
 function ordered(rules: readonly RateLimitRule[]): RateLimitRule[] {
   return rules
     .map((r, i) => ({ r, i }))
@@ -243,14 +265,16 @@ export function planRateLimits(set: RuleSet<RateLimitRule>, path: string): RateL
   const routes: RateLimitRoute[] = [];
   const mappers: LocalReplyConfig['mappers'] = [];
   let maxRequests: number | undefined;
-  let blockedBy: string | undefined;
+  const skippedRules: RateLimitRule[] = [];
   const taken = new Set<string>();
   for (const [index, rule] of ordered(enabled).entries()) {
     const at = `${path}[${rule.name || rule.id}]`;
     const checked = check(rule, routes.length > 0);
-    if (!checked.ok || blockedBy !== undefined) {
+    const blocker = skippedRules.find((earlier) => !disjoint(earlier, rule));
+    if (!checked.ok || blocker) {
+      const blockedBy = blocker ? blocker.name || blocker.id : '';
       skipped.push(skip('rule', at, !checked.ok ? checked.reason : `rule ${blockedBy} comes first and was skipped; polaris-go would apply it to some of this rule's requests`));
-      blockedBy ??= rule.name || rule.id;
+      skippedRules.push(rule);
       continue;
     }
     const m = checked.matched;

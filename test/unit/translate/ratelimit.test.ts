@@ -1,6 +1,6 @@
 // Rate-limit rules → inbound filters, routes and limits (src/xds/translate/ratelimit.ts): the
 // first matching rule by priority applies with all its amounts; a rule is translated exactly or
-// skipped with its reason, and so is every rule after a skipped one.
+// skipped with its reason, and so is every later rule that may share requests with a skipped one.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RateLimitRule } from '../../../src/model/ratelimit.js';
@@ -54,7 +54,7 @@ describe('rate-limit plan', () => {
     assert.equal(plan([rateLimit('ns', 'echo', { id: 'late', name: 'late', priority: 2, method: ms('IN', '/a,/b') }), rateLimit('ns', 'echo', { id: 'first', name: 'first', priority: 1, amounts: [second(10), { ...second(500), validDuration: { seconds: 60, nanos: 0 } }] }), rateLimit('ns', 'echo', { id: 'off', name: 'off', disable: true })]).key, p.key);
   });
 
-  it('skips what it cannot enforce exactly, and every rule after it', () => {
+  it('skips what it cannot enforce exactly, and every later rule that may share its requests', () => {
     const noArgs = { arguments: [] };
     assert.deepEqual(
       reasons([
@@ -63,6 +63,18 @@ describe('rate-limit plan', () => {
         rateLimit('ns', 'echo', { id: 'after', name: 'after', priority: 2 }),
       ]),
       { '[u]': 'action UNIRATE (queueing to a uniform rate) has no exact equivalent in Envoy; only REJECT is enforced', '[after]': "rule u comes first and was skipped; polaris-go would apply it to some of this rule's requests" },
+    );
+    // A later rule that cannot share a request with the skipped one (another literal path, or
+    // another value of the same header) still applies.
+    assert.deepEqual(
+      reasons([
+        rateLimit('ns', 'echo', { id: 'g', name: 'g', type: 'GLOBAL', method: ms('IN', '/global,/g2') }),
+        rateLimit('ns', 'echo', { id: 'api', name: 'api', priority: 1 }),
+        rateLimit('ns', 'echo', { id: 'bob', name: 'bob', priority: 1, type: 'GLOBAL', arguments: [{ type: 'HEADER', key: 'x-user', value: ms('EXACT', 'bob') }] }),
+        rateLimit('ns', 'echo', { id: 'alice', name: 'alice', priority: 2, method: ms('EXACT', '/other') }),
+        rateLimit('ns', 'echo', { id: 'any', name: 'any', priority: 3, method: undefined, arguments: [] }),
+      ]),
+      { '[g]': GLOBAL_UNSUPPORTED, '[bob]': GLOBAL_UNSUPPORTED, '[any]': "rule g comes first and was skipped; polaris-go would apply it to some of this rule's requests" },
     );
     const one = (o: Partial<RateLimitRule>) => Object.values(reasons([rateLimit('ns', 'echo', o)]))[0];
     assert.equal(one({ type: 'GLOBAL' }), GLOBAL_UNSUPPORTED);
