@@ -96,7 +96,7 @@ function ruleMatches(rule: RateLimitRule): Matched | Refusal {
     conditions.push([k.key, a.value]);
   }
   for (const [key, value] of conditions) {
-    if (key in match) return { ok: false, reason: `two conditions on ${key}; polaris-xds cannot combine them exactly` };
+    if (Object.hasOwn(match, key)) return { ok: false, reason: `two conditions on ${key}; polaris-xds cannot combine them exactly` };
     // polaris-go counts each distinct value of a REGEX (or any-value) condition on its own unless the rule combines them.
     if (!rule.regexCombine && (value.type === 'REGEX' || (isAny(value) && key !== '$path'))) {
       return { ok: false, reason: `${key} matches by ${value.type === 'REGEX' ? 'REGEX' : 'any value'} without regex_combine: polaris-go keeps a bucket per distinct value, which local_ratelimit cannot` };
