@@ -40,6 +40,7 @@ export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown
   if (o.bindPorts?.length) metadata[META.bindPorts] = o.bindPorts.join(',');
   if (o.outboundPort) metadata[META.outboundPort] = String(o.outboundPort);
   if (o.inboundPort) metadata[META.inboundPort] = String(o.inboundPort);
+  metadata[META.internalListeners] = 'true';
   const cluster: Record<string, unknown> = {
     name: 'polaris_xds_server',
     type: IP_LITERAL.test(xds.host) ? 'STATIC' : 'STRICT_DNS',
@@ -91,5 +92,9 @@ export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown
       lds_config: { ads: {}, resource_api_version: 'V3' },
     },
     static_resources: { clusters: [cluster] },
+    // Internal listeners carry service-level circuit breakers (docs/governance.md); the node says it has them.
+    bootstrap_extensions: [
+      { name: 'envoy.bootstrap.internal_listener', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener' } },
+    ],
   };
 }

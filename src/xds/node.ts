@@ -39,6 +39,8 @@ export const META = {
   // Our own keys (Polaris has none for this): several Envoys on one host need their own ports.
   outboundPort: 'polaris-xds.io/outbound-port',
   inboundPort: 'polaris-xds.io/inbound-port',
+  /** "true" when the bootstrap loads Envoy's internal listener extension (what service-level circuit breakers need). */
+  internalListeners: 'polaris-xds.io/internal-listeners',
 } as const;
 
 export const DEFAULT_OUTBOUND_PORT = 15001;

@@ -42,3 +42,48 @@ export function sendThrough(port: number, host: string, path = '/', headers: Rec
     req.end();
   });
 }
+
+/** FaultyUpstream is an upstream whose answers can be made to fail: all of them, or a share. */
+export interface FaultyUpstream extends Upstream {
+  /** Of every 10 requests (not health checks) this many answer 503, the first ones of each ten; 0 = none, 10 = all. */
+  failPerTen: number;
+  /** Requests answered 503 so far. */
+  failures: number;
+  /** Health-check requests (GET /healthz) served so far; always 200. */
+  checks: number;
+  /** restart listens again on the same port after close(). */
+  restart(): Promise<void>;
+}
+
+/** startFaultyUpstream serves `name` on 127.0.0.1, failing as `failPerTen` says; `/healthz` answers 200. */
+export async function startFaultyUpstream(name: string): Promise<FaultyUpstream> {
+  let server: Server;
+  let seen = 0;
+  const up = { name, port: 0, hits: 0, failures: 0, checks: 0, failPerTen: 0 } as FaultyUpstream;
+  const listen = async (port: number) => {
+    server = createServer((req, res) => {
+      req.resume();
+      if (req.url === '/healthz') {
+        up.checks++;
+        res.writeHead(200).end('ok');
+        return;
+      }
+      up.hits++;
+      const fail = seen++ % 10 < up.failPerTen;
+      if (fail) up.failures++;
+      res.writeHead(fail ? 503 : 200, { 'content-type': 'text/plain', 'x-upstream': name });
+      res.end(fail ? `${name} failed` : name);
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+    const addr = server.address();
+    (up as { port: number }).port = typeof addr === 'object' && addr ? addr.port : 0;
+  };
+  await listen(0);
+  up.close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  up.restart = () => listen(up.port);
+  return up;
+}

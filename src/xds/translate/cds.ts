@@ -4,9 +4,11 @@
 import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy, type DeepPartial } from '../../gen/envoy/config/cluster/v3/cluster.js';
 import { ApiVersion } from '../../gen/envoy/config/core/v3/config_source.js';
 import { HealthStatus } from '../../gen/envoy/config/core/v3/health_check.js';
+import type { LbEndpoint } from '../../gen/envoy/config/endpoint/v3/endpoint_components.js';
 import { HttpProtocolOptions } from '../../gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
 import type { Instance } from '../../model/mesh.js';
 import { seconds, typedAny, TYPED } from './encode.js';
+import type { Guard } from './guard.js';
 import { PASSTHROUGH_CLUSTER } from './names.js';
 
 /** CONNECT_TIMEOUT_SECONDS is the upstream connect timeout of every cluster (Envoy's default, stated). */
@@ -50,9 +52,15 @@ function edsCluster(name: string, http2: boolean, extra: DeepPartial<Cluster> = 
   });
 }
 
-/** serviceCluster is the EDS cluster of a whole service (`OUTBOUND|<ns>|<svc>`). */
-export function serviceCluster(name: string, http2: boolean): Cluster {
-  return edsCluster(name, http2);
+/** guarded is what a guard adds to a cluster: outlier detection and active health checks (omitted when it adds nothing). */
+function guarded(guard: Guard | undefined): DeepPartial<Cluster> {
+  if (!guard || guard.key === '') return {};
+  return { ...(guard.outlier ? { outlierDetection: guard.outlier } : {}), healthChecks: [...guard.healthChecks] };
+}
+
+/** serviceCluster is the EDS cluster of a whole service (`OUTBOUND|<ns>|<svc>`), with its governance rules' guard. */
+export function serviceCluster(name: string, http2: boolean, guard?: Guard): Cluster {
+  return edsCluster(name, http2, guarded(guard));
 }
 
 /**
@@ -60,33 +68,35 @@ export function serviceCluster(name: string, http2: boolean): Cluster {
  * per destination group (groupedLoadAssignment), so locality-weighted load balancing is on: the
  * locality weights are the group weights.
  */
-export function ruleCluster(name: string, http2: boolean): Cluster {
-  return edsCluster(name, http2, { commonLbConfig: { localityConfigSpecifier: { $case: 'localityWeightedLbConfig', value: {} } } });
+export function ruleCluster(name: string, http2: boolean, guard?: Guard): Cluster {
+  return edsCluster(name, http2, { commonLbConfig: { localityConfigSpecifier: { $case: 'localityWeightedLbConfig', value: {} } }, ...guarded(guard) });
 }
 
-/** inboundCluster is a sidecar's static cluster to its own application on 127.0.0.1. */
-export function inboundCluster(name: string, ports: readonly number[], http2: boolean, maxRequests?: number): Cluster {
+/** staticCluster is a cluster whose endpoints it carries itself (one locality), not over EDS. */
+export function staticCluster(name: string, http2: boolean, lbEndpoints: Array<DeepPartial<LbEndpoint>>, extra: DeepPartial<Cluster> = {}): Cluster {
   return Cluster.fromPartial({
-    // A CONCURRENCY rate limit: at most this many requests in flight to the application.
-    ...(maxRequests !== undefined ? { circuitBreakers: { thresholds: [{ maxRequests }] } } : {}),
     name,
     clusterDiscoveryType: { $case: 'type', value: Cluster_DiscoveryType.STATIC },
     connectTimeout: seconds(CONNECT_TIMEOUT_SECONDS),
     lbPolicy: Cluster_LbPolicy.ROUND_ROBIN,
     typedExtensionProtocolOptions: http2 ? HTTP2_OPTIONS : {},
-    loadAssignment: {
-      clusterName: name,
-      endpoints: [
-        {
-          locality: {},
-          lbEndpoints: ports.map((port) => ({
-            hostIdentifier: { $case: 'endpoint', value: { address: { address: { $case: 'socketAddress', value: { address: '127.0.0.1', portSpecifier: { $case: 'portValue', value: port } } } } } },
-            healthStatus: HealthStatus.HEALTHY,
-          })),
-        },
-      ],
-    },
+    loadAssignment: { clusterName: name, endpoints: [{ locality: {}, lbEndpoints }] },
+    ...extra,
   });
+}
+
+/** inboundCluster is a sidecar's static cluster to its own application on 127.0.0.1. */
+export function inboundCluster(name: string, ports: readonly number[], http2: boolean, maxRequests?: number): Cluster {
+  return staticCluster(
+    name,
+    http2,
+    ports.map((port) => ({
+      hostIdentifier: { $case: 'endpoint', value: { address: { address: { $case: 'socketAddress', value: { address: '127.0.0.1', portSpecifier: { $case: 'portValue', value: port } } } } } },
+      healthStatus: HealthStatus.HEALTHY,
+    })),
+    // A CONCURRENCY rate limit: at most this many requests in flight to the application.
+    maxRequests !== undefined ? { circuitBreakers: { thresholds: [{ maxRequests }] } } : {},
+  );
 }
 
 const UNLIMITED = 0xffffffff;

@@ -27,9 +27,11 @@ import { disabledExcept, EMPTY_RATE_LIMIT_PLAN, planRateLimits, rateLimitRoutes,
 import type { RuleClusterSpec, Resolved } from './routing/destinations.js';
 import type { Flavor } from './routing/match.js';
 import { nearbyKey, nearbyLevel } from './routing/nearby.js';
-import { planRules, type Caller, type RulePlan } from './routing/rules.js';
+import { planRules, type Caller, type PlannedRoute, type RulePlan } from './routing/rules.js';
+import { GuardCache, NO_GUARD, type Guard } from './guard.js';
+import { breakerParts, type BreakerParts } from './service-breaker.js';
 import { refsOf, type Refs } from './refs.js';
-import type { SkipReason } from './skip.js';
+import { skip, type SkipReason } from './skip.js';
 import { nodeView, type NodeView } from './view.js';
 
 export type { NodeView } from './view.js';
@@ -52,9 +54,22 @@ export interface Translator {
   translate(mesh: MeshState, view: NodeView): Translation;
 }
 
+/** BreakerShare is a service-level breaker's part of a service's share, encoded. */
+interface BreakerShare {
+  readonly clusters: readonly EncodedResource[];
+  readonly listeners: readonly EncodedResource[];
+  readonly routes: readonly EncodedResource[];
+  readonly vhost: EncodedVirtualHost;
+}
+
+const NO_INTERNAL_LISTENERS =
+  'a SERVICE or METHOD level breaker needs Envoy\'s internal listeners; bootstrap the node with `polaris-xds bootstrap` (it loads envoy.bootstrap.internal_listener and sets the node metadata polaris-xds.io/internal-listeners: "true")';
+
 interface RuleResources {
   readonly cluster: EncodedResource;
   readonly cla: EncodedResource;
+  /** What the cluster's guard left out. */
+  readonly skipped: readonly SkipReason[];
 }
 
 /** Own is what a node group is served besides its OutboundSet. */
@@ -69,6 +84,12 @@ interface Own {
 const NONE: readonly EncodedResource[] = Object.freeze([]);
 /** ABSENT stands for a service a rule names that is not in the mesh, in memo dependencies. */
 const ABSENT = Object.freeze({});
+
+/** joinSkips concatenates skip lists, returning one of them as it is when the others are empty (so unchanged lists stay the same array). */
+function joinSkips(...lists: ReadonlyArray<readonly SkipReason[]>): readonly SkipReason[] {
+  const nonEmpty = lists.filter((l) => l.length > 0);
+  return nonEmpty.length === 0 ? (lists[0] ?? []) : nonEmpty.length === 1 ? nonEmpty[0]! : nonEmpty.flat();
+}
 
 /** samePortsAndNames says whether host name claims made for `prev` hold for `next`: no service came or went or changed its ports. */
 function samePortsAndNames(prev: MeshState, next: MeshState): boolean {
@@ -143,7 +164,9 @@ export function createTranslator(): Translator {
   // A service without inbound rules has a virtual host that depends only on its name and domains.
   const plainVhosts = new BoundedMap<string, EncodedVirtualHost>(1 << 17);
   const plainVhostByDomains = new WeakMap<readonly string[], { readonly name: string; readonly vh: EncodedVirtualHost }>();
-  const serviceClusters = new WeakMap<Service, EncodedResource>();
+  const serviceClusters = new Memo<EncodedResource>();
+  const breakerShares = new Memo<BreakerShare>();
+  const guards = new GuardCache();
   const claims = new Memo<Claims>();
   const lastClaims = new Map<string, { readonly mesh: MeshState; readonly claims: Claims }>();
   // The newest OutboundSet per caller identity, patched by the next mesh.
@@ -190,22 +213,20 @@ export function createTranslator(): Translator {
     return r;
   }
 
-  function clusterOf(name: string, h2: boolean, build: () => EncodedResource): EncodedResource {
-    const key = `${name}\0${h2}`;
+  function clusterOf(name: string, h2: boolean, guard: Guard, build: () => EncodedResource): EncodedResource {
+    const key = `${name}\0${h2}\0${guard.key}`;
     let c = clusters.get(key);
     if (!c) clusters.set(key, (c = build()));
     return c;
   }
 
-  /** serviceEds is a service's whole-service cluster and assignment for a caller locality. */
-  function serviceEds(s: Service, view: NodeView): { cluster: EncodedResource; cla: EncodedResource } {
+  /** serviceEds is a service's whole-service cluster (with the caller's guard) and assignment for a caller locality. */
+  function serviceEds(s: Service, view: NodeView, guard: Guard): { cluster: EncodedResource; cla: EncodedResource } {
     const name = names.outboundCluster(s.namespace, s.name);
-    let cluster = serviceClusters.get(s);
-    if (!cluster) {
+    const cluster = serviceClusters.get(s, guard.key, [], () => {
       const h2 = speaksHttp2(s.instances);
-      cluster = clusterOf(name, h2, () => encodeCluster(serviceCluster(name, h2)));
-      serviceClusters.set(s, cluster);
-    }
+      return clusterOf(name, h2, guard, () => encodeCluster(serviceCluster(name, h2, guard)));
+    });
     const level = nearbyLevel(s);
     const nearby = level && view.locality ? { level, caller: view.locality } : undefined;
     const cla = serviceCLAs.get(s, nearby ? nearbyKey(nearby.level, nearby.caller) : '', [], () =>
@@ -214,12 +235,26 @@ export function createTranslator(): Translator {
     return { cluster, cla };
   }
 
-  function ruleEds(spec: RuleClusterSpec): RuleResources {
-    return ruleResources.get(spec.deps[0]!, spec.name, spec.deps, () => {
+  /**
+   * ruleGuard is the guard of a rule cluster: its service's, as on the service cluster (the same
+   * instances). A cluster mixing several services' instances gets none, said when one has rules.
+   */
+  function ruleGuard(spec: RuleClusterSpec, caller: Caller, flavor: Flavor): Guard {
+    if (spec.deps.length === 1) return guards.guardFor(spec.deps[0]!, caller, flavor);
+    const ruled = spec.deps.filter((d) => d.circuitBreakers.rules.length > 0 || d.faultDetectors.rules.length > 0);
+    if (ruled.length === 0) return NO_GUARD;
+    const reason = 'this routing rule\'s cluster mixes instances of several services; their circuit breakers and health checks are not applied to it';
+    return { ...NO_GUARD, skipped: ruled.map((d) => skip('circuit-breaker', `${serviceKey(d.namespace, d.name)} via ${spec.name}`, reason)) };
+  }
+
+  function ruleEds(spec: RuleClusterSpec, caller: Caller, flavor: Flavor): RuleResources {
+    const guard = ruleGuard(spec, caller, flavor);
+    return ruleResources.get(spec.deps[0]!, `${spec.name}\0${guard.key}`, [...spec.deps, guard], () => {
       const h2 = speaksHttp2(spec.levels.flatMap((l) => l.flatMap((g) => g.instances)));
       return {
-        cluster: clusterOf(spec.name, h2, () => encodeCluster(ruleCluster(spec.name, h2))),
+        cluster: clusterOf(spec.name, h2, guard, () => encodeCluster(ruleCluster(spec.name, h2, guard))),
         cla: encodeLoadAssignment(groupedLoadAssignment(spec.name, spec.levels)),
+        skipped: guard.skipped,
       };
     });
   }
@@ -266,22 +301,71 @@ export function createTranslator(): Translator {
     return vh;
   }
 
+  /**
+   * breakerShare is what SERVICE- and METHOD-level breakers add for a caller (service-breaker.ts):
+   * their clusters, internal listeners and route configurations, and the caller's virtual host,
+   * whose routes now go to the breakers (a method's first, then the service's); the service's own
+   * routes move behind them.
+   */
+  function breakerShare(s: Service, guard: Guard, plan: RulePlan, planKey: string, domains: readonly string[]): BreakerShare {
+    const name = names.outboundCluster(s.namespace, s.name);
+    const routesKey = plan.routes.map((r) => `${r.name}\0${r.cluster}`).join('\n');
+    const h2 = speaksHttp2(s.instances);
+    return breakerShares.get(guard, `${name}\0${planKey}\0${domainsKey(domains)}\0${routesKey}\0${h2}`, [s.routing], () => {
+      const own = serviceRoutes(plan.routes, name);
+      const parts: BreakerParts[] = [];
+      let behindMethods = own;
+      let fallThrough: PlannedRoute[] = plan.routes.slice();
+      let defaultCluster: string | undefined = name;
+      if (guard.service) {
+        const p = breakerParts(s.namespace, s.name, '', guard.service, h2, own);
+        parts.push(p);
+        behindMethods = serviceRoutes([], p.entryCluster);
+        fallThrough = [];
+        defaultCluster = p.entryCluster;
+      }
+      const methodRoutes: PlannedRoute[] = [];
+      for (const m of guard.methods) {
+        const p = breakerParts(s.namespace, s.name, m.scope, m, h2, behindMethods);
+        parts.push(p);
+        m.matches.forEach((match, k) => methodRoutes.push({ name: `circuit-breaker:${m.scope}#${k}`, match, cluster: p.entryCluster }));
+      }
+      return {
+        clusters: parts.flatMap((p) => p.clusters).map(encodeCluster),
+        listeners: parts.flatMap((p) => p.listeners).map(encodeListener),
+        routes: parts.flatMap((p) => p.routes).map((r) => encodeRouteConfigParts(r.name, [encodeVirtualHost(r.vhost)])),
+        vhost: encodeVirtualHost(virtualHost(name, domains, serviceRoutes([...methodRoutes, ...fallThrough], defaultCluster))),
+      };
+    });
+  }
+
   /** share translates one service for a caller (the OutboundSet's unit of work). */
   function share(s: Service, domains: readonly string[] | undefined, view: NodeView, caller: Caller, flavor: Flavor): ServiceShare {
-    const { cluster, cla } = serviceEds(s, view);
+    const guard = guards.guardFor(s, caller, flavor);
+    const { cluster, cla } = serviceEds(s, view, guard);
     const { plan, key: planKey } = inboundPlan(s, caller, flavor);
     const clusters = [cluster];
     const endpoints = [cla];
+    const extra: SkipReason[] = [];
     for (const spec of plan.clusters) {
-      const r = ruleEds(spec);
+      const r = ruleEds(spec, caller, flavor);
       if (!clusters.includes(r.cluster)) clusters.push(r.cluster);
       if (!endpoints.includes(r.cla)) endpoints.push(r.cla);
+      // The service's own guard is reported once, with its cluster.
+      for (const k of r.skipped) if (!guard.skipped.includes(k) && !extra.includes(k)) extra.push(k);
     }
     const own = routable(s).skipped;
-    const skipped = own.length === 0 ? plan.skipped : plan.skipped.length === 0 ? own : [...own, ...plan.skipped];
     if (flavor === 'envoy') {
+      const breakers = guard.service ? [guard.service, ...guard.methods] : guard.methods;
+      if (!view.internalListeners) for (const b of breakers) extra.push(skip('circuit-breaker', b.path, NO_INTERNAL_LISTENERS));
+      const skipped = joinSkips(own, guard.skipped, plan.skipped, extra);
+      if (breakers.length > 0 && view.internalListeners && domains) {
+        const b = breakerShare(s, guard, plan, planKey, domains);
+        return { service: s, domains, clusters: [...clusters, ...b.clusters], endpoints, listeners: b.listeners, routes: b.routes, vhost: b.vhost, skipped };
+      }
       return { service: s, domains, clusters, endpoints, listeners: NONE, routes: NONE, vhost: domains && serviceVhost(s, plan, planKey, domains), skipped };
     }
+    const skipped = joinSkips(own, guard.skipped, plan.skipped, extra);
     if (!domains) return { service: s, domains, clusters, endpoints, listeners: NONE, routes: NONE, skipped };
     const rcName = names.proxylessRouteConfig(s.namespace, s.name);
     // One configuration per service, its single virtual host matching whatever authority the client dialled.
@@ -308,7 +392,8 @@ export function createTranslator(): Translator {
       service: traits.callerServices.has(view.service) ? view.service : '',
     };
     const locality = traits.nearby ? view.locality : undefined;
-    const key = JSON.stringify([flavor, view.namespace, caller.namespace, caller.service, locality ? [locality.region, locality.zone, locality.campus] : null]);
+    const internal = traits.serviceBreakers ? view.internalListeners : null;
+    const key = JSON.stringify([flavor, view.namespace, caller.namespace, caller.service, locality ? [locality.region, locality.zone, locality.campus] : null, internal]);
     const claimed = claimsFor(mesh, view.namespace, flavor === 'envoy');
     const prev = outboundSets.get(key);
     const set = assembleOutbound(mesh, claimed, prev, (s, domains) => share(s, domains, view, caller, flavor));
@@ -396,8 +481,9 @@ export function createTranslator(): Translator {
     return translation(view, withOwnSkips(set.skipped, own), {
       [CLUSTER_TYPE]: ownSet(`${view.key}\0cds`, CLUSTER_TYPE, set.clusters, own.clusters),
       [ENDPOINT_TYPE]: set.endpoints,
-      [LISTENER_TYPE]: ownSet(`${view.key}\0lds`, LISTENER_TYPE, undefined, own.listeners),
-      [ROUTE_TYPE]: ownSet(`${view.key}\0rds`, ROUTE_TYPE, undefined, own.routes),
+      // Shares add listeners and routes only for service-level breakers (internal listeners).
+      [LISTENER_TYPE]: ownSet(`${view.key}\0lds`, LISTENER_TYPE, set.listeners, own.listeners),
+      [ROUTE_TYPE]: ownSet(`${view.key}\0rds`, ROUTE_TYPE, set.routes, own.routes),
     });
   }
 
@@ -420,7 +506,8 @@ export function createTranslator(): Translator {
       );
       skipped = withPlanSkips(skipped, plan);
       for (const spec of plan.clusters) {
-        const r = ruleEds(spec);
+        const r = ruleEds(spec, caller, 'envoy');
+        if (r.skipped.length > 0) skipped = [...skipped, ...r.skipped];
         if (!set.clusters.items.has(r.cluster.name) && !clusters.includes(r.cluster)) clusters.push(r.cluster);
         if (!set.endpoints.items.has(r.cla.name) && !endpoints.includes(r.cla)) endpoints.push(r.cla);
       }
@@ -436,8 +523,8 @@ export function createTranslator(): Translator {
     return translation(view, skipped, {
       [CLUSTER_TYPE]: ownSet(`${view.key}\0cds`, CLUSTER_TYPE, set.clusters, clusters),
       [ENDPOINT_TYPE]: ownSet(`${view.key}\0eds`, ENDPOINT_TYPE, set.endpoints, endpoints),
-      [LISTENER_TYPE]: ownSet(`${view.key}\0lds`, LISTENER_TYPE, undefined, [listener]),
-      [ROUTE_TYPE]: ownSet(`${view.key}\0rds`, ROUTE_TYPE, undefined, [rc]),
+      [LISTENER_TYPE]: ownSet(`${view.key}\0lds`, LISTENER_TYPE, set.listeners, [listener]),
+      [ROUTE_TYPE]: ownSet(`${view.key}\0rds`, ROUTE_TYPE, set.routes, [rc]),
     });
   }
 

@@ -39,7 +39,8 @@ export function hcm(statPrefix: string, routeConfigName: string, extra: HcmExtra
   );
 }
 
-function hcmChain(name: string, statPrefix: string, routeConfigName: string, match?: DeepPartial<FilterChain>['filterChainMatch'], extra?: HcmExtras): DeepPartial<FilterChain> {
+/** hcmChain is a filter chain of one HTTP connection manager with routes over RDS. */
+export function hcmChain(name: string, statPrefix: string, routeConfigName: string, match?: DeepPartial<FilterChain>['filterChainMatch'], extra?: HcmExtras): DeepPartial<FilterChain> {
   return { name, filterChainMatch: match, filters: [{ name: HCM_FILTER, configType: { $case: 'typedConfig', value: hcm(statPrefix, routeConfigName, extra) } }] };
 }
 

@@ -87,3 +87,18 @@ export function hostNames(namespace: string, service: string, ports: readonly nu
   if (sameNamespace) add(service, 1);
   return out;
 }
+
+/**
+ * breakerCluster names the cluster a caller's routes go to while a SERVICE-level (no `scope`) or
+ * METHOD-level (`scope` = `method:<rule id>`) circuit breaker is in effect (service-breaker.ts);
+ * `part` names its halves: `upstream` (the one host standing for the service) and `fallback`.
+ */
+export function breakerCluster(namespace: string, service: string, scope: string, part?: 'upstream' | 'fallback'): string {
+  const base = scope === '' ? `BREAKER|${namespace}|${service}` : `BREAKER|${namespace}|${service}|${scope}`;
+  return part === undefined ? base : `${base}|${part}`;
+}
+
+/** breakerListener names an internal listener (and its route configuration) of a breaker. */
+export function breakerListener(namespace: string, service: string, scope: string, part: 'upstream' | 'fallback'): string {
+  return `breaker-${part}|${namespace}|${service}${scope === '' ? '' : `|${scope}`}`;
+}

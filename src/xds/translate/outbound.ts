@@ -78,13 +78,14 @@ function byLookup(prev: MeshState, next: MeshState): string[] {
 }
 
 /**
- * sameInputs: a share is built from a service's instances, inbound rules, metadata and alias.
+ * sameInputs: a share is built from a service's instances, inbound rules, governance rules, metadata and alias.
  * When those are the same objects (sources keep unchanged parts), the service's new object, e.g.
  * with other outbound rules, changes nothing this set holds.
  */
 function sameInputs(a: Service, b: Service): boolean {
   if (a === b) return true;
   if (a.instances !== b.instances || a.routing.inbounds !== b.routing.inbounds || a.metadata !== b.metadata) return false;
+  if (a.circuitBreakers !== b.circuitBreakers || a.faultDetectors !== b.faultDetectors) return false;
   return a.aliasFor?.namespace === b.aliasFor?.namespace && a.aliasFor?.name === b.aliasFor?.name;
 }
 
@@ -188,17 +189,20 @@ function skippedOf(claims: Claims, mesh: MeshState, shares: ReadonlyMap<string, 
 
 /** CallerTraits is what in the mesh makes a caller's identity or locality matter. */
 export interface CallerTraits {
-  /** Caller namespaces and services named (not `*`) by some service's inbound rule. */
+  /** Caller namespaces and services named (not `*`) by some service's inbound rule or circuit breaker. */
   readonly callerNamespaces: ReadonlySet<string>;
   readonly callerServices: ReadonlySet<string>;
   /** Some service routes by nearness, so the caller's locality matters. */
   readonly nearby: boolean;
+  /** Some service has an enabled SERVICE- or METHOD-level circuit breaker, so whether a node has internal listeners matters. */
+  readonly serviceBreakers: boolean;
 }
 
 interface TraitCounts {
   readonly namespaces: Map<string, number>;
   readonly services: Map<string, number>;
   nearby: number;
+  serviceBreakers: number;
 }
 
 function count(c: TraitCounts, s: Service, sign: 1 | -1): void {
@@ -207,13 +211,14 @@ function count(c: TraitCounts, s: Service, sign: 1 | -1): void {
     if (n === 0) m.delete(k);
     else m.set(k, n);
   };
-  for (const rule of s.routing.inbounds) {
-    for (const src of rule.sources) {
-      if (!isWildcard(src.namespace)) bump(c.namespaces, src.namespace);
-      if (!isWildcard(src.service)) bump(c.services, src.service);
-    }
-  }
+  const sources = (src: { readonly namespace: string; readonly service: string }): void => {
+    if (!isWildcard(src.namespace)) bump(c.namespaces, src.namespace);
+    if (!isWildcard(src.service)) bump(c.services, src.service);
+  };
+  for (const rule of s.routing.inbounds) for (const src of rule.sources) sources(src);
+  for (const rule of s.circuitBreakers.rules) sources(rule.source);
   if (nearbyLevel(s)) c.nearby += sign;
+  if (s.circuitBreakers.rules.some((r) => r.enable && (r.level === 'SERVICE' || r.level === 'METHOD'))) c.serviceBreakers += sign;
 }
 
 const traits = new WeakMap<MeshState, { readonly counts: TraitCounts; readonly traits: CallerTraits }>();
@@ -226,7 +231,7 @@ export function callerTraits(mesh: MeshState): CallerTraits {
   let counts: TraitCounts;
   const base = lastTraits && traits.get(lastTraits.mesh);
   if (lastTraits && base) {
-    counts = { namespaces: new Map(base.counts.namespaces), services: new Map(base.counts.services), nearby: base.counts.nearby };
+    counts = { namespaces: new Map(base.counts.namespaces), services: new Map(base.counts.services), nearby: base.counts.nearby, serviceBreakers: base.counts.serviceBreakers };
     for (const k of changedKeys(lastTraits.mesh, mesh)) {
       const before = lastTraits.mesh.services.get(k);
       const after = mesh.services.get(k);
@@ -234,10 +239,10 @@ export function callerTraits(mesh: MeshState): CallerTraits {
       if (after) count(counts, after, 1);
     }
   } else {
-    counts = { namespaces: new Map(), services: new Map(), nearby: 0 };
+    counts = { namespaces: new Map(), services: new Map(), nearby: 0, serviceBreakers: 0 };
     for (const s of mesh.services.values()) count(counts, s, 1);
   }
-  const t: CallerTraits = { callerNamespaces: new Set(counts.namespaces.keys()), callerServices: new Set(counts.services.keys()), nearby: counts.nearby > 0 };
+  const t: CallerTraits = { callerNamespaces: new Set(counts.namespaces.keys()), callerServices: new Set(counts.services.keys()), nearby: counts.nearby > 0, serviceBreakers: counts.serviceBreakers > 0 };
   traits.set(mesh, { counts, traits: t });
   lastTraits = { mesh, counts };
   return t;

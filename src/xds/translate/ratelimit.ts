@@ -273,7 +273,7 @@ export function planRateLimits(set: RuleSet<RateLimitRule>, path: string): RateL
     const blocker = skippedRules.find((earlier) => !disjoint(earlier, rule));
     if (!checked.ok || blocker) {
       const blockedBy = blocker ? blocker.name || blocker.id : '';
-      skipped.push(skip('rule', at, !checked.ok ? checked.reason : `rule ${blockedBy} comes first and was skipped; polaris-go would apply it to some of this rule's requests`));
+      skipped.push(skip('rate-limit', at, !checked.ok ? checked.reason : `rule ${blockedBy} comes first and was skipped; polaris-go would apply it to some of this rule's requests`));
       skippedRules.push(rule);
       continue;
     }

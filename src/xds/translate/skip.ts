@@ -9,7 +9,13 @@ export type SkipKind =
   /** one instance, left out of a ClusterLoadAssignment */
   | 'endpoint'
   /** one host name of a service (a virtual host domain or a proxyless listener) */
-  | 'domain';
+  | 'domain'
+  /** a circuit-breaker rule (translated exactly or not at all) */
+  | 'circuit-breaker'
+  /** a fault-detect rule (active health check) */
+  | 'fault-detector'
+  /** a rate-limit rule (translated exactly or not at all) */
+  | 'rate-limit';
 
 /**
  * SkipReason is one thing the translator left out. `path` locates it, starting with the service

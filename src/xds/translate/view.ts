@@ -1,7 +1,7 @@
 // NodeView: the part of a node's identity that changes what it is served. Nodes with equal views
 // (equal `key`) get the same snapshot, so all sidecars of one service share one.
 import type { Locality } from '../../model/mesh.js';
-import type { NodeInfo, RunType } from '../node.js';
+import { META, type NodeInfo, type RunType } from '../node.js';
 
 /** Node metadata keys of our own (Polaris has no equivalent); values are port numbers. */
 export const VIEW_META = {
@@ -38,6 +38,8 @@ export interface NodeView {
   readonly outboundPort: number;
   readonly inboundPort: number;
   readonly gatewayPort: number;
+  /** Envoy sidecars and gateways whose bootstrap loads internal listeners (META.internalListeners). */
+  readonly internalListeners: boolean;
 }
 
 function port(value: string | undefined, fallback: number): number {
@@ -65,6 +67,7 @@ export function nodeView(node: NodeInfo): NodeView {
     // A gateway's listener is where its outbound traffic enters, so `outbound-port` (what
     // `polaris-xds bootstrap --gateway --outbound-port P` sets) counts when `gateway-port` is absent.
     gatewayPort: gateway ? port(node.metadata[VIEW_META.gatewayPort], port(node.metadata[VIEW_META.outboundPort], DEFAULT_GATEWAY_PORT)) : 0,
+    internalListeners: (sidecar || gateway) && node.metadata[META.internalListeners] === 'true',
   };
   const key = JSON.stringify([
     view.runType,
@@ -75,6 +78,7 @@ export function nodeView(node: NodeInfo): NodeView {
     view.outboundPort,
     view.inboundPort,
     view.gatewayPort,
+    view.internalListeners,
   ]);
   return Object.freeze({ key, ...view });
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createTranslator, type Translation } from '../../../src/xds/translate/index.js';
 import { envoyBinary } from '../../support/components.js';
+import { circuitBreaker, faultDetector } from '../../support/governance.js';
 import { decoded, typeOf, type Json } from './support/envoy-protos.js';
 import { dest, gateway, instance, mesh, ms, proxyless, rule, service, sidecar, source } from './support/fixtures.js';
 
@@ -43,8 +44,22 @@ function world() {
       ],
     },
   );
-  const web = service('prod', 'web', [instance('w1', '10.0.1.1', { port: 80 }), instance('w2', '10.0.1.1', { port: 8443, protocol: 'http' })]);
-  const weird = [service('prod', 'a.b', []), service('b', 'a', [instance('x', '10.0.2.1')]), service('prod', 'svc:with:colons', [instance('c', '10.0.3.1')])];
+  // Governance: outlier detection with every trigger, an HTTP check with everything set, a TCP check.
+  const rate = { triggerType: 'ERROR_RATE' as const, errorCount: 0, errorPercent: 50, intervalSeconds: 10, minimumRequest: 10 };
+  const web = service('prod', 'web', [instance('w1', '10.0.1.1', { port: 80 }), instance('w2', '10.0.1.1', { port: 8443, protocol: 'http' })], {
+    circuitBreakers: [
+      circuitBreaker('prod', 'web', { triggerConditions: [...circuitBreaker('prod', 'web').triggerConditions, rate] }),
+      circuitBreaker('prod', 'web', { id: 'svc', level: 'SERVICE', fallback: { enable: true, code: 503, headers: [{ key: 'x-fallback', value: '1' }], body: 'later' } }),
+      circuitBreaker('prod', 'web', { id: 'method', level: 'METHOD', destination: { service: 'web', namespace: 'prod', method: ms('REGEX', '^/admin/') } }),
+    ],
+    faultDetectors: [faultDetector('prod', 'web', { port: 8081, http: { method: 'PUT', url: '/health?x=1', headers: [{ key: 'x-probe', value: 'y' }], body: 'ping' } })],
+  });
+  const tcp = { protocol: 'TCP' as const, tcp: { send: '0102', receive: ['ff', '00'] } };
+  const weird = [
+    service('prod', 'a.b', []),
+    service('b', 'a', [instance('x', '10.0.2.1', { protocol: '' })], { faultDetectors: [faultDetector('b', 'a', tcp)], circuitBreakers: [circuitBreaker('b', 'a', { errorConditions: [{ inputType: 'RET_CODE', condition: ms('IN', '502,503,504') }] })] }),
+    service('prod', 'svc:with:colons', [instance('c', '10.0.3.1')]),
+  ];
   const gw = service('edge', 'gw', [], {
     outbounds: [rule('to-api', [source({ $path: ms('EXACT', '/api') })], [dest({ version: ms('EXACT', 'v1') }, { service: 'api', namespace: 'prod' }), dest({}, { service: 'web', namespace: 'prod', priority: 1 })])],
   });
@@ -94,6 +109,8 @@ function bootstrap(translations: readonly Translation[], extraRouteConfigs: Json
     staticResources: { clusters: [...clusters.values()], listeners: [...listeners.values()] },
     // Listeners take routes over ADS; validation never connects.
     dynamicResources: { adsConfig: { apiType: 'GRPC', transportApiVersion: 'V3', grpcServices: [{ envoyGrpc: { clusterName: 'xds' } }] } },
+    // As `polaris-xds bootstrap` does: internal listeners carry service- and method-level breakers.
+    bootstrapExtensions: [{ name: 'envoy.bootstrap.internal_listener', typedConfig: { type_url: 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener', value: Buffer.alloc(0) } }],
   });
   return B.encode(msg).finish();
 }
@@ -116,7 +133,7 @@ function translations(): Translation[] {
   const m = world();
   const tr = createTranslator();
   return [
-    tr.translate(m, sidecar('prod', { service: 'api', locality: { region: 'r1', zone: 'z1' } })),
+    tr.translate(m, sidecar('prod', { service: 'api', locality: { region: 'r1', zone: 'z1' }, metadata: { 'polaris-xds.io/internal-listeners': 'true' } })),
     tr.translate(m, gateway('edge', 'gw', { 'polaris-xds.io/gateway-port': '18080' })),
     tr.translate(m, proxyless('prod', { service: 'web' })),
   ];
@@ -127,6 +144,7 @@ test('Envoy accepts the clusters, assignments, listeners and routes of sidecar, 
   // The fixture exercises rule clusters, skipped rules and nearby priorities; make sure it still does.
   assert.ok(ts[0]!.snapshot.resources['type.googleapis.com/envoy.config.cluster.v3.Cluster'].items.size > 8);
   assert.ok(ts[0]!.skipped.some((s) => s.path.includes('[skipped]')));
+  assert.ok(ts[0]!.snapshot.resources['type.googleapis.com/envoy.config.cluster.v3.Cluster'].items.has('BREAKER|prod|web|method:method'), 'and breakers');
   const r = await validate(bootstrap(ts));
   assert.ok(r.ok, r.output);
   assert.match(r.output, /OK/);

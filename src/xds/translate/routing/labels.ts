@@ -15,9 +15,14 @@ export interface LabelSelector {
 
 export type LabelResult = { readonly ok: true; readonly selector: LabelSelector } | { readonly ok: false; readonly key: string; readonly reason: string };
 
-type Test = (value: string) => boolean;
+/** Test says whether a value meets a condition. */
+export type Test = (value: string) => boolean;
 
-function test(key: string, m: MatchString): { ok: true; test: Test | undefined } | { ok: false; reason: string } {
+/**
+ * matchTest compiles a condition on a value (`key` is the label it is for; `*` accepts anything),
+ * with Polaris's meaning for every match type; an undefined test accepts any value.
+ */
+export function matchTest(key: string, m: MatchString): { ok: true; test: Test | undefined } | { ok: false; reason: string } {
   if (m.valueType !== 'TEXT') {
     return { ok: false, reason: `value type ${m.valueType} takes the label value from the request or the caller's environment, which cannot be resolved ahead of the request` };
   }
@@ -64,7 +69,7 @@ export function labelSelector(labels: Readonly<Record<string, MatchString>>): La
   const canonical: unknown[] = [];
   for (const key of Object.keys(labels).sort()) {
     const m = labels[key]!;
-    const t = test(key, m);
+    const t = matchTest(key, m);
     if (!t.ok) return { ok: false, key, reason: t.reason };
     if (!t.test) continue;
     tests.push([key, t.test]);

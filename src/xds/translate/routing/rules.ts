@@ -51,7 +51,7 @@ export function isWildcard(s: string): boolean {
  * appliesTo says whether a source names this caller (`*` or empty = any). An unknown caller only
  * matches sources open to any caller, as Polaris SDKs do without a source service.
  */
-export function appliesTo(source: RouteSource, caller: Caller): boolean {
+export function appliesTo(source: Pick<RouteSource, 'service' | 'namespace'>, caller: Caller): boolean {
   const nsOk = isWildcard(source.namespace) || (caller.namespace !== '' && source.namespace === caller.namespace);
   const svcOk = isWildcard(source.service) || (caller.service !== '' && source.service === caller.service);
   return nsOk && svcOk;
