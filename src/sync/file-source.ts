@@ -109,7 +109,16 @@ function reuseUnchanged(prev: MeshState | undefined, next: MeshState): MeshState
  * service's outbound rules, and comparing those in full would cost services × rules.
  */
 function sameService(a: Service, b: Service): boolean {
-  return a.revision === b.revision && a.routing.revision === b.routing.revision && sameData(a.metadata, b.metadata) && sameData(a.aliasFor, b.aliasFor);
+  return (
+    a.revision === b.revision &&
+    a.routing.revision === b.routing.revision &&
+    // Governance rule sets carry content revisions too: an edited rate limit or breaker is a change.
+    a.rateLimits.revision === b.rateLimits.revision &&
+    a.circuitBreakers.revision === b.circuitBreakers.revision &&
+    a.faultDetectors.revision === b.faultDetectors.revision &&
+    sameData(a.metadata, b.metadata) &&
+    sameData(a.aliasFor, b.aliasFor)
+  );
 }
 
 /** reuseParts returns `next` with every part equal to `prev`'s replaced by `prev`'s object. */

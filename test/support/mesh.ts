@@ -53,6 +53,8 @@ export interface MeshNamespace {
   name: string;
   services?: MeshService[];
   rules?: MeshRule[];
+  /** Rate-limit rules in the console's JSON shape (docs/mesh-file.md). */
+  ratelimits?: Array<Record<string, unknown>>;
 }
 
 /** MeshDoc is a whole mesh file. */

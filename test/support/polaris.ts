@@ -48,7 +48,7 @@ export interface ApiRoutingRule {
 interface BatchAnswer {
   code: number;
   info: string;
-  responses?: Array<{ code: number; info: string; instance?: { id?: string }; data?: { id?: string } }>;
+  responses?: Array<{ code: number; info: string; instance?: { id?: string }; data?: { id?: string }; rateLimit?: { id?: string } }>;
 }
 
 /** PolarisApi is a small client of Polaris's HTTP OpenAPI (bodies are JSON arrays). */
@@ -206,7 +206,18 @@ export class PolarisApi {
   /** createRateLimits creates rate-limit rules and returns their ids. */
   async createRateLimits(rules: Array<Record<string, unknown>>): Promise<string[]> {
     const answers = await this.batch('POST', '/naming/v1/ratelimits', rules);
-    return answers.map((a) => a.data?.id ?? '');
+    // v1.18.1 answers with the rule under `rateLimit`.
+    return answers.map((a) => a.data?.id ?? a.rateLimit?.id ?? '');
+  }
+
+  /** updateRateLimits replaces rate-limit rules (each with its `id`). */
+  async updateRateLimits(rules: Array<Record<string, unknown>>): Promise<void> {
+    await this.batch('PUT', '/naming/v1/ratelimits', rules);
+  }
+
+  /** enableRateLimits switches rules on or off (Polaris keeps the switch as the rule's `disable`). */
+  async enableRateLimits(ids: string[], enable: boolean): Promise<void> {
+    await this.batch('PUT', '/naming/v1/ratelimits/enable', ids.map((id) => ({ id, disable: !enable })));
   }
 
   /** discover asks the client API (no token) what a Discover request of `type` returns. */

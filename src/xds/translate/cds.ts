@@ -95,7 +95,7 @@ export function staticCluster(name: string, http2: boolean, lbEndpoints: Array<D
 }
 
 /** inboundCluster is a sidecar's static cluster to its own application on 127.0.0.1. */
-export function inboundCluster(name: string, ports: readonly number[], http2: boolean): Cluster {
+export function inboundCluster(name: string, ports: readonly number[], http2: boolean, maxRequests?: number): Cluster {
   return staticCluster(
     name,
     http2,
@@ -103,6 +103,8 @@ export function inboundCluster(name: string, ports: readonly number[], http2: bo
       hostIdentifier: { $case: 'endpoint', value: { address: { address: { $case: 'socketAddress', value: { address: '127.0.0.1', portSpecifier: { $case: 'portValue', value: port } } } } } },
       healthStatus: HealthStatus.HEALTHY,
     })),
+    // A CONCURRENCY rate limit: at most this many requests in flight to the application.
+    maxRequests !== undefined ? { circuitBreakers: { thresholds: [{ maxRequests }] } } : {},
   );
 }
 

@@ -3,7 +3,7 @@
 // and what a caller sees of the services (outbound.ts) is shared by every node with the same
 // caller identity and patched per changed service, so a new MeshState costs what changed (one
 // instance → that service's assignment), not services × node groups.
-import { serviceKey, type MeshState, type RouteDestination, type RouteRule, type Service } from '../../model/mesh.js';
+import { serviceKey, type MeshState, type RateLimitRule, type RouteDestination, type RouteRule, type RuleSet, type Service } from '../../model/mesh.js';
 import type { NodeInfo } from '../node.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, type TypeUrl } from '../resource.js';
 import { layerTypeSet, makeSnapshot, typeSet, type EncodedResource, type Snapshot, type TypeResources } from '../snapshot.js';
@@ -22,7 +22,8 @@ import { BoundedMap } from '../bounded-map.js';
 import { Memo, sameItems } from './memo.js';
 import * as names from './names.js';
 import { assembleOutbound, callerTraits, changedKeys, type OutboundSet, type ServiceShare } from './outbound.js';
-import { claimNames, passthroughVirtualHost, serviceRoutes, servicePorts, virtualHost, type Claims } from './rds.js';
+import { claimNames, clusterRoute, passthroughVirtualHost, serviceRoutes, servicePorts, virtualHost, type Claims } from './rds.js';
+import { disabledExcept, EMPTY_RATE_LIMIT_PLAN, planRateLimits, rateLimitRoutes, type RateLimitPlan } from './ratelimit.js';
 import type { RuleClusterSpec, Resolved } from './routing/destinations.js';
 import type { Flavor } from './routing/match.js';
 import { nearbyKey, nearbyLevel } from './routing/nearby.js';
@@ -76,6 +77,8 @@ interface Own {
   readonly clusters: EncodedResource[];
   readonly listeners: EncodedResource[];
   readonly routes: EncodedResource[];
+  /** What the node's own service's rules left out (rate limits). */
+  readonly skipped: SkipReason[];
 }
 
 const NONE: readonly EncodedResource[] = Object.freeze([]);
@@ -183,6 +186,18 @@ export function createTranslator(): Translator {
     if (hit?.base === base) return hit.all;
     const all = [...base, ...plan.skipped];
     planSkips.set(plan, { base, all });
+    return all;
+  }
+  const ownSkips = new WeakMap<Own, { readonly base: readonly SkipReason[]; readonly all: readonly SkipReason[] }>();
+  const rateLimitPlans = new WeakMap<RuleSet<RateLimitRule>, RateLimitPlan>();
+
+  /** withOwnSkips appends a group's own skip reasons to its set's, as the same array while neither changed. */
+  function withOwnSkips(base: readonly SkipReason[], own: Own): readonly SkipReason[] {
+    if (own.skipped.length === 0) return base;
+    const hit = ownSkips.get(own);
+    if (hit?.base === base) return hit.all;
+    const all = [...base, ...own.skipped];
+    ownSkips.set(own, { base, all });
     return all;
   }
   const proxylessRoutes = new Memo<EncodedResource>();
@@ -404,29 +419,42 @@ export function createTranslator(): Translator {
     return set;
   }
 
+  /** rateLimitPlan is a service's rate-limit plan, made once per rule set. */
+  function rateLimitPlan(self: Service): RateLimitPlan {
+    let plan = rateLimitPlans.get(self.rateLimits);
+    if (!plan) rateLimitPlans.set(self.rateLimits, (plan = planRateLimits(self.rateLimits, `${serviceKey(self.namespace, self.name)}.rateLimits`)));
+    return plan;
+  }
+
   function sidecarInbound(self: Service | undefined, view: NodeView, own: Own): void {
     if (view.service === '') return;
     const ports = self && servicePorts(self).length > 0 ? servicePorts(self) : view.bindPorts;
     if (ports.length === 0) return;
     const http2 = self ? speaksHttp2(self.instances) : false;
     const { namespace: ns, service: svc } = view;
+    const limits = self ? rateLimitPlan(self) : EMPTY_RATE_LIMIT_PLAN;
+    own.skipped.push(...limits.skipped);
     const chains: InboundChain[] = [];
     const add = (port: number | undefined, clusterPorts: readonly number[]): void => {
       const clusterName = names.inboundCluster(ns, svc, port);
       const rcName = names.inboundRouteConfig(ns, svc, port);
-      const id = JSON.stringify([clusterName, clusterPorts, http2]);
-      own.clusters.push(cached(`inbound-cluster${id}`, () => encodeCluster(inboundCluster(clusterName, clusterPorts, http2))));
+      const id = JSON.stringify([clusterName, clusterPorts, http2, limits.maxRequests ?? null]);
+      own.clusters.push(cached(`inbound-cluster${id}`, () => encodeCluster(inboundCluster(clusterName, clusterPorts, http2, limits.maxRequests))));
       own.routes.push(
-        cached(`inbound-rc${JSON.stringify([rcName, clusterName])}`, () =>
-          encodeRouteConfigParts(rcName, [encodeVirtualHost(virtualHost(names.inboundCluster(ns, svc), ['*'], serviceRoutes([], clusterName)))]),
-        ),
+        cached(`inbound-rc${JSON.stringify([rcName, clusterName])}${limits.key}`, () => {
+          const routes = [...rateLimitRoutes(limits, clusterName, clusterRoute), ...serviceRoutes([], clusterName)];
+          // The default route runs none of the rate-limit filters.
+          if (limits.filters.length > 0) routes[routes.length - 1] = { ...routes[routes.length - 1], typedPerFilterConfig: disabledExcept(limits.filters, []) };
+          return encodeRouteConfigParts(rcName, [encodeVirtualHost(virtualHost(names.inboundCluster(ns, svc), ['*'], routes))]);
+        }),
       );
       chains.push({ port, routeConfigName: rcName });
     };
     if (ports.length > 1) for (const p of ports) add(p, [p]);
     add(undefined, ports);
     const lname = names.inboundListener(ns, svc, view.inboundPort);
-    own.listeners.push(cached(`inbound-listener${JSON.stringify([lname, view.inboundPort, chains])}`, () => encodeListener(inboundListener(lname, view.inboundPort, chains))));
+    const extra = { filters: limits.filters, ...(limits.localReply ? { localReply: limits.localReply } : {}) };
+    own.listeners.push(cached(`inbound-listener${JSON.stringify([lname, view.inboundPort, chains])}${limits.key}`, () => encodeListener(inboundListener(lname, view.inboundPort, chains, extra))));
   }
 
   function sidecar(mesh: MeshState, view: NodeView): Translation {
@@ -445,12 +473,12 @@ export function createTranslator(): Translator {
       own = last.own;
     } else {
       const lname = names.outboundListener(view.outboundPort);
-      own = { clusters: [passthrough], routes: [rc], listeners: [] };
+      own = { clusters: [passthrough], routes: [rc], listeners: [], skipped: [] };
       own.listeners.push(cached(`outbound-listener${JSON.stringify([lname, view.outboundPort])}`, () => encodeListener(outboundListener(lname, view.outboundPort, names.OUTBOUND_ROUTE_CONFIG))));
       sidecarInbound(self, view, own);
       sidecarOwns.set(view.key, { view, self, rc, own });
     }
-    return translation(view, set.skipped, {
+    return translation(view, withOwnSkips(set.skipped, own), {
       [CLUSTER_TYPE]: ownSet(`${view.key}\0cds`, CLUSTER_TYPE, set.clusters, own.clusters),
       [ENDPOINT_TYPE]: set.endpoints,
       // Shares add listeners and routes only for service-level breakers (internal listeners).

@@ -6,6 +6,8 @@ import { Listener, type DeepPartial } from '../../gen/envoy/config/listener/v3/l
 import type { FilterChain } from '../../gen/envoy/config/listener/v3/listener_components.js';
 import type { Any } from '../../gen/google/protobuf/any.js';
 import {
+  type HttpFilter,
+  type LocalReplyConfig,
   HttpConnectionManager,
   HttpConnectionManager_CodecType,
 } from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
@@ -16,8 +18,14 @@ import { PASSTHROUGH_CLUSTER } from './names.js';
 const ROUTER_FILTER = 'envoy.filters.http.router';
 const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
 
+/** HcmExtras is what an HTTP connection manager may carry besides routes: filters ahead of the router, local reply mappers. */
+export interface HcmExtras {
+  readonly filters?: readonly HttpFilter[];
+  readonly localReply?: LocalReplyConfig;
+}
+
 /** hcm is an HTTP connection manager whose routes come from RDS over ADS, with the router filter last. */
-export function hcm(statPrefix: string, routeConfigName: string): Any {
+export function hcm(statPrefix: string, routeConfigName: string, extra: HcmExtras = {}): Any {
   return typedAny(
     TYPED.hcm,
     HttpConnectionManager,
@@ -25,14 +33,15 @@ export function hcm(statPrefix: string, routeConfigName: string): Any {
       codecType: HttpConnectionManager_CodecType.AUTO,
       statPrefix,
       routeSpecifier: { $case: 'rds', value: { configSource: { configSourceSpecifier: { $case: 'ads', value: {} }, resourceApiVersion: ApiVersion.V3 }, routeConfigName } },
-      httpFilters: [{ name: ROUTER_FILTER, configType: { $case: 'typedConfig', value: emptyAny(TYPED.router) } }],
+      httpFilters: [...(extra.filters ?? []), { name: ROUTER_FILTER, configType: { $case: 'typedConfig', value: emptyAny(TYPED.router) } }],
+      ...(extra.localReply ? { localReplyConfig: extra.localReply } : {}),
     }),
   );
 }
 
 /** hcmChain is a filter chain of one HTTP connection manager with routes over RDS. */
-export function hcmChain(name: string, statPrefix: string, routeConfigName: string, match?: DeepPartial<FilterChain>['filterChainMatch']): DeepPartial<FilterChain> {
-  return { name, filterChainMatch: match, filters: [{ name: HCM_FILTER, configType: { $case: 'typedConfig', value: hcm(statPrefix, routeConfigName) } }] };
+export function hcmChain(name: string, statPrefix: string, routeConfigName: string, match?: DeepPartial<FilterChain>['filterChainMatch'], extra?: HcmExtras): DeepPartial<FilterChain> {
+  return { name, filterChainMatch: match, filters: [{ name: HCM_FILTER, configType: { $case: 'typedConfig', value: hcm(statPrefix, routeConfigName, extra) } }] };
 }
 
 function socket(port: number): DeepPartial<Listener>['address'] {
@@ -81,12 +90,12 @@ export interface InboundChain {
  * a request reaches the application on the port it was sent to; the chain without a port
  * catches the rest.
  */
-export function inboundListener(name: string, port: number, chains: readonly InboundChain[]): Listener {
+export function inboundListener(name: string, port: number, chains: readonly InboundChain[], extra?: HcmExtras): Listener {
   return Listener.fromPartial({
     name,
     address: socket(port),
     listenerFilters: [ORIGINAL_DST],
-    filterChains: chains.map((c) => hcmChain(c.port === undefined ? 'INBOUND_HTTP' : `INBOUND_HTTP_${c.port}`, 'INBOUND_HTTP', c.routeConfigName, c.port === undefined ? undefined : { destinationPort: c.port })),
+    filterChains: chains.map((c) => hcmChain(c.port === undefined ? 'INBOUND_HTTP' : `INBOUND_HTTP_${c.port}`, 'INBOUND_HTTP', c.routeConfigName, c.port === undefined ? undefined : { destinationPort: c.port }, extra)),
   });
 }
 

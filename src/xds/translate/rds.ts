@@ -20,7 +20,8 @@ export const PASSTHROUGH_GUARD = 'x-polaris-xds-passthrough';
 /** DEFAULT_ROUTE_NAME names the last route of a service's virtual host. */
 export const DEFAULT_ROUTE_NAME = 'default';
 
-function clusterRoute(name: string, match: DeepPartial<Route>['match'], cluster: string): DeepPartial<Route> {
+/** clusterRoute is a route to one cluster. */
+export function clusterRoute(name: string, match: DeepPartial<Route>['match'], cluster: string): DeepPartial<Route> {
   // No route timeout: the proxy is transparent, long calls and streams are the application's business.
   return { name, match, action: { $case: 'route', value: { clusterSpecifier: { $case: 'cluster', value: cluster }, timeout: seconds(0) } } };
 }

@@ -13,7 +13,9 @@ export type SkipKind =
   /** a circuit-breaker rule (translated exactly or not at all) */
   | 'circuit-breaker'
   /** a fault-detect rule (active health check) */
-  | 'fault-detector';
+  | 'fault-detector'
+  /** a rate-limit rule (translated exactly or not at all) */
+  | 'rate-limit';
 
 /**
  * SkipReason is one thing the translator left out. `path` locates it, starting with the service

@@ -321,6 +321,44 @@ describe('file source', () => {
   });
 });
 
+describe('reloading sees governance edits', () => {
+  it('an edited rate limit, circuit breaker or fault detector is a change of its service', async () => {
+    const tmp = tempDir('pxds-mesh-');
+    const file = join(tmp.dir, 'mesh.yaml');
+    const mesh = (qps: number, cb: string, fd: number) =>
+      [
+        'namespaces:',
+        '  - name: ns',
+        '    services: [{ name: a, instances: [{ host: 10.0.0.1, port: 80 }] }]',
+        `    ratelimits: [{ name: rl, service: a, type: LOCAL, amounts: [{ maxAmount: ${qps}, validDuration: 1s }] }]`,
+        `    circuitbreakers: [{ name: cb, level: INSTANCE, rule_matcher: { destination: { service: a } }, error_conditions: [{ input_type: RET_CODE, condition: { type: RANGE, value: "${cb}" } }], trigger_condition: [{ trigger_type: CONSECUTIVE_ERROR, error_count: 5 }] }]`,
+        `    faultdetectors: [{ name: fd, target_service: { service: a }, interval: ${fd}, protocol: HTTP, http_config: { method: GET, url: /healthz } }]`,
+        '',
+      ].join('\n');
+    writeFileSync(file, mesh(5, '500~599', 1));
+    const { logger } = captureLogger();
+    const src = createFileSource({ path: file, logger });
+    await src.start();
+    try {
+      const a = () => src.current()!.services.get('ns/a')!;
+      assert.equal(a().rateLimits.rules[0]!.amounts[0]!.maxAmount, 5);
+      writeFileSync(file, mesh(7, '500~599', 1));
+      assert.equal(await src.reload(), true);
+      assert.equal(a().rateLimits.rules[0]!.amounts[0]!.maxAmount, 7);
+      writeFileSync(file, mesh(7, '502~504', 1));
+      assert.equal(await src.reload(), true);
+      assert.equal(a().circuitBreakers.rules[0]!.errorConditions[0]!.condition.value, '502~504');
+      writeFileSync(file, mesh(7, '502~504', 3));
+      assert.equal(await src.reload(), true);
+      assert.equal(a().faultDetectors.rules[0]!.intervalSeconds, 3);
+      assert.equal(await src.reload(), false, 'an unchanged file publishes nothing');
+    } finally {
+      await src.stop();
+      tmp.remove();
+    }
+  });
+});
+
 describe('file watching without fs.watch', () => {
   it('still sees changes through the stat poll', async () => {
     const tmp = tempDir('pxds-mesh-');

@@ -1,0 +1,310 @@
+// Rate-limit rules (Polaris RATE_LIMIT) → the callee's inbound configuration. Pure: the plan
+// depends only on the service's rules.
+//
+// Semantics followed (polaris-go's quota flow): the first enabled rule, by priority then list
+// order, whose method and arguments all match the request is the one applied; every amount of
+// that rule is enforced. So each rule becomes routes (one per combination of IN values) in that
+// order, ahead of the default route, and each amount one `local_ratelimit` filter in the inbound
+// HTTP connection manager whose token bucket is shared by every request of the rule; a route
+// runs the filters of its own rule and disables the others. A rule that cannot be expressed
+// exactly is skipped, and so is every later rule that may share requests with it: the skipped
+// rule would have taken some of their requests in polaris-go.
+import { HttpFilter, LocalReplyConfig } from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import { LocalRateLimit } from '../../gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.js';
+import { ExpressionFilter } from '../../gen/envoy/extensions/access_loggers/filters/cel/v3/cel.js';
+import { FilterConfig, type DeepPartial, type Route } from '../../gen/envoy/config/route/v3/route_components.js';
+import { ComparisonFilter_Op } from '../../gen/envoy/config/accesslog/v3/accesslog.js';
+import { FractionalPercent_DenominatorType } from '../../gen/envoy/type/v3/percent.js';
+import { StatusCode } from '../../gen/envoy/type/v3/http_status.js';
+import type { Any } from '../../gen/google/protobuf/any.js';
+import type { MatchString, RouteSource, RuleSet } from '../../model/mesh.js';
+import type { RateLimitAmount, RateLimitArgument, RateLimitRule } from '../../model/ratelimit.js';
+import { typedAny } from './encode.js';
+import { routeMatch, sourceMatch } from './routing/match.js';
+import { skip, type SkipReason } from './skip.js';
+
+export const LOCAL_RATELIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
+const TYPED_LOCAL_RATELIMIT = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
+const TYPED_FILTER_CONFIG = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';
+const TYPED_CEL_FILTER = 'type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter';
+
+/** GLOBAL_UNSUPPORTED is the reason every GLOBAL rule is skipped with. */
+export const GLOBAL_UNSUPPORTED = 'GLOBAL rate limits are not supported yet';
+
+/** Envoy's local rate limiter refuses fill intervals under 50 ms. */
+const MIN_FILL_INTERVAL_MS = 50;
+
+/** RateLimitRoute is one route of a rule, before its cluster is known. */
+export interface RateLimitRoute {
+  readonly name: string;
+  readonly match: DeepPartial<Route>['match'];
+  /** Filter names this route runs (the others are disabled on it). */
+  readonly filters: readonly string[];
+}
+
+/** RateLimitPlan is what a service's rate-limit rules add to its inbound configuration. */
+export interface RateLimitPlan {
+  /** Filters for the inbound HTTP connection manager, ahead of the router. */
+  readonly filters: readonly HttpFilter[];
+  readonly routes: readonly RateLimitRoute[];
+  /** Rejection bodies (custom responses) of the rules that have one. */
+  readonly localReply?: LocalReplyConfig;
+  /** A CONCURRENCY rule on the whole service: the most requests in flight to the instance. */
+  readonly maxRequests?: number;
+  readonly skipped: readonly SkipReason[];
+  /** Identifies the plan's content, for caches of the resources built from it. */
+  readonly key: string;
+}
+
+export const EMPTY_RATE_LIMIT_PLAN: RateLimitPlan = Object.freeze({ filters: [], routes: [], skipped: [], key: '' });
+
+type Refusal = { ok: false; reason: string };
+type Matched = { ok: true; matches: ReadonlyArray<DeepPartial<Route>['match']>; wholeService: boolean };
+
+function isAny(m: MatchString): boolean {
+  return m.value === '' || m.value === '*' || m.valueType === 'PARAMETER';
+}
+
+/** argumentKey maps a rule argument to routing's match key, or says why it cannot be matched by the callee's proxy. */
+function argumentKey(a: RateLimitArgument): { ok: true; key: string } | Refusal {
+  switch (a.type) {
+    case 'METHOD':
+      return { ok: true, key: '$method' };
+    case 'HEADER':
+      return { ok: true, key: `$header.${a.key}` };
+    case 'QUERY':
+      return { ok: true, key: `$query.${a.key}` };
+    case 'CALLER_IP':
+      return { ok: false, reason: "CALLER_IP cannot be matched yet: the inbound routes have no condition on the caller's address" };
+    case 'CALLER_SERVICE':
+      return { ok: false, reason: "CALLER_SERVICE cannot be matched yet: the callee's proxy is not told the caller's service" };
+    case 'CALLER_METADATA':
+      return { ok: false, reason: "CALLER_METADATA names the calling instance's metadata, which the callee's proxy never sees" };
+    default:
+      return { ok: false, reason: 'CUSTOM arguments are labels the calling application passes to a Polaris SDK, which a proxy never sees' };
+  }
+}
+
+/** ruleMatches translates a rule's method and arguments into route matches (ORed). */
+function ruleMatches(rule: RateLimitRule): Matched | Refusal {
+  const match: Record<string, MatchString> = {};
+  const conditions: Array<[string, MatchString]> = [];
+  if (rule.method) conditions.push(['$path', rule.method]);
+  for (const a of rule.arguments) {
+    const k = argumentKey(a);
+    if (!k.ok) return k;
+    conditions.push([k.key, a.value]);
+  }
+  for (const [key, value] of conditions) {
+    if (Object.hasOwn(match, key)) return { ok: false, reason: `two conditions on ${key}; polaris-xds cannot combine them exactly` };
+    // polaris-go counts each distinct value of a REGEX (or any-value) condition on its own unless the rule combines them.
+    if (!rule.regexCombine && (value.type === 'REGEX' || (isAny(value) && key !== '$path'))) {
+      return { ok: false, reason: `${key} matches by ${value.type === 'REGEX' ? 'REGEX' : 'any value'} without regex_combine: polaris-go keeps a bucket per distinct value, which local_ratelimit cannot` };
+    }
+    match[key] = value;
+  }
+  const source: RouteSource = { service: '*', namespace: '*', match };
+  const r = sourceMatch(source, 'envoy');
+  if (!r.ok) return { ok: false, reason: `${r.key}: ${r.reason}` };
+  // Any path (and nothing else) is every request; a condition on a header needs the header at least.
+  const wholeService = conditions.every(([k, v]) => k === '$path' && isAny(v));
+  return { ok: true, matches: r.alternatives.map(routeMatch), wholeService };
+}
+
+function millis(a: RateLimitAmount): number {
+  return a.validDuration.seconds * 1000 + a.validDuration.nanos / 1e6;
+}
+
+/** amountsRefusal says why a QPS rule's amounts cannot be token buckets, or undefined when they can. */
+function amountsRefusal(amounts: readonly RateLimitAmount[]): string | undefined {
+  if (amounts.length === 0) return 'the rule has no amounts';
+  for (const [i, a] of amounts.entries()) {
+    if (!Number.isInteger(a.maxAmount) || a.maxAmount <= 0) return `amounts[${i}].maxAmount is ${a.maxAmount}; a bucket needs at least one request`;
+    if (millis(a) < MIN_FILL_INTERVAL_MS) return `amounts[${i}].validDuration is under ${MIN_FILL_INTERVAL_MS} ms, the shortest interval Envoy's local rate limiter refills at`;
+  }
+  return undefined;
+}
+
+function hundredPercent(runtimeKey: string): { defaultValue: { numerator: number; denominator: FractionalPercent_DenominatorType }; runtimeKey: string } {
+  return { defaultValue: { numerator: 100, denominator: FractionalPercent_DenominatorType.HUNDRED }, runtimeKey };
+}
+
+/** bucketFilter is one amount of a rule: a local_ratelimit filter with its own token bucket, rejecting with 429. */
+function bucketFilter(name: string, statPrefix: string, a: RateLimitAmount): HttpFilter {
+  const config = LocalRateLimit.fromPartial({
+    statPrefix,
+    status: { code: StatusCode.TooManyRequests },
+    tokenBucket: { maxTokens: a.maxAmount, tokensPerFill: a.maxAmount, fillInterval: { seconds: a.validDuration.seconds, nanos: a.validDuration.nanos } },
+    filterEnabled: hundredPercent(`${statPrefix}.enabled`),
+    filterEnforced: hundredPercent(`${statPrefix}.enforced`),
+  });
+  return HttpFilter.fromPartial({ name, configType: { $case: 'typedConfig', value: typedAny(TYPED_LOCAL_RATELIMIT, LocalRateLimit, config) } });
+}
+
+const DISABLED: Any = typedAny(TYPED_FILTER_CONFIG, FilterConfig, FilterConfig.fromPartial({ disabled: true }));
+
+/** disabledExcept is a route's typed_per_filter_config: every rate-limit filter but `own` is off on it. */
+export function disabledExcept(all: readonly HttpFilter[], own: readonly string[]): Record<string, Any> {
+  const out: Record<string, Any> = {};
+  for (const f of all) if (!own.includes(f.name)) out[f.name] = DISABLED;
+  return out;
+}
+
+function celString(s: string): string {
+  // A JSON string literal is a valid CEL string literal (the same escapes).
+  return JSON.stringify(s);
+}
+
+/** rejectionBody maps a local 429 on one of a rule's routes (its buckets' rejection) to the rule's body. */
+function rejectionBody(routeNames: readonly string[], body: string): LocalReplyConfig['mappers'][number] {
+  const expression = `xds.route_name in [${routeNames.map(celString).join(', ')}]`;
+  return {
+    filter: {
+      filterSpecifier: {
+        $case: 'andFilter',
+        value: {
+          filters: [
+            // Local replies only (mappers never see upstream answers); local_ratelimit sets no response flag on them.
+            { filterSpecifier: { $case: 'statusCodeFilter', value: { comparison: { op: ComparisonFilter_Op.EQ, value: { defaultValue: StatusCode.TooManyRequests, runtimeKey: 'polaris_ratelimit.status' } } } } },
+            {
+              filterSpecifier: {
+                $case: 'extensionFilter',
+                value: { name: 'envoy.access_loggers.extension_filters.cel', configType: { $case: 'typedConfig', value: typedAny(TYPED_CEL_FILTER, ExpressionFilter, ExpressionFilter.fromPartial({ expression })) } },
+              },
+            },
+          ],
+        },
+      },
+    },
+    body: { specifier: { $case: 'inlineString', value: body } },
+    headersToAdd: [],
+  } as LocalReplyConfig['mappers'][number];
+}
+
+/** check says whether a rule can be enforced exactly (and how it matches), or why not. `afterRoutes`: a narrower rule comes first. */
+function check(rule: RateLimitRule, afterRoutes: boolean): { ok: true; matched: Matched } | Refusal {
+  const no = (reason: string): Refusal => ({ ok: false, reason });
+  if (rule.type === 'GLOBAL') return no(GLOBAL_UNSUPPORTED);
+  const action = rule.action.trim().toUpperCase();
+  if (action !== '' && action !== 'REJECT') return no(`action ${rule.action} (queueing to a uniform rate) has no exact equivalent in Envoy; only REJECT is enforced`);
+  if (Object.keys(rule.subset).length > 0) return no('subset (instance conditions) is not supported; use a rule per service');
+  // Polaris mirrors arguments into labels for old SDKs; labels alone are a rule of the old form.
+  if (rule.arguments.length === 0 && Object.keys(rule.labels).length > 0) return no('labels (the legacy form of arguments) are not supported; use arguments');
+  if (rule.climbEnabled) return no('the climb adjuster changes amounts at run time, which a fixed token bucket cannot follow');
+  const m = ruleMatches(rule);
+  if (!m.ok) return m;
+  if (rule.resource === 'CONCURRENCY') {
+    if (!m.wholeService) return no('CONCURRENCY narrowed by method or arguments needs an inbound cluster of its own, which is not supported yet');
+    if (afterRoutes) return no("CONCURRENCY on the whole service after a narrower rule is not supported: the inbound cluster would limit that rule's requests too");
+    const n = rule.concurrencyMaxAmount;
+    if (!Number.isInteger(n) || n <= 0) return no(`concurrencyAmount.maxAmount is ${n}; at least one request in flight is needed (Polaris v1.18.1 does not store the field: such rules come from newer servers or the mesh file)`);
+    return { ok: true, matched: m };
+  }
+  const bad = amountsRefusal(rule.amounts);
+  return bad === undefined ? { ok: true, matched: m } : no(bad);
+}
+
+/** overflowBody answers a request the inbound cluster's max_requests turned away (flag UO) as a rate-limit rejection: 429 with the body. */
+function overflowBody(body: string): LocalReplyConfig['mappers'][number] {
+  return {
+    filter: { filterSpecifier: { $case: 'responseFlagFilter', value: { flags: ['UO'] } } },
+    statusCode: StatusCode.TooManyRequests,
+    ...(body !== '' ? { body: { specifier: { $case: 'inlineString', value: body } } } : {}),
+    headersToAdd: [],
+  } as LocalReplyConfig['mappers'][number];
+}
+
+/** literals is the set of values a TEXT EXACT or IN condition accepts, or undefined for any other condition. */
+function literals(m: MatchString | undefined): Set<string> | undefined {
+  if (!m || m.valueType !== 'TEXT' || isAny(m)) return undefined;
+  if (m.type === 'EXACT') return new Set([m.value]);
+  if (m.type === 'IN') return new Set(m.value.split(','));
+  return undefined;
+}
+
+function noCommon(a: Set<string> | undefined, b: Set<string> | undefined): boolean {
+  return a !== undefined && b !== undefined && [...a].every((v) => !b.has(v));
+}
+
+/**
+ * disjoint says whether no request can match both rules, as far as literal values show: their
+ * methods, or one argument of the same type and key, accept no common value. A skipped rule only
+ * holds back the later rules it may share requests with.
+ */
+function disjoint(a: RateLimitRule, b: RateLimitRule): boolean {
+  if (noCommon(literals(a.method), literals(b.method))) return true;
+  return a.arguments.some((x) => b.arguments.some((y) => x.type === y.type && x.key.toLowerCase() === y.key.toLowerCase() && noCommon(literals(x.value), literals(y.value))));
+}
+
+function ordered(rules: readonly RateLimitRule[]): RateLimitRule[] {
+  return rules
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => a.r.priority - b.r.priority || a.i - b.i)
+    .map((x) => x.r);
+}
+
+/** safeId names a rule in stat and filter names: Polaris's ids are hex, mesh-file ids are `<ns>/<name>`; distinct ids that read the same once made safe get their position appended. */
+function safeId(rule: RateLimitRule, index: number, taken: Set<string>): string {
+  let id = (rule.id !== '' ? rule.id : `${index}`).replace(/[^A-Za-z0-9_-]/g, '_');
+  if (taken.has(id)) id = `${id}-${index}`;
+  taken.add(id);
+  return id;
+}
+
+/**
+ * planRateLimits translates a service's rate-limit rules for its inbound; `path` locates the rules
+ * in skip reasons (`<ns>/<svc>.rateLimits`). Every inbound chain (one per service port, and the
+ * catch-all) gets the filters and routes: a Polaris instance is one host:port, so a chain's
+ * buckets are its instance's.
+ */
+export function planRateLimits(set: RuleSet<RateLimitRule>, path: string): RateLimitPlan {
+  const enabled = set.rules.filter((r) => !r.disable);
+  if (enabled.length === 0) return EMPTY_RATE_LIMIT_PLAN;
+  const skipped: SkipReason[] = [];
+  const filters: HttpFilter[] = [];
+  const routes: RateLimitRoute[] = [];
+  const mappers: LocalReplyConfig['mappers'] = [];
+  let maxRequests: number | undefined;
+  const skippedRules: RateLimitRule[] = [];
+  const taken = new Set<string>();
+  for (const [index, rule] of ordered(enabled).entries()) {
+    const at = `${path}[${rule.name || rule.id}]`;
+    const checked = check(rule, routes.length > 0);
+    const blocker = skippedRules.find((earlier) => !disjoint(earlier, rule));
+    if (!checked.ok || blocker) {
+      const blockedBy = blocker ? blocker.name || blocker.id : '';
+      skipped.push(skip('rate-limit', at, !checked.ok ? checked.reason : `rule ${blockedBy} comes first and was skipped; polaris-go would apply it to some of this rule's requests`));
+      skippedRules.push(rule);
+      continue;
+    }
+    const m = checked.matched;
+    if (rule.resource === 'CONCURRENCY') {
+      maxRequests = rule.concurrencyMaxAmount;
+      mappers.push(overflowBody(rule.customResponseBody));
+      // It applies to every request: no later rule is ever the first match.
+      break;
+    }
+    const id = safeId(rule, index, taken);
+    const own = rule.amounts.map((a, i) => {
+      const f = bucketFilter(`${LOCAL_RATELIMIT_FILTER}.${id}.${i}`, `polaris_ratelimit_${id}_${i}`, a);
+      filters.push(f);
+      return f.name;
+    });
+    const names = m.matches.map((match, i) => {
+      const name = `ratelimit|${id}|${i}`;
+      routes.push({ name, match, filters: own });
+      return name;
+    });
+    if (rule.customResponseBody !== '') mappers.push(rejectionBody(names, rule.customResponseBody));
+    if (m.wholeService) break;
+  }
+  const localReply = mappers.length > 0 ? LocalReplyConfig.fromPartial({ mappers }) : undefined;
+  const plan = { filters, routes, skipped, ...(localReply ? { localReply } : {}), ...(maxRequests !== undefined ? { maxRequests } : {}) };
+  const key = filters.length === 0 && maxRequests === undefined ? '' : JSON.stringify([routes, maxRequests, filters.map((f) => Buffer.from(HttpFilter.encode(f).finish()).toString('base64')), localReply ? Buffer.from(LocalReplyConfig.encode(localReply).finish()).toString('base64') : '']);
+  return { ...plan, key };
+}
+
+/** rateLimitRoutes gives the plan's routes to `cluster`, each running only its rule's filters. */
+export function rateLimitRoutes(plan: RateLimitPlan, cluster: string, base: (name: string, match: DeepPartial<Route>['match'], cluster: string) => DeepPartial<Route>): Array<DeepPartial<Route>> {
+  return plan.routes.map((r) => ({ ...base(r.name, r.match, cluster), typedPerFilterConfig: disabledExcept(plan.filters, r.filters) }));
+}

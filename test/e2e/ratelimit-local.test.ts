@@ -1,0 +1,270 @@
+// Rate-limit rules created in a real Polaris server (v1.18.1) through its HTTP API
+// (`/naming/v1/ratelimits`) are enforced by the callee's real Envoy on its inbound listener:
+// a LOCAL rule on a path and a header limits exactly its requests to its bucket and answers 429;
+// two amounts both hold; an edit or a disable reaches Envoy within 3 s; unsupported rules are
+// skipped with their reason while the others apply. Polaris v1.18.1 cannot store a rule's custom
+// response or concurrency amount (its API has no such fields), so those two come from a mesh file:
+// the rule's body on rejection, and a CONCURRENCY rule letting 2 requests in flight reach the instance;
+// CALLER_METADATA (unknown to v1.18.1) is shown skipped there too.
+import assert from 'node:assert/strict';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { startBridge, type BridgeProcess } from '../support/bridge.js';
+import { startSidecarEnvoy, type SidecarEnvoy } from '../support/envoy.js';
+import { meshFile, type MeshFile } from '../support/mesh.js';
+import { startPolaris, type PolarisServer } from '../support/polaris.js';
+import { waitFor } from '../support/ports.js';
+import { startUpstream, type Upstream } from '../support/upstream.js';
+
+const NS = 'rlp';
+const WITHIN_MS = 3000;
+/** Envoy's own body for a local rate-limit rejection (rules from Polaris v1.18.1 have no custom body). */
+const ENVOY_BODY = 'local_rate_limited';
+const CUSTOM_BODY = 'rate limited: alice on /api';
+
+function exact(value: string) {
+  return { type: 'EXACT', value };
+}
+
+/** A LOCAL QPS rule of `service` as the console writes it. */
+function local(name: string, service: string, o: Record<string, unknown>): Record<string, unknown> {
+  return { name, namespace: NS, service, type: 'LOCAL', resource: 'QPS', action: 'REJECT', disable: false, priority: 0, ...o };
+}
+
+const RULES = [
+  local('alice-api', 'echo', {
+    method: exact('/api'),
+    arguments: [{ type: 'HEADER', key: 'x-user', value: exact('alice') }],
+    amounts: [{ maxAmount: 10, validDuration: '1s' }],
+  }),
+  local('two-amounts', 'echo', { method: exact('/two'), amounts: [{ maxAmount: 4, validDuration: '1s' }, { maxAmount: 6, validDuration: '10s' }] }),
+  local('queued', 'echo', { priority: 5, action: 'UNIRATE', method: exact('/queued'), amounts: [{ maxAmount: 1, validDuration: '1s' }] }),
+  local('by-caller-service', 'echo', { priority: 6, method: exact('/meta'), arguments: [{ type: 'CALLER_SERVICE', key: NS, value: exact('web') }], amounts: [{ maxAmount: 1, validDuration: '1s' }] }),
+  local('mesh-wide', 'echo', { priority: 7, type: 'GLOBAL', method: exact('/global'), amounts: [{ maxAmount: 1, validDuration: '1s' }] }),
+];
+
+/** withoutNamespace is a rule as the mesh file takes it: under its namespace, without the key. */
+function withoutNamespace(rule: Record<string, unknown>): Record<string, unknown> {
+  const { namespace: _namespace, ...rest } = rule;
+  return rest;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: string;
+}
+
+function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host: 'echo', ...headers }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** paced sends `rate` requests a second for `seconds` (each on its own connection) and returns every answer. */
+async function paced(port: number, rate: number, seconds: number, path: string, headers: Record<string, string> = {}): Promise<Answer[]> {
+  const started = Date.now();
+  const pending: Array<Promise<Answer>> = [];
+  for (let i = 0; i < rate * seconds; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    pending.push(get(port, path, headers));
+  }
+  return Promise.all(pending);
+}
+
+/** rejectedBody sends a burst of 15 of `user`'s requests to /api and returns the body of a 429 among them, if any. */
+async function rejectedBody(port: number, user: string): Promise<string | undefined> {
+  const answers = await Promise.all(Array.from({ length: 15 }, () => get(port, '/api', { 'x-user': user })));
+  return answers.find((a) => a.status === 429)?.body;
+}
+
+function count(answers: readonly Answer[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const a of answers) out[`${a.status} ${a.body}`] = (out[`${a.status} ${a.body}`] ?? 0) + 1;
+  return out;
+}
+
+/** A slow upstream: it holds every request until released, counting arrivals. */
+interface Holding {
+  readonly port: number;
+  arrived: number;
+  release(): void;
+  close(): Promise<void>;
+}
+
+async function startHolding(): Promise<Holding> {
+  const held: ServerResponse[] = [];
+  const h = { port: 0, arrived: 0 } as Holding & { server: Server };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    h.arrived++;
+    req.resume();
+    held.push(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const addr = server.address();
+  (h as { port: number }).port = typeof addr === 'object' && addr ? addr.port : 0;
+  h.release = () => {
+    for (const res of held.splice(0)) res.end('slow');
+  };
+  h.close = () => new Promise<void>((r) => {
+    h.release();
+    server.closeAllConnections();
+    server.close(() => r());
+  });
+  return h;
+}
+
+describe('rate-limit rules from a real Polaris server through a real Envoy', { timeout: 120_000 }, () => {
+  let polaris: PolarisServer;
+  let bridge: BridgeProcess;
+  let echo: SidecarEnvoy;
+  let upstream: Upstream;
+  let ids: string[];
+
+  before(async () => {
+    polaris = await startPolaris();
+    upstream = await startUpstream('echo');
+    await polaris.api.createNamespaces([NS]);
+    await polaris.api.createServices([{ namespace: NS, name: 'echo' }]);
+    await polaris.api.registerInstances([{ namespace: NS, service: 'echo', host: '127.0.0.1', port: upstream.port, protocol: 'http', healthy: true }]);
+    ids = await polaris.api.createRateLimits(RULES);
+    assert.equal(ids.filter((id) => id !== '').length, RULES.length, 'Polaris took every rule');
+    bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS], { ready: true });
+    echo = await startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo' });
+    // The rules are in force once Envoy holds both rules' buckets and routes (no request drew on the buckets yet).
+    await waitFor('rules in Envoy', async () => {
+      const dump = await echo.envoy.admin('/config_dump');
+      return (dump.match(/"stat_prefix": "polaris_ratelimit_/g) ?? []).length === 3 && (dump.match(/"name": "ratelimit\|/g) ?? []).length === 2;
+    }, 20_000, 100);
+  });
+
+  after(async () => {
+    await echo?.envoy.stop();
+    await bridge?.stop();
+    await polaris?.stop();
+    await upstream?.close();
+  });
+
+  it('limits alice on /api to the bucket (429), never bob or /other; two amounts both hold', async () => {
+    const two = async (): Promise<{ burst: Answer[]; later: Answer[] }> => {
+      const burst = await Promise.all(Array.from({ length: 10 }, () => get(echo.inbound, '/two')));
+      return { burst, later: await paced(echo.inbound, 5, 3, '/two') };
+    };
+    const [alice, bob, other, twoAmounts] = await Promise.all([
+      paced(echo.inbound, 50, 3, '/api', { 'x-user': 'alice' }),
+      paced(echo.inbound, 10, 3, '/api', { 'x-user': 'bob' }),
+      paced(echo.inbound, 10, 3, '/other', { 'x-user': 'alice' }),
+      two(),
+    ]);
+    const accepted = alice.filter((a) => a.status === 200).length;
+    process.stdout.write(`# alice at 50/s for 3 s against 10/s: ${accepted} of ${alice.length} accepted\n`);
+    // A full bucket (10) plus 10 a second for the 3 s: 40, give or take one bucket.
+    assert.ok(accepted >= 30 && accepted <= 50, `alice accepted ${accepted} of ${alice.length}: ${JSON.stringify(count(alice))}`);
+    assert.deepEqual(Object.keys(count(alice)).sort(), ['200 echo', `429 ${ENVOY_BODY}`]);
+    assert.deepEqual(count(bob), { '200 echo': 30 });
+    assert.deepEqual(count(other), { '200 echo': 30 });
+    // 4 a second binds the burst; 6 per 10 s (refilled at 0.6 a second) binds the next 3 s, where
+    // the 1 s bucket alone would let 4 + 12 through.
+    assert.equal(twoAmounts.burst.filter((a) => a.status === 200).length, 4, JSON.stringify(count(twoAmounts.burst)));
+    const twoTotal = 4 + twoAmounts.later.filter((a) => a.status === 200).length;
+    process.stdout.write(`# two amounts (4/1 s, 6/10 s), 10 at once then 5/s for 3 s: ${twoTotal} accepted\n`);
+    assert.ok(twoTotal >= 6 && twoTotal <= 9, `two-amounts accepted ${twoTotal} in about 3 s`);
+    assert.ok([...twoAmounts.burst, ...twoAmounts.later].every((a) => a.status === 200 || a.status === 429));
+  });
+
+  it('skips the unsupported rules with their reasons while the others apply', async () => {
+    const skipped = await bridge.adminJson<Array<{ path: string; reason: string }>>('/debug/skipped');
+    const reasons = Object.fromEntries(skipped.filter((s) => s.path.startsWith(`${NS}/echo.rateLimits`)).map((s) => [s.path, s.reason]));
+    assert.match(reasons[`${NS}/echo.rateLimits[queued]`] ?? '', /UNIRATE/);
+    assert.match(reasons[`${NS}/echo.rateLimits[by-caller-service]`] ?? '', /CALLER_SERVICE/);
+    assert.equal(reasons[`${NS}/echo.rateLimits[mesh-wide]`], 'GLOBAL rate limits are not supported yet');
+    const metrics = (await bridge.admin('/metrics')).body;
+    assert.match(metrics, /polaris_xds_rules_skipped\{[^}]*\} [1-9]/);
+    // Their paths are not limited (a rule is enforced exactly or not at all).
+    for (const path of ['/queued', '/meta', '/global']) {
+      const answers = await Promise.all(Array.from({ length: 5 }, () => get(echo.inbound, path, { 'x-user': 'alice' })));
+      assert.deepEqual(count(answers), { '200 echo': 5 }, path);
+    }
+  });
+
+  it('an edit and a disable in Polaris reach Envoy within 3 s', async () => {
+    const aliceId = ids[0]!;
+    let since = Date.now();
+    await polaris.api.updateRateLimits([{ ...RULES[0], id: aliceId, arguments: [{ type: 'HEADER', key: 'x-user', value: exact('carol') }] }]);
+    await waitFor('carol limited instead of alice', async () => (await rejectedBody(echo.inbound, 'carol')) !== undefined && (await rejectedBody(echo.inbound, 'alice')) === undefined, WITHIN_MS, 50);
+    const editMs = Date.now() - since;
+    since = Date.now();
+    await polaris.api.enableRateLimits([aliceId], false);
+    await waitFor('carol no longer limited', async () => (await rejectedBody(echo.inbound, 'carol')) === undefined, WITHIN_MS, 50);
+    const disableMs = Date.now() - since;
+    process.stdout.write(`# rate-limit edit reached Envoy in ${editMs} ms, disable in ${disableMs} ms\n`);
+  });
+});
+
+describe('rate-limit rules from a mesh file: custom body and CONCURRENCY', { timeout: 60_000 }, () => {
+  let mesh: MeshFile;
+  let bridge: BridgeProcess;
+  let echo: SidecarEnvoy;
+  let slow: SidecarEnvoy;
+  let upstream: Upstream;
+  let holding: Holding;
+
+  before(async () => {
+    upstream = await startUpstream('echo');
+    holding = await startHolding();
+    mesh = meshFile({
+      namespaces: [
+        {
+          name: NS,
+          services: [
+            { name: 'echo', instances: [{ host: '127.0.0.1', port: upstream.port, protocol: 'http' }] },
+            { name: 'slow', instances: [{ host: '127.0.0.1', port: holding.port, protocol: 'http' }] },
+          ],
+          ratelimits: [
+            { ...withoutNamespace(RULES[0]!), customResponse: { body: CUSTOM_BODY } },
+            { name: 'two-in-flight', service: 'slow', type: 'LOCAL', resource: 'CONCURRENCY', concurrencyAmount: { maxAmount: 2 }, customResponse: { body: 'busy' } },
+            { name: 'by-caller-metadata', service: 'echo', type: 'LOCAL', priority: 9, method: exact('/meta'), arguments: [{ type: 'CALLER_METADATA', key: 'env', value: exact('prod') }], amounts: [{ maxAmount: 1, validDuration: '1s' }] },
+          ],
+        },
+      ],
+    });
+    bridge = await startBridge(['--file', mesh.path], { ready: true });
+    [echo, slow] = await Promise.all([startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo' }), startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'slow' })]);
+    await waitFor('alice limited', async () => (await rejectedBody(echo.inbound, 'alice')) !== undefined, 20_000, 200);
+  });
+
+  after(async () => {
+    await Promise.all([echo?.envoy.stop(), slow?.envoy.stop()]);
+    await bridge?.stop();
+    await Promise.all([upstream?.close(), holding?.close()]);
+    mesh?.remove();
+  });
+
+  it("answers a rejected request with the rule's custom body; skips a CALLER_METADATA rule", async () => {
+    assert.equal(await rejectedBody(echo.inbound, 'alice'), CUSTOM_BODY);
+    const skipped = await bridge.adminJson<Array<{ path: string; reason: string }>>('/debug/skipped');
+    assert.match(skipped.find((s) => s.path === `${NS}/echo.rateLimits[by-caller-metadata]`)?.reason ?? '', /CALLER_METADATA/);
+    const answers = await Promise.all(Array.from({ length: 5 }, () => get(echo.inbound, '/meta')));
+    assert.deepEqual(count(answers), { '200 echo': 5 });
+  });
+
+  it('CONCURRENCY 2: of 5 slow requests in flight, 2 reach the instance and 3 get 429 with the body', async () => {
+    const inFlight = Array.from({ length: 5 }, () => get(slow.inbound, '/work'));
+    const answered: Answer[] = [];
+    for (const p of inFlight) void p.then((a) => answered.push(a));
+    await waitFor('2 arrive and 3 are turned away', () => holding.arrived === 2 && answered.length === 3, 10_000, 20);
+    assert.deepEqual(count(answered), { '429 busy': 3 });
+    holding.release();
+    assert.deepEqual(count(await Promise.all(inFlight)), { '200 slow': 2, '429 busy': 3 });
+    assert.equal(holding.arrived, 2);
+  });
+});
