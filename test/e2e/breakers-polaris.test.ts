@@ -210,6 +210,11 @@ describe('circuit breakers and fault detectors from a real Polaris server throug
   it('service- and method-level rules open when calls fail: the caller gets the fallback answer without the upstream seeing the calls, and they close after the sleep window', async () => {
     const names = (await caller.envoy.configDump()).clusters.map((c) => c.name);
     assert.ok(names.includes(`BREAKER|${NS}|guarded`) && names.includes(`BREAKER|${NS}|guarded|method:${ids.guardedMethod}`), 'the breaker clusters are in Envoy');
+    // Routes come last in a push (CDS, EDS, LDS, RDS): wait until the caller's routes use the breakers.
+    await waitFor('routes through the breakers', async () => {
+      const routes = JSON.stringify((await caller.envoy.configDump()).routes.filter((r) => r.name === 'polaris-outbound-router').map((r) => r.raw));
+      return routes.includes(`"BREAKER|${NS}|guarded"`) && routes.includes(`"BREAKER|${NS}|guarded|method:${ids.guardedMethod}"`);
+    }, 20_000, 100);
     up.g1!.failPerTen = 10;
     up.g2!.failPerTen = 10;
     const call = async (path: string) => caller.send(host('guarded'), path) as Promise<{ status: number; body: string; headers?: Record<string, unknown> }>;
