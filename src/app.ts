@@ -78,7 +78,15 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [registry],
   });
-  const groupsGauge = new Gauge({ name: 'polaris_xds_node_groups', help: 'Node groups with their own snapshot.', registers: [registry] });
+  // Read when scraped: a group whose last stream closed is gone at once, not at the next rebuild.
+  new Gauge({
+    name: 'polaris_xds_node_groups',
+    help: 'Node groups with their own snapshot (groups with at least one open stream).',
+    registers: [registry],
+    collect() {
+      this.set(cache.groupCount());
+    },
+  });
   // What the translator leaves out is logged (each reason once) and counted by kind (polaris_xds_rules_skipped).
   const reportSkips = skipReporter({ logger: logger.child({ component: 'translate' }), registry, current: () => cache.skipped() });
   const cache = new SnapshotCache({
@@ -86,9 +94,8 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
     logger: logger.child({ component: 'snapshot' }),
     debounceMs: cfg.xds.debounceMs,
     debounceMaxMs: cfg.xds.debounceMaxMs,
-    onBuild: ({ groups, millis }) => {
+    onBuild: ({ millis }) => {
       buildSeconds.observe(millis / 1000);
-      groupsGauge.set(groups);
       observer.built();
     },
   });

@@ -28,6 +28,8 @@ export const ERRORS = {
   PXDS_ERR_XDS_UNKNOWN_TYPE: { code: 'PXDS_ERR_XDS_UNKNOWN_TYPE', message: 'type_url %s is not served', grpcStatus: grpc.INVALID_ARGUMENT },
   PXDS_ERR_XDS_NO_NODE: { code: 'PXDS_ERR_XDS_NO_NODE', message: 'first request of a stream has no node', grpcStatus: grpc.INVALID_ARGUMENT },
   PXDS_ERR_XDS_TOO_MANY_NAMES: { code: 'PXDS_ERR_XDS_TOO_MANY_NAMES', message: 'request names %s resources; at most %s are allowed', grpcStatus: grpc.RESOURCE_EXHAUSTED },
+  PXDS_ERR_XDS_PENDING_BUDGET: { code: 'PXDS_ERR_XDS_PENDING_BUDGET', message: 'client is not reading: %s response bytes unflushed, over the %s budget of %s', grpcStatus: grpc.RESOURCE_EXHAUSTED },
+  PXDS_ERR_XDS_CLIENT_STALLED: { code: 'PXDS_ERR_XDS_CLIENT_STALLED', message: 'client has read nothing for %s ms; %s response bytes unflushed', grpcStatus: grpc.RESOURCE_EXHAUSTED },
   PXDS_ERR_XDS_BAD_REQUEST: { code: 'PXDS_ERR_XDS_BAD_REQUEST', message: 'malformed request: %s', grpcStatus: grpc.INVALID_ARGUMENT },
   PXDS_ERR_XDS_INTERNAL: { code: 'PXDS_ERR_XDS_INTERNAL', message: 'internal error: %s', grpcStatus: grpc.INTERNAL },
   PXDS_ERR_XDS_SHUTDOWN: { code: 'PXDS_ERR_XDS_SHUTDOWN', message: 'server shutting down: %s', grpcStatus: grpc.UNAVAILABLE },

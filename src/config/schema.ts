@@ -11,6 +11,7 @@ const hostPort = z
   }, 'port must be 0–65535');
 
 const duration = z.number().int().nonnegative();
+const MiB = 1024 * 1024;
 
 export const ConfigSchema = z
   .object({
@@ -49,6 +50,22 @@ export const ConfigSchema = z
         maxConnectionAgeMs: duration.default(0),
         maxConnectionAgeGraceMs: duration.default(60_000),
         maxResourceNames: z.number().int().positive().default(100_000),
+        /** Longest resource name a request may carry, in characters. */
+        maxNameLength: z.number().int().positive().default(4096),
+        /** Largest request message accepted (grpc-js refuses larger ones before decoding). */
+        maxReceiveMessageBytes: z.number().int().min(1024).default(4 * MiB),
+        /** HTTP/2 streams one client connection may open at once (Envoy uses one per connection for ADS). */
+        maxConcurrentStreamsPerConnection: z.number().int().positive().default(16),
+        /** 0 disables; otherwise connections with no open stream for this long are closed. */
+        maxConnectionIdleMs: duration.default(300_000),
+        /** Response bytes one stream may have unflushed (its client not reading) before it is ended. */
+        maxPendingBytesPerStream: z.number().int().min(MiB).default(32 * MiB),
+        /** Unflushed response bytes of all streams together; beyond it the streams stalled longest are ended. */
+        maxPendingBytes: z.number().int().min(MiB).default(96 * MiB),
+        /** Bytes of decoded SotW resource-name lists kept for reuse across streams. */
+        maxNameListCacheBytes: z.number().int().nonnegative().default(32 * MiB),
+        /** 0 disables; otherwise a stream whose client has read nothing for this long while responses wait is ended. */
+        maxStallMs: duration.default(60_000),
         tls: z
           .object({
             cert: z.string(),
@@ -71,6 +88,14 @@ export const ConfigSchema = z
         maxConnectionAgeMs: 0,
         maxConnectionAgeGraceMs: 60_000,
         maxResourceNames: 100_000,
+        maxNameLength: 4096,
+        maxReceiveMessageBytes: 4 * MiB,
+        maxConcurrentStreamsPerConnection: 16,
+        maxConnectionIdleMs: 300_000,
+        maxPendingBytesPerStream: 32 * MiB,
+        maxPendingBytes: 96 * MiB,
+        maxNameListCacheBytes: 32 * MiB,
+        maxStallMs: 60_000,
         drainMs: 5000,
       }),
     admin: z

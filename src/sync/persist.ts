@@ -137,12 +137,29 @@ export interface LoadedCache {
   readonly writtenAt: Date;
 }
 
+/**
+ * syncDir makes a rename in `dir` durable: the rename is an entry of the directory, which a power
+ * loss can lose unless the directory itself is synced. Filesystems that cannot sync a directory
+ * (EINVAL, EISDIR, EPERM) are left as they are.
+ */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } catch (err) {
+    if (!['EINVAL', 'EISDIR', 'EPERM', 'ENOTSUP'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
 /** DiskCache reads and writes the persisted state of one cache directory. */
 export class DiskCache {
   readonly file: string;
   private writing: Promise<void> | undefined;
   private queued: MeshState | undefined;
   private lastWriteError = '';
+  private rejectedReason: string | undefined;
 
   /** `minIntervalMs` spaces writes out: a busy mesh is written at most this often (latest state wins). */
   constructor(
@@ -155,6 +172,7 @@ export class DiskCache {
 
   /** load returns the persisted state with origin `disk-cache`, or undefined when there is none or it is unreadable (reported). */
   async load(): Promise<LoadedCache | undefined> {
+    this.rejectedReason = undefined;
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
@@ -219,6 +237,7 @@ export class DiskCache {
         await fh.close();
       }
       await rename(tmp, this.file);
+      await syncDir(this.dir);
       this.lastWriteError = '';
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
@@ -232,7 +251,13 @@ export class DiskCache {
     }
   }
 
+  /** rejected is why the last load refused the file, or undefined when it was read (or absent). */
+  get rejected(): string | undefined {
+    return this.rejectedReason;
+  }
+
   private corrupt(reason: string): void {
+    this.rejectedReason = reason;
     const e = new PolarisXdsError('PXDS_ERR_CACHE_CORRUPT', [this.file, reason]);
     this.logger.warn({ code: e.code, file: this.file }, e.message);
   }

@@ -263,7 +263,9 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
       const why = trouble ?? (conn.connected ? `first full sync from polaris ${conn.address} in progress` : `polaris ${conn.address} unreachable`);
       return { ready: true, origin: 'disk-cache', reason: `serving from disk cache (written ${fromDisk.writtenAt.toISOString()}), ${why}`, ...base };
     }
-    if (trouble) return { ready: false, origin: 'none', reason: trouble, ...base };
+    // A disk cache that could have stood in for Polaris but was refused: say both, not only the outage.
+    const rejected = disk?.rejected;
+    if (trouble) return { ready: false, origin: 'none', reason: rejected !== undefined ? `disk cache rejected: ${rejected}; ${trouble}` : trouble, ...base };
     if (conn.connected) {
       const pendingRoots = rootKeys.filter((k) => !cache.servicesAnswered(k)).length;
       const pending = cache.pending().length;

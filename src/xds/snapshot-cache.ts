@@ -125,6 +125,11 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
     return w;
   }
 
+  /** groupCount is the number of node groups with at least one open watch. */
+  groupCount(): number {
+    return this.groups.size;
+  }
+
   /** nodes lists every watched node with its group key. */
   nodes(): Array<{ node: NodeInfo; group: string }> {
     const out: Array<{ node: NodeInfo; group: string }> = [];

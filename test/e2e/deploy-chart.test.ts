@@ -165,6 +165,14 @@ function assertRunnable(objects: Obj[]): { deployment: Obj; container: Obj; conf
   assert.ok(config, 'the ConfigMap lacks the --config file');
   assert.ok(ConfigSchema.safeParse(config).success, `rendered configuration fails the schema: ${JSON.stringify(config)}`);
   assert.equal(config.xds.maxConnectionAgeMs, 30 * 60_000, 'streams must rebalance over replicas');
+  // The per-connection limits are set deliberately, and the unflushed-response budget fits in the
+  // pod's memory beside the V8 heap the chart sets.
+  assert.equal(config.xds.maxConcurrentStreamsPerConnection, 16);
+  assert.equal(config.xds.maxReceiveMessageBytes, 4 * 1024 * 1024);
+  const heapMiB = Number(/--max-old-space-size=(\d+)/.exec(container.env.find((e: Obj) => e.name === 'NODE_OPTIONS').value)?.[1]);
+  const memoryMiB = Number(/^(\d+)Mi$/.exec(container.resources.limits.memory)?.[1]);
+  assert.ok(heapMiB > 0 && memoryMiB > 0, 'the chart sets a heap and a memory limit');
+  assert.ok(heapMiB * 1024 * 1024 + config.xds.maxPendingBytes <= memoryMiB * 1024 * 1024, `heap ${heapMiB} MiB + maxPendingBytes ${config.xds.maxPendingBytes} exceed ${memoryMiB} MiB`);
 
   // The disk cache and /tmp are writable mounts, since the root filesystem is read-only.
   for (const path of [config.cacheDir, '/tmp']) {

@@ -2,19 +2,21 @@
 // definition (requests decoded with ts-proto, responses passed through as the bytes the streams
 // spliced) and the server that hosts it. No protocol logic lives here.
 import { readFileSync } from 'node:fs';
+import { constants as http2 } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import { xdsError } from '../../errors.js';
 import { DeltaDiscoveryRequest, DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
 import { silentLogger, type Logger } from '../../log.js';
-import { decodeDiscoveryRequest } from './decode.js';
+import { RequestDecoder } from './decode.js';
 import { delta } from './delta.js';
 import { HookRunner, type XdsHooks } from './hooks.js';
 import { SharedResponses } from './shared-responses.js';
 import { XdsMetrics } from './metrics.js';
 import { DEFAULT_LIMITS, grpcServerOptions, type GrpcServerConfig, type XdsLimits } from './options.js';
 import { decodeOrFailure, type DecodeFailure, type Protocol } from './protocol.js';
-import { encodeControlPlane } from './response.js';
+import { PendingBudget } from './pending-budget.js';
+import { encodeControlPlane, ResourceSections } from './response.js';
 import { sotw } from './sotw.js';
 import { sortStatuses, type NodeStatus } from './status.js';
 import { AdsStream, type AdsCall, type StreamContext } from './stream.js';
@@ -25,17 +27,19 @@ export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryServic
 const passThrough = (bytes: Buffer): Buffer => bytes;
 
 /**
- * adsServiceDefinition is the ADS service for grpc.Server#addService. Request deserializers
- * return a DecodeFailure instead of throwing; the response serializer passes the Buffer a stream
- * wrote straight through (responses are spliced from bytes encoded once, invariant 3).
+ * adsServiceDefinition is the ADS service for grpc.Server#addService, decoding requests with one
+ * server's decoder. Request deserializers return a DecodeFailure instead of throwing; the response
+ * serializer passes the Buffer a stream wrote straight through (responses are spliced from bytes
+ * encoded once, invariant 3).
  */
-export const adsServiceDefinition = {
+export const adsServiceDefinition = (decoder: RequestDecoder) =>
+  ({
   StreamAggregatedResources: {
     path: `/${ADS_SERVICE}/StreamAggregatedResources`,
     requestStream: true,
     responseStream: true,
     requestSerialize: (req: DiscoveryRequest): Buffer => Buffer.from(DiscoveryRequest.encode(req).finish()),
-    requestDeserialize: decodeOrFailure(decodeDiscoveryRequest),
+    requestDeserialize: decodeOrFailure((b) => decoder.sotw(b)),
     responseSerialize: passThrough,
     responseDeserialize: passThrough,
     originalName: 'streamAggregatedResources',
@@ -45,12 +49,12 @@ export const adsServiceDefinition = {
     requestStream: true,
     responseStream: true,
     requestSerialize: (req: DeltaDiscoveryRequest): Buffer => Buffer.from(DeltaDiscoveryRequest.encode(req).finish()),
-    requestDeserialize: decodeOrFailure((b) => DeltaDiscoveryRequest.decode(b)),
+    requestDeserialize: decodeOrFailure((b) => decoder.delta(b)),
     responseSerialize: passThrough,
     responseDeserialize: passThrough,
     originalName: 'deltaAggregatedResources',
   },
-} satisfies grpc.ServiceDefinition;
+}) satisfies grpc.ServiceDefinition;
 
 /** AdsOptions configure the ADS service. Only `watcher` is required. */
 export interface AdsOptions {
@@ -81,20 +85,32 @@ export interface AdsService {
 export interface AdsHandlers extends AdsService {
   sotw(call: AdsCall): void;
   delta(call: AdsCall): void;
+  /** The service definition whose deserializers use this server's decoder. */
+  readonly definition: ReturnType<typeof adsServiceDefinition>;
+  /** The request decoder, which owns the cache of shared name lists. */
+  readonly decoder: RequestDecoder;
 }
 
 /** createAdsHandlers builds the per-server context and the two stream handlers. */
 export function createAdsHandlers(opts: AdsOptions): AdsHandlers {
   const logger = opts.logger ?? silentLogger();
   const streams = new Map<number, AdsStream<unknown>>();
+  const limits: XdsLimits = Object.freeze({ ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) });
+  const metrics = new XdsMetrics(opts.registry);
+  const decoder = new RequestDecoder(limits);
+  let lastStreamId = 0;
   const ctx: StreamContext = {
     watcher: opts.watcher,
     logger,
-    metrics: new XdsMetrics(opts.registry),
+    metrics,
     hooks: new HookRunner(opts.hooks, logger),
-    limits: Object.freeze({ ...DEFAULT_LIMITS, ...definedOnly(opts.limits ?? {}) }),
+    limits,
     controlPlane: opts.controlPlaneId ? encodeControlPlane(opts.controlPlaneId) : undefined,
     responses: new SharedResponses(),
+    sections: new ResourceSections(),
+    nameLists: decoder,
+    budget: new PendingBudget(limits.maxPendingBytesPerStream, limits.maxPendingBytes, (bytes) => metrics.unflushedBytes(bytes)),
+    nextStreamId: () => ++lastStreamId,
     now: Date.now,
     onClosed: (s) => void streams.delete(s.id),
   };
@@ -104,6 +120,8 @@ export function createAdsHandlers(opts: AdsOptions): AdsHandlers {
     stream.start();
   };
   return {
+    definition: adsServiceDefinition(decoder),
+    decoder,
     sotw: (call) => open(call, sotw),
     delta: (call) => open(call, delta),
     status: () => sortStatuses([...streams.values()].map((s) => s.status())),
@@ -123,16 +141,40 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 /** registerAds adds the ADS service (SotW and Delta) to an existing grpc-js server. */
 export function registerAds(server: grpc.Server, opts: AdsOptions): AdsService {
   const h = createAdsHandlers(opts);
-  server.addService(adsServiceDefinition, {
-    StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest | DecodeFailure, Buffer>) => h.sotw(call),
-    DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest | DecodeFailure, Buffer>) => h.delta(call),
+  server.addService(h.definition, {
+    StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest | DecodeFailure, Buffer>) => h.sotw(abortable(call)),
+    DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest | DecodeFailure, Buffer>) => h.delta(abortable(call)),
   });
   return { status: h.status, streamCount: h.streamCount, closeAll: h.closeAll, release: h.release };
+}
+
+/**
+ * abortable gives a grpc-js call the `abort` a stream uses to end a client that does not read:
+ * the call's HTTP/2 stream is reset with ENHANCE_YOUR_CALM, which gRPC clients (Envoy, grpc-js)
+ * report as RESOURCE_EXHAUSTED, and its unflushed writes are dropped. grpc-js offers no public way
+ * to end a call without flushing first, so this reaches its HTTP/2 stream (a unit test against the
+ * pinned grpc-js checks it); without one the status is sent the ordinary way.
+ */
+function abortable<T extends AdsCall>(call: T): T & Required<Pick<AdsCall, 'abort'>> {
+  const h2 = (call as { call?: { stream?: { close?: (code: number) => void; destroyed?: boolean } } }).call?.stream;
+  const abort = (details: string): void => {
+    if (h2 && typeof h2.close === 'function') {
+      if (!h2.destroyed) h2.close(http2.NGHTTP2_ENHANCE_YOUR_CALM);
+    } else {
+      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details });
+    }
+  };
+  return Object.assign(call, { abort });
 }
 
 /** XdsServerConfig is the `xds` configuration section as far as the server reads it. */
 export interface XdsServerConfig extends GrpcServerConfig {
   readonly maxResourceNames?: number;
+  readonly maxNameLength?: number;
+  readonly maxPendingBytesPerStream?: number;
+  readonly maxPendingBytes?: number;
+  readonly maxNameListCacheBytes?: number;
+  readonly maxStallMs?: number;
   /** PEM file paths; with clientCa, clients must present a certificate it signed (mTLS). */
   readonly tls?: { readonly cert: string; readonly key: string; readonly clientCa?: string };
 }
@@ -169,7 +211,15 @@ function credentialsFor(cfg: XdsServerConfig | undefined): grpc.ServerCredential
 export async function createXdsServer(opts: XdsServerOptions): Promise<XdsServer> {
   const cfg = opts.config ?? {};
   const server = new grpc.Server(grpcServerOptions(cfg));
-  const limits = { ...(cfg.maxResourceNames ? { maxResourceNames: cfg.maxResourceNames } : {}), ...opts.limits };
+  const fromConfig: Partial<XdsLimits> = {
+    maxResourceNames: cfg.maxResourceNames,
+    maxNameLength: cfg.maxNameLength,
+    maxPendingBytesPerStream: cfg.maxPendingBytesPerStream,
+    maxPendingBytes: cfg.maxPendingBytes,
+    maxNameListCacheBytes: cfg.maxNameListCacheBytes,
+    maxStallMs: cfg.maxStallMs,
+  };
+  const limits = { ...definedOnly(fromConfig), ...opts.limits };
   const ads = registerAds(server, { ...opts, limits });
   opts.services?.(server);
   const host = opts.host ?? '0.0.0.0';

@@ -1,41 +1,180 @@
-// Request decoding. Envoy's SotW EDS requests name every cluster it knows, and every ACK repeats
-// the list: thousands of names per request, the same on every sidecar of a group. The names
-// section is decoded once per distinct content and the decoded list shared (frozen), so an ACK
-// costs a byte comparison (or a digest) instead of thousands of strings, and a stream can tell an
-// unchanged list by identity. Field numbers: envoy/service/discovery/v3/discovery.proto.
+// Request decoding, owned by one server. Before anything a client sent is decoded into strings or
+// kept, the request's name lists are counted by walking tags and lengths: a request over the
+// name-count limit is refused without decoding its names (grpc-js has already refused one over
+// the message-size limit). Envoy's SotW EDS requests name every cluster it knows, and every ACK
+// repeats the list: thousands of names per request, the same on every sidecar of a group. So a
+// large names section that passed every limit is decoded once per distinct content and the frozen
+// list shared: an ACK costs a byte comparison (or a digest), and a stream can tell an unchanged
+// list by identity. Kept lists are bounded by bytes and held by the streams that use them; a list
+// no open stream holds is dropped when its last holder closes. Field numbers:
+// envoy/service/discovery/v3/discovery.proto.
 import { createHash } from 'node:crypto';
-import { DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
-import { BoundedMap } from '../bounded-map.js';
+import { xdsError } from '../../errors.js';
+import { DeltaDiscoveryRequest, DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
+import { ByteBoundedCache } from '../byte-bounded-cache.js';
+import { longest } from './protocol.js';
 
-const RESOURCE_NAMES = 3;
-// Below this many bytes decoding is cheaper than digesting.
-const MIN_SHARED_BYTES = 2048;
-const MAX_LISTS = 256;
-// Lists recently seen, by byte length: in an ACK storm most requests repeat one of them, and
-// comparing bytes is several times cheaper than digesting them. Each keeps a copy of its bytes.
-const MAX_RECENT = 16;
+// DiscoveryRequest: resource_names 3, resource_locators 7.
+const SOTW_NAMES = 3;
+const SOTW_LISTS = [3, 7] as const;
+// DeltaDiscoveryRequest: resource_names_subscribe 3, _unsubscribe 4, initial_resource_versions 5,
+// resource_locators_subscribe 8, _unsubscribe 9.
+const DELTA_LISTS = [3, 4, 5, 8, 9] as const;
+// Below this many bytes decoding is cheaper than counting first or digesting, and a request this
+// small cannot carry enough names to matter.
+const MIN_CHECKED_BYTES = 2048;
+// What a kept list costs besides its bytes: a string header and an array slot per name.
+const PER_NAME_BYTES = 32;
 
-interface SharedList {
-  readonly bytes: Buffer;
-  readonly names: readonly string[];
+/** DecodeLimits are the limits a request must pass before its names are decoded or kept. */
+export interface DecodeLimits {
+  readonly maxResourceNames: number;
+  readonly maxNameLength: number;
+  /** Most bytes of decoded name lists kept for reuse. */
+  readonly maxNameListCacheBytes: number;
 }
 
-const lists = new BoundedMap<string, readonly string[]>(MAX_LISTS);
-const recent = new BoundedMap<number, SharedList>(MAX_RECENT);
-// The list the last large request carried: in an ACK storm, the next request most likely repeats it.
-let last: SharedList | undefined;
+interface NameList {
+  readonly key: string;
+  /** A copy of the names section, for the byte comparison that stands in for a digest. */
+  readonly bytes: Buffer;
+  readonly names: readonly string[];
+  readonly longest: number;
+  /** Ids of the open streams whose latest request of some type carried this list. */
+  readonly holders: Set<number>;
+}
 
-/** sharedList is the decoded, frozen list for a names section, made once per distinct content. */
-function sharedList(section: Buffer): SharedList {
-  const seen = recent.get(section.length);
-  if (seen && seen.bytes.equals(section)) return seen;
-  const key = createHash('sha1').update(section).digest('base64');
-  const names = lists.get(key) ?? Object.freeze(DiscoveryRequest.decode(section).resourceNames);
-  // Set again on a hit too: the most recently used list goes last, so the oldest is dropped first.
-  lists.set(key, names);
-  const shared = { bytes: Buffer.from(section), names };
-  recent.set(section.length, shared);
-  return shared;
+/** RequestDecoder decodes one server's requests and owns its cache of shared name lists. */
+export class RequestDecoder {
+  private readonly lists: ByteBoundedCache<string, NameList>;
+  // The latest kept list of each byte length: in an ACK storm most requests repeat one of them.
+  private readonly byLength = new Map<number, NameList>();
+  private readonly byNames = new WeakMap<readonly string[], NameList>();
+  // The list the last large request carried: in an ACK storm, the next request most likely repeats it.
+  private last: NameList | undefined;
+
+  constructor(private readonly limits: DecodeLimits) {
+    this.lists = new ByteBoundedCache<string, NameList>({
+      maxBytes: limits.maxNameListCacheBytes,
+      sizeOf: (l) => 2 * l.bytes.length + PER_NAME_BYTES * l.names.length,
+      onRemove: (l) => {
+        if (this.byLength.get(l.bytes.length) === l) this.byLength.delete(l.bytes.length);
+        if (this.last === l) this.last = undefined;
+      },
+    });
+  }
+
+  /** cachedBytes is what the kept name lists stand for, by the cache's measure. */
+  get cachedBytes(): number {
+    return this.lists.bytes;
+  }
+
+  /** cachedLists is how many name lists are kept. */
+  get cachedLists(): number {
+    return this.lists.size;
+  }
+
+  /** sotw decodes a DiscoveryRequest; it throws PXDS_ERR_XDS_TOO_MANY_NAMES before decoding a list over the limit. */
+  sotw(b: Buffer): DiscoveryRequest {
+    if (b.length < MIN_CHECKED_BYTES) return DiscoveryRequest.decode(b);
+    const repeated = this.repeatOfLast(b);
+    if (repeated) return repeated;
+    const s = scan(b, SOTW_NAMES);
+    if (!s) return DiscoveryRequest.decode(b); // not well-formed: the generated decoder says why
+    this.checkCounts(s, SOTW_LISTS);
+    if (s.split || s.runEnd - s.runStart < MIN_CHECKED_BYTES) return DiscoveryRequest.decode(b);
+    const section = b.subarray(s.runStart, s.runEnd);
+    const rest = this.rest(b, s.runStart, s.runEnd);
+    const list = this.lookup(section);
+    if (list) {
+      this.last = list;
+      rest.resourceNames = list.names as string[];
+      return rest;
+    }
+    const names = DiscoveryRequest.decode(section).resourceNames;
+    rest.resourceNames = names;
+    const max = longest(names);
+    // Only a list that passed every limit is kept.
+    if (max > this.limits.maxNameLength) return rest;
+    const kept: NameList = { key: digest(section), bytes: Buffer.from(section), names: Object.freeze(names), longest: max, holders: new Set() };
+    if (this.lists.set(kept.key, kept)) {
+      this.byLength.set(kept.bytes.length, kept);
+      this.byNames.set(kept.names, kept);
+      this.last = kept;
+    }
+    return rest;
+  }
+
+  /** delta decodes a DeltaDiscoveryRequest; it throws PXDS_ERR_XDS_TOO_MANY_NAMES before decoding a list over the limit. */
+  delta(b: Buffer): DeltaDiscoveryRequest {
+    if (b.length >= MIN_CHECKED_BYTES) {
+      const s = scan(b, 0);
+      if (s) this.checkCounts(s, DELTA_LISTS);
+    }
+    return DeltaDiscoveryRequest.decode(b);
+  }
+
+  /** longestOf is the longest name of a kept list, or undefined for a list this decoder does not keep. */
+  longestOf(names: readonly string[]): number | undefined {
+    return this.byNames.get(names)?.longest;
+  }
+
+  /** hold records that stream `holder` uses `names` (if it is a kept list). */
+  hold(names: readonly string[], holder: number): void {
+    this.byNames.get(names)?.holders.add(holder);
+  }
+
+  /** release drops stream `holder`'s use of `names`; a kept list no stream holds any more is dropped. */
+  release(names: readonly string[], holder: number): void {
+    const list = this.byNames.get(names);
+    if (!list) return;
+    list.holders.delete(holder);
+    if (list.holders.size === 0) this.lists.delete(list.key);
+  }
+
+  private checkCounts(s: Scan, fields: readonly number[]): void {
+    let most = 0;
+    for (const f of fields) most = Math.max(most, s.counts[f]!);
+    if (most > this.limits.maxResourceNames) throw xdsError('PXDS_ERR_XDS_TOO_MANY_NAMES', most, this.limits.maxResourceNames);
+  }
+
+  private lookup(section: Buffer): NameList | undefined {
+    const same = this.byLength.get(section.length);
+    if (same && same.bytes.equals(section)) return this.lists.get(same.key);
+    return this.lists.get(digest(section));
+  }
+
+  /** repeatOfLast decodes `b` when its names are exactly the bytes of the last kept list, else undefined. */
+  private repeatOfLast(b: Buffer): DiscoveryRequest | undefined {
+    const last = this.last;
+    if (!last) return undefined;
+    const start = firstField(b, SOTW_NAMES);
+    const end = start + last.bytes.length;
+    if (start < 0 || end > b.length || b.compare(last.bytes, 0, last.bytes.length, start, end) !== 0) return undefined;
+    const after = scan(b.subarray(end), SOTW_NAMES);
+    if (!after || after.counts[SOTW_NAMES] !== 0) return undefined;
+    const rest = this.rest(b, start, end);
+    rest.resourceNames = last.names as string[];
+    return rest;
+  }
+
+  private rest(b: Buffer, start: number, end: number): DiscoveryRequest {
+    return DiscoveryRequest.decode(Buffer.concat([b.subarray(0, start), b.subarray(end)]));
+  }
+}
+
+function digest(section: Buffer): string {
+  return createHash('sha1').update(section).digest('base64');
+}
+
+/** Scan is what walking a message's tags and lengths tells, without decoding a field. */
+interface Scan {
+  /** Occurrences of fields 0–15 (repeated fields count once per element). */
+  readonly counts: Uint32Array;
+  /** Where the first occurrence of the run field starts and its last one ends, and whether other fields come between. */
+  readonly runStart: number;
+  readonly runEnd: number;
+  readonly split: boolean;
 }
 
 /** varintEnd is the offset after the varint at `pos`, or -1 when it runs past the end or past 10 bytes. */
@@ -52,82 +191,69 @@ function varintAt(b: Buffer, pos: number, end: number): number {
   return n <= Number.MAX_SAFE_INTEGER ? n : Infinity;
 }
 
-// fieldNumber is set by fieldEnd: the number of the field it stepped over.
-let fieldNumber = 0;
-
-/** fieldEnd is the offset after the field that starts at `pos` (its number left in fieldNumber), or -1 when it is not well-formed. */
-function fieldEnd(b: Buffer, pos: number): number {
-  const tagEnd = varintEnd(b, pos);
-  if (tagEnd < 0) return -1;
-  const tag = varintAt(b, pos, tagEnd);
-  fieldNumber = Math.floor(tag / 8);
-  pos = tagEnd;
-  switch (tag % 8) {
-    case 0:
-      pos = varintEnd(b, pos);
-      break;
-    case 1:
-      pos += 8;
-      break;
-    case 2: {
-      const lenEnd = varintEnd(b, pos);
-      if (lenEnd < 0) return -1;
-      pos = lenEnd + varintAt(b, pos, lenEnd);
-      break;
-    }
-    case 5:
-      pos += 4;
-      break;
-    default:
-      return -1; // groups: not in this message
-  }
-  return pos <= b.length ? pos : -1;
-}
-
-/** noNamesFrom says whether the fields from `pos` to the end are well-formed and none is a resource name. */
-function noNamesFrom(b: Buffer, pos: number): boolean {
+/**
+ * walk steps over the fields of `b` from `pos`, calling `visit(field, start, end)` for each, and
+ * stops when visit returns false. It returns false when the bytes are not well-formed.
+ */
+function walk(b: Buffer, visit: (field: number, start: number, end: number) => boolean): boolean {
+  let pos = 0;
   while (pos < b.length) {
-    pos = fieldEnd(b, pos);
-    if (pos < 0 || fieldNumber === RESOURCE_NAMES) return false;
+    const start = pos;
+    const tagEnd = varintEnd(b, pos);
+    if (tagEnd < 0) return false;
+    const tag = varintAt(b, pos, tagEnd);
+    pos = tagEnd;
+    switch (tag % 8) {
+      case 0:
+        pos = varintEnd(b, pos);
+        if (pos < 0) return false;
+        break;
+      case 1:
+        pos += 8;
+        break;
+      case 2: {
+        const lenEnd = varintEnd(b, pos);
+        if (lenEnd < 0) return false;
+        pos = lenEnd + varintAt(b, pos, lenEnd);
+        break;
+      }
+      case 5:
+        pos += 4;
+        break;
+      default:
+        return false; // groups: not in these messages
+    }
+    if (pos > b.length) return false;
+    if (!visit(Math.floor(tag / 8), start, pos)) return true;
   }
   return true;
 }
 
-/**
- * namesSection finds the one contiguous run of resource_names fields, or undefined when there is
- * none, it is split, or the bytes are not well-formed (the generated decoder then reports why).
- * It walks tags and lengths only, and allocates nothing. When the run starts with the bytes of
- * the list the last request carried, one comparison stands in for walking thousands of names.
- */
-function namesSection(b: Buffer): { start: number; end: number; list?: SharedList } | undefined {
-  let pos = 0;
-  while (pos < b.length) {
-    const next = fieldEnd(b, pos);
-    if (next < 0) return undefined;
-    if (fieldNumber === RESOURCE_NAMES) break;
-    pos = next;
-  }
-  if (pos >= b.length) return undefined;
-  const start = pos;
-  if (last && start + last.bytes.length <= b.length && b.compare(last.bytes, 0, last.bytes.length, start, start + last.bytes.length) === 0) {
-    const end = start + last.bytes.length;
-    if (noNamesFrom(b, end)) return { start, end, list: last };
-  }
-  while (pos < b.length) {
-    const next = fieldEnd(b, pos);
-    if (next < 0) return undefined;
-    if (fieldNumber !== RESOURCE_NAMES) break;
-    pos = next;
-  }
-  return noNamesFrom(b, pos) ? { start, end: pos } : undefined;
+/** scan counts the fields of `b` and finds the run of field `runField`, or undefined when `b` is not well-formed. */
+function scan(b: Buffer, runField: number): Scan | undefined {
+  const counts = new Uint32Array(16);
+  let runStart = -1;
+  let runEnd = -1;
+  let split = false;
+  const ok = walk(b, (field, start, end) => {
+    if (field < 16) counts[field]!++;
+    if (field === runField) {
+      if (runStart < 0) runStart = start;
+      else if (runEnd !== start) split = true;
+      runEnd = end;
+    }
+    return true;
+  });
+  return ok ? { counts, runStart, runEnd, split } : undefined;
 }
 
-/** decodeDiscoveryRequest decodes a SotW request; a large resource_names list is shared with earlier requests that sent the same bytes. */
-export function decodeDiscoveryRequest(b: Buffer): DiscoveryRequest {
-  const section = b.length >= MIN_SHARED_BYTES ? namesSection(b) : undefined;
-  if (!section || section.end - section.start < MIN_SHARED_BYTES) return DiscoveryRequest.decode(b);
-  const rest = DiscoveryRequest.decode(Buffer.concat([b.subarray(0, section.start), b.subarray(section.end)]));
-  last = section.list ?? sharedList(b.subarray(section.start, section.end));
-  rest.resourceNames = last.names as string[];
-  return rest;
+/** firstField is the offset where the first occurrence of `field` starts, or -1. */
+function firstField(b: Buffer, field: number): number {
+  let at = -1;
+  const ok = walk(b, (f, start) => {
+    if (f !== field) return true;
+    at = start;
+    return false;
+  });
+  return ok ? at : -1;
 }

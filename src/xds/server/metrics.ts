@@ -35,6 +35,8 @@ export class XdsMetrics {
   private readonly suppressed: Counter<'type' | 'mode'>;
   private readonly expired: Counter<'mode'>;
   private readonly streamErrors: Counter<'code'>;
+  private readonly exhausted: Counter<'limit'>;
+  private readonly pending: Gauge;
   private readonly ackSeconds: Histogram<'type'>;
   private readonly pushSeconds: Histogram<'type'>;
   private readonly responseSize: Histogram<'type'>;
@@ -61,6 +63,8 @@ export class XdsMetrics {
     this.suppressed = reuse(registry, 'polaris_xds_nack_resends_suppressed_total', () => new Counter({ name: 'polaris_xds_nack_resends_suppressed_total', help: 'Responses not sent because the client rejected that version before.', labelNames: ['type', 'mode'], registers }));
     this.expired = reuse(registry, 'polaris_xds_expired_nonces_total', () => new Counter({ name: 'polaris_xds_expired_nonces_total', help: 'Requests carrying a nonce no longer current (SotW: ignored).', labelNames: ['mode'], registers }));
     this.streamErrors = reuse(registry, 'polaris_xds_stream_errors_total', () => new Counter({ name: 'polaris_xds_stream_errors_total', help: 'Streams the server ended with an error status, by catalogue code.', labelNames: ['code'], registers }));
+    this.exhausted = reuse(registry, 'polaris_xds_streams_exhausted_total', () => new Counter({ name: 'polaris_xds_streams_exhausted_total', help: 'Streams ended with RESOURCE_EXHAUSTED because their client did not read: over the per-stream or the total budget of unflushed response bytes, or stalled for xds.maxStallMs.', labelNames: ['limit'], registers }));
+    this.pending = reuse(registry, 'polaris_xds_unflushed_response_bytes', () => new Gauge({ name: 'polaris_xds_unflushed_response_bytes', help: 'Response bytes written to streams and not yet flushed to their clients.', registers }));
     this.ackSeconds = reuse(registry, 'polaris_xds_ack_latency_seconds', () => new Histogram({ name: 'polaris_xds_ack_latency_seconds', help: 'Time from writing a response to its ACK or NACK.', labelNames: ['type'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15], registers, collect }));
     // Buckets follow Istio's config-size ones: 4 MiB is gRPC's default receive limit (grpc-js clients too).
     this.responseSize = reuse(registry, 'polaris_xds_response_size_bytes', () => new Histogram({ name: 'polaris_xds_response_size_bytes', help: 'Size of each xDS response written, by type.', labelNames: ['type'], buckets: [1_000, 10_000, 100_000, 1_000_000, 4_194_304, 10_000_000, 40_000_000], registers, collect }));
@@ -80,6 +84,14 @@ export class XdsMetrics {
 
   streamError(code: string): void {
     this.streamErrors.inc({ code });
+  }
+
+  streamExhausted(limit: 'stream' | 'total' | 'stalled'): void {
+    this.exhausted.inc({ limit });
+  }
+
+  unflushedBytes(bytes: number): void {
+    this.pending.set(bytes);
   }
 
   request(type: TypeUrl, mode: StreamMode): void {

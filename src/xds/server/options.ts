@@ -16,9 +16,34 @@ export interface XdsLimits {
    * for the endpoints of new clusters, at most this long.
    */
   readonly retainRemovedMs: number;
+  /**
+   * Response bytes one stream may have written but not yet flushed to its client; a stream that
+   * would go over ends with RESOURCE_EXHAUSTED. A stream with nothing unflushed may always write
+   * one response, however large.
+   */
+  readonly maxPendingBytesPerStream: number;
+  /** Unflushed response bytes of all streams together; beyond it the streams stalled longest end. */
+  readonly maxPendingBytes: number;
+  /** Bytes of decoded SotW resource-name lists kept for reuse (lists no open stream holds are dropped). */
+  readonly maxNameListCacheBytes: number;
+  /** A stream whose oldest unflushed response has waited this long (its client reads nothing) ends; 0 never. */
+  readonly maxStallMs: number;
 }
 
-export const DEFAULT_LIMITS: XdsLimits = Object.freeze({ maxResourceNames: 10_000, maxNameLength: 4096, maxInFlightResponses: 8, retainRemovedMs: 30_000 });
+const MiB = 1024 * 1024;
+
+// Sized for the Helm chart's pod (512 MiB, of which 384 MiB V8 heap): unflushed responses live
+// outside the heap, in the rest.
+export const DEFAULT_LIMITS: XdsLimits = Object.freeze({
+  maxResourceNames: 10_000,
+  maxNameLength: 4096,
+  maxInFlightResponses: 8,
+  retainRemovedMs: 30_000,
+  maxPendingBytesPerStream: 32 * MiB,
+  maxPendingBytes: 96 * MiB,
+  maxNameListCacheBytes: 32 * MiB,
+  maxStallMs: 60_000,
+});
 
 /** GrpcServerConfig is the part of the `xds` configuration that becomes grpc-js server options. */
 export interface GrpcServerConfig {
@@ -30,6 +55,10 @@ export interface GrpcServerConfig {
   readonly maxConnectionAgeGraceMs?: number;
   /** Largest request accepted; grpc-js defaults to 4 MiB. */
   readonly maxReceiveMessageBytes?: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: streams one connection may open; absent leaves it unlimited. */
+  readonly maxConcurrentStreamsPerConnection?: number;
+  /** Close connections with no open stream for this long; 0 or absent disables. */
+  readonly maxConnectionIdleMs?: number;
 }
 
 /**
@@ -47,5 +76,7 @@ export function grpcServerOptions(cfg: GrpcServerConfig): ChannelOptions {
     if (cfg.maxConnectionAgeGraceMs) opts['grpc.max_connection_age_grace_ms'] = cfg.maxConnectionAgeGraceMs;
   }
   if (cfg.maxReceiveMessageBytes) opts['grpc.max_receive_message_length'] = cfg.maxReceiveMessageBytes;
+  if (cfg.maxConcurrentStreamsPerConnection) opts['grpc.max_concurrent_streams'] = cfg.maxConcurrentStreamsPerConnection;
+  if (cfg.maxConnectionIdleMs) opts['grpc.max_connection_idle_ms'] = cfg.maxConnectionIdleMs;
   return opts;
 }

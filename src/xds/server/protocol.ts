@@ -1,10 +1,12 @@
 // The seam between the stream (lifecycle, ordering, writing) and the two protocol variants
 // (sotw.ts, delta.ts). Each variant is a set of functions over a TypeState; the stream never
 // looks inside a request or a response beyond RequestHead.
+import { errorCode, type PolarisXdsError } from '../../errors.js';
 import type { Node } from '../../gen/envoy/config/core/v3/base.js';
 import type { TypeUrl } from '../resource.js';
 import type { EncodedResource, TypeResources } from '../snapshot.js';
 import type { AckOutcome } from './ack.js';
+import type { ResourceSections } from './response.js';
 import type { TypeState } from './subscription.js';
 
 /** StreamMode names the protocol variant of a stream. */
@@ -18,6 +20,8 @@ export interface RequestHead {
   readonly longestList: number;
   /** The longest name (or Delta initial version) in the request, in characters. */
   readonly longestName: number;
+  /** A SotW request's names list, which the stream holds while it is its latest of the type. */
+  readonly names?: readonly string[];
 }
 
 /** RequestOutcome is what a request did to its type. */
@@ -51,7 +55,8 @@ export interface Plan {
 /** Protocol is one variant: how requests change a type's state and which response is due. */
 export interface Protocol<Req> {
   readonly mode: StreamMode;
-  head(req: Req): RequestHead;
+  /** head summarizes a request; `knownLongest` gives the longest name of a list the decoder already measured. */
+  head(req: Req, knownLongest: (names: readonly string[]) => number | undefined): RequestHead;
   /** onRequest applies one validated request (subscription, ACK/NACK) to its type's state. */
   onRequest(t: TypeState, req: Req, now: number): RequestOutcome;
   /**
@@ -60,8 +65,8 @@ export interface Protocol<Req> {
    * It is the one function used both when a request arrives and when a snapshot lands.
    */
   plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefined;
-  /** encode splices the response bytes. */
-  encode(plan: Plan, nonce: string, controlPlane: Buffer | undefined): Buffer;
+  /** encode splices the response bytes; `sections` keeps spliced sections of shared lists. */
+  encode(plan: Plan, nonce: string, controlPlane: Buffer | undefined, sections?: ResourceSections): Buffer;
 }
 
 /** longest is the length of the longest string in `lists`. */
@@ -76,7 +81,11 @@ export function longest(...lists: ReadonlyArray<Iterable<string>>): number {
  * returns it instead of throwing, so the stream ends with our own status rather than grpc-js's.
  */
 export class DecodeFailure {
-  constructor(readonly reason: string) {}
+  /** `error` is the catalogue error when the decoder refused the request for a limit. */
+  constructor(
+    readonly reason: string,
+    readonly error?: PolarisXdsError,
+  ) {}
 }
 
 /** decodeOrFailure wraps a decoder so a decoding error becomes a DecodeFailure value. */
@@ -85,7 +94,7 @@ export function decodeOrFailure<T>(decode: (bytes: Buffer) => T): (bytes: Buffer
     try {
       return decode(bytes);
     } catch (err) {
-      return new DecodeFailure(err instanceof Error ? err.message : String(err));
+      return new DecodeFailure(err instanceof Error ? err.message : String(err), errorCode(err) ? (err as PolarisXdsError) : undefined);
     }
   };
 }

@@ -2,6 +2,7 @@
 // .delta) and are copied into the response envelope; nothing is re-encoded per stream
 // (invariant 3). Field numbers: envoy/service/discovery/v3/discovery.proto.
 import type { EncodedResource } from '../snapshot.js';
+import { ByteBoundedCache } from '../byte-bounded-cache.js';
 import { bytesField, message, str, type Part } from '../wire.js';
 
 /** SotwBody is what one DiscoveryResponse carries besides its nonce. */
@@ -13,28 +14,28 @@ export interface SotwBody {
   readonly shared?: boolean;
 }
 
-// The `resources` section of shared resource lists (a snapshot type set's whole list), spliced
-// once and reused by the streams of the group that holds it. Bounded by bytes, oldest first out:
-// with a thousand node groups, keeping every group's route configuration section would hold
-// hundreds of megabytes for lists that are sent in one burst and then rarely again.
-const MAX_SECTION_BYTES = 64 * 1024 * 1024;
-const sections = new Map<readonly EncodedResource[], Buffer>();
-let sectionBytes = 0;
+// Shared resource lists (a snapshot type set's whole list) have their `resources` section spliced
+// once and reused by the streams of the group that holds it. Bounded by bytes, least recently used
+// out first: with a thousand node groups, keeping every group's route configuration section would
+// hold hundreds of megabytes for lists that are sent in one burst and then rarely again.
+export const DEFAULT_SECTION_CACHE_BYTES = 64 * 1024 * 1024;
 
-function resourcesSection(resources: readonly EncodedResource[], shared: boolean | undefined): Buffer {
-  let section = shared ? sections.get(resources) : undefined;
-  if (section) return section;
-  section = message(resources.map((r) => bytesField(2, r.any)));
-  if (shared && section.length <= MAX_SECTION_BYTES / 4) {
-    sections.set(resources, section);
-    sectionBytes += section.length;
-    for (const [list, old] of sections) {
-      if (sectionBytes <= MAX_SECTION_BYTES) break;
-      sections.delete(list);
-      sectionBytes -= old.length;
-    }
+/** ResourceSections is one server's cache of spliced `resources` sections of shared lists. */
+export class ResourceSections {
+  private readonly cache: ByteBoundedCache<readonly EncodedResource[], Buffer>;
+
+  constructor(maxBytes = DEFAULT_SECTION_CACHE_BYTES) {
+    this.cache = new ByteBoundedCache({ maxBytes, sizeOf: (b) => b.length });
   }
-  return section;
+
+  /** section is the spliced section of `resources`, kept for reuse when the list is shared. */
+  section(resources: readonly EncodedResource[], shared: boolean | undefined): Buffer {
+    const hit = shared ? this.cache.get(resources) : undefined;
+    if (hit) return hit;
+    const section = message(resources.map((r) => bytesField(2, r.any)));
+    if (shared) this.cache.set(resources, section);
+    return section;
+  }
 }
 
 /** DeltaBody is what one DeltaDiscoveryResponse carries besides its nonce. */
@@ -52,11 +53,12 @@ export function encodeControlPlane(identifier: string): Buffer {
 }
 
 /** encodeSotwResponse splices a DiscoveryResponse: version_info 1, resources 2, type_url 4, nonce 5, control_plane 6. */
-export function encodeSotwResponse(body: SotwBody, nonce: string, controlPlane?: Buffer): Buffer {
+export function encodeSotwResponse(body: SotwBody, nonce: string, controlPlane?: Buffer, sections?: ResourceSections): Buffer {
   // Fields may come in any order on the wire; the repeated field is one pre-spliced section.
   const head = message([str(1, body.version)]);
   const tail = message([str(4, body.typeUrl), str(5, nonce), controlPlane && bytesField(6, controlPlane)]);
-  return Buffer.concat([head, resourcesSection(body.resources, body.shared), tail]);
+  const resources = sections ? sections.section(body.resources, body.shared) : message(body.resources.map((r) => bytesField(2, r.any)));
+  return Buffer.concat([head, resources, tail]);
 }
 
 /**

@@ -5,6 +5,8 @@
 // stream takes a content nonce only when its id is above every content id it used for that type;
 // otherwise (the same content again, e.g. after a resubscription) the stream gets a nonce of its
 // own, `s<n>`, and bytes of its own.
+import { createHash } from 'node:crypto';
+import { ByteBoundedCache } from '../byte-bounded-cache.js';
 import type { EncodedResource } from '../snapshot.js';
 import type { Plan, StreamMode } from './protocol.js';
 
@@ -15,33 +17,53 @@ export interface SharedResponse {
   readonly bytes: Buffer;
 }
 
-// Recent responses kept for reuse, by total bytes (oldest out first). A push writes the same content
+// Recent responses kept for reuse, by total bytes (least recently used out first). A push writes the same content
 // to its streams within one pass, so recent contents are all that is needed.
 const DEFAULT_MAX_BYTES = 32 * 1024 * 1024;
 
-/** SharedResponses is one server's cache of encoded responses by content. */
+// Digests of contents seen once, each standing for about this many bytes.
+const SEEN_ENTRY_BYTES = 96;
+const SEEN_MAX_BYTES = 512 * 1024;
+
+/**
+ * SharedResponses is one server's cache of encoded responses by content. A content that carries
+ * names a client chose (Delta removals: a client may subscribe to any names, which are then
+ * removed) is kept only once a second stream is sent it, so a response only one client gets is
+ * never held after it is written and what clients send cannot fill the cache; such a push to many
+ * streams is encoded twice instead of once.
+ */
 export class SharedResponses {
-  private readonly byKey = new Map<string, SharedResponse>();
-  private bytes = 0;
+  private readonly byKey: ByteBoundedCache<string, SharedResponse>;
+  private readonly seenOnce: ByteBoundedCache<string, true>;
   private lastId = 0;
 
-  constructor(private readonly maxBytes = DEFAULT_MAX_BYTES) {}
+  constructor(maxBytes = DEFAULT_MAX_BYTES) {
+    // A response larger than a fraction of the budget would push out everything else. Keys count
+    // too: they name every resource a response carries.
+    this.byKey = new ByteBoundedCache({ maxBytes, maxEntryBytes: maxBytes / 8, sizeOf: (r, key) => r.bytes.length + 2 * key.length });
+    this.seenOnce = new ByteBoundedCache({ maxBytes: SEEN_MAX_BYTES, sizeOf: () => SEEN_ENTRY_BYTES });
+  }
 
-  /** get returns the response for content `key`, encoding it with its content nonce the first time. */
-  get(key: string, encode: (nonce: string) => Buffer): SharedResponse {
+  /**
+   * get returns the response for content `key`, encoding it with a new content nonce unless it is
+   * kept. With `clientNamed`, the content is kept only when it is asked for a second time.
+   */
+  get(key: string, encode: (nonce: string) => Buffer, clientNamed = false): SharedResponse {
     const hit = this.byKey.get(key);
     if (hit) return hit;
     const id = ++this.lastId;
     const nonce = `c${id}`;
     const r: SharedResponse = { id, nonce, bytes: encode(nonce) };
-    // A response larger than a fraction of the budget would push out everything else.
-    if (r.bytes.length > this.maxBytes / 8) return r;
-    this.byKey.set(key, r);
-    this.bytes += r.bytes.length;
-    for (const [k, old] of this.byKey) {
-      if (this.bytes <= this.maxBytes) break;
-      this.byKey.delete(k);
-      this.bytes -= old.bytes.length;
+    if (!clientNamed) {
+      this.byKey.set(key, r);
+      return r;
+    }
+    const digest = createHash('sha1').update(key).digest('base64');
+    if (this.seenOnce.get(digest)) {
+      this.seenOnce.delete(digest);
+      this.byKey.set(key, r);
+    } else {
+      this.seenOnce.set(digest, true);
     }
     return r;
   }

@@ -19,22 +19,14 @@ function wholeList(resources: TypeResources): readonly EncodedResource[] {
   return list;
 }
 
-// The longest name of each shared (frozen) names list: an ACK repeating a list costs a lookup.
-const longestNames = new WeakMap<readonly string[], number>();
-
-function longestName(names: readonly string[]): number {
-  if (!Object.isFrozen(names)) return longest(names);
-  let n = longestNames.get(names);
-  if (n === undefined) longestNames.set(names, (n = longest(names)));
-  return n;
-}
-
-function head(req: DiscoveryRequest): RequestHead {
+function head(req: DiscoveryRequest, knownLongest: (names: readonly string[]) => number | undefined): RequestHead {
   return {
     typeUrl: req.typeUrl,
     node: req.node,
     longestList: Math.max(req.resourceNames.length, req.resourceLocators.length),
-    longestName: longestName(req.resourceNames),
+    // A shared list was measured when it was decoded: an ACK repeating it costs a lookup.
+    longestName: knownLongest(req.resourceNames) ?? longest(req.resourceNames),
+    names: req.resourceNames,
   };
 }
 
@@ -159,5 +151,5 @@ export const sotw: Protocol<DiscoveryRequest> = {
   head,
   onRequest,
   plan,
-  encode: (p, nonce, controlPlane) => encodeSotwResponse(p, nonce, controlPlane),
+  encode: (p, nonce, controlPlane, sections) => encodeSotwResponse(p, nonce, controlPlane, sections),
 };

@@ -2,13 +2,15 @@
 // writes due responses in make-before-break order with backpressure, and has one close path.
 import type { Node } from '../../gen/envoy/config/core/v3/base.js';
 import type { DeltaDiscoveryRequest, DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
-import { ERRORS, errorCode, xdsError } from '../../errors.js';
+import { ERRORS, errorCode, xdsError, type PolarisXdsError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, isTypeUrl, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, type TypeUrl } from '../resource.js';
 import type { Snapshot } from '../snapshot.js';
 import type { AckOutcome } from './ack.js';
 import type { HookRunner, StreamInfo } from './hooks.js';
 import { contentKey, type SharedResponses } from './shared-responses.js';
+import type { PendingBudget, PendingHolder } from './pending-budget.js';
+import type { ResourceSections } from './response.js';
 import type { XdsMetrics } from './metrics.js';
 import type { XdsLimits } from './options.js';
 import { DecodeFailure, type Plan, type Protocol, type StreamMode } from './protocol.js';
@@ -20,6 +22,7 @@ import type { ConfigWatcher, NodeWatch } from './watcher.js';
 
 const GRPC_OK = 0;
 const GRPC_CANCELLED = 1;
+const GRPC_RESOURCE_EXHAUSTED = 8;
 const GRPC_INTERNAL = 13;
 // One pump clears at most 4 pending types, one release and 2 more types; this is a safe bound.
 const MAX_PUMP_STEPS = 16;
@@ -38,6 +41,18 @@ export interface AdsCall {
   write(chunk: Buffer, cb: (err?: Error | null) => void): boolean;
   end(): unknown;
   getPeer?(): string;
+  /**
+   * abort ends the call at once with RESOURCE_EXHAUSTED, dropping writes not yet flushed (a status
+   * sent the ordinary way waits behind them, for ever when the client does not read).
+   */
+  abort?(details: string): void;
+}
+
+/** NameLists is the part of the server's request decoder a stream uses: who holds which shared list. */
+export interface NameLists {
+  longestOf(names: readonly string[]): number | undefined;
+  hold(names: readonly string[], holder: number): void;
+  release(names: readonly string[], holder: number): void;
 }
 
 /** StreamContext is what every stream of a server shares. */
@@ -51,19 +66,28 @@ export interface StreamContext {
   readonly controlPlane: Buffer | undefined;
   /** Responses encoded once for every stream that is sent the same content. */
   readonly responses: SharedResponses;
+  /** Spliced resource sections of shared lists. */
+  readonly sections: ResourceSections;
+  /** Shared name lists decoded from requests, held by the streams that sent them. */
+  readonly nameLists: NameLists;
+  /** The budget of response bytes written but not yet flushed. */
+  readonly budget: PendingBudget;
+  /** nextStreamId numbers the server's streams. */
+  readonly nextStreamId: () => number;
   readonly now: () => number;
   /** Called once, from the stream's close path. */
   readonly onClosed: (stream: { readonly id: number }) => void;
 }
 
-/** How a stream ended: a status the server sends, the client's cancel, or the client's half-close. */
-export type StreamEnd = { readonly code: number; readonly details: string; readonly errorCode?: string } | 'cancelled' | 'half-close';
-
-let lastStreamId = 0;
+/**
+ * How a stream ended: a status the server sends (with `abort`, at once, dropping unflushed
+ * writes), the client's cancel, or the client's half-close.
+ */
+export type StreamEnd = { readonly code: number; readonly details: string; readonly errorCode?: string; readonly abort?: boolean } | 'cancelled' | 'half-close';
 
 /** AdsStream serves one ADS call; it is driven by call events and snapshot changes only. */
-export class AdsStream<Req> {
-  readonly id = ++lastStreamId;
+export class AdsStream<Req> implements PendingHolder {
+  readonly id: number;
   readonly mode: StreamMode;
   readonly openedAt: number;
   readonly peer: string;
@@ -73,6 +97,13 @@ export class AdsStream<Req> {
   private readonly types = new Map<TypeUrl, TypeState>();
   private nonce = 0;
   private inFlight = 0;
+  // Sizes and times of the writes not yet flushed, oldest first (grpc-js flushes them in order).
+  private readonly unflushed: Array<{ readonly bytes: number; readonly at: number }> = [];
+  private unflushedBytes = 0;
+  // Fires when the oldest unflushed write has waited maxStallMs: the client has stopped reading.
+  private stallTimer?: NodeJS.Timeout;
+  // The shared name list this stream's latest request of each type carried.
+  private readonly heldLists = new Map<string, readonly string[]>();
   private awaitingDrain = false;
   private closed = false;
   private readonly guard: RemovalGuard;
@@ -86,6 +117,7 @@ export class AdsStream<Req> {
     private readonly protocol: Protocol<Req>,
     private readonly ctx: StreamContext,
   ) {
+    this.id = ctx.nextStreamId();
     this.mode = protocol.mode;
     this.openedAt = ctx.now();
     this.peer = safePeer(call);
@@ -120,6 +152,15 @@ export class AdsStream<Req> {
     return this.closed;
   }
 
+  /** pendingBytes is what this stream has written and its client not yet read. */
+  get pendingBytes(): number {
+    return this.unflushedBytes;
+  }
+
+  get oldestPendingAt(): number {
+    return this.unflushed[0]?.at ?? Infinity;
+  }
+
   /** nodeId is the latched node's id, or undefined before the first request. */
   get nodeId(): string | undefined {
     return this.node?.id;
@@ -143,6 +184,10 @@ export class AdsStream<Req> {
       this.log.warn({ err }, 'closing the node watch failed');
     }
     this.watch = undefined;
+    clearTimeout(this.stallTimer);
+    this.ctx.budget.forget(this, this.unflushedBytes);
+    for (const names of this.heldLists.values()) this.ctx.nameLists.release(names, this.id);
+    this.heldLists.clear();
     this.ctx.metrics.streamClosed(this.mode);
     this.ctx.onClosed(this);
     let code = GRPC_OK;
@@ -159,6 +204,7 @@ export class AdsStream<Req> {
       if (end.errorCode) this.ctx.metrics.streamError(end.errorCode);
       // grpc-js turns an 'error' event carrying { code, details } into the call's status.
       if (code === GRPC_OK) this.call.end();
+      else if (end.abort && this.call.abort) this.call.abort(details);
       else this.call.emit('error', { code, details });
     }
     this.log.debug({ code, details }, 'ADS stream closed');
@@ -213,9 +259,10 @@ export class AdsStream<Req> {
   }
 
   private handle(msg: Req | DecodeFailure): void {
-    if (msg instanceof DecodeFailure) throw xdsError('PXDS_ERR_XDS_BAD_REQUEST', msg.reason);
+    if (msg instanceof DecodeFailure) throw msg.error ?? xdsError('PXDS_ERR_XDS_BAD_REQUEST', msg.reason);
     const limit = this.ctx.limits.maxResourceNames;
-    const head = this.protocol.head(msg);
+    const head = this.protocol.head(msg, (names) => this.ctx.nameLists.longestOf(names));
+    if (head.names) this.holdList(head.typeUrl.slice(0, MAX_ECHO_CHARS), head.names);
     // Every ADS request names its type; go-control-plane answers InvalidArgument too.
     if (head.typeUrl === '') throw xdsError('PXDS_ERR_XDS_NO_TYPE_URL');
     if (!isTypeUrl(head.typeUrl)) throw xdsError('PXDS_ERR_XDS_UNKNOWN_TYPE', head.typeUrl.slice(0, MAX_ECHO_CHARS));
@@ -244,6 +291,15 @@ export class AdsStream<Req> {
     if (outcome.answer) this.noteAnswer(t, outcome.answer);
     if (outcome.due) t.markPending(now);
     this.pump();
+  }
+
+  /** holdList records that this stream uses `names` for `typeUrl`, and lets go of the list it used before. */
+  private holdList(typeUrl: string, names: readonly string[]): void {
+    const prev = this.heldLists.get(typeUrl);
+    if (prev === names) return;
+    this.ctx.nameLists.hold(names, this.id);
+    this.heldLists.set(typeUrl, names);
+    if (prev) this.ctx.nameLists.release(prev, this.id);
   }
 
   private latch(node: Node | undefined): void {
@@ -329,7 +385,8 @@ export class AdsStream<Req> {
 
   private send(t: TypeState, plan: Plan): void {
     const cp = this.ctx.controlPlane;
-    const shared = this.ctx.responses.get(contentKey(this.mode, plan), (n) => this.protocol.encode(plan, n, cp));
+    const sections = this.ctx.sections;
+    const shared = this.ctx.responses.get(contentKey(this.mode, plan), (n) => this.protocol.encode(plan, n, cp, sections), plan.removed.length > 0);
     let nonce: string;
     let bytes: Buffer;
     if (shared.id > t.lastContentId) {
@@ -339,9 +396,10 @@ export class AdsStream<Req> {
     } else {
       // This stream was sent this content (or a later one) before: a nonce of its own keeps nonces new.
       nonce = `s${++this.nonce}`;
-      bytes = this.protocol.encode(plan, nonce, cp);
+      bytes = this.protocol.encode(plan, nonce, cp, sections);
     }
     const now = this.ctx.now();
+    if (!this.admit(bytes.length, now)) return;
     plan.commit(nonce, now);
     t.responses++;
     t.resourcesSent += plan.resources.length;
@@ -365,6 +423,10 @@ export class AdsStream<Req> {
       });
     }
     this.inFlight++;
+    this.unflushed.push({ bytes: bytes.length, at: now });
+    if (!this.stallTimer) this.armStallTimer(now);
+    this.unflushedBytes += bytes.length;
+    this.ctx.budget.add(this, bytes.length);
     if (!this.call.write(bytes, this.onWritten)) {
       this.awaitingDrain = true;
       this.counters.writesBlocked++;
@@ -388,9 +450,56 @@ export class AdsStream<Req> {
     }
   }
 
+  /**
+   * admit checks the pending-bytes budget before `bytes` more are written: the streams it names
+   * (this one when over its own share, else those stalled longest) end with RESOURCE_EXHAUSTED.
+   * It says whether this stream may still write.
+   */
+  private admit(bytes: number, now: number): boolean {
+    for (const { holder, limit } of this.ctx.budget.overBudget(this, bytes)) {
+      const stream = holder as AdsStream<unknown>;
+      const budget = limit === 'stream' ? this.ctx.budget.maxPerStream : this.ctx.budget.maxTotal;
+      stream.exhaust(limit, xdsError('PXDS_ERR_XDS_PENDING_BUDGET', stream.unflushedBytes, limit === 'stream' ? 'per-stream' : 'total', budget), now);
+    }
+    return !this.closed;
+  }
+
+  /** exhaust ends a stream whose client is not reading: at once, dropping its unflushed writes; counted and logged once. */
+  private exhaust(limit: 'stream' | 'total' | 'stalled', err: PolarisXdsError, now: number): void {
+    if (this.closed) return;
+    this.ctx.metrics.streamExhausted(limit);
+    this.log.warn({ code: err.code, unflushedBytes: this.unflushedBytes, oldestUnflushedMs: now - this.oldestPendingAt, limit }, 'client is not reading its responses; ending the stream');
+    this.close({ code: GRPC_RESOURCE_EXHAUSTED, details: `${err.code}: ${err.message}`, errorCode: err.code, abort: true });
+  }
+
+  /**
+   * armStallTimer starts the timer for the oldest unflushed write, if stalls are limited. Flushes
+   * leave it running (a timer per write would cost more than the writes): when it fires, it ends
+   * the stream or waits on for whichever write is oldest then.
+   */
+  private armStallTimer(now: number): void {
+    const stallMs = this.ctx.limits.maxStallMs;
+    const oldest = this.unflushed[0];
+    if (!oldest || stallMs <= 0 || this.closed) return;
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      const at = this.ctx.now();
+      const waited = at - this.oldestPendingAt;
+      if (waited >= stallMs) this.exhaust('stalled', xdsError('PXDS_ERR_XDS_CLIENT_STALLED', waited, this.unflushedBytes), at);
+      else this.armStallTimer(at);
+    }, Math.max(0, oldest.at + stallMs - now));
+    this.stallTimer.unref?.();
+  }
+
   private readonly onWritten = (): void => {
     this.inFlight--;
-    if (!this.closed) this.pump();
+    if (this.closed) return;
+    const w = this.unflushed.shift();
+    if (w) {
+      this.unflushedBytes -= w.bytes;
+      this.ctx.budget.flushed(this, w.bytes);
+    }
+    this.pump();
   };
 
   private readonly onDrain = (): void => {

@@ -4,12 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Node } from '../../../src/gen/envoy/config/core/v3/base.js';
 import { DiscoveryRequest } from '../../../src/gen/envoy/service/discovery/v3/discovery.js';
-import { decodeDiscoveryRequest } from '../../../src/xds/server/decode.js';
+import { RequestDecoder } from '../../../src/xds/server/decode.js';
+import { DEFAULT_LIMITS } from '../../../src/xds/server/options.js';
 import { adsServiceDefinition } from '../../../src/xds/server/ads.js';
 import { DecodeFailure } from '../../../src/xds/server/protocol.js';
 import { Rand } from '../../support/random.js';
 
 const EDS = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
+const decoder = new RequestDecoder(DEFAULT_LIMITS);
+const decodeDiscoveryRequest = (b: Buffer): DiscoveryRequest => decoder.sotw(b);
 const names = (n: number, tag = '') => Array.from({ length: n }, (_, i) => `OUTBOUND|ns|svc-${i}${tag}`);
 
 function request(resourceNames: string[], nonce: string, extra: Partial<DiscoveryRequest> = {}): Buffer {
@@ -52,7 +55,7 @@ test('small lists, and names split around other fields, decode in full', () => {
 
 test('undecodable bytes are a DecodeFailure, not an exception', () => {
   const good = request(names(500), '1');
-  const deserialize = adsServiceDefinition.StreamAggregatedResources.requestDeserialize;
+  const deserialize = adsServiceDefinition(new RequestDecoder(DEFAULT_LIMITS)).StreamAggregatedResources.requestDeserialize;
   for (const bad of [good.subarray(0, good.length - 7), Buffer.concat([good, Buffer.from([0x1a, 0xff, 0xff, 0xff, 0x0f])]), Buffer.from([0xff, 0xff, 0xff])]) {
     assert.ok(deserialize(bad) instanceof DecodeFailure);
   }

@@ -3,6 +3,8 @@
 // invariants, and the test controls write() results, flushing and 'drain'.
 import { EventEmitter } from 'node:events';
 import { adsServiceDefinition } from '../../../src/xds/server/ads.js';
+import { RequestDecoder } from '../../../src/xds/server/decode.js';
+import { DEFAULT_LIMITS } from '../../../src/xds/server/options.js';
 import type { AdsCall } from '../../../src/xds/server/stream.js';
 import {
   decodeDelta,
@@ -33,8 +35,17 @@ export class MockCall<R extends SotwResponse | DeltaResponse = SotwResponse | De
   private readonly checker: ResponseChecker<R>;
   private nodeSent = false;
 
-  constructor(readonly mode: 'sotw' | 'delta') {
+  /** aborted is set when the stream ended the call at once (abort), dropping unflushed writes. */
+  aborted = false;
+  private readonly definition: ReturnType<typeof adsServiceDefinition>;
+
+  /** `decoder` is the server's (createAdsHandlers' `decoder`); a private one with the default limits when absent. */
+  constructor(
+    readonly mode: 'sotw' | 'delta',
+    decoder: RequestDecoder = new RequestDecoder(DEFAULT_LIMITS),
+  ) {
     super();
+    this.definition = adsServiceDefinition(decoder);
     this.checker = new ResponseChecker<R>((mode === 'sotw' ? decodeSotw : decodeDelta) as (b: Buffer) => { response: R; violations: string[] }, this.violations);
     // grpc-js's own listener: an 'error' event becomes the call's status.
     this.on('error', (s: { code: number; details: string }) => {
@@ -52,6 +63,12 @@ export class MockCall<R extends SotwResponse | DeltaResponse = SotwResponse | De
 
   end(): void {
     this.status ??= { code: 0, details: 'OK' };
+  }
+
+  abort(details: string): void {
+    this.aborted = true;
+    this.unflushed = [];
+    this.status ??= { code: 8, details };
   }
 
   getPeer(): string {
@@ -78,7 +95,7 @@ export class MockCall<R extends SotwResponse | DeltaResponse = SotwResponse | De
 
   /** raw delivers bytes through the real request deserializer. */
   raw(bytes: Buffer): void {
-    const method = this.mode === 'sotw' ? adsServiceDefinition.StreamAggregatedResources : adsServiceDefinition.DeltaAggregatedResources;
+    const method = this.mode === 'sotw' ? this.definition.StreamAggregatedResources : this.definition.DeltaAggregatedResources;
     this.emit('data', method.requestDeserialize(bytes));
   }
 

@@ -89,4 +89,13 @@ describe('shared responses', () => {
     const again = cache.get('a', encode(100));
     assert.ok(again.id > a.id, 'the oldest content was dropped and gets a new id');
   });
+
+  it('a content naming what a client chose is kept only once a second stream is sent it', () => {
+    const cache = new SharedResponses(1000);
+    const encode = (nonce: string) => Buffer.from(nonce);
+    const once = cache.get('-3:abc', encode, true);
+    const twice = cache.get('-3:abc', encode, true);
+    assert.notEqual(twice.id, once.id, 'not kept after its first use');
+    assert.equal(cache.get('-3:abc', encode, true), twice, 'kept after its second');
+  });
 });

@@ -208,6 +208,9 @@ describe('polaris source with a disk cache', () => {
       assert.equal(src.status().ready, false);
       assert.equal(src.current(), undefined);
       assert.ok(lines.some((l) => l.code === 'PXDS_ERR_CACHE_CORRUPT'));
+      // Readiness names both causes, not only the outage.
+      await waitFor('a reason naming the rejected cache and the outage', () => src.status().reason.startsWith('disk cache rejected:'), 3000, 20);
+      assert.match(src.status().reason, /^disk cache rejected: not JSON: .*; polaris 127\.0\.0\.1:\d+ unreachable: /);
       await fake.restart();
       fake.setService({ namespace: 'ns1', name: 'a', instances: [{ host: '10.0.0.1', port: 80 }] });
       await waitFor('ready', () => src.status().ready, 5000, 20);

@@ -110,6 +110,9 @@ passed as flags instead (see deployment.yaml).
 {{- $_ := set $xds "maxConnectionAgeMs" (int64 .Values.xds.maxConnectionAgeMs) }}
 {{- $_ := set $xds "maxConnectionAgeGraceMs" (int64 .Values.xds.maxConnectionAgeGraceMs) }}
 {{- $_ := set $xds "drainMs" (int64 .Values.xds.drainMs) }}
+{{- range $key, $value := .Values.xds.limits }}
+{{- $_ := set $xds $key (int64 $value) }}
+{{- end }}
 {{- if .Values.xds.tls.secretName }}
 {{- $dir := include "polaris-xds.xdsTlsDir" . }}
 {{- $tls := dict "cert" (printf "%s/tls.crt" $dir) "key" (printf "%s/tls.key" $dir) }}
