@@ -49,11 +49,17 @@ describe('circuit breakers and fault detectors from a real Polaris server throug
   const up: Record<string, FaultyUpstream> = {};
   const ids: Record<string, string> = {};
 
-  /** counter reads one of Envoy's cluster counters. */
-  async function counter(svc: string, stat: string): Promise<number> {
+  /** counter reads one of Envoy's counters of a service's cluster (or of the cluster named `name`). */
+  async function counter(svc: string, stat: string, name = cluster(svc)): Promise<number> {
     const text = await caller.envoy.admin(`/stats?filter=${encodeURIComponent(`${stat}$`)}`);
-    const line = text.split('\n').find((l) => l.startsWith(`cluster.${cluster(svc)}.${stat}:`));
+    const line = text.split('\n').find((l) => l.startsWith(`cluster.${name}.${stat}:`));
     return line ? Number(line.split(':')[1]) : 0;
+  }
+
+  /** ejected waits until Envoy has ejected the host of a breaker cluster (ejection is applied asynchronously). */
+  async function ejected(name: string): Promise<void> {
+    // Envoy writes ':' in stat names as '_'.
+    await waitFor(`${name} ejected`, async () => (await counter('', 'outlier_detection.ejections_enforced_total', name.replaceAll(':', '_'))) > 0, 3000, 20);
   }
 
   /** hostFlags maps each upstream's name to its health flags in Envoy's /clusters. */
@@ -210,19 +216,25 @@ describe('circuit breakers and fault detectors from a real Polaris server throug
   it('service- and method-level rules open when calls fail: the caller gets the fallback answer without the upstream seeing the calls, and they close after the sleep window', async () => {
     const names = (await caller.envoy.configDump()).clusters.map((c) => c.name);
     assert.ok(names.includes(`BREAKER|${NS}|guarded`) && names.includes(`BREAKER|${NS}|guarded|method:${ids.guardedMethod}`), 'the breaker clusters are in Envoy');
+    // Routes come last in a push (CDS, EDS, LDS, RDS): wait until the caller's routes use the breakers.
+    await waitFor('routes through the breakers', async () => {
+      const routes = JSON.stringify((await caller.envoy.configDump()).routes.filter((r) => r.name === 'polaris-outbound-router').map((r) => r.raw));
+      return routes.includes(`"BREAKER|${NS}|guarded"`) && routes.includes(`"BREAKER|${NS}|guarded|method:${ids.guardedMethod}"`);
+    }, 20_000, 100);
     up.g1!.failPerTen = 10;
     up.g2!.failPerTen = 10;
     const call = async (path: string) => caller.send(host('guarded'), path) as Promise<{ status: number; body: string; headers?: Record<string, unknown> }>;
     // The method's rule (2 in a row) opens first, on calls to /m only.
-    const onM: string[] = [];
-    for (let i = 0; i < 10 && onM.at(-1) !== 'method-later'; i++) onM.push((await call('/m')).body);
-    assert.equal(onM.at(-1), 'method-later', `method never opened: ${onM.join(', ')}`);
-    assert.equal(up.g1!.failures + up.g2!.failures, 2, 'the method opened after 2 consecutive errors');
+    const methodHost = `BREAKER|${NS}|guarded|method:${ids.guardedMethod}|upstream`;
+    for (let i = 0; i < 2; i++) assert.equal((await call('/m')).status, 503, 'the service\'s own failure passes through while closed');
+    await ejected(methodHost);
+    assert.equal(up.g1!.failures + up.g2!.failures, 2);
+    assert.equal((await call('/m')).body, 'method-later', 'the method opened after 2 consecutive errors');
     // The service's rule (3 in a row, counting the method's calls) opens on the next failure.
-    const onRoot: string[] = [];
-    for (let i = 0; i < 10 && onRoot.at(-1) !== 'later'; i++) onRoot.push((await call('/')).body);
-    assert.equal(onRoot.at(-1), 'later', `service never opened: ${onRoot.join(', ')}`);
-    assert.equal(up.g1!.failures + up.g2!.failures, 3, 'the service opened after 3 consecutive errors');
+    assert.equal((await call('/')).body.endsWith('failed'), true);
+    await ejected(`BREAKER|${NS}|guarded|upstream`);
+    assert.equal((await call('/')).body, 'later', 'the service opened after 3 consecutive errors');
+    assert.equal(up.g1!.failures + up.g2!.failures, 3);
     const seen = up.g1!.hits + up.g2!.hits;
     for (let i = 0; i < 10; i++) {
       const r = await call('/');
