@@ -20,9 +20,25 @@ export interface BridgeProcess {
   readonly exited: Promise<number | null>;
 }
 
-/** startBridge runs `polaris-xds serve` with `args` plus free xDS/admin ports; waits until admin answers (and /readyz if `ready`). */
-export async function startBridge(args: string[], opts: { ready?: boolean; env?: NodeJS.ProcessEnv; ports?: [number, number] } = {}): Promise<BridgeProcess> {
-  const [xdsPort, adminPort] = opts.ports ?? ((await freePorts(2)) as [number, number]);
+type BridgeOptions = { ready?: boolean; env?: NodeJS.ProcessEnv; ports?: [number, number] };
+
+/**
+ * startBridge runs `polaris-xds serve` with `args` plus free xDS/admin ports; waits until admin answers
+ * (and /readyz if `ready`). A port found free can be taken by another process (an outgoing connection
+ * gets ports from the same range) before the bridge binds it: then it starts again on new ports.
+ */
+export async function startBridge(args: string[], opts: BridgeOptions = {}): Promise<BridgeProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startBridgeOn(args, opts, opts.ports ?? ((await freePorts(2)) as [number, number]));
+    } catch (err) {
+      const portTaken = /address already in use \[PXDS_ERR_SERVE_LISTEN\]/.test(String(err));
+      if (opts.ports || !portTaken || attempt === 3) throw err;
+    }
+  }
+}
+
+async function startBridgeOn(args: string[], opts: BridgeOptions, [xdsPort, adminPort]: [number, number]): Promise<BridgeProcess> {
   let out = '';
   const proc: ChildProcess = spawn(
     process.execPath,
@@ -63,11 +79,13 @@ export async function startBridge(args: string[], opts: { ready?: boolean; env?:
     },
   };
   try {
-    await waitFor('polaris-xds admin', async () => {
-      if (done) throw new Error(`polaris-xds exited early:\n${out}`);
+    // An early exit ends the wait at once (a throwing check would be retried until the deadline).
+    const state = await waitFor('polaris-xds admin', async () => {
+      if (done) return 'exited';
       const r = await admin(opts.ready ? '/readyz' : '/healthz');
-      return r.status === 200;
+      return r.status === 200 && 'up';
     }, 20_000);
+    if (state === 'exited') throw new Error(`polaris-xds exited early:\n${out}`);
   } catch (err) {
     await bridge.stop('SIGKILL');
     throw err;
