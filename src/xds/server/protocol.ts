@@ -37,7 +37,7 @@ export interface RequestOutcome {
 /** Plan is one response, computed from the latest snapshot just before it is written. */
 export interface Plan {
   readonly typeUrl: TypeUrl;
-  /** SotW version_info, or Delta system_version_info. */
+  /** The type set's content version: SotW's version_info (Delta sends the nonce as system_version_info). */
   readonly version: string;
   readonly resources: readonly EncodedResource[];
   /** `resources` is one array shared by every stream seeing the same type set: its bytes are cached. */

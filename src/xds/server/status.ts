@@ -24,7 +24,10 @@ export interface TypeStatus {
   readonly names: readonly string[];
   /** Resources the client holds as far as the server knows. */
   readonly resources: number;
-  /** SotW version_info / Delta system_version_info of the latest response sent. */
+  /**
+   * The version of the type set the latest response was built from: SotW's version_info. A Delta
+   * client is sent the nonce as system_version_info instead, so for Delta compare `sentNonce`.
+   */
   readonly sentVersion?: string;
   readonly sentNonce?: string;
   readonly sentAt?: string;
