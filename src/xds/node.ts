@@ -76,7 +76,8 @@ function flatten(metadata: Record<string, unknown> | undefined): Record<string, 
   return out;
 }
 
-function parsePort(s: string | undefined, fallback: number): number {
+/** parsePort reads a node metadata port (1–65535), or gives `fallback`. */
+export function parsePort(s: string | undefined, fallback: number): number {
   const n = Number(s);
   return s !== undefined && Number.isInteger(n) && n > 0 && n < 65536 ? n : fallback;
 }

@@ -1,7 +1,7 @@
 // NodeView: the part of a node's identity that changes what it is served. Nodes with equal views
 // (equal `key`) get the same snapshot, so all sidecars of one service share one.
 import type { Locality } from '../../model/mesh.js';
-import { META, type NodeInfo, type RunType } from '../node.js';
+import { META, parsePort, type NodeInfo, type RunType } from '../node.js';
 
 /** Node metadata keys of our own (Polaris has no equivalent); values are port numbers. */
 export const VIEW_META = {
@@ -42,11 +42,6 @@ export interface NodeView {
   readonly internalListeners: boolean;
 }
 
-function port(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return value !== undefined && Number.isInteger(n) && n > 0 && n < 65536 ? n : fallback;
-}
-
 function hasLocality(l: Locality): boolean {
   return l.region !== '' || l.zone !== '' || l.campus !== '';
 }
@@ -62,11 +57,11 @@ export function nodeView(node: NodeInfo): NodeView {
     service: node.service,
     locality,
     bindPorts: sidecar ? [...node.bindPorts] : [],
-    outboundPort: sidecar ? port(node.metadata[VIEW_META.outboundPort], DEFAULT_OUTBOUND_PORT) : 0,
-    inboundPort: sidecar ? port(node.metadata[VIEW_META.inboundPort], DEFAULT_INBOUND_PORT) : 0,
+    outboundPort: sidecar ? parsePort(node.metadata[VIEW_META.outboundPort], DEFAULT_OUTBOUND_PORT) : 0,
+    inboundPort: sidecar ? parsePort(node.metadata[VIEW_META.inboundPort], DEFAULT_INBOUND_PORT) : 0,
     // A gateway's listener is where its outbound traffic enters, so `outbound-port` (what
     // `polaris-xds bootstrap --gateway --outbound-port P` sets) counts when `gateway-port` is absent.
-    gatewayPort: gateway ? port(node.metadata[VIEW_META.gatewayPort], port(node.metadata[VIEW_META.outboundPort], DEFAULT_GATEWAY_PORT)) : 0,
+    gatewayPort: gateway ? parsePort(node.metadata[VIEW_META.gatewayPort], parsePort(node.metadata[VIEW_META.outboundPort], DEFAULT_GATEWAY_PORT)) : 0,
     internalListeners: (sidecar || gateway) && node.metadata[META.internalListeners] === 'true',
   };
   const key = JSON.stringify([
