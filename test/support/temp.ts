@@ -1,4 +1,4 @@
-// Temporary folders for tests: made once per test file and removed when the file's tests end.
+// Temporary folders for tests: one a test removes itself, or one per test file removed when its tests end.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,10 +10,16 @@ export interface ScratchDir {
   file(name: string, text: string): string;
 }
 
+/** tempDir makes a temporary folder and a function that removes it. */
+export function tempDir(prefix: string): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** scratchDir makes a temporary folder that is removed after the calling file's tests. */
 export function scratchDir(prefix: string): ScratchDir {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const { dir, remove } = tempDir(prefix);
+  after(remove);
   let n = 0;
   return {
     dir,

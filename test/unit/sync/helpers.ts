@@ -1,7 +1,4 @@
 // Shared helpers for the sync unit tests.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { MeshState } from '../../../src/model/mesh.js';
@@ -46,10 +43,6 @@ export function untilState(src: MeshSource, what: string, check: (s: MeshState) 
   }, timeoutMs, 20);
 }
 
-/** tempDir makes a temporary folder and a function that removes it. */
-export function tempDir(prefix: string): { dir: string; remove: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
+export { tempDir } from '../../support/temp.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
