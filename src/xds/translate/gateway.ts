@@ -1,7 +1,7 @@
 // The gateway builder: a gateway is served its OutboundSet (shares.ts) behind one HTTP listener on
 // its gateway port, plus the routes of the rules that name it as their caller, which route any
 // host to the services they name, and those rules' clusters.
-import { serviceKey, type MeshState, type RouteDestination, type RouteRule, type Service } from '../../model/mesh.js';
+import { serviceKey, type MeshState, type RouteDestination } from '../../model/mesh.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../resource.js';
 import type { EncodedResource } from '../snapshot.js';
 import type { Translation, TranslatorCaches } from './caches.js';
@@ -16,25 +16,6 @@ import type { NodeView } from './view.js';
 
 /** ABSENT stands for a service a rule names that is not in the mesh, in memo dependencies. */
 const ABSENT = Object.freeze({});
-
-/**
- * callerTrueOutbounds returns a service's outbound rules with the sources of the same rule as its
- * callee holds it. Polaris (v1.18.1) writes the asking service into a `*` caller of the outbound
- * copy, which would make a rule for any caller look like one that names this service; the
- * callee's inbound copy keeps the `*`. Rules are matched by name (`<rule>.<subrule>`).
- */
-function callerTrueOutbounds(mesh: MeshState, owner: Service): { rules: RouteRule[]; deps: Service[] } {
-  const deps: Service[] = [owner];
-  const rules = owner.routing.outbounds.map((rule) => {
-    const dest = rule.destinations.find((d) => d.service !== '' && d.service !== '*');
-    const callee = dest && mesh.services.get(serviceKey(dest.namespace || owner.namespace, dest.service));
-    const twin = rule.name !== '' ? callee?.routing.inbounds.find((r) => r.name === rule.name) : undefined;
-    if (!callee || !twin) return rule;
-    deps.push(callee);
-    return twin.sources === rule.sources ? rule : { ...rule, sources: twin.sources };
-  });
-  return { rules, deps };
-}
 
 /** meshResolver maps a gateway rule's destination to the named service. */
 function meshResolver(mesh: MeshState): (d: RouteDestination) => Resolved {
@@ -66,14 +47,15 @@ export class GatewayBuilder {
     const endpoints: EncodedResource[] = [];
     let skipped = set.skipped;
     if (gw && gw.routing.outbounds.length > 0) {
-      // Rules that name the gateway as their caller route any host to the services they name.
-      const { rules, deps } = callerTrueOutbounds(mesh, gw);
-      // The plan depends on the rules' owner, their twins, and the services they name (or their absence).
+      // Rules that name the gateway as their caller route any host to the services they name. The
+      // sync carries each rule's true callers (src/sync/true-callers.ts), so these are as Polaris means them.
+      const rules = gw.routing.outbounds;
+      // The plan depends on the rules' owner and the services they name (or their absence).
       const named = rules.flatMap((r) =>
         r.destinations.map((d) => mesh.services.get(serviceKey(d.namespace, d.service)) ?? ABSENT),
       );
       const path = `${gwKey}.routing.outbounds`;
-      const plan = this.shares.plan(gw, `gateway${gwKey}`, [...deps, ...named], () =>
+      const plan = this.shares.plan(gw, `gateway${gwKey}`, named, () =>
         planRules(rules, { path, caller, flavor: 'envoy', resolve: meshResolver(mesh), explicitCaller: true }),
       );
       skipped = c.withSkips(skipped, plan);
