@@ -7,7 +7,7 @@
 import { Cluster_DiscoveryType } from '../../gen/envoy/config/cluster/v3/cluster.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, type TypeUrl } from '../resource.js';
 import type { EncodedResource, Snapshot } from '../snapshot.js';
-import type { TypeState } from './subscription.js';
+import type { TypeState } from './stream-state.js';
 
 type ClusterMessage = { clusterDiscoveryType?: { $case?: string; value?: unknown }; edsClusterConfig?: { serviceName?: unknown } } | null | undefined;
 
@@ -62,7 +62,7 @@ export class WarmingGate {
     if (this.awaiting.size === 0) return this.release();
     const cds = this.types.get(CLUSTER_TYPE);
     const eds = this.types.get(ENDPOINT_TYPE);
-    if (!cds?.sub.wildcard || !eds || eds.requests === 0) return this.release();
+    if (!cds?.wildcard || !eds || eds.requests === 0) return this.release();
     const assignments = snapshot.resources[ENDPOINT_TYPE].items;
     for (const n of this.awaiting) {
       const a = assignments.get(n);
