@@ -443,7 +443,7 @@ export class AdsStream<Req> implements PendingHolder {
       const cluster = clusters.get(name);
       if (!cluster) continue;
       const eds = edsNameOf(cluster);
-      if (e.holds(eds) && e.inScope(eds)) {
+      if (eds !== undefined && e.holds(eds) && e.inScope(eds)) {
         e.force(eds);
         e.markPending(now);
       }
