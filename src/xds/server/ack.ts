@@ -2,6 +2,7 @@
 // client ACKed, its last NACK, and which versions are parked (never re-sent to this stream).
 // ACK vs NACK is decided by error_detail alone
 // (https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#ack-and-nack-semantics-summary).
+import { ByteBoundedCache } from '../byte-bounded-cache.js';
 
 /** NackRecord is the client's last rejection of one type. */
 export interface NackRecord {
@@ -45,18 +46,30 @@ export class AckState {
   lastNack?: NackRecord;
   /** SotW: the type version the client rejected; a response with this version is not sent again. */
   parkedVersion?: string;
-  /** Delta: name → resource version the client rejected; that version is not sent again. */
-  readonly parked = new Map<string, string>();
-  private readonly outstanding = new Map<string, SentRecord>();
+  // Delta: name → resource version the client rejected; that version is not sent again.
+  private readonly parked = new ByteBoundedCache<string, string>({ maxEntries: MAX_PARKED });
+  // Responses not answered yet, oldest first.
+  private readonly outstanding = new ByteBoundedCache<string, SentRecord>({ maxEntries: MAX_OUTSTANDING });
 
   /** recordSent notes a response just written. */
   recordSent(rec: SentRecord): void {
     this.last = rec;
     this.outstanding.set(rec.nonce, rec);
-    if (this.outstanding.size > MAX_OUTSTANDING) {
-      const oldest = this.outstanding.keys().next().value as string;
-      this.outstanding.delete(oldest);
-    }
+  }
+
+  /** parkedVersionOf is the version of `name` the client rejected (Delta), if any. */
+  parkedVersionOf(name: string): string | undefined {
+    return this.parked.peek(name);
+  }
+
+  /** parkedCount is how many resources have a rejected version parked (Delta). */
+  get parkedCount(): number {
+    return this.parked.size;
+  }
+
+  /** pruneParked forgets parked versions of names `keep` rejects. */
+  pruneParked(keep: (name: string) => boolean): void {
+    for (const n of [...this.parked.keys()]) if (!keep(n)) this.parked.delete(n);
   }
 
   /** isOutstanding says whether `nonce` names a response of this type still waiting for an answer. */
@@ -70,7 +83,7 @@ export class AckState {
    * `ackVersion` is the version the client says it applied (SotW `version_info`).
    */
   answer(nonce: string, errorDetail: { code: number; message: string } | undefined, ackVersion: string | undefined, now: number): AckOutcome | undefined {
-    const rec = this.outstanding.get(nonce);
+    const rec = this.outstanding.peek(nonce);
     if (!rec) return undefined;
     for (const k of [...this.outstanding.keys()]) {
       this.outstanding.delete(k);
@@ -83,13 +96,8 @@ export class AckState {
       const nack: NackRecord = { version: rec.version, nonce, code: errorDetail.code, message: errorDetail.message.slice(0, MAX_ERROR_CHARS), at: now };
       this.lastNack = nack;
       this.parkedVersion = rec.version;
-      if (rec.resources) {
-        for (const { name, version } of rec.resources) {
-          this.parked.delete(name);
-          this.parked.set(name, version);
-        }
-        while (this.parked.size > MAX_PARKED) this.parked.delete(this.parked.keys().next().value as string);
-      }
+      // The newest rejections are kept; the oldest go first beyond MAX_PARKED.
+      for (const { name, version } of rec.resources ?? []) this.parked.set(name, version);
       return { kind: 'nack', nack, latencyMs };
     }
     this.ackedNonce = nonce;

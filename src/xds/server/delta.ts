@@ -72,7 +72,7 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
   const want = t.desired(resources);
   // The client holds an earlier set of exactly the names it wants: send what changed between them.
   const heldSet = t.heldSet;
-  if (want === resources.items && heldSet && t.ack.parked.size === 0 && allIn(t.forcedNames, resources)) {
+  if (want === resources.items && heldSet && t.ack.parkedCount === 0 && allIn(t.forcedNames, resources)) {
     return planFromHeld(t, heldSet, resources);
   }
   const forced = t.forcedNames;
@@ -85,7 +85,7 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
     const held = t.heldVersion(n);
     if (r) {
       if (held === r.version && !forced.has(n)) continue;
-      if (t.ack.parked.get(n) === r.version) {
+      if (t.ack.parkedVersionOf(n) === r.version) {
         parked = true;
         continue;
       }
@@ -122,7 +122,7 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
 function heldUnchanged(t: TypeState, resources: TypeResources): boolean {
   const held = t.heldSet;
   if (!held || held === resources || t.wildcard || t.subscribedNames !== namesOf(held)) return false;
-  if (t.forcedNames.size > 0 || t.retainedCount > 0 || t.firstResponseDue || t.ack.parked.size > 0) return false;
+  if (t.forcedNames.size > 0 || t.retainedCount > 0 || t.firstResponseDue || t.ack.parkedCount > 0) return false;
   const d = t.views.diff(held, resources);
   return d.changed.length === 0 && d.removed.length === 0;
 }
