@@ -16,7 +16,10 @@ export interface NackRecord {
 /** SentRecord is one response still waiting for its ACK or NACK. */
 export interface SentRecord {
   readonly nonce: string;
+  /** The content version of the type set the response was built from (what hooks and parking use). */
   readonly version: string;
+  /** What the response carried as version_info (SotW: `version`) or system_version_info (Delta: the nonce). */
+  readonly wireVersion: string;
   readonly at: number;
   /** Delta: the resources the response carried, for NACK parking (dropped once answered). */
   readonly resources?: ReadonlyArray<{ readonly name: string; readonly version: string }>;
@@ -41,7 +44,10 @@ export class AckState {
   /** The latest response sent. */
   last?: SentRecord;
   ackedNonce?: string;
+  /** The content version of the ACKed response; SotW: the version_info the client ACKed with. */
   ackedVersion?: string;
+  /** What the ACKed response carried: SotW the version_info the client ACKed with, Delta its system_version_info. */
+  ackedWireVersion?: string;
   ackedAt?: number;
   lastNack?: NackRecord;
   /** SotW: the type version the client rejected; a response with this version is not sent again. */
@@ -91,7 +97,7 @@ export class AckState {
     }
     const latencyMs = Math.max(0, now - rec.at);
     // Answered: the resource list is not needed any more (it is a stream's whole EDS set at first).
-    if (this.last === rec && rec.resources) this.last = { nonce: rec.nonce, version: rec.version, at: rec.at };
+    if (this.last === rec && rec.resources) this.last = { nonce: rec.nonce, version: rec.version, wireVersion: rec.wireVersion, at: rec.at };
     if (errorDetail) {
       const nack: NackRecord = { version: rec.version, nonce, code: errorDetail.code, message: errorDetail.message.slice(0, MAX_ERROR_CHARS), at: now };
       this.lastNack = nack;
@@ -101,7 +107,9 @@ export class AckState {
       return { kind: 'nack', nack, latencyMs };
     }
     this.ackedNonce = nonce;
-    this.ackedVersion = ackVersion === undefined ? rec.version : ackVersion.slice(0, MAX_VERSION_CHARS);
+    const told = ackVersion?.slice(0, MAX_VERSION_CHARS);
+    this.ackedVersion = told ?? rec.version;
+    this.ackedWireVersion = told ?? rec.wireVersion;
     this.ackedAt = now;
     return { kind: 'ack', nonce, version: this.ackedVersion, latencyMs };
   }

@@ -7,6 +7,9 @@ import { longest, type Plan, type Protocol, type RequestHead, type RequestOutcom
 import { encodeDeltaResponse } from './response.js';
 import { byName, MISSING, WILDCARD, type SentHolds, type TypeState } from './stream-state.js';
 
+// system_version_info is for debugging only: the nonce, which names the content (shared-responses.ts).
+const systemVersionInfo = (nonce: string): string => nonce;
+
 // initial_resource_versions may carry an empty version; it still means "held", at no known version.
 const HELD_UNKNOWN = '?';
 
@@ -163,7 +166,7 @@ function deltaPlan(
     updated,
     added,
     commit(nonce, now) {
-      t.sent({ nonce, version, at: now, resources: sent }, holds);
+      t.sent({ nonce, version, wireVersion: systemVersionInfo(nonce), at: now, resources: sent }, holds);
     },
   };
 }
@@ -175,6 +178,8 @@ export const delta: Protocol<DeltaDiscoveryRequest> = {
   head,
   onRequest,
   plan,
-  // system_version_info is for debugging only: the nonce, which names the content (shared-responses.ts).
-  encode: (p, nonce, controlPlane) => encodeDeltaResponse({ typeUrl: p.typeUrl, version: nonce, resources: p.resources, removed: p.removed }, nonce, controlPlane),
+  encode: (p, nonce, controlPlane) => {
+    const response = { typeUrl: p.typeUrl, version: systemVersionInfo(nonce), resources: p.resources, removed: p.removed };
+    return encodeDeltaResponse(response, nonce, controlPlane);
+  },
 };

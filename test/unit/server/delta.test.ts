@@ -180,7 +180,7 @@ describe('Delta: reconnect, ACK, NACK and nonces', () => {
     assert.equal(h!.server.status()[0]!.counters.expiredNonces, 1);
   });
 
-  it('ACK latency and state are tracked per type; the type set version is what was ACKed', async () => {
+  it('ACK state is tracked per type; syncz shows the system_version_info the client received, and the content version apart', async () => {
     const snap = simpleMesh(['a', 'b']);
     h = await startHarness(snap);
     const c = h.delta();
@@ -188,8 +188,10 @@ describe('Delta: reconnect, ACK, NACK and nonces', () => {
     const r = await c.next(cds);
     await acked(c, r);
     const t = h!.server.status()[0]!.types[cds]!;
-    assert.equal(t.sentVersion, snap.resources[cds].version);
-    assert.equal(t.ackedVersion, snap.resources[cds].version);
+    assert.equal(t.sentVersion, r.systemVersion, 'what the client was sent');
+    assert.equal(t.ackedVersion, r.systemVersion, 'what the ACKed response carried');
+    assert.equal(t.contentVersion, snap.resources[cds].version);
+    assert.notEqual(t.sentVersion, t.contentVersion, 'Delta sends the nonce, not the content version');
     assert.equal(t.ackedNonce, r.nonce);
     assert.equal(t.resources, 2);
   });

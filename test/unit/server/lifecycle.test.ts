@@ -168,6 +168,7 @@ describe('status view', () => {
     assert.equal(Number.isNaN(Date.parse(row.connectedSince)), false);
     assert.deepEqual(Object.keys(row.types), [cds, lds]);
     assert.equal(row.types[cds]!.sentVersion, c!.version);
+    assert.equal(row.types[cds]!.contentVersion, c!.version, 'SotW sends the content version itself');
     assert.equal(row.types[cds]!.ackedVersion, c!.version);
     assert.equal(row.types[cds]!.wildcard, true);
     assert.equal(row.types[cds]!.resources, 1);
