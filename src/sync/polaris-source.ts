@@ -369,7 +369,9 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
           ...(s.lastError === undefined ? {} : { lastError: s.lastError }),
           ...(s.lastAnswerAt === undefined ? {} : { lastAnswerAt: new Date(s.lastAnswerAt).toISOString() }),
         }));
-      return { status: status(), connection: connector?.status() ?? { connected: false, address: address() }, synced, diskFallbackArmed: startupTimer !== undefined, keys, skipped: cache.skipped() };
+      const connection = connector?.status() ?? { connected: false, address: address() };
+      const diskFallbackArmed = startupTimer !== undefined;
+      return { status: status(), connection, synced, diskFallbackArmed, keys, skipped: cache.skipped() };
     },
   };
 }
