@@ -5,7 +5,7 @@
 // instance → that service's assignment), not services × node groups.
 import { serviceKey, type MeshState, type RateLimitRule, type RouteDestination, type RouteRule, type RuleSet, type Service } from '../../model/mesh.js';
 import type { NodeInfo } from '../node.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, type TypeUrl } from '../resource.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, RATELIMIT_CONFIG_TYPE, ROUTE_TYPE, type TypeUrl } from '../resource.js';
 import { layerTypeSet, makeSnapshot, typeSet, type EncodedResource, type Snapshot, type TypeResources } from '../snapshot.js';
 import { inboundCluster, passthroughCluster, ruleCluster, serviceCluster, speaksHttp2 } from './cds.js';
 import { groupedLoadAssignment, routable, serviceLoadAssignment } from './eds.js';
@@ -23,7 +23,9 @@ import { Memo, sameItems } from './memo.js';
 import * as names from './names.js';
 import { assembleOutbound, callerTraits, changedKeys, type OutboundSet, type ServiceShare } from './outbound.js';
 import { claimNames, clusterRoute, passthroughVirtualHost, serviceRoutes, servicePorts, virtualHost, type Claims } from './rds.js';
-import { disabledExcept, EMPTY_RATE_LIMIT_PLAN, planRateLimits, rateLimitRoutes, type RateLimitPlan } from './ratelimit.js';
+import { disabledExcept, EMPTY_RATE_LIMIT_PLAN, NO_LIMITER_CONTEXT, planRateLimits, rateLimitRoutes, type RateLimitPlan } from './ratelimit.js';
+import { countInstances, rateLimitDomain } from './ratelimit-global.js';
+import { createLimiterConfigs, hasGlobalRules, NO_LIMITER_CONFIGS } from './ratelimit-service.js';
 import type { RuleClusterSpec, Resolved } from './routing/destinations.js';
 import type { Flavor } from './routing/match.js';
 import { nearbyKey, nearbyLevel } from './routing/nearby.js';
@@ -82,6 +84,13 @@ interface Own {
 }
 
 const NONE: readonly EncodedResource[] = Object.freeze([]);
+/** Empty sets of the Envoy types, for the rate-limit service's snapshot. */
+const NO_SETS = Object.freeze({
+  [CLUSTER_TYPE]: typeSet(CLUSTER_TYPE, []),
+  [ENDPOINT_TYPE]: typeSet(ENDPOINT_TYPE, []),
+  [LISTENER_TYPE]: typeSet(LISTENER_TYPE, []),
+  [ROUTE_TYPE]: typeSet(ROUTE_TYPE, []),
+});
 /** ABSENT stands for a service a rule names that is not in the mesh, in memo dependencies. */
 const ABSENT = Object.freeze({});
 
@@ -189,7 +198,8 @@ export function createTranslator(): Translator {
     return all;
   }
   const ownSkips = new WeakMap<Own, { readonly base: readonly SkipReason[]; readonly all: readonly SkipReason[] }>();
-  const rateLimitPlans = new WeakMap<RuleSet<RateLimitRule>, RateLimitPlan>();
+  // Per rule set, per context (limiter or not, instance count): a few entries each.
+  const rateLimitPlans = new WeakMap<RuleSet<RateLimitRule>, Map<string, RateLimitPlan>>();
 
   /** withOwnSkips appends a group's own skip reasons to its set's, as the same array while neither changed. */
   function withOwnSkips(base: readonly SkipReason[], own: Own): readonly SkipReason[] {
@@ -419,12 +429,18 @@ export function createTranslator(): Translator {
     return set;
   }
 
-  /** rateLimitPlan is a service's rate-limit plan, made once per rule set. */
-  function rateLimitPlan(self: Service): RateLimitPlan {
-    let plan = rateLimitPlans.get(self.rateLimits);
-    if (!plan) rateLimitPlans.set(self.rateLimits, (plan = planRateLimits(self.rateLimits, `${serviceKey(self.namespace, self.name)}.rateLimits`)));
+  /** rateLimitPlan is a service's rate-limit plan for nodes with (or without) the rate-limit service, made once per rule set and context. */
+  function rateLimitPlan(self: Service, limiter: boolean): RateLimitPlan {
+    const global = limiter && hasGlobalRules(self);
+    const ctx = global ? { limiter, instances: countInstances(self.instances), domain: rateLimitDomain(self.namespace, self.name) } : { ...NO_LIMITER_CONTEXT, limiter };
+    const key = `${ctx.limiter}\0${ctx.instances}`;
+    let plans = rateLimitPlans.get(self.rateLimits);
+    if (!plans || plans.size > 8) rateLimitPlans.set(self.rateLimits, (plans = new Map()));
+    let plan = plans.get(key);
+    if (!plan) plans.set(key, (plan = planRateLimits(self.rateLimits, `${serviceKey(self.namespace, self.name)}.rateLimits`, ctx)));
     return plan;
   }
+  const limiterConfigs = createLimiterConfigs((s) => rateLimitPlan(s, true));
 
   function sidecarInbound(self: Service | undefined, view: NodeView, own: Own): void {
     if (view.service === '') return;
@@ -432,7 +448,7 @@ export function createTranslator(): Translator {
     if (ports.length === 0) return;
     const http2 = self ? speaksHttp2(self.instances) : false;
     const { namespace: ns, service: svc } = view;
-    const limits = self ? rateLimitPlan(self) : EMPTY_RATE_LIMIT_PLAN;
+    const limits = self ? rateLimitPlan(self, view.rateLimitService) : EMPTY_RATE_LIMIT_PLAN;
     own.skipped.push(...limits.skipped);
     const chains: InboundChain[] = [];
     const add = (port: number | undefined, clusterPorts: readonly number[]): void => {
@@ -484,7 +500,7 @@ export function createTranslator(): Translator {
       // Shares add listeners and routes only for service-level breakers (internal listeners).
       [LISTENER_TYPE]: ownSet(`${view.key}\0lds`, LISTENER_TYPE, set.listeners, own.listeners),
       [ROUTE_TYPE]: ownSet(`${view.key}\0rds`, ROUTE_TYPE, set.routes, own.routes),
-    });
+    }, mesh);
   }
 
   function gateway(mesh: MeshState, view: NodeView): Translation {
@@ -533,8 +549,21 @@ export function createTranslator(): Translator {
     return translation(view, set.skipped, { [CLUSTER_TYPE]: set.clusters, [ENDPOINT_TYPE]: set.endpoints, [LISTENER_TYPE]: set.listeners, [ROUTE_TYPE]: set.routes });
   }
 
-  /** translation wraps type sets into a Translation, reusing the group's last one when every set is the same object. */
-  function translation(view: NodeView, skipped: readonly SkipReason[], sets: Record<TypeUrl, TypeResources>): Translation {
+  /** limiter is the rate-limit service's translation: only its configuration. */
+  function limiter(mesh: MeshState, view: NodeView): Translation {
+    const { set, skipped } = limiterConfigs(mesh);
+    return translation(view, skipped, { [CLUSTER_TYPE]: NO_SETS[CLUSTER_TYPE], [ENDPOINT_TYPE]: NO_SETS[ENDPOINT_TYPE], [LISTENER_TYPE]: NO_SETS[LISTENER_TYPE], [ROUTE_TYPE]: NO_SETS[ROUTE_TYPE], [RATELIMIT_CONFIG_TYPE]: set });
+  }
+
+  /**
+   * translation wraps type sets into a Translation, reusing the group's last one when every set is
+   * the same object. Only the rate-limit service is given its configuration: other nodes get the
+   * empty set, except a sidecar that names no service (a limiter started without the node id
+   * RATELIMIT_NODE_PREFIX would be served nothing otherwise).
+   */
+  function translation(view: NodeView, skipped: readonly SkipReason[], given: Omit<Record<TypeUrl, TypeResources>, typeof RATELIMIT_CONFIG_TYPE> & Partial<Record<TypeUrl, TypeResources>>, mesh?: MeshState): Translation {
+    const rls = given[RATELIMIT_CONFIG_TYPE] ?? (mesh && view.runType === 'sidecar' && view.service === '' ? limiterConfigs(mesh).set : NO_LIMITER_CONFIGS);
+    const sets: Record<TypeUrl, TypeResources> = { ...given, [RATELIMIT_CONFIG_TYPE]: rls };
     const last = lastTranslations.get(view.key);
     if (last && last.skipped === skipped && PUSH_ORDER.every((t) => last.snapshot.resources[t] === sets[t])) return last;
     const snapshot = makeSnapshot(sets);
@@ -548,6 +577,7 @@ export function createTranslator(): Translator {
     translate(mesh: MeshState, view: NodeView): Translation {
       if (view.runType === 'sidecar') return sidecar(mesh, view);
       if (view.runType === 'gateway') return gateway(mesh, view);
+      if (view.runType === 'ratelimit') return limiter(mesh, view);
       return proxyless(mesh, view);
     },
   };
