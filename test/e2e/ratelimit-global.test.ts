@@ -28,6 +28,7 @@ const RULES = [
   global('share', '/share', { amounts: [{ maxAmount: 10, validDuration: '1s' }], amount_mode: 'SHARE_EQUALLY', failover: 'FAILOVER_LOCAL' }),
   global('fallback', '/fallback', { amounts: [{ maxAmount: 20, validDuration: '1s' }], amount_mode: 'GLOBAL_TOTAL', failover: 'FAILOVER_LOCAL' }),
   global('edited', '/edited', { amounts: [{ maxAmount: 5, validDuration: '1s' }] }),
+  global('two', '/two', { amounts: [{ maxAmount: 3, validDuration: '1s' }, { maxAmount: 5, validDuration: '60s' }] }),
 ];
 
 const get = (port: number, path: string) => sendThrough(port, 'echo', path);
@@ -82,11 +83,11 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
     bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS], { ready: true });
     limiter = await startRateLimitService(bridge.xdsAddress);
     envoys = await Promise.all([0, 1].map(() => startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo', extra: ['--ratelimit-address', limiter.grpcAddress] })));
-    // In force once the limiter holds the four rules' limits and both Envoys send their descriptors.
-    await waitFor('limits in the limiter', async () => ((await limiter.limits()).match(new RegExp(`^${DOMAIN.replace(/\|/g, '\\|')}\\.`, 'gm')) ?? []).length === 4, 20_000, 100);
+    // In force once the limiter holds the five rules' six limits and both Envoys send their descriptors.
+    await waitFor('limits in the limiter', async () => ((await limiter.limits()).match(new RegExp(`^${DOMAIN.replace(/\|/g, '\\|')}\\.`, 'gm')) ?? []).length === 6, 20_000, 100);
     await waitFor('descriptors in both Envoys', async () => {
       const dumps = await Promise.all(envoys.map((e) => e.envoy.admin('/config_dump')));
-      return dumps.every((d) => ruleDescriptors(d).size === 4);
+      return dumps.every((d) => ruleDescriptors(d).size === 5);
     }, 20_000, 100);
   });
 
@@ -109,6 +110,24 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
     assert.deepEqual(Object.keys(tally([...total, ...share])).sort(), ['200', '429']);
   });
 
+  it('two amounts both hold: 3/s, and 5/min over two seconds; a request refused by one does not count toward the other', async () => {
+    // Both bursts within one minute window (the limiter's windows start at whole minutes).
+    if (Date.now() % 60_000 > 56_000) await waitFor('a fresh minute', () => Date.now() % 60_000 < 1000, 5000, 50);
+    // One request after another: the limiter reads the counters, then increments those it keeps
+    // (STOP_CACHE_KEY_INCREMENT_WHEN_OVERLIMIT), which concurrent requests could interleave.
+    const burst = async () => {
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 30));
+      const statuses: number[] = [];
+      for (let i = 0; i < 10; i++) statuses.push((await get(envoys[i % 2]!.inbound, '/two')).status);
+      return statuses;
+    };
+    const first = await burst();
+    const second = await burst();
+    process.stdout.write(`# two amounts (3/s, 5/min), bursts of 10 in two seconds: ${accepted(first)} then ${accepted(second)} accepted\n`);
+    assert.equal(accepted(first), 3, JSON.stringify(tally(first)));
+    assert.equal(accepted(second), 2, JSON.stringify(tally(second)));
+  });
+
   it('an edit and a disable in Polaris reach the limiter and Envoy within 3 s', async () => {
     const id = ids[3]!;
     const edited = new RegExp(`polaris_rule_[^.]+\\.amount_0: unit=SECOND requests_per_unit=7\\b`);
@@ -121,7 +140,7 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
     await waitFor('the rule gone from the limiter and from both Envoys', async () => {
       if (edited.test(await limiter.limits())) return false;
       const dumps = await Promise.all(envoys.map((e) => e.envoy.admin('/config_dump')));
-      return dumps.every((d) => ruleDescriptors(d).size === 3 && !ruleDescriptors(d).has(id));
+      return dumps.every((d) => ruleDescriptors(d).size === 4 && !ruleDescriptors(d).has(id));
     }, WITHIN_MS, 50);
     const disableMs = Date.now() - since;
     process.stdout.write(`# GLOBAL rule edit reached the limiter in ${editMs} ms, disable reached the limiter and Envoy in ${disableMs} ms\n`);
