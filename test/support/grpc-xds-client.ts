@@ -6,7 +6,7 @@
 // the client ACKed or NACKed what it was sent.
 import * as grpc from '@grpc/grpc-js';
 import { register as registerXds } from '@grpc/grpc-js-xds';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, SHORT_NAMES } from '../../src/xds/resource.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, SHORT_NAMES } from '../../src/xds/resource.js';
 import { createXdsServer } from '../../src/xds/server/ads.js';
 import type { NackStatus, TypeStatus } from '../../src/xds/server/status.js';
 import type { Snapshot } from '../../src/xds/snapshot.js';
@@ -60,7 +60,7 @@ export async function grpcVerdict(snapshot: Snapshot, nodeId = 'proxyless-check'
     }, 20_000, 20);
     const asked: Record<string, readonly string[]> = {};
     const nacks: Record<string, NackStatus> = {};
-    for (const type of PUSH_ORDER) {
+    for (const type of types) {
       asked[SHORT_NAMES[type]] = [...new Set(rows.flatMap((r) => r.types[type]!.names))].sort();
       const nack = rows.map((r) => r.types[type]!.lastNack).find((n) => n !== undefined);
       if (nack) nacks[SHORT_NAMES[type]] = nack;
