@@ -23,7 +23,7 @@ export interface EncodedResource {
   readonly message: unknown;
   /** Hash of (name, version) in four 32-bit lanes: this resource's share of a set's version. */
   readonly lanes: Readonly<Uint32Array>;
-  /** The names of other resources this one points at, read from the message when it was encoded (refs.ts). */
+  /** The names of other resources this one points at, read from its message once, when first asked (refs.ts). */
   readonly refs: ResourceRefs;
 }
 
@@ -34,19 +34,34 @@ export function contentVersion(...chunks: Array<Uint8Array | string>): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** encodeResource builds an EncodedResource from a message's encoded bytes and the references read from it. */
+/**
+ * encodeResource builds an EncodedResource from a message's encoded bytes; `refs` reads the names
+ * it points at, called at most once, when the references are first asked for.
+ */
 export function encodeResource(
   typeUrl: TypeUrl,
   name: string,
   bytes: Uint8Array,
   message: unknown,
-  refs: ResourceRefs = NO_REFS,
+  refs: () => ResourceRefs = () => NO_REFS,
 ): EncodedResource {
   const version = contentVersion(bytes);
   const any = encodeAny(typeUrl, bytes);
   const d = createHash('sha256').update(name).update('\0').update(version).digest();
   const lanes = new Uint32Array([d.readUInt32LE(0), d.readUInt32LE(4), d.readUInt32LE(8), d.readUInt32LE(12)]);
-  return { typeUrl, name, version, any, delta: encodeDeltaResource(name, version, any), message, lanes, refs };
+  let read: ResourceRefs | undefined;
+  return {
+    typeUrl,
+    name,
+    version,
+    any,
+    delta: encodeDeltaResource(name, version, any),
+    message,
+    lanes,
+    get refs(): ResourceRefs {
+      return (read ??= refs());
+    },
+  };
 }
 
 /** TypeResources is one type's resources in a snapshot, by name, iterating in name order. */
@@ -58,12 +73,7 @@ export interface TypeResources {
   readonly sum: Readonly<Uint32Array>;
   /** Encoded size of the set (sum of each resource's Any), kept up to date by patches so metrics never walk a set. */
   readonly bytes: number;
-  /** What the set's resources point at: per type, each name with how many name it; kept up to date by patches. */
-  readonly refs: TypeRefs;
 }
-
-/** TypeRefs are the names a type set's resources point at, by the type named, with how many point at each. */
-export type TypeRefs = ReadonlyMap<TypeUrl, ReadonlyMap<string, number>>;
 
 /** Sets at least this big are chunked, so patches share what they do not touch. */
 const CHUNKED_FROM = 512;
@@ -78,48 +88,25 @@ function addLanes(sum: Uint32Array, r: EncodedResource, sign: 1 | -1): void {
   for (let i = 0; i < 4; i++) sum[i] = (sum[i]! + sign * r.lanes[i]!) >>> 0;
 }
 
-/**
- * Tally is what a type set keeps of its resources as they come and go: the hash lanes, the byte
- * total and the references. A reference count map is copied from the set patched only when a
- * change touches it (most patches, e.g. of assignments, touch none).
- */
+/** Tally is what a type set keeps of its resources as they come and go: the hash lanes and the byte total. */
 class Tally {
   readonly sum: Uint32Array;
   bytes: number;
-  private readonly refs: Map<TypeUrl, ReadonlyMap<string, number>>;
-  private readonly copied = new Set<TypeUrl>();
   constructor(from?: TypeResources) {
     this.sum = from ? new Uint32Array(from.sum) : new Uint32Array(4);
     this.bytes = from?.bytes ?? 0;
-    this.refs = new Map(from?.refs);
   }
   add(r: EncodedResource): void {
     addLanes(this.sum, r, 1);
     this.bytes += r.any.length;
-    if (r.refs !== NO_REFS) this.count(r.refs, 1);
   }
   remove(r: EncodedResource): void {
     addLanes(this.sum, r, -1);
     this.bytes -= r.any.length;
-    if (r.refs !== NO_REFS) this.count(r.refs, -1);
-  }
-  private count(refs: ResourceRefs, sign: 1 | -1): void {
-    for (const [t, names] of Object.entries(refs) as Array<[TypeUrl, readonly string[]]>) {
-      let counts = this.refs.get(t) as Map<string, number> | undefined;
-      if (!this.copied.has(t)) {
-        this.refs.set(t, (counts = new Map(counts)));
-        this.copied.add(t);
-      }
-      for (const n of names) {
-        const c = (counts!.get(n) ?? 0) + sign;
-        if (c === 0) counts!.delete(n);
-        else counts!.set(n, c);
-      }
-    }
   }
   /** set is a type set with these items and this tally's version and totals. */
   set(items: ResourceMap<EncodedResource>): TypeResources {
-    return { version: versionOf(this.sum), items, sum: this.sum, bytes: this.bytes, refs: this.refs };
+    return { version: versionOf(this.sum), items, sum: this.sum, bytes: this.bytes };
   }
 }
 
@@ -248,63 +235,150 @@ const SHORT: Readonly<Record<TypeUrl, string>> = {
 const MUST_BE_NAMED: readonly TypeUrl[] = [ENDPOINT_TYPE, ROUTE_TYPE];
 
 type Found = { readonly errors: readonly string[] };
-type Resolved = Found & { readonly names: ReadonlySet<string> };
+
+type Names = ReadonlySet<string>;
 
 /**
  * ConsistencyCheck checks snapshots both ways, as go-control-plane's Snapshot.Consistent does one
  * way: every name a resource points at is a resource of the snapshot, and every assignment and
- * route configuration is named by some resource (clusters and listeners are roots). It reads the
- * references the type sets carry (TypeResources.refs) and remembers its findings per set, keyed
- * on the objects the result depends on, so a snapshot whose sets did not change, or changed only
- * in versions, costs lookups. One owner (the snapshot cache) keeps it.
+ * route configuration is named by some resource (clusters and listeners are roots). A node
+ * group's type sets are shared sets with a few resources of the group's own on top (LayeredMap),
+ * so the check is split the same way: what the shared part names is checked against the shared
+ * part of the target once, for every group alike, and remembered while those objects stay (a set
+ * patched in versions only keeps its name Set); each group adds only its own few resources. One
+ * owner (the snapshot cache) keeps it.
  */
 export class ConsistencyCheck {
-  // Source set → target type → the target's names checked against, and what was missing.
-  private readonly resolved = new WeakMap<TypeResources, Map<TypeUrl, Resolved>>();
-  // Target names → the reference maps of the sources checked against, and what nothing named.
-  private readonly named = new WeakMap<ReadonlySet<string>, Found & { readonly by: ReadonlyArray<unknown> }>();
+  // Shared items → per type, the names their resources point at.
+  private readonly sharedRefs = new WeakMap<object, ReadonlyMap<TypeUrl, Names>>();
+  // Names pointed at → the shared names checked against, and those not among them.
+  private readonly unresolved = new WeakMap<object, { readonly names: Names; readonly missing: string[] }>();
+  // Shared names → the name sets checked against, and the names none of them holds.
+  private readonly unnamed = new WeakMap<Names, { readonly by: readonly Names[]; readonly missing: string[] }>();
+  // The shared part of a layered set, as a set whose names can be taken (namesOf), once per items object.
+  private readonly sharedSets = new WeakMap<object, TypeResources>();
 
   /** check lists what does not resolve in `snapshot`; empty when it is consistent. */
   check(snapshot: Snapshot): string[] {
     const errors: string[] = [];
     for (const type of PUSH_ORDER) {
-      const set = snapshot.resources[type];
-      for (const target of set.refs.keys()) {
-        errors.push(...this.resolves(type, set, target, snapshot.resources[target]).errors);
+      const { shared, own } = split(snapshot.resources[type].items);
+      for (const [target, names] of this.refsOf(shared)) this.resolve(errors, snapshot, type, target, names);
+      for (const r of own) {
+        for (const [target, names] of Object.entries(r.refs) as Array<[TypeUrl, readonly string[]]>) {
+          this.resolve(errors, snapshot, type, target, names);
+        }
       }
     }
-    for (const type of MUST_BE_NAMED) errors.push(...this.isNamed(type, snapshot).errors);
-    return errors;
+    for (const type of MUST_BE_NAMED) this.named(errors, snapshot, type);
+    // A group's resource may hide a shared one of the same name: what was found is confirmed (or
+    // corrected) by walking every resource, which costs only when something is wrong.
+    return errors.length === 0 ? errors : exactCheck(snapshot);
   }
 
-  private resolves(type: TypeUrl, set: TypeResources, target: TypeUrl, targets: TypeResources): Found {
-    const names = namesOf(targets);
-    let bySet = this.resolved.get(set);
-    const hit = bySet?.get(target);
-    if (hit?.names === names) return hit;
-    const errors: string[] = [];
-    for (const n of set.refs.get(target)!.keys()) {
-      if (names.has(n)) continue;
-      const from = [...set.items.values()].filter((r) => r.refs[target]?.includes(n)).map((r) => r.name);
-      errors.push(`${SHORT[type]} ${from.join(', ')} names ${SHORT[target]} ${n}, which is not in the snapshot`);
+  private sharedSet(set: TypeResources): TypeResources {
+    if (!(set.items instanceof LayeredMap)) return set;
+    const items = split(set.items).shared;
+    let s = this.sharedSets.get(items);
+    if (!s) this.sharedSets.set(items, (s = { version: '', items, sum: new Uint32Array(4), bytes: 0 }));
+    return s;
+  }
+
+  /** refsOf gathers what the resources of shared items point at, once per items object. */
+  private refsOf(items: ResourceMap<EncodedResource>): ReadonlyMap<TypeUrl, Names> {
+    let out = this.sharedRefs.get(items) as Map<TypeUrl, Set<string>> | undefined;
+    if (out) return out;
+    out = new Map();
+    for (const r of items.values()) {
+      for (const [t, names] of Object.entries(r.refs) as Array<[TypeUrl, readonly string[]]>) {
+        let into = out.get(t);
+        if (!into) out.set(t, (into = new Set()));
+        for (const n of names) into.add(n);
+      }
     }
-    if (!bySet) this.resolved.set(set, (bySet = new Map()));
-    const found = { names, errors };
-    bySet.set(target, found);
-    return found;
+    this.sharedRefs.set(items, out);
+    return out;
   }
 
-  private isNamed(type: TypeUrl, snapshot: Snapshot): Found {
-    const names = namesOf(snapshot.resources[type]);
-    const by = PUSH_ORDER.map((t) => snapshot.resources[t].refs.get(type));
-    const hit = this.named.get(names);
-    if (hit && hit.by.every((m, i) => m === by[i])) return hit;
-    const errors: string[] = [];
-    for (const n of names) if (!by.some((m) => m?.has(n))) errors.push(`${SHORT[type]} ${n}: no resource names it`);
-    const found = { by, errors };
-    this.named.set(names, found);
-    return found;
+  /** resolve adds an error for every name in `names` that the snapshot's `target` set lacks. */
+  private resolve(
+    errors: string[],
+    snapshot: Snapshot,
+    type: TypeUrl,
+    target: TypeUrl,
+    names: Names | readonly string[],
+  ): void {
+    const targets = snapshot.resources[target].items;
+    const shared = namesOf(this.sharedSet(snapshot.resources[target]));
+    let hit = this.unresolved.get(names);
+    if (hit?.names !== shared) {
+      const missing: string[] = [];
+      for (const n of names) if (!shared.has(n)) missing.push(n);
+      this.unresolved.set(names, (hit = { names: shared, missing }));
+    }
+    for (const n of hit.missing) {
+      if (targets.has(n)) continue;
+      errors.push(`${SHORT[type]} resources name ${SHORT[target]} ${n}, which is not in the snapshot`);
+    }
   }
+
+  /** named adds an error for every resource of `type` that no resource of the snapshot points at. */
+  private named(errors: string[], snapshot: Snapshot, type: TypeUrl): void {
+    const set = snapshot.resources[type];
+    const shared = namesOf(this.sharedSet(set));
+    const bySets: Names[] = [];
+    const byOwn: string[] = [];
+    for (const t of PUSH_ORDER) {
+      const { shared: items, own } = split(snapshot.resources[t].items);
+      const n = this.refsOf(items).get(type);
+      if (n) bySets.push(n);
+      for (const r of own) byOwn.push(...(r.refs[type] ?? []));
+    }
+    let hit = this.unnamed.get(shared);
+    if (!hit || hit.by.length !== bySets.length || !hit.by.every((m, i) => m === bySets[i])) {
+      const missing: string[] = [];
+      for (const n of shared) if (!bySets.some((m) => m.has(n))) missing.push(n);
+      this.unnamed.set(shared, (hit = { by: bySets, missing }));
+    }
+    const own = new Set(byOwn);
+    const { own: top } = split(set.items);
+    for (const n of [...hit.missing, ...top.map((r) => r.name)]) {
+      if (!own.has(n) && !bySets.some((m) => m.has(n))) errors.push(`${SHORT[type]} ${n}: no resource names it`);
+    }
+  }
+}
+
+/** split is a set's items as its shared part and the resources a group put on top of it. */
+function split(items: ResourceMap<EncodedResource>): { shared: ResourceMap<EncodedResource>; own: EncodedResource[] } {
+  if (!(items instanceof LayeredMap)) return { shared: items, own: [] };
+  const inner = split(items.base);
+  return { shared: inner.shared, own: [...inner.own, ...items.top.values()] };
+}
+
+/** exactCheck is the check without any sharing: every resource of the snapshot, walked once. */
+function exactCheck(snapshot: Snapshot): string[] {
+  const errors: string[] = [];
+  const named = new Map<TypeUrl, Set<string>>();
+  for (const type of PUSH_ORDER) {
+    for (const r of snapshot.resources[type].items.values()) {
+      for (const [target, names] of Object.entries(r.refs) as Array<[TypeUrl, readonly string[]]>) {
+        let into = named.get(target);
+        if (!into) named.set(target, (into = new Set()));
+        for (const n of names) {
+          into.add(n);
+          if (!snapshot.resources[target].items.has(n)) {
+            errors.push(`${SHORT[type]} ${r.name} names ${SHORT[target]} ${n}, which is not in the snapshot`);
+          }
+        }
+      }
+    }
+  }
+  for (const type of MUST_BE_NAMED) {
+    for (const n of snapshot.resources[type].items.keys()) {
+      if (!named.get(type)?.has(n)) errors.push(`${SHORT[type]} ${n}: no resource names it`);
+    }
+  }
+  return errors;
 }
 
 /** consistent lists what does not resolve in one snapshot (see ConsistencyCheck), without remembering anything. */

@@ -57,7 +57,7 @@ export async function grpcVerdict(snapshot: Snapshot, nodeId = 'proxyless-check'
         if (names.size < snapshot.resources[type].items.size) return undefined;
       }
       return mine;
-    }, 20_000, 20);
+    }, 60_000, 20);
     const asked: Record<string, readonly string[]> = {};
     const nacks: Record<string, NackStatus> = {};
     for (const type of types) {

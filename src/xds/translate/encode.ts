@@ -44,7 +44,7 @@ export function seconds(s: number): Duration {
 
 /** encodeCluster encodes a Cluster into a shared EncodedResource. */
 export function encodeCluster(c: Cluster): EncodedResource {
-  return encodeResource(CLUSTER_TYPE, c.name, Cluster.encode(c).finish(), c, clusterRefs(c));
+  return encodeResource(CLUSTER_TYPE, c.name, Cluster.encode(c).finish(), c, () => clusterRefs(c));
 }
 
 /** encodeLoadAssignment encodes a ClusterLoadAssignment into a shared EncodedResource. */
@@ -54,12 +54,12 @@ export function encodeLoadAssignment(cla: ClusterLoadAssignment): EncodedResourc
 
 /** encodeListener encodes a Listener into a shared EncodedResource. */
 export function encodeListener(l: Listener): EncodedResource {
-  return encodeResource(LISTENER_TYPE, l.name, Listener.encode(l).finish(), l, listenerRefs(l));
+  return encodeResource(LISTENER_TYPE, l.name, Listener.encode(l).finish(), l, () => listenerRefs(l));
 }
 
 /** encodeRouteConfig encodes a RouteConfiguration into a shared EncodedResource. */
 export function encodeRouteConfig(rc: RouteConfiguration): EncodedResource {
-  const refs = routeConfigRefs(rc.virtualHosts.map(virtualHostRefs));
+  const refs = () => routeConfigRefs(rc.virtualHosts.map(virtualHostRefs));
   return encodeResource(ROUTE_TYPE, rc.name, RouteConfiguration.encode(rc).finish(), rc, refs);
 }
 
@@ -68,13 +68,21 @@ export interface EncodedVirtualHost {
   readonly name: string;
   readonly bytes: Uint8Array;
   readonly message: VirtualHost;
-  /** The clusters its routes name. */
+  /** The clusters its routes name, read when first asked. */
   readonly refs: ResourceRefs;
 }
 
 /** encodeVirtualHost encodes a VirtualHost for splicing. */
 export function encodeVirtualHost(vh: VirtualHost): EncodedVirtualHost {
-  return { name: vh.name, bytes: VirtualHost.encode(vh).finish(), message: vh, refs: virtualHostRefs(vh) };
+  let refs: ResourceRefs | undefined;
+  return {
+    name: vh.name,
+    bytes: VirtualHost.encode(vh).finish(),
+    message: vh,
+    get refs(): ResourceRefs {
+      return (refs ??= virtualHostRefs(vh));
+    },
+  };
 }
 
 /**
@@ -86,5 +94,5 @@ export function encodeRouteConfigParts(name: string, vhosts: readonly EncodedVir
   const bytes = message([str(1, name), ...vhosts.map((v) => bytesField(2, v.bytes))]);
   const decoded = RouteConfiguration.fromPartial({ name });
   decoded.virtualHosts = vhosts.map((v) => v.message);
-  return encodeResource(ROUTE_TYPE, name, bytes, decoded, routeConfigRefs(vhosts.map((v) => v.refs)));
+  return encodeResource(ROUTE_TYPE, name, bytes, decoded, () => routeConfigRefs(vhosts.map((v) => v.refs)));
 }

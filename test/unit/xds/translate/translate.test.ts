@@ -61,7 +61,7 @@ test('every snapshot is consistent: endpoints and route configurations are all r
     assert.deepEqual(consistent(t.snapshot), [], view.runType);
     // The references are read from the resources: every assignment and route configuration is named.
     const named = (type: typeof ENDPOINT_TYPE | typeof ROUTE_TYPE): string[] =>
-      [...new Set(PUSH_ORDER.flatMap((s) => [...(t.snapshot.resources[s].refs.get(type)?.keys() ?? [])]))].sort();
+      [...new Set(PUSH_ORDER.flatMap((s) => [...t.snapshot.resources[s].items.values()].flatMap((r) => r.refs[type] ?? [])))].sort();
     assert.deepEqual(named(ENDPOINT_TYPE), [...t.snapshot.resources[ENDPOINT_TYPE].items.keys()].sort(), view.runType);
     assert.deepEqual(named(ROUTE_TYPE), [...t.snapshot.resources[ROUTE_TYPE].items.keys()].sort(), view.runType);
     // A snapshot missing one of them, or holding one nothing names, is found out.
