@@ -17,10 +17,11 @@ import {
 } from '../snapshot.js';
 import { ByteBoundedCache } from '../byte-bounded-cache.js';
 import { encodeRouteConfigParts, type EncodedVirtualHost } from './encode.js';
+import { routable, type Routable } from './eds.js';
 import { GuardCache } from './guard.js';
 import { Memo, sameItems } from './memo.js';
 import { OutboundCaches, type OutboundSet } from './outbound.js';
-import type { Claims } from './rds.js';
+import { servicePorts, type Claims } from './rds.js';
 import type { RulePlan } from './routing/rules.js';
 import { NO_LIMITER_CONFIGS, RateLimitPlans } from './ratelimit-service.js';
 import type { SkipReason } from './skip.js';
@@ -110,6 +111,9 @@ export class TranslatorCaches {
     string,
     { readonly view: NodeView; readonly self: Service | undefined; readonly rc: EncodedResource; readonly own: Own }
   >({ maxEntries: MAX_GROUPS });
+  // What a Service object's instances give, once per object (pure functions of it, eds.ts and rds.ts).
+  private readonly routables = new WeakMap<Service, Routable>();
+  private readonly portLists = new WeakMap<Service, readonly number[]>();
   // Domain lists are made once per mesh and shared by every node group: each is stringified once.
   private readonly domainKeys = new WeakMap<readonly string[], string>();
   private readonly skipJoins = new WeakMap<object, SkipJoin>();
@@ -124,6 +128,20 @@ export class TranslatorCaches {
     { readonly base: TypeResources | undefined; readonly list: readonly EncodedResource[]; readonly set: TypeResources }
   >({ maxEntries: 2 * MAX_GROUPS });
   private readonly lastTranslations = new ByteBoundedCache<string, Translation>({ maxEntries: MAX_GROUPS });
+
+  /** routable is a service's instances that may be endpoints, with what was left out, once per Service object. */
+  routable(s: Service): Routable {
+    let r = this.routables.get(s);
+    if (!r) this.routables.set(s, (r = routable(s)));
+    return r;
+  }
+
+  /** ports are a service's distinct instance ports, ascending, once per Service object. */
+  ports(s: Service): readonly number[] {
+    let p = this.portLists.get(s);
+    if (!p) this.portLists.set(s, (p = servicePorts(s)));
+    return p;
+  }
 
   /** domainsKey is a domain list as a cache key, made once per list object. */
   domainsKey(domains: readonly string[]): string {

@@ -33,16 +33,15 @@ export interface Routable {
   readonly skipped: readonly SkipReason[];
 }
 
-const routableMemo = new WeakMap<Service, Routable>();
-
 function serviceKeyOf(s: Service): string {
   return `${s.namespace}/${s.name}`;
 }
 
-/** routable filters a service's instances down to those that can be endpoints, memoised per Service. */
+/**
+ * routable filters a service's instances down to those that can be endpoints. A pure function of
+ * the Service; the translator keeps one result per Service object (TranslatorCaches.routable).
+ */
 export function routable(service: Service): Routable {
-  let r = routableMemo.get(service);
-  if (r) return r;
   const instances: Instance[] = [];
   const skipped: SkipReason[] = [];
   const seen = new Map<string, string>();
@@ -70,9 +69,7 @@ export function routable(service: Service): Routable {
     seen.set(addr, inst.id);
     instances.push(inst);
   }
-  r = { instances, skipped };
-  routableMemo.set(service, r);
-  return r;
+  return { instances, skipped };
 }
 
 /** exportedMetadata is the instance metadata Envoy may see: everything but Polaris's `internal-*` keys, keys sorted. */

@@ -60,16 +60,13 @@ export interface Claims {
 }
 
 const HOST_CHARS = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-const portsMemo = new WeakMap<Service, readonly number[]>();
-
-/** servicePorts lists the distinct ports of a service's instances, ascending. */
+/**
+ * servicePorts lists the distinct ports of a service's instances, ascending. A pure function of the
+ * Service; the translator keeps one result per Service object (TranslatorCaches.ports).
+ */
 export function servicePorts(s: Service): readonly number[] {
-  let ports = portsMemo.get(s);
-  if (!ports) {
-    ports = [...new Set(s.instances.map((i) => i.port).filter((p) => Number.isInteger(p) && p > 0 && p < 65536))].sort((a, b) => a - b);
-    portsMemo.set(s, ports);
-  }
-  return ports;
+  const valid = s.instances.map((i) => i.port).filter((p) => Number.isInteger(p) && p > 0 && p < 65536);
+  return [...new Set(valid)].sort((a, b) => a - b);
 }
 
 /**
@@ -79,7 +76,12 @@ export function servicePorts(s: Service): readonly number[] {
  * namespaced form over the short one, then to the lower service key; the loser is told why.
  * With `lowercase` names are domains (Host matching ignores case); without, listener names.
  */
-export function claimNames(mesh: MeshState, namespace: string, lowercase: boolean): Claims {
+export function claimNames(
+  mesh: MeshState,
+  namespace: string,
+  lowercase: boolean,
+  portsOf: (s: Service) => readonly number[] = servicePorts,
+): Claims {
   const skipped: SkipReason[] = [];
   const candidates: Array<{ key: string; names: Array<{ name: string; rank: number }> }> = [];
   for (const [key, s] of mesh.services) {
@@ -87,7 +89,7 @@ export function claimNames(mesh: MeshState, namespace: string, lowercase: boolea
       skipped.push(skip('domain', key, `service or namespace name is not usable as a host name; the service gets no ${lowercase ? 'virtual host' : 'listener'}`));
       continue;
     }
-    const names = hostNames(s.namespace, s.name, servicePorts(s), s.namespace === namespace).map((h) => ({ name: lowercase ? h.name.toLowerCase() : h.name, rank: h.rank }));
+    const names = hostNames(s.namespace, s.name, portsOf(s), s.namespace === namespace).map((h) => ({ name: lowercase ? h.name.toLowerCase() : h.name, rank: h.rank }));
     candidates.push({ key, names });
   }
   const owner = new Map<string, { rank: number; key: string }>();

@@ -5,7 +5,7 @@
 import { serviceKey, type MeshState, type RouteDestination, type Service } from '../../model/mesh.js';
 import type { EncodedResource } from '../snapshot.js';
 import { ruleCluster, serviceCluster, speaksHttp2 } from './cds.js';
-import { groupedLoadAssignment, routable, serviceLoadAssignment } from './eds.js';
+import { groupedLoadAssignment, serviceLoadAssignment } from './eds.js';
 import {
   encodeCluster,
   encodeListener,
@@ -20,7 +20,7 @@ import { apiListener } from './lds.js';
 import { sameItems } from './memo.js';
 import * as names from './names.js';
 import { assembleOutbound, type OutboundSet, type ServiceShare } from './outbound.js';
-import { claimNames, serviceRoutes, servicePorts, virtualHost, type Claims } from './rds.js';
+import { claimNames, serviceRoutes, virtualHost, type Claims } from './rds.js';
 import type { Resolved, RuleClusterSpec } from './routing/destinations.js';
 import type { Flavor } from './routing/match.js';
 import { nearbyKey, nearbyLevel } from './routing/nearby.js';
@@ -127,7 +127,7 @@ export class ShareBuilder {
     const level = nearbyLevel(s);
     const nearby = level && view.locality ? { level, caller: view.locality } : undefined;
     const cla = this.c.serviceCLAs.get(s, nearby ? nearbyKey(nearby.level, nearby.caller) : '', [], () =>
-      encodeLoadAssignment(serviceLoadAssignment(name, routable(s).instances, nearby)),
+      encodeLoadAssignment(serviceLoadAssignment(name, this.c.routable(s).instances, nearby)),
     );
     return { cluster, cla };
   }
@@ -168,7 +168,10 @@ export class ShareBuilder {
     const key = JSON.stringify([namespace, lowercase]);
     return this.c.claims.get(mesh, key, [], () => {
       const last = this.c.lastClaims.get(key);
-      const c = last && this.samePortsAndNames(last.mesh, mesh) ? last.claims : claimNames(mesh, namespace, lowercase);
+      const c =
+        last && this.samePortsAndNames(last.mesh, mesh)
+          ? last.claims
+          : claimNames(mesh, namespace, lowercase, (s) => this.c.ports(s));
       this.c.lastClaims.set(key, { mesh, claims: c });
       return c;
     });
@@ -183,7 +186,7 @@ export class ShareBuilder {
       const a = prev.services.get(k);
       const b = next.services.get(k);
       if (!a || !b) return false;
-      if (!sameItems(servicePorts(a), servicePorts(b))) return false;
+      if (!sameItems(this.c.ports(a), this.c.ports(b))) return false;
     }
     return true;
   }
@@ -280,7 +283,7 @@ export class ShareBuilder {
       // The service's own guard is reported once, with its cluster.
       for (const k of r.skipped) if (!guard.skipped.includes(k) && !extra.includes(k)) extra.push(k);
     }
-    const own = routable(s).skipped;
+    const own = this.c.routable(s).skipped;
     if (flavor === 'envoy') {
       const breakers = guard.service ? [guard.service, ...guard.methods] : guard.methods;
       if (!view.internalListeners)

@@ -15,7 +15,7 @@ import {
 } from './encode.js';
 import { inboundListener, outboundListener, type InboundChain } from './lds.js';
 import * as names from './names.js';
-import { clusterRoute, passthroughVirtualHost, serviceRoutes, servicePorts, virtualHost } from './rds.js';
+import { clusterRoute, passthroughVirtualHost, serviceRoutes, virtualHost } from './rds.js';
 import { disabledExcept, EMPTY_RATE_LIMIT_PLAN, rateLimitRoutes } from './ratelimit.js';
 import type { ShareBuilder } from './shares.js';
 import type { NodeView } from './view.js';
@@ -71,7 +71,7 @@ export class SidecarBuilder {
   /** inbound adds the inbound listener, clusters and route configurations of the service the sidecar fronts. */
   private inbound(self: Service | undefined, view: NodeView, own: Own): void {
     if (view.service === '') return;
-    const ports = self && servicePorts(self).length > 0 ? servicePorts(self) : view.bindPorts;
+    const ports = self && this.c.ports(self).length > 0 ? this.c.ports(self) : view.bindPorts;
     if (ports.length === 0) return;
     const c = this.c;
     const http2 = self ? speaksHttp2(self.instances) : false;
