@@ -89,7 +89,10 @@ export function claimNames(
       skipped.push(skip('domain', key, `service or namespace name is not usable as a host name; the service gets no ${lowercase ? 'virtual host' : 'listener'}`));
       continue;
     }
-    const names = hostNames(s.namespace, s.name, portsOf(s), s.namespace === namespace).map((h) => ({ name: lowercase ? h.name.toLowerCase() : h.name, rank: h.rank }));
+    const names = hostNames(s.namespace, s.name, portsOf(s), s.namespace === namespace).map((h) => ({
+      name: lowercase ? h.name.toLowerCase() : h.name,
+      rank: h.rank,
+    }));
     candidates.push({ key, names });
   }
   const owner = new Map<string, { rank: number; key: string }>();
