@@ -72,16 +72,16 @@ describe('metrics and debugging with real Envoys', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('status shows the node, its service and SYNCED for all four types', async () => {
+  it('status shows the node, its service and SYNCED for all four Envoy types (RLS, which only the rate-limit service asks for, is -)', async () => {
     await waitFor('all types synced', async () => {
       const r = await runCli(['status', '--admin-address', bridge.adminAddress]);
       return r.code === 0 && /SYNCED\s+SYNCED\s+SYNCED\s+SYNCED/.test(r.stdout.split('\n').find((l) => l.startsWith(GOOD_NODE)) ?? '');
     }, 10_000);
     const r = await runCli(['status', '--admin-address', bridge.adminAddress]);
     const [header, ...rows] = r.stdout.trim().split('\n');
-    assert.match(header!, /^NODE\s+SERVICE\s+MODE\s+CDS\s+EDS\s+LDS\s+RDS$/);
+    assert.match(header!, /^NODE\s+SERVICE\s+MODE\s+CDS\s+EDS\s+LDS\s+RDS\s+RLS$/);
     const row = rows.find((l) => l.startsWith(GOOD_NODE))!.split(/\s+/);
-    assert.deepEqual(row, [GOOD_NODE, 'web.default', 'sotw', 'SYNCED', 'SYNCED', 'SYNCED', 'SYNCED']);
+    assert.deepEqual(row, [GOOD_NODE, 'web.default', 'sotw', 'SYNCED', 'SYNCED', 'SYNCED', 'SYNCED', '-']);
   });
 
   it('/debug/syncz and /debug/nodes list the node with its identity and ACKed versions', async () => {
