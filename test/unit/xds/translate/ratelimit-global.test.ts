@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RateLimitRule } from '../../../../src/model/ratelimit.js';
+import { ExpressionFilter } from '../../../../src/gen/envoy/extensions/access_loggers/filters/cel/v3/cel.js';
 import { LocalRateLimit } from '../../../../src/gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.js';
 import { RateLimit as RateLimitFilter } from '../../../../src/gen/envoy/extensions/filters/http/ratelimit/v3/rate_limit.js';
 import { RateLimitConfig, RateLimitUnit } from '../../../../src/gen/ratelimit/config/ratelimit/v3/rls_conf.js';
@@ -78,6 +79,15 @@ describe('GLOBAL rate-limit plan', () => {
         { key: 'amount', value: '1', rateLimit: { unit: 'HOUR', requestsPerUnit: 500 } },
       ] }],
     });
+  });
+
+  it("answers the limiter's 429 on a rule's routes with the rule's body, as for LOCAL rules", () => {
+    const p = plan([global({ id: 'g', name: 'g', method: ms('IN', '/a,/b'), arguments: [], customResponseBody: 'too many orders' })]);
+    const mapper = p.localReply!.mappers[0]!;
+    assert.equal(mapper.body?.specifier?.$case === 'inlineString' && mapper.body.specifier.value, 'too many orders');
+    const cel = mapper.filter?.filterSpecifier?.$case === 'andFilter' ? mapper.filter.filterSpecifier.value.filters[1]!.filterSpecifier : undefined;
+    const expression = cel?.$case === 'extensionFilter' && cel.value.configType?.$case === 'typedConfig' ? ExpressionFilter.decode(cel.value.configType.value.value).expression : '';
+    assert.equal(expression, 'xds.route_name in ["ratelimit|g|0", "ratelimit|g|1"]');
   });
 
   it('takes turns with LOCAL rules by priority: the first match applies', () => {
