@@ -90,6 +90,28 @@ describe('GLOBAL rate-limit plan', () => {
     assert.equal(expression, 'xds.route_name in ["ratelimit|g|0", "ratelimit|g|1"]');
   });
 
+  it('counts each value of a header (or the method) apart, as polaris-go does without regex_combine', () => {
+    const perUser = global({ id: 'u', name: 'u', failover: 'FAILOVER_PASS', method: undefined, arguments: [
+      { type: 'HEADER', key: 'X-User', value: ms('REGEX', '^a') },
+      { type: 'METHOD', key: '', value: ms('EXACT', '*') },
+    ] });
+    const p = plan([perUser]);
+    assert.deepEqual(p.skipped, []);
+    assert.deepEqual(p.global[0]!.perValue, ['x-user', ':method']);
+    assert.deepEqual(p.routes[0]!.rateLimits![0]!.actions!.map((a) => a.actionSpecifier?.$case === 'requestHeaders' ? [a.actionSpecifier.value.headerName, a.actionSpecifier.value.descriptorKey] : a.actionSpecifier?.$case), [
+      'genericKey', 'genericKey', ['x-user', 'header.x-user'], [':method', 'method'],
+    ]);
+    // The limit sits under one empty-valued key per header: a counter per distinct combination.
+    assert.deepEqual((RateLimitConfig.toJSON(rateLimitConfig(DOMAIN, p.global)) as { descriptors: unknown }).descriptors, [{ key: 'polaris_rule', value: 'u', descriptors: [
+      { key: 'amount', value: '0', descriptors: [{ key: 'header.x-user', descriptors: [{ key: 'method', rateLimit: { unit: 'SECOND', requestsPerUnit: 5 } }] }] },
+    ] }]);
+    // The fallback would need a bucket per value; the query and the path have no header to count by.
+    const reason = (o: Partial<RateLimitRule>) => plan([{ ...perUser, ...o }]).skipped[0]?.reason ?? '';
+    assert.match(reason({ failover: 'FAILOVER_LOCAL' }), /FAILOVER_LOCAL with values counted apart \(x-user, :method/);
+    assert.match(reason({ arguments: [{ type: 'QUERY', key: 'q', value: ms('REGEX', 'a') }] }), /\$query\.q matches by REGEX without regex_combine: .*only a header's or the method's/);
+    assert.match(reason({ arguments: [], method: ms('REGEX', '^/a') }), /\$path matches by REGEX/);
+  });
+
   it('takes turns with LOCAL rules by priority: the first match applies', () => {
     const p = plan([
       rateLimit('ns', 'echo', { id: 'local', name: 'local', priority: 1, method: ms('EXACT', '/a') }),
