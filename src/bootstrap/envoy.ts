@@ -12,6 +12,8 @@ export interface EnvoyBootstrapOptions {
   /** host:port of Envoy's own admin listener. */
   readonly adminAddress: string;
   readonly delta: boolean;
+  /** A sidecar that holds only what it calls (VHDS + on-demand CDS); needs `delta`. */
+  readonly onDemand?: boolean;
   readonly gateway: boolean;
   readonly bindPorts?: readonly number[];
   /** Listener ports when 15001/15006 are taken (several Envoys on one host). */
@@ -41,6 +43,10 @@ export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown
   if (o.outboundPort) metadata[META.outboundPort] = String(o.outboundPort);
   if (o.inboundPort) metadata[META.inboundPort] = String(o.inboundPort);
   metadata[META.internalListeners] = 'true';
+  if (o.onDemand) {
+    if (!o.delta || o.gateway) throw new Error('envoyBootstrap: onDemand is for Delta sidecars');
+    metadata[META.openOnDemand] = 'true';
+  }
   const cluster: Record<string, unknown> = {
     name: 'polaris_xds_server',
     type: IP_LITERAL.test(xds.host) ? 'STATIC' : 'STRICT_DNS',

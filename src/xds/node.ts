@@ -25,6 +25,11 @@ export interface NodeInfo {
   readonly metadata: Readonly<Record<string, string>>;
   readonly userAgent: string;
   readonly clientFeatures: readonly string[];
+  /**
+   * The node asked to hold only what it calls (META.openOnDemand = "true"). Parsed from metadata;
+   * whoever opens the node's watch clears it for a client that cannot have it (SotW: no VHDS).
+   */
+  readonly onDemand: boolean;
 }
 
 export const META = {
@@ -41,6 +46,8 @@ export const META = {
   inboundPort: 'polaris-xds.io/inbound-port',
   /** "true" when the bootstrap loads Envoy's internal listener extension (what service-level circuit breakers need). */
   internalListeners: 'polaris-xds.io/internal-listeners',
+  /** Polaris's key: "true" makes a sidecar fetch virtual hosts and clusters on demand (VHDS + ODCDS). */
+  openOnDemand: 'sidecar.polarismesh.cn/openOnDemand',
 } as const;
 
 export const DEFAULT_OUTBOUND_PORT = 15001;
@@ -131,5 +138,6 @@ export function parseNode(node: Pick<Node, 'id' | 'metadata' | 'locality' | 'use
     metadata,
     userAgent,
     clientFeatures: [...(node.clientFeatures ?? [])],
+    onDemand: runType === 'sidecar' && metadata[META.openOnDemand] === 'true',
   };
 }

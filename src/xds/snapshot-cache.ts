@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { MeshState } from '../model/mesh.js';
 import { parseNode, type NodeInfo } from './node.js';
 import { PUSH_ORDER } from './resource.js';
-import type { ConfigWatcher, NodeWatch } from './server/watcher.js';
+import type { ConfigWatcher, NodeWatch, WatchOptions } from './server/watcher.js';
 import type { Snapshot } from './snapshot.js';
 
 /** Translation is what one translation pass yields for one group. */
@@ -111,8 +111,10 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
     this.maxTimer ??= setTimeout(() => this.rebuild(), this.opts.debounceMaxMs);
   }
 
-  watch(node: Node): NodeWatch {
-    const info = parseNode(node);
+  watch(node: Node, opts?: WatchOptions): NodeWatch {
+    const parsed = parseNode(node);
+    // On demand needs VHDS, which is Delta only: a SotW stream of such a node gets the full state.
+    const info = parsed.onDemand && opts?.incremental === false ? { ...parsed, onDemand: false } : parsed;
     const view = this.opts.translator.nodeView(info);
     let group = this.groups.get(view.key);
     if (!group) {

@@ -49,6 +49,17 @@ export interface TypeResources {
   readonly sum: Readonly<Uint32Array>;
   /** Encoded size of the set (sum of each resource's Any), kept up to date by patches so metrics never walk a set. */
   readonly bytes: number;
+  /**
+   * On-demand sidecars: resources a client gets only by naming them (on-demand clusters, VHDS
+   * virtual hosts). A wildcard covers `items` alone; a name is looked up in `items`, then here.
+   * `version` then also covers what `named` holds, so a change to it reaches the streams.
+   */
+  readonly named?: ResourceMap<EncodedResource>;
+}
+
+/** lookup finds a resource of a set by name: among what a wildcard covers, then among what only a name reaches. */
+export function lookup(set: TypeResources, name: string): EncodedResource | undefined {
+  return set.items.get(name) ?? set.named?.get(name);
 }
 
 /** Sets at least this big are chunked, so patches share what they do not touch. */
@@ -184,6 +195,15 @@ export function layerTypeSet(base: TypeResources, typeUrl: TypeUrl, top: readonl
   return tally.set(new LayeredMap(base.items, own));
 }
 
+const empties = new Map<TypeUrl, TypeResources>();
+
+/** emptyTypeSet is the one empty set of a type, shared by every snapshot that has none. */
+export function emptyTypeSet(typeUrl: TypeUrl): TypeResources {
+  let e = empties.get(typeUrl);
+  if (!e) empties.set(typeUrl, (e = typeSet(typeUrl, [])));
+  return e;
+}
+
 /** Snapshot holds every type's resources for one node group. */
 export interface Snapshot {
   readonly resources: Readonly<Record<TypeUrl, TypeResources>>;
@@ -193,8 +213,8 @@ export interface Snapshot {
 export function makeSnapshot(byType: Partial<Record<TypeUrl, readonly EncodedResource[] | TypeResources>>): Snapshot {
   const resources = {} as Record<TypeUrl, TypeResources>;
   for (const t of PUSH_ORDER) {
-    const given = byType[t] ?? [];
-    resources[t] = Array.isArray(given) ? typeSet(t, given) : (given as TypeResources);
+    const given = byType[t];
+    resources[t] = given === undefined ? emptyTypeSet(t) : Array.isArray(given) ? typeSet(t, given) : (given as TypeResources);
   }
   return Object.freeze({ resources: Object.freeze(resources) });
 }

@@ -43,7 +43,7 @@ export async function startEnvoy(bootstrap: Record<string, unknown>, adminPort: 
   let out = '';
   const proc: ChildProcess = spawn(
     envoyBinary(),
-    ['-c', file, '--base-id', String(baseId++), '--disable-hot-restart', '--log-level', 'warn', '--concurrency', '1'],
+    ['-c', file, '--base-id', String(baseId++), '--disable-hot-restart', '--log-level', process.env.PXDS_TEST_ENVOY_LOG_LEVEL ?? 'warn', '--concurrency', '1'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const collect = (b: Buffer) => {

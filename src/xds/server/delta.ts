@@ -6,6 +6,7 @@ import { supportsWildcard } from '../resource.js';
 import { namesOf, type EncodedResource, type TypeResources } from '../snapshot.js';
 import { longest, type Plan, type Protocol, type RequestHead, type RequestOutcome } from './protocol.js';
 import { encodeDeltaResponse } from './response.js';
+import { openVhds } from './vhds.js';
 import { addedBetween, byName, changedBetween, desired, MISSING, removedBetween, WILDCARD, type TypeState } from './subscription.js';
 
 // initial_resource_versions may carry an empty version; it still means "held", at no known version.
@@ -59,7 +60,10 @@ function onRequest(t: TypeState, req: DeltaDiscoveryRequest, now: number): Reque
     }
   }
   if (first || change.removed.length > 0) t.prune();
-  if (first) t.firstResponseDue = true;
+  if (first) {
+    t.firstResponseDue = true;
+    openVhds(t);
+  }
   return { answer, stale, due };
 }
 

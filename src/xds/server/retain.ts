@@ -1,12 +1,13 @@
 // Make-before-break on removal (xds_protocol "Eventual consistency considerations"; invariant 4):
 // clusters, and their endpoints, that a new snapshot drops stay with the client until the
 // listeners and routes of the push are ACKed, so no route names a cluster the client no longer has.
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, type TypeUrl } from '../resource.js';
-import type { Snapshot } from '../snapshot.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, VHOST_TYPE, type TypeUrl } from '../resource.js';
+import { lookup, type Snapshot } from '../snapshot.js';
 import { MISSING, removedBetween, type TypeState } from './subscription.js';
 
 const HELD_BACK = [CLUSTER_TYPE, ENDPOINT_TYPE] as const;
-const ROUTING = [LISTENER_TYPE, ROUTE_TYPE] as const;
+// VHDS virtual hosts route too: an on-demand sidecar's clusters wait for them as well.
+const ROUTING = [LISTENER_TYPE, ROUTE_TYPE, VHOST_TYPE] as const;
 
 /**
  * RemovalGuard holds back removals for one stream. It reads and edits the stream's TypeStates
@@ -35,15 +36,15 @@ export class RemovalGuard {
     // Runs for every stream on every push: plain loops, no work while nothing is held.
     for (const type of HELD_BACK) {
       const t = this.types.get(type);
-      if (t && t.retained.size > 0) for (const n of t.retained.keys()) if (next.resources[type].items.has(n)) t.retained.delete(n);
+      if (t && t.retained.size > 0) for (const n of t.retained.keys()) if (lookup(next.resources[type], n)) t.retained.delete(n);
     }
     if (!this.routesMayChange(prev, next)) return;
     let held = 0;
     for (const type of HELD_BACK) {
       const t = this.types.get(type);
       if (!t) continue;
-      const before = prev.resources[type].items;
-      const after = next.resources[type].items;
+      const before = prev.resources[type];
+      const after = next.resources[type];
       if (t.heldSet) {
         // The client holds a whole snapshot set: what it loses is that set's diff (shared by every
         // such stream), and the set stays held by reference.
@@ -53,8 +54,8 @@ export class RemovalGuard {
         }
       } else {
         for (const [n, version] of t.sent) {
-          if (version === MISSING || after.has(n) || t.retained.has(n)) continue;
-          const r = before.get(n);
+          if (version === MISSING || lookup(after, n) || t.retained.has(n)) continue;
+          const r = lookup(before, n);
           if (r && t.inScope(n)) t.retained.set(n, r);
         }
       }

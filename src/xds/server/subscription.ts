@@ -4,7 +4,7 @@
 import { compareKeys } from '../../model/mesh.js';
 import { diffMaps, type ResourceMap } from '../resource-map.js';
 import { supportsWildcard, type TypeUrl } from '../resource.js';
-import { namesOf, type EncodedResource, type TypeResources } from '../snapshot.js';
+import { lookup, namesOf, type EncodedResource, type TypeResources } from '../snapshot.js';
 import { AckState } from './ack.js';
 
 /** WILDCARD is the resource name that subscribes to whatever the server decides a node needs. */
@@ -247,7 +247,7 @@ export function desired(t: TypeState, resources: TypeResources): ResourceMap<Enc
   }
   const out = new Map<string, EncodedResource | undefined>();
   if (wildcard) for (const [n, r] of resources.items) out.set(n, r);
-  for (const n of t.sub.names) if (!out.has(n)) out.set(n, resources.items.get(n) ?? t.retained.get(n));
+  for (const n of t.sub.names) if (!out.has(n)) out.set(n, lookup(resources, n) ?? t.retained.get(n));
   for (const [n, r] of t.retained) if (!out.has(n) && (wildcard || t.sub.names.has(n))) out.set(n, r);
   return out;
 }

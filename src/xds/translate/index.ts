@@ -5,8 +5,8 @@
 // instance → that service's assignment), not services × node groups.
 import { serviceKey, type MeshState, type RateLimitRule, type RouteDestination, type RouteRule, type RuleSet, type Service } from '../../model/mesh.js';
 import type { NodeInfo } from '../node.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, type TypeUrl } from '../resource.js';
-import { layerTypeSet, makeSnapshot, typeSet, type EncodedResource, type Snapshot, type TypeResources } from '../snapshot.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, VHOST_TYPE, type TypeUrl } from '../resource.js';
+import { emptyTypeSet, layerTypeSet, makeSnapshot, typeSet, type EncodedResource, type Snapshot, type TypeResources } from '../snapshot.js';
 import { inboundCluster, passthroughCluster, ruleCluster, serviceCluster, speaksHttp2 } from './cds.js';
 import { groupedLoadAssignment, routable, serviceLoadAssignment } from './eds.js';
 import {
@@ -33,6 +33,7 @@ import { breakerParts, type BreakerParts } from './service-breaker.js';
 import { refsOf, type Refs } from './refs.js';
 import { skip, type SkipReason } from './skip.js';
 import { nodeView, type NodeView } from './view.js';
+import { breakerClusters, onDemandClusters, onDemandFilter, onDemandRouteConfig, VirtualHostBuilder, virtualHostSet } from './on-demand.js';
 
 export type { NodeView } from './view.js';
 export type { SkipReason, SkipKind } from './skip.js';
@@ -206,6 +207,8 @@ export function createTranslator(): Translator {
   const routeConfigs = new BoundedMap<string, { parts: readonly EncodedVirtualHost[]; res: EncodedResource }>(4096);
   let passthrough: EncodedResource | undefined;
   let passthroughHost: EncodedVirtualHost | undefined;
+  let onDemandRc: EncodedResource | undefined;
+  const vhostBuilder = new VirtualHostBuilder(() => (passthroughHost ??= encodeVirtualHost(passthroughVirtualHost())));
 
   function cached(key: string, build: () => EncodedResource): EncodedResource {
     let r = small.get(key);
@@ -461,8 +464,9 @@ export function createTranslator(): Translator {
     const set = outboundFor(mesh, view, 'envoy');
     passthrough ??= encodeCluster(passthroughCluster());
     passthroughHost ??= encodeVirtualHost(passthroughVirtualHost());
-    // Every sidecar with this outbound set shares one outbound route configuration.
-    let rc = outboundRoutes.get(set.hosts);
+    // Every sidecar with this outbound set shares one outbound route configuration; an on-demand
+    // sidecar's has no virtual hosts (they come one by one over VHDS).
+    let rc = view.onDemand ? (onDemandRc ??= onDemandRouteConfig()) : outboundRoutes.get(set.hosts);
     if (!rc) outboundRoutes.set(set.hosts, (rc = encodeRouteConfigParts(names.OUTBOUND_ROUTE_CONFIG, [...set.hosts, passthroughHost])));
     // A group's own resources depend on its view, its own service (the same object while
     // unchanged) and the outbound route configuration: most changes reuse them as they are.
@@ -474,9 +478,19 @@ export function createTranslator(): Translator {
     } else {
       const lname = names.outboundListener(view.outboundPort);
       own = { clusters: [passthrough], routes: [rc], listeners: [], skipped: [] };
-      own.listeners.push(cached(`outbound-listener${JSON.stringify([lname, view.outboundPort])}`, () => encodeListener(outboundListener(lname, view.outboundPort, names.OUTBOUND_ROUTE_CONFIG))));
+      const extra = view.onDemand ? { filters: [onDemandFilter()] } : undefined;
+      own.listeners.push(cached(`outbound-listener${JSON.stringify([lname, view.outboundPort, view.onDemand])}`, () => encodeListener(outboundListener(lname, view.outboundPort, names.OUTBOUND_ROUTE_CONFIG, extra))));
       sidecarInbound(self, view, own);
       sidecarOwns.set(view.key, { view, self, rc, own });
+    }
+    if (view.onDemand) {
+      return translation(view, withOwnSkips(set.skipped, own), {
+        [CLUSTER_TYPE]: onDemandClusters(ownSet(`${view.key}\0cds`, CLUSTER_TYPE, undefined, [...own.clusters, ...breakerClusters(set)]), set.clusters),
+        [ENDPOINT_TYPE]: set.endpoints,
+        [LISTENER_TYPE]: ownSet(`${view.key}\0lds`, LISTENER_TYPE, set.listeners, own.listeners),
+        [ROUTE_TYPE]: ownSet(`${view.key}\0rds`, ROUTE_TYPE, set.routes, own.routes),
+        [VHOST_TYPE]: virtualHostSet(set, vhostBuilder),
+      });
     }
     return translation(view, withOwnSkips(set.skipped, own), {
       [CLUSTER_TYPE]: ownSet(`${view.key}\0cds`, CLUSTER_TYPE, set.clusters, own.clusters),
@@ -534,7 +548,8 @@ export function createTranslator(): Translator {
   }
 
   /** translation wraps type sets into a Translation, reusing the group's last one when every set is the same object. */
-  function translation(view: NodeView, skipped: readonly SkipReason[], sets: Record<TypeUrl, TypeResources>): Translation {
+  function translation(view: NodeView, skipped: readonly SkipReason[], given: Partial<Record<TypeUrl, TypeResources>>): Translation {
+    const sets = { [VHOST_TYPE]: emptyTypeSet(VHOST_TYPE), ...given } as Record<TypeUrl, TypeResources>;
     const last = lastTranslations.get(view.key);
     if (last && last.skipped === skipped && PUSH_ORDER.every((t) => last.snapshot.resources[t] === sets[t])) return last;
     const snapshot = makeSnapshot(sets);

@@ -40,6 +40,8 @@ export interface NodeView {
   readonly gatewayPort: number;
   /** Envoy sidecars and gateways whose bootstrap loads internal listeners (META.internalListeners). */
   readonly internalListeners: boolean;
+  /** Sidecars on Delta that asked to hold only what they call (META.openOnDemand; node.ts). */
+  readonly onDemand: boolean;
 }
 
 function hasLocality(l: Locality): boolean {
@@ -63,6 +65,7 @@ export function nodeView(node: NodeInfo): NodeView {
     // `polaris-xds bootstrap --gateway --outbound-port P` sets) counts when `gateway-port` is absent.
     gatewayPort: gateway ? parsePort(node.metadata[VIEW_META.gatewayPort], parsePort(node.metadata[VIEW_META.outboundPort], DEFAULT_GATEWAY_PORT)) : 0,
     internalListeners: (sidecar || gateway) && node.metadata[META.internalListeners] === 'true',
+    onDemand: sidecar && node.onDemand,
   };
   const key = JSON.stringify([
     view.runType,
@@ -74,6 +77,7 @@ export function nodeView(node: NodeInfo): NodeView {
     view.inboundPort,
     view.gatewayPort,
     view.internalListeners,
+    view.onDemand,
   ]);
   return Object.freeze({ key, ...view });
 }
