@@ -7,6 +7,7 @@ import { convertServiceList, type ServiceEntry, type SkippedItem } from './conve
 import { sameData } from './equal.js';
 import { keyId, SERVICE_KINDS, type DiscoverKey, type ServiceKind } from './keys.js';
 import { KINDS, type KindValues } from './kinds.js';
+import { TrueCallers } from './true-callers.js';
 
 interface ServiceSlot {
   entry: ServiceEntry;
@@ -39,6 +40,7 @@ export class MeshCache {
   private readonly slots = new Map<string, ServiceSlot>();
   private readonly built = new Map<string, Service>();
   private readonly dirty = new Set<string>();
+  private readonly trueCallers = new TrueCallers();
   private last: MeshState | undefined;
 
   /** revision is what to send for a key: the revision of its last good answer, or empty. */
@@ -157,7 +159,7 @@ export class MeshCache {
   /**
    * build returns a new MeshState when something changed since the last build (else the last
    * one). A service is in it once every kind has answered, and not while gone; unchanged services
-   * keep their objects.
+   * keep their objects. Outbound rules carry their callee's callers (true-callers.ts).
    */
   build(origin: string): MeshState {
     if (this.last !== undefined && this.dirty.size === 0 && this.last.origin === origin) return this.last;
@@ -183,9 +185,10 @@ export class MeshCache {
       };
       this.built.set(k, svc);
     }
+    const services = this.trueCallers.update(this.built, this.dirty);
     this.dirty.clear();
     // Services still waiting for a kind were skipped above; they are dirty again when it arrives.
-    this.last = meshState(this.built.values(), origin);
+    this.last = meshState(services, origin);
     return this.last;
   }
 }

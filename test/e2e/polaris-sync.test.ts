@@ -258,6 +258,10 @@ describe('polaris source against a real Polaris', { timeout: 90_000 }, () => {
     // The caller sees its own rule (and the namespace-wide one) as outbound.
     const outbound = (r: RouteRule[]) => r.map((x) => x.name).sort();
     assert.deepEqual(outbound([...state.services.get(`${ns}/${caller}`)!.routing.outbounds]), ['by-request.sub', 'catch-all.sub']);
+    // Polaris writes the asking service into the `*` caller of the outbound copy it serves; the model
+    // carries the caller as the callee's copy has it (src/sync/true-callers.ts).
+    const catchAll = state.services.get(`${ns}/${caller}`)!.routing.outbounds.find((r) => r.name === 'catch-all.sub')!;
+    assert.deepEqual(catchAll.sources.map((x) => [x.namespace, x.service]), [[ns, '*']]);
 
     const since2 = Date.now();
     await polaris.api.enableRoutingRules([ids[0]!], false);

@@ -21,7 +21,7 @@ import { contentVersion, encodeResource, type EncodedResource, type TypeResource
 import { encodeRouteConfig, seconds, typedAny, type EncodedVirtualHost } from './encode.js';
 import { OUTBOUND_ROUTE_CONFIG } from './names.js';
 import type { OutboundSet } from './outbound.js';
-import type { Claims } from './rds.js';
+import { passthroughVirtualHost, type Claims } from './rds.js';
 
 export const ON_DEMAND_FILTER = 'envoy.filters.http.on_demand';
 const ON_DEMAND_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.on_demand.v3.OnDemand';
@@ -42,7 +42,7 @@ export function onDemandFilter(): HttpFilter {
 }
 
 /** onDemandRouteConfig is the outbound route configuration of an on-demand sidecar: no virtual hosts, VHDS over ADS. */
-export function onDemandRouteConfig(): EncodedResource {
+function onDemandRouteConfig(): EncodedResource {
   return encodeRouteConfig(RouteConfiguration.fromPartial({ name: OUTBOUND_ROUTE_CONFIG, vhds: { configSource: ADS } }));
 }
 
@@ -57,30 +57,76 @@ const USABLE_HOST = /^(?:[a-z0-9_](?:[a-z0-9_.-]*)|\[[0-9a-f:.]+\])(?::[0-9]{1,5
 // resumes a request held for a name only when that name comes back among the resources; with no
 // virtual host for its host, the request then gets a 404.
 const NOT_FOUND_DOMAIN = 'not-found.polaris-xds.invalid';
-const notFound = new BoundedMap<string, EncodedResource>(1 << 12);
 
-function absent(name: string): EncodedResource {
-  let r = notFound.get(name);
-  if (!r) {
-    const msg = VirtualHost.fromPartial({ name, domains: [`${contentVersion(name)}.${NOT_FOUND_DOMAIN}`] });
-    notFound.set(name, (r = encodeResource(VHOST_TYPE, name, VirtualHost.encode(msg).finish(), msg)));
-  }
-  return r;
-}
+const NO_ITEMS: ReadonlyMap<string, EncodedResource> = new Map();
+const EMPTY_SUM: Readonly<Uint32Array> = new Uint32Array(4);
 
 /**
- * VirtualHostBuilder makes the virtual hosts VHDS answers with, once per (virtual host, name):
- * a name's virtual host holds exactly the asked-for host as its one domain, so two names of one
- * service (`svc` and `svc.ns:8080`) are two independent resources that never share a domain
- * (Envoy rejects a route configuration in which two virtual hosts do).
+ * OnDemandCaches makes and keeps what on-demand sidecars are served besides the shared sets: VHDS
+ * answers, once per (virtual host, name) — a name's virtual host holds exactly the asked-for host
+ * as its one domain, so two names of one service (`svc` and `svc.ns:8080`) are independent
+ * resources that never share a domain (Envoy rejects a route configuration in which two virtual
+ * hosts do) — and the per-OutboundSet type sets. Entries hang off the encoded virtual hosts, claims
+ * and sets they were made from (WeakMap), or are bounded by count (names of hosts no service owns).
+ * Owned by TranslatorCaches.
  */
-export class VirtualHostBuilder {
+export class OnDemandCaches {
   private readonly byVhost = new WeakMap<EncodedVirtualHost, Map<string, EncodedResource>>();
   private readonly passthrough = new BoundedMap<string, EncodedResource>(1 << 14);
+  private readonly notFound = new BoundedMap<string, EncodedResource>(1 << 12);
   private readonly domainIndex = new WeakMap<Claims, Map<string, string>>();
   private readonly versions = new WeakMap<readonly EncodedVirtualHost[], string>();
+  private readonly vhostSets = new WeakMap<OutboundSet, TypeResources>();
+  private readonly clusterSets = new WeakMap<TypeResources, { readonly all: TypeResources; readonly set: TypeResources }>();
+  private readonly breakerLists = new WeakMap<OutboundSet, readonly EncodedResource[]>();
+  private routeConfig?: EncodedResource;
+  // The full-state `allow_any` virtual host, whose routes a passthrough answer takes.
+  private allowAny?: VirtualHost;
 
-  constructor(private readonly passthroughHost: () => EncodedVirtualHost) {}
+  /** outboundRouteConfig is the on-demand outbound route configuration, made once. */
+  outboundRouteConfig(): EncodedResource {
+    return (this.routeConfig ??= onDemandRouteConfig());
+  }
+
+  /** virtualHosts is the VHDS type set of an on-demand sidecar with this OutboundSet, one per set. */
+  virtualHosts(set: OutboundSet): TypeResources {
+    let vs = this.vhostSets.get(set);
+    if (!vs) {
+      vs = { version: this.versionOf(set.hosts), items: NO_ITEMS, sum: EMPTY_SUM, bytes: 0, named: new VirtualHostIndex(set, this) };
+      this.vhostSets.set(set, vs);
+    }
+    return vs;
+  }
+
+  /**
+   * clusters is the CDS type set of an on-demand sidecar: `own` to the wildcard, and every cluster
+   * of `all` to a client that names it (ODCDS). Its version covers both, so a change to a cluster a
+   * client holds reaches it; the streams then send only what they hold that changed.
+   */
+  clusters(own: TypeResources, all: TypeResources): TypeResources {
+    const hit = this.clusterSets.get(own);
+    if (hit?.all === all) return hit.set;
+    const set: TypeResources = { version: contentVersion(own.version, '\0', all.version), items: own.items, sum: own.sum, bytes: own.bytes, named: all.items };
+    this.clusterSets.set(own, { all, set });
+    return set;
+  }
+
+  /**
+   * breakerClusters lists the clusters of services whose SERVICE- or METHOD-level circuit breakers
+   * put internal listeners in the set. An internal listener's routes name the service's clusters
+   * from a listener without the on_demand filter, so nothing would ever fetch them: they go to
+   * every on-demand sidecar with the wildcard, like the listeners themselves.
+   */
+  breakerClusters(set: OutboundSet): readonly EncodedResource[] {
+    if (set.listeners.items.size === 0) return [];
+    let list = this.breakerLists.get(set);
+    if (!list) {
+      const out: EncodedResource[] = [];
+      for (const share of set.shares.values()) if (share.listeners.length > 0) for (const c of share.clusters) if (!out.includes(c)) out.push(c);
+      this.breakerLists.set(set, (list = out));
+    }
+    return list;
+  }
 
   /** serviceOf is the key of the service that owns `host` for callers with these claims. */
   serviceOf(claims: Claims, host: string): string | undefined {
@@ -98,51 +144,57 @@ export class VirtualHostBuilder {
     let byName = this.byVhost.get(vh);
     if (!byName) this.byVhost.set(vh, (byName = new Map()));
     let r = byName.get(name);
-    if (!r) byName.set(name, (r = this.encode(name, host, vh)));
+    if (!r) byName.set(name, (r = encodeVhost(VirtualHost.fromPartial({ ...vh.message, name, domains: [host] }))));
     return r;
   }
 
   /** passthroughFor is the resource for a host no service owns: straight to the original destination, as the full-state `allow_any` host does. */
   passthroughFor(name: string, host: string): EncodedResource {
     let r = this.passthrough.get(name);
-    if (!r) this.passthrough.set(name, (r = this.encode(name, host, this.passthroughHost())));
+    if (!r) this.passthrough.set(name, (r = encodeVhost(VirtualHost.fromPartial({ ...(this.allowAny ??= passthroughVirtualHost()), name, domains: [host] }))));
+    return r;
+  }
+
+  /** absent is the answer to a name that is not a host: a virtual host that matches no request. */
+  absent(name: string): EncodedResource {
+    let r = this.notFound.get(name);
+    if (!r) this.notFound.set(name, (r = encodeVhost(VirtualHost.fromPartial({ name, domains: [`${contentVersion(name)}.${NOT_FOUND_DOMAIN}`] }))));
     return r;
   }
 
   /** versionOf is a version of everything a set's virtual hosts resolve to: equal hosts, equal version. */
-  versionOf(hosts: readonly EncodedVirtualHost[]): string {
+  private versionOf(hosts: readonly EncodedVirtualHost[]): string {
     let v = this.versions.get(hosts);
     if (v === undefined) this.versions.set(hosts, (v = contentVersion(...hosts.map((h) => h.bytes))));
     return v;
   }
+}
 
-  private encode(name: string, host: string, vh: EncodedVirtualHost): EncodedResource {
-    const msg = VirtualHost.fromPartial({ ...vh.message, name, domains: [host] });
-    return encodeResource(VHOST_TYPE, name, VirtualHost.encode(msg).finish(), msg);
-  }
+function encodeVhost(msg: VirtualHost): EncodedResource {
+  return encodeResource(VHOST_TYPE, msg.name, VirtualHost.encode(msg).finish(), msg);
 }
 
 /**
  * VirtualHostIndex resolves VHDS names for one OutboundSet, lazily: `polaris-outbound-router/<host>`
  * is the virtual host of the service that owns `<host>` for this caller (its routes: the caller's
  * rules, then the default route), a passthrough host when no service owns it, and "not found"
- * (see absent) for any other name. It is never iterated: a client gets only what it names.
+ * (OnDemandCaches.absent) for any other name. It is never iterated: a client gets only what it names.
  */
 class VirtualHostIndex implements ResourceMap<EncodedResource> {
   readonly size = 0;
   constructor(
     private readonly set: OutboundSet,
-    private readonly builder: VirtualHostBuilder,
+    private readonly caches: OnDemandCaches,
   ) {}
 
   get(name: string): EncodedResource {
-    if (!name.startsWith(VHOST_PREFIX)) return absent(name);
+    if (!name.startsWith(VHOST_PREFIX)) return this.caches.absent(name);
     const host = name.slice(VHOST_PREFIX.length).toLowerCase();
-    if (!USABLE_HOST.test(host)) return absent(name);
-    const key = this.builder.serviceOf(this.set.claims, host);
+    if (!USABLE_HOST.test(host)) return this.caches.absent(name);
+    const key = this.caches.serviceOf(this.set.claims, host);
     // Shares belong to the newest set of this caller: a stream a snapshot behind may see newer content, never older.
     const vh = key === undefined ? undefined : this.set.shares.get(key)?.vhost;
-    return vh ? this.builder.build(name, host, vh) : this.builder.passthroughFor(name, host);
+    return vh ? this.caches.build(name, host, vh) : this.caches.passthroughFor(name, host);
   }
 
   has(name: string): boolean {
@@ -152,50 +204,4 @@ class VirtualHostIndex implements ResourceMap<EncodedResource> {
   *[Symbol.iterator](): Iterator<[string, EncodedResource]> {}
   *keys(): Iterable<string> {}
   *values(): Iterable<EncodedResource> {}
-}
-
-const NO_ITEMS = new Map<string, EncodedResource>();
-
-const vhostSets = new WeakMap<OutboundSet, TypeResources>();
-const EMPTY_SUM = new Uint32Array(4);
-
-/** virtualHostSet is the VHDS type set of an on-demand sidecar with this OutboundSet, one per set. */
-export function virtualHostSet(set: OutboundSet, builder: VirtualHostBuilder): TypeResources {
-  let vs = vhostSets.get(set);
-  if (!vs) vhostSets.set(set, (vs = { version: builder.versionOf(set.hosts), items: NO_ITEMS, sum: EMPTY_SUM, bytes: 0, named: new VirtualHostIndex(set, builder) }));
-  return vs;
-}
-
-/**
- * onDemandClusters is the CDS type set of an on-demand sidecar: `own` to the wildcard, and every
- * cluster of `all` to a client that names it (ODCDS). Its version covers both, so a change to a
- * cluster a client holds reaches it; the streams then send only what they hold that changed.
- */
-export function onDemandClusters(own: TypeResources, all: TypeResources): TypeResources {
-  const hit = clusterSets.get(own);
-  if (hit?.all === all) return hit.set;
-  const set: TypeResources = { version: contentVersion(own.version, '\0', all.version), items: own.items, sum: own.sum, bytes: own.bytes, named: all.items };
-  clusterSets.set(own, { all, set });
-  return set;
-}
-
-const clusterSets = new WeakMap<TypeResources, { readonly all: TypeResources; readonly set: TypeResources }>();
-
-const breakerClusterMemo = new WeakMap<OutboundSet, readonly EncodedResource[]>();
-
-/**
- * breakerClusters lists the clusters of services whose SERVICE- or METHOD-level circuit breakers
- * put internal listeners in the set. An internal listener's routes name the service's clusters
- * from a listener without the on_demand filter, so nothing would ever fetch them: they go to
- * every on-demand sidecar with the wildcard, like the listeners themselves.
- */
-export function breakerClusters(set: OutboundSet): readonly EncodedResource[] {
-  if (set.listeners.items.size === 0) return [];
-  let list = breakerClusterMemo.get(set);
-  if (!list) {
-    const out: EncodedResource[] = [];
-    for (const share of set.shares.values()) if (share.listeners.length > 0) for (const c of share.clusters) if (!out.includes(c)) out.push(c);
-    breakerClusterMemo.set(set, (list = out));
-  }
-  return list;
 }

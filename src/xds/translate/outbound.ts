@@ -1,6 +1,6 @@
 // OutboundSet: what a caller is served about every service of the mesh — clusters, assignments,
 // virtual hosts (Envoy) or listeners and route configurations (proxyless gRPC). Every node with
-// the same caller identity gets the same set (index.ts decides which nodes those are), so it is
+// the same caller identity gets the same set (shares.ts decides which nodes those are), so it is
 // built once per mesh change, not once per node group, and it is patched: only services whose
 // object or host names changed are translated again, and the type sets copy only what changed.
 import type { MeshState, Service } from '../../model/mesh.js';
@@ -46,15 +46,75 @@ export interface OutboundSet {
 
 type ShareOf = (service: Service, domains: readonly string[] | undefined) => ServiceShare;
 
-const diffs = new WeakMap<MeshState, { readonly next: MeshState; readonly keys: readonly string[] }>();
+/**
+ * OutboundCaches is one translator's memory of meshes and sets: which services changed between
+ * two meshes, each mesh's CallerTraits, and which sets a newer one took over. Entries hang off the
+ * MeshState and OutboundSet objects (WeakMap, WeakSet), plus the newest mesh's trait counts.
+ */
+export class OutboundCaches {
+  private readonly diffs = new WeakMap<MeshState, { readonly next: MeshState; readonly keys: readonly string[] }>();
+  private readonly traits = new WeakMap<MeshState, { readonly counts: TraitCounts; readonly traits: CallerTraits }>();
+  private lastTraits: { readonly mesh: MeshState; readonly counts: TraitCounts } | undefined;
+  // Sets built from shares that a newer set has taken over; patching from one would see its shares moved on.
+  private readonly superseded = new WeakSet<OutboundSet>();
 
-/** changedKeys lists the service keys whose Service object differs between two meshes (added and removed too), once per pair. */
-export function changedKeys(prev: MeshState, next: MeshState): readonly string[] {
-  const hit = diffs.get(prev);
-  if (hit?.next === next) return hit.keys;
-  const keys = sameKeyOrder(prev, next) ?? byLookup(prev, next);
-  diffs.set(prev, { next, keys });
-  return keys;
+  /**
+   * changedKeys lists the service keys whose Service object differs between two meshes (added and
+   * removed too), once per pair.
+   */
+  changedKeys(prev: MeshState, next: MeshState): readonly string[] {
+    const hit = this.diffs.get(prev);
+    if (hit?.next === next) return hit.keys;
+    const keys = sameKeyOrder(prev, next) ?? byLookup(prev, next);
+    this.diffs.set(prev, { next, keys });
+    return keys;
+  }
+
+  /** isSuperseded says whether a newer set took `set`'s shares over (so it cannot be patched). */
+  isSuperseded(set: OutboundSet): boolean {
+    return this.superseded.has(set);
+  }
+
+  /** supersede marks `set` taken over by the set being patched from it. */
+  supersede(set: OutboundSet): void {
+    this.superseded.add(set);
+  }
+
+  /** callerTraits computes a mesh's CallerTraits, from the last mesh's and the services that changed when it can. */
+  callerTraits(mesh: MeshState): CallerTraits {
+    const hit = this.traits.get(mesh);
+    if (hit) return hit.traits;
+    let counts: TraitCounts;
+    const last = this.lastTraits;
+    const base = last && this.traits.get(last.mesh);
+    if (last && base) {
+      const b = base.counts;
+      counts = {
+        namespaces: new Map(b.namespaces),
+        services: new Map(b.services),
+        nearby: b.nearby,
+        serviceBreakers: b.serviceBreakers,
+      };
+      for (const k of this.changedKeys(last.mesh, mesh)) {
+        const before = last.mesh.services.get(k);
+        const after = mesh.services.get(k);
+        if (before) count(counts, before, -1);
+        if (after) count(counts, after, 1);
+      }
+    } else {
+      counts = { namespaces: new Map(), services: new Map(), nearby: 0, serviceBreakers: 0 };
+      for (const s of mesh.services.values()) count(counts, s, 1);
+    }
+    const t: CallerTraits = {
+      callerNamespaces: new Set(counts.namespaces.keys()),
+      callerServices: new Set(counts.services.keys()),
+      nearby: counts.nearby > 0,
+      serviceBreakers: counts.serviceBreakers > 0,
+    };
+    this.traits.set(mesh, { counts, traits: t });
+    this.lastTraits = { mesh, counts };
+    return t;
+  }
 }
 
 // Meshes list services in key order, so two with the same keys are compared in one walk, without lookups.
@@ -96,21 +156,25 @@ const SHARE_TYPES = [
   [ROUTE_TYPE, 'routes'],
 ] as const satisfies ReadonlyArray<readonly [TypeUrl, keyof ServiceShare & keyof OutboundSet]>;
 
-// Sets built from shares that a newer set has taken over; patching from one would see its shares moved on.
-const superseded = new WeakSet<OutboundSet>();
-
 /**
  * assembleOutbound builds the set for `mesh`, patching `prev` (the newest set for the same caller
  * identity, from any earlier mesh) when there is one. `prev` must not be used afterwards: its
  * shares map is taken over, so a patch costs the change, not the mesh.
  */
-export function assembleOutbound(mesh: MeshState, claims: Claims, prev: OutboundSet | undefined, shareOf: ShareOf): OutboundSet {
-  if (!prev || superseded.has(prev) || prev.clashing) return fullBuild(mesh, claims, shareOf);
+export function assembleOutbound(
+  caches: OutboundCaches,
+  mesh: MeshState,
+  claims: Claims,
+  prev: OutboundSet | undefined,
+  shareOf: ShareOf,
+): OutboundSet {
+  if (!prev || caches.isSuperseded(prev) || prev.clashing) return fullBuild(mesh, claims, shareOf);
   if (prev.mesh === mesh && prev.claims === claims) return prev;
-  superseded.add(prev);
+  caches.supersede(prev);
   const shares = prev.shares;
   // Host names depend on every service's name and ports: when they changed, look at every service.
-  const keys = prev.claims === claims ? changedKeys(prev.mesh, mesh) : [...new Set([...mesh.services.keys(), ...changedKeys(prev.mesh, mesh)])];
+  const changed = caches.changedKeys(prev.mesh, mesh);
+  const keys = prev.claims === claims ? changed : [...new Set([...mesh.services.keys(), ...changed])];
   const upserts = { clusters: [] as EncodedResource[], endpoints: [] as EncodedResource[], listeners: [] as EncodedResource[], routes: [] as EncodedResource[] };
   const removes = { clusters: [] as string[], endpoints: [] as string[], listeners: [] as string[], routes: [] as string[] };
   let hostsChanged = false;
@@ -219,31 +283,4 @@ function count(c: TraitCounts, s: Service, sign: 1 | -1): void {
   for (const rule of s.circuitBreakers.rules) sources(rule.source);
   if (nearbyLevel(s)) c.nearby += sign;
   if (s.circuitBreakers.rules.some((r) => r.enable && (r.level === 'SERVICE' || r.level === 'METHOD'))) c.serviceBreakers += sign;
-}
-
-const traits = new WeakMap<MeshState, { readonly counts: TraitCounts; readonly traits: CallerTraits }>();
-let lastTraits: { readonly mesh: MeshState; readonly counts: TraitCounts } | undefined;
-
-/** callerTraits computes a mesh's CallerTraits, from the last mesh's and the services that changed when it can. */
-export function callerTraits(mesh: MeshState): CallerTraits {
-  const hit = traits.get(mesh);
-  if (hit) return hit.traits;
-  let counts: TraitCounts;
-  const base = lastTraits && traits.get(lastTraits.mesh);
-  if (lastTraits && base) {
-    counts = { namespaces: new Map(base.counts.namespaces), services: new Map(base.counts.services), nearby: base.counts.nearby, serviceBreakers: base.counts.serviceBreakers };
-    for (const k of changedKeys(lastTraits.mesh, mesh)) {
-      const before = lastTraits.mesh.services.get(k);
-      const after = mesh.services.get(k);
-      if (before) count(counts, before, -1);
-      if (after) count(counts, after, 1);
-    }
-  } else {
-    counts = { namespaces: new Map(), services: new Map(), nearby: 0, serviceBreakers: 0 };
-    for (const s of mesh.services.values()) count(counts, s, 1);
-  }
-  const t: CallerTraits = { callerNamespaces: new Set(counts.namespaces.keys()), callerServices: new Set(counts.services.keys()), nearby: counts.nearby > 0, serviceBreakers: counts.serviceBreakers > 0 };
-  traits.set(mesh, { counts, traits: t });
-  lastTraits = { mesh, counts };
-  return t;
 }

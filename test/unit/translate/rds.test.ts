@@ -109,17 +109,3 @@ test("a gateway's any-host routes come only from rules that name it as caller; r
   assert.ok(!(resource(none.snapshot, 'rds', GATEWAY_ROUTE_CONFIG).virtualHosts as Json[]).some((v) => v.name === 'gateway'));
 });
 
-test("a gateway does not take Polaris's rewritten caller at its word: the callee's copy of the rule decides", () => {
-  // Polaris v1.18.1 writes the asking service into a `*` caller of the outbound copy of a rule.
-  const backend0 = service('shop', 'backend', [instance('b1', '10.0.0.1', { metadata: { version: 'v2' } })]);
-  const toV2 = dest({ version: ms('EXACT', 'v2') }, { service: 'backend', namespace: 'shop' });
-  const asCalleeHoldsIt = rule('r.any', [source({ $path: ms('EXACT', '/beta') })], [toV2]);
-  const rewritten = rule('r.any', [source({ $path: ms('EXACT', '/beta') }, { service: 'gw', namespace: 'edge' })], [toV2]);
-  const backend = { ...backend0, routing: { inbounds: [asCalleeHoldsIt], outbounds: [], revision: 'x' } };
-  const gw = service('edge', 'gw', [], { outbounds: [rewritten] });
-  const t = createTranslator().translate(mesh(backend, gw), gateway('edge', 'gw'));
-  assert.ok(!(resource(t.snapshot, 'rds', GATEWAY_ROUTE_CONFIG).virtualHosts as Json[]).some((v) => v.name === 'gateway'));
-  // Without a copy at the callee, the outbound copy is all there is, and it names the gateway.
-  const alone = createTranslator().translate(mesh(backend0, gw), gateway('edge', 'gw'));
-  assert.ok((resource(alone.snapshot, 'rds', GATEWAY_ROUTE_CONFIG).virtualHosts as Json[]).some((v) => v.name === 'gateway'));
-});

@@ -1,0 +1,145 @@
+// The sidecar builder: a sidecar is served its OutboundSet (shares.ts) behind one outbound
+// listener and route configuration with a passthrough, plus its own inbound listener, clusters and
+// route configurations for the service it fronts (with that service's local rate limits).
+import { serviceKey, type MeshState, type Service } from '../../model/mesh.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, VHOST_TYPE } from '../resource.js';
+import type { EncodedResource } from '../snapshot.js';
+import type { Own, Translation, TranslatorCaches } from './caches.js';
+import { inboundCluster, passthroughCluster, speaksHttp2 } from './cds.js';
+import {
+  encodeCluster,
+  encodeListener,
+  encodeRouteConfigParts,
+  encodeVirtualHost,
+  type EncodedVirtualHost,
+} from './encode.js';
+import { inboundListener, outboundListener, type InboundChain } from './lds.js';
+import * as names from './names.js';
+import { clusterRoute, passthroughVirtualHost, serviceRoutes, servicePorts, virtualHost } from './rds.js';
+import {
+  disabledExcept,
+  EMPTY_RATE_LIMIT_PLAN,
+  planRateLimits,
+  rateLimitRoutes,
+  type RateLimitPlan,
+} from './ratelimit.js';
+import { onDemandFilter } from './on-demand.js';
+import type { ShareBuilder } from './shares.js';
+import type { NodeView } from './view.js';
+
+/** SidecarBuilder translates sidecar views; it keeps the passthrough resources, made once. */
+export class SidecarBuilder {
+  private passthrough?: EncodedResource;
+  private passthroughHost?: EncodedVirtualHost;
+
+  constructor(
+    private readonly c: TranslatorCaches,
+    private readonly shares: ShareBuilder,
+  ) {}
+
+  translate(mesh: MeshState, view: NodeView): Translation {
+    const c = this.c;
+    const set = this.shares.outboundFor(mesh, view, 'envoy');
+    const passthrough = (this.passthrough ??= encodeCluster(passthroughCluster()));
+    const passthroughHost = (this.passthroughHost ??= encodeVirtualHost(passthroughVirtualHost()));
+    // Every sidecar with this outbound set shares one outbound route configuration; an on-demand
+    // sidecar's has no virtual hosts (they come one by one over VHDS, on-demand.ts).
+    let rc = view.onDemand ? c.onDemand.outboundRouteConfig() : c.outboundRoutes.get(set.hosts);
+    if (!rc)
+      c.outboundRoutes.set(
+        set.hosts,
+        (rc = encodeRouteConfigParts(names.OUTBOUND_ROUTE_CONFIG, [...set.hosts, passthroughHost])),
+      );
+    // A group's own resources depend on its view, its own service (the same object while
+    // unchanged) and the outbound route configuration: most changes reuse them as they are.
+    const self = view.service === '' ? undefined : mesh.services.get(serviceKey(view.namespace, view.service));
+    const last = c.sidecarOwns.get(view.key);
+    let own: Own;
+    if (last && last.view === view && last.self === self && last.rc === rc) {
+      own = last.own;
+    } else {
+      const lname = names.outboundListener(view.outboundPort);
+      own = { clusters: [passthrough], routes: [rc], listeners: [], skipped: [] };
+      const key = `outbound-listener${JSON.stringify([lname, view.outboundPort, view.onDemand])}`;
+      const extra = view.onDemand ? { filters: [onDemandFilter()] } : undefined;
+      own.listeners.push(
+        c.cached(key, () => encodeListener(outboundListener(lname, view.outboundPort, names.OUTBOUND_ROUTE_CONFIG, extra))),
+      );
+      this.inbound(self, view, own);
+      c.sidecarOwns.set(view.key, { view, self, rc, own });
+    }
+    if (view.onDemand) {
+      // Its own clusters to the wildcard, every outbound cluster by name (ODCDS), virtual hosts by name (VHDS).
+      const wildcard = c.ownSet(`${view.key}\0cds`, CLUSTER_TYPE, undefined, [...own.clusters, ...c.onDemand.breakerClusters(set)]);
+      return c.translation(view, c.withSkips(set.skipped, own), {
+        [CLUSTER_TYPE]: c.onDemand.clusters(wildcard, set.clusters),
+        [ENDPOINT_TYPE]: set.endpoints,
+        [LISTENER_TYPE]: c.ownSet(`${view.key}\0lds`, LISTENER_TYPE, set.listeners, own.listeners),
+        [ROUTE_TYPE]: c.ownSet(`${view.key}\0rds`, ROUTE_TYPE, set.routes, own.routes),
+        [VHOST_TYPE]: c.onDemand.virtualHosts(set),
+      });
+    }
+    return c.translation(view, c.withSkips(set.skipped, own), {
+      [CLUSTER_TYPE]: c.ownSet(`${view.key}\0cds`, CLUSTER_TYPE, set.clusters, own.clusters),
+      [ENDPOINT_TYPE]: set.endpoints,
+      // Shares add listeners and routes only for service-level breakers (internal listeners).
+      [LISTENER_TYPE]: c.ownSet(`${view.key}\0lds`, LISTENER_TYPE, set.listeners, own.listeners),
+      [ROUTE_TYPE]: c.ownSet(`${view.key}\0rds`, ROUTE_TYPE, set.routes, own.routes),
+    });
+  }
+
+  /** rateLimitPlan is a service's rate-limit plan, made once per rule set. */
+  private rateLimitPlan(self: Service): RateLimitPlan {
+    let plan = this.c.rateLimitPlans.get(self.rateLimits);
+    if (!plan) {
+      plan = planRateLimits(self.rateLimits, `${serviceKey(self.namespace, self.name)}.rateLimits`);
+      this.c.rateLimitPlans.set(self.rateLimits, plan);
+    }
+    return plan;
+  }
+
+  /** inbound adds the inbound listener, clusters and route configurations of the service the sidecar fronts. */
+  private inbound(self: Service | undefined, view: NodeView, own: Own): void {
+    if (view.service === '') return;
+    const ports = self && servicePorts(self).length > 0 ? servicePorts(self) : view.bindPorts;
+    if (ports.length === 0) return;
+    const c = this.c;
+    const http2 = self ? speaksHttp2(self.instances) : false;
+    const { namespace: ns, service: svc } = view;
+    const limits = self ? this.rateLimitPlan(self) : EMPTY_RATE_LIMIT_PLAN;
+    own.skipped.push(...limits.skipped);
+    const chains: InboundChain[] = [];
+    const add = (port: number | undefined, clusterPorts: readonly number[]): void => {
+      const clusterName = names.inboundCluster(ns, svc, port);
+      const rcName = names.inboundRouteConfig(ns, svc, port);
+      const id = JSON.stringify([clusterName, clusterPorts, http2, limits.maxRequests ?? null]);
+      own.clusters.push(
+        c.cached(`inbound-cluster${id}`, () =>
+          encodeCluster(inboundCluster(clusterName, clusterPorts, http2, limits.maxRequests)),
+        ),
+      );
+      own.routes.push(
+        c.cached(`inbound-rc${JSON.stringify([rcName, clusterName])}${limits.key}`, () => {
+          const routes = [...rateLimitRoutes(limits, clusterName, clusterRoute), ...serviceRoutes([], clusterName)];
+          // The default route runs none of the rate-limit filters.
+          if (limits.filters.length > 0) {
+            routes[routes.length - 1] = {
+              ...routes[routes.length - 1],
+              typedPerFilterConfig: disabledExcept(limits.filters, []),
+            };
+          }
+          return encodeRouteConfigParts(rcName, [
+            encodeVirtualHost(virtualHost(names.inboundCluster(ns, svc), ['*'], routes)),
+          ]);
+        }),
+      );
+      chains.push({ port, routeConfigName: rcName });
+    };
+    if (ports.length > 1) for (const p of ports) add(p, [p]);
+    add(undefined, ports);
+    const lname = names.inboundListener(ns, svc, view.inboundPort);
+    const extra = { filters: limits.filters, ...(limits.localReply ? { localReply: limits.localReply } : {}) };
+    const key = `inbound-listener${JSON.stringify([lname, view.inboundPort, chains])}${limits.key}`;
+    own.listeners.push(c.cached(key, () => encodeListener(inboundListener(lname, view.inboundPort, chains, extra))));
+  }
+}
