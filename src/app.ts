@@ -3,7 +3,7 @@
 import type { Server as HttpServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Gauge, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import { registerConfigSize } from './admin/config-size.js';
 import { envoyConfigDump } from './admin/config-dump.js';
 import { addHealthService, type GrpcHealth } from './admin/health.js';
@@ -90,6 +90,13 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
   });
   // What the translator leaves out is logged (each reason once) and counted by kind (polaris_xds_rules_skipped).
   const reportSkips = skipReporter({ logger: logger.child({ component: 'translate' }), registry, current: () => cache.skipped() });
+  const refusedSnapshots = new Counter({
+    name: 'polaris_xds_snapshots_refused_total',
+    help:
+      'New snapshots not published because their references do not resolve (a translation bug); ' +
+      'the group keeps its last good one.',
+    registers: [registry],
+  });
   const cache = new SnapshotCache({
     translator: reportingTranslator(createTranslator(), reportSkips),
     logger: logger.child({ component: 'snapshot' }),
@@ -99,6 +106,7 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
       buildSeconds.observe(millis / 1000);
       observer.built();
     },
+    onRefused: () => refusedSnapshots.inc(),
   });
   registerConfigSize(registry, () => groupSnapshots(cache));
   let stopping = false;

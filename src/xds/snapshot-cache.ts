@@ -1,14 +1,16 @@
 // SnapshotCache implements the server's ConfigWatcher on top of a stream of MeshStates: it groups
 // nodes by what they are served (NodeView.key), builds one snapshot per group, and tells the
 // group's watches when it changes. Mesh changes are debounced: a quiet period, bounded by a
-// maximum delay, so a burst of registry events becomes one push.
+// maximum delay, so a burst of registry events becomes one push. Every new snapshot is checked
+// (snapshot.ts ConsistencyCheck) before it is published: one whose references do not resolve is
+// a translation bug, and the group keeps its last good snapshot meanwhile.
 import type { Node } from '../gen/envoy/config/core/v3/base.js';
 import type { Logger } from '../log.js';
 import type { MeshState } from '../model/mesh.js';
 import { parseNode, type NodeInfo } from './node.js';
 import { PUSH_ORDER } from './resource.js';
 import type { ConfigWatcher, NodeWatch, WatchOptions } from './server/watcher.js';
-import type { Snapshot } from './snapshot.js';
+import { ConsistencyCheck, type Snapshot } from './snapshot.js';
 
 /** Translation is what one translation pass yields for one group. */
 export interface Translation {
@@ -34,12 +36,23 @@ export interface SnapshotCacheOptions<V extends { readonly key: string }> {
   readonly now?: () => number;
   /** Called after each rebuild with the time it took, for metrics. */
   readonly onBuild?: (info: { groups: number; millis: number }) => void;
+  /** Called when a group's new snapshot is refused as inconsistent, for metrics. */
+  readonly onRefused?: (info: { group: string; errors: readonly string[] }) => void;
+}
+
+/** Refusal is why a group's newest snapshot was not published; the group keeps its last good one. */
+export interface Refusal {
+  /** Epoch milliseconds. */
+  readonly at: number;
+  readonly errors: readonly string[];
 }
 
 interface Group<V> {
   readonly view: V;
   readonly watches: Set<GroupWatch<V>>;
   translation?: Translation;
+  /** Set while the group's newest translation is refused (inconsistent). */
+  refused?: Refusal;
 }
 
 class GroupWatch<V> implements NodeWatch {
@@ -84,6 +97,7 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
   private lastRebuild = -Infinity;
   private readonly due: GroupWatch<V>[] = [];
   private dueHead = 0;
+  private readonly consistency = new ConsistencyCheck();
 
   private readonly now: () => number;
 
@@ -120,7 +134,7 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
     if (!group) {
       group = { view, watches: new Set() };
       this.groups.set(view.key, group);
-      if (this.mesh) group.translation = this.translate(group);
+      if (this.mesh) this.accept(group, this.translate(group));
     }
     const w = new GroupWatch(group, info, (gw) => this.release(gw));
     group.watches.add(w);
@@ -132,10 +146,12 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
     return this.groups.size;
   }
 
-  /** nodes lists every watched node with its group key. */
-  nodes(): Array<{ node: NodeInfo; group: string }> {
-    const out: Array<{ node: NodeInfo; group: string }> = [];
-    for (const [key, g] of this.groups) for (const w of g.watches) out.push({ node: w.node, group: key });
+  /** nodes lists every watched node with its group key, and why its group's newest snapshot was refused if it was. */
+  nodes(): Array<{ node: NodeInfo; group: string; refused?: Refusal }> {
+    const out: Array<{ node: NodeInfo; group: string; refused?: Refusal }> = [];
+    for (const [key, g] of this.groups) {
+      for (const w of g.watches) out.push({ node: w.node, group: key, ...(g.refused ? { refused: g.refused } : {}) });
+    }
     return out;
   }
 
@@ -166,6 +182,26 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
     if (g.watches.size === 0 && this.groups.get(g.view.key) === g) this.groups.delete(g.view.key);
   }
 
+  /**
+   * accept makes `next` the group's translation if its snapshot is consistent, and says whether it
+   * did; an inconsistent one is logged, counted and shown on /debug/syncz, and the group keeps the
+   * last good snapshot (or has none yet).
+   */
+  private accept(g: Group<V>, next: Translation): boolean {
+    if (next === g.translation) return true;
+    const errors = this.consistency.check(next.snapshot);
+    if (errors.length === 0) {
+      g.translation = next;
+      g.refused = undefined;
+      return true;
+    }
+    g.refused = { at: Date.now(), errors };
+    const served = g.translation ? 'the last good snapshot stays' : 'nothing is served to the group yet';
+    this.opts.logger.error({ group: g.view.key, errors }, `inconsistent snapshot refused; ${served}`);
+    this.opts.onRefused?.({ group: g.view.key, errors });
+    return false;
+  }
+
   private translate(group: Group<V>): Translation {
     return this.opts.translator.translate(this.mesh!, group.view);
   }
@@ -191,7 +227,7 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
         continue;
       }
       const before = g.translation?.snapshot;
-      g.translation = next;
+      if (!this.accept(g, next)) continue;
       if (!sameSnapshot(before, next.snapshot)) changed.push(g);
     }
     this.opts.onBuild?.({ groups: this.groups.size, millis: this.now() - started });

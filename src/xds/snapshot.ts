@@ -3,7 +3,8 @@
 // server side, never mutated after makeSnapshot returns.
 import { createHash } from 'node:crypto';
 import { compareKeys } from '../model/mesh.js';
-import { PUSH_ORDER, type TypeUrl, ENDPOINT_TYPE, ROUTE_TYPE } from './resource.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, VHOST_TYPE, type TypeUrl } from './resource.js';
+import { NO_REFS, type ResourceRefs } from './refs.js';
 import { ChunkedMap, LayeredMap, type ResourceMap } from './resource-map.js';
 import { encodeAny, encodeDeltaResource } from './wire.js';
 
@@ -22,6 +23,8 @@ export interface EncodedResource {
   readonly message: unknown;
   /** Hash of (name, version) in four 32-bit lanes: this resource's share of a set's version. */
   readonly lanes: Readonly<Uint32Array>;
+  /** The names of other resources this one points at, read from the message when it was encoded (refs.ts). */
+  readonly refs: ResourceRefs;
 }
 
 /** contentVersion hashes bytes into a short, stable version string. */
@@ -31,13 +34,19 @@ export function contentVersion(...chunks: Array<Uint8Array | string>): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** encodeResource builds an EncodedResource from a message's encoded bytes. */
-export function encodeResource(typeUrl: TypeUrl, name: string, bytes: Uint8Array, message: unknown): EncodedResource {
+/** encodeResource builds an EncodedResource from a message's encoded bytes and the references read from it. */
+export function encodeResource(
+  typeUrl: TypeUrl,
+  name: string,
+  bytes: Uint8Array,
+  message: unknown,
+  refs: ResourceRefs = NO_REFS,
+): EncodedResource {
   const version = contentVersion(bytes);
   const any = encodeAny(typeUrl, bytes);
   const d = createHash('sha256').update(name).update('\0').update(version).digest();
   const lanes = new Uint32Array([d.readUInt32LE(0), d.readUInt32LE(4), d.readUInt32LE(8), d.readUInt32LE(12)]);
-  return { typeUrl, name, version, any, delta: encodeDeltaResource(name, version, any), message, lanes };
+  return { typeUrl, name, version, any, delta: encodeDeltaResource(name, version, any), message, lanes, refs };
 }
 
 /** TypeResources is one type's resources in a snapshot, by name, iterating in name order. */
@@ -49,6 +58,8 @@ export interface TypeResources {
   readonly sum: Readonly<Uint32Array>;
   /** Encoded size of the set (sum of each resource's Any), kept up to date by patches so metrics never walk a set. */
   readonly bytes: number;
+  /** What the set's resources point at: per type, each name with how many name it; kept up to date by patches. */
+  readonly refs: TypeRefs;
   /**
    * On-demand sidecars: resources a client gets only by naming them (on-demand clusters, VHDS
    * virtual hosts). A wildcard covers `items` alone; a name is looked up in `items`, then here.
@@ -61,6 +72,9 @@ export interface TypeResources {
 export function lookup(set: TypeResources, name: string): EncodedResource | undefined {
   return set.items.get(name) ?? set.named?.get(name);
 }
+
+/** TypeRefs are the names a type set's resources point at, by the type named, with how many point at each. */
+export type TypeRefs = ReadonlyMap<TypeUrl, ReadonlyMap<string, number>>;
 
 /** Sets at least this big are chunked, so patches share what they do not touch. */
 const CHUNKED_FROM = 512;
@@ -75,25 +89,48 @@ function addLanes(sum: Uint32Array, r: EncodedResource, sign: 1 | -1): void {
   for (let i = 0; i < 4; i++) sum[i] = (sum[i]! + sign * r.lanes[i]!) >>> 0;
 }
 
-/** Tally is what a type set keeps of its resources as they come and go: the hash lanes and the byte total. */
+/**
+ * Tally is what a type set keeps of its resources as they come and go: the hash lanes, the byte
+ * total and the references. A reference count map is copied from the set patched only when a
+ * change touches it (most patches, e.g. of assignments, touch none).
+ */
 class Tally {
   readonly sum: Uint32Array;
   bytes: number;
+  private readonly refs: Map<TypeUrl, ReadonlyMap<string, number>>;
+  private readonly copied = new Set<TypeUrl>();
   constructor(from?: TypeResources) {
     this.sum = from ? new Uint32Array(from.sum) : new Uint32Array(4);
     this.bytes = from?.bytes ?? 0;
+    this.refs = new Map(from?.refs);
   }
   add(r: EncodedResource): void {
     addLanes(this.sum, r, 1);
     this.bytes += r.any.length;
+    if (r.refs !== NO_REFS) this.count(r.refs, 1);
   }
   remove(r: EncodedResource): void {
     addLanes(this.sum, r, -1);
     this.bytes -= r.any.length;
+    if (r.refs !== NO_REFS) this.count(r.refs, -1);
+  }
+  private count(refs: ResourceRefs, sign: 1 | -1): void {
+    for (const [t, names] of Object.entries(refs) as Array<[TypeUrl, readonly string[]]>) {
+      let counts = this.refs.get(t) as Map<string, number> | undefined;
+      if (!this.copied.has(t)) {
+        this.refs.set(t, (counts = new Map(counts)));
+        this.copied.add(t);
+      }
+      for (const n of names) {
+        const c = (counts!.get(n) ?? 0) + sign;
+        if (c === 0) counts!.delete(n);
+        else counts!.set(n, c);
+      }
+    }
   }
   /** set is a type set with these items and this tally's version and totals. */
   set(items: ResourceMap<EncodedResource>): TypeResources {
-    return { version: versionOf(this.sum), items, sum: this.sum, bytes: this.bytes };
+    return { version: versionOf(this.sum), items, sum: this.sum, bytes: this.bytes, refs: this.refs };
   }
 }
 
@@ -219,19 +256,78 @@ export function makeSnapshot(byType: Partial<Record<TypeUrl, readonly EncodedRes
   return Object.freeze({ resources: Object.freeze(resources) });
 }
 
+const SHORT: Readonly<Record<TypeUrl, string>> = {
+  [CLUSTER_TYPE]: 'cluster',
+  [ENDPOINT_TYPE]: 'endpoints',
+  [LISTENER_TYPE]: 'listener',
+  [ROUTE_TYPE]: 'route',
+  [VHOST_TYPE]: 'virtual host',
+};
+
+/** Types whose resources exist only to be named by others: one nothing names is a translation bug. */
+const MUST_BE_NAMED: readonly TypeUrl[] = [ENDPOINT_TYPE, ROUTE_TYPE];
+
+type Found = { readonly errors: readonly string[] };
+type Resolved = Found & { readonly names: ReadonlySet<string> };
+
 /**
- * consistent lists references that do not resolve: EDS names no cluster asks for, and route
- * configurations no listener names, as in go-control-plane's Snapshot.Consistent. Clusters and
- * listeners are roots, so they are not checked. `refs` gives, per root resource, the names it
- * points at (cluster → EDS service name, listener → route config names).
+ * ConsistencyCheck checks snapshots both ways, as go-control-plane's Snapshot.Consistent does one
+ * way: every name a resource points at is a resource of the snapshot, and every assignment and
+ * route configuration is named by some resource (clusters and listeners are roots). It reads the
+ * references the type sets carry (TypeResources.refs) and remembers its findings per set, keyed
+ * on the objects the result depends on, so a snapshot whose sets did not change, or changed only
+ * in versions, costs lookups. One owner (the snapshot cache) keeps it.
  */
-export function consistent(snapshot: Snapshot, refs: { edsNames: ReadonlySet<string>; routeNames: ReadonlySet<string> }): string[] {
-  const errors: string[] = [];
-  for (const name of snapshot.resources[ENDPOINT_TYPE].items.keys()) {
-    if (!refs.edsNames.has(name)) errors.push(`endpoints ${name}: no cluster references it`);
+export class ConsistencyCheck {
+  // Source set → target type → the target's names checked against, and what was missing.
+  private readonly resolved = new WeakMap<TypeResources, Map<TypeUrl, Resolved>>();
+  // Target names → the reference maps of the sources checked against, and what nothing named.
+  private readonly named = new WeakMap<ReadonlySet<string>, Found & { readonly by: ReadonlyArray<unknown> }>();
+
+  /** check lists what does not resolve in `snapshot`; empty when it is consistent. */
+  check(snapshot: Snapshot): string[] {
+    const errors: string[] = [];
+    for (const type of PUSH_ORDER) {
+      const set = snapshot.resources[type];
+      for (const target of set.refs.keys()) {
+        errors.push(...this.resolves(type, set, target, snapshot.resources[target]).errors);
+      }
+    }
+    for (const type of MUST_BE_NAMED) errors.push(...this.isNamed(type, snapshot).errors);
+    return errors;
   }
-  for (const name of snapshot.resources[ROUTE_TYPE].items.keys()) {
-    if (!refs.routeNames.has(name)) errors.push(`route ${name}: no listener references it`);
+
+  private resolves(type: TypeUrl, set: TypeResources, target: TypeUrl, targets: TypeResources): Found {
+    const names = namesOf(targets);
+    let bySet = this.resolved.get(set);
+    const hit = bySet?.get(target);
+    if (hit?.names === names) return hit;
+    const errors: string[] = [];
+    for (const n of set.refs.get(target)!.keys()) {
+      if (names.has(n)) continue;
+      const from = [...set.items.values()].filter((r) => r.refs[target]?.includes(n)).map((r) => r.name);
+      errors.push(`${SHORT[type]} ${from.join(', ')} names ${SHORT[target]} ${n}, which is not in the snapshot`);
+    }
+    if (!bySet) this.resolved.set(set, (bySet = new Map()));
+    const found = { names, errors };
+    bySet.set(target, found);
+    return found;
   }
-  return errors;
+
+  private isNamed(type: TypeUrl, snapshot: Snapshot): Found {
+    const names = namesOf(snapshot.resources[type]);
+    const by = PUSH_ORDER.map((t) => snapshot.resources[t].refs.get(type));
+    const hit = this.named.get(names);
+    if (hit && hit.by.every((m, i) => m === by[i])) return hit;
+    const errors: string[] = [];
+    for (const n of names) if (!by.some((m) => m?.has(n))) errors.push(`${SHORT[type]} ${n}: no resource names it`);
+    const found = { by, errors };
+    this.named.set(names, found);
+    return found;
+  }
+}
+
+/** consistent lists what does not resolve in one snapshot (see ConsistencyCheck), without remembering anything. */
+export function consistent(snapshot: Snapshot): string[] {
+  return new ConsistencyCheck().check(snapshot);
 }

@@ -10,7 +10,9 @@ import { HttpConnectionManager } from '../../src/gen/envoy/extensions/filters/ne
 import { Router } from '../../src/gen/envoy/extensions/filters/http/router/v3/router.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../src/xds/resource.js';
 import type { ConfigWatcher, NodeWatch } from '../../src/xds/server/watcher.js';
-import { encodeResource, makeSnapshot, type EncodedResource, type Snapshot } from '../../src/xds/snapshot.js';
+import { makeSnapshot, type EncodedResource, type Snapshot } from '../../src/xds/snapshot.js';
+// The translator's encoders: they read each resource's references as the translator's resources do.
+import { encodeCluster, encodeListener, encodeLoadAssignment, encodeRouteConfig } from '../../src/xds/translate/encode.js';
 
 const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
@@ -24,7 +26,7 @@ export function cluster(name: string, opts: { edsServiceName?: string; timeoutS?
     edsClusterConfig: { edsConfig: ads, serviceName: opts.edsServiceName ?? '' },
     connectTimeout: { seconds: opts.timeoutS ?? 1, nanos: 0 },
   });
-  return encodeResource(CLUSTER_TYPE, name, Cluster.encode(msg).finish(), msg);
+  return encodeCluster(msg);
 }
 
 /** endpoints is a ClusterLoadAssignment with one locality of 127.0.0.1 endpoints on `ports`. */
@@ -43,7 +45,7 @@ export function endpoints(name: string, ports: readonly number[] = [8080]): Enco
       },
     ],
   });
-  return encodeResource(ENDPOINT_TYPE, name, ClusterLoadAssignment.encode(msg).finish(), msg);
+  return encodeLoadAssignment(msg);
 }
 
 /** listener is an API listener whose HTTP connection manager takes route `routeName` over ADS. */
@@ -57,7 +59,7 @@ export function listener(name: string, routeName: string, opts: { statPrefix?: s
     name,
     apiListener: { apiListener: { typeUrl: HCM_TYPE, value: Buffer.from(HttpConnectionManager.encode(hcm).finish()) } },
   });
-  return encodeResource(LISTENER_TYPE, name, Listener.encode(msg).finish(), msg);
+  return encodeListener(msg);
 }
 
 /**
@@ -84,7 +86,7 @@ export function httpListener(name: string, port: number, routeName: string): Enc
       },
     ],
   });
-  return encodeResource(LISTENER_TYPE, name, Listener.encode(msg).finish(), msg);
+  return encodeListener(msg);
 }
 
 /** route is a RouteConfiguration with one virtual host sending `/` to each of `clusters` in turn. */
@@ -102,7 +104,7 @@ export function route(name: string, clusters: readonly string[]): EncodedResourc
       },
     ],
   });
-  return encodeResource(ROUTE_TYPE, name, RouteConfiguration.encode(msg).finish(), msg);
+  return encodeRouteConfig(msg);
 }
 
 /** MeshParts lists a snapshot's resources by type. */

@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import { xdsError } from '../../errors.js';
 import { DeltaDiscoveryRequest, DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
 import { silentLogger, type Logger } from '../../log.js';
-import { RequestDecoder } from './decode.js';
+import { RequestDecoder, type SotwRequest } from './decode.js';
 import { delta } from './delta.js';
 import { HookRunner, type XdsHooks } from './hooks.js';
 import { SharedResponses } from './shared-responses.js';
@@ -18,6 +18,7 @@ import { decodeOrFailure, type DecodeFailure, type Protocol } from './protocol.j
 import { PendingBudget } from './pending-budget.js';
 import { encodeControlPlane, ResourceSections } from './response.js';
 import { sotw } from './sotw.js';
+import { TypeSetViews } from './stream-state.js';
 import { sortStatuses, type NodeStatus } from './status.js';
 import { AdsStream, type AdsCall, type StreamContext } from './stream.js';
 import type { ConfigWatcher } from './watcher.js';
@@ -109,6 +110,7 @@ export function createAdsHandlers(opts: AdsOptions): AdsHandlers {
     responses: new SharedResponses(),
     sections: new ResourceSections(),
     nameLists: decoder,
+    views: new TypeSetViews(),
     budget: new PendingBudget(limits.maxPendingBytesPerStream, limits.maxPendingBytes, (bytes) => metrics.unflushedBytes(bytes)),
     nextStreamId: () => ++lastStreamId,
     now: Date.now,
@@ -142,7 +144,8 @@ function definedOnly<T extends object>(o: T): Partial<T> {
 export function registerAds(server: grpc.Server, opts: AdsOptions): AdsService {
   const h = createAdsHandlers(opts);
   server.addService(h.definition, {
-    StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest | DecodeFailure, Buffer>) => h.sotw(abortable(call)),
+    StreamAggregatedResources: (call: grpc.ServerDuplexStream<SotwRequest | DecodeFailure, Buffer>) =>
+      h.sotw(abortable(call)),
     DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest | DecodeFailure, Buffer>) => h.delta(abortable(call)),
   });
   return { status: h.status, streamCount: h.streamCount, closeAll: h.closeAll, release: h.release };

@@ -3,10 +3,10 @@
 // name-count limit is refused without decoding its names (grpc-js has already refused one over
 // the message-size limit). Envoy's SotW EDS requests name every cluster it knows, and every ACK
 // repeats the list: thousands of names per request, the same on every sidecar of a group. So a
-// large names section that passed every limit is decoded once per distinct content and the frozen
-// list shared: an ACK costs a byte comparison (or a digest), and a stream can tell an unchanged
-// list by identity. Kept lists are bounded by bytes and held by the streams that use them; a list
-// no open stream holds is dropped when its last holder closes. Field numbers:
+// large names section that passed every limit is decoded once per distinct content and handed
+// out as one SharedNames: an ACK costs a byte comparison (or a digest), and a stream tells an
+// unchanged list by that object. Kept lists are bounded by bytes and held by the streams that use
+// them; a list no open stream holds is dropped when its last holder closes. Field numbers:
 // envoy/service/discovery/v3/discovery.proto.
 import { createHash } from 'node:crypto';
 import { xdsError } from '../../errors.js';
@@ -34,27 +34,40 @@ export interface DecodeLimits {
   readonly maxNameListCacheBytes: number;
 }
 
-interface NameList {
-  readonly key: string;
-  /** A copy of the names section, for the byte comparison that stands in for a digest. */
-  readonly bytes: Buffer;
-  readonly names: readonly string[];
-  readonly longest: number;
+/**
+ * SharedNames is a SotW names list that passed every limit, decoded once and shared by every
+ * request that carried the same bytes, with its longest name measured once. Streams hold it while
+ * it is their latest list of a type (RequestDecoder.hold / release); it is never modified.
+ */
+export class SharedNames {
   /** Ids of the open streams whose latest request of some type carried this list. */
-  readonly holders: Set<number>;
+  readonly holders = new Set<number>();
+
+  constructor(
+    readonly key: string,
+    /** A copy of the names section, for the byte comparison that stands in for a digest. */
+    readonly bytes: Buffer,
+    readonly names: readonly string[],
+    readonly longest: number,
+  ) {}
+}
+
+/** SotwRequest is a decoded DiscoveryRequest and, when its names list is kept, that list as SharedNames. */
+export interface SotwRequest {
+  readonly request: DiscoveryRequest;
+  readonly shared?: SharedNames;
 }
 
 /** RequestDecoder decodes one server's requests and owns its cache of shared name lists. */
 export class RequestDecoder {
-  private readonly lists: ByteBoundedCache<string, NameList>;
+  private readonly lists: ByteBoundedCache<string, SharedNames>;
   // The latest kept list of each byte length: in an ACK storm most requests repeat one of them.
-  private readonly byLength = new Map<number, NameList>();
-  private readonly byNames = new WeakMap<readonly string[], NameList>();
+  private readonly byLength = new Map<number, SharedNames>();
   // The list the last large request carried: in an ACK storm, the next request most likely repeats it.
-  private last: NameList | undefined;
+  private last: SharedNames | undefined;
 
   constructor(private readonly limits: DecodeLimits) {
-    this.lists = new ByteBoundedCache<string, NameList>({
+    this.lists = new ByteBoundedCache<string, SharedNames>({
       maxBytes: limits.maxNameListCacheBytes,
       sizeOf: (l) => 2 * l.bytes.length + PER_NAME_BYTES * l.names.length,
       onRemove: (l) => {
@@ -74,35 +87,35 @@ export class RequestDecoder {
     return this.lists.size;
   }
 
-  /** sotw decodes a DiscoveryRequest; it throws PXDS_ERR_XDS_TOO_MANY_NAMES before decoding a list over the limit. */
-  sotw(b: Buffer): DiscoveryRequest {
-    if (b.length < MIN_CHECKED_BYTES) return DiscoveryRequest.decode(b);
+  /**
+   * sotw decodes a DiscoveryRequest, with its names list shared when it is large and passed every
+   * limit; it throws PXDS_ERR_XDS_TOO_MANY_NAMES before decoding a list over the limit.
+   */
+  sotw(b: Buffer): SotwRequest {
+    if (b.length < MIN_CHECKED_BYTES) return { request: DiscoveryRequest.decode(b) };
     const repeated = this.repeatOfLast(b);
     if (repeated) return repeated;
     const s = scan(b, SOTW_NAMES);
-    if (!s) return DiscoveryRequest.decode(b); // not well-formed: the generated decoder says why
+    if (!s) return { request: DiscoveryRequest.decode(b) }; // not well-formed: the generated decoder says why
     this.checkCounts(s, SOTW_LISTS);
-    if (s.split || s.runEnd - s.runStart < MIN_CHECKED_BYTES) return DiscoveryRequest.decode(b);
+    if (s.split || s.runEnd - s.runStart < MIN_CHECKED_BYTES) return { request: DiscoveryRequest.decode(b) };
     const section = b.subarray(s.runStart, s.runEnd);
     const rest = this.rest(b, s.runStart, s.runEnd);
     const list = this.lookup(section);
     if (list) {
       this.last = list;
-      rest.resourceNames = list.names as string[];
-      return rest;
+      return withShared(rest, list);
     }
     const names = DiscoveryRequest.decode(section).resourceNames;
     rest.resourceNames = names;
     const max = longest(names);
     // Only a list that passed every limit is kept.
-    if (max > this.limits.maxNameLength) return rest;
-    const kept: NameList = { key: digest(section), bytes: Buffer.from(section), names: Object.freeze(names), longest: max, holders: new Set() };
-    if (this.lists.set(kept.key, kept)) {
-      this.byLength.set(kept.bytes.length, kept);
-      this.byNames.set(kept.names, kept);
-      this.last = kept;
-    }
-    return rest;
+    if (max > this.limits.maxNameLength) return { request: rest };
+    const kept = new SharedNames(digest(section), Buffer.from(section), Object.freeze(names), max);
+    if (!this.lists.set(kept.key, kept)) return { request: rest };
+    this.byLength.set(kept.bytes.length, kept);
+    this.last = kept;
+    return withShared(rest, kept);
   }
 
   /** delta decodes a DeltaDiscoveryRequest; it throws PXDS_ERR_XDS_TOO_MANY_NAMES before decoding a list over the limit. */
@@ -114,20 +127,13 @@ export class RequestDecoder {
     return DeltaDiscoveryRequest.decode(b);
   }
 
-  /** longestOf is the longest name of a kept list, or undefined for a list this decoder does not keep. */
-  longestOf(names: readonly string[]): number | undefined {
-    return this.byNames.get(names)?.longest;
+  /** hold records that stream `holder` uses `list`. */
+  hold(list: SharedNames, holder: number): void {
+    list.holders.add(holder);
   }
 
-  /** hold records that stream `holder` uses `names` (if it is a kept list). */
-  hold(names: readonly string[], holder: number): void {
-    this.byNames.get(names)?.holders.add(holder);
-  }
-
-  /** release drops stream `holder`'s use of `names`; a kept list no stream holds any more is dropped. */
-  release(names: readonly string[], holder: number): void {
-    const list = this.byNames.get(names);
-    if (!list) return;
+  /** release drops stream `holder`'s use of `list`; a kept list no stream holds any more is dropped. */
+  release(list: SharedNames, holder: number): void {
     list.holders.delete(holder);
     if (list.holders.size === 0) this.lists.delete(list.key);
   }
@@ -138,14 +144,14 @@ export class RequestDecoder {
     if (most > this.limits.maxResourceNames) throw xdsError('PXDS_ERR_XDS_TOO_MANY_NAMES', most, this.limits.maxResourceNames);
   }
 
-  private lookup(section: Buffer): NameList | undefined {
+  private lookup(section: Buffer): SharedNames | undefined {
     const same = this.byLength.get(section.length);
     if (same && same.bytes.equals(section)) return this.lists.get(same.key);
     return this.lists.get(digest(section));
   }
 
   /** repeatOfLast decodes `b` when its names are exactly the bytes of the last kept list, else undefined. */
-  private repeatOfLast(b: Buffer): DiscoveryRequest | undefined {
+  private repeatOfLast(b: Buffer): SotwRequest | undefined {
     const last = this.last;
     if (!last) return undefined;
     const start = firstField(b, SOTW_NAMES);
@@ -153,14 +159,18 @@ export class RequestDecoder {
     if (start < 0 || end > b.length || b.compare(last.bytes, 0, last.bytes.length, start, end) !== 0) return undefined;
     const after = scan(b.subarray(end), SOTW_NAMES);
     if (!after || after.counts[SOTW_NAMES] !== 0) return undefined;
-    const rest = this.rest(b, start, end);
-    rest.resourceNames = last.names as string[];
-    return rest;
+    return withShared(this.rest(b, start, end), last);
   }
 
   private rest(b: Buffer, start: number, end: number): DiscoveryRequest {
     return DiscoveryRequest.decode(Buffer.concat([b.subarray(0, start), b.subarray(end)]));
   }
+}
+
+/** withShared puts a shared list into a request decoded without its names. */
+function withShared(rest: DiscoveryRequest, shared: SharedNames): SotwRequest {
+  rest.resourceNames = shared.names as string[];
+  return { request: rest, shared };
 }
 
 function digest(section: Buffer): string {

@@ -2,12 +2,11 @@
 // DeltaDiscoveryResponse is due. Protocol: https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#incremental-xds
 import type { DeltaDiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
 import { compareKeys } from '../../model/mesh.js';
-import { supportsWildcard } from '../resource.js';
 import { namesOf, type EncodedResource, type TypeResources } from '../snapshot.js';
 import { longest, type Plan, type Protocol, type RequestHead, type RequestOutcome } from './protocol.js';
 import { encodeDeltaResponse } from './response.js';
 import { openVhds } from './vhds.js';
-import { addedBetween, byName, changedBetween, desired, MISSING, removedBetween, WILDCARD, type TypeState } from './subscription.js';
+import { byName, MISSING, WILDCARD, type SentHolds, type TypeState } from './stream-state.js';
 
 // initial_resource_versions may carry an empty version; it still means "held", at no known version.
 const HELD_UNKNOWN = '?';
@@ -40,30 +39,26 @@ function head(req: DeltaDiscoveryRequest): RequestHead {
  *   (xds_protocol "Unsubscribing from Resources"); other unsubscribes need no answer.
  */
 function onRequest(t: TypeState, req: DeltaDiscoveryRequest, now: number): RequestOutcome {
-  const first = t.requests === 0;
-  t.requests++;
+  const first = t.noteRequest();
   const nonce = req.responseNonce;
   const answer = nonce !== '' ? t.ack.answer(nonce, req.errorDetail, undefined, now) : undefined;
   const stale = nonce !== '' && !answer && t.ack.last !== undefined && nonce !== t.ack.last.nonce;
   const initial = req.initialResourceVersions;
-  if (first) for (const [n, v] of Object.entries(initial)) t.sent.set(n, v === '' ? HELD_UNKNOWN : v);
-  const change = t.sub.applyDelta(req.resourceNamesSubscribe, req.resourceNamesUnsubscribe, first);
+  if (first) for (const [n, v] of Object.entries(initial)) t.holdsInitially(n, v === '' ? HELD_UNKNOWN : v);
+  const change = t.applyDelta(req.resourceNamesSubscribe, req.resourceNamesUnsubscribe, first);
   for (const n of req.resourceNamesSubscribe) {
-    if (n !== WILDCARD && !(first && Object.hasOwn(initial, n))) t.force.add(n);
+    if (n !== WILDCARD && !(first && Object.hasOwn(initial, n))) t.force(n);
   }
   let due = first || req.resourceNamesSubscribe.length > 0;
-  const wildcard = t.sub.wildcard && supportsWildcard(t.typeUrl);
+  const wildcard = t.wildcardCovers;
   for (const n of change.removed) {
     if (n !== WILDCARD && wildcard) {
-      t.force.add(n);
+      t.force(n);
       due = true;
     }
   }
   if (first || change.removed.length > 0) t.prune();
-  if (first) {
-    t.firstResponseDue = true;
-    openVhds(t);
-  }
+  if (first) openVhds(t);
   return { answer, stale, due };
 }
 
@@ -76,19 +71,22 @@ function onRequest(t: TypeState, req: DeltaDiscoveryRequest, now: number): Reque
  */
 function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefined {
   if (heldUnchanged(t, resources)) return undefined;
-  const want = desired(t, resources);
+  const want = t.desired(resources);
   // The client holds an earlier set of exactly the names it wants: send what changed between them.
-  if (want === resources.items && t.heldSet && t.ack.parked.size === 0 && allIn(t.force, resources)) return planFromHeld(t, t.heldSet, resources);
-  t.materialize();
+  const heldSet = t.heldSet;
+  if (want === resources.items && heldSet && t.ack.parked.size === 0 && allIn(t.forcedNames, resources)) {
+    return planFromHeld(t, heldSet, resources);
+  }
+  const forced = t.forcedNames;
   const sent: EncodedResource[] = [];
   const removed = new Set<string>();
   const updated: string[] = [];
   const added: EncodedResource[] = [];
   let parked = false;
   for (const [n, r] of want) {
-    const held = t.sent.get(n);
+    const held = t.heldVersion(n);
     if (r) {
-      if (held === r.version && !t.force.has(n)) continue;
+      if (held === r.version && !forced.has(n)) continue;
       if (t.ack.parked.get(n) === r.version) {
         parked = true;
         continue;
@@ -96,29 +94,24 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
       sent.push(r);
       if (held === undefined || held === MISSING) added.push(r);
       else if (held !== r.version) updated.push(n);
-    } else if (held !== MISSING || t.force.has(n)) {
+    } else if (held !== MISSING || forced.has(n)) {
       removed.add(n);
     }
   }
-  for (const [n, held] of t.sent) if (held !== MISSING && !want.has(n)) removed.add(n);
-  for (const n of t.force) if (!want.has(n)) removed.add(n);
+  for (const [n, held] of t.heldVersions()) if (held !== MISSING && !want.has(n)) removed.add(n);
+  for (const n of forced) if (!want.has(n)) removed.add(n);
   if (sent.length === 0 && removed.size === 0 && !t.firstResponseDue) {
-    t.force.clear();
+    t.parked();
     return parked ? 'parked' : undefined;
   }
   sent.sort(byName);
   const gone = [...removed].sort(compareKeys);
-  return deltaPlan(t, resources, sent, gone, updated, added, () => {
-    for (const r of sent) t.sent.set(r.name, r.version);
-    for (const n of gone) {
-      if (want.has(n)) t.sent.set(n, MISSING);
-      else t.sent.delete(n);
-    }
+  return deltaPlan(t, resources, sent, gone, updated, added, {
+    resources: sent,
+    missing: gone.filter((n) => want.has(n)),
+    gone: gone.filter((n) => !want.has(n)),
     // Nothing held back: the client now holds exactly the shared set, kept by reference.
-    if (want === resources.items && !parked) {
-      t.sent.clear();
-      t.heldSet = resources;
-    }
+    thenSet: want === resources.items && !parked ? resources : undefined,
   });
 }
 
@@ -130,9 +123,10 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
  */
 function heldUnchanged(t: TypeState, resources: TypeResources): boolean {
   const held = t.heldSet;
-  if (!held || held === resources || t.sub.wildcard || t.sub.names !== namesOf(held)) return false;
-  if (t.force.size > 0 || t.retained.size > 0 || t.firstResponseDue || t.ack.parked.size > 0) return false;
-  return changedBetween(held, resources).length === 0 && removedBetween(held, resources).length === 0;
+  if (!held || held === resources || t.wildcard || t.subscribedNames !== namesOf(held)) return false;
+  if (t.forcedNames.size > 0 || t.retainedCount > 0 || t.firstResponseDue || t.ack.parked.size > 0) return false;
+  const d = t.views.diff(held, resources);
+  return d.changed.length === 0 && d.removed.length === 0;
 }
 
 function allIn(names: ReadonlySet<string>, resources: TypeResources): boolean {
@@ -142,19 +136,17 @@ function allIn(names: ReadonlySet<string>, resources: TypeResources): boolean {
 
 /** planFromHeld is plan for a client known to hold `held` and to want exactly `resources`. */
 function planFromHeld(t: TypeState, held: TypeResources, resources: TypeResources): Plan | undefined {
-  const updated = changedBetween(held, resources);
-  const added = addedBetween(held, resources);
-  const gone = removedBetween(held, resources);
+  const { changed: updated, added, removed: gone } = t.views.diff(held, resources);
   // Names (re)subscribed since are sent even if held (the client may have dropped them).
-  const again = [...t.force].filter((n) => held.items.get(n)?.version === resources.items.get(n)!.version);
-  if (updated.length === 0 && added.length === 0 && gone.length === 0 && again.length === 0 && !t.firstResponseDue) return undefined;
+  const again = [...t.forcedNames].filter((n) => held.items.get(n)?.version === resources.items.get(n)!.version);
+  if (updated.length === 0 && added.length === 0 && gone.length === 0 && again.length === 0 && !t.firstResponseDue) {
+    return undefined;
+  }
   const sent = [...updated, ...again].map((n) => resources.items.get(n)!).concat(added).sort(byName);
-  return deltaPlan(t, resources, sent, gone, updated, added, () => {
-    t.heldSet = resources;
-  });
+  return deltaPlan(t, resources, sent, gone, updated, added, { set: resources });
 }
 
-/** deltaPlan wraps a computed response; `apply` records what the client holds once it is written. */
+/** deltaPlan wraps a computed response; `holds` is what the client holds once it is written. */
 function deltaPlan(
   t: TypeState,
   resources: TypeResources,
@@ -162,7 +154,7 @@ function deltaPlan(
   gone: readonly string[],
   updated: readonly string[],
   added: readonly EncodedResource[],
-  apply: () => void,
+  holds: SentHolds,
 ): Plan {
   const version = resources.version;
   return {
@@ -173,16 +165,14 @@ function deltaPlan(
     updated,
     added,
     commit(nonce, now) {
-      apply();
-      t.force.clear();
-      t.firstResponseDue = false;
-      t.ack.recordSent({ nonce, version, at: now, resources: sent });
+      t.sent({ nonce, version, at: now, resources: sent }, holds);
     },
   };
 }
 
 /** delta is the incremental variant. */
 export const delta: Protocol<DeltaDiscoveryRequest> = {
+  message: (req) => req,
   mode: 'delta',
   head,
   onRequest,

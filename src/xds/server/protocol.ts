@@ -1,13 +1,15 @@
 // The seam between the stream (lifecycle, ordering, writing) and the two protocol variants
-// (sotw.ts, delta.ts). Each variant is a set of functions over a TypeState; the stream never
+// (sotw.ts, delta.ts). Each variant is a set of functions over a TypeState (stream-state.ts); the stream never
 // looks inside a request or a response beyond RequestHead.
 import { errorCode, type PolarisXdsError } from '../../errors.js';
 import type { Node } from '../../gen/envoy/config/core/v3/base.js';
+import type { DeltaDiscoveryRequest, DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
 import type { TypeUrl } from '../resource.js';
 import type { EncodedResource, TypeResources } from '../snapshot.js';
 import type { AckOutcome } from './ack.js';
 import type { ResourceSections } from './response.js';
-import type { TypeState } from './subscription.js';
+import type { SharedNames } from './decode.js';
+import type { TypeState } from './stream-state.js';
 
 /** StreamMode names the protocol variant of a stream. */
 export type StreamMode = 'sotw' | 'delta';
@@ -20,8 +22,8 @@ export interface RequestHead {
   readonly longestList: number;
   /** The longest name (or Delta initial version) in the request, in characters. */
   readonly longestName: number;
-  /** A SotW request's names list, which the stream holds while it is its latest of the type. */
-  readonly names?: readonly string[];
+  /** A SotW request's shared names list, which the stream holds while it is its latest of the type. */
+  readonly shared?: SharedNames;
 }
 
 /** RequestOutcome is what a request did to its type. */
@@ -55,8 +57,10 @@ export interface Plan {
 /** Protocol is one variant: how requests change a type's state and which response is due. */
 export interface Protocol<Req> {
   readonly mode: StreamMode;
-  /** head summarizes a request; `knownLongest` gives the longest name of a list the decoder already measured. */
-  head(req: Req, knownLongest: (names: readonly string[]) => number | undefined): RequestHead;
+  /** message is the request as decoded, for hooks. */
+  message(req: Req): DiscoveryRequest | DeltaDiscoveryRequest;
+  /** head summarizes a request. */
+  head(req: Req): RequestHead;
   /** onRequest applies one validated request (subscription, ACK/NACK) to its type's state. */
   onRequest(t: TypeState, req: Req, now: number): RequestOutcome;
   /**

@@ -3,15 +3,16 @@
 // listeners and routes of the push are ACKed, so no route names a cluster the client no longer has.
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, VHOST_TYPE, type TypeUrl } from '../resource.js';
 import { lookup, type Snapshot } from '../snapshot.js';
-import { MISSING, removedBetween, type TypeState } from './subscription.js';
+import { MISSING, type TypeState } from './stream-state.js';
 
 const HELD_BACK = [CLUSTER_TYPE, ENDPOINT_TYPE] as const;
 // VHDS virtual hosts route too: an on-demand sidecar's clusters wait for them as well.
 const ROUTING = [LISTENER_TYPE, ROUTE_TYPE, VHOST_TYPE] as const;
 
 /**
- * RemovalGuard holds back removals for one stream. It reads and edits the stream's TypeStates
- * (their `retained` maps and pending flags) and owns one timer, cleared by close().
+ * RemovalGuard holds back removals for one stream. It reads the stream's TypeStates, holds
+ * resources back in them (TypeState.retain) and marks them pending, and owns one timer, cleared
+ * by close().
  */
 export class RemovalGuard {
   private timer?: NodeJS.Timeout;
@@ -36,7 +37,7 @@ export class RemovalGuard {
     // Runs for every stream on every push: plain loops, no work while nothing is held.
     for (const type of HELD_BACK) {
       const t = this.types.get(type);
-      if (t && t.retained.size > 0) for (const n of t.retained.keys()) if (lookup(next.resources[type], n)) t.retained.delete(n);
+      if (t && t.retainedCount > 0) t.unretainPresent(next.resources[type]);
     }
     if (!this.routesMayChange(prev, next)) return;
     let held = 0;
@@ -45,21 +46,22 @@ export class RemovalGuard {
       if (!t) continue;
       const before = prev.resources[type];
       const after = next.resources[type];
-      if (t.heldSet) {
+      const heldSet = t.heldSet;
+      if (heldSet) {
         // The client holds a whole snapshot set: what it loses is that set's diff (shared by every
         // such stream), and the set stays held by reference.
-        for (const n of removedBetween(t.heldSet, next.resources[type])) {
-          const r = t.heldSet.items.get(n);
-          if (r && !t.retained.has(n) && t.inScope(n)) t.retained.set(n, r);
+        for (const n of t.views.diff(heldSet, next.resources[type]).removed) {
+          const r = heldSet.items.get(n);
+          if (r && !t.isRetained(n) && t.inScope(n)) t.retain(r);
         }
       } else {
-        for (const [n, version] of t.sent) {
-          if (version === MISSING || lookup(after, n) || t.retained.has(n)) continue;
+        for (const [n, version] of t.heldVersions()) {
+          if (version === MISSING || lookup(after, n) || t.isRetained(n)) continue;
           const r = lookup(before, n);
-          if (r && t.inScope(n)) t.retained.set(n, r);
+          if (r && t.inScope(n)) t.retain(r);
         }
       }
-      held += t.retained.size;
+      held += t.retainedCount;
     }
     if (held > 0) this.arm();
   }
@@ -93,16 +95,13 @@ export class RemovalGuard {
   }
 
   private holding(): boolean {
-    return HELD_BACK.some((type) => (this.types.get(type)?.retained.size ?? 0) > 0);
+    return HELD_BACK.some((type) => (this.types.get(type)?.retainedCount ?? 0) > 0);
   }
 
   private release(now: number): void {
     for (const type of HELD_BACK) {
       const t = this.types.get(type);
-      if (t && t.retained.size > 0) {
-        t.retained.clear();
-        t.markPending(now);
-      }
+      if (t?.releaseRetained()) t.markPending(now);
     }
     this.close();
   }

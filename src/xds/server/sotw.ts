@@ -1,32 +1,20 @@
 // State-of-the-World ADS: how a DiscoveryRequest changes a type's state, and which
 // DiscoveryResponse is due. Protocol: https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol
-import type { DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
 import { requiresFullStateInSotw } from '../resource.js';
 import type { EncodedResource, TypeResources } from '../snapshot.js';
+import type { SotwRequest } from './decode.js';
 import { longest, type Plan, type Protocol, type RequestHead, type RequestOutcome } from './protocol.js';
 import { encodeSotwResponse, setVersion } from './response.js';
-import { addedBetween, byName, changedBetween, desired, WILDCARD, type TypeState } from './subscription.js';
+import { byName, WILDCARD, type TypeState } from './stream-state.js';
 
-// Every resource of a type in name order, one array per snapshot type, shared by wildcard streams.
-const wholeLists = new WeakMap<TypeResources, readonly EncodedResource[]>();
-
-function wholeList(resources: TypeResources): readonly EncodedResource[] {
-  let list = wholeLists.get(resources);
-  if (!list) {
-    list = [...resources.items.values()];
-    wholeLists.set(resources, list);
-  }
-  return list;
-}
-
-function head(req: DiscoveryRequest, knownLongest: (names: readonly string[]) => number | undefined): RequestHead {
+function head({ request: req, shared }: SotwRequest): RequestHead {
   return {
     typeUrl: req.typeUrl,
     node: req.node,
     longestList: Math.max(req.resourceNames.length, req.resourceLocators.length),
-    // A shared list was measured when it was decoded: an ACK repeating it costs a lookup.
-    longestName: knownLongest(req.resourceNames) ?? longest(req.resourceNames),
-    names: req.resourceNames,
+    // A shared list was measured when it was decoded: an ACK repeating it costs nothing.
+    longestName: shared?.longest ?? longest(req.resourceNames),
+    shared,
   };
 }
 
@@ -41,16 +29,14 @@ function head(req: DiscoveryRequest, knownLongest: (names: readonly string[]) =>
  *   reconnect Envoy may be warming and waiting for EDS/RDS (Istio answers these too).
  * - Newly subscribed names are sent even if the client got them before unasked.
  */
-function onRequest(t: TypeState, req: DiscoveryRequest, now: number): RequestOutcome {
-  const first = t.requests === 0;
-  t.requests++;
+function onRequest(t: TypeState, { request: req, shared }: SotwRequest, now: number): RequestOutcome {
+  const first = t.noteRequest();
   const nonce = req.responseNonce;
   if (nonce !== '' && t.ack.last !== undefined && nonce !== t.ack.last.nonce) return { stale: true, due: false };
   const answer = nonce !== '' ? t.ack.answer(nonce, req.errorDetail, req.versionInfo, now) : undefined;
-  const change = t.sub.applySotw(req.resourceNames);
+  const change = t.applySotw(req.resourceNames, shared);
   if (change.removed.length > 0) t.prune();
-  for (const n of change.added) if (n !== WILDCARD) t.force.add(n);
-  if (first) t.firstResponseDue = true;
+  for (const n of change.added) if (n !== WILDCARD) t.force(n);
   return { answer, stale: false, due: first || change.added.length > 0 };
 }
 
@@ -62,12 +48,12 @@ function onRequest(t: TypeState, req: DiscoveryRequest, now: number): RequestOut
  * meaningless response, and never an identical resend (no ACK loop).
  */
 function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefined {
-  const want = desired(t, resources);
+  const want = t.desired(resources);
   // A wildcard-only subscription shares the snapshot's map, already in name order.
   const shared = want === resources.items;
   let present: readonly EncodedResource[];
   if (shared) {
-    present = wholeList(resources);
+    present = t.views.wholeList(resources);
   } else {
     const list: EncodedResource[] = [];
     for (const r of want.values()) if (r) list.push(r);
@@ -75,51 +61,50 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
   }
   const version = shared ? resources.version : setVersion(present);
   const full = requiresFullStateInSotw(t.typeUrl);
+  const heldSet = t.heldSet;
   let sent: readonly EncodedResource[];
   let due: boolean;
   if (full) {
     let forced = false;
-    for (const n of t.force) if (want.get(n)) forced = true;
+    for (const n of t.forcedNames) if (want.get(n)) forced = true;
     due = t.firstResponseDue || forced || version !== t.ack.last?.version;
     sent = present;
-  } else if (shared && t.heldSet && t.force.size === 0) {
+  } else if (shared && heldSet && t.forcedNames.size === 0) {
     // The client holds an earlier set of exactly these names: send what changed between the two.
-    const changed = changedBetween(t.heldSet, resources).map((n) => resources.items.get(n)!);
-    sent = [...changed, ...addedBetween(t.heldSet, resources)].sort(byName);
+    const d = t.views.diff(heldSet, resources);
+    sent = [...d.changed.map((n) => resources.items.get(n)!), ...d.added].sort(byName);
     due = sent.length > 0;
   } else {
-    t.materialize();
-    sent = present.filter((r) => t.sent.get(r.name) !== r.version || t.force.has(r.name));
+    sent = present.filter((r) => t.heldVersion(r.name) !== r.version || t.forcedNames.has(r.name));
     due = sent.length > 0;
   }
   if (!due) {
-    t.force.clear();
-    t.firstResponseDue = false;
+    t.nothingDue();
     return undefined;
   }
   if (version === t.ack.parkedVersion) {
-    t.force.clear();
+    t.parked();
     return 'parked';
   }
   let updated: readonly string[];
   let added: readonly EncodedResource[];
-  if (t.heldSet && shared) {
-    updated = changedBetween(t.heldSet, resources);
-    added = addedBetween(t.heldSet, resources);
+  // Read again: the per-name reads above give up a held set.
+  const stillHeld = t.heldSet;
+  if (stillHeld && shared) {
+    const d = t.views.diff(stillHeld, resources);
+    updated = d.changed;
+    added = d.added;
   } else {
-    t.materialize();
     const changed: string[] = [];
     const fresh: EncodedResource[] = [];
     for (const r of sent) {
-      const held = t.sent.get(r.name);
+      const held = t.heldVersion(r.name);
       if (held === undefined) fresh.push(r);
       else if (held !== r.version) changed.push(r.name);
     }
     updated = changed;
     added = fresh;
   }
-  // After this response the client holds exactly the shared set, whatever the type.
-  const holdShared = shared;
   return {
     typeUrl: t.typeUrl,
     version,
@@ -130,23 +115,15 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
     updated,
     added,
     commit(nonce, now) {
-      if (holdShared) {
-        t.sent.clear();
-        t.heldSet = resources;
-      } else {
-        t.materialize();
-        if (full) t.sent.clear();
-        for (const r of sent) t.sent.set(r.name, r.version);
-      }
-      t.force.clear();
-      t.firstResponseDue = false;
-      t.ack.recordSent({ nonce, version, at: now });
+      // After this response the client holds exactly the shared set, whatever the type.
+      t.sent({ nonce, version, at: now }, shared ? { set: resources } : { full, resources: sent });
     },
   };
 }
 
 /** sotw is the State-of-the-World variant. */
-export const sotw: Protocol<DiscoveryRequest> = {
+export const sotw: Protocol<SotwRequest> = {
+  message: (req) => req.request,
   mode: 'sotw',
   head,
   onRequest,

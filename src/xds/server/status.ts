@@ -1,7 +1,7 @@
 // The read-only status view behind /debug/syncz: per stream (node) and type, what was sent, what
 // the client ACKed, and its last NACK. Built on demand from stream state; plain JSON-ready data.
 import type { StreamMode } from './protocol.js';
-import type { TypeState } from './subscription.js';
+import type { TypeState } from './stream-state.js';
 
 // A status row lists at most this many subscribed names; `subscribedNames` gives the count.
 const MAX_LISTED_NAMES = 100;
@@ -86,9 +86,9 @@ export function typeStatus(t: TypeState): TypeStatus {
   const a = t.ack;
   return {
     typeUrl: t.typeUrl,
-    wildcard: t.sub.wildcard,
-    subscribedNames: t.sub.names.size,
-    names: [...t.sub.names].sort().slice(0, MAX_LISTED_NAMES),
+    wildcard: t.wildcard,
+    subscribedNames: t.subscribedNames.size,
+    names: [...t.subscribedNames].sort().slice(0, MAX_LISTED_NAMES),
     resources: t.heldCount(),
     sentVersion: a.last?.version,
     sentNonce: a.last?.nonce,
@@ -98,9 +98,7 @@ export function typeStatus(t: TypeState): TypeStatus {
     ackedAt: iso(a.ackedAt),
     lastNack: a.lastNack && { ...a.lastNack, at: iso(a.lastNack.at)! },
     pending: t.pending,
-    responses: t.responses,
-    resourcesSent: t.resourcesSent,
-    removalsSent: t.removalsSent,
+    ...t.counts,
   };
 }
 

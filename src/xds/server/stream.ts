@@ -1,7 +1,6 @@
 // One ADS stream, either variant: latches the node and watches its snapshot, checks every request,
 // writes due responses in make-before-break order with backpressure, and has one close path.
 import type { Node } from '../../gen/envoy/config/core/v3/base.js';
-import type { DeltaDiscoveryRequest, DiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
 import { ERRORS, errorCode, xdsError, type PolarisXdsError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, isTypeUrl, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, VHOST_TYPE, type TypeUrl } from '../resource.js';
@@ -15,7 +14,8 @@ import type { XdsMetrics } from './metrics.js';
 import type { XdsLimits } from './options.js';
 import { DecodeFailure, type Plan, type Protocol, type StreamMode } from './protocol.js';
 import { isoTime, typeStatus, type NodeStatus, type OnDemandStatus } from './status.js';
-import { TypeState } from './subscription.js';
+import type { SharedNames } from './decode.js';
+import { TypeState, type TypeSetViews } from './stream-state.js';
 import { RemovalGuard } from './retain.js';
 import { edsNameOf, WarmingGate } from './warming.js';
 import type { ConfigWatcher, NodeWatch } from './watcher.js';
@@ -50,9 +50,8 @@ export interface AdsCall {
 
 /** NameLists is the part of the server's request decoder a stream uses: who holds which shared list. */
 export interface NameLists {
-  longestOf(names: readonly string[]): number | undefined;
-  hold(names: readonly string[], holder: number): void;
-  release(names: readonly string[], holder: number): void;
+  hold(list: SharedNames, holder: number): void;
+  release(list: SharedNames, holder: number): void;
 }
 
 /** StreamContext is what every stream of a server shares. */
@@ -70,6 +69,8 @@ export interface StreamContext {
   readonly sections: ResourceSections;
   /** Shared name lists decoded from requests, held by the streams that sent them. */
   readonly nameLists: NameLists;
+  /** Views of snapshot type sets shared by every stream (whole lists, diffs). */
+  readonly views: TypeSetViews;
   /** The budget of response bytes written but not yet flushed. */
   readonly budget: PendingBudget;
   /** nextStreamId numbers the server's streams. */
@@ -103,7 +104,7 @@ export class AdsStream<Req> implements PendingHolder {
   // Fires when the oldest unflushed write has waited maxStallMs: the client has stopped reading.
   private stallTimer?: NodeJS.Timeout;
   // The shared name list this stream's latest request of each type carried.
-  private readonly heldLists = new Map<string, readonly string[]>();
+  private readonly heldLists = new Map<string, SharedNames>();
   private awaitingDrain = false;
   private closed = false;
   private readonly guard: RemovalGuard;
@@ -268,8 +269,8 @@ export class AdsStream<Req> implements PendingHolder {
   private handle(msg: Req | DecodeFailure): void {
     if (msg instanceof DecodeFailure) throw msg.error ?? xdsError('PXDS_ERR_XDS_BAD_REQUEST', msg.reason);
     const limit = this.ctx.limits.maxResourceNames;
-    const head = this.protocol.head(msg, (names) => this.ctx.nameLists.longestOf(names));
-    if (head.names) this.holdList(head.typeUrl.slice(0, MAX_ECHO_CHARS), head.names);
+    const head = this.protocol.head(msg);
+    if (head.shared) this.holdList(head.typeUrl.slice(0, MAX_ECHO_CHARS), head.shared);
     // Every ADS request names its type; go-control-plane answers InvalidArgument too.
     if (head.typeUrl === '') throw xdsError('PXDS_ERR_XDS_NO_TYPE_URL');
     if (!isTypeUrl(head.typeUrl)) throw xdsError('PXDS_ERR_XDS_UNKNOWN_TYPE', head.typeUrl.slice(0, MAX_ECHO_CHARS));
@@ -283,14 +284,16 @@ export class AdsStream<Req> implements PendingHolder {
     const now = this.ctx.now();
     let t = this.types.get(head.typeUrl);
     if (!t) {
-      t = new TypeState(head.typeUrl);
+      t = new TypeState(head.typeUrl, this.ctx.views);
       this.types.set(head.typeUrl, t);
     }
     this.counters.requests++;
     this.ctx.metrics.request(t.typeUrl, this.mode);
-    if (this.ctx.hooks.has('onRequest')) this.ctx.hooks.fire('onRequest', { ...this.info(), typeUrl: t.typeUrl, request: msg as unknown as DiscoveryRequest | DeltaDiscoveryRequest });
+    if (this.ctx.hooks.has('onRequest')) {
+      this.ctx.hooks.fire('onRequest', { ...this.info(), typeUrl: t.typeUrl, request: this.protocol.message(msg) });
+    }
     const outcome = this.protocol.onRequest(t, msg, now);
-    if (t.sub.names.size > limit) throw xdsError('PXDS_ERR_XDS_TOO_MANY_NAMES', t.sub.names.size, limit);
+    if (t.subscribedNames.size > limit) throw xdsError('PXDS_ERR_XDS_TOO_MANY_NAMES', t.subscribedNames.size, limit);
     if (outcome.stale) {
       this.counters.expiredNonces++;
       this.ctx.metrics.expiredNonce(this.mode);
@@ -300,12 +303,12 @@ export class AdsStream<Req> implements PendingHolder {
     this.pump();
   }
 
-  /** holdList records that this stream uses `names` for `typeUrl`, and lets go of the list it used before. */
-  private holdList(typeUrl: string, names: readonly string[]): void {
+  /** holdList records that this stream uses `list` for `typeUrl`, and lets go of the list it used before. */
+  private holdList(typeUrl: string, list: SharedNames): void {
     const prev = this.heldLists.get(typeUrl);
-    if (prev === names) return;
-    this.ctx.nameLists.hold(names, this.id);
-    this.heldLists.set(typeUrl, names);
+    if (prev === list) return;
+    this.ctx.nameLists.hold(list, this.id);
+    this.heldLists.set(typeUrl, list);
     if (prev) this.ctx.nameLists.release(prev, this.id);
   }
 
@@ -367,7 +370,7 @@ export class AdsStream<Req> implements PendingHolder {
         if (this.guard.releaseIfSettled(this.ctx.now())) continue;
         return;
       }
-      t.pending = false;
+      t.takePending();
       const plan = this.protocol.plan(t, this.snapshot.resources[t.typeUrl]);
       if (plan === 'parked') {
         this.counters.resendsSuppressed++;
@@ -396,8 +399,7 @@ export class AdsStream<Req> implements PendingHolder {
     const shared = this.ctx.responses.get(contentKey(this.mode, plan), (n) => this.protocol.encode(plan, n, cp, sections), plan.removed.length > 0);
     let nonce: string;
     let bytes: Buffer;
-    if (shared.id > t.lastContentId) {
-      t.lastContentId = shared.id;
+    if (t.claimContent(shared.id)) {
       nonce = shared.nonce;
       bytes = shared.bytes;
     } else {
@@ -408,9 +410,7 @@ export class AdsStream<Req> implements PendingHolder {
     const now = this.ctx.now();
     if (!this.admit(bytes.length, now)) return;
     plan.commit(nonce, now);
-    t.responses++;
-    t.resourcesSent += plan.resources.length;
-    t.removalsSent += plan.removed.length;
+    t.countResponse(plan.resources.length, plan.removed.length);
     this.counters.responses++;
     this.counters.bytesSent += bytes.length;
     this.ctx.metrics.pushed(t.typeUrl, this.mode, bytes.length, Math.max(0, now - t.pendingSince) / 1000);
@@ -450,8 +450,8 @@ export class AdsStream<Req> implements PendingHolder {
       const cluster = lookup(clusters, name);
       if (!cluster) continue;
       const eds = edsNameOf(cluster);
-      if (e.holds(eds) && e.inScope(eds)) {
-        e.force.add(eds);
+      if (eds !== undefined && e.holds(eds) && e.inScope(eds)) {
+        e.force(eds);
         e.markPending(now);
       }
     }

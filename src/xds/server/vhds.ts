@@ -3,7 +3,7 @@
 // as requests need them (src/xds/translate/on-demand.ts resolves them).
 // https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/vhds
 import { VHOST_TYPE } from '../resource.js';
-import type { TypeState } from './subscription.js';
+import type { TypeState } from './stream-state.js';
 
 /**
  * VHDS_OPENING is the name whose removal answers a client's first VHDS request. Envoy opens its
@@ -19,5 +19,5 @@ const HELD_ELSEWHERE = '?';
 
 /** openVhds prepares a stream's first VHDS response: it will carry the removal of VHDS_OPENING. */
 export function openVhds(t: TypeState): void {
-  if (t.typeUrl === VHOST_TYPE && !t.sent.has(VHDS_OPENING)) t.sent.set(VHDS_OPENING, HELD_ELSEWHERE);
+  if (t.typeUrl === VHOST_TYPE && !t.holds(VHDS_OPENING)) t.holdsInitially(VHDS_OPENING, HELD_ELSEWHERE);
 }

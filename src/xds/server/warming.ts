@@ -4,26 +4,17 @@
 // not warmed: a route naming a cluster still warming fails its requests with 503. So listeners and
 // routes wait until the assignments of the clusters just sent are on the wire
 // (xds_protocol "Eventual consistency considerations": LDS and RDS after CDS and EDS).
-import { Cluster_DiscoveryType } from '../../gen/envoy/config/cluster/v3/cluster.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, type TypeUrl } from '../resource.js';
 import type { EncodedResource, Snapshot } from '../snapshot.js';
-import type { TypeState } from './subscription.js';
-
-type ClusterMessage = { clusterDiscoveryType?: { $case?: string; value?: unknown }; edsClusterConfig?: { serviceName?: unknown } } | null | undefined;
+import type { TypeState } from './stream-state.js';
 
 /**
- * edsNameOf is the EDS resource name of a cluster: its `eds_cluster_config.service_name` when set,
- * else the cluster name (as Envoy resolves it). Reads the decoded message the snapshot keeps.
+ * edsNameOf is the EDS resource name of a cluster (its `eds_cluster_config.service_name`, else its
+ * name, as Envoy resolves it), or undefined for a cluster that does not take endpoints from EDS.
+ * Read from the references the resource carries (refs.ts).
  */
-export function edsNameOf(cluster: EncodedResource): string {
-  const service = (cluster.message as ClusterMessage)?.edsClusterConfig?.serviceName;
-  return typeof service === 'string' && service !== '' ? service : cluster.name;
-}
-
-/** isEdsCluster says whether a cluster takes its endpoints from EDS. */
-export function isEdsCluster(cluster: EncodedResource): boolean {
-  const d = (cluster.message as ClusterMessage)?.clusterDiscoveryType;
-  return d?.$case === 'type' && d.value === Cluster_DiscoveryType.EDS;
+export function edsNameOf(cluster: EncodedResource): string | undefined {
+  return cluster.refs[ENDPOINT_TYPE]?.[0];
 }
 
 /**
@@ -54,7 +45,10 @@ export class WarmingGate {
 
   /** clustersSent notes clusters a response just carried that the client did not hold. */
   clustersSent(added: readonly EncodedResource[]): void {
-    for (const c of added) if (isEdsCluster(c)) this.awaiting.add(edsNameOf(c));
+    for (const c of added) {
+      const eds = edsNameOf(c);
+      if (eds !== undefined) this.awaiting.add(eds);
+    }
   }
 
   /** open says whether listeners and routes may be written now. */
@@ -62,7 +56,7 @@ export class WarmingGate {
     if (this.awaiting.size === 0) return this.release();
     const cds = this.types.get(CLUSTER_TYPE);
     const eds = this.types.get(ENDPOINT_TYPE);
-    if (!cds?.sub.wildcard || !eds || eds.requests === 0) return this.release();
+    if (!cds?.wildcard || !eds || eds.requests === 0) return this.release();
     const assignments = snapshot.resources[ENDPOINT_TYPE].items;
     for (const n of this.awaiting) {
       const a = assignments.get(n);

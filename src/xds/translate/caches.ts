@@ -22,17 +22,15 @@ import { Memo, sameItems } from './memo.js';
 import { OutboundCaches, type OutboundSet } from './outbound.js';
 import type { Claims } from './rds.js';
 import type { RateLimitPlan } from './ratelimit.js';
-import { refsOf, type Refs } from './refs.js';
 import type { RulePlan } from './routing/rules.js';
 import type { SkipReason } from './skip.js';
 import type { NodeView } from './view.js';
 import { OnDemandCaches } from './on-demand.js';
 
-/** Translation is one node view's snapshot, what was left out of it, and its references. */
+/** Translation is one node view's snapshot and what was left out of it. */
 export interface Translation {
   readonly snapshot: Snapshot;
   readonly skipped: readonly SkipReason[];
-  readonly refs: Refs;
 }
 
 /** RuleResources are a rule cluster and its assignment, with what the cluster's guard left out. */
@@ -182,13 +180,7 @@ export class TranslatorCaches {
     if (last && last.skipped === skipped && PUSH_ORDER.every((t) => last.snapshot.resources[t] === sets[t]))
       return last;
     const snapshot = makeSnapshot(sets);
-    const t: Translation = {
-      snapshot,
-      skipped,
-      get refs() {
-        return refsOf(snapshot);
-      },
-    };
+    const t: Translation = { snapshot, skipped };
     this.lastTranslations.set(view.key, t);
     return t;
   }

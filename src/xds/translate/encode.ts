@@ -7,6 +7,7 @@ import { RouteConfiguration } from '../../gen/envoy/config/route/v3/route.js';
 import { VirtualHost } from '../../gen/envoy/config/route/v3/route_components.js';
 import type { Any } from '../../gen/google/protobuf/any.js';
 import type { Duration } from '../../gen/google/protobuf/duration.js';
+import { clusterRefs, listenerRefs, routeConfigRefs, virtualHostRefs, type ResourceRefs } from '../refs.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../resource.js';
 import { encodeResource, type EncodedResource } from '../snapshot.js';
 import { bytesField, message, str } from '../wire.js';
@@ -43,7 +44,7 @@ export function seconds(s: number): Duration {
 
 /** encodeCluster encodes a Cluster into a shared EncodedResource. */
 export function encodeCluster(c: Cluster): EncodedResource {
-  return encodeResource(CLUSTER_TYPE, c.name, Cluster.encode(c).finish(), c);
+  return encodeResource(CLUSTER_TYPE, c.name, Cluster.encode(c).finish(), c, clusterRefs(c));
 }
 
 /** encodeLoadAssignment encodes a ClusterLoadAssignment into a shared EncodedResource. */
@@ -53,12 +54,13 @@ export function encodeLoadAssignment(cla: ClusterLoadAssignment): EncodedResourc
 
 /** encodeListener encodes a Listener into a shared EncodedResource. */
 export function encodeListener(l: Listener): EncodedResource {
-  return encodeResource(LISTENER_TYPE, l.name, Listener.encode(l).finish(), l);
+  return encodeResource(LISTENER_TYPE, l.name, Listener.encode(l).finish(), l, listenerRefs(l));
 }
 
 /** encodeRouteConfig encodes a RouteConfiguration into a shared EncodedResource. */
 export function encodeRouteConfig(rc: RouteConfiguration): EncodedResource {
-  return encodeResource(ROUTE_TYPE, rc.name, RouteConfiguration.encode(rc).finish(), rc);
+  const refs = routeConfigRefs(rc.virtualHosts.map(virtualHostRefs));
+  return encodeResource(ROUTE_TYPE, rc.name, RouteConfiguration.encode(rc).finish(), rc, refs);
 }
 
 /** EncodedVirtualHost is a virtual host encoded once, to be spliced into route configurations. */
@@ -66,11 +68,13 @@ export interface EncodedVirtualHost {
   readonly name: string;
   readonly bytes: Uint8Array;
   readonly message: VirtualHost;
+  /** The clusters its routes name. */
+  readonly refs: ResourceRefs;
 }
 
 /** encodeVirtualHost encodes a VirtualHost for splicing. */
 export function encodeVirtualHost(vh: VirtualHost): EncodedVirtualHost {
-  return { name: vh.name, bytes: VirtualHost.encode(vh).finish(), message: vh };
+  return { name: vh.name, bytes: VirtualHost.encode(vh).finish(), message: vh, refs: virtualHostRefs(vh) };
 }
 
 /**
@@ -82,5 +86,5 @@ export function encodeRouteConfigParts(name: string, vhosts: readonly EncodedVir
   const bytes = message([str(1, name), ...vhosts.map((v) => bytesField(2, v.bytes))]);
   const decoded = RouteConfiguration.fromPartial({ name });
   decoded.virtualHosts = vhosts.map((v) => v.message);
-  return encodeResource(ROUTE_TYPE, name, bytes, decoded);
+  return encodeResource(ROUTE_TYPE, name, bytes, decoded, routeConfigRefs(vhosts.map((v) => v.refs)));
 }

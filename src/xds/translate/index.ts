@@ -17,7 +17,6 @@ export type { NodeView } from './view.js';
 export type { SkipReason, SkipKind } from './skip.js';
 export { nodeView } from './view.js';
 export { configDump, resourceJson, type ConfigDump } from './dump.js';
-export type { Refs } from './refs.js';
 export type { Translation } from './caches.js';
 
 /** Translator turns mesh states into snapshots for node views; it keeps memo caches and is otherwise stateless. */

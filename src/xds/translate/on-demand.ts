@@ -15,9 +15,10 @@ import { VirtualHost } from '../../gen/envoy/config/route/v3/route_components.js
 import { OnDemand } from '../../gen/envoy/extensions/filters/http/on_demand/v3/on_demand.js';
 import type { HttpFilter } from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { BoundedMap } from '../bounded-map.js';
-import { VHOST_TYPE } from '../resource.js';
+import { virtualHostRefs } from '../refs.js';
+import { VHOST_TYPE, type TypeUrl } from '../resource.js';
 import type { ResourceMap } from '../resource-map.js';
-import { contentVersion, encodeResource, type EncodedResource, type TypeResources } from '../snapshot.js';
+import { contentVersion, encodeResource, type EncodedResource, type TypeRefs, type TypeResources } from '../snapshot.js';
 import { encodeRouteConfig, seconds, typedAny, type EncodedVirtualHost } from './encode.js';
 import { OUTBOUND_ROUTE_CONFIG } from './names.js';
 import type { OutboundSet } from './outbound.js';
@@ -60,6 +61,7 @@ const NOT_FOUND_DOMAIN = 'not-found.polaris-xds.invalid';
 
 const NO_ITEMS: ReadonlyMap<string, EncodedResource> = new Map();
 const EMPTY_SUM: Readonly<Uint32Array> = new Uint32Array(4);
+const NO_TYPE_REFS: TypeRefs = new Map();
 
 /**
  * OnDemandCaches makes and keeps what on-demand sidecars are served besides the shared sets: VHDS
@@ -92,7 +94,9 @@ export class OnDemandCaches {
   virtualHosts(set: OutboundSet): TypeResources {
     let vs = this.vhostSets.get(set);
     if (!vs) {
-      vs = { version: this.versionOf(set.hosts), items: NO_ITEMS, sum: EMPTY_SUM, bytes: 0, named: new VirtualHostIndex(set, this) };
+      // Answers are made when asked for: the consistency check sees none of them (the route
+      // configuration names none either; its `vhds` is a config source, not a name).
+      vs = { version: this.versionOf(set.hosts), items: NO_ITEMS, sum: EMPTY_SUM, bytes: 0, refs: NO_TYPE_REFS, named: new VirtualHostIndex(set, this) };
       this.vhostSets.set(set, vs);
     }
     return vs;
@@ -106,7 +110,9 @@ export class OnDemandCaches {
   clusters(own: TypeResources, all: TypeResources): TypeResources {
     const hit = this.clusterSets.get(own);
     if (hit?.all === all) return hit.set;
-    const set: TypeResources = { version: contentVersion(own.version, '\0', all.version), items: own.items, sum: own.sum, bytes: own.bytes, named: all.items };
+    // What a client may hold points at what it names too: the references are those of both sets.
+    const refs = mergedRefs(own.refs, all.refs);
+    const set: TypeResources = { version: contentVersion(own.version, '\0', all.version), items: own.items, sum: own.sum, bytes: own.bytes, refs, named: all.items };
     this.clusterSets.set(own, { all, set });
     return set;
   }
@@ -171,7 +177,23 @@ export class OnDemandCaches {
 }
 
 function encodeVhost(msg: VirtualHost): EncodedResource {
-  return encodeResource(VHOST_TYPE, msg.name, VirtualHost.encode(msg).finish(), msg);
+  return encodeResource(VHOST_TYPE, msg.name, VirtualHost.encode(msg).finish(), msg, virtualHostRefs(msg));
+}
+
+/** mergedRefs joins two sets' references; `b` itself when it already has every name of `a` (a group's own clusters name little). */
+function mergedRefs(a: TypeRefs, b: TypeRefs): TypeRefs {
+  let covered = true;
+  for (const [t, names] of a) for (const n of names.keys()) if (!b.get(t)?.has(n)) covered = false;
+  if (covered) return b;
+  const out = new Map<TypeUrl, Map<string, number>>();
+  for (const refs of [a, b]) {
+    for (const [t, names] of refs) {
+      let m = out.get(t);
+      if (!m) out.set(t, (m = new Map()));
+      for (const [n, k] of names) m.set(n, (m.get(n) ?? 0) + k);
+    }
+  }
+  return out;
 }
 
 /**

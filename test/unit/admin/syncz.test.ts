@@ -24,6 +24,13 @@ describe('withIdentity', () => {
     assert.deepEqual([known!.service, known!.namespace, known!.runType], ['cart', 'shop', 'sidecar']);
     assert.equal(known!.streamId, 1);
     assert.deepEqual([unknown!.service, unknown!.namespace, unknown!.runType], ['', '', '']);
+    assert.equal('snapshotRefused' in known!, false);
+  });
+
+  it("shows why a node's newest snapshot was refused", () => {
+    const node = parseNode({ id: 'shop/u1~10.0.0.1', userAgentName: 'envoy', clientFeatures: [] });
+    const [r] = withIdentity([row('shop/u1~10.0.0.1')], [{ node, refused: { at: 0, errors: ['route x: no resource names it'] } }]);
+    assert.deepEqual(r!.snapshotRefused, { at: '1970-01-01T00:00:00.000Z', errors: ['route x: no resource names it'] });
   });
 });
 

@@ -12,7 +12,7 @@ import { Rand } from '../../support/random.js';
 
 const EDS = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
 const decoder = new RequestDecoder(DEFAULT_LIMITS);
-const decodeDiscoveryRequest = (b: Buffer): DiscoveryRequest => decoder.sotw(b);
+const decodeDiscoveryRequest = (b: Buffer): DiscoveryRequest => decoder.sotw(b).request;
 const names = (n: number, tag = '') => Array.from({ length: n }, (_, i) => `OUTBOUND|ns|svc-${i}${tag}`);
 
 function request(resourceNames: string[], nonce: string, extra: Partial<DiscoveryRequest> = {}): Buffer {
@@ -28,7 +28,11 @@ test('a large names list decodes to what the generated decoder gives, and the sa
   assert.deepEqual(a, DiscoveryRequest.decode(request(list, '1')));
   assert.deepEqual(b, DiscoveryRequest.decode(request(list, '2', { errorDetail: { code: 3, message: 'bad', details: [] } })));
   assert.equal(a.resourceNames, b.resourceNames, 'shared list');
-  assert.ok(Object.isFrozen(a.resourceNames));
+  const shared = decoder.sotw(request(list, '3')).shared;
+  assert.ok(shared, 'the list is handed out as SharedNames');
+  assert.equal(decoder.sotw(request(list, '4')).shared, shared, 'the same SharedNames for the same bytes');
+  assert.equal(shared.names, a.resourceNames);
+  assert.ok(Object.isFrozen(shared.names));
   const c = decodeDiscoveryRequest(request(names(500, 'x'), '3'));
   assert.notEqual(c.resourceNames, a.resourceNames);
   assert.deepEqual(c.resourceNames, names(500, 'x'));
@@ -106,6 +110,6 @@ test('any bytes, well-formed or not, decode to what the generated decoder gives,
     if (damage === 3) b = Buffer.concat([b, Buffer.from(Array.from({ length: 1 + r.int(6) }, () => r.int(256)))]); // trailing junk
     assert.deepEqual(outcome(decodeDiscoveryRequest, b), outcome((x) => DiscoveryRequest.decode(x), b), `case ${i} (damage ${damage})`);
     // Unknown fields around the names do not stop the sharing.
-    if (damage === 0) assert.ok(Object.isFrozen(decodeDiscoveryRequest(b).resourceNames), `case ${i}: shared list`);
+    if (damage === 0) assert.ok(decoder.sotw(b).shared, `case ${i}: shared list`);
   }
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createTranslator } from '../../../src/xds/translate/index.js';
 import { OUTBOUND_ROUTE_CONFIG, outboundCluster } from '../../../src/xds/translate/names.js';
 import { CLUSTER_TYPE, VHOST_TYPE } from '../../../src/xds/resource.js';
-import { lookup } from '../../../src/xds/snapshot.js';
+import { consistent, lookup } from '../../../src/xds/snapshot.js';
 import { decodeResource, resource, vhostOf, type Json } from './support/envoy-protos.js';
 import { dest, instance, mesh, ms, rule, service, sidecar, source } from './support/fixtures.js';
 
@@ -34,6 +34,8 @@ test('an on-demand sidecar holds its own clusters and offers every outbound clus
   assert.ok(rc.vhds?.configSource?.ads, 'VHDS over ADS');
   const hcm = resource(t.snapshot, 'lds', 'OUTBOUND_15001').filterChains[0].filters[0].typedConfig;
   assert.deepEqual(hcm.httpFilters.map((f: Json) => f.name), ['envoy.filters.http.on_demand', 'envoy.filters.http.router']);
+  // Consistent both ways: every assignment is named by a cluster the client may hold.
+  assert.deepEqual(consistent(t.snapshot), []);
 });
 
 test('VHDS names resolve to the caller\'s virtual host of the service owning the host, with that one domain', () => {

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configDump, createTranslator, nodeView, type Translation } from '../../../src/xds/translate/index.js';
 import { outboundCluster, OUTBOUND_ROUTE_CONFIG } from '../../../src/xds/translate/names.js';
-import { consistent, type EncodedResource, type Snapshot } from '../../../src/xds/snapshot.js';
+import { consistent, makeSnapshot, type EncodedResource, type Snapshot } from '../../../src/xds/snapshot.js';
+import { encodeRouteConfigParts } from '../../../src/xds/translate/encode.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE } from '../../../src/xds/resource.js';
 import { parseNode } from '../../../src/xds/node.js';
 import { meshState, type Service } from '../../../src/model/mesh.js';
@@ -57,9 +58,19 @@ test('the same mesh and view give byte-identical resources, whatever the constru
 test('every snapshot is consistent: endpoints and route configurations are all referenced, and references resolve', () => {
   for (const view of VIEWS()) {
     const t = createTranslator().translate(mesh(...world()), view);
-    assert.deepEqual(consistent(t.snapshot, t.refs), [], view.runType);
-    for (const name of t.refs.edsNames) assert.ok(t.snapshot.resources[ENDPOINT_TYPE].items.has(name), name);
-    for (const name of t.refs.routeNames) assert.ok(t.snapshot.resources[ROUTE_TYPE].items.has(name), name);
+    assert.deepEqual(consistent(t.snapshot), [], view.runType);
+    // The references are read from the resources: every assignment and route configuration is named.
+    const named = (type: typeof ENDPOINT_TYPE | typeof ROUTE_TYPE): string[] =>
+      [...new Set(PUSH_ORDER.flatMap((s) => [...(t.snapshot.resources[s].refs.get(type)?.keys() ?? [])]))].sort();
+    assert.deepEqual(named(ENDPOINT_TYPE), [...t.snapshot.resources[ENDPOINT_TYPE].items.keys()].sort(), view.runType);
+    assert.deepEqual(named(ROUTE_TYPE), [...t.snapshot.resources[ROUTE_TYPE].items.keys()].sort(), view.runType);
+    // A snapshot missing one of them, or holding one nothing names, is found out.
+    const cla = [...t.snapshot.resources[ENDPOINT_TYPE].items.values()];
+    const without = makeSnapshot({ ...t.snapshot.resources, [ENDPOINT_TYPE]: cla.slice(1) });
+    assert.match(consistent(without).join('\n'), new RegExp(`names endpoints ${cla[0]!.name.replace(/[|.]/g, '\\$&')}, which is not in the snapshot`));
+    const orphan = encodeRouteConfigParts('orphan', []);
+    const extra = makeSnapshot({ ...t.snapshot.resources, [ROUTE_TYPE]: [...t.snapshot.resources[ROUTE_TYPE].items.values(), orphan] });
+    assert.deepEqual(consistent(extra), ['route orphan: no resource names it']);
   }
 });
 

@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../../src/log.js';
 import { meshState, type MeshState } from '../../../src/model/mesh.js';
-import { CLUSTER_TYPE } from '../../../src/xds/resource.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE } from '../../../src/xds/resource.js';
 import { SnapshotCache } from '../../../src/xds/snapshot-cache.js';
 import { encodeResource, makeSnapshot, type Snapshot } from '../../../src/xds/snapshot.js';
 
@@ -149,4 +149,48 @@ test('a listener that throws does not keep the snapshot from the other watches',
   c.set('m3');
   tick(DEBOUNCE_MS);
   assert.deepEqual(got, ['a:m2', 'c:m2', 'a:m3', 'c:m3']);
+});
+
+test('an inconsistent snapshot is not published: the group keeps its last good one, and says why until a good one comes', (t) => {
+  const tick = mockTime(t);
+  const refused: Array<{ group: string; errors: readonly string[] }> = [];
+  const c = new SnapshotCache<{ key: string }>({
+    translator: {
+      nodeView: () => ({ key: 'all' }),
+      // A mesh whose origin starts with 'bad' gives an assignment no cluster names (a translation bug).
+      translate: (mesh: MeshState) => ({
+        snapshot: makeSnapshot({
+          [CLUSTER_TYPE]: [encodeResource(CLUSTER_TYPE, 'c', Buffer.from(mesh.origin), mesh.origin)],
+          ...(mesh.origin.startsWith('bad') ? { [ENDPOINT_TYPE]: [encodeResource(ENDPOINT_TYPE, 'orphan', Buffer.from('x'), 'orphan')] } : {}),
+        }),
+        skipped: [],
+      }),
+    },
+    logger: silentLogger(),
+    debounceMs: DEBOUNCE_MS,
+    debounceMaxMs: 3000,
+    now: () => Date.now(),
+    onRefused: (info) => refused.push(info),
+  });
+  t.after(() => c.stop());
+  const pushes: string[] = [];
+  c.setMesh(meshState([], 'good-1'));
+  const w = c.watch(nodeOf('n1'));
+  w.onChange((s) => pushes.push(originOf(s)));
+  tick(DEBOUNCE_MS + 50);
+  c.setMesh(meshState([], 'bad-1'));
+  tick(DEBOUNCE_MS + 50);
+  assert.deepEqual(pushes, [], 'nothing pushed');
+  assert.equal(originOf(w.current()!), 'good-1', 'the last good snapshot stays');
+  assert.deepEqual(refused, [{ group: 'all', errors: ['endpoints orphan: no resource names it'] }]);
+  assert.deepEqual(c.nodes()[0]!.refused?.errors, ['endpoints orphan: no resource names it']);
+  c.setMesh(meshState([], 'good-2'));
+  tick(DEBOUNCE_MS + 50);
+  assert.deepEqual(pushes, ['good-2']);
+  assert.equal(c.nodes()[0]!.refused, undefined, 'a good snapshot clears the refusal');
+  // Still refused: a node joining the group is served the last good snapshot.
+  c.setMesh(meshState([], 'bad-2'));
+  tick(DEBOUNCE_MS + 50);
+  const late = c.watch(nodeOf('n2'));
+  assert.equal(originOf(late.current()!), 'good-2', 'a new node of the group is served the last good one');
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CLUSTER_TYPE, ENDPOINT_TYPE } from '../../../src/xds/resource.js';
-import { desired, Subscription, TypeState } from '../../../src/xds/server/subscription.js';
+import { Subscription, TypeState } from '../../../src/xds/server/stream-state.js';
 import { cluster, endpoints, snapshotOf } from '../../support/fake-watcher.js';
 
 type View = { wildcard: boolean; names: string[] };
@@ -85,27 +85,27 @@ describe('desired', () => {
 
   it('wildcard covers every cluster; explicit names that do not exist map to undefined', () => {
     const t = new TypeState(CLUSTER_TYPE);
-    t.sub.applySotw(['*', 'zz']);
-    const want = desired(t, snap.resources[CLUSTER_TYPE]);
+    t.applySotw(['*', 'zz']);
+    const want = t.desired(snap.resources[CLUSTER_TYPE]);
     assert.deepEqual([...want.keys()].sort(), ['a', 'b', 'zz']);
     assert.equal(want.get('zz'), undefined);
   });
 
   it('wildcard means nothing for EDS: only named CLAs are wanted', () => {
     const t = new TypeState(ENDPOINT_TYPE);
-    t.sub.applySotw([]);
-    assert.equal(desired(t, snap.resources[ENDPOINT_TYPE]).size, 0);
-    t.sub.applySotw(['b']);
-    assert.deepEqual([...desired(t, snap.resources[ENDPOINT_TYPE]).keys()], ['b']);
+    t.applySotw([]);
+    assert.equal(t.desired(snap.resources[ENDPOINT_TYPE]).size, 0);
+    t.applySotw(['b']);
+    assert.deepEqual([...t.desired(snap.resources[ENDPOINT_TYPE]).keys()], ['b']);
   });
 
   it('retained resources stand in for names the snapshot dropped, within the subscription only', () => {
     const t = new TypeState(CLUSTER_TYPE);
-    t.sub.applySotw(['a']);
+    t.applySotw(['a']);
     const old = cluster('gone');
-    t.retained.set('gone', old);
-    assert.equal(desired(t, snap.resources[CLUSTER_TYPE]).has('gone'), false);
-    t.sub.applySotw(['a', 'gone']);
-    assert.equal(desired(t, snap.resources[CLUSTER_TYPE]).get('gone'), old);
+    t.retain(old);
+    assert.equal(t.desired(snap.resources[CLUSTER_TYPE]).has('gone'), false);
+    t.applySotw(['a', 'gone']);
+    assert.equal(t.desired(snap.resources[CLUSTER_TYPE]).get('gone'), old);
   });
 });
