@@ -10,7 +10,7 @@ import type { MeshState } from '../model/mesh.js';
 import { parseNode, type NodeInfo } from './node.js';
 import { PUSH_ORDER } from './resource.js';
 import type { ConfigWatcher, NodeWatch, WatchOptions } from './server/watcher.js';
-import { ConsistencyCheck, type Snapshot } from './snapshot.js';
+import { ConsistencyCheck, sameShape, type Snapshot } from './snapshot.js';
 
 /** Translation is what one translation pass yields for one group. */
 export interface Translation {
@@ -189,7 +189,8 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
    */
   private accept(g: Group<V>, next: Translation): boolean {
     if (next === g.translation) return true;
-    const errors = this.consistency.check(next.snapshot);
+    // The group's last snapshot passed; one with the same names and references passes too.
+    const errors = g.translation && sameShape(g.translation.snapshot, next.snapshot) ? [] : this.consistency.check(next.snapshot);
     if (errors.length === 0) {
       g.translation = next;
       g.refused = undefined;

@@ -327,6 +327,23 @@ export class ConsistencyCheck {
   }
 }
 
+/**
+ * sameShape says whether two snapshots have the same names and the same references in every type
+ * (the same Sets and count maps: patches and layers pass them on while no name comes or goes), so
+ * a consistency check of one holds for the other. A change to what resources say, not to what they
+ * name, then costs no check: with one node group per service that is most changes.
+ */
+export function sameShape(a: Snapshot, b: Snapshot): boolean {
+  for (const t of PUSH_ORDER) {
+    const x = a.resources[t];
+    const y = b.resources[t];
+    if (x === y) continue;
+    if (x.named !== y.named || namesOf(x) !== namesOf(y) || x.refs.size !== y.refs.size) return false;
+    for (const [target, counts] of x.refs) if (y.refs.get(target) !== counts) return false;
+  }
+  return true;
+}
+
 /** consistent lists what does not resolve in one snapshot (see ConsistencyCheck), without remembering anything. */
 export function consistent(snapshot: Snapshot): string[] {
   return new ConsistencyCheck().check(snapshot);

@@ -27,15 +27,36 @@ import { onDemandFilter } from './on-demand.js';
 import type { ShareBuilder } from './shares.js';
 import type { NodeView } from './view.js';
 
+interface GroupKeys {
+  readonly cds: string;
+  readonly lds: string;
+  readonly rds: string;
+  /** The key of the service the group fronts. */
+  readonly self: string | undefined;
+}
+
 /** SidecarBuilder translates sidecar views; it keeps the passthrough resources, made once. */
 export class SidecarBuilder {
   private passthrough?: EncodedResource;
   private passthroughHost?: EncodedVirtualHost;
 
+  // Cache keys of a group, made once per view (dropped with it): a rebuild visits every group, and
+  // looking up strings already hashed keeps that visit cheap.
+  private readonly viewKeys = new WeakMap<NodeView, GroupKeys>();
+
   constructor(
     private readonly c: TranslatorCaches,
     private readonly shares: ShareBuilder,
   ) {}
+
+  private keysOf(view: NodeView): GroupKeys {
+    let k = this.viewKeys.get(view);
+    if (!k) {
+      k = { cds: `${view.key}\0cds`, lds: `${view.key}\0lds`, rds: `${view.key}\0rds`, self: view.service === '' ? undefined : serviceKey(view.namespace, view.service) };
+      this.viewKeys.set(view, k);
+    }
+    return k;
+  }
 
   translate(mesh: MeshState, view: NodeView): Translation {
     const c = this.c;
@@ -52,7 +73,8 @@ export class SidecarBuilder {
       );
     // A group's own resources depend on its view, its own service (the same object while
     // unchanged) and the outbound route configuration: most changes reuse them as they are.
-    const self = view.service === '' ? undefined : mesh.services.get(serviceKey(view.namespace, view.service));
+    const keys = this.keysOf(view);
+    const self = keys.self === undefined ? undefined : mesh.services.get(keys.self);
     const last = c.sidecarOwns.get(view.key);
     let own: Own;
     if (last && last.view === view && last.self === self && last.rc === rc) {
@@ -70,21 +92,21 @@ export class SidecarBuilder {
     }
     if (view.onDemand) {
       // Its own clusters to the wildcard, every outbound cluster by name (ODCDS), virtual hosts by name (VHDS).
-      const wildcard = c.ownSet(`${view.key}\0cds`, CLUSTER_TYPE, undefined, [...own.clusters, ...c.onDemand.breakerClusters(set)]);
+      const wildcard = c.ownSet(keys.cds, CLUSTER_TYPE, undefined, [...own.clusters, ...c.onDemand.breakerClusters(set)]);
       return c.translation(view, c.withSkips(set.skipped, own), {
         [CLUSTER_TYPE]: c.onDemand.clusters(wildcard, set.clusters),
         [ENDPOINT_TYPE]: set.endpoints,
-        [LISTENER_TYPE]: c.ownSet(`${view.key}\0lds`, LISTENER_TYPE, set.listeners, own.listeners),
-        [ROUTE_TYPE]: c.ownSet(`${view.key}\0rds`, ROUTE_TYPE, set.routes, own.routes),
+        [LISTENER_TYPE]: c.ownSet(keys.lds, LISTENER_TYPE, set.listeners, own.listeners),
+        [ROUTE_TYPE]: c.ownSet(keys.rds, ROUTE_TYPE, set.routes, own.routes),
         [VHOST_TYPE]: c.onDemand.virtualHosts(set),
       });
     }
     return c.translation(view, c.withSkips(set.skipped, own), {
-      [CLUSTER_TYPE]: c.ownSet(`${view.key}\0cds`, CLUSTER_TYPE, set.clusters, own.clusters),
+      [CLUSTER_TYPE]: c.ownSet(keys.cds, CLUSTER_TYPE, set.clusters, own.clusters),
       [ENDPOINT_TYPE]: set.endpoints,
       // Shares add listeners and routes only for service-level breakers (internal listeners).
-      [LISTENER_TYPE]: c.ownSet(`${view.key}\0lds`, LISTENER_TYPE, set.listeners, own.listeners),
-      [ROUTE_TYPE]: c.ownSet(`${view.key}\0rds`, ROUTE_TYPE, set.routes, own.routes),
+      [LISTENER_TYPE]: c.ownSet(keys.lds, LISTENER_TYPE, set.listeners, own.listeners),
+      [ROUTE_TYPE]: c.ownSet(keys.rds, ROUTE_TYPE, set.routes, own.routes),
     });
   }
 
