@@ -1,6 +1,9 @@
 // The configuration schema: one place that says every key, its default and what is allowed.
-// Parsed once at start-up (file, then POLARIS_XDS_* environment, then flags) and frozen.
+// Parsed once at start-up (file, then POLARIS_XDS_* environment, then flags) and frozen. Each
+// default is written once, on its key: a missing section is parsed as `{}` (zod prefault), so its
+// keys take their own defaults. The xDS stream limits' defaults are the server's (DEFAULT_LIMITS).
 import { z } from 'zod';
+import { DEFAULT_LIMITS as LIMITS } from '../xds/server/options.js';
 import { checkAddress, type AddressUse } from './address.js';
 
 /** address is a host:port string checked once by checkAddress (one message per bad value). */
@@ -34,7 +37,7 @@ export const ConfigSchema = z
         startupWaitMs: duration.default(1000),
       })
       .strict()
-      .default({ addresses: [], namespaces: [], pollIntervalMs: 1000, requestTimeoutMs: 3000, startupWaitMs: 1000 }),
+      .prefault({}),
     /** A YAML mesh file (the file source). With neither polaris.addresses nor file, the example mesh is served. */
     file: z.string().optional(),
     cacheDir: z.string().optional(),
@@ -49,9 +52,9 @@ export const ConfigSchema = z
         /** 0 disables; otherwise streams are closed after this age (grpc-js adds ±10% jitter). */
         maxConnectionAgeMs: duration.default(0),
         maxConnectionAgeGraceMs: duration.default(60_000),
-        maxResourceNames: z.number().int().positive().default(100_000),
+        maxResourceNames: z.number().int().positive().default(LIMITS.maxResourceNames),
         /** Longest resource name a request may carry, in characters. */
-        maxNameLength: z.number().int().positive().default(4096),
+        maxNameLength: z.number().int().positive().default(LIMITS.maxNameLength),
         /** Largest request message accepted (grpc-js refuses larger ones before decoding). */
         maxReceiveMessageBytes: z.number().int().min(1024).default(4 * MiB),
         /** HTTP/2 streams one client connection may open at once (Envoy uses one per connection for ADS). */
@@ -59,13 +62,13 @@ export const ConfigSchema = z
         /** 0 disables; otherwise connections with no open stream for this long are closed. */
         maxConnectionIdleMs: duration.default(300_000),
         /** Response bytes one stream may have unflushed (its client not reading) before it is ended. */
-        maxPendingBytesPerStream: z.number().int().min(MiB).default(32 * MiB),
+        maxPendingBytesPerStream: z.number().int().min(MiB).default(LIMITS.maxPendingBytesPerStream),
         /** Unflushed response bytes of all streams together; beyond it the streams stalled longest are ended. */
-        maxPendingBytes: z.number().int().min(MiB).default(96 * MiB),
+        maxPendingBytes: z.number().int().min(MiB).default(LIMITS.maxPendingBytes),
         /** Bytes of decoded SotW resource-name lists kept for reuse across streams. */
-        maxNameListCacheBytes: z.number().int().nonnegative().default(32 * MiB),
+        maxNameListCacheBytes: z.number().int().nonnegative().default(LIMITS.maxNameListCacheBytes),
         /** 0 disables; otherwise a stream whose client has read nothing for this long while responses wait is ended. */
-        maxStallMs: duration.default(60_000),
+        maxStallMs: duration.default(LIMITS.maxStallMs),
         tls: z
           .object({
             cert: z.string(),
@@ -79,36 +82,18 @@ export const ConfigSchema = z
         drainMs: duration.default(5000),
       })
       .strict()
-      .default({
-        address: '0.0.0.0:15010',
-        debounceMs: 100,
-        debounceMaxMs: 1000,
-        keepaliveTimeMs: 30_000,
-        keepaliveTimeoutMs: 10_000,
-        maxConnectionAgeMs: 0,
-        maxConnectionAgeGraceMs: 60_000,
-        maxResourceNames: 100_000,
-        maxNameLength: 4096,
-        maxReceiveMessageBytes: 4 * MiB,
-        maxConcurrentStreamsPerConnection: 16,
-        maxConnectionIdleMs: 300_000,
-        maxPendingBytesPerStream: 32 * MiB,
-        maxPendingBytes: 96 * MiB,
-        maxNameListCacheBytes: 32 * MiB,
-        maxStallMs: 60_000,
-        drainMs: 5000,
-      }),
+      .prefault({}),
     admin: z
       .object({ address: address('listen').default('127.0.0.1:15014') })
       .strict()
-      .default({ address: '127.0.0.1:15014' }),
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
         format: z.enum(['json', 'pretty']).default('json'),
       })
       .strict()
-      .default({ level: 'info', format: 'json' }),
+      .prefault({}),
   })
   .strict();
 

@@ -5,7 +5,7 @@
 import type { ConfigWatcher, NodeWatch, WatchOptions } from './server/watcher.js';
 import type { Node } from '../gen/envoy/config/core/v3/base.js';
 import type { Logger } from '../log.js';
-import { BoundedMap } from './bounded-map.js';
+import { ByteBoundedCache } from './byte-bounded-cache.js';
 import { parseNode, type NodeInfo } from './node.js';
 
 /** Where a convention's key is set. */
@@ -78,7 +78,7 @@ const NODES_REMEMBERED = 10_000;
  * a node that reconnects (to this replica) is not logged again.
  */
 export class UnsupportedKeyLog {
-  private readonly told = new BoundedMap<string, true>(NODES_REMEMBERED);
+  private readonly told = new ByteBoundedCache<string, true>({ maxEntries: NODES_REMEMBERED });
   constructor(private readonly logger: Logger) {}
 
   /** seen looks at a node; it logs a warning the first time a node sets unsupported keys. */

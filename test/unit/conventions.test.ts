@@ -13,8 +13,8 @@ import type { ConfigWatcher } from '../../src/xds/server/watcher.js';
 import { createTranslator } from '../../src/xds/translate/index.js';
 import { outboundCluster } from '../../src/xds/translate/names.js';
 import { repoRoot } from '../support/components.js';
-import { decoded, resource, type Json } from './translate/support/envoy-protos.js';
-import { instance, mesh, service, sidecar } from './translate/support/fixtures.js';
+import { decoded, resource, type Json } from './xds/translate/support/envoy-protos.js';
+import { instance, mesh, service, sidecar } from './xds/translate/support/fixtures.js';
 
 const DOC = readFileSync(join(repoRoot, 'docs/compatibility.md'), 'utf8');
 

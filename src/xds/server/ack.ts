@@ -2,6 +2,7 @@
 // client ACKed, its last NACK, and which versions are parked (never re-sent to this stream).
 // ACK vs NACK is decided by error_detail alone
 // (https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#ack-and-nack-semantics-summary).
+import { ByteBoundedCache } from '../byte-bounded-cache.js';
 
 /** NackRecord is the client's last rejection of one type. */
 export interface NackRecord {
@@ -15,7 +16,10 @@ export interface NackRecord {
 /** SentRecord is one response still waiting for its ACK or NACK. */
 export interface SentRecord {
   readonly nonce: string;
+  /** The content version of the type set the response was built from (what hooks and parking use). */
   readonly version: string;
+  /** What the response carried as version_info (SotW: `version`) or system_version_info (Delta: the nonce). */
+  readonly wireVersion: string;
   readonly at: number;
   /** Delta: the resources the response carried, for NACK parking (dropped once answered). */
   readonly resources?: ReadonlyArray<{ readonly name: string; readonly version: string }>;
@@ -40,23 +44,38 @@ export class AckState {
   /** The latest response sent. */
   last?: SentRecord;
   ackedNonce?: string;
+  /** The content version of the ACKed response; SotW: the version_info the client ACKed with. */
   ackedVersion?: string;
+  /** What the ACKed response carried: SotW the version_info the client ACKed with, Delta its system_version_info. */
+  ackedWireVersion?: string;
   ackedAt?: number;
   lastNack?: NackRecord;
   /** SotW: the type version the client rejected; a response with this version is not sent again. */
   parkedVersion?: string;
-  /** Delta: name → resource version the client rejected; that version is not sent again. */
-  readonly parked = new Map<string, string>();
-  private readonly outstanding = new Map<string, SentRecord>();
+  // Delta: name → resource version the client rejected; that version is not sent again.
+  private readonly parked = new ByteBoundedCache<string, string>({ maxEntries: MAX_PARKED });
+  // Responses not answered yet, oldest first.
+  private readonly outstanding = new ByteBoundedCache<string, SentRecord>({ maxEntries: MAX_OUTSTANDING });
 
   /** recordSent notes a response just written. */
   recordSent(rec: SentRecord): void {
     this.last = rec;
     this.outstanding.set(rec.nonce, rec);
-    if (this.outstanding.size > MAX_OUTSTANDING) {
-      const oldest = this.outstanding.keys().next().value as string;
-      this.outstanding.delete(oldest);
-    }
+  }
+
+  /** parkedVersionOf is the version of `name` the client rejected (Delta), if any. */
+  parkedVersionOf(name: string): string | undefined {
+    return this.parked.peek(name);
+  }
+
+  /** parkedCount is how many resources have a rejected version parked (Delta). */
+  get parkedCount(): number {
+    return this.parked.size;
+  }
+
+  /** pruneParked forgets parked versions of names `keep` rejects. */
+  pruneParked(keep: (name: string) => boolean): void {
+    for (const n of [...this.parked.keys()]) if (!keep(n)) this.parked.delete(n);
   }
 
   /** isOutstanding says whether `nonce` names a response of this type still waiting for an answer. */
@@ -70,7 +89,7 @@ export class AckState {
    * `ackVersion` is the version the client says it applied (SotW `version_info`).
    */
   answer(nonce: string, errorDetail: { code: number; message: string } | undefined, ackVersion: string | undefined, now: number): AckOutcome | undefined {
-    const rec = this.outstanding.get(nonce);
+    const rec = this.outstanding.peek(nonce);
     if (!rec) return undefined;
     for (const k of [...this.outstanding.keys()]) {
       this.outstanding.delete(k);
@@ -78,22 +97,19 @@ export class AckState {
     }
     const latencyMs = Math.max(0, now - rec.at);
     // Answered: the resource list is not needed any more (it is a stream's whole EDS set at first).
-    if (this.last === rec && rec.resources) this.last = { nonce: rec.nonce, version: rec.version, at: rec.at };
+    if (this.last === rec && rec.resources) this.last = { nonce: rec.nonce, version: rec.version, wireVersion: rec.wireVersion, at: rec.at };
     if (errorDetail) {
       const nack: NackRecord = { version: rec.version, nonce, code: errorDetail.code, message: errorDetail.message.slice(0, MAX_ERROR_CHARS), at: now };
       this.lastNack = nack;
       this.parkedVersion = rec.version;
-      if (rec.resources) {
-        for (const { name, version } of rec.resources) {
-          this.parked.delete(name);
-          this.parked.set(name, version);
-        }
-        while (this.parked.size > MAX_PARKED) this.parked.delete(this.parked.keys().next().value as string);
-      }
+      // The newest rejections are kept; the oldest go first beyond MAX_PARKED.
+      for (const { name, version } of rec.resources ?? []) this.parked.set(name, version);
       return { kind: 'nack', nack, latencyMs };
     }
     this.ackedNonce = nonce;
-    this.ackedVersion = ackVersion === undefined ? rec.version : ackVersion.slice(0, MAX_VERSION_CHARS);
+    const told = ackVersion?.slice(0, MAX_VERSION_CHARS);
+    this.ackedVersion = told ?? rec.version;
+    this.ackedWireVersion = told ?? rec.wireVersion;
     this.ackedAt = now;
     return { kind: 'ack', nonce, version: this.ackedVersion, latencyMs };
   }

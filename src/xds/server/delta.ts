@@ -8,6 +8,9 @@ import { encodeDeltaResponse } from './response.js';
 import { openVhds } from './vhds.js';
 import { byName, MISSING, WILDCARD, type SentHolds, type TypeState } from './stream-state.js';
 
+// system_version_info is for debugging only: the nonce, which names the content (shared-responses.ts).
+const systemVersionInfo = (nonce: string): string => nonce;
+
 // initial_resource_versions may carry an empty version; it still means "held", at no known version.
 const HELD_UNKNOWN = '?';
 
@@ -74,7 +77,7 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
   const want = t.desired(resources);
   // The client holds an earlier set of exactly the names it wants: send what changed between them.
   const heldSet = t.heldSet;
-  if (want === resources.items && heldSet && t.ack.parked.size === 0 && allIn(t.forcedNames, resources)) {
+  if (want === resources.items && heldSet && t.ack.parkedCount === 0 && allIn(t.forcedNames, resources)) {
     return planFromHeld(t, heldSet, resources);
   }
   const forced = t.forcedNames;
@@ -87,7 +90,7 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
     const held = t.heldVersion(n);
     if (r) {
       if (held === r.version && !forced.has(n)) continue;
-      if (t.ack.parked.get(n) === r.version) {
+      if (t.ack.parkedVersionOf(n) === r.version) {
         parked = true;
         continue;
       }
@@ -124,7 +127,7 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
 function heldUnchanged(t: TypeState, resources: TypeResources): boolean {
   const held = t.heldSet;
   if (!held || held === resources || t.wildcard || t.subscribedNames !== namesOf(held)) return false;
-  if (t.forcedNames.size > 0 || t.retainedCount > 0 || t.firstResponseDue || t.ack.parked.size > 0) return false;
+  if (t.forcedNames.size > 0 || t.retainedCount > 0 || t.firstResponseDue || t.ack.parkedCount > 0) return false;
   const d = t.views.diff(held, resources);
   return d.changed.length === 0 && d.removed.length === 0;
 }
@@ -165,7 +168,7 @@ function deltaPlan(
     updated,
     added,
     commit(nonce, now) {
-      t.sent({ nonce, version, at: now, resources: sent }, holds);
+      t.sent({ nonce, version, wireVersion: systemVersionInfo(nonce), at: now, resources: sent }, holds);
     },
   };
 }
@@ -177,6 +180,8 @@ export const delta: Protocol<DeltaDiscoveryRequest> = {
   head,
   onRequest,
   plan,
-  // system_version_info is for debugging only: the nonce, which names the content (shared-responses.ts).
-  encode: (p, nonce, controlPlane) => encodeDeltaResponse({ typeUrl: p.typeUrl, version: nonce, resources: p.resources, removed: p.removed }, nonce, controlPlane),
+  encode: (p, nonce, controlPlane) => {
+    const response = { typeUrl: p.typeUrl, version: systemVersionInfo(nonce), resources: p.resources, removed: p.removed };
+    return encodeDeltaResponse(response, nonce, controlPlane);
+  },
 };

@@ -32,10 +32,16 @@ export interface XdsLimits {
 
 const MiB = 1024 * 1024;
 
-// Sized for the Helm chart's pod (512 MiB, of which 384 MiB V8 heap): unflushed responses live
-// outside the heap, in the rest.
+/**
+ * DEFAULT_LIMITS are the limits of a server given none, and the defaults of the `xds.*` keys of
+ * the same names (src/config/schema.ts). Sized for the Helm chart's pod (512 MiB, of which 384 MiB
+ * V8 heap): unflushed responses live outside the heap, in the rest. 100,000 names: Envoy's SotW
+ * EDS subscription names every cluster it has, more than 10,000 in a 10,000-service mesh with
+ * routing rules, while a request carrying them is still bounded by xds.maxReceiveMessageBytes
+ * (docs/security.md).
+ */
 export const DEFAULT_LIMITS: XdsLimits = Object.freeze({
-  maxResourceNames: 10_000,
+  maxResourceNames: 100_000,
   maxNameLength: 4096,
   maxInFlightResponses: 8,
   retainRemovedMs: 30_000,

@@ -25,12 +25,15 @@ export interface TypeStatus {
   /** Resources the client holds as far as the server knows. */
   readonly resources: number;
   /**
-   * The version of the type set the latest response was built from: SotW's version_info. A Delta
-   * client is sent the nonce as system_version_info instead, so for Delta compare `sentNonce`.
+   * What the latest response carried, as the client received it: SotW's version_info (the type
+   * set's content version), Delta's system_version_info (the nonce).
    */
   readonly sentVersion?: string;
+  /** The content version of the type set the latest response was built from; replicas agree on it. */
+  readonly contentVersion?: string;
   readonly sentNonce?: string;
   readonly sentAt?: string;
+  /** What the ACKed response carried: SotW the version_info the client ACKed with, Delta its system_version_info. */
   readonly ackedVersion?: string;
   readonly ackedNonce?: string;
   readonly ackedAt?: string;
@@ -90,10 +93,11 @@ export function typeStatus(t: TypeState): TypeStatus {
     subscribedNames: t.subscribedNames.size,
     names: [...t.subscribedNames].sort().slice(0, MAX_LISTED_NAMES),
     resources: t.heldCount(),
-    sentVersion: a.last?.version,
+    sentVersion: a.last?.wireVersion,
+    contentVersion: a.last?.version,
     sentNonce: a.last?.nonce,
     sentAt: iso(a.last?.at),
-    ackedVersion: a.ackedVersion,
+    ackedVersion: a.ackedWireVersion,
     ackedNonce: a.ackedNonce,
     ackedAt: iso(a.ackedAt),
     lastNack: a.lastNack && { ...a.lastNack, at: iso(a.lastNack.at)! },

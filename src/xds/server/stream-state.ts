@@ -347,7 +347,7 @@ export class TypeState {
     this.held.prune(keep);
     for (const n of this.forced) if (!keep(n)) this.forced.delete(n);
     for (const n of this.retainedResources.keys()) if (!keep(n)) this.retainedResources.delete(n);
-    for (const n of this.ack.parked.keys()) if (!keep(n)) this.ack.parked.delete(n);
+    this.ack.pruneParked(keep);
   }
 
   // ---------------------------------------------------------------- what the client holds

@@ -61,7 +61,7 @@ export class WarmingGate {
     for (const n of this.awaiting) {
       const a = assignments.get(n);
       // Gone from the mesh, written, or (Delta) rejected before and parked: nothing more to wait for.
-      if (!a || eds.holds(n) || eds.ack.parked.get(n) === a.version) this.awaiting.delete(n);
+      if (!a || eds.holds(n) || eds.ack.parkedVersionOf(n) === a.version) this.awaiting.delete(n);
     }
     if (this.awaiting.size === 0 || this.expired) {
       this.awaiting.clear();

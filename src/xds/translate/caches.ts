@@ -1,7 +1,8 @@
 // TranslatorCaches: every cache of one translator, in one place, each with its bound. Two kinds:
 // - Memo / WeakMap entries hang off the model objects (Service, MeshState, RuleSet) or the encoded
 //   lists they were built from, and are dropped with them: bounded by the live mesh.
-// - String-keyed maps (BoundedMap) outlive the objects their keys name; each has a count bound.
+// - String-keyed maps (ByteBoundedCache, sized by count, least recently used out first) outlive
+//   the objects their keys name; each has a count bound.
 //   Per-group entries (keyed by NodeView.key) belong to groups that may have disconnected: they are
 //   bounded by MAX_GROUPS, oldest first, so a churn of node groups cannot grow them for ever.
 import type { MeshState, RateLimitRule, RuleSet, Service } from '../../model/mesh.js';
@@ -15,7 +16,7 @@ import {
   type Snapshot,
   type TypeResources,
 } from '../snapshot.js';
-import { BoundedMap } from '../bounded-map.js';
+import { ByteBoundedCache } from '../byte-bounded-cache.js';
 import { encodeRouteConfigParts, type EncodedVirtualHost } from './encode.js';
 import { GuardCache } from './guard.js';
 import { Memo, sameItems } from './memo.js';
@@ -74,13 +75,13 @@ type SkipJoin = { readonly base: readonly SkipReason[]; readonly all: readonly S
 export class TranslatorCaches {
   // Clusters depend only on their name, whether they speak HTTP/2 and their guard: keyed by those,
   // an instance change does not re-encode them.
-  readonly clusters = new BoundedMap<string, EncodedResource>(MAX_RESOURCES);
+  readonly clusters = new ByteBoundedCache<string, EncodedResource>({ maxEntries: MAX_RESOURCES });
   readonly serviceCLAs = new Memo<EncodedResource>();
   readonly plans = new Memo<RulePlan>();
   readonly ruleResources = new Memo<RuleResources>();
   readonly vhosts = new Memo<EncodedVirtualHost>();
   // A service without inbound rules has a virtual host that depends only on its name and domains.
-  readonly plainVhosts = new BoundedMap<string, EncodedVirtualHost>(MAX_RESOURCES);
+  readonly plainVhosts = new ByteBoundedCache<string, EncodedVirtualHost>({ maxEntries: MAX_RESOURCES });
   readonly plainVhostByDomains = new WeakMap<
     readonly string[],
     { readonly name: string; readonly vh: EncodedVirtualHost }
@@ -91,9 +92,11 @@ export class TranslatorCaches {
   readonly outbound = new OutboundCaches();
   readonly claims = new Memo<Claims>();
   /** The claims of the newest mesh seen per (namespace, case), to carry over while names and ports hold. */
-  readonly lastClaims = new BoundedMap<string, { readonly mesh: MeshState; readonly claims: Claims }>(MAX_CLAIM_KEYS);
+  readonly lastClaims = new ByteBoundedCache<string, { readonly mesh: MeshState; readonly claims: Claims }>({
+    maxEntries: MAX_CLAIM_KEYS,
+  });
   /** The newest OutboundSet per caller identity, patched by the next mesh. */
-  readonly outboundSets = new BoundedMap<string, OutboundSet>(MAX_CALLERS);
+  readonly outboundSets = new ByteBoundedCache<string, OutboundSet>({ maxEntries: MAX_CALLERS });
   /** One outbound route configuration per virtual host list (the list object is kept while unchanged). */
   readonly outboundRoutes = new WeakMap<readonly EncodedVirtualHost[], EncodedResource>();
   /** What on-demand sidecars get besides the shared sets (VHDS answers, their type sets); bounds in on-demand.ts. */
@@ -101,26 +104,26 @@ export class TranslatorCaches {
   readonly gatewayHosts = new WeakMap<RulePlan, EncodedVirtualHost>();
   readonly rateLimitPlans = new WeakMap<RuleSet<RateLimitRule>, RateLimitPlan>();
   readonly proxylessRoutes = new Memo<EncodedResource>();
-  readonly apiListeners = new BoundedMap<string, EncodedResource>(MAX_RESOURCES);
+  readonly apiListeners = new ByteBoundedCache<string, EncodedResource>({ maxEntries: MAX_RESOURCES });
   /** Per group: its own resources, reused while its view, own service and route configuration hold. */
-  readonly sidecarOwns = new BoundedMap<
+  readonly sidecarOwns = new ByteBoundedCache<
     string,
     { readonly view: NodeView; readonly self: Service | undefined; readonly rc: EncodedResource; readonly own: Own }
-  >(MAX_GROUPS);
+  >({ maxEntries: MAX_GROUPS });
   // Domain lists are made once per mesh and shared by every node group: each is stringified once.
   private readonly domainKeys = new WeakMap<readonly string[], string>();
   private readonly skipJoins = new WeakMap<object, SkipJoin>();
-  private readonly small = new BoundedMap<string, EncodedResource>(MAX_GROUPS);
-  private readonly routeConfigs = new BoundedMap<
+  private readonly small = new ByteBoundedCache<string, EncodedResource>({ maxEntries: MAX_GROUPS });
+  private readonly routeConfigs = new ByteBoundedCache<
     string,
     { parts: readonly EncodedVirtualHost[]; res: EncodedResource }
-  >(MAX_ROUTE_CONFIGS);
+  >({ maxEntries: MAX_ROUTE_CONFIGS });
   // Up to four type sets per group.
-  private readonly groupSets = new BoundedMap<
+  private readonly groupSets = new ByteBoundedCache<
     string,
     { readonly base: TypeResources | undefined; readonly list: readonly EncodedResource[]; readonly set: TypeResources }
-  >(2 * MAX_GROUPS);
-  private readonly lastTranslations = new BoundedMap<string, Translation>(MAX_GROUPS);
+  >({ maxEntries: 2 * MAX_GROUPS });
+  private readonly lastTranslations = new ByteBoundedCache<string, Translation>({ maxEntries: MAX_GROUPS });
 
   /** domainsKey is a domain list as a cache key, made once per list object. */
   domainsKey(domains: readonly string[]): string {

@@ -14,7 +14,7 @@ import { RouteConfiguration } from '../../gen/envoy/config/route/v3/route.js';
 import { VirtualHost } from '../../gen/envoy/config/route/v3/route_components.js';
 import { OnDemand } from '../../gen/envoy/extensions/filters/http/on_demand/v3/on_demand.js';
 import type { HttpFilter } from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
-import { BoundedMap } from '../bounded-map.js';
+import { ByteBoundedCache } from '../byte-bounded-cache.js';
 import { virtualHostRefs } from '../refs.js';
 import { VHOST_TYPE, type TypeUrl } from '../resource.js';
 import type { ResourceMap } from '../resource-map.js';
@@ -74,8 +74,8 @@ const NO_TYPE_REFS: TypeRefs = new Map();
  */
 export class OnDemandCaches {
   private readonly byVhost = new WeakMap<EncodedVirtualHost, Map<string, EncodedResource>>();
-  private readonly passthrough = new BoundedMap<string, EncodedResource>(1 << 14);
-  private readonly notFound = new BoundedMap<string, EncodedResource>(1 << 12);
+  private readonly passthrough = new ByteBoundedCache<string, EncodedResource>({ maxEntries: 1 << 14 });
+  private readonly notFound = new ByteBoundedCache<string, EncodedResource>({ maxEntries: 1 << 12 });
   private readonly domainIndex = new WeakMap<Claims, Map<string, string>>();
   private readonly versions = new WeakMap<readonly EncodedVirtualHost[], string>();
   private readonly vhostSets = new WeakMap<OutboundSet, TypeResources>();

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serviceKey, type Service } from '../../../src/model/mesh.js';
 import { TrueCallers } from '../../../src/sync/true-callers.js';
-import { dest, instance, ms, rule, service, source } from '../translate/support/fixtures.js';
+import { dest, instance, ms, rule, service, source } from '../xds/translate/support/fixtures.js';
 
 const toV2 = dest({ version: ms('EXACT', 'v2') }, { service: 'backend', namespace: 'shop' });
 const asCalleeHoldsIt = rule('r.any', [source({ $path: ms('EXACT', '/beta') })], [toV2]);
