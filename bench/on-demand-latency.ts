@@ -54,6 +54,14 @@ try {
   await waitFor('the on-demand sidecar', () => ready(onDemand.outbound, `${name(total - 1)}.${NS}`), 60_000, 100);
   const lat = { onDemandFirst: [] as number[], fullFirst: [] as number[], onDemandWarm: [] as number[] };
   const added: number[] = [];
+  // What each stream was sent, after n services called (the readiness probe called one).
+  const sent = async () => {
+    const rows = await bridge.adminJson<Array<{ counters: { bytesSent: number }; onDemand?: { virtualHosts: number; clusters: number } }>>('/debug/syncz');
+    const od = rows.find((r) => r.onDemand);
+    const fs = rows.find((r) => !r.onDemand);
+    return { onDemandBytes: od?.counters.bytesSent ?? 0, fullStateBytes: fs?.counters.bytesSent ?? 0, holds: od?.onDemand };
+  };
+  const bytesAfter: Record<string, Awaited<ReturnType<typeof sent>>> = { '1': await sent() };
   // Spread over the mesh; neither sidecar has called these.
   for (let k = 0; k < called; k++) {
     const host = `${name(Math.floor((k * total) / called))}.${NS}`;
@@ -67,20 +75,20 @@ try {
     lat.fullFirst.push(base.ms);
     lat.onDemandWarm.push(warm.ms);
     added.push(cold.ms - base.ms);
+    if (k + 2 === 4 || k + 1 === called) bytesAfter[String(k + 2)] = await sent();
   }
   const stat = (v: number[]) => {
     const s = [...v].sort((a, b) => a - b);
     return { n: s.length, p50: quantile(s, 0.5), p99: quantile(s, 0.99), max: s[s.length - 1]! };
   };
   const summary = { onDemandFirst: stat(lat.onDemandFirst), fullStateFirst: stat(lat.fullFirst), onDemandSecond: stat(lat.onDemandWarm), added: stat(added) };
-  const syncz = await bridge.adminJson<Array<{ nodeId: string; counters: { bytesSent: number }; onDemand?: { virtualHosts: number; clusters: number } }>>('/debug/syncz');
-  const bytes = Object.fromEntries(syncz.map((r) => [r.onDemand ? 'onDemand' : 'fullState', { bytesSent: r.counters.bytesSent, holds: r.onDemand }]));
-  const result = { when: new Date().toISOString(), cores: cpus().length, services: total, called, ...summary, bytes };
+  const result = { when: new Date().toISOString(), cores: cpus().length, services: total, called, ...summary, bytesAfterServicesCalled: bytesAfter };
   console.log('| request | n | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|');
   for (const [label, s] of [['on-demand, first', summary.onDemandFirst], ['full-state, first', summary.fullStateFirst], ['on-demand, second', summary.onDemandSecond], ['added by on demand (paired)', summary.added]] as const) {
     console.log(`| ${label} | ${s.n} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.max.toFixed(2)} |`);
   }
-  console.log(`bytes sent: ${JSON.stringify(bytes)}`);
+  console.log('| services called | on-demand stream: bytes sent | holds | full-state stream: bytes sent |\n|---|---|---|---|');
+  for (const [n, b] of Object.entries(bytesAfter)) console.log(`| ${n} | ${b.onDemandBytes} | ${b.holds ? `${b.holds.virtualHosts} virtual hosts, ${b.holds.clusters} clusters` : '-'} | ${b.fullStateBytes} |`);
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `on-demand-latency-${result.when.replace(/[:.]/g, '-')}.json`), JSON.stringify(result, null, 2));
