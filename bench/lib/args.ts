@@ -26,7 +26,8 @@ export interface BenchArgs {
   /** Extra scenario: this mesh size through the fake Polaris (0 = none). */
   readonly fakeMesh: number;
   readonly fakeStreams: readonly number[];
-  readonly fronted: number;
+  /** Each value is its own convergence scenario (so 0 and 100 compare in one run). */
+  readonly fronted: readonly number[];
   readonly rounds: number;
   /** The changes of each round, in order. */
   readonly changes: readonly ChangeKind[];
@@ -52,7 +53,8 @@ export const USAGE = `usage: npm run bench [-- flags]
   --modes LIST               sotw,delta
   --feed file|fake-polaris   where the bridge reads the mesh (default file)
   --fake-mesh N              also run an N-service mesh through the fake Polaris (0: no)
-  --fronted N                streams front at most N distinct services (node groups); 0 = all
+  --fronted LIST             streams front at most N distinct services (node groups); 0 = all; a list (0,100)
+                             runs each as its own scenario, so the figures compare within one run
   --rounds N                 rounds of the four changes per stream count
   --changes LIST             which changes each round makes (default: health-flip,instance-add,service-add,rule-change)
   --workers N                client worker processes (default: cores)
@@ -124,7 +126,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     feed,
     fakeMesh: num(v['fake-mesh'], quick ? 1000 : 10000),
     fakeStreams: [100],
-    fronted: num(v.fronted, quick ? 100 : 0),
+    fronted: list(v.fronted, [quick ? 100 : 0]),
     rounds: num(v.rounds, quick ? 1 : 2),
     changes,
     rawRounds: quick ? 5 : 9,

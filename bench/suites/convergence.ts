@@ -202,7 +202,7 @@ export async function runConvergence(opts: ConvergenceOptions): Promise<Converge
     fronted: opts.fronted > 0 ? Math.min(opts.fronted, opts.services) : opts.services,
     debounceMs: opts.debounceMs ?? null,
   };
-  const label = `${opts.services} services, ${opts.mode}, ${opts.feed}`;
+  const label = `${opts.services} services, ${opts.mode}, ${opts.feed}, ${base.fronted} groups`;
   mkdirSync(opts.workDir, { recursive: true });
   const feed = opts.feed === 'file' ? fileFeed(mesh) : await fakePolarisFeed(mesh);
   let bridge: Bridge | undefined;
