@@ -50,7 +50,8 @@ export const USAGE = `usage: npm run bench [-- flags]
   --meshes LIST              services per mesh for the convergence suite (10 instances each)
   --translate-meshes LIST    services per mesh for the translator micro-bench
   --streams LIST             stream counts, opened in turn on one bridge (e.g. 100,1000,5000)
-  --modes LIST               sotw,delta
+  --modes LIST               sotw,delta,on-demand (on-demand: Delta sidecars with openOnDemand that call
+                             three services each, a tenth of them the one the changes touch)
   --feed file|fake-polaris   where the bridge reads the mesh (default file)
   --fake-mesh N              also run an N-service mesh through the fake Polaris (0: no)
   --fronted LIST             streams front at most N distinct services (node groups); 0 = all; a list (0,100)
@@ -103,7 +104,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   const suites = (v.suites ? v.suites.split(',') : ['translate', 'raw', 'convergence']) as Suite[];
   for (const s of suites) if (!['translate', 'raw', 'convergence'].includes(s)) throw new Error(`unknown suite ${s}`);
   const modes = (v.modes ? v.modes.split(',') : ['sotw', 'delta']) as AdsMode[];
-  for (const m of modes) if (m !== 'sotw' && m !== 'delta') throw new Error(`unknown mode ${m}`);
+  for (const m of modes) if (m !== 'sotw' && m !== 'delta' && m !== 'on-demand') throw new Error(`unknown mode ${m}`);
   const changes = (v.changes ? v.changes.split(',') : [...CHANGE_KINDS]) as ChangeKind[];
   for (const c of changes) if (!CHANGE_KINDS.includes(c)) throw new Error(`unknown change ${c} (one of ${CHANGE_KINDS.join(', ')})`);
   const feed = (v.feed ?? 'file') as FeedKind;
