@@ -4,6 +4,7 @@ import type { MachineInfo } from './lib/machine.js';
 import { median, type Summary } from './lib/stats.js';
 import { kb, mb, ms, table } from './lib/table.js';
 import type { ChangeResult, ConvergenceResult } from './suites/convergence.js';
+import type { RateLimitResult } from './suites/ratelimit.js';
 import type { RawResult } from './suites/raw.js';
 import type { TranslateResult } from './suites/translate.js';
 import type { ChangeKind } from './workload/changes.js';
@@ -26,6 +27,8 @@ export interface RunResult {
   readonly translate: TranslateResult[];
   readonly raw: RawResult[];
   readonly convergence: ConvergenceResult[];
+  /** Latency a LOCAL and a GLOBAL rate-limit rule add through a real Envoy (absent in results written before it existed). */
+  readonly ratelimit?: RateLimitResult[];
   readonly profiles: ProfileSummary[];
   readonly targets: TargetCheck[];
 }
@@ -196,6 +199,22 @@ export function render(r: RunResult): string {
       ),
     );
   }
+  for (const x of r.ratelimit ?? []) {
+    if (x.error) {
+      out.push(`\n!! rate-limit latency: ${x.error}`);
+      continue;
+    }
+    const paths = [['upstream directly (no Envoy)', 'direct'], ['Envoy, no rule (the limit)', 'noRule'], ['Envoy, LOCAL rule', 'local'], ['Envoy, GLOBAL rule (limiter call)', 'global']] as const;
+    const added = (p: string) => (p === 'local' ? x.addedP99Ms.local : p === 'global' ? x.addedP99Ms.global : NaN);
+    const times = (p: string) => (p === 'local' ? x.p99Ratio.local : p === 'global' ? x.p99Ratio.global : p === 'noRule' ? 1 : NaN);
+    out.push(
+      table(
+        `Rate limits: one request at a time through one real Envoy sidecar, ${x.requestsPerPath} per path, interleaved (ms); added and ratio against Envoy without a rule in the same run`,
+        ['path', 'n', 'p50', 'p99', 'max', 'added p99', 'p99 ÷ no rule'],
+        paths.map(([label, p]) => [label, x.latencyMs[p].n, x.latencyMs[p].p50.toFixed(3), x.latencyMs[p].p99.toFixed(3), x.latencyMs[p].max.toFixed(3), Number.isFinite(added(p)) ? added(p).toFixed(3) : '-', Number.isFinite(times(p)) ? `${times(p).toFixed(2)}x` : '-']),
+      ),
+    );
+  }
   for (const p of r.profiles) {
     out.push(
       table(
@@ -253,6 +272,12 @@ export function checkTargets(r: Omit<RunResult, 'targets'>): TargetCheck[] {
   }
   if (!out.some((t) => t.target.includes('1000 streams'))) out.push({ target: 'one-instance change to 1000 streams: p99 ≤ 100 ms', measured: '-', verdict: 'not measured' });
   if (!out.some((t) => t.target.includes('5000 streams'))) out.push({ target: 'one-instance change to 5000 streams: p99 ≤ 300 ms', measured: '-', verdict: 'not measured' });
+  for (const x of r.ratelimit ?? []) {
+    if (x.error) continue;
+    for (const kind of ['local', 'global'] as const) {
+      out.push({ target: `Envoy's added p99 latency with a ${kind.toUpperCase()} rate-limit rule, against no rule`, measured: `${x.addedP99Ms[kind].toFixed(3)} ms (${x.p99Ratio[kind].toFixed(2)}× of ${x.latencyMs.noRule.p99.toFixed(3)} ms)`, verdict: 'info' });
+    }
+  }
   const t10k = r.translate.find((t) => t.services >= 10000);
   out.push(t10k ? { target: 'whole-mesh translate + encode, 10,000 services / 100,000 instances ≤ 2 s', measured: `${ms(t10k.wholeMeshMs)} ms`, verdict: t10k.wholeMeshMs <= 2000 ? 'pass' : 'FAIL' } : { target: 'whole-mesh translate + encode 10k ≤ 2 s', measured: '-', verdict: 'not measured' });
   for (const t of r.translate) out.push({ target: `one-service change ≤ 5 ms (${t.services} services, one view)`, measured: `${ms(t.oneServiceMs)} ms (max ${ms(t.oneServiceMaxMs)}; × ${t.groups} groups ${ms(t.oneServiceAllGroupsMs)} ms)`, verdict: t.oneServiceMs <= 5 ? 'pass' : 'FAIL' });

@@ -1,5 +1,5 @@
-// `npm run bench`: the translator micro-bench, the raw fan-out limit and the convergence suite,
-// then a table on stdout and the JSON in bench/results/<timestamp>.json. Progress goes to stderr.
+// `npm run bench`: the translator micro-bench, the raw fan-out limit, the convergence suite and the
+// latency rate-limit rules add through a real Envoy, then a table on stdout and the JSON in bench/results/<timestamp>.json. Progress goes to stderr.
 // Every child process is killed on exit (lib/proc.ts).
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { extraNodeArgs } from './lib/proc.js';
 import { progress } from './lib/progress.js';
 import { checkTargets, render, type ProfileSummary, type RunResult } from './report.js';
 import { runConvergence, type AdsMode, type ConvergenceResult } from './suites/convergence.js';
+import { runRateLimit, type RateLimitResult } from './suites/ratelimit.js';
 import { runRaw, type RawResult } from './suites/raw.js';
 import { runTranslate, type TranslateResult } from './suites/translate.js';
 
@@ -89,6 +90,9 @@ async function main(args: BenchArgs): Promise<void> {
     }
   }
 
+  const ratelimit: RateLimitResult[] = [];
+  if (args.suites.includes('ratelimit')) ratelimit.push(await runRateLimit(args.ratelimitRequests));
+
   const finished = new Date();
   const partial = {
     schema: 'polaris-xds-bench/1' as const,
@@ -100,6 +104,7 @@ async function main(args: BenchArgs): Promise<void> {
     translate,
     raw,
     convergence,
+    ratelimit,
     profiles,
   };
   const result: RunResult = { ...partial, targets: checkTargets(partial) };
@@ -109,6 +114,7 @@ async function main(args: BenchArgs): Promise<void> {
   process.stdout.write(render(result));
   process.stdout.write(`\nJSON: ${out}\n`);
   // Bridge logs stay when something failed, or when the bridge ran with extra flags (their output is in the logs).
+  for (const r of ratelimit) if (r.error) progress(`ratelimit suite failed: ${r.error}`);
   if (convergence.some((c) => c.error) || raw.some((x) => x.error) || extraNodeArgs('BENCH_BRIDGE_NODE_ARGS').length > 0) progress(`logs kept in ${work}`);
   else rmSync(work, { recursive: true, force: true });
 }

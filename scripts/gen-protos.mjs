@@ -23,8 +23,10 @@ for (const [from, to] of [
 ]) {
   cpSync(join(xdsDeps, from), join(vendor, to), { recursive: true });
 }
-// buf wants every module inside its workspace, so our own Polaris protos are copied in as well.
+// buf wants every module inside its workspace, so our own Polaris protos and our own proto of the
+// rate-limit service's configuration (served over xDS for GLOBAL rate limits) are copied in as well.
 cpSync(join(root, 'proto/polaris'), join(vendor, 'polaris'), { recursive: true });
+cpSync(join(root, 'proto/ratelimit'), join(vendor, 'ratelimit'), { recursive: true });
 const validate = join(vendor, 'pgv/validate/validate.proto');
 const text = readFileSync(validate, 'utf8');
 if (!/ignore_empty\s*=\s*26/.test(text.split('message StringRules')[1]?.split('\nmessage ')[0] ?? '')) {
@@ -46,6 +48,7 @@ writeFileSync(
     '  - path: googleapis',
     '  - path: pgv',
     '  - path: polaris',
+    '  - path: ratelimit',
     '',
   ].join('\n'),
 );
@@ -82,14 +85,15 @@ const roots = readFileSync(join(root, 'proto/envoy/roots.txt'), 'utf8')
 const polaris = ['discover.proto', 'routing.proto', 'service.proto', 'model.proto', 'client.proto'].map((f) =>
   join('polaris/v1', f),
 );
-for (const f of [...roots, ...polaris]) {
+const ratelimit = [join('ratelimit', 'ratelimit/config/ratelimit/v3/rls_conf.proto')];
+for (const f of [...roots, ...polaris, ...ratelimit]) {
   if (!existsSync(join(vendor, f))) throw new Error(`gen: ${f} not found`);
 }
 
 rmSync(join(root, 'src/gen'), { recursive: true, force: true });
 mkdirSync(join(root, 'src/gen'), { recursive: true });
 const buf = join(root, 'node_modules/.bin/buf');
-execFileSync(buf, ['generate', '--template', 'buf.gen.yaml', ...[...roots, ...polaris].flatMap((p) => ['--path', p])], {
+execFileSync(buf, ['generate', '--template', 'buf.gen.yaml', ...[...roots, ...polaris, ...ratelimit].flatMap((p) => ['--path', p])], {
   cwd: vendor,
   stdio: 'inherit',
 });

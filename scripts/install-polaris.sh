@@ -12,11 +12,8 @@ if [ ! -x "$OUT/polaris-server" ]; then
   echo "building polaris $POLARIS_VERSION into $OUT (first run only; takes a few minutes)" >&2
   work="$(mktemp -d)"
   trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-  export GOFLAGS=-modcacherw
-  (cd "$work" && go mod init tmp >/dev/null 2>&1 && go mod download -json "github.com/polarismesh/polaris@$POLARIS_VERSION" >"$work/dl.json")
-  dir="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Dir"])' "$work/dl.json")"
-  cp -r "$dir" "$work/src"
-  chmod -R u+w "$work/src"
+  . "$(dirname "$0")/go-module-copy.sh"
+  go_module_copy github.com/polarismesh/polaris "$POLARIS_VERSION" "$work/src"
   (cd "$work/src" && go mod download >&2 && \
     { go build -ldflags=-checklinkname=0 -o "$work/polaris-server" . >&2 || \
       GOTOOLCHAIN=go1.22.12 go build -o "$work/polaris-server" . >&2; })

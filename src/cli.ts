@@ -69,6 +69,7 @@ const BOOTSTRAP_FLAGS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-sni': { type: 'string' },
+  'ratelimit-address': { type: 'string' },
   output: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
@@ -89,6 +90,8 @@ const BOOTSTRAP_HELP = `usage: polaris-xds bootstrap [flags]
   --gateway                  a gateway node instead of a sidecar
   --grpc                     print a gRPC xDS bootstrap (JSON) for proxyless clients
   --tls-ca FILE [--tls-cert FILE --tls-key FILE] [--tls-sni NAME]   TLS (and mTLS) to polaris-xds
+  --ratelimit-address host:port   the rate-limit service (envoyproxy/ratelimit's gRPC port) that
+                             GLOBAL rate-limit rules are counted in; without it they are skipped
   --output yaml|json         (default yaml; --grpc is always json)`;
 
 const CLIENT_FLAGS = {
@@ -180,12 +183,14 @@ function bootstrap(args: string[]): number {
   const nodeId = v['node-id'] ?? `${v.gateway ? 'gateway~' : ''}${namespace}/${randomUUID()}~127.0.0.1`;
   const xdsAddress = addressFlag('--xds-address', v['xds-address'] ?? '127.0.0.1:15010', 'dial', '127.0.0.1:15010');
   if (v['admin-address'] !== undefined) addressFlag('--admin-address', v['admin-address'], 'listen', '127.0.0.1:15000');
+  if (v['ratelimit-address'] !== undefined) addressFlag('--ratelimit-address', v['ratelimit-address'], 'dial', '127.0.0.1:8081');
   if (v['node-id'] !== undefined && v['node-id'].trim() === '') throw usageError('bootstrap: --node-id: empty; leave it out for a Polaris-style id (<namespace>/<uuid>~127.0.0.1)');
   const locality = { region: v.region, zone: v.zone, subZone: v['sub-zone'] };
   if (v['on-demand'] && (v.grpc || v.gateway)) throw usageError(`bootstrap: --on-demand is for Envoy sidecars; drop it with ${v.grpc ? '--grpc' : '--gateway'}`);
   if (v.grpc) {
     // grpc-js's xDS client dials its control plane with insecure or google_default credentials only.
     if (v['tls-ca'] || v['tls-cert'] || v['tls-key'] || v['tls-sni']) throw usageError('bootstrap: --grpc bootstraps have no TLS to polaris-xds (gRPC xDS clients dial it with insecure credentials); drop --tls-*');
+    if (v['ratelimit-address'] !== undefined) throw usageError('bootstrap: --ratelimit-address is for Envoy sidecars (proxyless clients do not enforce rate limits); drop it with --grpc');
     console.log(JSON.stringify(grpcBootstrap({ xdsAddress, nodeId, namespace, service, locality }), null, 2));
     return 0;
   }
@@ -211,6 +216,7 @@ function bootstrap(args: string[]): number {
     inboundPort: v['inbound-port'] ? port('inbound-port', v['inbound-port']) : undefined,
     locality,
     tls: v['tls-ca'] ? { ca: v['tls-ca'], cert: v['tls-cert'], key: v['tls-key'], sni: v['tls-sni'] } : undefined,
+    rateLimitAddress: v['ratelimit-address'],
   });
   const format = v.output ?? 'yaml';
   if (format !== 'yaml' && format !== 'json') throw usageError(`bootstrap: --output must be yaml or json, not ${format}`);

@@ -5,7 +5,8 @@ import type { AdsMode } from '../suites/convergence.js';
 import type { FeedKind } from '../workload/feed.js';
 import { CHANGE_KINDS, type ChangeKind } from '../workload/changes.js';
 
-export type Suite = 'translate' | 'raw' | 'convergence';
+export type Suite = 'translate' | 'raw' | 'convergence' | 'ratelimit';
+const SUITES: readonly Suite[] = ['translate', 'raw', 'convergence', 'ratelimit'];
 
 export interface BenchArgs {
   readonly quick: boolean;
@@ -40,13 +41,15 @@ export interface BenchArgs {
   readonly connectConcurrency: number;
   readonly debounceMs?: number;
   readonly profile: boolean;
+  /** Rate-limit suite: requests timed per path (no rule, LOCAL, GLOBAL, direct). */
+  readonly ratelimitRequests: number;
   readonly out?: string;
 }
 
 export const USAGE = `usage: npm run bench [-- flags]
 
   --quick                    the quick profile (under 5 minutes on 2 cores)
-  --suites LIST              translate,raw,convergence (default: all)
+  --suites LIST              translate,raw,convergence,ratelimit (default: all)
   --meshes LIST              services per mesh for the convergence suite (10 instances each)
   --translate-meshes LIST    services per mesh for the translator micro-bench
   --streams LIST             stream counts, opened in turn on one bridge (e.g. 100,1000,5000)
@@ -64,6 +67,7 @@ export const USAGE = `usage: npm run bench [-- flags]
                              do (default: the largest convergence mesh; 0: no)
   --debounce-ms N            override the bridge's xds.debounceMs (default: the bridge's own)
   --profile                  CPU-profile the bridge (node --cpu-prof) and print its hot spots
+  --ratelimit-requests N     requests per path of the rate-limit suite (default 3000; quick 1000)
   --seed N                   workload seed (default 7)
   --out FILE                 JSON output (default bench/results/<timestamp>.json)`;
 
@@ -91,6 +95,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       'raw-ack-names': { type: 'string' },
       'debounce-ms': { type: 'string' },
       profile: { type: 'boolean' },
+      'ratelimit-requests': { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -101,8 +106,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     process.exit(0);
   }
   const quick = !!v.quick;
-  const suites = (v.suites ? v.suites.split(',') : ['translate', 'raw', 'convergence']) as Suite[];
-  for (const s of suites) if (!['translate', 'raw', 'convergence'].includes(s)) throw new Error(`unknown suite ${s}`);
+  const suites = (v.suites ? v.suites.split(',') : [...SUITES]) as Suite[];
+  for (const s of suites) if (!SUITES.includes(s)) throw new Error(`unknown suite ${s}`);
   const modes = (v.modes ? v.modes.split(',') : ['sotw', 'delta']) as AdsMode[];
   for (const m of modes) if (m !== 'sotw' && m !== 'delta' && m !== 'on-demand') throw new Error(`unknown mode ${m}`);
   const changes = (v.changes ? v.changes.split(',') : [...CHANGE_KINDS]) as ChangeKind[];
@@ -137,6 +142,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     connectConcurrency: 200,
     debounceMs: v['debounce-ms'] === undefined ? undefined : Number(v['debounce-ms']),
     profile: !!v.profile,
+    ratelimitRequests: num(v['ratelimit-requests'], quick ? 1000 : 3000),
     out: v.out,
   };
 }

@@ -2,6 +2,7 @@
 // The node id and metadata follow Polaris's conventions so the same bootstrap works against
 // Polaris's own xds-v3 server.
 import { META } from '../xds/node.js';
+import { RATELIMIT_SERVICE_CLUSTER } from '../xds/translate/ratelimit-global.js';
 
 export interface EnvoyBootstrapOptions {
   /** host:port of polaris-xds. */
@@ -22,6 +23,8 @@ export interface EnvoyBootstrapOptions {
   readonly locality?: { region?: string; zone?: string; subZone?: string };
   /** TLS to polaris-xds: CA to verify it, and an optional client certificate for mTLS. */
   readonly tls?: { ca: string; cert?: string; key?: string; sni?: string };
+  /** host:port of the rate-limit service's gRPC listener (envoyproxy/ratelimit), for GLOBAL rate limits. */
+  readonly rateLimitAddress?: string;
 }
 
 export function splitHostPort(s: string): { host: string; port: number } {
@@ -31,6 +34,29 @@ export function splitHostPort(s: string): { host: string; port: number } {
 }
 
 const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]+)$/;
+
+/**
+ * rateLimitCluster is the rate-limit service's cluster (gRPC, so HTTP/2), under the fixed name the
+ * translator's rate-limit filters name; the node metadata tells polaris-xds the node has it.
+ */
+function rateLimitCluster(address: string): Record<string, unknown> {
+  const rls = splitHostPort(address);
+  return {
+    name: RATELIMIT_SERVICE_CLUSTER,
+    type: IP_LITERAL.test(rls.host) ? 'STATIC' : 'STRICT_DNS',
+    connect_timeout: '0.25s',
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    load_assignment: {
+      cluster_name: RATELIMIT_SERVICE_CLUSTER,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: rls.host, port_value: rls.port } } } }] }],
+    },
+  };
+}
 
 /** envoyBootstrap returns the bootstrap as a plain object (print it as YAML or JSON). */
 export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown> {
@@ -43,6 +69,7 @@ export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown
   if (o.outboundPort) metadata[META.outboundPort] = String(o.outboundPort);
   if (o.inboundPort) metadata[META.inboundPort] = String(o.inboundPort);
   metadata[META.internalListeners] = 'true';
+  if (o.rateLimitAddress) metadata[META.rateLimitService] = 'true';
   if (o.onDemand) {
     if (!o.delta || o.gateway) throw new Error('envoyBootstrap: onDemand is for Delta sidecars');
     metadata[META.openOnDemand] = 'true';
@@ -97,7 +124,7 @@ export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown
       cds_config: { ads: {}, resource_api_version: 'V3' },
       lds_config: { ads: {}, resource_api_version: 'V3' },
     },
-    static_resources: { clusters: [cluster] },
+    static_resources: { clusters: o.rateLimitAddress ? [cluster, rateLimitCluster(o.rateLimitAddress)] : [cluster] },
     // Internal listeners carry service-level circuit breakers (docs/governance.md); the node says it has them.
     bootstrap_extensions: [
       { name: 'envoy.bootstrap.internal_listener', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener' } },

@@ -3,7 +3,8 @@
 import type { Node } from '../gen/envoy/config/core/v3/base.js';
 import type { Locality } from '../model/mesh.js';
 
-export type RunType = 'sidecar' | 'gateway' | 'proxyless';
+/** `ratelimit` is envoyproxy/ratelimit asking for its limits (node id `ratelimit~<name>`). */
+export type RunType = 'sidecar' | 'gateway' | 'proxyless' | 'ratelimit';
 
 /** NodeInfo is the parsed identity of one xDS client. */
 export interface NodeInfo {
@@ -46,9 +47,14 @@ export const META = {
   inboundPort: 'polaris-xds.io/inbound-port',
   /** "true" when the bootstrap loads Envoy's internal listener extension (what service-level circuit breakers need). */
   internalListeners: 'polaris-xds.io/internal-listeners',
+  /** "true" when the bootstrap has the rate-limit service's cluster (what GLOBAL rate limits need). */
+  rateLimitService: 'polaris-xds.io/ratelimit-service',
   /** Polaris's key: "true" makes a sidecar fetch virtual hosts and clusters on demand (VHDS + ODCDS). */
   openOnDemand: 'sidecar.polarismesh.cn/openOnDemand',
 } as const;
+
+/** A node id starting with this is the rate-limit service (envoyproxy/ratelimit's CONFIG_GRPC_XDS_NODE_ID). */
+export const RATELIMIT_NODE_PREFIX = 'ratelimit~';
 
 export const DEFAULT_OUTBOUND_PORT = 15001;
 export const DEFAULT_INBOUND_PORT = 15006;
@@ -108,7 +114,8 @@ export function parseNode(node: Pick<Node, 'id' | 'metadata' | 'locality' | 'use
   const parsed = parseNodeId(node.id);
   const userAgent = node.userAgentName ?? '';
   let runType: RunType = 'sidecar';
-  if (/^grpc/i.test(userAgent)) runType = 'proxyless';
+  if (node.id.startsWith(RATELIMIT_NODE_PREFIX)) runType = 'ratelimit';
+  else if (/^grpc/i.test(userAgent)) runType = 'proxyless';
   else if (parsed?.runType === 'gateway') runType = 'gateway';
   const namespace =
     (runType === 'gateway' ? metadata[META.gatewayNamespace] ?? metadata[META.legacyGatewayNamespace] : undefined) ??

@@ -3,7 +3,7 @@
 // server side, never mutated after makeSnapshot returns.
 import { createHash } from 'node:crypto';
 import { compareKeys } from '../model/mesh.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, VHOST_TYPE, type TypeUrl } from './resource.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, RATELIMIT_CONFIG_TYPE, ROUTE_TYPE, VHOST_TYPE, type TypeUrl } from './resource.js';
 import { NO_REFS, type ResourceRefs } from './refs.js';
 import { ChunkedMap, LayeredMap, type ResourceMap } from './resource-map.js';
 import { encodeAny, encodeDeltaResource } from './wire.js';
@@ -262,6 +262,7 @@ const SHORT: Readonly<Record<TypeUrl, string>> = {
   [LISTENER_TYPE]: 'listener',
   [ROUTE_TYPE]: 'route',
   [VHOST_TYPE]: 'virtual host',
+  [RATELIMIT_CONFIG_TYPE]: 'rate-limit config',
 };
 
 /** Types whose resources exist only to be named by others: one nothing names is a translation bug. */

@@ -305,6 +305,29 @@ describe('helm chart', () => {
     assert.equal(config.polaris.pollIntervalMs, 2000);
   });
 
+  it('renders, with rateLimit.enabled, a rate-limit service and its Redis that the control plane selects none of', () => {
+    const { text, objects } = render({ rateLimit: { enabled: true } }, 'edge');
+    assertValid(text);
+    assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
+      'ConfigMap/edge-polaris-xds', 'Deployment/edge-polaris-xds', 'Deployment/edge-polaris-xds-ratelimit', 'Deployment/edge-polaris-xds-ratelimit-redis',
+      'PodDisruptionBudget/edge-polaris-xds', 'Service/edge-polaris-xds', 'Service/edge-polaris-xds-ratelimit', 'Service/edge-polaris-xds-ratelimit-redis', 'ServiceAccount/edge-polaris-xds',
+    ]);
+    const deployments = objects.filter((o) => o.kind === 'Deployment');
+    const limiter = deployments.find((d) => d.metadata.name === 'edge-polaris-xds-ratelimit')!;
+    const env = Object.fromEntries(limiter.spec.template.spec.containers[0].env.map((e: Obj) => [e.name, e.value]));
+    assert.equal(env.CONFIG_TYPE, 'GRPC_XDS_SOTW');
+    assert.equal(env.CONFIG_GRPC_XDS_SERVER_URL, 'edge-polaris-xds.mesh.svc.cluster.local:15010');
+    assert.equal(env.CONFIG_GRPC_XDS_NODE_ID, 'ratelimit~$(POD_NAME)');
+    assert.equal(env.RESPONSE_DYNAMIC_METADATA, 'true');
+    assert.equal(env.REDIS_URL, 'edge-polaris-xds-ratelimit-redis:6379');
+    // Every Service and PDB selects the pods of its own Deployment only.
+    for (const sel of objects.filter((o) => o.kind === 'Service' || o.kind === 'PodDisruptionBudget')) {
+      const selector = sel.spec.selector.matchLabels ?? sel.spec.selector;
+      const selected = deployments.filter((d) => matches(selector, d.spec.template.metadata.labels)).map((d) => d.metadata.name);
+      assert.equal(selected.length, 1, `${sel.kind}/${sel.metadata.name} selects ${selected.join(', ')}`);
+    }
+  });
+
   it('renders a ServiceMonitor for /metrics on the admin port when asked', () => {
     const { text, objects } = render({ serviceMonitor: { enabled: true, labels: { release: 'prom' } } });
     assertValid(text, ['ServiceMonitor']);
@@ -355,6 +378,8 @@ describe('helm chart', () => {
     assert.match(plain, /closed after 30 minutes/);
     assert.doesNotMatch(plain, /TLS/);
     assert.match(notesOf({ xds: { tls: { secretName: 'x', clientAuth: true } } }), /TLS, client certificates required[\s\S]*--tls-ca/);
+    assert.doesNotMatch(plain, /ratelimit/);
+    assert.match(notesOf({ rateLimit: { enabled: true } }), /--ratelimit-address polaris-xds-ratelimit\.mesh\.svc\.cluster\.local:8081/);
   });
 
   it('refuses values that would give pods that cannot work', () => {
@@ -364,6 +389,7 @@ describe('helm chart', () => {
       [{ terminationGracePeriodSeconds: 8 }, /terminationGracePeriodSeconds \(8 s\) must exceed/],
       [{ autoscaling: { enabled: true, minReplicas: 1 } }, /minReplicas must be at least 2/],
       [{ xds: { tls: { clientAuth: true } } }, /xds\.tls\.clientAuth needs xds\.tls\.secretName/],
+      [{ rateLimit: { enabled: true }, xds: { tls: { secretName: 'x', clientAuth: true } } }, /rateLimit\.enabled with xds\.tls\.clientAuth/],
     ];
     for (const [values, message] of cases) {
       assert.throws(() => render(values), message, JSON.stringify(values));

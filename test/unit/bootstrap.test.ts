@@ -4,6 +4,8 @@ import { describe, it } from 'node:test';
 import { envoyBootstrap } from '../../src/bootstrap/envoy.js';
 import { grpcBootstrap } from '../../src/bootstrap/grpc.js';
 import { parseNode } from '../../src/xds/node.js';
+import { RATELIMIT_SERVICE_CLUSTER } from '../../src/xds/translate/ratelimit-global.js';
+import { nodeView } from '../../src/xds/translate/view.js';
 import { envoyBinary } from '../support/components.js';
 import { scratchDir } from '../support/temp.js';
 
@@ -33,6 +35,20 @@ describe('envoy bootstrap', () => {
     const g = parseNode({ id: gw.node.id, metadata: gw.node.metadata, userAgentName: 'envoy', clientFeatures: [] });
     assert.equal(g.runType, 'gateway');
     assert.equal(g.service, 'cart');
+  });
+
+  it('with --ratelimit-address: the rate-limit service cluster (HTTP/2) and the node metadata that switches GLOBAL rate limits on', () => {
+    const b = envoyBootstrap({ ...base, rateLimitAddress: '127.0.0.1:8081' }) as { node: { id: string; metadata: Record<string, string> }; static_resources: { clusters: Array<Record<string, any>> } };
+    envoyValidates(b);
+    envoyValidates(envoyBootstrap({ ...base, rateLimitAddress: 'ratelimit.example.internal:8081' }));
+    const rls = b.static_resources.clusters.find((c) => c.name === RATELIMIT_SERVICE_CLUSTER)!;
+    assert.ok(rls.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config.http2_protocol_options);
+    assert.deepEqual(rls.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address, { address: '127.0.0.1', port_value: 8081 });
+    const view = nodeView(parseNode({ id: b.node.id, metadata: b.node.metadata, userAgentName: 'envoy', clientFeatures: [] }));
+    assert.equal(view.rateLimitService, true);
+    const plain = envoyBootstrap(base) as { node: { id: string; metadata: Record<string, string> }; static_resources: { clusters: unknown[] } };
+    assert.equal(plain.static_resources.clusters.length, 1);
+    assert.equal(nodeView(parseNode({ id: plain.node.id, metadata: plain.node.metadata, userAgentName: 'envoy', clientFeatures: [] })).rateLimitService, false);
   });
 
   it('an on-demand sidecar is a Delta sidecar with openOnDemand, accepted by a real Envoy', () => {

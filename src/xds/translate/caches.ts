@@ -5,8 +5,8 @@
 //   the objects their keys name; each has a count bound.
 //   Per-group entries (keyed by NodeView.key) belong to groups that may have disconnected: they are
 //   bounded by MAX_GROUPS, oldest first, so a churn of node groups cannot grow them for ever.
-import type { MeshState, RateLimitRule, RuleSet, Service } from '../../model/mesh.js';
-import { PUSH_ORDER, VHOST_TYPE, type TypeUrl } from '../resource.js';
+import type { MeshState, Service } from '../../model/mesh.js';
+import { PUSH_ORDER, RATELIMIT_CONFIG_TYPE, VHOST_TYPE, type TypeUrl } from '../resource.js';
 import {
   emptyTypeSet,
   layerTypeSet,
@@ -22,8 +22,8 @@ import { GuardCache } from './guard.js';
 import { Memo, sameItems } from './memo.js';
 import { OutboundCaches, type OutboundSet } from './outbound.js';
 import type { Claims } from './rds.js';
-import type { RateLimitPlan } from './ratelimit.js';
 import type { RulePlan } from './routing/rules.js';
+import { NO_LIMITER_CONFIGS, RateLimitPlans } from './ratelimit-service.js';
 import type { SkipReason } from './skip.js';
 import type { NodeView } from './view.js';
 import { OnDemandCaches } from './on-demand.js';
@@ -69,6 +69,9 @@ export const MAX_CLAIM_KEYS = 1024;
 /** MAX_ROUTE_CONFIGS bounds the spliced gateway route configurations kept (one per gateway group). */
 export const MAX_ROUTE_CONFIGS = 4096;
 
+/** EnvoySets are the four Envoy types' sets every builder gives (VHDS only on-demand sidecars). */
+type EnvoySets = Omit<Record<TypeUrl, TypeResources>, typeof RATELIMIT_CONFIG_TYPE | typeof VHOST_TYPE>;
+
 type SkipJoin = { readonly base: readonly SkipReason[]; readonly all: readonly SkipReason[] };
 
 /** TranslatorCaches is owned by one translator; nothing else reads or writes it. */
@@ -102,7 +105,8 @@ export class TranslatorCaches {
   /** What on-demand sidecars get besides the shared sets (VHDS answers, their type sets); bounds in on-demand.ts. */
   readonly onDemand = new OnDemandCaches();
   readonly gatewayHosts = new WeakMap<RulePlan, EncodedVirtualHost>();
-  readonly rateLimitPlans = new WeakMap<RuleSet<RateLimitRule>, RateLimitPlan>();
+  /** Rate-limit plans per rule set and context (WeakMap inside, at most a few contexts each). */
+  readonly rateLimitPlans = new RateLimitPlans();
   readonly proxylessRoutes = new Memo<EncodedResource>();
   readonly apiListeners = new ByteBoundedCache<string, EncodedResource>({ maxEntries: MAX_RESOURCES });
   /** Per group: its own resources, reused while its view, own service and route configuration hold. */
@@ -175,10 +179,13 @@ export class TranslatorCaches {
     return set;
   }
 
-  /** translation wraps type sets into a Translation, reusing the group's last one when every set is the same object. */
-  translation(view: NodeView, skipped: readonly SkipReason[], given: Partial<Record<TypeUrl, TypeResources>>): Translation {
-    // Only on-demand sidecars have virtual hosts of their own (VHDS).
-    const sets = { [VHOST_TYPE]: emptyTypeSet(VHOST_TYPE), ...given } as Record<TypeUrl, TypeResources>;
+  /**
+   * translation wraps type sets into a Translation, reusing the group's last one when every set is
+   * the same object. Only the rate-limit service's view gives the rate-limit configuration, and
+   * only on-demand sidecars their virtual hosts (VHDS); the others get the empty sets.
+   */
+  translation(view: NodeView, skipped: readonly SkipReason[], given: EnvoySets & Partial<Record<TypeUrl, TypeResources>>): Translation {
+    const sets = { [RATELIMIT_CONFIG_TYPE]: NO_LIMITER_CONFIGS, [VHOST_TYPE]: emptyTypeSet(VHOST_TYPE), ...given } as Record<TypeUrl, TypeResources>;
     const last = this.lastTranslations.get(view.key);
     if (last && last.skipped === skipped && PUSH_ORDER.every((t) => last.snapshot.resources[t] === sets[t]))
       return last;

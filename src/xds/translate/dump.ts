@@ -9,7 +9,10 @@ import { OriginalDst } from '../../gen/envoy/extensions/filters/listener/origina
 import { HttpConnectionManager } from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { TcpProxy } from '../../gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
 import { HttpProtocolOptions } from '../../gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, SHORT_NAMES } from '../resource.js';
+import { LocalRateLimit } from '../../gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.js';
+import { RateLimit as RateLimitFilter } from '../../gen/envoy/extensions/filters/http/ratelimit/v3/rate_limit.js';
+import { RateLimitConfig } from '../../gen/ratelimit/config/ratelimit/v3/rls_conf.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, RATELIMIT_CONFIG_TYPE, ROUTE_TYPE, SHORT_NAMES } from '../resource.js';
 import type { EncodedResource, Snapshot } from '../snapshot.js';
 import { TYPED } from './encode.js';
 
@@ -31,6 +34,9 @@ const CODECS: Readonly<Record<string, Codec>> = {
   [TYPED.originalDst]: OriginalDst,
   [TYPED.httpInspector]: EMPTY,
   [TYPED.httpProtocolOptions]: HttpProtocolOptions,
+  [RATELIMIT_CONFIG_TYPE]: RateLimitConfig,
+  'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit': RateLimitFilter,
+  'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit': LocalRateLimit,
 };
 
 function isAnyJson(v: Record<string, unknown>): v is { typeUrl: string; value?: string } {
@@ -62,11 +68,12 @@ export function resourceJson(r: EncodedResource): unknown {
 /** ConfigDump is a snapshot as JSON: per type (cds, eds, lds, rds), its version and resources. */
 export type ConfigDump = Record<string, { version: string; resources: Array<{ name: string; version: string; resource: unknown }> }>;
 
-/** configDump renders a snapshot for humans; it decodes on demand, so call it only for debugging. */
+/** configDump renders a snapshot for humans; it decodes on demand, so call it only for debugging. The rate-limit service's type (rls) is shown only where it has resources. */
 export function configDump(snapshot: Snapshot): ConfigDump {
   const out: ConfigDump = {};
   for (const t of PUSH_ORDER) {
     const tr = snapshot.resources[t];
+    if (t === RATELIMIT_CONFIG_TYPE && tr.items.size === 0) continue;
     out[SHORT_NAMES[t]] = {
       version: tr.version,
       resources: [...tr.items.values()].map((r) => ({ name: r.name, version: r.version, resource: resourceJson(r) })),

@@ -9,6 +9,7 @@ import type { NodeInfo } from '../node.js';
 import { TranslatorCaches, type Translation } from './caches.js';
 import { GatewayBuilder } from './gateway.js';
 import { ProxylessBuilder } from './proxyless.js';
+import { LimiterBuilder } from './ratelimit-service.js';
 import { ShareBuilder } from './shares.js';
 import { SidecarBuilder } from './sidecar.js';
 import { nodeView, type NodeView } from './view.js';
@@ -32,11 +33,13 @@ export function createTranslator(): Translator {
   const sidecar = new SidecarBuilder(caches, shares);
   const gateway = new GatewayBuilder(caches, shares);
   const proxyless = new ProxylessBuilder(caches, shares);
+  const limiter = new LimiterBuilder(caches);
   return {
     nodeView,
     translate(mesh: MeshState, view: NodeView): Translation {
       if (view.runType === 'sidecar') return sidecar.translate(mesh, view);
       if (view.runType === 'gateway') return gateway.translate(mesh, view);
+      if (view.runType === 'ratelimit') return limiter.translate(mesh, view);
       return proxyless.translate(mesh, view);
     },
   };

@@ -8,11 +8,13 @@
 // HTTP connection manager whose token bucket is shared by every request of the rule; a route
 // runs the filters of its own rule and disables the others. A rule that cannot be expressed
 // exactly is skipped, and so is every later rule that may share requests with it: the skipped
-// rule would have taken some of their requests in polaris-go.
+// rule would have taken some of their requests in polaris-go. GLOBAL rules take part in the same
+// order; what they add (the rate-limit filter, route descriptors, fallback buckets, the limiter's
+// limits) comes from ratelimit-global.ts.
 import { HttpFilter, LocalReplyConfig } from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { LocalRateLimit } from '../../gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.js';
 import { ExpressionFilter } from '../../gen/envoy/extensions/access_loggers/filters/cel/v3/cel.js';
-import { FilterConfig, type DeepPartial, type Route } from '../../gen/envoy/config/route/v3/route_components.js';
+import { FilterConfig, type DeepPartial, type RateLimit, type Route } from '../../gen/envoy/config/route/v3/route_components.js';
 import { ComparisonFilter_Op } from '../../gen/envoy/config/accesslog/v3/accesslog.js';
 import { FractionalPercent_DenominatorType } from '../../gen/envoy/type/v3/percent.js';
 import { StatusCode } from '../../gen/envoy/type/v3/http_status.js';
@@ -22,14 +24,12 @@ import type { RateLimitAmount, RateLimitArgument, RateLimitRule } from '../../mo
 import { typedAny } from './encode.js';
 import { routeMatch, sourceMatch } from './routing/match.js';
 import { skip, type SkipReason } from './skip.js';
+import { fallbackFilter, globalLimit, globalRefusal, limiterFilter, RATELIMIT_FILTER, routeRateLimits, type GlobalContext, type GlobalLimit } from './ratelimit-global.js';
 
 export const LOCAL_RATELIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
 const TYPED_LOCAL_RATELIMIT = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
 const TYPED_FILTER_CONFIG = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';
 const TYPED_CEL_FILTER = 'type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter';
-
-/** GLOBAL_UNSUPPORTED is the reason every GLOBAL rule is skipped with. */
-export const GLOBAL_UNSUPPORTED = 'GLOBAL rate limits are not supported yet';
 
 /** Envoy's local rate limiter refuses fill intervals under 50 ms. */
 const MIN_FILL_INTERVAL_MS = 50;
@@ -40,6 +40,8 @@ export interface RateLimitRoute {
   readonly match: DeepPartial<Route>['match'];
   /** Filter names this route runs (the others are disabled on it). */
   readonly filters: readonly string[];
+  /** A GLOBAL rule's descriptors: for the rate-limit filter, and for its fallback buckets. */
+  readonly rateLimits?: ReadonlyArray<Partial<RateLimit>>;
 }
 
 /** RateLimitPlan is what a service's rate-limit rules add to its inbound configuration. */
@@ -51,12 +53,22 @@ export interface RateLimitPlan {
   readonly localReply?: LocalReplyConfig;
   /** A CONCURRENCY rule on the whole service: the most requests in flight to the instance. */
   readonly maxRequests?: number;
+  /** What the rate-limit service counts for the GLOBAL rules applied, in rule order. */
+  readonly global: readonly GlobalLimit[];
   readonly skipped: readonly SkipReason[];
   /** Identifies the plan's content, for caches of the resources built from it. */
   readonly key: string;
 }
 
-export const EMPTY_RATE_LIMIT_PLAN: RateLimitPlan = Object.freeze({ filters: [], routes: [], skipped: [], key: '' });
+export const EMPTY_RATE_LIMIT_PLAN: RateLimitPlan = Object.freeze({ filters: [], routes: [], skipped: [], global: [], key: '' });
+
+/** RateLimitContext is what a plan depends on besides the rules: GLOBAL rules' context and the service's domain. */
+export interface RateLimitContext extends GlobalContext {
+  readonly domain: string;
+}
+
+/** NO_LIMITER_CONTEXT plans for a node without the rate-limit service: GLOBAL rules are skipped. */
+export const NO_LIMITER_CONTEXT: RateLimitContext = Object.freeze({ limiter: false, instances: 1, domain: '' });
 
 type Refusal = { ok: false; reason: string };
 type Matched = { ok: true; matches: ReadonlyArray<DeepPartial<Route>['match']>; wholeService: boolean };
@@ -182,9 +194,9 @@ function rejectionBody(routeNames: readonly string[], body: string): LocalReplyC
 }
 
 /** check says whether a rule can be enforced exactly (and how it matches), or why not. `afterRoutes`: a narrower rule comes first. */
-function check(rule: RateLimitRule, afterRoutes: boolean): { ok: true; matched: Matched } | Refusal {
+function check(rule: RateLimitRule, afterRoutes: boolean, ctx: GlobalContext): { ok: true; matched: Matched } | Refusal {
   const no = (reason: string): Refusal => ({ ok: false, reason });
-  if (rule.type === 'GLOBAL') return no(GLOBAL_UNSUPPORTED);
+  if (rule.type === 'GLOBAL' && !ctx.limiter) return no(globalRefusal(rule, ctx)!);
   const action = rule.action.trim().toUpperCase();
   if (action !== '' && action !== 'REJECT') return no(`action ${rule.action} (queueing to a uniform rate) has no exact equivalent in Envoy; only REJECT is enforced`);
   if (Object.keys(rule.subset).length > 0) return no('subset (instance conditions) is not supported; use a rule per service');
@@ -193,6 +205,10 @@ function check(rule: RateLimitRule, afterRoutes: boolean): { ok: true; matched: 
   if (rule.climbEnabled) return no('the climb adjuster changes amounts at run time, which a fixed token bucket cannot follow');
   const m = ruleMatches(rule);
   if (!m.ok) return m;
+  if (rule.type === 'GLOBAL') {
+    const bad = globalRefusal(rule, ctx);
+    return bad === undefined ? { ok: true, matched: m } : no(bad);
+  }
   if (rule.resource === 'CONCURRENCY') {
     if (!m.wholeService) return no('CONCURRENCY narrowed by method or arguments needs an inbound cluster of its own, which is not supported yet');
     if (afterRoutes) return no("CONCURRENCY on the whole service after a narrower rule is not supported: the inbound cluster would limit that rule's requests too");
@@ -255,9 +271,9 @@ function safeId(rule: RateLimitRule, index: number, taken: Set<string>): string 
  * planRateLimits translates a service's rate-limit rules for its inbound; `path` locates the rules
  * in skip reasons (`<ns>/<svc>.rateLimits`). Every inbound chain (one per service port, and the
  * catch-all) gets the filters and routes: a Polaris instance is one host:port, so a chain's
- * buckets are its instance's.
+ * buckets are its instance's. `ctx` says whether GLOBAL rules can be enforced and how they count.
  */
-export function planRateLimits(set: RuleSet<RateLimitRule>, path: string): RateLimitPlan {
+export function planRateLimits(set: RuleSet<RateLimitRule>, path: string, ctx: RateLimitContext = NO_LIMITER_CONTEXT): RateLimitPlan {
   const enabled = set.rules.filter((r) => !r.disable);
   if (enabled.length === 0) return EMPTY_RATE_LIMIT_PLAN;
   const skipped: SkipReason[] = [];
@@ -265,11 +281,12 @@ export function planRateLimits(set: RuleSet<RateLimitRule>, path: string): RateL
   const routes: RateLimitRoute[] = [];
   const mappers: LocalReplyConfig['mappers'] = [];
   let maxRequests: number | undefined;
+  const global: GlobalLimit[] = [];
   const skippedRules: RateLimitRule[] = [];
   const taken = new Set<string>();
   for (const [index, rule] of ordered(enabled).entries()) {
     const at = `${path}[${rule.name || rule.id}]`;
-    const checked = check(rule, routes.length > 0);
+    const checked = check(rule, routes.length > 0, ctx);
     const blocker = skippedRules.find((earlier) => !disjoint(earlier, rule));
     if (!checked.ok || blocker) {
       const blockedBy = blocker ? blocker.name || blocker.id : '';
@@ -285,26 +302,49 @@ export function planRateLimits(set: RuleSet<RateLimitRule>, path: string): RateL
       break;
     }
     const id = safeId(rule, index, taken);
-    const own = rule.amounts.map((a, i) => {
-      const f = bucketFilter(`${LOCAL_RATELIMIT_FILTER}.${id}.${i}`, `polaris_ratelimit_${id}_${i}`, a);
-      filters.push(f);
-      return f.name;
-    });
+    let own: string[];
+    let rateLimits: ReadonlyArray<Partial<RateLimit>> | undefined;
+    if (rule.type === 'GLOBAL') {
+      const limit = globalLimit(rule, id, ctx);
+      global.push(limit);
+      const fallback = rule.failover === 'FAILOVER_LOCAL';
+      own = [RATELIMIT_FILTER];
+      if (fallback) {
+        for (const [i, a] of limit.amounts.entries()) {
+          const f = fallbackFilter(`${LOCAL_RATELIMIT_FILTER}.${id}.fallback.${i}`, `polaris_ratelimit_${id}_fallback_${i}`, a);
+          filters.push(f);
+          own.push(f.name);
+        }
+      }
+      rateLimits = routeRateLimits(limit, fallback);
+    } else {
+      own = rule.amounts.map((a, i) => {
+        const f = bucketFilter(`${LOCAL_RATELIMIT_FILTER}.${id}.${i}`, `polaris_ratelimit_${id}_${i}`, a);
+        filters.push(f);
+        return f.name;
+      });
+    }
     const names = m.matches.map((match, i) => {
       const name = `ratelimit|${id}|${i}`;
-      routes.push({ name, match, filters: own });
+      routes.push({ name, match, filters: own, ...(rateLimits ? { rateLimits } : {}) });
       return name;
     });
     if (rule.customResponseBody !== '') mappers.push(rejectionBody(names, rule.customResponseBody));
     if (m.wholeService) break;
   }
+  // The rate-limit filter runs before every fallback bucket: they read the dynamic metadata its answer leaves.
+  if (global.length > 0) filters.unshift(limiterFilter(ctx.domain));
   const localReply = mappers.length > 0 ? LocalReplyConfig.fromPartial({ mappers }) : undefined;
-  const plan = { filters, routes, skipped, ...(localReply ? { localReply } : {}), ...(maxRequests !== undefined ? { maxRequests } : {}) };
+  const plan = { filters, routes, skipped, global, ...(localReply ? { localReply } : {}), ...(maxRequests !== undefined ? { maxRequests } : {}) };
   const key = filters.length === 0 && maxRequests === undefined ? '' : JSON.stringify([routes, maxRequests, filters.map((f) => Buffer.from(HttpFilter.encode(f).finish()).toString('base64')), localReply ? Buffer.from(LocalReplyConfig.encode(localReply).finish()).toString('base64') : '']);
   return { ...plan, key };
 }
 
-/** rateLimitRoutes gives the plan's routes to `cluster`, each running only its rule's filters. */
+/** rateLimitRoutes gives the plan's routes to `cluster`, each running only its rule's filters (and sending a GLOBAL rule's descriptors). */
 export function rateLimitRoutes(plan: RateLimitPlan, cluster: string, base: (name: string, match: DeepPartial<Route>['match'], cluster: string) => DeepPartial<Route>): Array<DeepPartial<Route>> {
-  return plan.routes.map((r) => ({ ...base(r.name, r.match, cluster), typedPerFilterConfig: disabledExcept(plan.filters, r.filters) }));
+  return plan.routes.map((r) => {
+    const route: DeepPartial<Route> = { ...base(r.name, r.match, cluster), typedPerFilterConfig: disabledExcept(plan.filters, r.filters) };
+    if (r.rateLimits && route.action?.$case === 'route') route.action = { $case: 'route', value: { ...route.action.value, rateLimits: [...r.rateLimits] } };
+    return route;
+  });
 }

@@ -1,6 +1,6 @@
 // The sidecar builder: a sidecar is served its OutboundSet (shares.ts) behind one outbound
 // listener and route configuration with a passthrough, plus its own inbound listener, clusters and
-// route configurations for the service it fronts (with that service's local rate limits).
+// route configurations for the service it fronts (with that service's rate limits).
 import { serviceKey, type MeshState, type Service } from '../../model/mesh.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, VHOST_TYPE } from '../resource.js';
 import type { EncodedResource } from '../snapshot.js';
@@ -16,13 +16,7 @@ import {
 import { inboundListener, outboundListener, type InboundChain } from './lds.js';
 import * as names from './names.js';
 import { clusterRoute, passthroughVirtualHost, serviceRoutes, servicePorts, virtualHost } from './rds.js';
-import {
-  disabledExcept,
-  EMPTY_RATE_LIMIT_PLAN,
-  planRateLimits,
-  rateLimitRoutes,
-  type RateLimitPlan,
-} from './ratelimit.js';
+import { disabledExcept, EMPTY_RATE_LIMIT_PLAN, rateLimitRoutes } from './ratelimit.js';
 import { onDemandFilter } from './on-demand.js';
 import type { ShareBuilder } from './shares.js';
 import type { NodeView } from './view.js';
@@ -110,16 +104,6 @@ export class SidecarBuilder {
     });
   }
 
-  /** rateLimitPlan is a service's rate-limit plan, made once per rule set. */
-  private rateLimitPlan(self: Service): RateLimitPlan {
-    let plan = this.c.rateLimitPlans.get(self.rateLimits);
-    if (!plan) {
-      plan = planRateLimits(self.rateLimits, `${serviceKey(self.namespace, self.name)}.rateLimits`);
-      this.c.rateLimitPlans.set(self.rateLimits, plan);
-    }
-    return plan;
-  }
-
   /** inbound adds the inbound listener, clusters and route configurations of the service the sidecar fronts. */
   private inbound(self: Service | undefined, view: NodeView, own: Own): void {
     if (view.service === '') return;
@@ -128,7 +112,8 @@ export class SidecarBuilder {
     const c = this.c;
     const http2 = self ? speaksHttp2(self.instances) : false;
     const { namespace: ns, service: svc } = view;
-    const limits = self ? this.rateLimitPlan(self) : EMPTY_RATE_LIMIT_PLAN;
+    // GLOBAL rules need the rate-limit service's cluster, which the node's bootstrap says it has.
+    const limits = self ? c.rateLimitPlans.planFor(self, view.rateLimitService) : EMPTY_RATE_LIMIT_PLAN;
     own.skipped.push(...limits.skipped);
     const chains: InboundChain[] = [];
     const add = (port: number | undefined, clusterPorts: readonly number[]): void => {

@@ -40,6 +40,8 @@ export interface NodeView {
   readonly gatewayPort: number;
   /** Envoy sidecars and gateways whose bootstrap loads internal listeners (META.internalListeners). */
   readonly internalListeners: boolean;
+  /** Sidecars whose bootstrap has the rate-limit service's cluster (META.rateLimitService): GLOBAL rate limits apply. */
+  readonly rateLimitService: boolean;
   /** Sidecars on Delta that asked to hold only what they call (META.openOnDemand; node.ts). */
   readonly onDemand: boolean;
 }
@@ -65,6 +67,7 @@ export function nodeView(node: NodeInfo): NodeView {
     // `polaris-xds bootstrap --gateway --outbound-port P` sets) counts when `gateway-port` is absent.
     gatewayPort: gateway ? parsePort(node.metadata[VIEW_META.gatewayPort], parsePort(node.metadata[VIEW_META.outboundPort], DEFAULT_GATEWAY_PORT)) : 0,
     internalListeners: (sidecar || gateway) && node.metadata[META.internalListeners] === 'true',
+    rateLimitService: sidecar && node.metadata[META.rateLimitService] === 'true',
     onDemand: sidecar && node.onDemand,
   };
   const key = JSON.stringify([
@@ -77,6 +80,7 @@ export function nodeView(node: NodeInfo): NodeView {
     view.inboundPort,
     view.gatewayPort,
     view.internalListeners,
+    view.rateLimitService,
     view.onDemand,
   ]);
   return Object.freeze({ key, ...view });

@@ -73,6 +73,9 @@ message naming the value and the fix.
 {{- if and .Values.xds.tls.clientAuth (not .Values.xds.tls.secretName) }}
 {{- fail "xds.tls.clientAuth needs xds.tls.secretName (a Secret with tls.crt, tls.key and ca.crt)" }}
 {{- end }}
+{{- if and .Values.rateLimit.enabled .Values.xds.tls.clientAuth }}
+{{- fail "rateLimit.enabled with xds.tls.clientAuth: the rate-limit service has no client certificate for polaris-xds; run it yourself with CONFIG_GRPC_XDS_CLIENT_TLS_CERT/KEY, or turn clientAuth off" }}
+{{- end }}
 {{- $drainMs := add (mul (int64 .Values.preStopSleepSeconds) 1000) (int64 .Values.xds.drainMs) }}
 {{- if le (mul (int64 .Values.terminationGracePeriodSeconds) 1000) $drainMs }}
 {{- fail (printf "terminationGracePeriodSeconds (%d s) must exceed preStopSleepSeconds + xds.drainMs (%d ms), or streams are killed mid-drain" (int64 .Values.terminationGracePeriodSeconds) $drainMs) }}
@@ -124,4 +127,29 @@ passed as flags instead (see deployment.yaml).
 {{- $_ := set $cfg "xds" $xds }}
 {{- $_ := set $cfg "cacheDir" .Values.cacheDir.path }}
 {{- toYaml $cfg }}
+{{- end }}
+
+{{/* polaris-xds.rateLimitName names the rate-limit service's objects; polaris-xds.redisName its Redis's. */}}
+{{- define "polaris-xds.rateLimitName" -}}
+{{- printf "%s-ratelimit" (include "polaris-xds.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- define "polaris-xds.redisName" -}}
+{{- printf "%s-ratelimit-redis" (include "polaris-xds.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels of the rate-limit service and its Redis: another name, so that the control plane's selectors never take their pods. */}}
+{{- define "polaris-xds.rateLimitSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-ratelimit" (include "polaris-xds.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+{{- define "polaris-xds.redisSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-ratelimit-redis" (include "polaris-xds.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+{{- define "polaris-xds.rateLimitLabels" -}}
+helm.sh/chart: {{ include "polaris-xds.chart" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: ratelimit
+app.kubernetes.io/part-of: {{ include "polaris-xds.name" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}

@@ -12,12 +12,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createTranslator, type Translation } from '../../../../src/xds/translate/index.js';
 import { envoyBinary } from '../../../support/components.js';
-import { circuitBreaker, faultDetector } from '../../../support/governance.js';
+import { circuitBreaker, faultDetector, rateLimit } from '../../../support/governance.js';
+import { RATELIMIT_SERVICE_CLUSTER } from '../../../../src/xds/translate/ratelimit-global.js';
 import { decoded, typeOf, type Json } from './support/envoy-protos.js';
 import { dest, gateway, instance, mesh, ms, proxyless, rule, service, sidecar, source } from './support/fixtures.js';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+
+const second = (n: number) => ({ maxAmount: n, validDuration: { seconds: 1, nanos: 0 }, precision: 0, startAmount: 0, minAmount: 0 });
 
 function world() {
   const loc = (zone: string) => ({ locality: { region: 'r1', zone, campus: 'c1' } });
@@ -41,6 +44,12 @@ function world() {
         rule('paths', [source({ $path: ms('IN', '/a,/b') }), source({ $path: ms('REGEX', '^/api/v[0-9]+/') }), source({ $method: ms('NOT_EQUALS', 'GET') })], [dest({ tier: ms('RANGE', '1~5') })]),
         rule('query-cookie', [source({ '$query.debug': ms('EXACT', '*'), '$cookie.session': ms('NOT_EQUALS', 'x'), '$header.x-re': ms('REGEX', 'a|b') })], [dest({ version: ms('NOT_EQUALS', 'v1') })]),
         rule('skipped', [source({ $caller_ip: ms('EXACT', '1.2.3.4') })], [dest({})]),
+      ],
+      // Rate limits of every kind on its inbound: LOCAL, and GLOBAL with both failovers and amount modes.
+      rateLimits: [
+        rateLimit('prod', 'api', { id: 'local', name: 'local', priority: 0 }),
+        rateLimit('prod', 'api', { id: 'global', name: 'global', priority: 1, type: 'GLOBAL', method: ms('EXACT', '/g'), amounts: [second(10), { ...second(500), validDuration: { seconds: 60, nanos: 0 } }] }),
+        rateLimit('prod', 'api', { id: 'share', name: 'share', priority: 2, type: 'GLOBAL', method: ms('IN', '/s,/t'), amountMode: 'SHARE_EQUALLY', failover: 'FAILOVER_PASS', customResponseBody: 'busy' }),
       ],
     },
   );
@@ -85,6 +94,8 @@ function bootstrap(translations: readonly Translation[], extraRouteConfigs: Json
     loadAssignment: { clusterName: 'xds', endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: 1 } } } }] }] },
     typedExtensionProtocolOptions: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicitHttpConfig: { http2ProtocolOptions: {} } } },
   });
+  // As `polaris-xds bootstrap --ratelimit-address` does: the rate-limit service GLOBAL rules call.
+  clusters.set(RATELIMIT_SERVICE_CLUSTER, { ...clusters.get('xds'), name: RATELIMIT_SERVICE_CLUSTER, loadAssignment: { ...clusters.get('xds')!.loadAssignment, clusterName: RATELIMIT_SERVICE_CLUSTER } });
   const listeners = new Map<string, Json>();
   for (const t of translations) {
     const eds = decoded(t.snapshot, 'eds');
@@ -133,7 +144,7 @@ function translations(): Translation[] {
   const m = world();
   const tr = createTranslator();
   return [
-    tr.translate(m, sidecar('prod', { service: 'api', locality: { region: 'r1', zone: 'z1' }, metadata: { 'polaris-xds.io/internal-listeners': 'true' } })),
+    tr.translate(m, sidecar('prod', { service: 'api', locality: { region: 'r1', zone: 'z1' }, metadata: { 'polaris-xds.io/internal-listeners': 'true', 'polaris-xds.io/ratelimit-service': 'true' } })),
     tr.translate(m, gateway('edge', 'gw', { 'polaris-xds.io/gateway-port': '18080' })),
     tr.translate(m, proxyless('prod', { service: 'web' })),
   ];
@@ -145,6 +156,7 @@ test('Envoy accepts the clusters, assignments, listeners and routes of sidecar, 
   assert.ok(ts[0]!.snapshot.resources['type.googleapis.com/envoy.config.cluster.v3.Cluster'].items.size > 8);
   assert.ok(ts[0]!.skipped.some((s) => s.path.includes('[skipped]')));
   assert.ok(ts[0]!.snapshot.resources['type.googleapis.com/envoy.config.cluster.v3.Cluster'].items.has('BREAKER|prod|web|method:method'), 'and breakers');
+  assert.ok(!ts[0]!.skipped.some((s) => s.path.includes('rateLimits')), 'and every rate limit');
   const r = await validate(bootstrap(ts));
   assert.ok(r.ok, r.output);
   assert.match(r.output, /OK/);

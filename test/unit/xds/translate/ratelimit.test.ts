@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RateLimitRule } from '../../../../src/model/ratelimit.js';
 import { createTranslator } from '../../../../src/xds/translate/index.js';
-import { GLOBAL_UNSUPPORTED, planRateLimits } from '../../../../src/xds/translate/ratelimit.js';
+import { planRateLimits } from '../../../../src/xds/translate/ratelimit.js';
+import { NO_LIMITER } from '../../../../src/xds/translate/ratelimit-global.js';
 import { rateLimit } from '../../../support/governance.js';
 import { LocalRateLimit } from '../../../../src/gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.js';
 import { decoded, wrapped, type Json } from './support/envoy-protos.js';
@@ -74,10 +75,10 @@ describe('rate-limit plan', () => {
         rateLimit('ns', 'echo', { id: 'alice', name: 'alice', priority: 2, method: ms('EXACT', '/other') }),
         rateLimit('ns', 'echo', { id: 'any', name: 'any', priority: 3, method: undefined, arguments: [] }),
       ]),
-      { '[g]': GLOBAL_UNSUPPORTED, '[bob]': GLOBAL_UNSUPPORTED, '[any]': "rule g comes first and was skipped; polaris-go would apply it to some of this rule's requests" },
+      { '[g]': NO_LIMITER, '[bob]': NO_LIMITER, '[any]': "rule g comes first and was skipped; polaris-go would apply it to some of this rule's requests" },
     );
     const one = (o: Partial<RateLimitRule>) => Object.values(reasons([rateLimit('ns', 'echo', o)]))[0];
-    assert.equal(one({ type: 'GLOBAL' }), GLOBAL_UNSUPPORTED);
+    assert.equal(one({ type: 'GLOBAL' }), NO_LIMITER);
     assert.match(one({ arguments: [{ type: 'CALLER_METADATA', key: 'env', value: ms('EXACT', 'prod') }] })!, /CALLER_METADATA/);
     assert.match(one({ arguments: [{ type: 'CALLER_SERVICE', key: 'ns', value: ms('EXACT', 'web') }] })!, /CALLER_SERVICE/);
     assert.match(one({ arguments: [{ type: 'CALLER_IP', key: '', value: ms('EXACT', '10.0.0.1') }] })!, /CALLER_IP/);

@@ -26,6 +26,7 @@ const FILES = [
   'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
   'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/extensions/filters/http/ratelimit/v3/rate_limit.proto',
 ];
 
 let root: Root | undefined;
