@@ -64,4 +64,3 @@ export function encodeAny(typeUrl: string, value: Uint8Array): Buffer {
 export function encodeDeltaResource(name: string, version: string, any: Uint8Array): Buffer {
   return message([str(1, version), bytesField(2, any), str(3, name)]);
 }
-
