@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startBridge, type BridgeProcess } from '../support/bridge.js';
-import { startSidecarEnvoy, type ConfigDump, type SidecarEnvoy } from '../support/envoy.js';
+import { startSidecarEnvoy, waitListenerActive, type ConfigDump, type SidecarEnvoy } from '../support/envoy.js';
 import { meshFile, type MeshDoc, type MeshFile, type MeshService } from '../support/mesh.js';
 import { waitFor } from '../support/ports.js';
 import { sendThrough, startUpstream, type Upstream } from '../support/upstream.js';
@@ -74,7 +74,7 @@ describe('on-demand sidecar through a real Envoy (VHDS + on-demand CDS)', () => 
     bridge = await startBridge(['--file', file.path], { ready: true });
     full = new DeltaFollower(bridge.xdsAddress, { node: { id: `${NS}/full~127.0.0.1`, metadata: { 'sidecar.polarismesh.cn/serviceNamespace': NS, 'sidecar.polarismesh.cn/serviceName': 'other' } } }).start();
     sidecar = await startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'client', extra: ['--on-demand'] });
-    await waitFor('the outbound listener', async () => (await sidecar.envoy.configDump()).listeners.some((l) => l.name.startsWith('OUTBOUND_') && l.clientStatus !== 'REQUESTED'), 20_000, 50);
+    await waitListenerActive(sidecar.envoy, 'OUTBOUND_');
   });
 
   after(async () => {

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { startBridge, type BridgeProcess } from '../support/bridge.js';
 import { meshFile, startSidecar, type MeshDoc, type MeshFile, type MeshInstance, type Sidecar } from '../support/mesh.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
+import { waitListenerActive } from '../support/envoy.js';
 
 const NS = 'rod';
 const HOST = `echo.${NS}`;
@@ -74,6 +75,7 @@ describe('routing rules on an on-demand and a full-state sidecar', () => {
     bridge = await startBridge(['--file', file.path], { ready: true });
     const [full, onDemand] = await Promise.all([startSidecar(bridge, { namespace: NS, service: 'client' }), startSidecar(bridge, { namespace: NS, service: 'client', onDemand: true })]);
     sidecars.push(['full-state', full], ['on-demand', onDemand]);
+    await waitListenerActive(onDemand.envoy, 'OUTBOUND_');
   });
 
   after(async () => {

@@ -160,3 +160,14 @@ export async function startSidecarEnvoy(
   opts.edit?.(bootstrap);
   return { envoy: await startEnvoy(bootstrap, admin), admin, outbound, inbound };
 }
+
+/**
+ * waitListenerActive waits until Envoy has a listener whose name starts with `prefix` in its
+ * active state (not warming): only then does it accept connections on its port.
+ */
+export async function waitListenerActive(envoy: EnvoyProcess, prefix: string, timeoutMs = 20_000): Promise<void> {
+  await waitFor(`listener ${prefix}* active`, async () => {
+    const dump = JSON.parse(await envoy.admin('/config_dump?resource=dynamic_listeners')) as { configs?: Array<{ name?: string; active_state?: unknown }> };
+    return (dump.configs ?? []).some((l) => (l.name ?? '').startsWith(prefix) && l.active_state !== undefined);
+  }, timeoutMs, 50);
+}

@@ -33,6 +33,9 @@ describe('formatStatus', () => {
     assert.deepEqual(lines[2]!.split(/\s+/), ['x', '-', 'delta', '-', '-', '-', '-', '-', '-', '-']);
     assert.deepEqual(lines[3]!.split(/\s+/), ['ratelimit~rl-0', '-', 'sotw', '-', '-', '-', '-', '-', 'SYNCED', '-']);
     assert.deepEqual(lines[4]!.split(/\s+/), ['od', '-', 'delta', '-', '-', '-', '-', 'SYNCED', '-', '3vh/5c']);
+    // Columns for VHDS, the limiter's configuration and on-demand holdings only when a stream has them.
+    const plain = formatStatus([{ nodeId: 'x', mode: 'delta', types: { [CLUSTER_TYPE]: synced } }]).split('\n');
+    assert.deepEqual(plain[0]!.split(/\s+/), ['NODE', 'SERVICE', 'MODE', 'CDS', 'EDS', 'LDS', 'RDS']);
     const col = lines[0]!.indexOf('CDS');
     assert.equal(lines[1]!.indexOf('SYNCED'), col, 'columns line up');
   });
