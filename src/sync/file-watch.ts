@@ -1,6 +1,6 @@
 // Watches one file for changes: fs.watch on its folder (editors replace files by rename, which a
 // watch on the file itself would lose) plus a stat poll for file systems where fs.watch is silent.
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 
@@ -13,19 +13,17 @@ export interface WatchOptions {
   readonly fsWatch?: boolean;
 }
 
+const signatureOf = (s: Stats | undefined): string => (s ? `${s.ino}:${s.size}:${s.mtimeMs}` : 'missing');
+
 async function signature(path: string): Promise<string> {
-  try {
-    const s = await stat(path);
-    return `${s.ino}:${s.size}:${s.mtimeMs}`;
-  } catch {
-    return 'missing';
-  }
+  return signatureOf(await stat(path).catch(() => undefined));
 }
 
 /** watchFile calls `onChange` (debounced) whenever `path` may have changed; it returns a function that stops watching. */
 export function watchFile(path: string, onChange: () => void, opts: WatchOptions = {}): () => void {
   let debounce: NodeJS.Timeout | undefined;
-  let last: string | undefined;
+  // The state the file is in when watching starts: a change made right after is a change.
+  let last = signatureOf(statSync(path, { throwIfNoEntry: false }));
   let stopped = false;
   const fire = (): void => {
     if (stopped || debounce !== undefined) return;
@@ -35,7 +33,6 @@ export function watchFile(path: string, onChange: () => void, opts: WatchOptions
     }, opts.debounceMs ?? 100);
     debounce.unref();
   };
-  void signature(path).then((s) => (last ??= s));
   let watcher: FSWatcher | undefined;
   if (opts.fsWatch !== false) {
     try {
@@ -54,7 +51,7 @@ export function watchFile(path: string, onChange: () => void, opts: WatchOptions
     polling = true;
     void signature(path)
       .then((s) => {
-        if (last !== undefined && s !== last) fire();
+        if (s !== last) fire();
         last = s;
       })
       .finally(() => (polling = false));

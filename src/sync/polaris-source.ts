@@ -45,6 +45,8 @@ export interface PolarisSourceOptions {
   readonly backoff?: Partial<BackoffOptions>;
   readonly logger: Logger;
   readonly registry?: Registry;
+  /** Wall clock in epoch milliseconds (default Date.now): answer times and the once-a-minute error warnings. */
+  readonly now?: () => number;
 }
 
 /** KeyDebug is one polled key as /debug/sync shows it. */
@@ -67,6 +69,8 @@ export interface SyncDebugState {
   readonly connection: ConnectionStatus;
   /** True once a first full sync from Polaris has completed. */
   readonly synced: boolean;
+  /** Start-up still waits for a first full sync before it serves the disk cache instead. */
+  readonly diskFallbackArmed: boolean;
   readonly keys: readonly KeyDebug[];
   readonly skipped: readonly SkippedItem[];
 }
@@ -106,6 +110,7 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
   let fromDisk: LoadedCache | undefined;
   let servingDisk = false;
   let lastSuccess: Date | undefined;
+  const clock = opts.now ?? Date.now;
   let publishTimer: NodeJS.Timeout | undefined;
   let startupTimer: NodeJS.Timeout | undefined;
   let progressTimer: NodeJS.Timeout | undefined;
@@ -165,7 +170,7 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
 
   function logAnswerError(key: DiscoverKey, code: number, info: string): void {
     const e = new PolarisXdsError('PXDS_ERR_POLARIS_RESPONSE', [code, keyId(key), info || 'no detail']);
-    const now = Date.now();
+    const now = clock();
     const tag = String(code);
     // One warning per code per minute: an auth or rate-limit error hits every key at once.
     if (now - (errorLoggedAt.get(tag) ?? -Infinity) >= ERROR_LOG_EVERY_MS) {
@@ -219,8 +224,8 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
     }
     stat.answered = true;
     stat.lastError = undefined;
-    stat.lastAnswerAt = Date.now();
-    lastSuccess = new Date();
+    stat.lastAnswerAt = clock();
+    lastSuccess = new Date(stat.lastAnswerAt);
     metrics.lastSuccess.setToCurrentTime();
     schedulePublish();
     return 'answered';
@@ -238,6 +243,9 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
     if (!synced) {
       if (!cache.complete(rootKeys)) return;
       synced = true;
+      // Once synced, the disk cache is never served: the start-up wait is over.
+      clearTimeout(startupTimer);
+      startupTimer = undefined;
       servingDisk = false;
     }
     const wasDisk = publisher.current()?.origin !== 'polaris';
@@ -361,7 +369,9 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
           ...(s.lastError === undefined ? {} : { lastError: s.lastError }),
           ...(s.lastAnswerAt === undefined ? {} : { lastAnswerAt: new Date(s.lastAnswerAt).toISOString() }),
         }));
-      return { status: status(), connection: connector?.status() ?? { connected: false, address: address() }, synced, keys, skipped: cache.skipped() };
+      const connection = connector?.status() ?? { connected: false, address: address() };
+      const diskFallbackArmed = startupTimer !== undefined;
+      return { status: status(), connection, synced, diskFallbackArmed, keys, skipped: cache.skipped() };
     },
   };
 }

@@ -144,6 +144,14 @@ function discoverService(): grpc.ServiceDefinition {
 export class FakePolaris {
   readonly services = new Map<string, FakeService>();
   readonly requests: SeenRequest[] = [];
+  /** Requests received and not answered yet, by `type namespace/name`; and the most one key ever had. */
+  readonly unanswered = new Map<string, number>();
+  mostUnansweredOfOneKey = 0;
+
+  /** openCalls is the number of Discover streams open now. */
+  get openCalls(): number {
+    return this.calls.size;
+  }
   faults: Faults = {};
   private server: grpc.Server | undefined;
   private readonly calls = new Set<DiscoverCall>();
@@ -231,11 +239,16 @@ export class FakePolaris {
         token: token === undefined ? undefined : String(token),
       };
       this.requests.push(req);
+      const key = `${req.type} ${req.namespace}/${req.name}`;
+      const waiting = (this.unanswered.get(key) ?? 0) + 1;
+      this.unanswered.set(key, waiting);
+      this.mostUnansweredOfOneKey = Math.max(this.mostUnansweredOfOneKey, waiting);
       if (this.faults.silent) return;
       chain = chain.then(async () => {
         const delay = this.faults.delayMs ?? 0;
         if (delay > 0) await new Promise((r) => setTimeout(r, delay));
         if (!this.calls.has(call) || this.faults.silent) return;
+        this.unanswered.set(key, (this.unanswered.get(key) ?? 1) - 1);
         call.write(this.answer(req));
       });
     });

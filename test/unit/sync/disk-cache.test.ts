@@ -7,7 +7,7 @@ import { CACHE_FILE, DiskCache } from '../../../src/sync/persist.js';
 import { circuitBreaker, faultDetector, rateLimit } from '../../support/governance.js';
 import { FakePolaris } from '../../support/fake-polaris.js';
 import { waitFor } from '../../support/ports.js';
-import { captureLogger, fastSource, sleep, tempDir, untilState } from './helpers.js';
+import { captureLogger, fastSource, tempDir, untilState } from './helpers.js';
 
 function svc(name: string, hosts: string[]): Service {
   return {
@@ -163,7 +163,7 @@ describe('polaris source with a disk cache', () => {
       const live = await untilState(second, 'first live sync', (s) => s.origin === 'polaris', 5000);
       assert.equal(live.services.get('ns1/b')!.instances[0]!.host, '10.0.0.3');
       assert.equal(second.status().origin, 'polaris');
-      await sleep(50);
+      await waitFor('subscribers told of the live state', () => origins.length === 2, 5000, 10);
       assert.deepEqual(origins, ['disk-cache', 'polaris']);
     } finally {
       await second.stop();
@@ -184,8 +184,10 @@ describe('polaris source with a disk cache', () => {
     src.subscribe((s) => origins.push(s.origin));
     try {
       await src.start();
+      assert.equal(src.debugState().diskFallbackArmed, true, 'start-up waits for Polaris before the disk');
       await untilState(src, 'sync', (s) => s.origin === 'polaris');
-      await sleep(1200);
+      await waitFor('subscribers told', () => origins.length > 0, 5000, 10);
+      assert.equal(src.debugState().diskFallbackArmed, false, 'synced in time: the disk cache can no longer be served');
       assert.deepEqual(origins, ['polaris']);
       assert.ok(!src.current()!.services.has('ns1/stale'));
     } finally {
@@ -204,7 +206,7 @@ describe('polaris source with a disk cache', () => {
     const src = fastSource([fake.address], { cacheDir: tmp.dir, logger, startupWaitMs: 100 });
     try {
       await src.start();
-      await sleep(400);
+      await waitFor('the corrupt cache is reported', () => lines.some((l) => l.code === 'PXDS_ERR_CACHE_CORRUPT'), 3000, 10);
       assert.equal(src.status().ready, false);
       assert.equal(src.current(), undefined);
       assert.ok(lines.some((l) => l.code === 'PXDS_ERR_CACHE_CORRUPT'));

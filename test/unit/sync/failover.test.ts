@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakePolaris } from '../../support/fake-polaris.js';
 import { freePort, waitFor } from '../../support/ports.js';
-import { captureLogger, fastSource, sleep, untilState } from './helpers.js';
+import { captureLogger, fastSource, untilState } from './helpers.js';
+
+/** streamFailures reads the source's count of failed Discover streams (each retry that failed). */
+async function streamFailures(src: ReturnType<typeof fastSource>): Promise<number> {
+  return Number(/polaris_xds_sync_errors_total\{kind="stream"\} (\d+)/.exec(await src.registry.metrics())?.[1] ?? 0);
+}
 
 function seed(fake: FakePolaris, hosts: string[]): void {
   fake.setService({ namespace: 'ns1', name: 'svc', instances: hosts.map((host) => ({ host, port: 80 })) });
@@ -63,7 +68,7 @@ describe('polaris source failover and recovery', () => {
       const first = await untilState(src, 'sync', (s) => s.services.size === 1);
       await fake.stop();
       await waitFor('noticed', () => !src.debugState().connection.connected, 3000, 20);
-      await sleep(800); // several retries
+      await waitFor('several retries', async () => (await streamFailures(src)) >= 3, 5000, 20);
       assert.equal(src.current(), first, 'nothing removed while down');
       const st = src.status();
       assert.equal(st.ready, true);
@@ -71,7 +76,7 @@ describe('polaris source failover and recovery', () => {
       assert.match(st.reason, new RegExp(`polaris ${fake.address} unreachable: `));
       const warns = lines.filter((l) => l.level === 40 && String(l.msg).includes(fake.address));
       assert.equal(warns.length, 1, `one warning while down, not one per retry: ${warns.map((w) => w.msg).join(' | ')}`);
-      const failures = Number(/polaris_xds_sync_errors_total\{kind="stream"\} (\d+)/.exec(await src.registry.metrics())?.[1]);
+      const failures = await streamFailures(src);
       assert.ok(failures >= 2, `stream failures are counted: ${failures}`);
       assert.match(await src.registry.metrics(), /polaris_xds_sync_connected 0/);
       seed(fake, ['10.0.0.1', '10.0.0.2']);
@@ -107,7 +112,7 @@ describe('polaris source failover and recovery', () => {
     try {
       await src.start();
       await waitFor('unreachable reason', () => /unreachable/.test(src.status().reason), 3000, 20);
-      await sleep(400);
+      await waitFor('several retries', async () => (await streamFailures(src)) >= 3, 5000, 20);
       const st = src.status();
       assert.equal(st.ready, false);
       assert.equal(st.origin, 'none');

@@ -9,7 +9,8 @@ import { CircuitBreaker, Level } from '../../../src/gen/v1/circuitbreaker.js';
 import { FaultDetector } from '../../../src/gen/v1/fault_detector.js';
 import { convertCircuitBreakers, convertFaultDetectors } from '../../../src/sync/convert-governance.js';
 import { repoRoot } from '../../support/components.js';
-import { captureLogger, sleep, tempDir, untilState } from './helpers.js';
+import { waitFor } from '../../support/ports.js';
+import { captureLogger, tempDir, untilState } from './helpers.js';
 
 const GOOD = `
 namespaces:
@@ -301,7 +302,7 @@ describe('file source', () => {
       assert.equal(second.services.get('ns/b'), first.services.get('ns/b'), 'unchanged service keeps its object');
 
       writeFileSync(file, mesh(['10.0.0.1', '10.0.0.2']).replace('port: 80 }', 'port: eighty }'));
-      await sleep(600);
+      await waitFor('the bad edit is read and refused', () => /last re-read failed/.test(src.status().reason), 3000, 10);
       assert.equal(src.current(), second, 'a bad edit keeps the last good state');
       assert.equal(src.status().ready, true);
       assert.match(src.status().reason, /last re-read failed, keeping the last good state: .*instances\[0\]\.port/);
@@ -367,7 +368,7 @@ describe('file watching without fs.watch', () => {
     const src = createFileSource({ path: file, logger: captureLogger().logger, watch: { fsWatch: false, pollMs: 100, debounceMs: 10 } });
     await src.start();
     try {
-      await sleep(150);
+      // The watch took the file's state when it started: an edit right after is seen.
       writeFileSync(file, 'namespaces:\n  - name: ns\n    services:\n      - name: a\n      - name: b\n');
       await untilState(src, 'poll picked up the edit', (s) => s.services.size === 2, 3000);
     } finally {

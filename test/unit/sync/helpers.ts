@@ -44,5 +44,3 @@ export function untilState(src: MeshSource, what: string, check: (s: MeshState) 
 }
 
 export { tempDir } from '../../support/temp.js';
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

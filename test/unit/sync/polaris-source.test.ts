@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FakePolaris, type FakeService } from '../../support/fake-polaris.js';
 import { waitFor } from '../../support/ports.js';
-import { captureLogger, fastSource, sleep, untilState } from './helpers.js';
+import { captureLogger, fastSource, untilState } from './helpers.js';
 
 function echoService(): FakeService {
   return {
@@ -34,6 +34,11 @@ const GOVERNANCE = new Set(['RATE_LIMIT', 'CIRCUIT_BREAKER', 'FAULT_DETECTOR']);
 
 describe('polaris source against a fake Polaris', () => {
   let fake: FakePolaris;
+  /** answered waits until Polaris got `n` more requests: a key is polled again only once its last answer was taken in. */
+  const answered = async (n: number): Promise<void> => {
+    const from = fake.requests.length;
+    await waitFor(`${n} more requests`, () => fake.requests.length >= from + n, 5000, 10);
+  };
   before(async () => {
     fake = await FakePolaris.start();
   });
@@ -141,11 +146,11 @@ describe('polaris source against a fake Polaris', () => {
     try {
       await src.start();
       const first = await untilState(src, 'first sync', (s) => s.services.size === 2);
-      await sleep(50);
+      await waitFor('subscribers told of the first state', () => published > 0, 5000, 10);
       const before = published;
       const seen = fake.requests.length;
-      await sleep(600);
-      assert.ok(fake.requests.length > seen + 10, 'keys are re-polled');
+      // A key is polled again only once its previous answer was taken in: these answers were applied.
+      await waitFor('keys re-polled', () => fake.requests.length > seen + 10, 5000, 10);
       const repolls = fake.requests.slice(seen);
       assert.ok(repolls.every((r) => GOVERNANCE.has(r.type) || r.revision !== ''), 'every re-poll carries the held revision');
       assert.equal(src.current(), first, 'no new state while nothing changes');
@@ -164,19 +169,22 @@ describe('polaris source against a fake Polaris', () => {
     fake.services.clear();
     fake.faults = {};
     fake.setService({ namespace: 'ns1', name: 'one', instances: [{ host: '10.0.0.1', port: 1 }] });
+    fake.requests.length = 0;
     const src = fastSource([fake.address], { requestTimeoutMs: 5000 });
     try {
       await src.start();
       await untilState(src, 'sync', (s) => s.services.size === 1);
+      // Answers now take longer than the poll interval (100 ms): a poller that did not wait for the
+      // answer would send the key again while the first request is still unanswered.
       fake.faults = { delayMs: 400 };
-      await sleep(100);
+      fake.mostUnansweredOfOneKey = 0;
       const start = fake.requests.length;
-      await sleep(900);
-      const seen = fake.requests.slice(start);
-      const perKey = new Map<string, number>();
-      for (const r of seen) perKey.set(`${r.type} ${r.name}`, (perKey.get(`${r.type} ${r.name}`) ?? 0) + 1);
-      // Three keys answered 400 ms apart on one ordered stream: each key at most a few times.
-      for (const [k, n] of perKey) assert.ok(n <= 3, `${k} polled ${n} times`);
+      const keys = new Set(fake.requests.map((r) => `${r.type} ${r.name}`));
+      await waitFor('every key polled twice more under the delay', () => {
+        const seen = fake.requests.slice(start).map((r) => `${r.type} ${r.name}`);
+        return [...keys].every((k) => seen.filter((s) => s === k).length >= 2);
+      }, 10_000, 20);
+      assert.equal(fake.mostUnansweredOfOneKey, 1, 'no key was asked again before its answer came');
     } finally {
       fake.faults = {};
       await src.stop();
@@ -201,8 +209,7 @@ describe('polaris source against a fake Polaris', () => {
       fake.removeService('ns1', 'dropped');
       const s = await untilState(src, 'list removal', (x) => !x.services.has('ns1/dropped'));
       assert.deepEqual([...s.services.keys()], ['ns1/gone', 'ns1/stay']);
-      await sleep(300);
-      assert.ok(!src.debugState().keys.some((k) => k.service === 'dropped'), 'the dropped service is no longer polled');
+      await waitFor('the dropped service is no longer polled', () => !src.debugState().keys.some((k) => k.service === 'dropped'), 5000, 20);
     } finally {
       await src.stop();
     }
@@ -218,25 +225,53 @@ describe('polaris source against a fake Polaris', () => {
       await src.start();
       const good = await untilState(src, 'sync', (s) => s.services.size === 1);
       fake.faults = { errorCode: { code: 500000 } };
-      await sleep(500);
+      await answered(6);
       assert.equal(src.current(), good);
       assert.ok(src.debugState().keys.some((k) => k.lastCode === 500000 && /500000/.test(k.lastError ?? '')));
       const warned = lines.filter((l) => l.code === 'PXDS_ERR_POLARIS_RESPONSE' && l.level === 40);
       assert.equal(warned.length, 1, `an error code is warned about once: ${JSON.stringify(warned)}`);
       // Auth and rate-limit errors come without type or service; FIFO matching still pairs them.
       fake.faults = { errorCode: { code: 401000, bare: true } };
-      await sleep(500);
+      await answered(6);
       assert.equal(src.current(), good);
       assert.ok(src.debugState().keys.some((k) => k.lastCode === 401000));
       // An answer for another service than asked: the stream is dropped, nothing is applied.
       fake.faults = { override: (r) => (r.type === 'INSTANCE' ? { code: { value: 200000 }, type: 'INSTANCE', service: { name: { value: 'intruder' }, namespace: { value: 'ns1' } }, instances: [] } : undefined) };
-      await sleep(500);
+      await waitFor('the intruding answer is refused', () => lines.some((l) => /out of order/.test(String(l.reason ?? ''))), 5000, 20);
       assert.equal(src.current(), good);
       assert.equal(src.status().ready, true);
       fake.faults = {};
       fake.setService({ ...echoService(), instances: [{ host: '10.1.1.1', port: 9 }] });
       await untilState(src, 'recovery', (s) => s.services.get('ns1/echo')!.instances[0]!.host === '10.1.1.1');
       assert.ok(lines.some((l) => /out of order/.test(String(l.reason ?? ''))));
+    } finally {
+      fake.faults = {};
+      await src.stop();
+    }
+  });
+
+  it('warns about an error code once a minute by its clock, and dates answers by it', async () => {
+    fake.services.clear();
+    fake.faults = {};
+    fake.setService({ namespace: 'ns1', name: 'a', instances: [{ host: '10.0.0.1', port: 1 }] });
+    const { logger, lines } = captureLogger();
+    let now = Date.UTC(2030, 0, 1);
+    const src = fastSource([fake.address], { logger, now: () => now });
+    const warnings = () => lines.filter((l) => l.code === 'PXDS_ERR_POLARIS_RESPONSE' && l.level === 40).length;
+    try {
+      await src.start();
+      await untilState(src, 'sync', (s) => s.services.size === 1);
+      assert.equal(src.status().lastSuccess?.toISOString(), '2030-01-01T00:00:00.000Z');
+      assert.ok(src.debugState().keys.every((k) => k.lastAnswerAt === undefined || k.lastAnswerAt === '2030-01-01T00:00:00.000Z'));
+      fake.faults = { errorCode: { code: 500000 } };
+      await answered(6);
+      assert.equal(warnings(), 1);
+      now += 59_000;
+      await answered(6);
+      assert.equal(warnings(), 1, 'within the minute: no second warning');
+      now += 2_000;
+      await answered(6);
+      assert.equal(warnings(), 2, 'a minute later the code is warned about again');
     } finally {
       fake.faults = {};
       await src.stop();
@@ -310,7 +345,7 @@ describe('polaris source against a fake Polaris', () => {
       assert.match(skipped.find((k) => k.id === 'bad#0')!.reason, /^outbounds\[0\]\.sources\[0\]\.metadata\["\$method"\]\.type: unknown match type 9/);
       assert.match(skipped.find((k) => k.id === 'nodest#0')!.reason, /^outbounds\[1\]\.destinations\[0\]\.service: missing/);
       assert.equal(lines.filter((l) => l.code === 'PXDS_ERR_RULE_SKIPPED').length, 2);
-      await sleep(400);
+      await answered(10);
       assert.equal(lines.filter((l) => l.code === 'PXDS_ERR_RULE_SKIPPED').length, 2, 'skips are logged once, not per poll');
       const metrics = await src.registry.metrics();
       assert.match(metrics, /polaris_xds_sync_skipped_rules_total\{kind="rule"\} 2/);
@@ -347,11 +382,13 @@ describe('polaris source against a fake Polaris', () => {
     unsubscribe();
     fake.setService({ namespace: 'ns1', name: 'b', instances: [{ host: '10.0.0.2', port: 1 }] });
     await untilState(src, 'second', (s) => s.services.size === 2);
-    await sleep(50);
+    // Subscribers are told on a later tick: let it pass.
+    await new Promise((r) => setImmediate(r));
     assert.deepEqual(got, [1]);
     await src.stop();
     const n = fake.requests.length;
-    await sleep(300);
+    // The Discover stream is closed, so no later request can reach Polaris.
+    await waitFor('the stream to end', () => fake.openCalls === 0, 5000, 10);
     assert.equal(fake.requests.length, n, 'no requests after stop');
   });
 });

@@ -59,5 +59,3 @@ export async function startHarness(initial?: Snapshot, opts: Partial<XdsServerOp
   };
 }
 
-/** sleep waits `ms`. */
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

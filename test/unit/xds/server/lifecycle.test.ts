@@ -11,24 +11,26 @@ import { silentLogger } from '../../../../src/log.js';
 import { TYPES, type DeltaClient, type SotwClient, type SotwResponse } from '../../../support/ads-client.js';
 import { cluster, FakeWatcher, simpleMesh, snapshotOf } from '../../../support/fake-watcher.js';
 import { waitFor } from '../../../support/ports.js';
-import { startHarness, sleep } from './harness.js';
+import { startHarness } from './harness.js';
 import { MockCall, tick } from './mock-call.js';
 
 const { cds, eds, lds, rds } = TYPES;
 
 describe('one close path', () => {
   it('streams dropped at every point of their life leave no watch, timer or stream behind', async () => {
-    const h = await startHarness(simpleMesh(['a', 'b']), { limits: { retainRemovedMs: 60_000 } });
+    let opened = 0;
+    const h = await startHarness(simpleMesh(['a', 'b']), { limits: { retainRemovedMs: 60_000 }, hooks: { onStreamOpen: () => void opened++ } });
     try {
       const clients: Array<SotwClient | DeltaClient> = [];
       // Drop points: 0 before any request, 1 after the first request, 2 after a response,
       // 3 mid-churn with responses unanswered (and clusters retained), 4 after a NACK.
       for (let i = 0; i < 40; i++) {
+        const seen = opened;
         const c = i % 2 === 0 ? h.sotw() : h.delta();
         clients.push(c);
         const dropAt = i % 5;
         if (dropAt === 0) {
-          await sleep(5);
+          await waitFor('the stream to open', () => opened > seen, 5000, 1);
           c.close();
           continue;
         }
@@ -52,7 +54,8 @@ describe('one close path', () => {
       }
       for (let v = 0; v < 5; v++) {
         h.watcher.set(v % 2 ? simpleMesh(['a', 'b'], { timeoutS: v }) : simpleMesh(['b', 'c'], { timeoutS: v }));
-        await sleep(10);
+        // Each change reaches the open streams before the next (churn with responses unanswered).
+        await new Promise((r) => setImmediate(r));
       }
       for (const c of clients) c.close();
       await waitFor('all streams closed', () => h.server.streamCount() === 0 && h.watcher.open === 0, 5000, 20);
