@@ -62,6 +62,7 @@ const BOOTSTRAP_FLAGS = {
   zone: { type: 'string' },
   'sub-zone': { type: 'string' },
   delta: { type: 'boolean' },
+  'on-demand': { type: 'boolean' },
   grpc: { type: 'boolean' },
   gateway: { type: 'boolean' },
   'tls-ca': { type: 'string' },
@@ -85,6 +86,7 @@ const BOOTSTRAP_HELP = `usage: polaris-xds bootstrap [flags]
   --inbound-port P           inbound listener port (default 15006)
   --region R --zone Z --sub-zone S   the node's locality
   --delta                    use Delta xDS (DELTA_GRPC) instead of State of the World
+  --on-demand                hold only the services the sidecar calls (VHDS + on-demand CDS; implies --delta)
   --gateway                  a gateway node instead of a sidecar
   --grpc                     print a gRPC xDS bootstrap (JSON) for proxyless clients
   --tls-ca FILE [--tls-cert FILE --tls-key FILE] [--tls-sni NAME]   TLS (and mTLS) to polaris-xds
@@ -184,6 +186,7 @@ function bootstrap(args: string[]): number {
   if (v['ratelimit-address'] !== undefined) addressFlag('--ratelimit-address', v['ratelimit-address'], 'dial', '127.0.0.1:8081');
   if (v['node-id'] !== undefined && v['node-id'].trim() === '') throw usageError('bootstrap: --node-id: empty; leave it out for a Polaris-style id (<namespace>/<uuid>~127.0.0.1)');
   const locality = { region: v.region, zone: v.zone, subZone: v['sub-zone'] };
+  if (v['on-demand'] && (v.grpc || v.gateway)) throw usageError(`bootstrap: --on-demand is for Envoy sidecars; drop it with ${v.grpc ? '--grpc' : '--gateway'}`);
   if (v.grpc) {
     // grpc-js's xDS client dials its control plane with insecure or google_default credentials only.
     if (v['tls-ca'] || v['tls-cert'] || v['tls-key'] || v['tls-sni']) throw usageError('bootstrap: --grpc bootstraps have no TLS to polaris-xds (gRPC xDS clients dial it with insecure credentials); drop --tls-*');
@@ -205,7 +208,8 @@ function bootstrap(args: string[]): number {
     namespace,
     service,
     adminAddress: v['admin-address'] ?? '127.0.0.1:15000',
-    delta: !!v.delta,
+    delta: !!v.delta || !!v['on-demand'],
+    onDemand: !!v['on-demand'],
     gateway: !!v.gateway,
     bindPorts: ports,
     outboundPort: v['outbound-port'] ? port('outbound-port', v['outbound-port']) : undefined,

@@ -9,8 +9,8 @@ import type { Logger } from '../log.js';
 import type { MeshState } from '../model/mesh.js';
 import { parseNode, type NodeInfo } from './node.js';
 import { PUSH_ORDER } from './resource.js';
-import type { ConfigWatcher, NodeWatch } from './server/watcher.js';
-import { ConsistencyCheck, type Snapshot } from './snapshot.js';
+import type { ConfigWatcher, NodeWatch, WatchOptions } from './server/watcher.js';
+import { ConsistencyCheck, sameShape, type Snapshot } from './snapshot.js';
 
 /** Translation is what one translation pass yields for one group. */
 export interface Translation {
@@ -125,8 +125,10 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
     this.maxTimer ??= setTimeout(() => this.rebuild(), this.opts.debounceMaxMs);
   }
 
-  watch(node: Node): NodeWatch {
-    const info = parseNode(node);
+  watch(node: Node, opts?: WatchOptions): NodeWatch {
+    const parsed = parseNode(node);
+    // On demand needs VHDS, which is Delta only: a SotW stream of such a node gets the full state.
+    const info = parsed.onDemand && opts?.incremental === false ? { ...parsed, onDemand: false } : parsed;
     const view = this.opts.translator.nodeView(info);
     let group = this.groups.get(view.key);
     if (!group) {
@@ -187,7 +189,8 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
    */
   private accept(g: Group<V>, next: Translation): boolean {
     if (next === g.translation) return true;
-    const errors = this.consistency.check(next.snapshot);
+    // The group's last snapshot passed; one with the same names and references passes too.
+    const errors = g.translation && sameShape(g.translation.snapshot, next.snapshot) ? [] : this.consistency.check(next.snapshot);
     if (errors.length === 0) {
       g.translation = next;
       g.refused = undefined;

@@ -3,7 +3,7 @@
 // server side, never mutated after makeSnapshot returns.
 import { createHash } from 'node:crypto';
 import { compareKeys } from '../model/mesh.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, RATELIMIT_CONFIG_TYPE, ROUTE_TYPE, type TypeUrl } from './resource.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, RATELIMIT_CONFIG_TYPE, ROUTE_TYPE, VHOST_TYPE, type TypeUrl } from './resource.js';
 import { NO_REFS, type ResourceRefs } from './refs.js';
 import { ChunkedMap, LayeredMap, type ResourceMap } from './resource-map.js';
 import { encodeAny, encodeDeltaResource } from './wire.js';
@@ -60,6 +60,17 @@ export interface TypeResources {
   readonly bytes: number;
   /** What the set's resources point at: per type, each name with how many name it; kept up to date by patches. */
   readonly refs: TypeRefs;
+  /**
+   * On-demand sidecars: resources a client gets only by naming them (on-demand clusters, VHDS
+   * virtual hosts). A wildcard covers `items` alone; a name is looked up in `items`, then here.
+   * `version` then also covers what `named` holds, so a change to it reaches the streams.
+   */
+  readonly named?: ResourceMap<EncodedResource>;
+}
+
+/** lookup finds a resource of a set by name: among what a wildcard covers, then among what only a name reaches. */
+export function lookup(set: TypeResources, name: string): EncodedResource | undefined {
+  return set.items.get(name) ?? set.named?.get(name);
 }
 
 /** TypeRefs are the names a type set's resources point at, by the type named, with how many point at each. */
@@ -221,6 +232,15 @@ export function layerTypeSet(base: TypeResources, typeUrl: TypeUrl, top: readonl
   return tally.set(new LayeredMap(base.items, own));
 }
 
+const empties = new Map<TypeUrl, TypeResources>();
+
+/** emptyTypeSet is the one empty set of a type, shared by every snapshot that has none. */
+export function emptyTypeSet(typeUrl: TypeUrl): TypeResources {
+  let e = empties.get(typeUrl);
+  if (!e) empties.set(typeUrl, (e = typeSet(typeUrl, [])));
+  return e;
+}
+
 /** Snapshot holds every type's resources for one node group. */
 export interface Snapshot {
   readonly resources: Readonly<Record<TypeUrl, TypeResources>>;
@@ -230,8 +250,8 @@ export interface Snapshot {
 export function makeSnapshot(byType: Partial<Record<TypeUrl, readonly EncodedResource[] | TypeResources>>): Snapshot {
   const resources = {} as Record<TypeUrl, TypeResources>;
   for (const t of PUSH_ORDER) {
-    const given = byType[t] ?? [];
-    resources[t] = Array.isArray(given) ? typeSet(t, given) : (given as TypeResources);
+    const given = byType[t];
+    resources[t] = given === undefined ? emptyTypeSet(t) : Array.isArray(given) ? typeSet(t, given) : (given as TypeResources);
   }
   return Object.freeze({ resources: Object.freeze(resources) });
 }
@@ -241,6 +261,7 @@ const SHORT: Readonly<Record<TypeUrl, string>> = {
   [ENDPOINT_TYPE]: 'endpoints',
   [LISTENER_TYPE]: 'listener',
   [ROUTE_TYPE]: 'route',
+  [VHOST_TYPE]: 'virtual host',
   [RATELIMIT_CONFIG_TYPE]: 'rate-limit config',
 };
 
@@ -305,6 +326,23 @@ export class ConsistencyCheck {
     this.named.set(names, found);
     return found;
   }
+}
+
+/**
+ * sameShape says whether two snapshots have the same names and the same references in every type
+ * (the same Sets and count maps: patches and layers pass them on while no name comes or goes), so
+ * a consistency check of one holds for the other. A change to what resources say, not to what they
+ * name, then costs no check: with one node group per service that is most changes.
+ */
+export function sameShape(a: Snapshot, b: Snapshot): boolean {
+  for (const t of PUSH_ORDER) {
+    const x = a.resources[t];
+    const y = b.resources[t];
+    if (x === y) continue;
+    if (x.named !== y.named || namesOf(x) !== namesOf(y) || x.refs.size !== y.refs.size) return false;
+    for (const [target, counts] of x.refs) if (y.refs.get(target) !== counts) return false;
+  }
+  return true;
 }
 
 /** consistent lists what does not resolve in one snapshot (see ConsistencyCheck), without remembering anything. */

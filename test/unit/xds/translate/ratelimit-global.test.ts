@@ -167,7 +167,7 @@ describe('the rate-limit service and its sidecars', () => {
     assert.equal(t.translate(mesh(echo(2), other), sidecar('ns', { service: 'echo' })).snapshot.resources[RATELIMIT_CONFIG_TYPE].items.size, 0);
     // The same mesh again: the same set (invariant 1, and nothing re-sent).
     assert.equal(t.translate(mesh(echo(2), other), limiterView).snapshot.resources[RATELIMIT_CONFIG_TYPE].version, set.version);
-    assert.deepEqual(Object.keys(configDump(first.snapshot)), ['cds', 'eds', 'lds', 'rds', 'rls']);
+    assert.deepEqual(Object.keys(configDump(first.snapshot)), ['cds', 'eds', 'lds', 'rds', 'vhds', 'rls']);
   });
 
   it('puts the rate-limit filter on the inbound of sidecars bootstrapped with the limiter, and skips GLOBAL rules on the others', () => {

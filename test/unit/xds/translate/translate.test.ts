@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configDump, createTranslator, nodeView, type Translation } from '../../../../src/xds/translate/index.js';
 import { outboundCluster, OUTBOUND_ROUTE_CONFIG } from '../../../../src/xds/translate/names.js';
-import { consistent, makeSnapshot, type EncodedResource, type Snapshot } from '../../../../src/xds/snapshot.js';
+import { consistent, makeSnapshot, sameShape, type EncodedResource, type Snapshot } from '../../../../src/xds/snapshot.js';
 import { encodeRouteConfigParts } from '../../../../src/xds/translate/encode.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE } from '../../../../src/xds/resource.js';
 import { parseNode } from '../../../../src/xds/node.js';
@@ -139,7 +139,7 @@ test('sidecars of one service share a view key; the key changes with what change
 test('configDump shows every resource as JSON with nested typed configs decoded', () => {
   const t = createTranslator().translate(mesh(...world()), sidecar('prod', { service: 'web' }));
   const dump = configDump(t.snapshot);
-  assert.deepEqual(Object.keys(dump), ['cds', 'eds', 'lds', 'rds']);
+  assert.deepEqual(Object.keys(dump), ['cds', 'eds', 'lds', 'rds', 'vhds']);
   assert.equal(dump.cds!.version, t.snapshot.resources[CLUSTER_TYPE].version);
   const listener = dump.lds!.resources.find((r) => r.name === 'OUTBOUND_15001')!.resource as { '@type': string; filterChains: Array<{ filters: Array<{ typedConfig: Record<string, unknown> }> }> };
   assert.equal(listener['@type'], LISTENER_TYPE);
@@ -147,4 +147,20 @@ test('configDump shows every resource as JSON with nested typed configs decoded'
   assert.equal(hcm['@type'], 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager');
   assert.equal((hcm.rds as { routeConfigName: string }).routeConfigName, OUTBOUND_ROUTE_CONFIG);
   assert.doesNotThrow(() => JSON.stringify(dump));
+});
+
+test('sameShape: a change to what resources say keeps the shape (no check needed); a new name or reference does not', () => {
+  const tr = createTranslator();
+  const view = sidecar('prod', { service: 'web' });
+  const [routed, ...rest] = world();
+  const before = tr.translate(mesh(routed!, ...rest), view).snapshot;
+  // As the snapshot cache does: a snapshot is checked before the next one is patched from it.
+  assert.deepEqual(consistent(before), []);
+  const healthFlip = { ...routed!, instances: routed!.instances.map((i, k) => (k === 0 ? { ...i, healthy: !i.healthy } : i)) };
+  const flipped = tr.translate(mesh(healthFlip, ...rest), view).snapshot;
+  assert.notEqual(flipped.resources[ENDPOINT_TYPE], before.resources[ENDPOINT_TYPE]);
+  assert.equal(sameShape(before, flipped), true);
+  const grown = tr.translate(mesh(healthFlip, ...rest, service('prod', 'new', [instance('n1', '10.0.9.1')])), view).snapshot;
+  assert.equal(sameShape(flipped, grown), false);
+  assert.deepEqual(consistent(grown), []);
 });
