@@ -339,7 +339,8 @@ export function sameShape(a: Snapshot, b: Snapshot): boolean {
     const x = a.resources[t];
     const y = b.resources[t];
     if (x === y) continue;
-    if (x.named !== y.named || namesOf(x) !== namesOf(y) || x.refs.size !== y.refs.size) return false;
+    // What only a name reaches (`named`) is not checked, so it does not count either.
+    if (namesOf(x) !== namesOf(y) || x.refs.size !== y.refs.size) return false;
     for (const [target, counts] of x.refs) if (y.refs.get(target) !== counts) return false;
   }
   return true;
