@@ -141,7 +141,10 @@ const SHUTDOWN_SLACK_MS = 5000;
 
 async function serve(args: string[]): Promise<number> {
   const { values } = parse(args, SERVE_FLAGS, 'serve');
-  if (values.help) return void console.log(SERVE_HELP), 0;
+  if (values.help) {
+    console.log(SERVE_HELP);
+    return 0;
+  }
   const cfg = loadConfig({ file: values.config, overrides: serveOverrides(values) });
   if (values['print-config']) {
     console.log(toYaml(redacted(cfg)));
@@ -177,7 +180,10 @@ async function serve(args: string[]): Promise<number> {
 
 function bootstrap(args: string[]): number {
   const { values: v } = parse(args, BOOTSTRAP_FLAGS, 'bootstrap');
-  if (v.help) return void console.log(BOOTSTRAP_HELP), 0;
+  if (v.help) {
+    console.log(BOOTSTRAP_HELP);
+    return 0;
+  }
   const namespace = v.namespace ?? 'default';
   const service = v.service ?? '';
   const nodeId = v['node-id'] ?? `${v.gateway ? 'gateway~' : ''}${namespace}/${randomUUID()}~127.0.0.1`;
@@ -241,7 +247,10 @@ async function fetchAdmin(address: string, path: string): Promise<{ status: numb
 
 async function dump(args: string[]): Promise<number> {
   const { values: v } = parse(args, CLIENT_FLAGS, 'dump');
-  if (v.help) return void console.log('usage: polaris-xds dump --node ID [--admin-address host:port]'), 0;
+  if (v.help) {
+    console.log('usage: polaris-xds dump --node ID [--admin-address host:port]');
+    return 0;
+  }
   if (!v.node) throw usageError('dump: --node ID is required (polaris-xds status lists connected nodes)');
   const r = await fetchAdmin(v['admin-address'] ?? '127.0.0.1:15014', `/debug/config_dump?node=${encodeURIComponent(v.node)}`);
   console.log(JSON.stringify(r.body, null, 2));
@@ -259,7 +268,10 @@ One row per connected ADS stream: NODE, SERVICE (service.namespace), MODE (sotw|
 
 async function status(args: string[]): Promise<number> {
   const { values: v } = parse(args, CLIENT_FLAGS, 'status');
-  if (v.help) return void console.log(STATUS_HELP), 0;
+  if (v.help) {
+    console.log(STATUS_HELP);
+    return 0;
+  }
   const { formatStatus } = await import('./admin/status-table.js');
   const r = await fetchAdmin(v['admin-address'] ?? '127.0.0.1:15014', '/debug/syncz');
   if (r.status !== 200) throw usageError(`status: admin answered ${r.status}`);

@@ -227,8 +227,14 @@ export class SimStream {
 
   private onSotw(type: TypeShort | 'other', version: string, nonce: string, resources: AnyMsg[]): void {
     const ack = (names: readonly string[]) => this.sendSotw({ version_info: version, response_nonce: nonce, type_url: type === 'other' ? '' : TYPE_URLS[type], resource_names: names });
-    if (type === 'other') return ack([]);
-    if (this.mode === 'raw-sotw') return ack(this.rawAckNames);
+    if (type === 'other') {
+      ack([]);
+      return;
+    }
+    if (this.mode === 'raw-sotw') {
+      ack(this.rawAckNames);
+      return;
+    }
     this.versions.set(type, version);
     this.nonces.set(type, nonce);
     const values = resources.map((r) => r.value);
@@ -245,7 +251,8 @@ export class SimStream {
       }
       case 'eds':
         ack(this.edsNames);
-        return this.requestLds();
+        this.requestLds();
+        return;
       case 'lds': {
         const next = this.views.sotwRouteNames(version, values);
         ack([]);
@@ -256,7 +263,8 @@ export class SimStream {
         return;
       }
       case 'rds':
-        return ack(this.rdsNames);
+        ack(this.rdsNames);
+        return;
     }
   }
 
@@ -288,7 +296,8 @@ export class SimStream {
         return;
       }
       case 'eds':
-        return this.requestLds();
+        this.requestLds();
+        return;
       case 'lds': {
         for (const r of resources) this.listeners.set(r.name, r.resource ? this.views.deltaRouteNames(r.name, r.version, r.resource.value) : []);
         for (const n of removed) this.listeners.delete(n);

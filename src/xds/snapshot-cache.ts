@@ -113,7 +113,10 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
   setMesh(mesh: MeshState): void {
     const first = this.mesh === undefined;
     this.mesh = mesh;
-    if (first) return this.rebuild();
+    if (first) {
+      this.rebuild();
+      return;
+    }
     // A rebuild is due on the next tick; it will read this mesh.
     if (this.leading !== undefined) return;
     if (this.quietTimer === undefined && this.now() - this.lastRebuild >= this.opts.debounceMs) {

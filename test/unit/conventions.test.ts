@@ -165,7 +165,10 @@ describe('each convention', () => {
 test('the watcher wrapper looks at every node that opens a watch and still opens it', () => {
   const { logger, lines } = logCapture();
   let opened = 0;
-  const inner: ConfigWatcher = { watch: () => (opened++, { current: () => undefined, onChange: () => {}, close: () => {} }) };
+  const inner: ConfigWatcher = { watch: () => {
+    opened++;
+    return { current: () => undefined, onChange: () => {}, close: () => {} };
+  } };
   const w = loggingUnsupportedKeys(inner, new UnsupportedKeyLog(logger));
   const node = { id: 'ns/1~10.0.0.9', metadata: { 'sidecar.polarismesh.cn/registerServices': '[]' }, userAgentName: 'envoy', clientFeatures: [] };
   w.watch(node as never);

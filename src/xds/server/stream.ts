@@ -34,8 +34,11 @@ const MAX_ECHO_CHARS = 200;
  * the call with that status once queued writes are flushed; `end()` ends it with OK.
  */
 export interface AdsCall {
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type, which grpc-js calls and test doubles implement
   on(event: string, listener: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type, which grpc-js calls and test doubles implement
   once(event: string, listener: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type, which grpc-js calls and test doubles implement
   removeListener(event: string, listener: (...args: any[]) => void): unknown;
   emit(event: string, ...args: unknown[]): boolean;
   write(chunk: Buffer, cb: (err?: Error | null) => void): boolean;
@@ -111,6 +114,7 @@ export class AdsStream<Req> implements PendingHolder {
   private readonly gate: WarmingGate;
   private log: Logger;
   private readonly counters = { requests: 0, responses: 0, bytesSent: 0, acks: 0, nacks: 0, expiredNonces: 0, resendsSuppressed: 0, writesBlocked: 0 };
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type, which grpc-js calls and test doubles implement
   private readonly listeners: ReadonlyArray<readonly [string, (...args: any[]) => void]>;
 
   constructor(

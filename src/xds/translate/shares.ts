@@ -254,9 +254,9 @@ export class ShareBuilder {
       for (const m of guard.methods) {
         const p = breakerParts(s.namespace, s.name, m.scope, m, h2, behindMethods);
         parts.push(p);
-        m.matches.forEach((match, k) =>
-          methodRoutes.push({ name: `circuit-breaker:${m.scope}#${k}`, match, cluster: p.entryCluster }),
-        );
+        for (const [k, match] of m.matches.entries()) {
+          methodRoutes.push({ name: `circuit-breaker:${m.scope}#${k}`, match, cluster: p.entryCluster });
+        }
       }
       return {
         clusters: parts.flatMap((p) => p.clusters).map(encodeCluster),
