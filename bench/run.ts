@@ -11,7 +11,7 @@ import { machineInfo } from './lib/machine.js';
 import { extraNodeArgs } from './lib/proc.js';
 import { progress } from './lib/progress.js';
 import { checkTargets, render, type ProfileSummary, type RunResult } from './report.js';
-import { runConvergence, type ConvergenceResult } from './suites/convergence.js';
+import { runConvergence, type AdsMode, type ConvergenceResult } from './suites/convergence.js';
 import { runRateLimit, type RateLimitResult } from './suites/ratelimit.js';
 import { runRaw, type RawResult } from './suites/raw.js';
 import { runTranslate, type TranslateResult } from './suites/translate.js';
@@ -41,23 +41,25 @@ async function main(args: BenchArgs): Promise<void> {
   const raw: RawResult[] = [];
   if (args.suites.includes('raw')) {
     const common = { workers: args.workers, warmup: 3, connectConcurrency: args.connectConcurrency };
-    for (const mode of args.modes) raw.push(await runRaw(mode, args.streams, { ...common, rounds: args.rawRounds, messageBytes: 300 }));
+    // On-demand sidecars speak Delta: their raw limit is Delta's.
+    const rawModes = [...new Set(args.modes.map((m) => (m === 'on-demand' ? 'delta' : m)))];
+    for (const mode of rawModes) raw.push(await runRaw(mode, args.streams, { ...common, rounds: args.rawRounds, messageBytes: 300 }));
     if (args.rawAckNames > 0 && args.modes.includes('sotw')) raw.push(await runRaw('sotw', args.streams, { ...common, rounds: args.rawRounds, messageBytes: 300, ackNames: args.rawAckNames }));
     if (args.rawBigBytes > 0) {
       const top = [Math.max(...args.streams)];
-      for (const mode of args.modes) raw.push(await runRaw(mode, top, { ...common, rounds: 3, messageBytes: args.rawBigBytes }));
+      for (const mode of rawModes) raw.push(await runRaw(mode, top, { ...common, rounds: 3, messageBytes: args.rawBigBytes }));
     }
   }
 
   const convergence: ConvergenceResult[] = [];
   const profiles: ProfileSummary[] = [];
-  const scenarios: Array<{ services: number; mode: 'sotw' | 'delta'; feed: 'file' | 'fake-polaris'; levels: readonly number[] }> = [];
+  const scenarios: Array<{ services: number; mode: AdsMode; feed: 'file' | 'fake-polaris'; levels: readonly number[]; fronted: number }> = [];
   if (args.suites.includes('convergence')) {
-    for (const services of args.meshes) for (const mode of args.modes) scenarios.push({ services, mode, feed: args.feed, levels: args.streams });
-    if (args.fakeMesh > 0 && args.feed !== 'fake-polaris') scenarios.push({ services: args.fakeMesh, mode: 'delta', feed: 'fake-polaris', levels: args.fakeStreams });
+    for (const services of args.meshes) for (const mode of args.modes) for (const fronted of args.fronted) scenarios.push({ services, mode, feed: args.feed, levels: args.streams, fronted });
+    if (args.fakeMesh > 0 && args.feed !== 'fake-polaris') scenarios.push({ services: args.fakeMesh, mode: 'delta', feed: 'fake-polaris', levels: args.fakeStreams, fronted: args.fronted[0]! });
   }
   for (const s of scenarios) {
-    const dir = profileDir ? join(profileDir, `${s.services}-${s.mode}-${s.feed}`) : undefined;
+    const dir = profileDir ? join(profileDir, `${s.services}-${s.mode}-${s.feed}-fronted${s.fronted}`) : undefined;
     if (dir) mkdirSync(dir, { recursive: true });
     const result = await runConvergence({
       services: s.services,
@@ -66,7 +68,7 @@ async function main(args: BenchArgs): Promise<void> {
       mode: s.mode,
       feed: s.feed,
       levels: s.levels,
-      fronted: args.fronted,
+      fronted: s.fronted,
       rounds: args.rounds,
       changes: args.changes,
       workers: args.workers,
@@ -83,7 +85,7 @@ async function main(args: BenchArgs): Promise<void> {
       // thread (the others are the module loader's worker).
       for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile') && x.split('.')[4] === '0')) {
         const h = hotSpots(join(dir, f), repo, 15);
-        profiles.push({ file: join(dir, f), scenario: `${s.services} services, ${s.mode}, ${s.feed}`, busyMs: h.busyMs, gcMs: h.gcMs, top: h.top });
+        profiles.push({ file: join(dir, f), scenario: `${s.services} services, ${s.mode}, ${s.feed}, fronted ${s.fronted || 'all'}`, busyMs: h.busyMs, gcMs: h.gcMs, top: h.top });
       }
     }
   }

@@ -11,6 +11,7 @@ import { meshSummary } from './admin/mesh-summary.js';
 import { startAdmin, stopAdmin, type AdminView } from './admin/server.js';
 import { withIdentity } from './admin/syncz.js';
 import { createXdsObserver } from './admin/xds-observer.js';
+import { limiterNodeCheck } from './xds/ratelimit-node-check.js';
 import { splitHostPort } from './bootstrap/envoy.js';
 import type { Config } from './config/schema.js';
 import { PolarisXdsError } from './errors.js';
@@ -73,6 +74,7 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
   const registry = createRegistry();
   const source = createSource(cfg, logger, registry);
   const observer = createXdsObserver(registry);
+  const limiterCheck = limiterNodeCheck(logger.child({ component: 'xds' }));
   const buildSeconds = new Histogram({
     name: 'polaris_xds_snapshot_build_seconds',
     help: 'Time to translate a mesh change into snapshots for every node group.',
@@ -133,7 +135,14 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
     logger: logger.child({ component: 'xds' }),
     registry,
     config: cfg.xds,
-    hooks: observer.hooks,
+    hooks: {
+      ...observer.hooks,
+      onRequest: (info) => {
+        observer.hooks.onRequest?.(info);
+        // A rate-limit service with a node id not marking it as one is served nothing: say so.
+        limiterCheck.onRequest(info);
+      },
+    },
     // The gRPC health service shares the xDS port: NOT_SERVING until the source is ready.
     services: (server) => (health = addHealthService(server)),
   }).catch((err: unknown) => {

@@ -62,6 +62,7 @@ const BOOTSTRAP_FLAGS = {
   zone: { type: 'string' },
   'sub-zone': { type: 'string' },
   delta: { type: 'boolean' },
+  'on-demand': { type: 'boolean' },
   grpc: { type: 'boolean' },
   gateway: { type: 'boolean' },
   'tls-ca': { type: 'string' },
@@ -85,6 +86,7 @@ const BOOTSTRAP_HELP = `usage: polaris-xds bootstrap [flags]
   --inbound-port P           inbound listener port (default 15006)
   --region R --zone Z --sub-zone S   the node's locality
   --delta                    use Delta xDS (DELTA_GRPC) instead of State of the World
+  --on-demand                hold only the services the sidecar calls (VHDS + on-demand CDS; implies --delta)
   --gateway                  a gateway node instead of a sidecar
   --grpc                     print a gRPC xDS bootstrap (JSON) for proxyless clients
   --tls-ca FILE [--tls-cert FILE --tls-key FILE] [--tls-sni NAME]   TLS (and mTLS) to polaris-xds
@@ -139,7 +141,10 @@ const SHUTDOWN_SLACK_MS = 5000;
 
 async function serve(args: string[]): Promise<number> {
   const { values } = parse(args, SERVE_FLAGS, 'serve');
-  if (values.help) return void console.log(SERVE_HELP), 0;
+  if (values.help) {
+    console.log(SERVE_HELP);
+    return 0;
+  }
   const cfg = loadConfig({ file: values.config, overrides: serveOverrides(values) });
   if (values['print-config']) {
     console.log(toYaml(redacted(cfg)));
@@ -175,7 +180,10 @@ async function serve(args: string[]): Promise<number> {
 
 function bootstrap(args: string[]): number {
   const { values: v } = parse(args, BOOTSTRAP_FLAGS, 'bootstrap');
-  if (v.help) return void console.log(BOOTSTRAP_HELP), 0;
+  if (v.help) {
+    console.log(BOOTSTRAP_HELP);
+    return 0;
+  }
   const namespace = v.namespace ?? 'default';
   const service = v.service ?? '';
   const nodeId = v['node-id'] ?? `${v.gateway ? 'gateway~' : ''}${namespace}/${randomUUID()}~127.0.0.1`;
@@ -184,6 +192,7 @@ function bootstrap(args: string[]): number {
   if (v['ratelimit-address'] !== undefined) addressFlag('--ratelimit-address', v['ratelimit-address'], 'dial', '127.0.0.1:8081');
   if (v['node-id'] !== undefined && v['node-id'].trim() === '') throw usageError('bootstrap: --node-id: empty; leave it out for a Polaris-style id (<namespace>/<uuid>~127.0.0.1)');
   const locality = { region: v.region, zone: v.zone, subZone: v['sub-zone'] };
+  if (v['on-demand'] && (v.grpc || v.gateway)) throw usageError(`bootstrap: --on-demand is for Envoy sidecars; drop it with ${v.grpc ? '--grpc' : '--gateway'}`);
   if (v.grpc) {
     // grpc-js's xDS client dials its control plane with insecure or google_default credentials only.
     if (v['tls-ca'] || v['tls-cert'] || v['tls-key'] || v['tls-sni']) throw usageError('bootstrap: --grpc bootstraps have no TLS to polaris-xds (gRPC xDS clients dial it with insecure credentials); drop --tls-*');
@@ -205,7 +214,8 @@ function bootstrap(args: string[]): number {
     namespace,
     service,
     adminAddress: v['admin-address'] ?? '127.0.0.1:15000',
-    delta: !!v.delta,
+    delta: !!v.delta || !!v['on-demand'],
+    onDemand: !!v['on-demand'],
     gateway: !!v.gateway,
     bindPorts: ports,
     outboundPort: v['outbound-port'] ? port('outbound-port', v['outbound-port']) : undefined,
@@ -237,7 +247,10 @@ async function fetchAdmin(address: string, path: string): Promise<{ status: numb
 
 async function dump(args: string[]): Promise<number> {
   const { values: v } = parse(args, CLIENT_FLAGS, 'dump');
-  if (v.help) return void console.log('usage: polaris-xds dump --node ID [--admin-address host:port]'), 0;
+  if (v.help) {
+    console.log('usage: polaris-xds dump --node ID [--admin-address host:port]');
+    return 0;
+  }
   if (!v.node) throw usageError('dump: --node ID is required (polaris-xds status lists connected nodes)');
   const r = await fetchAdmin(v['admin-address'] ?? '127.0.0.1:15014', `/debug/config_dump?node=${encodeURIComponent(v.node)}`);
   console.log(JSON.stringify(r.body, null, 2));
@@ -255,7 +268,10 @@ One row per connected ADS stream: NODE, SERVICE (service.namespace), MODE (sotw|
 
 async function status(args: string[]): Promise<number> {
   const { values: v } = parse(args, CLIENT_FLAGS, 'status');
-  if (v.help) return void console.log(STATUS_HELP), 0;
+  if (v.help) {
+    console.log(STATUS_HELP);
+    return 0;
+  }
   const { formatStatus } = await import('./admin/status-table.js');
   const r = await fetchAdmin(v['admin-address'] ?? '127.0.0.1:15014', '/debug/syncz');
   if (r.status !== 200) throw usageError(`status: admin answered ${r.status}`);

@@ -12,6 +12,7 @@ export const TYPE_URLS = {
   eds: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
   lds: 'type.googleapis.com/envoy.config.listener.v3.Listener',
   rds: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  vhds: 'type.googleapis.com/envoy.config.route.v3.VirtualHost',
 } as const;
 export type TypeShort = keyof typeof TYPE_URLS;
 export const SHORT_OF: Readonly<Partial<Record<string, TypeShort>>> = Object.fromEntries(Object.entries(TYPE_URLS).map(([k, v]) => [v, k as TypeShort]));
@@ -123,6 +124,7 @@ export function loadCodec(): Codec {
     eds: root.lookupType('envoy.config.endpoint.v3.ClusterLoadAssignment'),
     lds: root.lookupType('envoy.config.listener.v3.Listener'),
     rds: root.lookupType('envoy.config.route.v3.RouteConfiguration'),
+    vhds: root.lookupType('envoy.config.route.v3.VirtualHost'),
   };
   const hcm = root.lookupType('envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager');
 

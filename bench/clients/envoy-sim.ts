@@ -41,6 +41,9 @@ export class SimStream {
   // Delta: what the stream holds.
   private readonly clusters = new Map<string, string | undefined>();
   private readonly listeners = new Map<string, string[]>();
+  // On-demand: the virtual hosts held, and whether the calls were made.
+  private readonly vhosts = new Set<string>();
+  private called = false;
   // Shared with the other streams of the process that subscribed to the same names (Views.nameSet).
   private edsSubscribed: ReadonlySet<string> = new Set<string>();
   private rdsSubscribed: ReadonlySet<string> = new Set<string>();
@@ -84,7 +87,19 @@ export class SimStream {
     const want: TypeShort[] = ['cds', 'lds'];
     if (this.edsNames.length > 0 || !this.got.has('cds')) want.push('eds');
     if (this.rdsNames.length > 0 || !this.got.has('lds')) want.push('rds');
+    if (this.mode === 'on-demand') want.push('vhds');
     return want.filter((t) => !this.got.has(t));
+  }
+
+  private get delta(): boolean {
+    return this.mode === 'delta' || this.mode === 'raw-delta' || this.mode === 'on-demand';
+  }
+
+  /** An on-demand stream's calls, as VHDS names and cluster names. */
+  private callNames(): { vhosts: string[]; clusters: string[] } {
+    const ns = this.spec.metadata['sidecar.polarismesh.cn/serviceNamespace'] ?? '';
+    const calls = this.spec.calls ?? [];
+    return { vhosts: calls.map((s) => `polaris-outbound-router/${s}.${ns}`), clusters: calls.map((s) => `OUTBOUND|${ns}|${s}`) };
   }
 
   get allMet(): boolean {
@@ -101,7 +116,7 @@ export class SimStream {
       'grpc.max_send_message_length': MAX_MESSAGE,
       'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
     });
-    const delta = this.mode === 'delta' || this.mode === 'raw-delta';
+    const delta = this.delta;
     const path = `${ADS}/${delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources'}`;
     const call = this.client.makeBidiStreamRequest(path, identity, identity);
     this.call = call;
@@ -122,6 +137,9 @@ export class SimStream {
 
   /** expect arms expectations for what comes next (replacing earlier ones). */
   expect(expectations: readonly Expectation[]): void {
+    // An on-demand sidecar expects only what concerns a service it calls.
+    if (this.mode === 'on-demand') expectations = expectations.filter((e) => e.service === undefined || (this.spec.calls ?? []).includes(e.service));
+    else expectations = expectations.filter((e) => e.type !== 'vhds');
     this.expecting = expectations.map((e) => ({ e, needle: e.needle === undefined ? undefined : Buffer.from(e.needle) }));
     this.metAt = expectations.map(() => null);
   }
@@ -171,6 +189,10 @@ export class SimStream {
     if (!this.got.has('cds') || !this.got.has('lds')) return;
     if (this.edsNames.length > 0 && !this.got.has('eds')) return;
     if (this.rdsNames.length > 0 && !this.got.has('rds')) return;
+    if (this.mode === 'on-demand') {
+      const want = this.callNames();
+      if (!want.vhosts.every((n) => this.vhosts.has(n)) || !want.clusters.every((n) => this.clusters.has(n))) return;
+    }
     this.markSynced();
   }
 
@@ -179,8 +201,7 @@ export class SimStream {
     this.firstRecvAt ??= recvAt;
     let type: TypeShort | 'other';
     let received: Received[];
-    const delta = this.mode === 'delta' || this.mode === 'raw-delta';
-    if (delta) {
+    if (this.delta) {
       const res = this.views.codec.decodeDelta(buf);
       type = SHORT_OF[res.type_url] ?? 'other';
       received = res.resources.map((r) => ({ name: r.name, value: r.resource?.value ?? Buffer.alloc(0) }));
@@ -206,8 +227,14 @@ export class SimStream {
 
   private onSotw(type: TypeShort | 'other', version: string, nonce: string, resources: AnyMsg[]): void {
     const ack = (names: readonly string[]) => this.sendSotw({ version_info: version, response_nonce: nonce, type_url: type === 'other' ? '' : TYPE_URLS[type], resource_names: names });
-    if (type === 'other') return ack([]);
-    if (this.mode === 'raw-sotw') return ack(this.rawAckNames);
+    if (type === 'other') {
+      ack([]);
+      return;
+    }
+    if (this.mode === 'raw-sotw') {
+      ack(this.rawAckNames);
+      return;
+    }
     this.versions.set(type, version);
     this.nonces.set(type, nonce);
     const values = resources.map((r) => r.value);
@@ -224,7 +251,8 @@ export class SimStream {
       }
       case 'eds':
         ack(this.edsNames);
-        return this.requestLds();
+        this.requestLds();
+        return;
       case 'lds': {
         const next = this.views.sotwRouteNames(version, values);
         ack([]);
@@ -235,7 +263,8 @@ export class SimStream {
         return;
       }
       case 'rds':
-        return ack(this.rdsNames);
+        ack(this.rdsNames);
+        return;
     }
   }
 
@@ -247,7 +276,7 @@ export class SimStream {
   private requestLds(): void {
     if (this.requested.has('lds')) return;
     this.requested.add('lds');
-    if (this.mode === 'delta') this.sendDelta({ type_url: TYPE_URLS.lds, resource_names_subscribe: [] });
+    if (this.delta) this.sendDelta({ type_url: TYPE_URLS.lds, resource_names_subscribe: [] });
     else this.sendSotw({ type_url: TYPE_URLS.lds, resource_names: [] });
   }
 
@@ -267,7 +296,8 @@ export class SimStream {
         return;
       }
       case 'eds':
-        return this.requestLds();
+        this.requestLds();
+        return;
       case 'lds': {
         for (const r of resources) this.listeners.set(r.name, r.resource ? this.views.deltaRouteNames(r.name, r.version, r.resource.value) : []);
         for (const n of removed) this.listeners.delete(n);
@@ -279,7 +309,27 @@ export class SimStream {
         return;
       }
       case 'rds':
+        // An on-demand sidecar's route configuration has VHDS: Envoy opens its subscription.
+        if (this.mode === 'on-demand' && !this.requested.has('vhds')) {
+          this.requested.add('vhds');
+          this.sendDelta({ type_url: TYPE_URLS.vhds, resource_names_subscribe: [] });
+        }
         return;
+      case 'vhds': {
+        for (const r of resources) this.vhosts.add(r.name);
+        for (const n of removed) this.vhosts.delete(n);
+        // The first answer readies the route configuration: now the application's first requests
+        // ask for their virtual hosts and clusters (as the on_demand filter does).
+        if (!this.called) {
+          this.called = true;
+          const { vhosts, clusters } = this.callNames();
+          if (vhosts.length > 0) {
+            this.sendDelta({ type_url: TYPE_URLS.vhds, resource_names_subscribe: vhosts });
+            this.sendDelta({ type_url: TYPE_URLS.cds, resource_names_subscribe: clusters });
+          }
+        }
+        return;
+      }
     }
   }
 

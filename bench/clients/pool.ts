@@ -92,7 +92,7 @@ export class ClientPool {
   async open(target: string, mode: ClientMode, specs: readonly StreamSpec[], opts: { concurrency: number; timeoutMs: number; sentinel: boolean; nodeEveryRequest: boolean; rawAckNames?: number }): Promise<OpenResult> {
     const started = nowMs();
     const shares = this.workers.map(() => [] as StreamSpec[]);
-    specs.forEach((s, i) => shares[i % shares.length]!.push(s));
+    for (const [i, s] of specs.entries()) shares[i % shares.length]!.push(s);
     const answers = await Promise.all(
       this.workers.map(async (w, i) => {
         const reply = w.next('opened', opts.timeoutMs + 30_000);

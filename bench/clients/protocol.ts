@@ -4,7 +4,7 @@ import type { Expectation, TypeShort } from '../workload/changes.js';
 export type { Expectation, TypeShort };
 
 /** ClientMode: Envoy-like State of the World or Delta ADS, or `raw` (send one request, ACK whatever comes). */
-export type ClientMode = 'sotw' | 'delta' | 'raw-sotw' | 'raw-delta';
+export type ClientMode = 'sotw' | 'delta' | 'on-demand' | 'raw-sotw' | 'raw-delta';
 
 /** StreamSpec is one simulated Envoy: its node identity. */
 export interface StreamSpec {
@@ -12,12 +12,14 @@ export interface StreamSpec {
   readonly nodeId: string;
   readonly cluster: string;
   readonly metadata: Readonly<Record<string, string>>;
+  /** On-demand streams: the services this sidecar calls (fetched once it is synced). */
+  readonly calls?: readonly string[];
 }
 
 export type ByType = Record<TypeShort | 'other', number>;
 
 export function byType(): ByType {
-  return { cds: 0, eds: 0, lds: 0, rds: 0, other: 0 };
+  return { cds: 0, eds: 0, lds: 0, rds: 0, vhds: 0, other: 0 };
 }
 
 /** StreamReport is what one stream saw since the last report. */

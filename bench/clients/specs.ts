@@ -12,8 +12,24 @@ function ipOf(i: number): string {
   return `172.${16 + ((i >> 16) & 15)}.${(i >> 8) & 255}.${i & 255}`;
 }
 
-/** sidecarSpecs builds streams `from`…`to-1` as sidecars of the given services. */
-export function sidecarSpecs(namespace: string, services: readonly string[], from: number, to: number): StreamSpec[] {
+/**
+ * OnDemandCalls makes on-demand sidecars: each calls two services picked by its index among `all`,
+ * and every tenth also calls `hot` (the service the bench then changes).
+ */
+export interface OnDemandCalls {
+  readonly all: readonly string[];
+  readonly hot: string;
+}
+
+function callsOf(i: number, od: OnDemandCalls): string[] {
+  const n = od.all.length;
+  const calls = [od.all[(i * 7 + 1) % n]!, od.all[(i * 13 + 2) % n]!].filter((s) => s !== od.hot);
+  if (i % 10 === 0) calls.push(od.hot);
+  return [...new Set(calls)];
+}
+
+/** sidecarSpecs builds streams `from`…`to-1` as sidecars of the given services (on-demand ones with `onDemand`). */
+export function sidecarSpecs(namespace: string, services: readonly string[], from: number, to: number, onDemand?: OnDemandCalls): StreamSpec[] {
   const out: StreamSpec[] = [];
   for (let i = from; i < to; i++) {
     const service = services[i % services.length]!;
@@ -24,7 +40,9 @@ export function sidecarSpecs(namespace: string, services: readonly string[], fro
       metadata: {
         'sidecar.polarismesh.cn/serviceNamespace': namespace,
         'sidecar.polarismesh.cn/serviceName': service,
+        ...(onDemand ? { 'sidecar.polarismesh.cn/openOnDemand': 'true' } : {}),
       },
+      ...(onDemand ? { calls: callsOf(i, onDemand) } : {}),
     });
   }
   return out;

@@ -27,7 +27,8 @@ export interface BenchArgs {
   /** Extra scenario: this mesh size through the fake Polaris (0 = none). */
   readonly fakeMesh: number;
   readonly fakeStreams: readonly number[];
-  readonly fronted: number;
+  /** Each value is its own convergence scenario (so 0 and 100 compare in one run). */
+  readonly fronted: readonly number[];
   readonly rounds: number;
   /** The changes of each round, in order. */
   readonly changes: readonly ChangeKind[];
@@ -52,10 +53,12 @@ export const USAGE = `usage: npm run bench [-- flags]
   --meshes LIST              services per mesh for the convergence suite (10 instances each)
   --translate-meshes LIST    services per mesh for the translator micro-bench
   --streams LIST             stream counts, opened in turn on one bridge (e.g. 100,1000,5000)
-  --modes LIST               sotw,delta
+  --modes LIST               sotw,delta,on-demand (on-demand: Delta sidecars with openOnDemand that call
+                             three services each, a tenth of them the one the changes touch)
   --feed file|fake-polaris   where the bridge reads the mesh (default file)
   --fake-mesh N              also run an N-service mesh through the fake Polaris (0: no)
-  --fronted N                streams front at most N distinct services (node groups); 0 = all
+  --fronted LIST             streams front at most N distinct services (node groups); 0 = all; a list (0,100)
+                             runs each as its own scenario, so the figures compare within one run
   --rounds N                 rounds of the four changes per stream count
   --changes LIST             which changes each round makes (default: health-flip,instance-add,service-add,rule-change)
   --workers N                client worker processes (default: cores)
@@ -106,7 +109,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   const suites = (v.suites ? v.suites.split(',') : [...SUITES]) as Suite[];
   for (const s of suites) if (!SUITES.includes(s)) throw new Error(`unknown suite ${s}`);
   const modes = (v.modes ? v.modes.split(',') : ['sotw', 'delta']) as AdsMode[];
-  for (const m of modes) if (m !== 'sotw' && m !== 'delta') throw new Error(`unknown mode ${m}`);
+  for (const m of modes) if (m !== 'sotw' && m !== 'delta' && m !== 'on-demand') throw new Error(`unknown mode ${m}`);
   const changes = (v.changes ? v.changes.split(',') : [...CHANGE_KINDS]) as ChangeKind[];
   for (const c of changes) if (!CHANGE_KINDS.includes(c)) throw new Error(`unknown change ${c} (one of ${CHANGE_KINDS.join(', ')})`);
   const feed = (v.feed ?? 'file') as FeedKind;
@@ -129,7 +132,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     feed,
     fakeMesh: num(v['fake-mesh'], quick ? 1000 : 10000),
     fakeStreams: [100],
-    fronted: num(v.fronted, quick ? 100 : 0),
+    fronted: list(v.fronted, [quick ? 100 : 0]),
     rounds: num(v.rounds, quick ? 1 : 2),
     changes,
     rawRounds: quick ? 5 : 9,

@@ -13,11 +13,12 @@ import { cpuSeconds } from '../lib/proc.js';
 import { progress } from '../lib/progress.js';
 import { summarize, type Summary } from '../lib/stats.js';
 import { Bridge } from '../servers/bridge.js';
-import { ChangeMaker, type Change, type ChangeKind } from '../workload/changes.js';
+import { ChangeMaker, onDemandExpectations, type Change, type ChangeKind } from '../workload/changes.js';
 import { fakePolarisFeed, fileFeed, type Feed, type FeedKind } from '../workload/feed.js';
 import { generateMesh, instanceCount, type BenchMesh } from '../workload/mesh.js';
 
-export type AdsMode = 'sotw' | 'delta';
+/** `on-demand`: Delta sidecars with openOnDemand that call a few services each (clients/specs.ts). */
+export type AdsMode = 'sotw' | 'delta' | 'on-demand';
 
 export interface ConvergenceOptions {
   readonly services: number;
@@ -44,6 +45,8 @@ export interface ChangeResult {
   readonly round: number;
   readonly detail: string;
   readonly streams: number;
+  /** Streams the change concerns (all of them, except on-demand streams that do not call the changed service). */
+  readonly concerned: number;
   /** Streams that did not get everything the change brings before the bench gave up. */
   readonly missed: number;
   /** The first few streams that did not converge: what they met, and the bridge's /debug/syncz rows for them. */
@@ -102,19 +105,19 @@ export interface ConvergenceResult {
 }
 
 function meanByType(rows: readonly StreamReport[], pick: (r: StreamReport) => ByType): ByType & { total: number } {
-  const out = { cds: 0, eds: 0, lds: 0, rds: 0, other: 0, total: 0 };
+  const out = { cds: 0, eds: 0, lds: 0, rds: 0, vhds: 0, other: 0, total: 0 };
   if (rows.length === 0) return out;
   for (const r of rows) {
     const b = pick(r);
-    for (const k of ['cds', 'eds', 'lds', 'rds', 'other'] as const) out[k] += b[k] / rows.length;
+    for (const k of ['cds', 'eds', 'lds', 'rds', 'vhds', 'other'] as const) out[k] += b[k] / rows.length;
   }
-  out.total = out.cds + out.eds + out.lds + out.rds + out.other;
+  out.total = out.cds + out.eds + out.lds + out.rds + out.vhds + out.other;
   return out;
 }
 
 /** convergedAt is when a stream had everything: the ACK that met its last expectation. */
 function convergedAt(r: StreamReport): number | null {
-  if (r.metAt.some((m) => m === null)) return null;
+  if (r.metAt.length === 0 || r.metAt.some((m) => m === null)) return null;
   return Math.max(...(r.metAt as number[]));
 }
 
@@ -157,7 +160,9 @@ async function runChange(bridge: Bridge, pool: ClientPool, feed: Feed, change: C
   const cpu = bridge.cpuSeconds() - cpu0;
   const clientCpuSeconds = clientCpu() - client0;
   const report = await pool.report();
-  const done = report.streams.map(convergedAt);
+  // On-demand streams that do not call the changed service expect nothing: they are not waited for.
+  const concerned = report.streams.filter((r) => r.metAt.length > 0);
+  const done = concerned.map(convergedAt);
   const ok = done.filter((d): d is number => d !== null);
   const from = (t: number | undefined) => (t === undefined ? null : summarize(ok.map((d) => d - t)));
   const lastAcks = report.streams.flatMap((r) => (r.lastAckAt === null ? [] : [r.lastAckAt]));
@@ -166,8 +171,9 @@ async function runChange(bridge: Bridge, pool: ClientPool, feed: Feed, change: C
     round,
     detail: change.detail,
     streams: report.streams.length,
+    concerned: concerned.length,
     missed: done.length - ok.length,
-    missedStreams: await missedDetail(bridge, change, report.streams.filter((_, i) => done[i] === null).slice(0, 3)),
+    missedStreams: await missedDetail(bridge, change, concerned.filter((_, i) => done[i] === null).slice(0, 3)),
     fromCache: from(cache?.at),
     push: from(rebuild?.at),
     fromSource: summarize(ok.map((d) => d - tSource)),
@@ -187,7 +193,7 @@ async function runChange(bridge: Bridge, pool: ClientPool, feed: Feed, change: C
 
 function changeLine(c: ChangeResult): string {
   const f = (s: Summary | null) => (s ? `p50 ${s.p50.toFixed(0)} p99 ${s.p99.toFixed(0)} max ${s.max.toFixed(0)} ms` : 'n/a');
-  return `${c.kind} (${c.detail}): from cache ${f(c.fromCache)}; rebuild ${c.rebuildMs?.toFixed(0) ?? '?'} ms × ${c.groups ?? '?'} groups; ${(c.bytesPerStream.total / 1024).toFixed(1)} KB/stream; CPU bridge ${c.bridgeCpuSeconds.toFixed(1)} s, clients ${c.clientCpuSeconds.toFixed(1)} s in ${c.wallSeconds.toFixed(1)} s; missed ${c.missed}`;
+  return `${c.kind} (${c.detail}): from cache ${f(c.fromCache)}; rebuild ${c.rebuildMs?.toFixed(0) ?? '?'} ms × ${c.groups ?? '?'} groups; ${(c.bytesPerStream.total / 1024).toFixed(1)} KB/stream; CPU bridge ${c.bridgeCpuSeconds.toFixed(1)} s, clients ${c.clientCpuSeconds.toFixed(1)} s in ${c.wallSeconds.toFixed(1)} s; ${c.concerned < c.streams ? `${c.concerned} of ${c.streams} streams concerned; ` : ''}missed ${c.missed}`;
 }
 
 /** runConvergence runs the suite for one mesh and one variant; it always stops what it started. */
@@ -202,7 +208,7 @@ export async function runConvergence(opts: ConvergenceOptions): Promise<Converge
     fronted: opts.fronted > 0 ? Math.min(opts.fronted, opts.services) : opts.services,
     debounceMs: opts.debounceMs ?? null,
   };
-  const label = `${opts.services} services, ${opts.mode}, ${opts.feed}`;
+  const label = `${opts.services} services, ${opts.mode}, ${opts.feed}, ${base.fronted} groups`;
   mkdirSync(opts.workDir, { recursive: true });
   const feed = opts.feed === 'file' ? fileFeed(mesh) : await fakePolarisFeed(mesh);
   let bridge: Bridge | undefined;
@@ -226,9 +232,16 @@ export async function runConvergence(opts: ConvergenceOptions): Promise<Converge
     pool = await ClientPool.start(opts.workers);
     const fronted = mesh.services.slice(0, base.fronted).map((s) => s.name);
     const maker = new ChangeMaker(opts.seed);
+    // On demand: one service with a rule is the one changed; a tenth of the sidecars call it.
+    const hot = opts.mode === 'on-demand' ? (mesh.rules[0]?.service ?? mesh.services[0]!.name) : undefined;
+    const onDemand = hot === undefined ? undefined : { all: mesh.services.map((s) => s.name), hot };
+    const make = (kind: ChangeKind, m: BenchMesh): Change => {
+      const c = maker.make(kind, m, hot);
+      return onDemand ? { ...c, expect: onDemandExpectations(c, m.namespace) } : c;
+    };
     let opened = 0;
     for (const level of opts.levels) {
-      const specs = sidecarSpecs(mesh.namespace, fronted, opened, level);
+      const specs = sidecarSpecs(mesh.namespace, fronted, opened, level, onDemand);
       progress(`[${label}] opening streams ${opened}…${level}`);
       const open: OpenResult = await pool.open(bridge.xdsAddress, opts.mode, specs, {
         concurrency: opts.connectConcurrency,
@@ -243,13 +256,13 @@ export async function runConvergence(opts: ConvergenceOptions): Promise<Converge
       await sleep(500);
       const mem = await memory(bridge);
       // One unrecorded change warms the code paths at this level.
-      const warm = maker.make('health-flip', mesh);
+      const warm = make('health-flip', mesh);
       await runChange(bridge, pool, feed, warm, -1, opts);
       mesh = warm.after;
       const changes: ChangeResult[] = [];
       for (let round = 0; round < opts.rounds; round++) {
         for (const kind of opts.changes) {
-          const change = maker.make(kind, mesh);
+          const change = make(kind, mesh);
           const r = await runChange(bridge, pool, feed, change, round, opts);
           mesh = change.after;
           changes.push(r);

@@ -36,8 +36,11 @@ export interface RawResult {
 }
 
 /** runRaw measures the raw fan-out at each level for one variant. */
+/** RawMode is the wire variant of a raw fan-out (on-demand sidecars speak Delta). */
+export type RawMode = Exclude<AdsMode, 'on-demand'>;
+
 export async function runRaw(
-  mode: AdsMode,
+  mode: RawMode,
   levels: readonly number[],
   opts: { workers: number; rounds: number; warmup: number; connectConcurrency: number; messageBytes: number; ackNames?: number },
 ): Promise<RawResult> {

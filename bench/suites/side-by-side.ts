@@ -97,7 +97,7 @@ export async function runPhase(opts: PhaseOptions): Promise<PhaseResult> {
     latency: summarize([]),
     missed: 0,
     bytesPerStream: NaN,
-    bytesPerStreamByType: { cds: 0, eds: 0, lds: 0, rds: 0, other: 0 },
+    bytesPerStreamByType: { cds: 0, eds: 0, lds: 0, rds: 0, vhds: 0, other: 0 },
     serverCpuPerRegistration: NaN,
     polarisCpuPerRegistration: NaN,
     serverCpuPerMinute: NaN,
@@ -123,7 +123,7 @@ export async function runPhase(opts: PhaseOptions): Promise<PhaseResult> {
     await pool.report();
     const results: RegistrationResult[] = [];
     const pooled: number[] = [];
-    const byType: ByType = { cds: 0, eds: 0, lds: 0, rds: 0, other: 0 };
+    const byType: ByType = { cds: 0, eds: 0, lds: 0, rds: 0, vhds: 0, other: 0 };
     let serverCpu = 0;
     let polarisCpu = 0;
     const rng = new Rng(opts.seed);

@@ -6,7 +6,7 @@ import { Rng } from './rng.js';
 export type ChangeKind = 'health-flip' | 'instance-add' | 'service-add' | 'rule-change';
 export const CHANGE_KINDS: readonly ChangeKind[] = ['health-flip', 'instance-add', 'service-add', 'rule-change'];
 
-export type TypeShort = 'cds' | 'eds' | 'lds' | 'rds';
+export type TypeShort = 'cds' | 'eds' | 'lds' | 'rds' | 'vhds';
 
 /**
  * Expectation is one thing a stream must receive: a resource of `type`, named `name` (any name
@@ -16,6 +16,8 @@ export interface Expectation {
   readonly type: TypeShort;
   readonly name?: string;
   readonly needle?: string;
+  /** On-demand streams expect it only when they call this service (hold what it concerns). */
+  readonly service?: string;
 }
 
 export interface Change {
@@ -26,6 +28,18 @@ export interface Change {
   readonly before: BenchMesh;
   readonly after: BenchMesh;
   readonly expect: readonly Expectation[];
+}
+
+/**
+ * onDemandExpectations is what an on-demand sidecar that calls the changed service must receive:
+ * the route change as that service's VHDS virtual host, endpoint changes as they are; a new
+ * service concerns no one yet (nobody has called it).
+ */
+export function onDemandExpectations(change: Change, namespace: string): Expectation[] {
+  if (change.kind === 'service-add') return [];
+  return change.expect.map((e) =>
+    e.type === 'rds' ? { type: 'vhds', name: `${OUTBOUND_ROUTES}/${change.service}.${namespace}`, needle: e.needle, service: change.service } : { ...e, service: change.service },
+  );
 }
 
 /** clusterName is the bridge's (and Polaris's) outbound cluster and assignment name. */
@@ -50,25 +64,26 @@ export class ChangeMaker {
     this.rng = new Rng(seed ^ 0x5eed);
   }
 
-  private pick(mesh: BenchMesh): BenchService {
-    return mesh.services[this.rng.int(mesh.services.length)]!;
+  private pick(mesh: BenchMesh, target?: string): BenchService {
+    return (target !== undefined ? mesh.services.find((s) => s.name === target) : undefined) ?? mesh.services[this.rng.int(mesh.services.length)]!;
   }
 
-  make(kind: ChangeKind, mesh: BenchMesh): Change {
+  /** make draws a change of `kind`; `target` fixes the service it touches (a service with a rule, for rule-change). */
+  make(kind: ChangeKind, mesh: BenchMesh, target?: string): Change {
     switch (kind) {
       case 'health-flip':
-        return this.healthFlip(mesh);
+        return this.healthFlip(mesh, target);
       case 'instance-add':
-        return this.instanceAdd(mesh);
+        return this.instanceAdd(mesh, target);
       case 'service-add':
         return this.serviceAdd(mesh);
       case 'rule-change':
-        return this.ruleChange(mesh);
+        return this.ruleChange(mesh, target);
     }
   }
 
-  healthFlip(mesh: BenchMesh): Change {
-    const s = this.pick(mesh);
+  healthFlip(mesh: BenchMesh, target?: string): Change {
+    const s = this.pick(mesh, target);
     const [first, ...rest] = s.instances;
     const flipped = { ...first!, healthy: !first!.healthy };
     const after = replaceService(mesh, { ...s, instances: [flipped, ...rest] });
@@ -82,8 +97,8 @@ export class ChangeMaker {
     };
   }
 
-  instanceAdd(mesh: BenchMesh): Change {
-    const s = this.pick(mesh);
+  instanceAdd(mesh: BenchMesh, target?: string): Change {
+    const s = this.pick(mesh, target);
     // Slots 60000+ are never generated, so the host is new.
     const slot = 60000 + Math.floor(this.added / 250);
     const inst = { ...makeInstance(this.rng, slot, this.added % 250), healthy: true };
@@ -119,9 +134,10 @@ export class ChangeMaker {
     };
   }
 
-  ruleChange(mesh: BenchMesh): Change {
+  ruleChange(mesh: BenchMesh, target?: string): Change {
     if (mesh.rules.length === 0) throw new Error('rule-change: the mesh has no rules (raise the rule share)');
-    const idx = this.rng.int(mesh.rules.length);
+    const fixed = target === undefined ? -1 : mesh.rules.findIndex((r) => r.service === target);
+    const idx = fixed >= 0 ? fixed : this.rng.int(mesh.rules.length);
     const rule = mesh.rules[idx]!;
     const headerValue = `canary-${++this.ruleEdits}`;
     const after = { ...mesh, rules: mesh.rules.map((r, i) => (i === idx ? { ...r, headerValue } : r)) };

@@ -19,6 +19,8 @@ export interface StatusRow {
   readonly namespace?: string;
   readonly mode?: string;
   readonly types?: Readonly<Record<string, StatusTypeRow | undefined>>;
+  /** On-demand sidecars: how many virtual hosts and clusters they hold. */
+  readonly onDemand?: { readonly virtualHosts: number; readonly clusters: number };
 }
 
 export type TypeState = 'SYNCED' | 'STALE' | 'NACKED' | 'NOT SENT' | '-';
@@ -43,6 +45,14 @@ function serviceOf(r: StatusRow): string {
   return r.namespace ? `${r.service}.${r.namespace}` : r.service;
 }
 
+/** CDS, EDS, LDS and RDS (the head of PUSH_ORDER) have a column even when no stream asked for them. */
+const ALWAYS_SHOWN = 4;
+
+/** onDemandOf is what an on-demand sidecar holds, `<n>vh/<n>c` (virtual hosts, clusters); `-` for a full-state client. */
+function onDemandOf(r: StatusRow): string {
+  return r.onDemand ? `${r.onDemand.virtualHosts}vh/${r.onDemand.clusters}c` : '-';
+}
+
 function rowsOf(body: unknown): StatusRow[] {
   const rows = Array.isArray(body) ? body : (body as { streams?: unknown } | null)?.streams;
   if (!Array.isArray(rows)) throw new TypeError('not a /debug/syncz answer: expected a list of streams');
@@ -52,10 +62,14 @@ function rowsOf(body: unknown): StatusRow[] {
 /** formatStatus renders a /debug/syncz answer as an aligned text table with a header row. */
 export function formatStatus(body: unknown): string {
   const rows = rowsOf(body);
-  const header = ['NODE', 'SERVICE', 'MODE', ...PUSH_ORDER.map((t) => SHORT_NAMES[t].toUpperCase())];
+  // The four Envoy types always; VHDS, the limiter's configuration and what on-demand sidecars hold
+  // only when some stream has them.
+  const types = PUSH_ORDER.filter((t, i) => i < ALWAYS_SHOWN || rows.some((r) => r.types?.[t] !== undefined));
+  const onDemand = rows.some((r) => r.onDemand !== undefined);
+  const header = ['NODE', 'SERVICE', 'MODE', ...types.map((t) => SHORT_NAMES[t].toUpperCase()), ...(onDemand ? ['ON-DEMAND'] : [])];
   const table = [
     header,
-    ...rows.map((r) => [r.nodeId || '(no node yet)', serviceOf(r), r.mode ?? '', ...PUSH_ORDER.map((t) => typeState(r.types?.[t]))]),
+    ...rows.map((r) => [r.nodeId || '(no node yet)', serviceOf(r), r.mode ?? '', ...types.map((t) => typeState(r.types?.[t])), ...(onDemand ? [onDemandOf(r)] : [])]),
   ];
   const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   return table.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');

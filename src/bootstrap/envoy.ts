@@ -13,6 +13,8 @@ export interface EnvoyBootstrapOptions {
   /** host:port of Envoy's own admin listener. */
   readonly adminAddress: string;
   readonly delta: boolean;
+  /** A sidecar that holds only what it calls (VHDS + on-demand CDS); needs `delta`. */
+  readonly onDemand?: boolean;
   readonly gateway: boolean;
   readonly bindPorts?: readonly number[];
   /** Listener ports when 15001/15006 are taken (several Envoys on one host). */
@@ -68,6 +70,10 @@ export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown
   if (o.inboundPort) metadata[META.inboundPort] = String(o.inboundPort);
   metadata[META.internalListeners] = 'true';
   if (o.rateLimitAddress) metadata[META.rateLimitService] = 'true';
+  if (o.onDemand) {
+    if (!o.delta || o.gateway) throw new Error('envoyBootstrap: onDemand is for Delta sidecars');
+    metadata[META.openOnDemand] = 'true';
+  }
   const cluster: Record<string, unknown> = {
     name: 'polaris_xds_server',
     type: IP_LITERAL.test(xds.host) ? 'STATIC' : 'STRICT_DNS',

@@ -73,8 +73,14 @@ export function convertInstances(namespace: string, service: string, instances: 
     const host = p.host ?? '';
     const port = p.port ?? 0;
     const id = p.id || (host && port ? polarisInstanceId(namespace, service, host, port) : `instances[${i}]`);
-    if (host === '') return skipped.push({ service: key, kind: 'instance', id, reason: `instances[${i}].host: missing` });
-    if (!(port > 0 && port < 65536)) return skipped.push({ service: key, kind: 'instance', id, reason: `instances[${i}].port: ${port} is not a valid port` });
+    if (host === '') {
+      skipped.push({ service: key, kind: 'instance', id, reason: `instances[${i}].host: missing` });
+      return;
+    }
+    if (!(port > 0 && port < 65536)) {
+      skipped.push({ service: key, kind: 'instance', id, reason: `instances[${i}].port: ${port} is not a valid port` });
+      return;
+    }
     byId.set(id, {
       id,
       host,

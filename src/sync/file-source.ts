@@ -129,11 +129,17 @@ function reuseParts(prev: Service, next: Service): Service {
       : sameData(prev.routing.inbounds, next.routing.inbounds)
         ? { ...next.routing, inbounds: prev.routing.inbounds }
         : next.routing;
+  // Governance rule sets too: a service whose parts are all the same objects is not translated
+  // again (a rule open to every caller is in every service's outbound rules, so a change to it
+  // makes every Service object new; without this, every service's share was rebuilt).
   return {
     ...next,
     metadata: sameData(prev.metadata, next.metadata) ? prev.metadata : next.metadata,
     instances: prev.revision === next.revision ? prev.instances : next.instances,
     routing,
+    rateLimits: prev.rateLimits.revision === next.rateLimits.revision ? prev.rateLimits : next.rateLimits,
+    circuitBreakers: prev.circuitBreakers.revision === next.circuitBreakers.revision ? prev.circuitBreakers : next.circuitBreakers,
+    faultDetectors: prev.faultDetectors.revision === next.faultDetectors.revision ? prev.faultDetectors : next.faultDetectors,
   };
 }
 

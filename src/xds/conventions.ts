@@ -2,7 +2,7 @@
 // metadata) that polaris-go or Polaris's xds-v3 server act on, and what polaris-xds does with
 // each. docs/compatibility.md lists the same keys (a test keeps the two in step). Node metadata
 // keys that are not supported yet are logged once per node, never ignored silently.
-import type { ConfigWatcher, NodeWatch } from './server/watcher.js';
+import type { ConfigWatcher, NodeWatch, WatchOptions } from './server/watcher.js';
 import type { Node } from '../gen/envoy/config/core/v3/base.js';
 import type { Logger } from '../log.js';
 import { ByteBoundedCache } from './byte-bounded-cache.js';
@@ -41,17 +41,19 @@ export const CONVENTIONS: readonly Convention[] = [
   { key: 'polarismesh.cn/tls-mode', scope: 'node metadata', status: 'not yet' },
   { key: 'sidecar.polarismesh.cn/tlsMode', scope: 'node metadata', status: 'not yet' },
   { key: 'sidecar.polarismesh.cn/registerServices', scope: 'node metadata', status: 'not yet' },
-  { key: 'sidecar.polarismesh.cn/openOnDemand', scope: 'node metadata', status: 'not yet' },
-  { key: 'sidecar.polarismesh.cn/demandServer', scope: 'node metadata', status: 'not yet' },
+  { key: 'sidecar.polarismesh.cn/openOnDemand', scope: 'node metadata', status: 'honoured' },
+  { key: 'sidecar.polarismesh.cn/demandServer', scope: 'node metadata', status: 'not applicable' },
 ];
+
+const SOTW_ON_DEMAND = 'sidecar.polarismesh.cn/openOnDemand (SotW)';
 
 /** What is served instead, for each node metadata key that is not supported yet. */
 const NOT_YET: Readonly<Record<string, { applies(value: string): boolean; instead: string }>> = {
   'sidecar.polarismesh.cn/tlsMode': { applies: () => true, instead: 'traffic stays plaintext' },
   'polarismesh.cn/tls-mode': { applies: (v) => v === 'strict' || v === 'permissive', instead: 'traffic stays plaintext' },
   'sidecar.polarismesh.cn/registerServices': { applies: () => true, instead: 'nothing is registered in Polaris (no HDS self-registration)' },
-  'sidecar.polarismesh.cn/openOnDemand': { applies: (v) => v === 'true', instead: 'the whole namespace is served' },
-  'sidecar.polarismesh.cn/demandServer': { applies: () => true, instead: 'the whole namespace is served' },
+  // Not a node key: stands for openOnDemand on a SotW stream, where VHDS cannot be served.
+  [SOTW_ON_DEMAND]: { applies: () => true, instead: 'sidecar.polarismesh.cn/openOnDemand needs Delta xDS (ads_config api_type DELTA_GRPC); over SotW the whole namespace is served' },
 };
 
 /** UnsupportedKey is one node metadata key the node sets that polaris-xds does not act on yet. */
@@ -93,9 +95,10 @@ export class UnsupportedKeyLog {
 /** loggingUnsupportedKeys wraps a ConfigWatcher so that every node opening a watch is looked at. */
 export function loggingUnsupportedKeys(watcher: ConfigWatcher, log: UnsupportedKeyLog): ConfigWatcher {
   return {
-    watch(node: Node): NodeWatch {
-      const w = watcher.watch(node);
-      log.seen(parseNode(node));
+    watch(node: Node, opts?: WatchOptions): NodeWatch {
+      const w = watcher.watch(node, opts);
+      const info = parseNode(node);
+      log.seen(info.onDemand && opts?.incremental === false ? { id: info.id, metadata: { ...info.metadata, [SOTW_ON_DEMAND]: 'true' } } : info);
       return w;
     },
   };

@@ -26,6 +26,11 @@ export interface NodeInfo {
   readonly metadata: Readonly<Record<string, string>>;
   readonly userAgent: string;
   readonly clientFeatures: readonly string[];
+  /**
+   * The node asked to hold only what it calls (META.openOnDemand = "true"). Parsed from metadata;
+   * whoever opens the node's watch clears it for a client that cannot have it (SotW: no VHDS).
+   */
+  readonly onDemand: boolean;
 }
 
 export const META = {
@@ -44,6 +49,8 @@ export const META = {
   internalListeners: 'polaris-xds.io/internal-listeners',
   /** "true" when the bootstrap has the rate-limit service's cluster (what GLOBAL rate limits need). */
   rateLimitService: 'polaris-xds.io/ratelimit-service',
+  /** Polaris's key: "true" makes a sidecar fetch virtual hosts and clusters on demand (VHDS + ODCDS). */
+  openOnDemand: 'sidecar.polarismesh.cn/openOnDemand',
 } as const;
 
 /** A node id starting with this is the rate-limit service (envoyproxy/ratelimit's CONFIG_GRPC_XDS_NODE_ID). */
@@ -138,5 +145,6 @@ export function parseNode(node: Pick<Node, 'id' | 'metadata' | 'locality' | 'use
     metadata,
     userAgent,
     clientFeatures: [...(node.clientFeatures ?? [])],
+    onDemand: runType === 'sidecar' && metadata[META.openOnDemand] === 'true',
   };
 }

@@ -56,11 +56,11 @@ export class ChunkedMap<V> implements ResourceMap<V> {
     for (const n of removes) if (!upserts.has(n) && this.has(n)) put(n, undefined);
     if (touched.size === 0) return this;
     const chunks: Chunk<V>[] = [];
-    this.chunks.forEach((chunk, i) => {
+    for (const [i, chunk] of this.chunks.entries()) {
       const changes = touched.get(i);
-      if (!changes) return chunks.push(chunk);
-      for (const c of rebuilt(chunk, changes)) chunks.push(c);
-    });
+      if (!changes) chunks.push(chunk);
+      else for (const c of rebuilt(chunk, changes)) chunks.push(c);
+    }
     // An empty map has no chunk to land in.
     if (this.chunks.length === 0) for (const c of rebuilt(undefined, touched.get(0)!)) chunks.push(c);
     return new ChunkedMap(chunks);

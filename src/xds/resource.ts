@@ -5,6 +5,8 @@ export const CLUSTER_TYPE = 'type.googleapis.com/envoy.config.cluster.v3.Cluster
 export const ENDPOINT_TYPE = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
 export const LISTENER_TYPE = 'type.googleapis.com/envoy.config.listener.v3.Listener';
 export const ROUTE_TYPE = 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration';
+/** VHDS: virtual hosts an on-demand sidecar asks for one by one (Delta only). */
+export const VHOST_TYPE = 'type.googleapis.com/envoy.config.route.v3.VirtualHost';
 /** The limits of envoyproxy/ratelimit (GLOBAL rate-limit rules), which it takes over SotW ADS. */
 export const RATELIMIT_CONFIG_TYPE = 'type.googleapis.com/ratelimit.config.ratelimit.v3.RateLimitConfig';
 
@@ -12,27 +14,30 @@ export type ClusterType = typeof CLUSTER_TYPE;
 export type EndpointType = typeof ENDPOINT_TYPE;
 export type ListenerType = typeof LISTENER_TYPE;
 export type RouteType = typeof ROUTE_TYPE;
+export type VhostType = typeof VHOST_TYPE;
 export type RateLimitConfigType = typeof RATELIMIT_CONFIG_TYPE;
-export type TypeUrl = ClusterType | EndpointType | ListenerType | RouteType | RateLimitConfigType;
+export type TypeUrl = ClusterType | EndpointType | ListenerType | RouteType | VhostType | RateLimitConfigType;
 
 /**
- * PUSH_ORDER is make-before-break: clusters, then their endpoints, then listeners, then routes
+ * PUSH_ORDER is make-before-break: clusters, then their endpoints, then listeners, then routes,
+ * then virtual hosts (VHDS after RDS)
  * (https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#eventual-consistency-considerations).
  * The order of this list matters. The rate-limit service's configuration names none of the others
  * and only the limiter asks for it: it comes last.
  */
-export const PUSH_ORDER: readonly TypeUrl[] = [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, RATELIMIT_CONFIG_TYPE];
+export const PUSH_ORDER: readonly TypeUrl[] = [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, VHOST_TYPE, RATELIMIT_CONFIG_TYPE];
 
 export const SHORT_NAMES: Readonly<Record<TypeUrl, string>> = {
   [CLUSTER_TYPE]: 'cds',
   [ENDPOINT_TYPE]: 'eds',
   [LISTENER_TYPE]: 'lds',
   [ROUTE_TYPE]: 'rds',
+  [VHOST_TYPE]: 'vhds',
   [RATELIMIT_CONFIG_TYPE]: 'rls',
 };
 
 export function isTypeUrl(s: string): s is TypeUrl {
-  return s === CLUSTER_TYPE || s === ENDPOINT_TYPE || s === LISTENER_TYPE || s === ROUTE_TYPE || s === RATELIMIT_CONFIG_TYPE;
+  return s === CLUSTER_TYPE || s === ENDPOINT_TYPE || s === LISTENER_TYPE || s === ROUTE_TYPE || s === VHOST_TYPE || s === RATELIMIT_CONFIG_TYPE;
 }
 
 /**

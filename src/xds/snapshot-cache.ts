@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { MeshState } from '../model/mesh.js';
 import { parseNode, type NodeInfo } from './node.js';
 import { PUSH_ORDER } from './resource.js';
-import type { ConfigWatcher, NodeWatch } from './server/watcher.js';
+import type { ConfigWatcher, NodeWatch, WatchOptions } from './server/watcher.js';
 import { ConsistencyCheck, type Snapshot } from './snapshot.js';
 
 /** Translation is what one translation pass yields for one group. */
@@ -113,7 +113,10 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
   setMesh(mesh: MeshState): void {
     const first = this.mesh === undefined;
     this.mesh = mesh;
-    if (first) return this.rebuild();
+    if (first) {
+      this.rebuild();
+      return;
+    }
     // A rebuild is due on the next tick; it will read this mesh.
     if (this.leading !== undefined) return;
     if (this.quietTimer === undefined && this.now() - this.lastRebuild >= this.opts.debounceMs) {
@@ -125,8 +128,10 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
     this.maxTimer ??= setTimeout(() => this.rebuild(), this.opts.debounceMaxMs);
   }
 
-  watch(node: Node): NodeWatch {
-    const info = parseNode(node);
+  watch(node: Node, opts?: WatchOptions): NodeWatch {
+    const parsed = parseNode(node);
+    // On demand needs VHDS, which is Delta only: a SotW stream of such a node gets the full state.
+    const info = parsed.onDemand && opts?.incremental === false ? { ...parsed, onDemand: false } : parsed;
     const view = this.opts.translator.nodeView(info);
     let group = this.groups.get(view.key);
     if (!group) {
@@ -187,6 +192,8 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
    */
   private accept(g: Group<V>, next: Translation): boolean {
     if (next === g.translation) return true;
+    // The group's last snapshot passed; one with the same names and references passes too.
+    // The check remembers what it found per shared set: a snapshot that changed only in versions costs lookups.
     const errors = this.consistency.check(next.snapshot);
     if (errors.length === 0) {
       g.translation = next;

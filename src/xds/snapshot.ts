@@ -3,7 +3,7 @@
 // server side, never mutated after makeSnapshot returns.
 import { createHash } from 'node:crypto';
 import { compareKeys } from '../model/mesh.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, RATELIMIT_CONFIG_TYPE, ROUTE_TYPE, type TypeUrl } from './resource.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, RATELIMIT_CONFIG_TYPE, ROUTE_TYPE, VHOST_TYPE, type TypeUrl } from './resource.js';
 import { NO_REFS, type ResourceRefs } from './refs.js';
 import { ChunkedMap, LayeredMap, type ResourceMap } from './resource-map.js';
 import { encodeAny, encodeDeltaResource } from './wire.js';
@@ -73,6 +73,17 @@ export interface TypeResources {
   readonly sum: Readonly<Uint32Array>;
   /** Encoded size of the set (sum of each resource's Any), kept up to date by patches so metrics never walk a set. */
   readonly bytes: number;
+  /**
+   * On-demand sidecars: resources a client gets only by naming them (on-demand clusters, VHDS
+   * virtual hosts). A wildcard covers `items` alone; a name is looked up in `items`, then here.
+   * `version` then also covers what `named` holds, so a change to it reaches the streams.
+   */
+  readonly named?: ResourceMap<EncodedResource>;
+}
+
+/** lookup finds a resource of a set by name: among what a wildcard covers, then among what only a name reaches. */
+export function lookup(set: TypeResources, name: string): EncodedResource | undefined {
+  return set.items.get(name) ?? set.named?.get(name);
 }
 
 /** Sets at least this big are chunked, so patches share what they do not touch. */
@@ -208,6 +219,15 @@ export function layerTypeSet(base: TypeResources, typeUrl: TypeUrl, top: readonl
   return tally.set(new LayeredMap(base.items, own));
 }
 
+const empties = new Map<TypeUrl, TypeResources>();
+
+/** emptyTypeSet is the one empty set of a type, shared by every snapshot that has none. */
+export function emptyTypeSet(typeUrl: TypeUrl): TypeResources {
+  let e = empties.get(typeUrl);
+  if (!e) empties.set(typeUrl, (e = typeSet(typeUrl, [])));
+  return e;
+}
+
 /** Snapshot holds every type's resources for one node group. */
 export interface Snapshot {
   readonly resources: Readonly<Record<TypeUrl, TypeResources>>;
@@ -217,8 +237,8 @@ export interface Snapshot {
 export function makeSnapshot(byType: Partial<Record<TypeUrl, readonly EncodedResource[] | TypeResources>>): Snapshot {
   const resources = {} as Record<TypeUrl, TypeResources>;
   for (const t of PUSH_ORDER) {
-    const given = byType[t] ?? [];
-    resources[t] = Array.isArray(given) ? typeSet(t, given) : (given as TypeResources);
+    const given = byType[t];
+    resources[t] = given === undefined ? emptyTypeSet(t) : Array.isArray(given) ? typeSet(t, given) : (given as TypeResources);
   }
   return Object.freeze({ resources: Object.freeze(resources) });
 }
@@ -228,6 +248,7 @@ const SHORT: Readonly<Record<TypeUrl, string>> = {
   [ENDPOINT_TYPE]: 'endpoints',
   [LISTENER_TYPE]: 'listener',
   [ROUTE_TYPE]: 'route',
+  [VHOST_TYPE]: 'virtual host',
   [RATELIMIT_CONFIG_TYPE]: 'rate-limit config',
 };
 
@@ -262,8 +283,12 @@ export class ConsistencyCheck {
   check(snapshot: Snapshot): string[] {
     const errors: string[] = [];
     for (const type of PUSH_ORDER) {
-      const { shared, own } = split(snapshot.resources[type].items);
-      for (const [target, names] of this.refsOf(shared)) this.resolve(errors, snapshot, type, target, names);
+      const set = snapshot.resources[type];
+      const { shared, own } = split(set.items);
+      // What only a name reaches (on-demand clusters) points at resources too.
+      for (const items of set.named ? [shared, set.named] : [shared]) {
+        for (const [target, names] of this.refsOf(items)) this.resolve(errors, snapshot, type, target, names);
+      }
       for (const r of own) {
         for (const [target, names] of Object.entries(r.refs) as Array<[TypeUrl, readonly string[]]>) {
           this.resolve(errors, snapshot, type, target, names);
@@ -308,7 +333,6 @@ export class ConsistencyCheck {
     target: TypeUrl,
     names: Names | readonly string[],
   ): void {
-    const targets = snapshot.resources[target].items;
     const shared = namesOf(this.sharedSet(snapshot.resources[target]));
     let hit = this.unresolved.get(names);
     if (hit?.names !== shared) {
@@ -317,7 +341,7 @@ export class ConsistencyCheck {
       this.unresolved.set(names, (hit = { names: shared, missing }));
     }
     for (const n of hit.missing) {
-      if (targets.has(n)) continue;
+      if (lookup(snapshot.resources[target], n)) continue;
       errors.push(`${SHORT[type]} resources name ${SHORT[target]} ${n}, which is not in the snapshot`);
     }
   }
@@ -329,9 +353,12 @@ export class ConsistencyCheck {
     const bySets: Names[] = [];
     const byOwn: string[] = [];
     for (const t of PUSH_ORDER) {
-      const { shared: items, own } = split(snapshot.resources[t].items);
-      const n = this.refsOf(items).get(type);
-      if (n) bySets.push(n);
+      const from = snapshot.resources[t];
+      const { shared: items, own } = split(from.items);
+      for (const part of from.named ? [items, from.named] : [items]) {
+        const n = this.refsOf(part).get(type);
+        if (n) bySets.push(n);
+      }
       for (const r of own) byOwn.push(...(r.refs[type] ?? []));
     }
     let hit = this.unnamed.get(shared);
@@ -360,13 +387,14 @@ function exactCheck(snapshot: Snapshot): string[] {
   const errors: string[] = [];
   const named = new Map<TypeUrl, Set<string>>();
   for (const type of PUSH_ORDER) {
-    for (const r of snapshot.resources[type].items.values()) {
+    const set = snapshot.resources[type];
+    for (const r of [...set.items.values(), ...(set.named?.values() ?? [])]) {
       for (const [target, names] of Object.entries(r.refs) as Array<[TypeUrl, readonly string[]]>) {
         let into = named.get(target);
         if (!into) named.set(target, (into = new Set()));
         for (const n of names) {
           into.add(n);
-          if (!snapshot.resources[target].items.has(n)) {
+          if (!lookup(snapshot.resources[target], n)) {
             errors.push(`${SHORT[type]} ${r.name} names ${SHORT[target]} ${n}, which is not in the snapshot`);
           }
         }

@@ -75,6 +75,7 @@ describe('bootstrap flags', () => {
     [['--grpc', '--xds-address', ':15010'], /--xds-address: the host is missing/],
     [['--admin-address', 'x'], /--admin-address: expected host:port/],
     [['--inbound-port', 'many'], /--inbound-port: "many" is not a port/],
+    [['--on-demand', '--gateway'], /--on-demand is for Envoy sidecars; drop it with --gateway/],
   ] as const) {
     it(`${args.join(' ')}`, async () => {
       assert.match(oneLineError(await runCli(['bootstrap', ...args]), 'PXDS_ERR_CLI_USAGE'), pattern);

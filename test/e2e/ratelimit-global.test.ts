@@ -29,6 +29,8 @@ const RULES = [
   global('fallback', '/fallback', { amounts: [{ maxAmount: 20, validDuration: '1s' }], amount_mode: 'GLOBAL_TOTAL', failover: 'FAILOVER_LOCAL' }),
   global('edited', '/edited', { amounts: [{ maxAmount: 5, validDuration: '1s' }] }),
   global('two', '/two', { amounts: [{ maxAmount: 3, validDuration: '1s' }, { maxAmount: 5, validDuration: '60s' }] }),
+  // Any value of x-user, without regex_combine: each user has a 2/s of their own.
+  global('per-user', '/user', { amounts: [{ maxAmount: 2, validDuration: '1s' }], failover: 'FAILOVER_PASS', arguments: [{ type: 'HEADER', key: 'x-user', value: { type: 'EXACT', value: '*' } }] }),
 ];
 
 const get = (port: number, path: string) => sendThrough(port, 'echo', path);
@@ -83,11 +85,11 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
     bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS], { ready: true });
     limiter = await startRateLimitService(bridge.xdsAddress);
     envoys = await Promise.all([0, 1].map(() => startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo', extra: ['--ratelimit-address', limiter.grpcAddress] })));
-    // In force once the limiter holds the five rules' six limits and both Envoys send their descriptors.
-    await waitFor('limits in the limiter', async () => ((await limiter.limits()).match(new RegExp(`^${DOMAIN.replace(/\|/g, '\\|')}\\.`, 'gm')) ?? []).length === 6, 20_000, 100);
+    // In force once the limiter holds the six rules' seven limits and both Envoys send their descriptors.
+    await waitFor('limits in the limiter', async () => ((await limiter.limits()).match(new RegExp(`^${DOMAIN.replace(/\|/g, '\\|')}\\.`, 'gm')) ?? []).length === 7, 20_000, 100);
     await waitFor('descriptors in both Envoys', async () => {
       const dumps = await Promise.all(envoys.map((e) => e.envoy.admin('/config_dump')));
-      return dumps.every((d) => ruleDescriptors(d).size === 5);
+      return dumps.every((d) => ruleDescriptors(d).size === 6);
     }, 20_000, 100);
   });
 
@@ -128,6 +130,17 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
     assert.equal(accepted(second), 2, JSON.stringify(tally(second)));
   });
 
+  it('counts each value of a header apart when the rule does not combine them: 2/s for alice and 2/s for bob', async () => {
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 30));
+    const statuses: Record<string, number[]> = { alice: [], bob: [] };
+    for (let i = 0; i < 10; i++) {
+      const user = i % 2 ? 'bob' : 'alice';
+      statuses[user]!.push((await sendThrough(envoys[i % 2]!.inbound, 'echo', '/user', { 'x-user': user })).status);
+    }
+    process.stdout.write(`# per-user 2/s, five requests each in one second: alice ${accepted(statuses.alice!)}, bob ${accepted(statuses.bob!)} accepted\n`);
+    assert.deepEqual([accepted(statuses.alice!), accepted(statuses.bob!)], [2, 2], JSON.stringify(statuses));
+  });
+
   it('an edit and a disable in Polaris reach the limiter and Envoy within 3 s', async () => {
     const id = ids[3]!;
     const edited = new RegExp(`polaris_rule_[^.]+\\.amount_0: unit=SECOND requests_per_unit=7\\b`);
@@ -140,7 +153,7 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
     await waitFor('the rule gone from the limiter and from both Envoys', async () => {
       if (edited.test(await limiter.limits())) return false;
       const dumps = await Promise.all(envoys.map((e) => e.envoy.admin('/config_dump')));
-      return dumps.every((d) => ruleDescriptors(d).size === 4 && !ruleDescriptors(d).has(id));
+      return dumps.every((d) => ruleDescriptors(d).size === 5 && !ruleDescriptors(d).has(id));
     }, WITHIN_MS, 50);
     const disableMs = Date.now() - since;
     process.stdout.write(`# GLOBAL rule edit reached the limiter in ${editMs} ms, disable reached the limiter and Envoy in ${disableMs} ms\n`);

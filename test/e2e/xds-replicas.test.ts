@@ -158,7 +158,15 @@ describe('two replicas on one Polaris: moving an Envoy sends it nothing new', ()
 
   it('a change after the move reaches both Envoys from replica 2', async () => {
     await polaris.api.deleteInstances([{ namespace: NS, service: 'echo', host: '127.0.0.1', port: up[0]!.port }]);
-    for (const e of envoys) await converge(e, { ...expected(e), endpoints: { PassthroughCluster: [], [ECHO]: [up[1]!.port] } });
+    for (const e of envoys) {
+      try {
+        await converge(e, { ...expected(e), endpoints: { PassthroughCluster: [], [ECHO]: [up[1]!.port] } });
+      } catch (err) {
+        // What replica 2 holds for this Envoy tells a late Polaris from a stream that stopped sending.
+        const row = (await syncz(replica2)).find((r) => r.nodeId === e.nodeId);
+        throw new Error(`${(err as Error).message}; replica 2 for ${e.nodeId}: ${JSON.stringify(row)}`);
+      }
+    }
   });
 
   it('no request failed during the move', async () => {

@@ -14,6 +14,7 @@ export const TYPES = {
   eds: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
   lds: 'type.googleapis.com/envoy.config.listener.v3.Listener',
   rds: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  vhds: 'type.googleapis.com/envoy.config.route.v3.VirtualHost',
 } as const;
 const SERVED = new Set<string>(Object.values(TYPES));
 

@@ -43,7 +43,7 @@ export async function startEnvoy(bootstrap: Record<string, unknown>, adminPort: 
   let out = '';
   const proc: ChildProcess = spawn(
     envoyBinary(),
-    ['-c', file, '--base-id', String(baseId++), '--disable-hot-restart', '--log-level', 'warn', '--concurrency', '1'],
+    ['-c', file, '--base-id', String(baseId++), '--disable-hot-restart', '--log-level', process.env.PXDS_TEST_ENVOY_LOG_LEVEL ?? 'warn', '--concurrency', '1'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const collect = (b: Buffer) => {
@@ -159,4 +159,15 @@ export async function startSidecarEnvoy(
   const bootstrap = parseYaml(bs.stdout) as Record<string, any>;
   opts.edit?.(bootstrap);
   return { envoy: await startEnvoy(bootstrap, admin), admin, outbound, inbound };
+}
+
+/**
+ * waitListenerActive waits until Envoy has a listener whose name starts with `prefix` in its
+ * active state (not warming): only then does it accept connections on its port.
+ */
+export async function waitListenerActive(envoy: EnvoyProcess, prefix: string, timeoutMs = 20_000): Promise<void> {
+  await waitFor(`listener ${prefix}* active`, async () => {
+    const dump = JSON.parse(await envoy.admin('/config_dump?resource=dynamic_listeners')) as { configs?: Array<{ name?: string; active_state?: unknown }> };
+    return (dump.configs ?? []).some((l) => (l.name ?? '').startsWith(prefix) && l.active_state !== undefined);
+  }, timeoutMs, 50);
 }

@@ -65,6 +65,11 @@ export async function grpcVerdict(snapshot: Snapshot, nodeId = 'proxyless-check'
       const nack = rows.map((r) => r.types[type]!.lastNack).find((n) => n !== undefined);
       if (nack) nacks[SHORT_NAMES[type]] = nack;
     }
+    // A channel closed while the library still applies a route update fails later, outside the
+    // test (a cluster subscription on a torn-down client): close them once each has picked.
+    const done = new Set([grpc.connectivityState.READY, grpc.connectivityState.TRANSIENT_FAILURE]);
+    await waitFor('every channel to settle on READY or TRANSIENT_FAILURE', () =>
+      channels.every((c) => done.has(c.getChannel().getConnectivityState(false))), 20_000, 20);
     return { asked, nacks };
   } finally {
     await server.stop(0);

@@ -109,6 +109,8 @@ export interface SidecarOptions {
   subZone?: string;
   /** A gateway node (its listener is on the returned `port`) instead of a sidecar. */
   gateway?: boolean;
+  /** An on-demand sidecar (`bootstrap --on-demand`: Delta, VHDS and on-demand CDS). */
+  onDemand?: boolean;
 }
 
 /** startSidecar bootstraps and runs a sidecar Envoy against a bridge, on free admin and listener ports. */
@@ -118,6 +120,7 @@ export async function startSidecar(bridge: { xdsAddress: string }, opts: Sidecar
   if (opts.zone) extra.push('--zone', opts.zone);
   if (opts.subZone) extra.push('--sub-zone', opts.subZone);
   if (opts.gateway) extra.push('--gateway');
+  if (opts.onDemand) extra.push('--on-demand');
   const { envoy, outbound } = await startSidecarEnvoy(bridge.xdsAddress, { namespace: opts.namespace, service: opts.service, extra });
   const send = (host: string, path = '/', headers: Record<string, string> = {}) => sendThrough(outbound, host, path, headers);
   const tally = async (n: number, host: string, path = '/', headers: Record<string, string> = {}, concurrency = 10): Promise<Tally> => {

@@ -2,6 +2,7 @@
 // on free loopback ports, the limiter taking its limits over xDS from polaris-xds (node id
 // `ratelimit~test`), with the settings the README gives for running it by hand.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { rateLimitBinary, redisBinary } from './components.js';
 import { freePorts, waitFor } from './ports.js';
 import { tempDir } from './temp.js';
@@ -25,12 +26,41 @@ export interface RateLimitService {
   stop(): Promise<void>;
 }
 
+/** redisAnswers says whether a Redis on `port` answers PING (the limiter exits if Redis refuses it at start). */
+function redisAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let reply = '';
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (d: Buffer) => {
+      reply += d.toString();
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
+}
+
 /** startRateLimitService starts Redis and envoyproxy/ratelimit, the limiter taking its limits from `xdsAddress`. */
 export async function startRateLimitService(xdsAddress: string): Promise<RateLimitService> {
   const [redisPort, http, grpc, debug] = (await freePorts(4)) as [number, number, number, number];
   const runtime = tempDir('pxds-ratelimit-');
   let output = '';
   const redis = spawn(redisBinary(), ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  try {
+    await waitFor('redis-server to answer PING', async () => {
+      if (redis.exitCode !== null) throw new Error(`redis-server exited ${redis.exitCode}`);
+      return redisAnswers(redisPort);
+    }, 20_000, 50);
+  } catch (err) {
+    await stopChild(redis);
+    runtime.remove();
+    throw err;
+  }
   const limiter = spawn(rateLimitBinary(), [], {
     env: {
       PATH: process.env.PATH,

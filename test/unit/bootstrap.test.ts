@@ -51,6 +51,15 @@ describe('envoy bootstrap', () => {
     assert.equal(nodeView(parseNode({ id: plain.node.id, metadata: plain.node.metadata, userAgentName: 'envoy', clientFeatures: [] })).rateLimitService, false);
   });
 
+  it('an on-demand sidecar is a Delta sidecar with openOnDemand, accepted by a real Envoy', () => {
+    const b = envoyBootstrap({ ...base, delta: true, onDemand: true }) as { node: { id: string; metadata: Record<string, string> } };
+    envoyValidates(b);
+    assert.equal(b.node.metadata['sidecar.polarismesh.cn/openOnDemand'], 'true');
+    assert.equal(parseNode({ id: b.node.id, metadata: b.node.metadata, userAgentName: 'envoy', clientFeatures: [] }).onDemand, true);
+    assert.throws(() => envoyBootstrap({ ...base, onDemand: true }), /Delta/);
+    assert.equal((envoyBootstrap({ ...base, delta: true }) as { node: { metadata: Record<string, string> } }).node.metadata['sidecar.polarismesh.cn/openOnDemand'], undefined);
+  });
+
   it('selects the ADS flavour', () => {
     const sotw = envoyBootstrap(base) as { dynamic_resources: { ads_config: { api_type: string } } };
     const delta = envoyBootstrap({ ...base, delta: true }) as { dynamic_resources: { ads_config: { api_type: string } } };

@@ -138,10 +138,22 @@ const CHECKS: Record<string, () => void> = {
   'node metadata|sidecar.polarismesh.cn/tlsMode': () => nodeKeyIsLoggedOnce('sidecar.polarismesh.cn/tlsMode', 'strict'),
   'node metadata|sidecar.polarismesh.cn/registerServices': () => nodeKeyIsLoggedOnce('sidecar.polarismesh.cn/registerServices', '[{"name":"svc","ports":{"HTTP":[8080]}}]'),
   'node metadata|sidecar.polarismesh.cn/openOnDemand': () => {
-    nodeKeyIsLoggedOnce('sidecar.polarismesh.cn/openOnDemand', 'true');
-    assert.deepEqual(unsupportedNodeKeys({ metadata: { 'sidecar.polarismesh.cn/openOnDemand': 'false' } }), []);
+    const node = (value: string) => ({ id: 'ns/1~10.0.0.9', metadata: { 'sidecar.polarismesh.cn/serviceName': 'svc', 'sidecar.polarismesh.cn/openOnDemand': value }, userAgentName: 'envoy', clientFeatures: [] });
+    assert.equal(parseNode(node('true')).onDemand, true);
+    assert.equal(parseNode(node('false')).onDemand, false);
+    // Served on demand over Delta (test/e2e/on-demand-envoy.test.ts); over SotW (no VHDS) the full state, said once per node.
+    const { logger, lines } = logCapture();
+    const inner: ConfigWatcher = { watch: () => ({ current: () => undefined, onChange: () => {}, close: () => {} }) };
+    const w = loggingUnsupportedKeys(inner, new UnsupportedKeyLog(logger));
+    w.watch(node('true') as never, { incremental: true });
+    assert.equal(lines().length, 0);
+    w.watch(node('true') as never, { incremental: false });
+    w.watch(node('true') as never, { incremental: false });
+    assert.equal(lines().length, 1);
+    assert.match(String(lines()[0]!.msg), /openOnDemand needs Delta xDS/);
   },
-  'node metadata|sidecar.polarismesh.cn/demandServer': () => nodeKeyIsLoggedOnce('sidecar.polarismesh.cn/demandServer', '10.0.0.1:15010'),
+  // On-demand resources come over the ADS stream itself: there is no separate server to name.
+  'node metadata|sidecar.polarismesh.cn/demandServer': () => assert.deepEqual(unsupportedNodeKeys({ metadata: { 'sidecar.polarismesh.cn/demandServer': '10.0.0.1:15010' } }), []),
 };
 
 describe('each convention', () => {
@@ -153,9 +165,12 @@ describe('each convention', () => {
 test('the watcher wrapper looks at every node that opens a watch and still opens it', () => {
   const { logger, lines } = logCapture();
   let opened = 0;
-  const inner: ConfigWatcher = { watch: () => (opened++, { current: () => undefined, onChange: () => {}, close: () => {} }) };
+  const inner: ConfigWatcher = { watch: () => {
+    opened++;
+    return { current: () => undefined, onChange: () => {}, close: () => {} };
+  } };
   const w = loggingUnsupportedKeys(inner, new UnsupportedKeyLog(logger));
-  const node = { id: 'ns/1~10.0.0.9', metadata: { 'sidecar.polarismesh.cn/openOnDemand': 'true' }, userAgentName: 'envoy', clientFeatures: [] };
+  const node = { id: 'ns/1~10.0.0.9', metadata: { 'sidecar.polarismesh.cn/registerServices': '[]' }, userAgentName: 'envoy', clientFeatures: [] };
   w.watch(node as never);
   w.watch(node as never);
   assert.equal(opened, 2);

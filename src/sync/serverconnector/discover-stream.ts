@@ -79,11 +79,15 @@ export class DiscoverStream {
   private onAnswer(resp: DiscoverResponse): void {
     if (this.closed) return;
     const p = this.pending.shift();
-    if (p === undefined) return this.fail('answer without a pending request');
+    if (p === undefined) {
+      this.fail('answer without a pending request');
+      return;
+    }
     const wrong = mismatch(p.request, resp);
     if (wrong !== undefined) {
       this.pending.unshift(p);
-      return this.fail(`out of order: ${wrong}`);
+      this.fail(`out of order: ${wrong}`);
+      return;
     }
     if (!this.answered) {
       this.answered = true;

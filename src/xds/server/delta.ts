@@ -5,6 +5,7 @@ import { compareKeys } from '../../model/mesh.js';
 import { namesOf, type EncodedResource, type TypeResources } from '../snapshot.js';
 import { longest, type Plan, type Protocol, type RequestHead, type RequestOutcome } from './protocol.js';
 import { encodeDeltaResponse } from './response.js';
+import { openVhds } from './vhds.js';
 import { byName, MISSING, WILDCARD, type SentHolds, type TypeState } from './stream-state.js';
 
 // system_version_info is for debugging only: the nonce, which names the content (shared-responses.ts).
@@ -60,6 +61,7 @@ function onRequest(t: TypeState, req: DeltaDiscoveryRequest, now: number): Reque
     }
   }
   if (first || change.removed.length > 0) t.prune();
+  if (first) openVhds(t);
   return { answer, stale, due };
 }
 

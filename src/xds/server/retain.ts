@@ -1,12 +1,13 @@
 // Make-before-break on removal (xds_protocol "Eventual consistency considerations"; invariant 4):
 // clusters, and their endpoints, that a new snapshot drops stay with the client until the
 // listeners and routes of the push are ACKed, so no route names a cluster the client no longer has.
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, type TypeUrl } from '../resource.js';
-import type { Snapshot } from '../snapshot.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, VHOST_TYPE, type TypeUrl } from '../resource.js';
+import { lookup, type Snapshot } from '../snapshot.js';
 import { MISSING, type TypeState } from './stream-state.js';
 
 const HELD_BACK = [CLUSTER_TYPE, ENDPOINT_TYPE] as const;
-const ROUTING = [LISTENER_TYPE, ROUTE_TYPE] as const;
+// VHDS virtual hosts route too: an on-demand sidecar's clusters wait for them as well.
+const ROUTING = [LISTENER_TYPE, ROUTE_TYPE, VHOST_TYPE] as const;
 
 /**
  * RemovalGuard holds back removals for one stream. It reads the stream's TypeStates, holds
@@ -36,15 +37,15 @@ export class RemovalGuard {
     // Runs for every stream on every push: plain loops, no work while nothing is held.
     for (const type of HELD_BACK) {
       const t = this.types.get(type);
-      if (t && t.retainedCount > 0) t.unretainPresent(next.resources[type].items);
+      if (t && t.retainedCount > 0) t.unretainPresent(next.resources[type]);
     }
     if (!this.routesMayChange(prev, next)) return;
     let held = 0;
     for (const type of HELD_BACK) {
       const t = this.types.get(type);
       if (!t) continue;
-      const before = prev.resources[type].items;
-      const after = next.resources[type].items;
+      const before = prev.resources[type];
+      const after = next.resources[type];
       const heldSet = t.heldSet;
       if (heldSet) {
         // The client holds a whole snapshot set: what it loses is that set's diff (shared by every
@@ -55,8 +56,8 @@ export class RemovalGuard {
         }
       } else {
         for (const [n, version] of t.heldVersions()) {
-          if (version === MISSING || after.has(n) || t.isRetained(n)) continue;
-          const r = before.get(n);
+          if (version === MISSING || lookup(after, n) || t.isRetained(n)) continue;
+          const r = lookup(before, n);
           if (r && t.inScope(n)) t.retain(r);
         }
       }

@@ -72,6 +72,14 @@ export interface NodeStatus {
   /** Keyed by type URL. */
   readonly types: Readonly<Record<string, TypeStatus>>;
   readonly counters: StreamCounters;
+  /** On-demand sidecars (those that asked for VHDS): what they hold of what they fetch one by one. */
+  readonly onDemand?: OnDemandStatus;
+}
+
+/** OnDemandStatus counts what an on-demand sidecar holds: virtual hosts (VHDS) and clusters (wildcard and on-demand together). */
+export interface OnDemandStatus {
+  readonly virtualHosts: number;
+  readonly clusters: number;
 }
 
 const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());

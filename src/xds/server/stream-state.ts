@@ -7,7 +7,7 @@
 import { compareKeys } from '../../model/mesh.js';
 import { diffMaps, type ResourceMap } from '../resource-map.js';
 import { supportsWildcard, type TypeUrl } from '../resource.js';
-import { namesOf, type EncodedResource, type TypeResources } from '../snapshot.js';
+import { lookup, namesOf, type EncodedResource, type TypeResources } from '../snapshot.js';
 import { AckState, type SentRecord } from './ack.js';
 import type { SharedNames } from './decode.js';
 
@@ -409,9 +409,9 @@ export class TypeState {
     return this.retainedResources.size;
   }
 
-  /** unretainPresent stops holding back names `items` has again. */
-  unretainPresent(items: ResourceMap<EncodedResource>): void {
-    for (const n of this.retainedResources.keys()) if (items.has(n)) this.retainedResources.delete(n);
+  /** unretainPresent stops holding back names `set` has again (by name too: on-demand clusters). */
+  unretainPresent(set: TypeResources): void {
+    for (const n of this.retainedResources.keys()) if (lookup(set, n)) this.retainedResources.delete(n);
   }
 
   /** releaseRetained lets every held-back removal go; it says whether there were any. */
@@ -447,7 +447,7 @@ export class TypeState {
     if (sameSize && this.sub.namesAre(namesOf(resources))) return resources.items;
     const out = new Map<string, EncodedResource | undefined>();
     if (wildcard) for (const [n, r] of resources.items) out.set(n, r);
-    for (const n of names) if (!out.has(n)) out.set(n, resources.items.get(n) ?? retained.get(n));
+    for (const n of names) if (!out.has(n)) out.set(n, lookup(resources, n) ?? retained.get(n));
     for (const [n, r] of retained) if (!out.has(n) && (wildcard || names.has(n))) out.set(n, r);
     return out;
   }

@@ -3,8 +3,8 @@
 import type { Node } from '../../gen/envoy/config/core/v3/base.js';
 import { ERRORS, errorCode, xdsError, type PolarisXdsError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, isTypeUrl, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, type TypeUrl } from '../resource.js';
-import type { Snapshot } from '../snapshot.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, isTypeUrl, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, VHOST_TYPE, type TypeUrl } from '../resource.js';
+import { lookup, type Snapshot } from '../snapshot.js';
 import type { AckOutcome } from './ack.js';
 import type { HookRunner, StreamInfo } from './hooks.js';
 import { contentKey, type SharedResponses } from './shared-responses.js';
@@ -13,7 +13,7 @@ import type { ResourceSections } from './response.js';
 import type { XdsMetrics } from './metrics.js';
 import type { XdsLimits } from './options.js';
 import { DecodeFailure, type Plan, type Protocol, type StreamMode } from './protocol.js';
-import { isoTime, typeStatus, type NodeStatus } from './status.js';
+import { isoTime, typeStatus, type NodeStatus, type OnDemandStatus } from './status.js';
 import type { SharedNames } from './decode.js';
 import { TypeState, type TypeSetViews } from './stream-state.js';
 import { RemovalGuard } from './retain.js';
@@ -34,8 +34,11 @@ const MAX_ECHO_CHARS = 200;
  * the call with that status once queued writes are flushed; `end()` ends it with OK.
  */
 export interface AdsCall {
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type, which grpc-js calls and test doubles implement
   on(event: string, listener: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type, which grpc-js calls and test doubles implement
   once(event: string, listener: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type, which grpc-js calls and test doubles implement
   removeListener(event: string, listener: (...args: any[]) => void): unknown;
   emit(event: string, ...args: unknown[]): boolean;
   write(chunk: Buffer, cb: (err?: Error | null) => void): boolean;
@@ -111,6 +114,7 @@ export class AdsStream<Req> implements PendingHolder {
   private readonly gate: WarmingGate;
   private log: Logger;
   private readonly counters = { requests: 0, responses: 0, bytesSent: 0, acks: 0, nacks: 0, expiredNonces: 0, resendsSuppressed: 0, writesBlocked: 0 };
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type, which grpc-js calls and test doubles implement
   private readonly listeners: ReadonlyArray<readonly [string, (...args: any[]) => void]>;
 
   constructor(
@@ -229,7 +233,14 @@ export class AdsStream<Req> implements PendingHolder {
       blocked: this.isBlocked(),
       types,
       counters: { ...this.counters },
+      ...this.onDemandStatus(),
     };
+  }
+
+  private onDemandStatus(): { onDemand?: OnDemandStatus } {
+    const vhosts = this.types.get(VHOST_TYPE);
+    if (!vhosts || vhosts.requests === 0) return {};
+    return { onDemand: { virtualHosts: vhosts.heldCount(), clusters: this.types.get(CLUSTER_TYPE)?.heldCount() ?? 0 } };
   }
 
   private info(): StreamInfo {
@@ -309,7 +320,7 @@ export class AdsStream<Req> implements PendingHolder {
     if (!node) throw xdsError('PXDS_ERR_XDS_NO_NODE');
     this.node = node;
     this.log = this.log.child({ node: node.id });
-    const watch = this.ctx.watcher.watch(node);
+    const watch = this.ctx.watcher.watch(node, { incremental: this.mode === 'delta' });
     this.watch = watch;
     watch.onChange((s) => this.onSnapshot(s));
     this.snapshot = watch.current();
@@ -438,9 +449,9 @@ export class AdsStream<Req> implements PendingHolder {
   private refreshEndpoints(plan: Plan, now: number): void {
     const e = this.types.get(ENDPOINT_TYPE);
     if (!e || !this.snapshot) return;
-    const clusters = this.snapshot.resources[CLUSTER_TYPE].items;
+    const clusters = this.snapshot.resources[CLUSTER_TYPE];
     for (const name of plan.updated) {
-      const cluster = clusters.get(name);
+      const cluster = lookup(clusters, name);
       if (!cluster) continue;
       const eds = edsNameOf(cluster);
       if (eds !== undefined && e.holds(eds) && e.inScope(eds)) {

@@ -16,7 +16,13 @@ export interface NodeWatch {
   close(): void;
 }
 
+/** WatchOptions say what the asking stream can take. */
+export interface WatchOptions {
+  /** The stream speaks Delta: only then can a node be served on demand (VHDS is Delta only). */
+  readonly incremental: boolean;
+}
+
 /** ConfigWatcher opens watches. It may throw a PolarisXdsError to refuse a node. */
 export interface ConfigWatcher {
-  watch(node: Node): NodeWatch;
+  watch(node: Node, opts?: WatchOptions): NodeWatch;
 }

@@ -6,8 +6,9 @@
 //   Per-group entries (keyed by NodeView.key) belong to groups that may have disconnected: they are
 //   bounded by MAX_GROUPS, oldest first, so a churn of node groups cannot grow them for ever.
 import type { MeshState, Service } from '../../model/mesh.js';
-import { PUSH_ORDER, RATELIMIT_CONFIG_TYPE, type TypeUrl } from '../resource.js';
+import { PUSH_ORDER, RATELIMIT_CONFIG_TYPE, VHOST_TYPE, type TypeUrl } from '../resource.js';
 import {
+  emptyTypeSet,
   layerTypeSet,
   makeSnapshot,
   typeSet,
@@ -26,6 +27,7 @@ import type { RulePlan } from './routing/rules.js';
 import { NO_LIMITER_CONFIGS, RateLimitPlans } from './ratelimit-service.js';
 import type { SkipReason } from './skip.js';
 import type { NodeView } from './view.js';
+import { OnDemandCaches } from './on-demand.js';
 
 /** Translation is one node view's snapshot and what was left out of it. */
 export interface Translation {
@@ -68,8 +70,8 @@ export const MAX_CLAIM_KEYS = 1024;
 /** MAX_ROUTE_CONFIGS bounds the spliced gateway route configurations kept (one per gateway group). */
 export const MAX_ROUTE_CONFIGS = 4096;
 
-/** EnvoySets are the four Envoy types' sets every builder gives. */
-type EnvoySets = Omit<Record<TypeUrl, TypeResources>, typeof RATELIMIT_CONFIG_TYPE>;
+/** EnvoySets are the four Envoy types' sets every builder gives (VHDS only on-demand sidecars). */
+type EnvoySets = Omit<Record<TypeUrl, TypeResources>, typeof RATELIMIT_CONFIG_TYPE | typeof VHOST_TYPE>;
 
 type SkipJoin = { readonly base: readonly SkipReason[]; readonly all: readonly SkipReason[] };
 
@@ -101,6 +103,8 @@ export class TranslatorCaches {
   readonly outboundSets = new ByteBoundedCache<string, OutboundSet>({ maxEntries: MAX_CALLERS });
   /** One outbound route configuration per virtual host list (the list object is kept while unchanged). */
   readonly outboundRoutes = new WeakMap<readonly EncodedVirtualHost[], EncodedResource>();
+  /** What on-demand sidecars get besides the shared sets (VHDS answers, their type sets); bounds in on-demand.ts. */
+  readonly onDemand = new OnDemandCaches();
   readonly gatewayHosts = new WeakMap<RulePlan, EncodedVirtualHost>();
   /** Rate-limit plans per rule set and context (WeakMap inside, at most a few contexts each). */
   readonly rateLimitPlans = new RateLimitPlans();
@@ -195,11 +199,11 @@ export class TranslatorCaches {
 
   /**
    * translation wraps type sets into a Translation, reusing the group's last one when every set is
-   * the same object. Only the rate-limit service's view gives the rate-limit configuration; the
-   * others get the empty set.
+   * the same object. Only the rate-limit service's view gives the rate-limit configuration, and
+   * only on-demand sidecars their virtual hosts (VHDS); the others get the empty sets.
    */
   translation(view: NodeView, skipped: readonly SkipReason[], given: EnvoySets & Partial<Record<TypeUrl, TypeResources>>): Translation {
-    const sets: Record<TypeUrl, TypeResources> = { [RATELIMIT_CONFIG_TYPE]: NO_LIMITER_CONFIGS, ...given };
+    const sets = { [RATELIMIT_CONFIG_TYPE]: NO_LIMITER_CONFIGS, [VHOST_TYPE]: emptyTypeSet(VHOST_TYPE), ...given } as Record<TypeUrl, TypeResources>;
     const last = this.lastTranslations.get(view.key);
     if (last && last.skipped === skipped && PUSH_ORDER.every((t) => last.snapshot.resources[t] === sets[t]))
       return last;

@@ -62,7 +62,7 @@ const HTTP_ALPN = ['http/1.0', 'http/1.1', 'h2c'];
  *   through the HTTP router, which breaks non-HTTP protocols.)
  * Server-first protocols wait for the inspector's timeout (1 s) before being proxied.
  */
-export function outboundListener(name: string, port: number, routeConfigName: string): Listener {
+export function outboundListener(name: string, port: number, routeConfigName: string, extra?: HcmExtras): Listener {
   const tcp = typedAny(TYPED.tcpProxy, TcpProxy, TcpProxy.fromPartial({ statPrefix: PASSTHROUGH_CLUSTER, clusterSpecifier: { $case: 'cluster', value: PASSTHROUGH_CLUSTER } }));
   return Listener.fromPartial({
     name,
@@ -71,8 +71,8 @@ export function outboundListener(name: string, port: number, routeConfigName: st
     listenerFiltersTimeout: seconds(1),
     continueOnListenerFiltersTimeout: true,
     filterChains: [
-      hcmChain('OUTBOUND_DIRECT', 'OUTBOUND_HTTP', routeConfigName, { destinationPort: port }),
-      hcmChain('OUTBOUND_HTTP', 'OUTBOUND_HTTP', routeConfigName, { applicationProtocols: HTTP_ALPN }),
+      hcmChain('OUTBOUND_DIRECT', 'OUTBOUND_HTTP', routeConfigName, { destinationPort: port }, extra),
+      hcmChain('OUTBOUND_HTTP', 'OUTBOUND_HTTP', routeConfigName, { applicationProtocols: HTTP_ALPN }, extra),
     ],
     defaultFilterChain: { name: 'PassthroughFilterChain', filters: [{ name: 'envoy.filters.network.tcp_proxy', configType: { $case: 'typedConfig', value: tcp } }] },
   });

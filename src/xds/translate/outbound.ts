@@ -105,16 +105,30 @@ export class OutboundCaches {
       counts = { namespaces: new Map(), services: new Map(), nearby: 0, serviceBreakers: 0 };
       for (const s of mesh.services.values()) count(counts, s, 1);
     }
-    const t: CallerTraits = {
-      callerNamespaces: new Set(counts.namespaces.keys()),
-      callerServices: new Set(counts.services.keys()),
-      nearby: counts.nearby > 0,
-      serviceBreakers: counts.serviceBreakers > 0,
-    };
+    // Unchanged traits stay the same object, so what callers derive from them stays valid.
+    const before = base?.traits;
+    const t: CallerTraits =
+      before && sameTraits(before, counts)
+        ? before
+        : {
+            callerNamespaces: new Set(counts.namespaces.keys()),
+            callerServices: new Set(counts.services.keys()),
+            nearby: counts.nearby > 0,
+            serviceBreakers: counts.serviceBreakers > 0,
+          };
     this.traits.set(mesh, { counts, traits: t });
     this.lastTraits = { mesh, counts };
     return t;
   }
+}
+
+/** sameTraits says whether counts give the traits `t` already has. */
+function sameTraits(t: CallerTraits, counts: TraitCounts): boolean {
+  if (t.nearby !== counts.nearby > 0 || t.serviceBreakers !== counts.serviceBreakers > 0) return false;
+  if (t.callerNamespaces.size !== counts.namespaces.size || t.callerServices.size !== counts.services.size) return false;
+  for (const k of counts.namespaces.keys()) if (!t.callerNamespaces.has(k)) return false;
+  for (const k of counts.services.keys()) if (!t.callerServices.has(k)) return false;
+  return true;
 }
 
 // Meshes list services in key order, so two with the same keys are compared in one walk, without lookups.

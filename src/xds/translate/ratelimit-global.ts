@@ -80,10 +80,15 @@ export interface GlobalAmount {
   readonly window: Duration;
 }
 
-/** GlobalLimit is what the limiter counts for one rule: its descriptor value and its amounts, in order. */
+/**
+ * GlobalLimit is what the limiter counts for one rule: its descriptor value, its amounts in order,
+ * and the request headers (`:method` for the method) whose distinct values are counted apart (a
+ * REGEX or any-value condition without regex_combine, as polaris-go counts them).
+ */
 export interface GlobalLimit {
   readonly rule: string;
   readonly amounts: readonly GlobalAmount[];
+  readonly perValue: readonly string[];
 }
 
 const UNITS: ReadonlyArray<readonly [number, RateLimitUnit, string]> = [
@@ -115,8 +120,11 @@ export function countInstances(instances: readonly Instance[]): number {
 }
 
 /** globalRefusal says why a GLOBAL rule cannot be enforced exactly on this node, or undefined when it can (matches and actions are checked by the caller). */
-export function globalRefusal(rule: RateLimitRule, ctx: GlobalContext): string | undefined {
+export function globalRefusal(rule: RateLimitRule, ctx: GlobalContext, perValue: readonly string[] = []): string | undefined {
   if (!ctx.limiter) return NO_LIMITER;
+  if (perValue.length > 0 && rule.failover === 'FAILOVER_LOCAL') {
+    return `FAILOVER_LOCAL with values counted apart (${perValue.join(', ')}, no regex_combine) needs a fallback bucket per value, which local_ratelimit cannot keep; use FAILOVER_PASS or regex_combine`;
+  }
   if (rule.resource === 'CONCURRENCY') return 'a GLOBAL CONCURRENCY rule counts requests in flight across instances, which the rate-limit service (requests per window) cannot';
   if (rule.amounts.length === 0) return 'the rule has no amounts';
   for (const [i, a] of rule.amounts.entries()) {
@@ -135,8 +143,13 @@ function globalAmount(rule: RateLimitRule, a: RateLimitAmount, instances: number
 }
 
 /** globalLimit is what the limiter counts for a rule that passed globalRefusal; `key` is its descriptor value. */
-export function globalLimit(rule: RateLimitRule, key: string, ctx: GlobalContext): GlobalLimit {
-  return { rule: key, amounts: rule.amounts.map((a) => globalAmount(rule, a, ctx.instances)) };
+export function globalLimit(rule: RateLimitRule, key: string, ctx: GlobalContext, perValue: readonly string[] = []): GlobalLimit {
+  return { rule: key, amounts: rule.amounts.map((a) => globalAmount(rule, a, ctx.instances)), perValue };
+}
+
+/** valueKey is the descriptor key a per-value header's values are sent under. */
+function valueKey(header: string): string {
+  return header === ':method' ? 'method' : `header.${header}`;
 }
 
 function hundredPercent(runtimeKey: string): { defaultValue: { numerator: number; denominator: FractionalPercent_DenominatorType }; runtimeKey: string } {
@@ -177,6 +190,8 @@ export function routeRateLimits(limit: GlobalLimit, fallback: boolean): Array<Pa
     actions: [
       { actionSpecifier: { $case: 'genericKey', value: { descriptorKey: RULE_KEY, descriptorValue: limit.rule } } },
       { actionSpecifier: { $case: 'genericKey', value: { descriptorKey: AMOUNT_KEY, descriptorValue: String(i) } } },
+      // The route matched only requests with these headers, so the descriptor is always complete.
+      ...limit.perValue.map((h) => ({ actionSpecifier: { $case: 'requestHeaders' as const, value: { headerName: h, descriptorKey: valueKey(h), skipIfAbsent: false } } })),
     ],
   }));
   if (fallback) {
@@ -201,16 +216,22 @@ export function routeRateLimits(limit: GlobalLimit, fallback: boolean): Array<Pa
   return out;
 }
 
+type DescriptorNode = { key: string; value: string; rateLimit?: { unit: RateLimitUnit; requestsPerUnit: number }; descriptors?: DescriptorNode[] };
+
+/** limitNode is one amount's node; with per-value headers the limit sits under one key per header, value left empty: the limiter keeps a counter per distinct value. */
+function limitNode(a: GlobalAmount, i: number, perValue: readonly string[]): DescriptorNode {
+  const rateLimit = { unit: a.unit, requestsPerUnit: a.total };
+  let leaf: DescriptorNode | undefined;
+  for (const h of [...perValue].reverse()) leaf = { key: valueKey(h), value: '', ...(leaf ? { descriptors: [leaf] } : { rateLimit }) };
+  return { key: AMOUNT_KEY, value: String(i), ...(leaf ? { descriptors: [leaf] } : { rateLimit }) };
+}
+
 /** rateLimitConfig is a domain's configuration for the limiter: per rule, per amount, one limit. */
 export function rateLimitConfig(domain: string, limits: readonly GlobalLimit[]): RateLimitConfig {
   return RateLimitConfig.fromPartial({
     name: domain,
     domain,
-    descriptors: limits.map((l) => ({
-      key: RULE_KEY,
-      value: l.rule,
-      descriptors: l.amounts.map((a, i) => ({ key: AMOUNT_KEY, value: String(i), rateLimit: { unit: a.unit, requestsPerUnit: a.total } })),
-    })),
+    descriptors: limits.map((l) => ({ key: RULE_KEY, value: l.rule, descriptors: l.amounts.map((a, i) => limitNode(a, i, l.perValue)) })),
   });
 }
 

@@ -71,7 +71,8 @@ export interface RateLimitContext extends GlobalContext {
 export const NO_LIMITER_CONTEXT: RateLimitContext = Object.freeze({ limiter: false, instances: 1, domain: '' });
 
 type Refusal = { ok: false; reason: string };
-type Matched = { ok: true; matches: ReadonlyArray<DeepPartial<Route>['match']>; wholeService: boolean };
+/** Matched: a rule's route matches, and (GLOBAL rules) the request headers whose every value is counted on its own. */
+type Matched = { ok: true; matches: ReadonlyArray<DeepPartial<Route>['match']>; wholeService: boolean; perValue: readonly string[] };
 
 function isAny(m: MatchString): boolean {
   return m.value === '' || m.value === '*' || m.valueType === 'PARAMETER';
@@ -97,10 +98,21 @@ function argumentKey(a: RateLimitArgument): { ok: true; key: string } | Refusal 
   }
 }
 
-/** ruleMatches translates a rule's method and arguments into route matches (ORed). */
-function ruleMatches(rule: RateLimitRule): Matched | Refusal {
+/** perValueHeader is the request header whose value a per-value condition on `key` counts by, if Envoy can send it as a descriptor. */
+function perValueHeader(key: string): string | undefined {
+  if (key === '$method') return ':method';
+  // The path has no such header: `:path` carries the query string too.
+  return key.startsWith('$header.') ? key.slice('$header.'.length).toLowerCase() : undefined;
+}
+
+/**
+ * ruleMatches translates a rule's method and arguments into route matches (ORed). `perValue`:
+ * the rule is counted by the rate-limit service, which can keep a counter per distinct value.
+ */
+function ruleMatches(rule: RateLimitRule, perValue: boolean): Matched | Refusal {
   const match: Record<string, MatchString> = {};
   const conditions: Array<[string, MatchString]> = [];
+  const counted: string[] = [];
   if (rule.method) conditions.push(['$path', rule.method]);
   for (const a of rule.arguments) {
     const k = argumentKey(a);
@@ -111,7 +123,11 @@ function ruleMatches(rule: RateLimitRule): Matched | Refusal {
     if (Object.hasOwn(match, key)) return { ok: false, reason: `two conditions on ${key}; polaris-xds cannot combine them exactly` };
     // polaris-go counts each distinct value of a REGEX (or any-value) condition on its own unless the rule combines them.
     if (!rule.regexCombine && (value.type === 'REGEX' || (isAny(value) && key !== '$path'))) {
-      return { ok: false, reason: `${key} matches by ${value.type === 'REGEX' ? 'REGEX' : 'any value'} without regex_combine: polaris-go keeps a bucket per distinct value, which local_ratelimit cannot` };
+      const how = value.type === 'REGEX' ? 'REGEX' : 'any value';
+      const header = perValueHeader(key);
+      if (!perValue) return { ok: false, reason: `${key} matches by ${how} without regex_combine: polaris-go keeps a bucket per distinct value, which local_ratelimit cannot` };
+      if (header === undefined) return { ok: false, reason: `${key} matches by ${how} without regex_combine: polaris-go counts each distinct value on its own, and Envoy cannot send the rate-limit service that value (only a header's or the method's)` };
+      counted.push(header);
     }
     match[key] = value;
   }
@@ -120,7 +136,7 @@ function ruleMatches(rule: RateLimitRule): Matched | Refusal {
   if (!r.ok) return { ok: false, reason: `${r.key}: ${r.reason}` };
   // Any path (and nothing else) is every request; a condition on a header needs the header at least.
   const wholeService = conditions.every(([k, v]) => k === '$path' && isAny(v));
-  return { ok: true, matches: r.alternatives.map(routeMatch), wholeService };
+  return { ok: true, matches: r.alternatives.map(routeMatch), wholeService, perValue: counted };
 }
 
 function millis(a: RateLimitAmount): number {
@@ -203,10 +219,10 @@ function check(rule: RateLimitRule, afterRoutes: boolean, ctx: GlobalContext): {
   // Polaris mirrors arguments into labels for old SDKs; labels alone are a rule of the old form.
   if (rule.arguments.length === 0 && Object.keys(rule.labels).length > 0) return no('labels (the legacy form of arguments) are not supported; use arguments');
   if (rule.climbEnabled) return no('the climb adjuster changes amounts at run time, which a fixed token bucket cannot follow');
-  const m = ruleMatches(rule);
+  const m = ruleMatches(rule, rule.type === 'GLOBAL');
   if (!m.ok) return m;
   if (rule.type === 'GLOBAL') {
-    const bad = globalRefusal(rule, ctx);
+    const bad = globalRefusal(rule, ctx, m.perValue);
     return bad === undefined ? { ok: true, matched: m } : no(bad);
   }
   if (rule.resource === 'CONCURRENCY') {
@@ -305,7 +321,7 @@ export function planRateLimits(set: RuleSet<RateLimitRule>, path: string, ctx: R
     let own: string[];
     let rateLimits: ReadonlyArray<Partial<RateLimit>> | undefined;
     if (rule.type === 'GLOBAL') {
-      const limit = globalLimit(rule, id, ctx);
+      const limit = globalLimit(rule, id, ctx, m.perValue);
       global.push(limit);
       const fallback = rule.failover === 'FAILOVER_LOCAL';
       own = [RATELIMIT_FILTER];

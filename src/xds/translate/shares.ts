@@ -19,7 +19,7 @@ import { NO_GUARD, type Guard } from './guard.js';
 import { apiListener } from './lds.js';
 import { sameItems } from './memo.js';
 import * as names from './names.js';
-import { assembleOutbound, type OutboundSet, type ServiceShare } from './outbound.js';
+import { assembleOutbound, type CallerTraits, type OutboundSet, type ServiceShare } from './outbound.js';
 import { claimNames, serviceRoutes, virtualHost, type Claims } from './rds.js';
 import type { Resolved, RuleClusterSpec } from './routing/destinations.js';
 import type { Flavor } from './routing/match.js';
@@ -66,6 +66,9 @@ function inboundResolver(callee: Service): (d: RouteDestination) => Resolved {
 
 /** ShareBuilder builds service shares and OutboundSets over one translator's caches. */
 export class ShareBuilder {
+  // What outboundFor derives from a view under one CallerTraits; dropped with the view (its group).
+  private readonly callerIds = new WeakMap<NodeView, { readonly traits: CallerTraits; readonly flavor: Flavor; readonly caller: Caller; readonly key: string; readonly claimsKey: string }>();
+
   constructor(private readonly c: TranslatorCaches) {}
 
   /**
@@ -75,15 +78,23 @@ export class ShareBuilder {
    */
   outboundFor(mesh: MeshState, view: NodeView, flavor: Flavor): OutboundSet {
     const traits = this.c.outbound.callerTraits(mesh);
-    const caller: Caller = {
-      namespace: traits.callerNamespaces.has(view.namespace) ? view.namespace : '',
-      service: traits.callerServices.has(view.service) ? view.service : '',
-    };
-    const locality = traits.nearby ? view.locality : undefined;
-    const internal = traits.serviceBreakers ? view.internalListeners : null;
-    const where = locality ? [locality.region, locality.zone, locality.campus] : null;
-    const key = JSON.stringify([flavor, view.namespace, caller.namespace, caller.service, where, internal]);
-    const claimed = this.claimsFor(mesh, view.namespace, flavor === 'envoy');
+    // Per node group and change this runs once: what it derives from the view is kept while the
+    // traits are the same object, so a change costs lookups of strings already hashed.
+    let id = this.callerIds.get(view);
+    if (id?.traits !== traits || id.flavor !== flavor) {
+      const caller: Caller = {
+        namespace: traits.callerNamespaces.has(view.namespace) ? view.namespace : '',
+        service: traits.callerServices.has(view.service) ? view.service : '',
+      };
+      const locality = traits.nearby ? view.locality : undefined;
+      const internal = traits.serviceBreakers ? view.internalListeners : null;
+      const where = locality ? [locality.region, locality.zone, locality.campus] : null;
+      const key = JSON.stringify([flavor, view.namespace, caller.namespace, caller.service, where, internal]);
+      id = { traits, flavor, caller, key, claimsKey: JSON.stringify([view.namespace, flavor === 'envoy']) };
+      this.callerIds.set(view, id);
+    }
+    const { caller, key } = id;
+    const claimed = this.claimsFor(mesh, view.namespace, flavor === 'envoy', id.claimsKey);
     const prev = this.c.outboundSets.get(key);
     const set = assembleOutbound(this.c.outbound, mesh, claimed, prev, (s, domains) =>
       this.share(s, domains, view, caller, flavor),
@@ -164,8 +175,7 @@ export class ShareBuilder {
    * claimsFor gives host names for callers in a namespace, once per mesh; carried over while no
    * service's name or ports changed.
    */
-  private claimsFor(mesh: MeshState, namespace: string, lowercase: boolean): Claims {
-    const key = JSON.stringify([namespace, lowercase]);
+  private claimsFor(mesh: MeshState, namespace: string, lowercase: boolean, key: string): Claims {
     return this.c.claims.get(mesh, key, [], () => {
       const last = this.c.lastClaims.get(key);
       const c =
@@ -247,9 +257,9 @@ export class ShareBuilder {
       for (const m of guard.methods) {
         const p = breakerParts(s.namespace, s.name, m.scope, m, h2, behindMethods);
         parts.push(p);
-        m.matches.forEach((match, k) =>
-          methodRoutes.push({ name: `circuit-breaker:${m.scope}#${k}`, match, cluster: p.entryCluster }),
-        );
+        for (const [k, match] of m.matches.entries()) {
+          methodRoutes.push({ name: `circuit-breaker:${m.scope}#${k}`, match, cluster: p.entryCluster });
+        }
       }
       return {
         clusters: parts.flatMap((p) => p.clusters).map(encodeCluster),

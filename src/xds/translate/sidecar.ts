@@ -2,7 +2,7 @@
 // listener and route configuration with a passthrough, plus its own inbound listener, clusters and
 // route configurations for the service it fronts (with that service's rate limits).
 import { serviceKey, type MeshState, type Service } from '../../model/mesh.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../resource.js';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, VHOST_TYPE } from '../resource.js';
 import type { EncodedResource } from '../snapshot.js';
 import type { Own, Translation, TranslatorCaches } from './caches.js';
 import { inboundCluster, passthroughCluster, speaksHttp2 } from './cds.js';
@@ -17,26 +17,49 @@ import { inboundListener, outboundListener, type InboundChain } from './lds.js';
 import * as names from './names.js';
 import { clusterRoute, passthroughVirtualHost, serviceRoutes, virtualHost } from './rds.js';
 import { disabledExcept, EMPTY_RATE_LIMIT_PLAN, rateLimitRoutes } from './ratelimit.js';
+import { onDemandFilter } from './on-demand.js';
 import type { ShareBuilder } from './shares.js';
 import type { NodeView } from './view.js';
+
+interface GroupKeys {
+  readonly cds: string;
+  readonly lds: string;
+  readonly rds: string;
+  /** The key of the service the group fronts. */
+  readonly self: string | undefined;
+}
 
 /** SidecarBuilder translates sidecar views; it keeps the passthrough resources, made once. */
 export class SidecarBuilder {
   private passthrough?: EncodedResource;
   private passthroughHost?: EncodedVirtualHost;
 
+  // Cache keys of a group, made once per view (dropped with it): a rebuild visits every group, and
+  // looking up strings already hashed keeps that visit cheap.
+  private readonly viewKeys = new WeakMap<NodeView, GroupKeys>();
+
   constructor(
     private readonly c: TranslatorCaches,
     private readonly shares: ShareBuilder,
   ) {}
+
+  private keysOf(view: NodeView): GroupKeys {
+    let k = this.viewKeys.get(view);
+    if (!k) {
+      k = { cds: `${view.key}\0cds`, lds: `${view.key}\0lds`, rds: `${view.key}\0rds`, self: view.service === '' ? undefined : serviceKey(view.namespace, view.service) };
+      this.viewKeys.set(view, k);
+    }
+    return k;
+  }
 
   translate(mesh: MeshState, view: NodeView): Translation {
     const c = this.c;
     const set = this.shares.outboundFor(mesh, view, 'envoy');
     const passthrough = (this.passthrough ??= encodeCluster(passthroughCluster()));
     const passthroughHost = (this.passthroughHost ??= encodeVirtualHost(passthroughVirtualHost()));
-    // Every sidecar with this outbound set shares one outbound route configuration.
-    let rc = c.outboundRoutes.get(set.hosts);
+    // Every sidecar with this outbound set shares one outbound route configuration; an on-demand
+    // sidecar's has no virtual hosts (they come one by one over VHDS, on-demand.ts).
+    let rc = view.onDemand ? c.onDemand.outboundRouteConfig() : c.outboundRoutes.get(set.hosts);
     if (!rc)
       c.outboundRoutes.set(
         set.hosts,
@@ -44,7 +67,8 @@ export class SidecarBuilder {
       );
     // A group's own resources depend on its view, its own service (the same object while
     // unchanged) and the outbound route configuration: most changes reuse them as they are.
-    const self = view.service === '' ? undefined : mesh.services.get(serviceKey(view.namespace, view.service));
+    const keys = this.keysOf(view);
+    const self = keys.self === undefined ? undefined : mesh.services.get(keys.self);
     const last = c.sidecarOwns.get(view.key);
     let own: Own;
     if (last && last.view === view && last.self === self && last.rc === rc) {
@@ -52,19 +76,31 @@ export class SidecarBuilder {
     } else {
       const lname = names.outboundListener(view.outboundPort);
       own = { clusters: [passthrough], routes: [rc], listeners: [], skipped: [] };
-      const key = `outbound-listener${JSON.stringify([lname, view.outboundPort])}`;
+      const key = `outbound-listener${JSON.stringify([lname, view.outboundPort, view.onDemand])}`;
+      const extra = view.onDemand ? { filters: [onDemandFilter()] } : undefined;
       own.listeners.push(
-        c.cached(key, () => encodeListener(outboundListener(lname, view.outboundPort, names.OUTBOUND_ROUTE_CONFIG))),
+        c.cached(key, () => encodeListener(outboundListener(lname, view.outboundPort, names.OUTBOUND_ROUTE_CONFIG, extra))),
       );
       this.inbound(self, view, own);
       c.sidecarOwns.set(view.key, { view, self, rc, own });
     }
+    if (view.onDemand) {
+      // Its own clusters to the wildcard, every outbound cluster by name (ODCDS), virtual hosts by name (VHDS).
+      const wildcard = c.ownSet(keys.cds, CLUSTER_TYPE, undefined, [...own.clusters, ...c.onDemand.breakerClusters(set)]);
+      return c.translation(view, c.withSkips(set.skipped, own), {
+        [CLUSTER_TYPE]: c.onDemand.clusters(wildcard, set.clusters),
+        [ENDPOINT_TYPE]: set.endpoints,
+        [LISTENER_TYPE]: c.ownSet(keys.lds, LISTENER_TYPE, set.listeners, own.listeners),
+        [ROUTE_TYPE]: c.ownSet(keys.rds, ROUTE_TYPE, set.routes, own.routes),
+        [VHOST_TYPE]: c.onDemand.virtualHosts(set),
+      });
+    }
     return c.translation(view, c.withSkips(set.skipped, own), {
-      [CLUSTER_TYPE]: c.ownSet(`${view.key}\0cds`, CLUSTER_TYPE, set.clusters, own.clusters),
+      [CLUSTER_TYPE]: c.ownSet(keys.cds, CLUSTER_TYPE, set.clusters, own.clusters),
       [ENDPOINT_TYPE]: set.endpoints,
       // Shares add listeners and routes only for service-level breakers (internal listeners).
-      [LISTENER_TYPE]: c.ownSet(`${view.key}\0lds`, LISTENER_TYPE, set.listeners, own.listeners),
-      [ROUTE_TYPE]: c.ownSet(`${view.key}\0rds`, ROUTE_TYPE, set.routes, own.routes),
+      [LISTENER_TYPE]: c.ownSet(keys.lds, LISTENER_TYPE, set.listeners, own.listeners),
+      [ROUTE_TYPE]: c.ownSet(keys.rds, ROUTE_TYPE, set.routes, own.routes),
     });
   }
 

@@ -42,6 +42,8 @@ export interface NodeView {
   readonly internalListeners: boolean;
   /** Sidecars whose bootstrap has the rate-limit service's cluster (META.rateLimitService): GLOBAL rate limits apply. */
   readonly rateLimitService: boolean;
+  /** Sidecars on Delta that asked to hold only what they call (META.openOnDemand; node.ts). */
+  readonly onDemand: boolean;
 }
 
 function hasLocality(l: Locality): boolean {
@@ -66,6 +68,7 @@ export function nodeView(node: NodeInfo): NodeView {
     gatewayPort: gateway ? parsePort(node.metadata[VIEW_META.gatewayPort], parsePort(node.metadata[VIEW_META.outboundPort], DEFAULT_GATEWAY_PORT)) : 0,
     internalListeners: (sidecar || gateway) && node.metadata[META.internalListeners] === 'true',
     rateLimitService: sidecar && node.metadata[META.rateLimitService] === 'true',
+    onDemand: sidecar && node.onDemand,
   };
   const key = JSON.stringify([
     view.runType,
@@ -78,6 +81,7 @@ export function nodeView(node: NodeInfo): NodeView {
     view.gatewayPort,
     view.internalListeners,
     view.rateLimitService,
+    view.onDemand,
   ]);
   return Object.freeze({ key, ...view });
 }

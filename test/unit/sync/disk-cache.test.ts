@@ -130,7 +130,7 @@ describe('polaris source with a disk cache', () => {
     });
     fake.setService({ namespace: 'ns1', name: 'b', instances: [{ host: '10.0.0.2', port: 80 }] });
     const first = fastSource([fake.address], { cacheDir: tmp.dir });
-    let synced;
+    let synced: Awaited<ReturnType<typeof untilState>>;
     try {
       await first.start();
       synced = await untilState(first, 'sync', (s) => s.services.size === 2);

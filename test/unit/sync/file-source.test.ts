@@ -417,6 +417,9 @@ namespaces:
         assert.equal(y.routing.inbounds, x.routing.inbounds, `${k} inbounds`);
         assert.equal(y.instances, x.instances, `${k} instances`);
         assert.equal(y.metadata, x.metadata, `${k} metadata`);
+        assert.equal(y.rateLimits, x.rateLimits, `${k} rate limits`);
+        assert.equal(y.circuitBreakers, x.circuitBreakers, `${k} circuit breakers`);
+        assert.equal(y.faultDetectors, x.faultDetectors, `${k} fault detectors`);
       }
       const [a0, a1] = [before.services.get('ns/a')!, after.services.get('ns/a')!];
       assert.notEqual(a1.routing.inbounds, a0.routing.inbounds, 'the callee has the new rule');

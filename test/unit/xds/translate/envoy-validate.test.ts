@@ -50,6 +50,7 @@ function world() {
         rateLimit('prod', 'api', { id: 'local', name: 'local', priority: 0 }),
         rateLimit('prod', 'api', { id: 'global', name: 'global', priority: 1, type: 'GLOBAL', method: ms('EXACT', '/g'), amounts: [second(10), { ...second(500), validDuration: { seconds: 60, nanos: 0 } }] }),
         rateLimit('prod', 'api', { id: 'share', name: 'share', priority: 2, type: 'GLOBAL', method: ms('IN', '/s,/t'), amountMode: 'SHARE_EQUALLY', failover: 'FAILOVER_PASS', customResponseBody: 'busy' }),
+        rateLimit('prod', 'api', { id: 'per-user', name: 'per-user', priority: 3, type: 'GLOBAL', method: ms('EXACT', '/u'), failover: 'FAILOVER_PASS', arguments: [{ type: 'HEADER', key: 'x-user', value: ms('REGEX', '^a') }, { type: 'METHOD', key: '', value: ms('EXACT', '*') }] }),
       ],
     },
   );

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RateLimitRule } from '../../../../src/model/ratelimit.js';
+import { ExpressionFilter } from '../../../../src/gen/envoy/extensions/access_loggers/filters/cel/v3/cel.js';
 import { LocalRateLimit } from '../../../../src/gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.js';
 import { RateLimit as RateLimitFilter } from '../../../../src/gen/envoy/extensions/filters/http/ratelimit/v3/rate_limit.js';
 import { RateLimitConfig, RateLimitUnit } from '../../../../src/gen/ratelimit/config/ratelimit/v3/rls_conf.js';
@@ -80,6 +81,37 @@ describe('GLOBAL rate-limit plan', () => {
     });
   });
 
+  it("answers the limiter's 429 on a rule's routes with the rule's body, as for LOCAL rules", () => {
+    const p = plan([global({ id: 'g', name: 'g', method: ms('IN', '/a,/b'), arguments: [], customResponseBody: 'too many orders' })]);
+    const mapper = p.localReply!.mappers[0]!;
+    assert.equal(mapper.body?.specifier?.$case === 'inlineString' && mapper.body.specifier.value, 'too many orders');
+    const cel = mapper.filter?.filterSpecifier?.$case === 'andFilter' ? mapper.filter.filterSpecifier.value.filters[1]!.filterSpecifier : undefined;
+    const expression = cel?.$case === 'extensionFilter' && cel.value.configType?.$case === 'typedConfig' ? ExpressionFilter.decode(cel.value.configType.value.value).expression : '';
+    assert.equal(expression, 'xds.route_name in ["ratelimit|g|0", "ratelimit|g|1"]');
+  });
+
+  it('counts each value of a header (or the method) apart, as polaris-go does without regex_combine', () => {
+    const perUser = global({ id: 'u', name: 'u', failover: 'FAILOVER_PASS', method: undefined, arguments: [
+      { type: 'HEADER', key: 'X-User', value: ms('REGEX', '^a') },
+      { type: 'METHOD', key: '', value: ms('EXACT', '*') },
+    ] });
+    const p = plan([perUser]);
+    assert.deepEqual(p.skipped, []);
+    assert.deepEqual(p.global[0]!.perValue, ['x-user', ':method']);
+    assert.deepEqual(p.routes[0]!.rateLimits![0]!.actions!.map((a) => a.actionSpecifier?.$case === 'requestHeaders' ? [a.actionSpecifier.value.headerName, a.actionSpecifier.value.descriptorKey] : a.actionSpecifier?.$case), [
+      'genericKey', 'genericKey', ['x-user', 'header.x-user'], [':method', 'method'],
+    ]);
+    // The limit sits under one empty-valued key per header: a counter per distinct combination.
+    assert.deepEqual((RateLimitConfig.toJSON(rateLimitConfig(DOMAIN, p.global)) as { descriptors: unknown }).descriptors, [{ key: 'polaris_rule', value: 'u', descriptors: [
+      { key: 'amount', value: '0', descriptors: [{ key: 'header.x-user', descriptors: [{ key: 'method', rateLimit: { unit: 'SECOND', requestsPerUnit: 5 } }] }] },
+    ] }]);
+    // The fallback would need a bucket per value; the query and the path have no header to count by.
+    const reason = (o: Partial<RateLimitRule>) => plan([{ ...perUser, ...o }]).skipped[0]?.reason ?? '';
+    assert.match(reason({ failover: 'FAILOVER_LOCAL' }), /FAILOVER_LOCAL with values counted apart \(x-user, :method/);
+    assert.match(reason({ arguments: [{ type: 'QUERY', key: 'q', value: ms('REGEX', 'a') }] }), /\$query\.q matches by REGEX without regex_combine: .*only a header's or the method's/);
+    assert.match(reason({ arguments: [], method: ms('REGEX', '^/a') }), /\$path matches by REGEX/);
+  });
+
   it('takes turns with LOCAL rules by priority: the first match applies', () => {
     const p = plan([
       rateLimit('ns', 'echo', { id: 'local', name: 'local', priority: 1, method: ms('EXACT', '/a') }),
@@ -135,7 +167,7 @@ describe('the rate-limit service and its sidecars', () => {
     assert.equal(t.translate(mesh(echo(2), other), sidecar('ns', { service: 'echo' })).snapshot.resources[RATELIMIT_CONFIG_TYPE].items.size, 0);
     // The same mesh again: the same set (invariant 1, and nothing re-sent).
     assert.equal(t.translate(mesh(echo(2), other), limiterView).snapshot.resources[RATELIMIT_CONFIG_TYPE].version, set.version);
-    assert.deepEqual(Object.keys(configDump(first.snapshot)), ['cds', 'eds', 'lds', 'rds', 'rls']);
+    assert.deepEqual(Object.keys(configDump(first.snapshot)), ['cds', 'eds', 'lds', 'rds', 'vhds', 'rls']);
   });
 
   it('puts the rate-limit filter on the inbound of sidecars bootstrapped with the limiter, and skips GLOBAL rules on the others', () => {

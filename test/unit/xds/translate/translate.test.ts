@@ -139,7 +139,7 @@ test('sidecars of one service share a view key; the key changes with what change
 test('configDump shows every resource as JSON with nested typed configs decoded', () => {
   const t = createTranslator().translate(mesh(...world()), sidecar('prod', { service: 'web' }));
   const dump = configDump(t.snapshot);
-  assert.deepEqual(Object.keys(dump), ['cds', 'eds', 'lds', 'rds']);
+  assert.deepEqual(Object.keys(dump), ['cds', 'eds', 'lds', 'rds', 'vhds']);
   assert.equal(dump.cds!.version, t.snapshot.resources[CLUSTER_TYPE].version);
   const listener = dump.lds!.resources.find((r) => r.name === 'OUTBOUND_15001')!.resource as { '@type': string; filterChains: Array<{ filters: Array<{ typedConfig: Record<string, unknown> }> }> };
   assert.equal(listener['@type'], LISTENER_TYPE);
@@ -148,3 +148,4 @@ test('configDump shows every resource as JSON with nested typed configs decoded'
   assert.equal((hcm.rds as { routeConfigName: string }).routeConfigName, OUTBOUND_ROUTE_CONFIG);
   assert.doesNotThrow(() => JSON.stringify(dump));
 });
+
