@@ -12,7 +12,11 @@ import { createPolarisSource } from '../src/sync/polaris-source.js';
 import { FakePolaris } from '../test/support/fake-polaris.js';
 
 const { values } = parseArgs({
-  options: { services: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '20' }, 'poll-ms': { type: 'string', default: '1000' } },
+  options: {
+    services: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '20' },
+    'poll-ms': { type: 'string', default: '1000' },
+  },
 });
 const services = Number(values.services);
 const seconds = Number(values.seconds);
@@ -26,7 +30,12 @@ for (let i = 0; i < services; i++) {
     instances: Array.from({ length: 10 }, (_, j) => ({ host: `10.${i >> 8}.${i & 255}.${j + 1}`, port: 8080 })),
   });
 }
-const source = createPolarisSource({ addresses: [fake.address], namespaces: [], pollIntervalMs: pollMs, logger: silentLogger() });
+const source = createPolarisSource({
+  addresses: [fake.address],
+  namespaces: [],
+  pollIntervalMs: pollMs,
+  logger: silentLogger(),
+});
 const t0 = Date.now();
 await source.start();
 while (!source.status().ready) {
@@ -60,9 +69,17 @@ const result = {
 };
 console.log(`services  poll(ms)  first sync(ms)  Discover req/s  ${Object.keys(byType).sort().join('/')}`);
 console.log(
-  `${String(services).padEnd(9)} ${String(pollMs).padEnd(9)} ${String(firstSyncMs).padEnd(15)} ${String(result.requestsPerSecond).padEnd(15)} ${Object.keys(byType).sort().map((t) => result.requestsPerSecondByType[t]).join('/')}`,
+  `${String(services).padEnd(9)} ${String(pollMs).padEnd(9)} ${String(firstSyncMs).padEnd(15)} ${String(result.requestsPerSecond).padEnd(15)} ${Object.keys(
+    byType,
+  )
+    .sort()
+    .map((t) => result.requestsPerSecondByType[t])
+    .join('/')}`,
 );
 console.log(JSON.stringify(result));
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, `discover-rate-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify(result, null, 2));
+writeFileSync(
+  join(dir, `discover-rate-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+  JSON.stringify(result, null, 2),
+);

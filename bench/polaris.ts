@@ -91,7 +91,9 @@ async function main(): Promise<void> {
   try {
     progress('starting Polaris');
     polaris = await startBenchPolaris();
-    progress(`Polaris up (pid ${polaris.pid()}, xDS ${polaris.xdsAddress}); loading ${mesh.services.length} services, ${instanceCount(mesh)} instances, ${mesh.rules.length * 2} rules`);
+    progress(
+      `Polaris up (pid ${polaris.pid()}, xDS ${polaris.xdsAddress}); loading ${mesh.services.length} services, ${instanceCount(mesh)} instances, ${mesh.rules.length * 2} rules`,
+    );
     let last = 0;
     await loadPolaris(polaris.api, mesh, (done, total) => {
       if (done - last >= total / 5 || done === total) progress(`registered ${done}/${total} instances`);
@@ -102,19 +104,49 @@ async function main(): Promise<void> {
     if (args.mode === 'auto') {
       sotwProbe = await probeSotw(polaris, mesh, args.workers, 20_000);
       mode = sotwProbe.synced === sotwProbe.of ? 'sotw' : 'delta';
-      const never = Object.entries(sotwProbe.missing).map(([t, n]) => `${t.toUpperCase()} never answered on ${n}`).join(', ');
-      progress(`SotW probe on Polaris's xDS: ${sotwProbe.synced}/${sotwProbe.of} streams got CDS, EDS, LDS and RDS${never ? ` (${never})` : ''} → using ${mode} for both`);
+      const never = Object.entries(sotwProbe.missing)
+        .map(([t, n]) => `${t.toUpperCase()} never answered on ${n}`)
+        .join(', ');
+      progress(
+        `SotW probe on Polaris's xDS: ${sotwProbe.synced}/${sotwProbe.of} streams got CDS, EDS, LDS and RDS${never ? ` (${never})` : ''} → using ${mode} for both`,
+      );
       // A fresh process, so Polaris's lazily started xDS sync does not carry over.
       await polaris.restart();
       await sleep(3000);
     }
     const first = plan(mesh, args.registrations, args.seed, 61000);
-    phases.push(await runPhase({ server: 'polaris', polaris, mesh, mode, streams: args.streams, registrations: first, workers: args.workers, workDir: work, seed: args.seed, syncTimeoutMs: args.syncTimeoutMs }));
+    phases.push(
+      await runPhase({
+        server: 'polaris',
+        polaris,
+        mesh,
+        mode,
+        streams: args.streams,
+        registrations: first,
+        workers: args.workers,
+        workDir: work,
+        seed: args.seed,
+        syncTimeoutMs: args.syncTimeoutMs,
+      }),
+    );
     // Restart so Polaris's own xDS server (started by the first phase's watches) stops working in the background.
     await polaris.restart();
     await sleep(3000);
     const second = plan(mesh, args.registrations, args.seed, 62000);
-    phases.push(await runPhase({ server: 'polaris-xds', polaris, mesh, mode, streams: args.streams, registrations: second, workers: args.workers, workDir: work, seed: args.seed, syncTimeoutMs: args.syncTimeoutMs }));
+    phases.push(
+      await runPhase({
+        server: 'polaris-xds',
+        polaris,
+        mesh,
+        mode,
+        streams: args.streams,
+        registrations: second,
+        workers: args.workers,
+        workDir: work,
+        seed: args.seed,
+        syncTimeoutMs: args.syncTimeoutMs,
+      }),
+    );
   } finally {
     await polaris?.stop();
   }
@@ -142,7 +174,7 @@ async function main(): Promise<void> {
   };
   const out = args.out ?? join(here, 'results', `${started.toISOString().replace(/[:.]/g, '-')}-polaris.json`);
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   const rows = phases.map((p) => [
     p.server,
     p.mode,
@@ -153,22 +185,59 @@ async function main(): Promise<void> {
     ms(p.latency.max),
     p.missed,
     kb(p.bytesPerStream),
-    (['cds', 'eds', 'lds', 'rds'] as const).filter((k) => p.bytesPerStreamByType[k] >= 1).map((k) => `${k} ${kb(p.bytesPerStreamByType[k])}`).join(' ') || '-',
+    (['cds', 'eds', 'lds', 'rds'] as const)
+      .filter((k) => p.bytesPerStreamByType[k] >= 1)
+      .map((k) => `${k} ${kb(p.bytesPerStreamByType[k])}`)
+      .join(' ') || '-',
     p.serverCpuPerRegistration.toFixed(2),
     p.polarisCpuPerRegistration.toFixed(2),
     p.serverCpuPerMinute.toFixed(1),
     mb(p.serverRssBytes),
     mb(p.polarisRssBytes),
   ]);
-  rows.push(['polaris-xds ÷ polaris', '', '', ratio(b.syncWallMs, a.syncWallMs), ratio(b.latency.p50, a.latency.p50), ratio(b.latency.p99, a.latency.p99), ratio(b.latency.max, a.latency.max), '', ratio(b.bytesPerStream, a.bytesPerStream), '', ratio(b.serverCpuPerRegistration, a.serverCpuPerRegistration), '', ratio(b.serverCpuPerMinute, a.serverCpuPerMinute), ratio(b.serverRssBytes, a.serverRssBytes), '']);
+  rows.push([
+    'polaris-xds ÷ polaris',
+    '',
+    '',
+    ratio(b.syncWallMs, a.syncWallMs),
+    ratio(b.latency.p50, a.latency.p50),
+    ratio(b.latency.p99, a.latency.p99),
+    ratio(b.latency.max, a.latency.max),
+    '',
+    ratio(b.bytesPerStream, a.bytesPerStream),
+    '',
+    ratio(b.serverCpuPerRegistration, a.serverCpuPerRegistration),
+    '',
+    ratio(b.serverCpuPerMinute, a.serverCpuPerMinute),
+    ratio(b.serverRssBytes, a.serverRssBytes),
+    '',
+  ]);
   const m = result.machine;
-  process.stdout.write(`polaris-xds vs Polaris ${'v1.18.1'} xds-v3 — ${m.cores} cores, Node ${m.node}, commit ${m.gitCommit.slice(0, 12)}; ${mesh.services.length} services × 10 instances, ${args.streams} streams, ADS ${mode}${sotwProbe ? ` (SotW probe: ${sotwProbe.synced}/${sotwProbe.of} streams complete on Polaris; never answered: ${JSON.stringify(sotwProbe.missing)})` : ''}\n`);
   process.stdout.write(
-    table(
-      'Register-to-received of a new instance (ms from the register call to each stream\'s ACK of an assignment carrying it), bytes per stream for it, CPU per registration, RSS with the streams connected',
-      ['server', 'mode', 'synced', 'sync all s', 'p50', 'p99', 'max', 'missed', 'KB/stream', 'per type KB', 'server CPU s/reg', 'Polaris CPU s/reg', 'server CPU s/min', 'server RSS MB', 'Polaris RSS MB'],
+    `polaris-xds vs Polaris ${'v1.18.1'} xds-v3 — ${m.cores} cores, Node ${m.node}, commit ${m.gitCommit.slice(0, 12)}; ${mesh.services.length} services × 10 instances, ${args.streams} streams, ADS ${mode}${sotwProbe ? ` (SotW probe: ${sotwProbe.synced}/${sotwProbe.of} streams complete on Polaris; never answered: ${JSON.stringify(sotwProbe.missing)})` : ''}\n`,
+  );
+  process.stdout.write(
+    `${table(
+      "Register-to-received of a new instance (ms from the register call to each stream's ACK of an assignment carrying it), bytes per stream for it, CPU per registration, RSS with the streams connected",
+      [
+        'server',
+        'mode',
+        'synced',
+        'sync all s',
+        'p50',
+        'p99',
+        'max',
+        'missed',
+        'KB/stream',
+        'per type KB',
+        'server CPU s/reg',
+        'Polaris CPU s/reg',
+        'server CPU s/min',
+        'server RSS MB',
+        'Polaris RSS MB',
+      ],
       rows,
-    ) + '\n',
+    )}\n`,
   );
   for (const p of phases) if (p.error) process.stdout.write(`!! ${p.server}: ${p.error}\n`);
   process.stdout.write(`\nJSON: ${out}\n`);

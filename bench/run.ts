@@ -32,7 +32,12 @@ async function main(args: BenchArgs): Promise<void> {
       translate.push(
         runTranslate(
           { services, instancesPerService: args.instancesPerService, seed: args.seed },
-          { runs: args.translateRuns, changes: args.translateChanges, groups: args.translateGroups, parseFile: services <= args.parseFileMax },
+          {
+            runs: args.translateRuns,
+            changes: args.translateChanges,
+            groups: args.translateGroups,
+            parseFile: services <= args.parseFileMax,
+          },
         ),
       );
     }
@@ -43,20 +48,46 @@ async function main(args: BenchArgs): Promise<void> {
     const common = { workers: args.workers, warmup: 3, connectConcurrency: args.connectConcurrency };
     // On-demand sidecars speak Delta: their raw limit is Delta's.
     const rawModes = [...new Set(args.modes.map((m) => (m === 'on-demand' ? 'delta' : m)))];
-    for (const mode of rawModes) raw.push(await runRaw(mode, args.streams, { ...common, rounds: args.rawRounds, messageBytes: 300 }));
-    if (args.rawAckNames > 0 && args.modes.includes('sotw')) raw.push(await runRaw('sotw', args.streams, { ...common, rounds: args.rawRounds, messageBytes: 300, ackNames: args.rawAckNames }));
+    for (const mode of rawModes)
+      raw.push(await runRaw(mode, args.streams, { ...common, rounds: args.rawRounds, messageBytes: 300 }));
+    if (args.rawAckNames > 0 && args.modes.includes('sotw'))
+      raw.push(
+        await runRaw('sotw', args.streams, {
+          ...common,
+          rounds: args.rawRounds,
+          messageBytes: 300,
+          ackNames: args.rawAckNames,
+        }),
+      );
     if (args.rawBigBytes > 0) {
       const top = [Math.max(...args.streams)];
-      for (const mode of rawModes) raw.push(await runRaw(mode, top, { ...common, rounds: 3, messageBytes: args.rawBigBytes }));
+      for (const mode of rawModes)
+        raw.push(await runRaw(mode, top, { ...common, rounds: 3, messageBytes: args.rawBigBytes }));
     }
   }
 
   const convergence: ConvergenceResult[] = [];
   const profiles: ProfileSummary[] = [];
-  const scenarios: Array<{ services: number; mode: AdsMode; feed: 'file' | 'fake-polaris'; levels: readonly number[]; fronted: number }> = [];
+  const scenarios: Array<{
+    services: number;
+    mode: AdsMode;
+    feed: 'file' | 'fake-polaris';
+    levels: readonly number[];
+    fronted: number;
+  }> = [];
   if (args.suites.includes('convergence')) {
-    for (const services of args.meshes) for (const mode of args.modes) for (const fronted of args.fronted) scenarios.push({ services, mode, feed: args.feed, levels: args.streams, fronted });
-    if (args.fakeMesh > 0 && args.feed !== 'fake-polaris') scenarios.push({ services: args.fakeMesh, mode: 'delta', feed: 'fake-polaris', levels: args.fakeStreams, fronted: args.fronted[0]! });
+    for (const services of args.meshes)
+      for (const mode of args.modes)
+        for (const fronted of args.fronted)
+          scenarios.push({ services, mode, feed: args.feed, levels: args.streams, fronted });
+    if (args.fakeMesh > 0 && args.feed !== 'fake-polaris')
+      scenarios.push({
+        services: args.fakeMesh,
+        mode: 'delta',
+        feed: 'fake-polaris',
+        levels: args.fakeStreams,
+        fronted: args.fronted[0]!,
+      });
   }
   for (const s of scenarios) {
     const dir = profileDir ? join(profileDir, `${s.services}-${s.mode}-${s.feed}-fronted${s.fronted}`) : undefined;
@@ -85,7 +116,13 @@ async function main(args: BenchArgs): Promise<void> {
       // thread (the others are the module loader's worker).
       for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile') && x.split('.')[4] === '0')) {
         const h = hotSpots(join(dir, f), repo, 15);
-        profiles.push({ file: join(dir, f), scenario: `${s.services} services, ${s.mode}, ${s.feed}, fronted ${s.fronted || 'all'}`, busyMs: h.busyMs, gcMs: h.gcMs, top: h.top });
+        profiles.push({
+          file: join(dir, f),
+          scenario: `${s.services} services, ${s.mode}, ${s.feed}, fronted ${s.fronted || 'all'}`,
+          busyMs: h.busyMs,
+          gcMs: h.gcMs,
+          top: h.top,
+        });
       }
     }
   }
@@ -110,12 +147,17 @@ async function main(args: BenchArgs): Promise<void> {
   const result: RunResult = { ...partial, targets: checkTargets(partial) };
   const out = args.out ?? join(here, 'results', `${stamp}.json`);
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(render(result));
   process.stdout.write(`\nJSON: ${out}\n`);
   // Bridge logs stay when something failed, or when the bridge ran with extra flags (their output is in the logs).
   for (const r of ratelimit) if (r.error) progress(`ratelimit suite failed: ${r.error}`);
-  if (convergence.some((c) => c.error) || raw.some((x) => x.error) || extraNodeArgs('BENCH_BRIDGE_NODE_ARGS').length > 0) progress(`logs kept in ${work}`);
+  if (
+    convergence.some((c) => c.error) ||
+    raw.some((x) => x.error) ||
+    extraNodeArgs('BENCH_BRIDGE_NODE_ARGS').length > 0
+  )
+    progress(`logs kept in ${work}`);
   else rmSync(work, { recursive: true, force: true });
 }
 

@@ -9,7 +9,11 @@ main(process.argv.slice(2)).then(
   (err) => {
     // main reports its own errors; this is the last resort, still one line unless debugging.
     const debug = /^(debug|trace)$/.test(process.env.POLARIS_XDS_LOG_LEVEL ?? '') || process.argv.includes('debug');
-    console.error(debug ? (err?.stack ?? String(err)) : `polaris-xds: unexpected error: ${String(err?.message ?? err).replace(/\s*\n\s*/g, ' ')}`);
+    console.error(
+      debug
+        ? (err?.stack ?? String(err))
+        : `polaris-xds: unexpected error: ${String(err?.message ?? err).replace(/\s*\n\s*/g, ' ')}`,
+    );
     process.exit(1);
   },
 );

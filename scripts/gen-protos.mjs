@@ -93,8 +93,12 @@ for (const f of [...roots, ...polaris, ...ratelimit]) {
 rmSync(join(root, 'src/gen'), { recursive: true, force: true });
 mkdirSync(join(root, 'src/gen'), { recursive: true });
 const buf = join(root, 'node_modules/.bin/buf');
-execFileSync(buf, ['generate', '--template', 'buf.gen.yaml', ...[...roots, ...polaris, ...ratelimit].flatMap((p) => ['--path', p])], {
-  cwd: vendor,
-  stdio: 'inherit',
-});
+execFileSync(
+  buf,
+  ['generate', '--template', 'buf.gen.yaml', ...[...roots, ...polaris, ...ratelimit].flatMap((p) => ['--path', p])],
+  {
+    cwd: vendor,
+    stdio: 'inherit',
+  },
+);
 console.log('gen: wrote src/gen');

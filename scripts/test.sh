@@ -12,6 +12,8 @@ else
 fi
 # Types of src/, test/ and bench/ are checked first: tests run through tsx, which does not check them.
 npm run --silent typecheck
+# Formatting, lint rules and line length (Biome; biome.jsonc).
+npm run --silent lint
 ENVOY_BIN="$(bash scripts/install-envoy.sh)"
 POLARIS_HOME="$(bash scripts/install-polaris.sh)"
 RATELIMIT_BIN="$(bash scripts/install-ratelimit.sh)"

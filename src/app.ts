@@ -65,7 +65,13 @@ function groupSnapshots(cache: Pick<SnapshotCache<{ readonly key: string }>, 'no
 /** listenError names the configuration key of an address that cannot be bound (in use, not permitted). */
 function listenError(key: string, address: string, err: unknown): PolarisXdsError {
   const msg = String((err as Error)?.message ?? err);
-  const why = /EADDRINUSE/.test(msg) ? 'address already in use' : /EACCES/.test(msg) ? 'permission denied' : /EADDRNOTAVAIL/.test(msg) ? 'no such local address' : msg;
+  const why = /EADDRINUSE/.test(msg)
+    ? 'address already in use'
+    : /EACCES/.test(msg)
+      ? 'permission denied'
+      : /EADDRNOTAVAIL/.test(msg)
+        ? 'no such local address'
+        : msg;
   return new PolarisXdsError('PXDS_ERR_SERVE_LISTEN', [key, address, why], { cause: err });
 }
 
@@ -91,7 +97,11 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
     },
   });
   // What the translator leaves out is logged (each reason once) and counted by kind (polaris_xds_rules_skipped).
-  const reportSkips = skipReporter({ logger: logger.child({ component: 'translate' }), registry, current: () => cache.skipped() });
+  const reportSkips = skipReporter({
+    logger: logger.child({ component: 'translate' }),
+    registry,
+    current: () => cache.skipped(),
+  });
   const refusedSnapshots = new Counter({
     name: 'polaris_xds_snapshots_refused_total',
     help:
@@ -114,7 +124,9 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
   let stopping = false;
   const readiness = () => {
     const s = source.status();
-    return stopping ? { ready: false, reason: 'shutting down', origin: s.origin } : { ready: s.ready, reason: s.reason, origin: s.origin };
+    return stopping
+      ? { ready: false, reason: 'shutting down', origin: s.origin }
+      : { ready: s.ready, reason: s.reason, origin: s.origin };
   };
   new Gauge({
     name: 'polaris_xds_ready',
@@ -164,14 +176,23 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
     registry,
     readiness,
     configDump: (nodeId) => {
-      const known = cache.nodes().find((n) => n.node.id === nodeId)?.node ?? parseNode({ id: nodeId, userAgentName: '', clientFeatures: [] });
+      const known =
+        cache.nodes().find((n) => n.node.id === nodeId)?.node ??
+        parseNode({ id: nodeId, userAgentName: '', clientFeatures: [] });
       const t = cache.translationFor(known);
-      return t && envoyConfigDump(configDump(t.snapshot), { node: known, streams: xds.status().filter((r) => r.nodeId === nodeId) });
+      return (
+        t &&
+        envoyConfigDump(configDump(t.snapshot), {
+          node: known,
+          streams: xds.status().filter((r) => r.nodeId === nodeId),
+        })
+      );
     },
     syncz: () => withIdentity(xds.status(), cache.nodes()),
     nodes: () => cache.nodes(),
     mesh: () => meshSummary(source.current()),
-    source: () => ('debugState' in source && typeof source.debugState === 'function' ? source.debugState() : source.status()),
+    source: () =>
+      'debugState' in source && typeof source.debugState === 'function' ? source.debugState() : source.status(),
     skipped: () => cache.skipped(),
   };
   const adminAddr = splitHostPort(cfg.admin.address);
@@ -196,7 +217,10 @@ export async function startApp(cfg: Config, logger: Logger): Promise<App> {
     throw err;
   }
   syncHealth();
-  logger.info({ xds: `${xdsAddr.host}:${xds.port}`, admin: `${adminAddr.host}:${adminPort}`, source: source.status() }, 'polaris-xds serving');
+  logger.info(
+    { xds: `${xdsAddr.host}:${xds.port}`, admin: `${adminAddr.host}:${adminPort}`, source: source.status() },
+    'polaris-xds serving',
+  );
 
   return {
     xdsPort: xds.port,

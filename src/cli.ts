@@ -115,7 +115,9 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[]
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false });
   } catch (err) {
-    const allowed = Object.keys(options).map((k) => `--${k}`).join(', ');
+    const allowed = Object.keys(options)
+      .map((k) => `--${k}`)
+      .join(', ');
     throw usageError(`${command}: ${(err as Error).message.split('\n')[0]}; allowed flags: ${allowed}`);
   }
 }
@@ -123,7 +125,11 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[]
 /** serveOverrides turns serve flags into configuration key paths. */
 function serveOverrides(v: Record<string, unknown>): Overrides {
   const o: Array<{ path: string[]; value: unknown; flag: string }> = [];
-  const list = (x: unknown) => (x as string[]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const list = (x: unknown) =>
+    (x as string[])
+      .flatMap((s) => s.split(','))
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (v.polaris) o.push({ path: ['polaris', 'addresses'], value: list(v.polaris), flag: '--polaris' });
   if (v.namespace) o.push({ path: ['polaris', 'namespaces'], value: list(v.namespace), flag: '--namespace' });
   if (v['token-file']) o.push({ path: ['polaris', 'tokenFile'], value: v['token-file'], flag: '--token-file' });
@@ -189,22 +195,35 @@ function bootstrap(args: string[]): number {
   const nodeId = v['node-id'] ?? `${v.gateway ? 'gateway~' : ''}${namespace}/${randomUUID()}~127.0.0.1`;
   const xdsAddress = addressFlag('--xds-address', v['xds-address'] ?? '127.0.0.1:15010', 'dial', '127.0.0.1:15010');
   if (v['admin-address'] !== undefined) addressFlag('--admin-address', v['admin-address'], 'listen', '127.0.0.1:15000');
-  if (v['ratelimit-address'] !== undefined) addressFlag('--ratelimit-address', v['ratelimit-address'], 'dial', '127.0.0.1:8081');
-  if (v['node-id'] !== undefined && v['node-id'].trim() === '') throw usageError('bootstrap: --node-id: empty; leave it out for a Polaris-style id (<namespace>/<uuid>~127.0.0.1)');
+  if (v['ratelimit-address'] !== undefined)
+    addressFlag('--ratelimit-address', v['ratelimit-address'], 'dial', '127.0.0.1:8081');
+  if (v['node-id'] !== undefined && v['node-id'].trim() === '')
+    throw usageError('bootstrap: --node-id: empty; leave it out for a Polaris-style id (<namespace>/<uuid>~127.0.0.1)');
   const locality = { region: v.region, zone: v.zone, subZone: v['sub-zone'] };
-  if (v['on-demand'] && (v.grpc || v.gateway)) throw usageError(`bootstrap: --on-demand is for Envoy sidecars; drop it with ${v.grpc ? '--grpc' : '--gateway'}`);
+  if (v['on-demand'] && (v.grpc || v.gateway))
+    throw usageError(`bootstrap: --on-demand is for Envoy sidecars; drop it with ${v.grpc ? '--grpc' : '--gateway'}`);
   if (v.grpc) {
     // grpc-js's xDS client dials its control plane with insecure or google_default credentials only.
-    if (v['tls-ca'] || v['tls-cert'] || v['tls-key'] || v['tls-sni']) throw usageError('bootstrap: --grpc bootstraps have no TLS to polaris-xds (gRPC xDS clients dial it with insecure credentials); drop --tls-*');
-    if (v['ratelimit-address'] !== undefined) throw usageError('bootstrap: --ratelimit-address is for Envoy sidecars (proxyless clients do not enforce rate limits); drop it with --grpc');
+    if (v['tls-ca'] || v['tls-cert'] || v['tls-key'] || v['tls-sni'])
+      throw usageError(
+        'bootstrap: --grpc bootstraps have no TLS to polaris-xds (gRPC xDS clients dial it with insecure ' +
+          'credentials); drop --tls-*',
+      );
+    if (v['ratelimit-address'] !== undefined)
+      throw usageError(
+        'bootstrap: --ratelimit-address is for Envoy sidecars (proxyless clients do not enforce rate limits); drop ' +
+          'it with --grpc',
+      );
     console.log(JSON.stringify(grpcBootstrap({ xdsAddress, nodeId, namespace, service, locality }), null, 2));
     return 0;
   }
-  if ((v['tls-cert'] || v['tls-key'] || v['tls-sni']) && !v['tls-ca']) throw usageError('bootstrap: --tls-cert/--tls-key/--tls-sni need --tls-ca');
+  if ((v['tls-cert'] || v['tls-key'] || v['tls-sni']) && !v['tls-ca'])
+    throw usageError('bootstrap: --tls-cert/--tls-key/--tls-sni need --tls-ca');
   if (!!v['tls-cert'] !== !!v['tls-key']) throw usageError('bootstrap: --tls-cert and --tls-key go together');
   const port = (flag: string, p: string) => {
     const n = Number(p);
-    if (!Number.isInteger(n) || n <= 0 || n > 65535) throw usageError(`bootstrap: --${flag}: ${JSON.stringify(p)} is not a port (1–65535)`);
+    if (!Number.isInteger(n) || n <= 0 || n > 65535)
+      throw usageError(`bootstrap: --${flag}: ${JSON.stringify(p)} is not a port (1–65535)`);
     return n;
   };
   const ports = v['bind-ports'] ? v['bind-ports'].split(',').map((p) => port('bind-ports', p)) : undefined;
@@ -225,7 +244,8 @@ function bootstrap(args: string[]): number {
     rateLimitAddress: v['ratelimit-address'],
   });
   const format = v.output ?? 'yaml';
-  if (format !== 'yaml' && format !== 'json') throw usageError(`bootstrap: --output must be yaml or json, not ${format}`);
+  if (format !== 'yaml' && format !== 'json')
+    throw usageError(`bootstrap: --output must be yaml or json, not ${format}`);
   console.log(format === 'json' ? JSON.stringify(out, null, 2) : toYaml(out));
   return 0;
 }
@@ -235,7 +255,10 @@ async function fetchAdmin(address: string, path: string): Promise<{ status: numb
   try {
     res = await fetch(`http://${address}${path}`);
   } catch (err) {
-    throw usageError(`cannot reach polaris-xds admin at ${address}: ${(err as Error).cause ?? (err as Error).message}; is it running? (--admin-address)`);
+    throw usageError(
+      `cannot reach polaris-xds admin at ${address}: ${(err as Error).cause ?? (err as Error).message}; is it ` +
+        `running? (--admin-address)`,
+    );
   }
   const text = await res.text();
   try {
@@ -252,7 +275,10 @@ async function dump(args: string[]): Promise<number> {
     return 0;
   }
   if (!v.node) throw usageError('dump: --node ID is required (polaris-xds status lists connected nodes)');
-  const r = await fetchAdmin(v['admin-address'] ?? '127.0.0.1:15014', `/debug/config_dump?node=${encodeURIComponent(v.node)}`);
+  const r = await fetchAdmin(
+    v['admin-address'] ?? '127.0.0.1:15014',
+    `/debug/config_dump?node=${encodeURIComponent(v.node)}`,
+  );
   console.log(JSON.stringify(r.body, null, 2));
   return r.status === 200 ? 0 : 1;
 }
@@ -280,12 +306,20 @@ async function status(args: string[]): Promise<number> {
 }
 
 // Codes of errors a user causes and can fix: one line, exit code 2.
-const BAD_INPUT = new Set<ErrorCode>(['PXDS_ERR_CLI_USAGE', 'PXDS_ERR_CONFIG_INVALID', 'PXDS_ERR_CONFIG_FILE', 'PXDS_ERR_FILE_SOURCE', 'PXDS_ERR_SERVE_LISTEN']);
+const BAD_INPUT = new Set<ErrorCode>([
+  'PXDS_ERR_CLI_USAGE',
+  'PXDS_ERR_CONFIG_INVALID',
+  'PXDS_ERR_CONFIG_FILE',
+  'PXDS_ERR_FILE_SOURCE',
+  'PXDS_ERR_SERVE_LISTEN',
+]);
 
 /** debugAsked says whether the user asked for debug output (stack traces) by flag or environment. */
 function debugAsked(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
   const i = argv.indexOf('--log-level');
-  const level = (i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--log-level='))?.slice('--log-level='.length)) ?? env.POLARIS_XDS_LOG_LEVEL;
+  const level =
+    (i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--log-level='))?.slice('--log-level='.length)) ??
+    env.POLARIS_XDS_LOG_LEVEL;
   return level === 'debug' || level === 'trace';
 }
 
@@ -298,7 +332,11 @@ function oneLine(s: string): string {
  * reportError prints an error as one line (`polaris-xds: <what> [PXDS_ERR_…]`) and returns the
  * exit code: 2 for errors of the user's input, 1 otherwise. Stacks only at debug level.
  */
-export function reportError(err: unknown, debug: boolean, write: (line: string) => void = (l) => console.error(l)): number {
+export function reportError(
+  err: unknown,
+  debug: boolean,
+  write: (line: string) => void = (l) => console.error(l),
+): number {
   const code = errorCode(err);
   const message = oneLine(String((err as Error)?.message ?? err));
   if (code !== undefined) write(`polaris-xds: ${message} [${code}]`);
@@ -327,7 +365,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         console.log(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw usageError(`unknown command ${JSON.stringify(command)}; commands: serve, bootstrap, dump, status (polaris-xds --help)`);
+        throw usageError(
+          `unknown command ${JSON.stringify(command)}; commands: serve, bootstrap, dump, status (polaris-xds --help)`,
+        );
     }
   } catch (err) {
     return reportError(err, debugAsked(rest, env));

@@ -25,4 +25,3 @@ export function createLogger(opts: LogOptions): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
-

@@ -15,9 +15,12 @@ export const TYPE_URLS = {
   vhds: 'type.googleapis.com/envoy.config.route.v3.VirtualHost',
 } as const;
 export type TypeShort = keyof typeof TYPE_URLS;
-export const SHORT_OF: Readonly<Partial<Record<string, TypeShort>>> = Object.fromEntries(Object.entries(TYPE_URLS).map(([k, v]) => [v, k as TypeShort]));
+export const SHORT_OF: Readonly<Partial<Record<string, TypeShort>>> = Object.fromEntries(
+  Object.entries(TYPE_URLS).map(([k, v]) => [v, k as TypeShort]),
+);
 
-const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const HCM_TYPE =
+  'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const EDS_DISCOVERY_TYPE = 3; // envoy.config.cluster.v3.Cluster.DiscoveryType.EDS
 
 const FILES = [
@@ -102,7 +105,10 @@ function slimType(name: string, fields: ReadonlyArray<[string, number, string]>)
 export function loadCodec(): Codec {
   const vendor = join(repoRoot, 'proto/envoy/vendor');
   // protobufjs ships google/protobuf/descriptor.proto, which the validate annotations import.
-  const includes = [...['envoy-api', 'xds', 'googleapis', 'pgv'].map((d) => join(vendor, d)), join(repoRoot, 'node_modules/protobufjs')];
+  const includes = [
+    ...['envoy-api', 'xds', 'googleapis', 'pgv'].map((d) => join(vendor, d)),
+    join(repoRoot, 'node_modules/protobufjs'),
+  ];
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => {
     for (const dir of includes) {
@@ -179,7 +185,13 @@ export function loadCodec(): Codec {
       let whole = byHead.get(key);
       if (!whole) {
         if (byHead.size >= 16) byHead.clear();
-        byHead.set(key, (whole = Buffer.concat([toBuffer(sotwReq.encode(rest).finish()), part(names, () => sotwReq.encode({ resource_names: names }).finish())])));
+        byHead.set(
+          key,
+          (whole = Buffer.concat([
+            toBuffer(sotwReq.encode(rest).finish()),
+            part(names, () => sotwReq.encode({ resource_names: names }).finish()),
+          ])),
+        );
       }
       return whole;
     }
@@ -192,7 +204,9 @@ export function loadCodec(): Codec {
   const encodeDelta = (req: DeltaRequest): Buffer => {
     const { node, ...rest } = req;
     const head = toBuffer(deltaReq.encode(rest).finish());
-    return node && typeof node === 'object' ? Buffer.concat([head, part(node, () => deltaReq.encode({ node }).finish())]) : head;
+    return node && typeof node === 'object'
+      ? Buffer.concat([head, part(node, () => deltaReq.encode({ node }).finish())])
+      : head;
   };
 
   return {
@@ -211,7 +225,11 @@ export function loadCodec(): Codec {
       }),
     resourceName: (value) => (named.decode(value) as unknown as { name: string }).name,
     clusterView: (value) => {
-      const c = slimCluster.decode(value) as unknown as { name: string; type?: number; eds_cluster_config?: { service_name?: string } };
+      const c = slimCluster.decode(value) as unknown as {
+        name: string;
+        type?: number;
+        eds_cluster_config?: { service_name?: string };
+      };
       if (c.type !== EDS_DISCOVERY_TYPE) return { name: c.name };
       return { name: c.name, edsName: c.eds_cluster_config?.service_name || c.name };
     },

@@ -5,7 +5,14 @@
 import * as grpc from '@grpc/grpc-js';
 import { nowMs } from '../lib/clock.js';
 import { SHORT_OF, TYPE_URLS, type AnyMsg, type DeltaRequest, type SotwRequest, type TypeShort } from './codec.js';
-import { byType, type ByType, type ClientMode, type Expectation, type StreamReport, type StreamSpec } from './protocol.js';
+import {
+  byType,
+  type ByType,
+  type ClientMode,
+  type Expectation,
+  type StreamReport,
+  type StreamSpec,
+} from './protocol.js';
 import type { Views } from './views.js';
 
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -99,7 +106,10 @@ export class SimStream {
   private callNames(): { vhosts: string[]; clusters: string[] } {
     const ns = this.spec.metadata['sidecar.polarismesh.cn/serviceNamespace'] ?? '';
     const calls = this.spec.calls ?? [];
-    return { vhosts: calls.map((s) => `polaris-outbound-router/${s}.${ns}`), clusters: calls.map((s) => `OUTBOUND|${ns}|${s}`) };
+    return {
+      vhosts: calls.map((s) => `polaris-outbound-router/${s}.${ns}`),
+      clusters: calls.map((s) => `OUTBOUND|${ns}|${s}`),
+    };
   }
 
   get allMet(): boolean {
@@ -138,9 +148,13 @@ export class SimStream {
   /** expect arms expectations for what comes next (replacing earlier ones). */
   expect(expectations: readonly Expectation[]): void {
     // An on-demand sidecar expects only what concerns a service it calls.
-    if (this.mode === 'on-demand') expectations = expectations.filter((e) => e.service === undefined || (this.spec.calls ?? []).includes(e.service));
+    if (this.mode === 'on-demand')
+      expectations = expectations.filter((e) => e.service === undefined || (this.spec.calls ?? []).includes(e.service));
     else expectations = expectations.filter((e) => e.type !== 'vhds');
-    this.expecting = expectations.map((e) => ({ e, needle: e.needle === undefined ? undefined : Buffer.from(e.needle) }));
+    this.expecting = expectations.map((e) => ({
+      e,
+      needle: e.needle === undefined ? undefined : Buffer.from(e.needle),
+    }));
     this.metAt = expectations.map(() => null);
   }
 
@@ -226,7 +240,13 @@ export class SimStream {
   }
 
   private onSotw(type: TypeShort | 'other', version: string, nonce: string, resources: AnyMsg[]): void {
-    const ack = (names: readonly string[]) => this.sendSotw({ version_info: version, response_nonce: nonce, type_url: type === 'other' ? '' : TYPE_URLS[type], resource_names: names });
+    const ack = (names: readonly string[]) =>
+      this.sendSotw({
+        version_info: version,
+        response_nonce: nonce,
+        type_url: type === 'other' ? '' : TYPE_URLS[type],
+        resource_names: names,
+      });
     if (type === 'other') {
       ack([]);
       return;
@@ -270,7 +290,12 @@ export class SimStream {
 
   private resubscribeSotw(type: 'eds' | 'rds', names: string[]): void {
     this.requested.add(type);
-    this.sendSotw({ version_info: this.versions.get(type) ?? '', response_nonce: this.nonces.get(type) ?? '', type_url: TYPE_URLS[type], resource_names: names });
+    this.sendSotw({
+      version_info: this.versions.get(type) ?? '',
+      response_nonce: this.nonces.get(type) ?? '',
+      type_url: TYPE_URLS[type],
+      resource_names: names,
+    });
   }
 
   private requestLds(): void {
@@ -280,12 +305,21 @@ export class SimStream {
     else this.sendSotw({ type_url: TYPE_URLS.lds, resource_names: [] });
   }
 
-  private onDelta(type: TypeShort | 'other', nonce: string, resources: Array<{ name: string; version: string; resource?: AnyMsg }>, removed: string[]): void {
+  private onDelta(
+    type: TypeShort | 'other',
+    nonce: string,
+    resources: Array<{ name: string; version: string; resource?: AnyMsg }>,
+    removed: string[],
+  ): void {
     this.sendDelta({ type_url: type === 'other' ? '' : TYPE_URLS[type], response_nonce: nonce });
     if (this.mode === 'raw-delta' || type === 'other') return;
     switch (type) {
       case 'cds': {
-        for (const r of resources) this.clusters.set(this.views.intern(r.name), r.resource ? this.views.deltaCluster(r.name, r.version, r.resource.value).edsName : undefined);
+        for (const r of resources)
+          this.clusters.set(
+            this.views.intern(r.name),
+            r.resource ? this.views.deltaCluster(r.name, r.version, r.resource.value).edsName : undefined,
+          );
         for (const n of removed) this.clusters.delete(n);
         const want = new Set<string>();
         for (const eds of this.clusters.values()) if (eds) want.add(eds);
@@ -299,7 +333,8 @@ export class SimStream {
         this.requestLds();
         return;
       case 'lds': {
-        for (const r of resources) this.listeners.set(r.name, r.resource ? this.views.deltaRouteNames(r.name, r.version, r.resource.value) : []);
+        for (const r of resources)
+          this.listeners.set(r.name, r.resource ? this.views.deltaRouteNames(r.name, r.version, r.resource.value) : []);
         for (const n of removed) this.listeners.delete(n);
         const want = new Set<string>();
         for (const names of this.listeners.values()) for (const n of names) want.add(n);
@@ -334,7 +369,11 @@ export class SimStream {
   }
 
   /** resubscribeDelta asks for what `want` adds to `have` and drops what it lacks; returns what is now subscribed. */
-  private resubscribeDelta(type: 'eds' | 'rds', want: ReadonlySet<string>, have: ReadonlySet<string>): ReadonlySet<string> {
+  private resubscribeDelta(
+    type: 'eds' | 'rds',
+    want: ReadonlySet<string>,
+    have: ReadonlySet<string>,
+  ): ReadonlySet<string> {
     if (want === have) return have;
     const add = [...want].filter((n) => !have.has(n));
     const drop = [...have].filter((n) => !want.has(n));
@@ -365,7 +404,8 @@ export class SimStream {
       try {
         this.views.codec.decodeFull(type, r.value);
       } catch (err) {
-        if (this.decodeErrors.length < 20) this.decodeErrors.push(`${type} ${r.name ?? '?'}: ${(err as Error).message}`);
+        if (this.decodeErrors.length < 20)
+          this.decodeErrors.push(`${type} ${r.name ?? '?'}: ${(err as Error).message}`);
       }
     }
   }

@@ -73,7 +73,12 @@ export class ClientPool {
   /** start forks `n` workers and waits until each has loaded its protos. */
   static async start(n: number): Promise<ClientPool> {
     const workers = Array.from({ length: n }, () => {
-      const child = track(fork(WORKER, [], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...extraNodeArgs('BENCH_CLIENT_NODE_ARGS')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+      const child = track(
+        fork(WORKER, [], {
+          execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...extraNodeArgs('BENCH_CLIENT_NODE_ARGS')],
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        }),
+      );
       return new Worker(child);
     });
     await Promise.all(workers.map((w) => w.next('ready', 30_000)));
@@ -89,14 +94,35 @@ export class ClientPool {
   }
 
   /** open adds streams (dealt round-robin to workers) and waits until they synced or `timeoutMs` passed. */
-  async open(target: string, mode: ClientMode, specs: readonly StreamSpec[], opts: { concurrency: number; timeoutMs: number; sentinel: boolean; nodeEveryRequest: boolean; rawAckNames?: number }): Promise<OpenResult> {
+  async open(
+    target: string,
+    mode: ClientMode,
+    specs: readonly StreamSpec[],
+    opts: {
+      concurrency: number;
+      timeoutMs: number;
+      sentinel: boolean;
+      nodeEveryRequest: boolean;
+      rawAckNames?: number;
+    },
+  ): Promise<OpenResult> {
     const started = nowMs();
     const shares = this.workers.map(() => [] as StreamSpec[]);
     for (const [i, s] of specs.entries()) shares[i % shares.length]!.push(s);
     const answers = await Promise.all(
       this.workers.map(async (w, i) => {
         const reply = w.next('opened', opts.timeoutMs + 30_000);
-        w.send({ op: 'open', target, mode, streams: shares[i]!, concurrency: Math.max(1, Math.ceil(opts.concurrency / this.workers.length)), timeoutMs: opts.timeoutMs, sentinel: opts.sentinel, nodeEveryRequest: opts.nodeEveryRequest, rawAckNames: opts.rawAckNames });
+        w.send({
+          op: 'open',
+          target,
+          mode,
+          streams: shares[i]!,
+          concurrency: Math.max(1, Math.ceil(opts.concurrency / this.workers.length)),
+          timeoutMs: opts.timeoutMs,
+          sentinel: opts.sentinel,
+          nodeEveryRequest: opts.nodeEveryRequest,
+          rawAckNames: opts.rawAckNames,
+        });
         return reply;
       }),
     );
@@ -137,8 +163,10 @@ export class ClientPool {
       const met = this.workers.reduce((n, w) => n + w.activity.met, 0);
       const last = Math.max(since, ...this.workers.map((w) => w.activity.lastRecvAt));
       const quietFor = now - last;
-      if (met >= total && quietFor >= opts.quietMs) return { met, streams: total, timedOut: false, waitedMs: now - started };
-      if (quietFor >= opts.giveUpMs || now >= deadline) return { met, streams: total, timedOut: true, waitedMs: now - started };
+      if (met >= total && quietFor >= opts.quietMs)
+        return { met, streams: total, timedOut: false, waitedMs: now - started };
+      if (quietFor >= opts.giveUpMs || now >= deadline)
+        return { met, streams: total, timedOut: true, waitedMs: now - started };
       await sleep(10);
     }
   }

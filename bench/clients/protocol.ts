@@ -36,14 +36,31 @@ export interface StreamReport {
 }
 
 export type DriverMessage =
-  | { op: 'open'; target: string; mode: ClientMode; streams: StreamSpec[]; concurrency: number; timeoutMs: number; sentinel: boolean; nodeEveryRequest: boolean; rawAckNames?: number }
+  | {
+      op: 'open';
+      target: string;
+      mode: ClientMode;
+      streams: StreamSpec[];
+      concurrency: number;
+      timeoutMs: number;
+      sentinel: boolean;
+      nodeEveryRequest: boolean;
+      rawAckNames?: number;
+    }
   | { op: 'expect'; expectations: Expectation[] }
   | { op: 'report' }
   | { op: 'close' };
 
 export type WorkerMessage =
   | { op: 'ready' }
-  | { op: 'opened'; synced: number; failed: number; errors: string[]; syncMs: number[]; missing: Partial<Record<TypeShort, number>> }
+  | {
+      op: 'opened';
+      synced: number;
+      failed: number;
+      errors: string[];
+      syncMs: number[];
+      missing: Partial<Record<TypeShort, number>>;
+    }
   | { op: 'armed' }
   | { op: 'activity'; responses: number; lastRecvAt: number; met: number; streams: number; errors: number }
   | { op: 'report'; streams: StreamReport[]; decodeErrors: string[] }

@@ -29,7 +29,13 @@ function callsOf(i: number, od: OnDemandCalls): string[] {
 }
 
 /** sidecarSpecs builds streams `from`…`to-1` as sidecars of the given services (on-demand ones with `onDemand`). */
-export function sidecarSpecs(namespace: string, services: readonly string[], from: number, to: number, onDemand?: OnDemandCalls): StreamSpec[] {
+export function sidecarSpecs(
+  namespace: string,
+  services: readonly string[],
+  from: number,
+  to: number,
+  onDemand?: OnDemandCalls,
+): StreamSpec[] {
   const out: StreamSpec[] = [];
   for (let i = from; i < to; i++) {
     const service = services[i % services.length]!;

@@ -62,12 +62,16 @@ export class Views {
 
   /** sotwEdsNames lists the assignment names of a full SotW CDS response's EDS clusters, sorted: one array per version, shared by the streams (and their encoded ACKs). */
   sotwEdsNames(version: string, values: readonly Buffer[]): string[] {
-    return this.sotwEds.get(`${version}\0${values.length}`, () => [...new Set(this.sotwClusterSet(version, values).flatMap((c) => (c.edsName ? [c.edsName] : [])))].sort());
+    return this.sotwEds.get(`${version}\0${values.length}`, () =>
+      [...new Set(this.sotwClusterSet(version, values).flatMap((c) => (c.edsName ? [c.edsName] : [])))].sort(),
+    );
   }
 
   /** sotwRouteNames lists the route configurations every listener of a full SotW LDS response names. */
   sotwRouteNames(version: string, values: readonly Buffer[]): string[] {
-    return this.sotwRoutes.get(`${version}\0${values.length}`, () => [...new Set(values.flatMap((v) => this.codec.routeNames(v)))].sort());
+    return this.sotwRoutes.get(`${version}\0${values.length}`, () =>
+      [...new Set(values.flatMap((v) => this.codec.routeNames(v)))].sort(),
+    );
   }
 
   deltaCluster(name: string, version: string, value: Buffer): ClusterView {

@@ -42,12 +42,25 @@ const activity = setInterval(() => dirty && sendActivity(), ACTIVITY_EVERY_MS);
 const rawAckLists = new Map<number, string[]>();
 function rawAckList(n: number): string[] {
   let list = rawAckLists.get(n);
-  if (!list) rawAckLists.set(n, (list = Array.from({ length: n }, (_, i) => outboundCluster('bench', `svc-${String(i).padStart(5, '0')}`))));
+  if (!list)
+    rawAckLists.set(
+      n,
+      (list = Array.from({ length: n }, (_, i) => outboundCluster('bench', `svc-${String(i).padStart(5, '0')}`))),
+    );
   return list;
 }
 
 /** open starts streams with at most `concurrency` still syncing at a time, bounded by `timeoutMs`. */
-async function open(target: string, mode: ClientMode, specs: StreamSpec[], concurrency: number, timeoutMs: number, sentinel: boolean, nodeEveryRequest: boolean, rawAckNames: number): Promise<void> {
+async function open(
+  target: string,
+  mode: ClientMode,
+  specs: StreamSpec[],
+  concurrency: number,
+  timeoutMs: number,
+  sentinel: boolean,
+  nodeEveryRequest: boolean,
+  rawAckNames: number,
+): Promise<void> {
   const ackNames = rawAckList(rawAckNames);
   const deadline = nowMs() + timeoutMs;
   const opened: SimStream[] = [];
@@ -64,7 +77,15 @@ async function open(target: string, mode: ClientMode, specs: StreamSpec[], concu
       continue;
     }
     const spec = specs[next++]!;
-    const s = new SimStream(spec, mode, views, sentinel && streams.length + opened.length === 0, nodeEveryRequest, ackNames, onActivity);
+    const s = new SimStream(
+      spec,
+      mode,
+      views,
+      sentinel && streams.length + opened.length === 0,
+      nodeEveryRequest,
+      ackNames,
+      onActivity,
+    );
     opened.push(s);
     streams.push(s);
     syncing++;
@@ -90,7 +111,16 @@ process.on('message', (raw) => {
   const m = raw as DriverMessage;
   switch (m.op) {
     case 'open':
-      void open(m.target, m.mode, m.streams, m.concurrency, m.timeoutMs, m.sentinel, m.nodeEveryRequest, m.rawAckNames ?? 0);
+      void open(
+        m.target,
+        m.mode,
+        m.streams,
+        m.concurrency,
+        m.timeoutMs,
+        m.sentinel,
+        m.nodeEveryRequest,
+        m.rawAckNames ?? 0,
+      );
       return;
     case 'expect':
       for (const s of streams) s.expect(m.expectations);
@@ -98,7 +128,11 @@ process.on('message', (raw) => {
       send({ op: 'armed' });
       return;
     case 'report':
-      send({ op: 'report', streams: streams.map((s) => s.report()), decodeErrors: streams.flatMap((s) => s.decodeErrors) });
+      send({
+        op: 'report',
+        streams: streams.map((s) => s.report()),
+        decodeErrors: streams.flatMap((s) => s.decodeErrors),
+      });
       return;
     case 'close':
       for (const s of streams) s.close();

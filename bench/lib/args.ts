@@ -71,7 +71,13 @@ export const USAGE = `usage: npm run bench [-- flags]
   --seed N                   workload seed (default 7)
   --out FILE                 JSON output (default bench/results/<timestamp>.json)`;
 
-const list = (s: string | undefined, fallback: readonly number[]): number[] => (s ? s.split(',').map((x) => Number(x.trim())).filter((n) => Number.isFinite(n) && n >= 0) : [...fallback]);
+const list = (s: string | undefined, fallback: readonly number[]): number[] =>
+  s
+    ? s
+        .split(',')
+        .map((x) => Number(x.trim()))
+        .filter((n) => Number.isFinite(n) && n >= 0)
+    : [...fallback];
 
 /** parseBenchArgs reads argv; unknown flags throw with the usage text. */
 export function parseBenchArgs(argv: string[]): BenchArgs {
@@ -111,7 +117,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
   const modes = (v.modes ? v.modes.split(',') : ['sotw', 'delta']) as AdsMode[];
   for (const m of modes) if (m !== 'sotw' && m !== 'delta' && m !== 'on-demand') throw new Error(`unknown mode ${m}`);
   const changes = (v.changes ? v.changes.split(',') : [...CHANGE_KINDS]) as ChangeKind[];
-  for (const c of changes) if (!CHANGE_KINDS.includes(c)) throw new Error(`unknown change ${c} (one of ${CHANGE_KINDS.join(', ')})`);
+  for (const c of changes)
+    if (!CHANGE_KINDS.includes(c)) throw new Error(`unknown change ${c} (one of ${CHANGE_KINDS.join(', ')})`);
   const feed = (v.feed ?? 'file') as FeedKind;
   const meshes = list(v.meshes, quick ? [1000] : [100, 1000]);
   if (feed !== 'file' && feed !== 'fake-polaris') throw new Error(`unknown feed ${feed}`);

@@ -30,12 +30,20 @@ export interface HotSpot {
 function label(n: ProfileNode, root: string): { fn: string; where: string } {
   const url = n.callFrame.url.replace(/^file:\/\//, '');
   // Line numbers are left out: under tsx they are positions in the transformed code.
-  const where = url ? (url.startsWith(root) ? relative(root, url) : url.replace(/.*node_modules\//, 'node_modules/')) : '(native)';
+  const where = url
+    ? url.startsWith(root)
+      ? relative(root, url)
+      : url.replace(/.*node_modules\//, 'node_modules/')
+    : '(native)';
   return { fn: n.callFrame.functionName || '(anonymous)', where };
 }
 
 /** hotSpots lists the top `limit` functions by self time (idle and GC excluded from the total). */
-export function hotSpots(file: string, root: string, limit = 15): { sampledMs: number; busyMs: number; gcMs: number; top: HotSpot[] } {
+export function hotSpots(
+  file: string,
+  root: string,
+  limit = 15,
+): { sampledMs: number; busyMs: number; gcMs: number; top: HotSpot[] } {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();

@@ -31,5 +31,8 @@ export function summarize(values: readonly number[]): Summary {
 
 /** median of a list (NaN when empty). */
 export function median(values: readonly number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }

@@ -1,11 +1,21 @@
 // Plain-text tables for stdout.
 
 /** table renders rows under a header, columns padded to their widest cell (numbers right-aligned). */
-export function table(title: string, header: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
+export function table(
+  title: string,
+  header: readonly string[],
+  rows: ReadonlyArray<ReadonlyArray<string | number>>,
+): string {
   const cells = rows.map((r) => r.map((c) => String(c)));
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
-  const numeric = header.map((_, i) => cells.length > 0 && cells.every((r) => /^[-+]?[\d.,]+(%|x|×)?$|^n\/a$|^-$/.test(r[i] ?? '')));
-  const line = (r: readonly string[]) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const numeric = header.map(
+    (_, i) => cells.length > 0 && cells.every((r) => /^[-+]?[\d.,]+(%|x|×)?$|^n\/a$|^-$/.test(r[i] ?? '')),
+  );
+  const line = (r: readonly string[]) =>
+    r
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [`\n${title}`, line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 

@@ -27,6 +27,9 @@ export interface MemoryMessage {
   readonly arrayBuffers: number;
 }
 
-export type BridgeChildMessage = { op: 'ready'; xdsPort: number; adminPort: number; probed: string[] } | ProbeEvent | MemoryMessage;
+export type BridgeChildMessage =
+  | { op: 'ready'; xdsPort: number; adminPort: number; probed: string[] }
+  | ProbeEvent
+  | MemoryMessage;
 
 export type BridgeParentMessage = { op: 'memory'; gc: boolean } | { op: 'stop' };

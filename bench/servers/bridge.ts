@@ -42,14 +42,29 @@ export class Bridge {
 
   /** start forks the bridge and waits until its xDS and admin ports are bound. */
   static async start(opts: BridgeOptions, timeoutMs = 120_000): Promise<Bridge> {
-    const execArgv = ['--import', 'tsx', '--expose-gc', '--max-old-space-size=8192', ...extraNodeArgs('BENCH_BRIDGE_NODE_ARGS')];
+    const execArgv = [
+      '--import',
+      'tsx',
+      '--expose-gc',
+      '--max-old-space-size=8192',
+      ...extraNodeArgs('BENCH_BRIDGE_NODE_ARGS'),
+    ];
     if (opts.cpuProfDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir);
     const log = openSync(opts.logFile, 'a');
     const { cpuProfDir: _dir, logFile: _log, ...main } = opts;
-    const child = track(fork(MAIN, [JSON.stringify(main)], { execArgv, env: { ...process.env, ...imageMallocEnv() }, stdio: ['ignore', log, log, 'ipc'] }));
+    const child = track(
+      fork(MAIN, [JSON.stringify(main)], {
+        execArgv,
+        env: { ...process.env, ...imageMallocEnv() },
+        stdio: ['ignore', log, log, 'ipc'],
+      }),
+    );
     closeSync(log);
     const ready = await new Promise<Extract<BridgeChildMessage, { op: 'ready' }>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`bridge did not start within ${timeoutMs} ms; see ${opts.logFile}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`bridge did not start within ${timeoutMs} ms; see ${opts.logFile}`)),
+        timeoutMs,
+      );
       child.on('message', (m: BridgeChildMessage) => {
         if (m.op !== 'ready') return;
         clearTimeout(timer);

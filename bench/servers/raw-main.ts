@@ -39,7 +39,12 @@ const claBytes = (name: string): Buffer => {
   return Buffer.concat([Buffer.from([0x0a, ...len]), Buffer.from(name)]);
 };
 const sotwMessage = padded((name) =>
-  codec.encodeSotwResponse({ version_info: 'raw-1', resources: [{ type_url: TYPE_URLS.eds, value: claBytes(name) }], type_url: TYPE_URLS.eds, nonce: 'raw-1' }),
+  codec.encodeSotwResponse({
+    version_info: 'raw-1',
+    resources: [{ type_url: TYPE_URLS.eds, value: claBytes(name) }],
+    type_url: TYPE_URLS.eds,
+    nonce: 'raw-1',
+  }),
 );
 const deltaMessage = padded((name) =>
   codec.encodeDeltaResponse({
@@ -76,11 +81,16 @@ const serve = (message: Buffer) => (call: Call) => {
   call.on('error', drop);
 };
 server.addService(
-  { StreamAggregatedResources: method('StreamAggregatedResources'), DeltaAggregatedResources: method('DeltaAggregatedResources') },
+  {
+    StreamAggregatedResources: method('StreamAggregatedResources'),
+    DeltaAggregatedResources: method('DeltaAggregatedResources'),
+  },
   { StreamAggregatedResources: serve(sotwMessage), DeltaAggregatedResources: serve(deltaMessage) },
 );
 const port = await new Promise<number>((resolve, reject) =>
-  server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+    err ? reject(err) : resolve(p),
+  ),
 );
 
 process.on('message', (raw) => {

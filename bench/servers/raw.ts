@@ -24,7 +24,13 @@ export class RawServer {
   /** start forks the server; `messageBytes` is the size of the response it fans out. */
   static async start(messageBytes = 300): Promise<RawServer> {
     // The same malloc settings as the bridge, so their memory per stream compares.
-    const child = track(fork(MAIN, [String(messageBytes)], { execArgv: ['--import', 'tsx', '--expose-gc'], env: { ...process.env, ...imageMallocEnv() }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    const child = track(
+      fork(MAIN, [String(messageBytes)], {
+        execArgv: ['--import', 'tsx', '--expose-gc'],
+        env: { ...process.env, ...imageMallocEnv() },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
+    );
     const ready = await new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('raw server did not start')), 30_000);
       child.on('message', (m: Reply) => {

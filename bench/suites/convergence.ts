@@ -50,7 +50,12 @@ export interface ChangeResult {
   /** Streams that did not get everything the change brings before the bench gave up. */
   readonly missed: number;
   /** The first few streams that did not converge: what they met, and the bridge's /debug/syncz rows for them. */
-  readonly missedStreams: ReadonlyArray<{ readonly index: number; readonly met: readonly boolean[]; readonly error?: string; readonly syncz: unknown[] }>;
+  readonly missedStreams: ReadonlyArray<{
+    readonly index: number;
+    readonly met: readonly boolean[];
+    readonly error?: string;
+    readonly syncz: unknown[];
+  }>;
   /** ms from the state entering the snapshot cache (null: the probe did not fire). */
   readonly fromCache: Summary | null;
   /** ms from the end of the debounce (the rebuild's start): the push itself. */
@@ -128,7 +133,11 @@ async function memory(bridge: Bridge): Promise<{ rssBytes: number; heapUsedBytes
 }
 
 /** missedDetail explains streams that did not converge, so a miss can be told from a slow client. */
-async function missedDetail(bridge: Bridge, change: Change, rows: readonly StreamReport[]): Promise<ChangeResult['missedStreams']> {
+async function missedDetail(
+  bridge: Bridge,
+  change: Change,
+  rows: readonly StreamReport[],
+): Promise<ChangeResult['missedStreams']> {
   if (rows.length === 0) return [];
   let syncz: unknown[] = [];
   try {
@@ -141,18 +150,32 @@ async function missedDetail(bridge: Bridge, change: Change, rows: readonly Strea
     const uuid = uuidOf(r.index);
     const mine = syncz.filter((row) => JSON.stringify(row).includes(uuid));
     if (mine.length === 0) progress(`missed stream ${r.index} (${change.kind}): no /debug/syncz row`);
-    else progress(`missed stream ${r.index} (${change.kind}): met ${JSON.stringify(r.metAt.map((m) => m !== null))}; syncz ${JSON.stringify(mine).slice(0, 2000)}`);
+    else
+      progress(
+        `missed stream ${r.index} (${change.kind}): met ${JSON.stringify(r.metAt.map((m) => m !== null))}; syncz ${JSON.stringify(mine).slice(0, 2000)}`,
+      );
     return { index: r.index, met: r.metAt.map((m) => m !== null), ...(r.error ? { error: r.error } : {}), syncz: mine };
   });
 }
 
-async function runChange(bridge: Bridge, pool: ClientPool, feed: Feed, change: Change, round: number, opts: ConvergenceOptions): Promise<ChangeResult> {
+async function runChange(
+  bridge: Bridge,
+  pool: ClientPool,
+  feed: Feed,
+  change: Change,
+  round: number,
+  opts: ConvergenceOptions,
+): Promise<ChangeResult> {
   await pool.expect(change.expect);
   const cpu0 = bridge.cpuSeconds();
   const clientCpu = () => pool.pids.reduce((n, pid) => n + cpuSeconds(pid), 0);
   const client0 = clientCpu();
   const tSource = feed.apply(change);
-  const settled = await pool.settle(tSource, { quietMs: 300, giveUpMs: opts.changeTimeoutMs, timeoutMs: opts.changeTimeoutMs * 2 });
+  const settled = await pool.settle(tSource, {
+    quietMs: 300,
+    giveUpMs: opts.changeTimeoutMs,
+    timeoutMs: opts.changeTimeoutMs * 2,
+  });
   const cache = await bridge.probeAfter('setMesh', tSource - 1, 0);
   const rebuild = cache ? await bridge.probeAfter('rebuild', cache.at, 0) : undefined;
   const tAnswer = feed.answeredAt();
@@ -192,13 +215,18 @@ async function runChange(bridge: Bridge, pool: ClientPool, feed: Feed, change: C
 }
 
 function changeLine(c: ChangeResult): string {
-  const f = (s: Summary | null) => (s ? `p50 ${s.p50.toFixed(0)} p99 ${s.p99.toFixed(0)} max ${s.max.toFixed(0)} ms` : 'n/a');
+  const f = (s: Summary | null) =>
+    s ? `p50 ${s.p50.toFixed(0)} p99 ${s.p99.toFixed(0)} max ${s.max.toFixed(0)} ms` : 'n/a';
   return `${c.kind} (${c.detail}): from cache ${f(c.fromCache)}; rebuild ${c.rebuildMs?.toFixed(0) ?? '?'} ms × ${c.groups ?? '?'} groups; ${(c.bytesPerStream.total / 1024).toFixed(1)} KB/stream; CPU bridge ${c.bridgeCpuSeconds.toFixed(1)} s, clients ${c.clientCpuSeconds.toFixed(1)} s in ${c.wallSeconds.toFixed(1)} s; ${c.concerned < c.streams ? `${c.concerned} of ${c.streams} streams concerned; ` : ''}missed ${c.missed}`;
 }
 
 /** runConvergence runs the suite for one mesh and one variant; it always stops what it started. */
 export async function runConvergence(opts: ConvergenceOptions): Promise<ConvergenceResult> {
-  let mesh: BenchMesh = generateMesh({ services: opts.services, instancesPerService: opts.instancesPerService, seed: opts.seed });
+  let mesh: BenchMesh = generateMesh({
+    services: opts.services,
+    instancesPerService: opts.instancesPerService,
+    seed: opts.seed,
+  });
   const base = {
     services: opts.services,
     instances: instanceCount(mesh),
@@ -251,7 +279,9 @@ export async function runConvergence(opts: ConvergenceOptions): Promise<Converge
         nodeEveryRequest: false,
       });
       opened = level;
-      progress(`[${label}] ${open.synced}/${specs.length} streams synced in ${(open.wallMs / 1000).toFixed(1)} s${open.failed ? `; ${open.failed} failed: ${open.errors.join('; ')}` : ''}`);
+      progress(
+        `[${label}] ${open.synced}/${specs.length} streams synced in ${(open.wallMs / 1000).toFixed(1)} s${open.failed ? `; ${open.failed} failed: ${open.errors.join('; ')}` : ''}`,
+      );
       await pool.report();
       await sleep(500);
       const mem = await memory(bridge);
@@ -271,10 +301,18 @@ export async function runConvergence(opts: ConvergenceOptions): Promise<Converge
       }
       const rep = await pool.report();
       decodeErrors.push(...rep.decodeErrors);
-      const metrics = Object.fromEntries([...(await bridge.metrics())].filter(([k]) => k.startsWith('polaris_xds_') && !k.includes('_bucket{')));
+      const metrics = Object.fromEntries(
+        [...(await bridge.metrics())].filter(([k]) => k.startsWith('polaris_xds_') && !k.includes('_bucket{')),
+      );
       levels.push({
         streams: level,
-        open: { synced: open.synced, failed: open.failed, errors: open.errors, wallMs: open.wallMs, syncMs: summarize(open.syncMs) },
+        open: {
+          synced: open.synced,
+          failed: open.failed,
+          errors: open.errors,
+          wallMs: open.wallMs,
+          syncMs: summarize(open.syncMs),
+        },
         rssBytes: mem.rssBytes,
         heapUsedBytes: mem.heapUsedBytes,
         externalBytes: mem.externalBytes,

@@ -60,8 +60,21 @@ export async function runRateLimit(requests: number): Promise<RateLimitResult> {
         name: 'bench',
         services: [{ name: 'echo', instances: [{ host: '127.0.0.1', port: upstream.port, protocol: 'http' }] }],
         ratelimits: [
-          { name: 'local', service: 'echo', type: 'LOCAL', method: { type: 'EXACT', value: '/local' }, amounts: [{ maxAmount: BIG, validDuration: '1s' }] },
-          { name: 'global', service: 'echo', type: 'GLOBAL', failover: 'FAILOVER_PASS', method: { type: 'EXACT', value: '/global' }, amounts: [{ maxAmount: BIG, validDuration: '1s' }] },
+          {
+            name: 'local',
+            service: 'echo',
+            type: 'LOCAL',
+            method: { type: 'EXACT', value: '/local' },
+            amounts: [{ maxAmount: BIG, validDuration: '1s' }],
+          },
+          {
+            name: 'global',
+            service: 'echo',
+            type: 'GLOBAL',
+            failover: 'FAILOVER_PASS',
+            method: { type: 'EXACT', value: '/global' },
+            amounts: [{ maxAmount: BIG, validDuration: '1s' }],
+          },
         ],
       },
     ],
@@ -73,14 +86,29 @@ export async function runRateLimit(requests: number): Promise<RateLimitResult> {
     stops.unshift(() => bridge.stop());
     const limiter = await startRateLimitService(bridge.xdsAddress);
     stops.unshift(() => limiter.stop());
-    const sidecar = await startSidecarEnvoy(bridge.xdsAddress, { namespace: 'bench', service: 'echo', extra: ['--ratelimit-address', limiter.grpcAddress] });
+    const sidecar = await startSidecarEnvoy(bridge.xdsAddress, {
+      namespace: 'bench',
+      service: 'echo',
+      extra: ['--ratelimit-address', limiter.grpcAddress],
+    });
     stops.unshift(() => sidecar.envoy.stop());
-    await waitFor('the GLOBAL rule in the limiter', async () => (await limiter.limits()).includes('polaris|bench|echo.'), 30_000, 100);
-    await waitFor('both rules in Envoy', async () => {
-      const dump = await sidecar.envoy.admin('/config_dump');
-      return dump.includes('"descriptor_key": "polaris_rule"') && dump.includes('polaris_ratelimit_');
-    }, 30_000, 100);
-    const target = (p: LatencyPath): [number, string] => (p === 'direct' ? [upstream.port, '/free'] : [sidecar.inbound, p === 'noRule' ? '/free' : `/${p}`]);
+    await waitFor(
+      'the GLOBAL rule in the limiter',
+      async () => (await limiter.limits()).includes('polaris|bench|echo.'),
+      30_000,
+      100,
+    );
+    await waitFor(
+      'both rules in Envoy',
+      async () => {
+        const dump = await sidecar.envoy.admin('/config_dump');
+        return dump.includes('"descriptor_key": "polaris_rule"') && dump.includes('polaris_ratelimit_');
+      },
+      30_000,
+      100,
+    );
+    const target = (p: LatencyPath): [number, string] =>
+      p === 'direct' ? [upstream.port, '/free'] : [sidecar.inbound, p === 'noRule' ? '/free' : `/${p}`];
     const samples: Record<LatencyPath, number[]> = { direct: [], noRule: [], local: [], global: [] };
     progress(`ratelimit: ${requests} requests per path, ${PATHS.join(', ')}`);
     for (let i = 0; i < requests + 200; i++) {
@@ -94,7 +122,12 @@ export async function runRateLimit(requests: number): Promise<RateLimitResult> {
         if (i >= 200) samples[p].push(r.ms);
       }
     }
-    const latencyMs = { direct: summarize(samples.direct), noRule: summarize(samples.noRule), local: summarize(samples.local), global: summarize(samples.global) };
+    const latencyMs = {
+      direct: summarize(samples.direct),
+      noRule: summarize(samples.noRule),
+      local: summarize(samples.local),
+      global: summarize(samples.global),
+    };
     const base = latencyMs.noRule.p99;
     return {
       requestsPerPath: requests,

@@ -42,7 +42,14 @@ export type RawMode = Exclude<AdsMode, 'on-demand'>;
 export async function runRaw(
   mode: RawMode,
   levels: readonly number[],
-  opts: { workers: number; rounds: number; warmup: number; connectConcurrency: number; messageBytes: number; ackNames?: number },
+  opts: {
+    workers: number;
+    rounds: number;
+    warmup: number;
+    connectConcurrency: number;
+    messageBytes: number;
+    ackNames?: number;
+  },
 ): Promise<RawResult> {
   const raw = await RawServer.start(opts.messageBytes);
   const ackNames = mode === 'sotw' ? (opts.ackNames ?? 0) : 0;
@@ -55,13 +62,18 @@ export async function runRaw(
     pool = await ClientPool.start(opts.workers);
     let opened = 0;
     for (const level of levels) {
-      await pool.open(raw.address, mode === 'sotw' ? 'raw-sotw' : 'raw-delta', sidecarSpecs('bench', ['raw'], opened, level), {
-        concurrency: opts.connectConcurrency,
-        timeoutMs: 300_000,
-        sentinel: false,
-        nodeEveryRequest: false,
-        rawAckNames: ackNames,
-      });
+      await pool.open(
+        raw.address,
+        mode === 'sotw' ? 'raw-sotw' : 'raw-delta',
+        sidecarSpecs('bench', ['raw'], opened, level),
+        {
+          concurrency: opts.connectConcurrency,
+          timeoutMs: 300_000,
+          sentinel: false,
+          nodeEveryRequest: false,
+          rawAckNames: ackNames,
+        },
+      );
       opened = level;
       const deadline = nowMs() + 60_000;
       let connected = await raw.streams();
@@ -105,7 +117,9 @@ export async function runRaw(
         serverCpuMsPerFanout: cpuMs,
       };
       out.push(lvl);
-      progress(`[raw ${mode} ${raw.messageBytes[mode]} B${ackNames ? `, ACKs naming ${ackNames}` : ''}] ${level} streams: p50 ${lvl.p50.toFixed(0)} p99 ${lvl.p99.toFixed(0)} max ${lvl.max.toFixed(0)} ms; ${lvl.rssKBPerStream.toFixed(1)} KB RSS/stream`);
+      progress(
+        `[raw ${mode} ${raw.messageBytes[mode]} B${ackNames ? `, ACKs naming ${ackNames}` : ''}] ${level} streams: p50 ${lvl.p50.toFixed(0)} p99 ${lvl.p99.toFixed(0)} max ${lvl.max.toFixed(0)} ms; ${lvl.rssKBPerStream.toFixed(1)} KB RSS/stream`,
+      );
     }
     return { mode, messageBytes: raw.messageBytes[mode], ackNames, levels: out };
   } catch (err) {

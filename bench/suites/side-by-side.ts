@@ -108,7 +108,10 @@ export async function runPhase(opts: PhaseOptions): Promise<PhaseResult> {
     let target = opts.polaris.xdsAddress;
     let serverPid = opts.polaris.pid();
     if (opts.server === 'polaris-xds') {
-      bridge = await Bridge.start({ polaris: opts.polaris.grpcAddress, logFile: join(opts.workDir, 'bridge-side-by-side.log') });
+      bridge = await Bridge.start({
+        polaris: opts.polaris.grpcAddress,
+        logFile: join(opts.workDir, 'bridge-side-by-side.log'),
+      });
       await bridge.waitReady(300_000);
       target = bridge.xdsAddress;
       serverPid = bridge.pid;
@@ -117,9 +120,21 @@ export async function runPhase(opts: PhaseOptions): Promise<PhaseResult> {
     pool = await ClientPool.start(opts.workers);
     const phaseStart = nowMs();
     const cpuStart = cpuSeconds(serverPid);
-    const specs = sidecarSpecs(opts.mesh.namespace, opts.mesh.services.map((s) => s.name), 0, opts.streams);
-    const open = await pool.open(target, opts.mode, specs, { concurrency: 200, timeoutMs: opts.syncTimeoutMs, sentinel: true, nodeEveryRequest: true });
-    progress(`${label} ${open.synced}/${opts.streams} streams synced in ${(open.wallMs / 1000).toFixed(1)} s${open.failed ? `; ${open.failed} not synced: ${open.errors.join('; ') || 'no error, some type never arrived'}` : ''}`);
+    const specs = sidecarSpecs(
+      opts.mesh.namespace,
+      opts.mesh.services.map((s) => s.name),
+      0,
+      opts.streams,
+    );
+    const open = await pool.open(target, opts.mode, specs, {
+      concurrency: 200,
+      timeoutMs: opts.syncTimeoutMs,
+      sentinel: true,
+      nodeEveryRequest: true,
+    });
+    progress(
+      `${label} ${open.synced}/${opts.streams} streams synced in ${(open.wallMs / 1000).toFixed(1)} s${open.failed ? `; ${open.failed} not synced: ${open.errors.join('; ') || 'no error, some type never arrived'}` : ''}`,
+    );
     await pool.report();
     const results: RegistrationResult[] = [];
     const pooled: number[] = [];
@@ -143,11 +158,22 @@ export async function runPhase(opts: PhaseOptions): Promise<PhaseResult> {
       const rep = await pool.report();
       const lat = rep.streams.flatMap((s) => (s.metAt[0] == null ? [] : [s.metAt[0] - t0]));
       pooled.push(...lat);
-      const bytes = rep.streams.reduce((n, s) => n + s.bytes.cds + s.bytes.eds + s.bytes.lds + s.bytes.rds + s.bytes.other, 0) / Math.max(1, rep.streams.length);
-      for (const s of rep.streams) for (const k of Object.keys(byType) as Array<keyof ByType>) byType[k] += s.bytes[k] / rep.streams.length / opts.registrations.length;
-      const r: RegistrationResult = { ...reg, latency: summarize(lat), missed: rep.streams.length - lat.length, bytesPerStream: bytes };
+      const bytes =
+        rep.streams.reduce((n, s) => n + s.bytes.cds + s.bytes.eds + s.bytes.lds + s.bytes.rds + s.bytes.other, 0) /
+        Math.max(1, rep.streams.length);
+      for (const s of rep.streams)
+        for (const k of Object.keys(byType) as Array<keyof ByType>)
+          byType[k] += s.bytes[k] / rep.streams.length / opts.registrations.length;
+      const r: RegistrationResult = {
+        ...reg,
+        latency: summarize(lat),
+        missed: rep.streams.length - lat.length,
+        bytesPerStream: bytes,
+      };
       results.push(r);
-      progress(`${label} +${reg.host} → ${reg.service}: p50 ${r.latency.p50.toFixed(0)} p99 ${r.latency.p99.toFixed(0)} ms, ${(bytes / 1024).toFixed(1)} KB/stream, missed ${r.missed}`);
+      progress(
+        `${label} +${reg.host} → ${reg.service}: p50 ${r.latency.p50.toFixed(0)} p99 ${r.latency.p99.toFixed(0)} ms, ${(bytes / 1024).toFixed(1)} KB/stream, missed ${r.missed}`,
+      );
     }
     const minutes = (nowMs() - phaseStart) / 60_000;
     const n = Math.max(1, opts.registrations.length);
@@ -178,11 +204,26 @@ export async function runPhase(opts: PhaseOptions): Promise<PhaseResult> {
 }
 
 /** probeSotw opens a few SotW streams on Polaris's xDS port and says whether they got every type. */
-export async function probeSotw(polaris: BenchPolaris, mesh: BenchMesh, workers: number, timeoutMs: number): Promise<{ synced: number; of: number; missing: Record<string, number> }> {
+export async function probeSotw(
+  polaris: BenchPolaris,
+  mesh: BenchMesh,
+  workers: number,
+  timeoutMs: number,
+): Promise<{ synced: number; of: number; missing: Record<string, number> }> {
   const pool = await ClientPool.start(Math.min(workers, 1));
   try {
-    const specs = sidecarSpecs(mesh.namespace, mesh.services.map((s) => s.name), 0, 3);
-    const open = await pool.open(polaris.xdsAddress, 'sotw', specs, { concurrency: 3, timeoutMs, sentinel: false, nodeEveryRequest: true });
+    const specs = sidecarSpecs(
+      mesh.namespace,
+      mesh.services.map((s) => s.name),
+      0,
+      3,
+    );
+    const open = await pool.open(polaris.xdsAddress, 'sotw', specs, {
+      concurrency: 3,
+      timeoutMs,
+      sentinel: false,
+      nodeEveryRequest: true,
+    });
     return { synced: open.synced, of: specs.length, missing: open.missing };
   } finally {
     await pool.close();

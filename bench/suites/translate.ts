@@ -55,7 +55,10 @@ function flipOne(mesh: MeshState, key: string): MeshState {
 }
 
 /** runTranslate measures one mesh size. */
-export function runTranslate(spec: MeshSpec, opts: { runs: number; changes: number; groups: number; parseFile: boolean }): TranslateResult {
+export function runTranslate(
+  spec: MeshSpec,
+  opts: { runs: number; changes: number; groups: number; parseFile: boolean },
+): TranslateResult {
   const bench = generateMesh(spec);
   const names = bench.services.map((s) => s.name);
   let t = nowMs();

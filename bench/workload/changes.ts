@@ -38,7 +38,14 @@ export interface Change {
 export function onDemandExpectations(change: Change, namespace: string): Expectation[] {
   if (change.kind === 'service-add') return [];
   return change.expect.map((e) =>
-    e.type === 'rds' ? { type: 'vhds', name: `${OUTBOUND_ROUTES}/${change.service}.${namespace}`, needle: e.needle, service: change.service } : { ...e, service: change.service },
+    e.type === 'rds'
+      ? {
+          type: 'vhds',
+          name: `${OUTBOUND_ROUTES}/${change.service}.${namespace}`,
+          needle: e.needle,
+          service: change.service,
+        }
+      : { ...e, service: change.service },
   );
 }
 
@@ -65,7 +72,10 @@ export class ChangeMaker {
   }
 
   private pick(mesh: BenchMesh, target?: string): BenchService {
-    return (target !== undefined ? mesh.services.find((s) => s.name === target) : undefined) ?? mesh.services[this.rng.int(mesh.services.length)]!;
+    return (
+      (target !== undefined ? mesh.services.find((s) => s.name === target) : undefined) ??
+      mesh.services[this.rng.int(mesh.services.length)]!
+    );
   }
 
   /** make draws a change of `kind`; `target` fixes the service it touches (a service with a rule, for rule-change). */

@@ -12,13 +12,37 @@ function inboundsOf(mesh: BenchMesh, service: string): FakeRoute[] {
   const ns = mesh.namespace;
   return [
     {
-      sources: [{ service: '*', namespace: '*', metadata: { [`$header.${CANARY_HEADER}`]: { type: 'EXACT', value: rule.headerValue } } }],
-      destinations: [{ service, namespace: ns, metadata: { version: { type: 'EXACT', value: 'v2' } }, weight: 100, priority: 0, name: `canary-${service}.r0.v2` }],
+      sources: [
+        {
+          service: '*',
+          namespace: '*',
+          metadata: { [`$header.${CANARY_HEADER}`]: { type: 'EXACT', value: rule.headerValue } },
+        },
+      ],
+      destinations: [
+        {
+          service,
+          namespace: ns,
+          metadata: { version: { type: 'EXACT', value: 'v2' } },
+          weight: 100,
+          priority: 0,
+          name: `canary-${service}.r0.v2`,
+        },
+      ],
       extendInfo: { [V2_ID]: `canary-${service}`, [V2_PRIORITY]: '0' },
     },
     {
       sources: [{ service: '*', namespace: '*' }],
-      destinations: [{ service, namespace: ns, metadata: { version: { type: 'EXACT', value: 'v1' } }, weight: 100, priority: 0, name: `default-${service}.r0.v1` }],
+      destinations: [
+        {
+          service,
+          namespace: ns,
+          metadata: { version: { type: 'EXACT', value: 'v1' } },
+          weight: 100,
+          priority: 0,
+          name: `default-${service}.r0.v1`,
+        },
+      ],
       extendInfo: { [V2_ID]: `default-${service}`, [V2_PRIORITY]: '1' },
     },
   ];

@@ -52,7 +52,14 @@ export async function fakePolarisFeed(mesh: BenchMesh): Promise<Feed> {
   fake.answer = (req: SeenRequest) => {
     const out = answer(req);
     const code = (out.code as { value?: number } | undefined)?.value;
-    if (watch && answered === undefined && code === 200000 && req.type === watch.type && (watch.type === 'SERVICES' || req.name === watch.name)) answered = nowMs();
+    if (
+      watch &&
+      answered === undefined &&
+      code === 200000 &&
+      req.type === watch.type &&
+      (watch.type === 'SERVICES' || req.name === watch.name)
+    )
+      answered = nowMs();
     return out;
   };
   return {

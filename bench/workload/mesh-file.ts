@@ -9,14 +9,24 @@ function rulesOf(r: BenchRule): unknown[] {
     {
       name: `canary-${r.service}`,
       priority: 0,
-      sources: [{ service: '*', namespace: '*', arguments: [{ type: 'HEADER', key: CANARY_HEADER, value: { type: 'EXACT', value: r.headerValue } }] }],
-      destinations: [{ service: r.service, name: 'v2', labels: { version: { type: 'EXACT', value: 'v2' } }, weight: 100 }],
+      sources: [
+        {
+          service: '*',
+          namespace: '*',
+          arguments: [{ type: 'HEADER', key: CANARY_HEADER, value: { type: 'EXACT', value: r.headerValue } }],
+        },
+      ],
+      destinations: [
+        { service: r.service, name: 'v2', labels: { version: { type: 'EXACT', value: 'v2' } }, weight: 100 },
+      ],
     },
     {
       name: `default-${r.service}`,
       priority: 1,
       sources: [{ service: '*', namespace: '*' }],
-      destinations: [{ service: r.service, name: 'v1', labels: { version: { type: 'EXACT', value: 'v1' } }, weight: 100 }],
+      destinations: [
+        { service: r.service, name: 'v1', labels: { version: { type: 'EXACT', value: 'v1' } }, weight: 100 },
+      ],
     },
   ];
 }

@@ -15,7 +15,9 @@ export interface BenchInstance {
 }
 
 /** instanceFields are the fields every form of an instance (fake Polaris, mesh file, OpenAPI) spells the same way. */
-export function instanceFields(i: BenchInstance): Pick<BenchInstance, 'host' | 'port' | 'protocol' | 'version' | 'weight' | 'healthy'> {
+export function instanceFields(
+  i: BenchInstance,
+): Pick<BenchInstance, 'host' | 'port' | 'protocol' | 'version' | 'weight' | 'healthy'> {
   return { host: i.host, port: i.port, protocol: i.protocol, version: i.version, weight: i.weight, healthy: i.healthy };
 }
 
@@ -78,7 +80,8 @@ export function makeInstance(rng: Rng, i: number, j: number, version?: string): 
 /** makeService draws a service of `n` instances in slot i; a canary service gets both versions. */
 export function makeService(rng: Rng, i: number, n: number, canary: boolean): BenchService {
   const instances: BenchInstance[] = [];
-  for (let j = 0; j < n; j++) instances.push(makeInstance(rng, i, j, canary && j === 0 ? 'v2' : canary && j === 1 ? 'v1' : undefined));
+  for (let j = 0; j < n; j++)
+    instances.push(makeInstance(rng, i, j, canary && j === 0 ? 'v2' : canary && j === 1 ? 'v1' : undefined));
   return { name: serviceName(i), instances };
 }
 

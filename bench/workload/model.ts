@@ -2,7 +2,14 @@
 // as the server adds them, and each canary pair as inbound rules of its service. Used by the
 // translator micro-bench, so its figures do not include any source's parsing.
 import { createHash } from 'node:crypto';
-import { EMPTY_RULES, meshState, type Instance, type MeshState, type RouteRule, type Service } from '../../src/model/mesh.js';
+import {
+  EMPTY_RULES,
+  meshState,
+  type Instance,
+  type MeshState,
+  type RouteRule,
+  type Service,
+} from '../../src/model/mesh.js';
 import { polarisInstanceId } from '../../src/sync/convert.js';
 import { CANARY_HEADER, type BenchMesh, type BenchRule, type BenchService } from './mesh.js';
 
@@ -13,10 +20,30 @@ function sha1(data: unknown): string {
 function inbounds(namespace: string, rule: BenchRule | undefined): RouteRule[] {
   if (!rule) return [];
   const text = (value: string) => ({ type: 'EXACT' as const, value, valueType: 'TEXT' as const });
-  const dest = (version: string) => ({ service: rule.service, namespace, labels: { version: text(version) }, priority: 0, weight: 100, isolate: false, name: version });
+  const dest = (version: string) => ({
+    service: rule.service,
+    namespace,
+    labels: { version: text(version) },
+    priority: 0,
+    weight: 100,
+    isolate: false,
+    name: version,
+  });
   return [
-    { id: `canary-${rule.service}#0`, name: `canary-${rule.service}.r0`, priority: 0, sources: [{ service: '*', namespace: '*', match: { [`$header.${CANARY_HEADER}`]: text(rule.headerValue) } }], destinations: [dest('v2')] },
-    { id: `default-${rule.service}#0`, name: `default-${rule.service}.r0`, priority: 1, sources: [{ service: '*', namespace: '*', match: {} }], destinations: [dest('v1')] },
+    {
+      id: `canary-${rule.service}#0`,
+      name: `canary-${rule.service}.r0`,
+      priority: 0,
+      sources: [{ service: '*', namespace: '*', match: { [`$header.${CANARY_HEADER}`]: text(rule.headerValue) } }],
+      destinations: [dest('v2')],
+    },
+    {
+      id: `default-${rule.service}#0`,
+      name: `default-${rule.service}.r0`,
+      priority: 1,
+      sources: [{ service: '*', namespace: '*', match: {} }],
+      destinations: [dest('v1')],
+    },
   ];
 }
 
@@ -39,7 +66,10 @@ export function modelService(mesh: BenchMesh, s: BenchService): Service {
       revision: sha1(i),
     }))
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const rules = inbounds(ns, mesh.rules.find((r) => r.service === s.name));
+  const rules = inbounds(
+    ns,
+    mesh.rules.find((r) => r.service === s.name),
+  );
   return {
     namespace: ns,
     name: s.name,

@@ -22,8 +22,16 @@ function apiRules(namespace: string, r: BenchRule): ApiRoutingRule[] {
       rules: [
         {
           name: 'r0',
-          sources: [{ service: '*', namespace: '*', arguments: [{ type: 'HEADER', key: CANARY_HEADER, value: text(r.headerValue) }] }],
-          destinations: [{ service: r.service, namespace, labels: { version: text('v2') }, weight: 100, priority: 0, name: 'v2' }],
+          sources: [
+            {
+              service: '*',
+              namespace: '*',
+              arguments: [{ type: 'HEADER', key: CANARY_HEADER, value: text(r.headerValue) }],
+            },
+          ],
+          destinations: [
+            { service: r.service, namespace, labels: { version: text('v2') }, weight: 100, priority: 0, name: 'v2' },
+          ],
         },
       ],
     },
@@ -35,7 +43,9 @@ function apiRules(namespace: string, r: BenchRule): ApiRoutingRule[] {
         {
           name: 'r0',
           sources: [{ service: '*', namespace: '*' }],
-          destinations: [{ service: r.service, namespace, labels: { version: text('v1') }, weight: 100, priority: 0, name: 'v1' }],
+          destinations: [
+            { service: r.service, namespace, labels: { version: text('v1') }, weight: 100, priority: 0, name: 'v1' },
+          ],
         },
       ],
     },
@@ -43,7 +53,11 @@ function apiRules(namespace: string, r: BenchRule): ApiRoutingRule[] {
 }
 
 /** loadPolaris creates the namespace, services, instances and rules of a mesh; `onProgress` gets a count now and then. */
-export async function loadPolaris(api: PolarisApi, mesh: BenchMesh, onProgress?: (done: number, total: number) => void): Promise<void> {
+export async function loadPolaris(
+  api: PolarisApi,
+  mesh: BenchMesh,
+  onProgress?: (done: number, total: number) => void,
+): Promise<void> {
   const ns = mesh.namespace;
   await api.createNamespaces([ns]);
   await api.createServices(mesh.services.map((s) => ({ namespace: ns, name: s.name })));

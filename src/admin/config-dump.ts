@@ -33,7 +33,10 @@ export function envoyConfigDump(dump: ConfigDump, extra: Record<string, unknown>
       {
         '@type': `${ADMIN}ListenersConfigDump`,
         version_info: lds.version,
-        dynamic_listeners: lds.resources.map((r) => ({ name: r.name, active_state: { version_info: r.version, listener: r.resource } })),
+        dynamic_listeners: lds.resources.map((r) => ({
+          name: r.name,
+          active_state: { version_info: r.version, listener: r.resource },
+        })),
       },
       {
         '@type': `${ADMIN}RoutesConfigDump`,

@@ -20,7 +20,10 @@ export function configSize(snapshots: Iterable<Snapshot>): Record<string, { reso
   return out;
 }
 
-/** registerConfigSize adds polaris_xds_config_bytes and polaris_xds_config_resources, read from `snapshots` at scrape time. */
+/**
+ * registerConfigSize adds polaris_xds_config_bytes and polaris_xds_config_resources, read from `snapshots` at scrape
+ * time.
+ */
 export function registerConfigSize(registry: Registry, snapshots: () => Iterable<Snapshot>): void {
   const gauge = (name: string, help: string, pick: (s: { resources: number; bytes: number }) => number) =>
     new Gauge({
@@ -32,6 +35,14 @@ export function registerConfigSize(registry: Registry, snapshots: () => Iterable
         for (const [type, size] of Object.entries(configSize(snapshots()))) this.set({ type }, pick(size));
       },
     });
-  gauge('polaris_xds_config_bytes', 'Encoded size of the largest set of a type served to one node group (sum of its resources), by type.', (s) => s.bytes);
-  gauge('polaris_xds_config_resources', 'Resources in the largest set of a type served to one node group, by type.', (s) => s.resources);
+  gauge(
+    'polaris_xds_config_bytes',
+    'Encoded size of the largest set of a type served to one node group (sum of its resources), by type.',
+    (s) => s.bytes,
+  );
+  gauge(
+    'polaris_xds_config_resources',
+    'Resources in the largest set of a type served to one node group, by type.',
+    (s) => s.resources,
+  );
 }

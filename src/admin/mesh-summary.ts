@@ -9,7 +9,15 @@ export interface MeshSummary {
     readonly name: string;
     readonly revision: string;
     readonly aliasFor?: string;
-    readonly instances: ReadonlyArray<{ host: string; port: number; weight: number; healthy: boolean; isolate: boolean; protocol: string; metadata: Readonly<Record<string, string>> }>;
+    readonly instances: ReadonlyArray<{
+      host: string;
+      port: number;
+      weight: number;
+      healthy: boolean;
+      isolate: boolean;
+      protocol: string;
+      metadata: Readonly<Record<string, string>>;
+    }>;
     readonly rules: { readonly inbounds: number; readonly outbounds: number };
   }>;
 }
@@ -24,7 +32,15 @@ export function meshSummary(mesh: MeshState | undefined): MeshSummary {
       name: s.name,
       revision: s.revision,
       ...(s.aliasFor ? { aliasFor: `${s.aliasFor.namespace}/${s.aliasFor.name}` } : {}),
-      instances: s.instances.map((i) => ({ host: i.host, port: i.port, weight: i.weight, healthy: i.healthy, isolate: i.isolate, protocol: i.protocol, metadata: i.metadata })),
+      instances: s.instances.map((i) => ({
+        host: i.host,
+        port: i.port,
+        weight: i.weight,
+        healthy: i.healthy,
+        isolate: i.isolate,
+        protocol: i.protocol,
+        metadata: i.metadata,
+      })),
       rules: { inbounds: s.routing.inbounds.length, outbounds: s.routing.outbounds.length },
     })),
   };

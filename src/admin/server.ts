@@ -20,12 +20,22 @@ export interface AdminView {
 }
 
 function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
-  const text = typeof body === 'string' ? body : JSON.stringify(body, null, 2) + '\n';
+  const text = typeof body === 'string' ? body : `${JSON.stringify(body, null, 2)}\n`;
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
   res.end(text);
 }
 
-const ROUTES = ['/healthz', '/readyz', '/metrics', '/debug/config_dump?node=ID', '/debug/syncz', '/debug/nodes', '/debug/sync', '/debug/mesh', '/debug/skipped'];
+const ROUTES = [
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/debug/config_dump?node=ID',
+  '/debug/syncz',
+  '/debug/nodes',
+  '/debug/sync',
+  '/debug/mesh',
+  '/debug/skipped',
+];
 
 async function handle(view: AdminView, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin');
@@ -43,7 +53,9 @@ async function handle(view: AdminView, req: IncomingMessage, res: ServerResponse
       const node = url.searchParams.get('node');
       if (!node) return send(res, 400, { error: 'missing ?node=ID (see /debug/nodes for connected nodes)' });
       const dump = view.configDump(node);
-      return dump === undefined ? send(res, 404, { error: `node ${node} is not connected and its id cannot be served` }) : send(res, 200, dump);
+      return dump === undefined
+        ? send(res, 404, { error: `node ${node} is not connected and its id cannot be served` })
+        : send(res, 200, dump);
     }
     case '/debug/syncz':
       return send(res, 200, view.syncz());

@@ -48,7 +48,9 @@ function serviceOf(r: StatusRow): string {
 /** CDS, EDS, LDS and RDS (the head of PUSH_ORDER) have a column even when no stream asked for them. */
 const ALWAYS_SHOWN = 4;
 
-/** onDemandOf is what an on-demand sidecar holds, `<n>vh/<n>c` (virtual hosts, clusters); `-` for a full-state client. */
+/**
+ * onDemandOf is what an on-demand sidecar holds, `<n>vh/<n>c` (virtual hosts, clusters); `-` for a full-state client.
+ */
 function onDemandOf(r: StatusRow): string {
   return r.onDemand ? `${r.onDemand.virtualHosts}vh/${r.onDemand.clusters}c` : '-';
 }
@@ -66,11 +68,30 @@ export function formatStatus(body: unknown): string {
   // only when some stream has them.
   const types = PUSH_ORDER.filter((t, i) => i < ALWAYS_SHOWN || rows.some((r) => r.types?.[t] !== undefined));
   const onDemand = rows.some((r) => r.onDemand !== undefined);
-  const header = ['NODE', 'SERVICE', 'MODE', ...types.map((t) => SHORT_NAMES[t].toUpperCase()), ...(onDemand ? ['ON-DEMAND'] : [])];
+  const header = [
+    'NODE',
+    'SERVICE',
+    'MODE',
+    ...types.map((t) => SHORT_NAMES[t].toUpperCase()),
+    ...(onDemand ? ['ON-DEMAND'] : []),
+  ];
   const table = [
     header,
-    ...rows.map((r) => [r.nodeId || '(no node yet)', serviceOf(r), r.mode ?? '', ...types.map((t) => typeState(r.types?.[t])), ...(onDemand ? [onDemandOf(r)] : [])]),
+    ...rows.map((r) => [
+      r.nodeId || '(no node yet)',
+      serviceOf(r),
+      r.mode ?? '',
+      ...types.map((t) => typeState(r.types?.[t])),
+      ...(onDemand ? [onDemandOf(r)] : []),
+    ]),
   ];
   const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-  return table.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return table
+    .map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -44,8 +44,15 @@ export function createXdsObserver(registry: Registry, now: () => number = Date.n
     registers,
     collect: (): void => held.flush(),
   });
-  const held = new HeldObservations(convergence, PUSH_ORDER.map((type) => ({ type: SHORT_NAMES[type] })));
-  const meshUpdates = new Counter({ name: 'polaris_xds_mesh_updates_total', help: 'Mesh states published by the source (Polaris or file).', registers });
+  const held = new HeldObservations(
+    convergence,
+    PUSH_ORDER.map((type) => ({ type: SHORT_NAMES[type] })),
+  );
+  const meshUpdates = new Counter({
+    name: 'polaris_xds_mesh_updates_total',
+    help: 'Mesh states published by the source (Polaris or file).',
+    registers,
+  });
   const clock = new ConvergenceClock();
   const streams = new Map<number, StreamSeen>();
 

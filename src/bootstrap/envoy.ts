@@ -53,7 +53,9 @@ function rateLimitCluster(address: string): Record<string, unknown> {
     },
     load_assignment: {
       cluster_name: RATELIMIT_SERVICE_CLUSTER,
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: rls.host, port_value: rls.port } } } }] }],
+      endpoints: [
+        { lb_endpoints: [{ endpoint: { address: { socket_address: { address: rls.host, port_value: rls.port } } } }] },
+      ],
     },
   };
 }
@@ -90,7 +92,9 @@ export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown
     upstream_connection_options: { tcp_keepalive: {} },
     load_assignment: {
       cluster_name: 'polaris_xds_server',
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: xds.host, port_value: xds.port } } } }] }],
+      endpoints: [
+        { lb_endpoints: [{ endpoint: { address: { socket_address: { address: xds.host, port_value: xds.port } } } }] },
+      ],
     },
   };
   if (o.tls) {
@@ -99,7 +103,9 @@ export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown
       common_tls_context: {
         validation_context: { trusted_ca: { filename: o.tls.ca } },
         ...(o.tls.cert && o.tls.key
-          ? { tls_certificates: [{ certificate_chain: { filename: o.tls.cert }, private_key: { filename: o.tls.key } }] }
+          ? {
+              tls_certificates: [{ certificate_chain: { filename: o.tls.cert }, private_key: { filename: o.tls.key } }],
+            }
           : {}),
         alpn_protocols: ['h2'],
       },
@@ -109,7 +115,11 @@ export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown
   }
   const node: Record<string, unknown> = { id: o.nodeId, cluster: o.service || 'polaris-xds', metadata };
   if (o.locality && (o.locality.region || o.locality.zone || o.locality.subZone)) {
-    node.locality = { region: o.locality.region ?? '', zone: o.locality.zone ?? '', sub_zone: o.locality.subZone ?? '' };
+    node.locality = {
+      region: o.locality.region ?? '',
+      zone: o.locality.zone ?? '',
+      sub_zone: o.locality.subZone ?? '',
+    };
   }
   return {
     node,
@@ -127,7 +137,12 @@ export function envoyBootstrap(o: EnvoyBootstrapOptions): Record<string, unknown
     static_resources: { clusters: o.rateLimitAddress ? [cluster, rateLimitCluster(o.rateLimitAddress)] : [cluster] },
     // Internal listeners carry service-level circuit breakers (docs/governance.md); the node says it has them.
     bootstrap_extensions: [
-      { name: 'envoy.bootstrap.internal_listener', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener' } },
+      {
+        name: 'envoy.bootstrap.internal_listener',
+        typed_config: {
+          '@type': 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener',
+        },
+      },
     ],
   };
 }

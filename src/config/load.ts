@@ -2,7 +2,7 @@
 // the key and what is allowed; the result is deep-frozen.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { PolarisXdsError } from '../errors.js';
 import { ConfigSchema, type Config } from './schema.js';
 
@@ -23,7 +23,10 @@ export const ENV: Readonly<Record<string, { path: string[]; kind: 'string' | 'li
   POLARIS_XDS_XDS_KEEPALIVE_TIME_MS: { path: ['xds', 'keepaliveTimeMs'], kind: 'int' },
   POLARIS_XDS_XDS_MAX_RESOURCE_NAMES: { path: ['xds', 'maxResourceNames'], kind: 'int' },
   POLARIS_XDS_XDS_MAX_RECEIVE_MESSAGE_BYTES: { path: ['xds', 'maxReceiveMessageBytes'], kind: 'int' },
-  POLARIS_XDS_XDS_MAX_CONCURRENT_STREAMS_PER_CONNECTION: { path: ['xds', 'maxConcurrentStreamsPerConnection'], kind: 'int' },
+  POLARIS_XDS_XDS_MAX_CONCURRENT_STREAMS_PER_CONNECTION: {
+    path: ['xds', 'maxConcurrentStreamsPerConnection'],
+    kind: 'int',
+  },
   POLARIS_XDS_XDS_MAX_PENDING_BYTES_PER_STREAM: { path: ['xds', 'maxPendingBytesPerStream'], kind: 'int' },
   POLARIS_XDS_XDS_MAX_PENDING_BYTES: { path: ['xds', 'maxPendingBytes'], kind: 'int' },
   POLARIS_XDS_XDS_MAX_STALL_MS: { path: ['xds', 'maxStallMs'], kind: 'int' },
@@ -43,10 +46,15 @@ function setPath(obj: Json, path: readonly string[], value: unknown): void {
 }
 
 function readValue(kind: 'string' | 'list' | 'int', raw: string, name: string): unknown {
-  if (kind === 'list') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (kind === 'list')
+    return raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (kind === 'int') {
     const n = Number(raw);
-    if (!Number.isInteger(n)) throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [`${name}=${JSON.stringify(raw)}: expected a whole number`]);
+    if (!Number.isInteger(n))
+      throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [`${name}=${JSON.stringify(raw)}: expected a whole number`]);
     return n;
   }
   return raw;
@@ -93,7 +101,9 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
     try {
       parsed = parseYaml(text);
     } catch (err) {
-      throw new PolarisXdsError('PXDS_ERR_CONFIG_FILE', [opts.file, `not valid YAML: ${(err as Error).message}`], { cause: err });
+      throw new PolarisXdsError('PXDS_ERR_CONFIG_FILE', [opts.file, `not valid YAML: ${(err as Error).message}`], {
+        cause: err,
+      });
     }
     if (parsed !== null && parsed !== undefined) {
       if (typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -103,7 +113,9 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
     }
     const fileCheck = ConfigSchema.safeParse(raw);
     if (!fileCheck.success) {
-      throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [fileCheck.error.issues.map((i) => describeIssue(i, opts.file!)).join('; ')]);
+      throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [
+        fileCheck.error.issues.map((i) => describeIssue(i, opts.file!)).join('; '),
+      ]);
     }
   }
   const env = opts.env ?? process.env;
@@ -113,13 +125,19 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
   }
   // Kubernetes injects <SERVICE>_SERVICE_HOST / _PORT* variables for a Service named polaris-xds.
   const serviceLink = /^POLARIS_XDS_(SERVICE_HOST|SERVICE_PORT(_.*)?|PORT(_.*)?)$/;
-  for (const unknown of Object.keys(env).filter((k) => k.startsWith('POLARIS_XDS_') && !(k in ENV) && !serviceLink.test(k))) {
-    throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [`unknown environment variable ${unknown}; allowed: ${Object.keys(ENV).join(', ')}`]);
+  for (const unknown of Object.keys(env).filter(
+    (k) => k.startsWith('POLARIS_XDS_') && !(k in ENV) && !serviceLink.test(k),
+  )) {
+    throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [
+      `unknown environment variable ${unknown}; allowed: ${Object.keys(ENV).join(', ')}`,
+    ]);
   }
   for (const o of opts.overrides ?? []) setPath(raw, o.path, o.value);
   const result = ConfigSchema.safeParse(raw);
   if (!result.success) {
-    throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [result.error.issues.map((i) => describeIssue(i, 'config', opts.overrides)).join('; ')]);
+    throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [
+      result.error.issues.map((i) => describeIssue(i, 'config', opts.overrides)).join('; '),
+    ]);
   }
   const cfg = result.data;
   if (cfg.polaris.tokenFile && !cfg.polaris.token) {
@@ -127,14 +145,25 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
     try {
       cfg.polaris.token = readFileSync(cfg.polaris.tokenFile, 'utf8').trim();
     } catch (err) {
-      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as NodeJS.ErrnoException).code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+      const why =
+        (err as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'no such file'
+          : (err as NodeJS.ErrnoException).code === 'EISDIR'
+            ? 'is a directory'
+            : (err as Error).message;
       throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [`${name}: cannot read ${cfg.polaris.tokenFile}: ${why}`]);
     }
     // An empty file is a mistake (a secret not mounted yet), not "no token": Polaris would reject every request.
-    if (cfg.polaris.token === '') throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [`${name}: ${cfg.polaris.tokenFile} is empty; put the Polaris token in it, or leave it out when Polaris's client auth is off`]);
+    if (cfg.polaris.token === '')
+      throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [
+        `${name}: ${cfg.polaris.tokenFile} is empty; put the Polaris token in it, or leave it out when Polaris's ` +
+          `client auth is off`,
+      ]);
   }
   if (cfg.polaris.addresses.length > 0 && cfg.file) {
-    throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', ['polaris.addresses and file are both set; choose one source (--polaris or --file)']);
+    throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [
+      'polaris.addresses and file are both set; choose one source (--polaris or --file)',
+    ]);
   }
   return deepFreeze(cfg);
 }

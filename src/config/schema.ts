@@ -56,7 +56,11 @@ export const ConfigSchema = z
         /** Longest resource name a request may carry, in characters. */
         maxNameLength: z.number().int().positive().default(LIMITS.maxNameLength),
         /** Largest request message accepted (grpc-js refuses larger ones before decoding). */
-        maxReceiveMessageBytes: z.number().int().min(1024).default(4 * MiB),
+        maxReceiveMessageBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(4 * MiB),
         /** HTTP/2 streams one client connection may open at once (Envoy uses one per connection for ADS). */
         maxConcurrentStreamsPerConnection: z.number().int().positive().default(16),
         /** 0 disables; otherwise connections with no open stream for this long are closed. */

@@ -16,7 +16,10 @@ export interface ErrorCondition {
 
 export type TriggerType = 'UNKNOWN' | 'ERROR_RATE' | 'CONSECUTIVE_ERROR';
 
-/** TriggerCondition opens the circuit: `errorCount` consecutive errors, or `errorPercent` % errors over at least `minimumRequest` calls within `intervalSeconds`. */
+/**
+ * TriggerCondition opens the circuit: `errorCount` consecutive errors, or `errorPercent` % errors over at least
+ * `minimumRequest` calls within `intervalSeconds`.
+ */
 export interface TriggerCondition {
   readonly triggerType: TriggerType;
   readonly errorCount: number;

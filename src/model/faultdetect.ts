@@ -28,7 +28,12 @@ export interface FaultDetectRule {
   /** 0 means each instance's own port. */
   readonly port: number;
   readonly protocol: FaultDetectProtocol;
-  readonly http: { readonly method: string; readonly url: string; readonly headers: readonly FaultDetectHeader[]; readonly body: string };
+  readonly http: {
+    readonly method: string;
+    readonly url: string;
+    readonly headers: readonly FaultDetectHeader[];
+    readonly body: string;
+  };
   /** Hex-encoded payloads: `send`, and the answers that count as healthy. */
   readonly tcp: { readonly send: string; readonly receive: readonly string[] };
   readonly udp: { readonly send: string; readonly receive: readonly string[] };

@@ -91,7 +91,9 @@ export interface Routing {
   readonly revision: string;
 }
 
-/** RuleSet is one kind of governance rule of a service, as its callee: the rules in Polaris's order and their revision. */
+/**
+ * RuleSet is one kind of governance rule of a service, as its callee: the rules in Polaris's order and their revision.
+ */
 export interface RuleSet<T> {
   readonly rules: readonly T[];
   readonly revision: string;
@@ -145,7 +147,9 @@ export const EMPTY_RULES: RuleSet<never> = Object.freeze({ rules: Object.freeze(
 
 /** meshState builds a MeshState whose map iterates in sorted key order. */
 export function meshState(services: Iterable<Service>, origin: string): MeshState {
-  const sorted = [...services].sort((a, b) => compareKeys(serviceKey(a.namespace, a.name), serviceKey(b.namespace, b.name)));
+  const sorted = [...services].sort((a, b) =>
+    compareKeys(serviceKey(a.namespace, a.name), serviceKey(b.namespace, b.name)),
+  );
   return { services: new Map(sorted.map((s) => [serviceKey(s.namespace, s.name), s])), origin };
 }
 

@@ -9,7 +9,14 @@ export type RateLimitType = 'GLOBAL' | 'LOCAL';
 export type RateLimitAmountMode = 'GLOBAL_TOTAL' | 'SHARE_EQUALLY';
 /** What a GLOBAL rule does when its limiter is unreachable. */
 export type RateLimitFailover = 'FAILOVER_LOCAL' | 'FAILOVER_PASS';
-export type RateLimitArgumentType = 'CUSTOM' | 'METHOD' | 'HEADER' | 'QUERY' | 'CALLER_SERVICE' | 'CALLER_IP' | 'CALLER_METADATA';
+export type RateLimitArgumentType =
+  | 'CUSTOM'
+  | 'METHOD'
+  | 'HEADER'
+  | 'QUERY'
+  | 'CALLER_SERVICE'
+  | 'CALLER_IP'
+  | 'CALLER_METADATA';
 
 /** Duration is a protobuf Duration: whole seconds plus nanoseconds. */
 export interface Duration {

@@ -65,7 +65,11 @@ export class MeshCache {
   applyServices(key: DiscoverKey, resp: DiscoverResponse): ApplyResult {
     const id = keyId(key);
     const entries = convertServiceList(resp.services);
-    const next = new Map(entries.filter((e) => key.namespace === '' || e.namespace === key.namespace).map((e) => [serviceKey(e.namespace, e.name), e]));
+    const next = new Map(
+      entries
+        .filter((e) => key.namespace === '' || e.namespace === key.namespace)
+        .map((e) => [serviceKey(e.namespace, e.name), e]),
+    );
     this.revisions.set(id, next.size === 0 ? '' : (resp.service?.revision ?? ''));
     const prev = this.lists.get(id) ?? new Map<string, ServiceEntry>();
     this.lists.set(id, next);
@@ -133,7 +137,8 @@ export class MeshCache {
   /** pending lists the services still missing a first answer of some kind. */
   pending(): ServiceRef[] {
     const out: ServiceRef[] = [];
-    for (const slot of this.slots.values()) if (!answered(slot)) out.push({ namespace: slot.entry.namespace, name: slot.entry.name });
+    for (const slot of this.slots.values())
+      if (!answered(slot)) out.push({ namespace: slot.entry.namespace, name: slot.entry.name });
     return out;
   }
 

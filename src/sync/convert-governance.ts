@@ -2,7 +2,10 @@
 // into the mesh model, field by field. Like convert.ts: no I/O; a rule that cannot be read (an
 // enum value this build does not know, a missing id) is left out as a SkippedItem whose reason
 // starts with the path of the field. Whether Envoy can enforce a rule is the translator's call.
-import type { CircuitBreaker as PCircuitBreaker, CircuitBreakerRule as PCircuitBreakerRule } from '../gen/v1/circuitbreaker.js';
+import type {
+  CircuitBreaker as PCircuitBreaker,
+  CircuitBreakerRule as PCircuitBreakerRule,
+} from '../gen/v1/circuitbreaker.js';
 import type { FaultDetector as PFaultDetector, FaultDetectRule as PFaultDetectRule } from '../gen/v1/fault_detector.js';
 import type { Duration as PDuration } from '../gen/google/protobuf/duration.js';
 import type { MatchString as PMatchString } from '../gen/v1/model.js';
@@ -10,7 +13,15 @@ import type { RateLimit as PRateLimit, Rule as PRateLimitRule } from '../gen/v1/
 import type { CircuitBreakerLevel, CircuitBreakerRule, ErrorInputType, TriggerType } from '../model/circuitbreaker.js';
 import type { FaultDetectProtocol, FaultDetectRule } from '../model/faultdetect.js';
 import { compareKeys, serviceKey, type MatchString, type RuleSet } from '../model/mesh.js';
-import type { Duration, RateLimitAmountMode, RateLimitArgumentType, RateLimitFailover, RateLimitResource, RateLimitRule, RateLimitType } from '../model/ratelimit.js';
+import type {
+  Duration,
+  RateLimitAmountMode,
+  RateLimitArgumentType,
+  RateLimitFailover,
+  RateLimitResource,
+  RateLimitRule,
+  RateLimitType,
+} from '../model/ratelimit.js';
 import { Malformed, matchMap, matchString, type SkippedItem, type SkippedKind } from './convert.js';
 
 /** enumName reads a proto enum number as its name, or throws Malformed naming the field. */
@@ -28,7 +39,15 @@ const RESOURCES: readonly RateLimitResource[] = ['QPS', 'CONCURRENCY'];
 const RATE_LIMIT_TYPES: readonly RateLimitType[] = ['GLOBAL', 'LOCAL'];
 const AMOUNT_MODES: readonly RateLimitAmountMode[] = ['GLOBAL_TOTAL', 'SHARE_EQUALLY'];
 const FAILOVERS: readonly RateLimitFailover[] = ['FAILOVER_LOCAL', 'FAILOVER_PASS'];
-const ARGUMENT_TYPES: readonly RateLimitArgumentType[] = ['CUSTOM', 'METHOD', 'HEADER', 'QUERY', 'CALLER_SERVICE', 'CALLER_IP', 'CALLER_METADATA'];
+const ARGUMENT_TYPES: readonly RateLimitArgumentType[] = [
+  'CUSTOM',
+  'METHOD',
+  'HEADER',
+  'QUERY',
+  'CALLER_SERVICE',
+  'CALLER_IP',
+  'CALLER_METADATA',
+];
 
 /** optionalMatch converts a MatchString that may be absent (absent = any). */
 function optionalMatch(m: PMatchString | undefined, path: string): MatchString | undefined {
@@ -95,7 +114,10 @@ function circuitBreakerRule(p: PCircuitBreakerRule, path: string): CircuitBreake
       minimumRequest: t.minimumRequest,
     })),
     maxEjectionPercent: p.maxEjectionPercent,
-    recover: { sleepWindowSeconds: p.recoverCondition?.sleepWindow ?? 0, consecutiveSuccess: p.recoverCondition?.consecutiveSuccess ?? 0 },
+    recover: {
+      sleepWindowSeconds: p.recoverCondition?.sleepWindow ?? 0,
+      consecutiveSuccess: p.recoverCondition?.consecutiveSuccess ?? 0,
+    },
     faultDetectEnabled: p.faultDetectConfig?.enable ?? false,
     fallback: {
       enable: fallback?.enable ?? false,
@@ -111,8 +133,20 @@ function byId<T extends { readonly id: string }>(a: T, b: T): number {
 }
 
 /** convertCircuitBreakers turns a CIRCUIT_BREAKER payload into the service's rule set, ordered by id. */
-export function convertCircuitBreakers(namespace: string, service: string, cb: PCircuitBreaker | undefined, revision: string): { value: RuleSet<CircuitBreakerRule>; skipped: SkippedItem[] } {
-  const { rules, skipped } = convertRules(serviceKey(namespace, service), 'circuit-breaker', cb?.rules ?? [], (p, i) => p.id || p.name || `rules[${i}]`, circuitBreakerRule, byId);
+export function convertCircuitBreakers(
+  namespace: string,
+  service: string,
+  cb: PCircuitBreaker | undefined,
+  revision: string,
+): { value: RuleSet<CircuitBreakerRule>; skipped: SkippedItem[] } {
+  const { rules, skipped } = convertRules(
+    serviceKey(namespace, service),
+    'circuit-breaker',
+    cb?.rules ?? [],
+    (p, i) => p.id || p.name || `rules[${i}]`,
+    circuitBreakerRule,
+    byId,
+  );
   return { value: { rules, revision }, skipped };
 }
 
@@ -126,7 +160,11 @@ function faultDetectRule(p: PFaultDetectRule, path: string): FaultDetectRule {
     ctime: p.ctime,
     mtime: p.mtime,
     description: p.description,
-    target: { service: t?.service ?? '', namespace: t?.namespace ?? '', ...(t?.method ? { method: matchString(t.method, `${path}.target_service.method`) } : {}) },
+    target: {
+      service: t?.service ?? '',
+      namespace: t?.namespace ?? '',
+      ...(t?.method ? { method: matchString(t.method, `${path}.target_service.method`) } : {}),
+    },
     intervalSeconds: p.interval,
     timeoutMs: p.timeout,
     port: p.port,
@@ -143,8 +181,20 @@ function faultDetectRule(p: PFaultDetectRule, path: string): FaultDetectRule {
 }
 
 /** convertFaultDetectors turns a FAULT_DETECTOR payload into the service's rule set, ordered by id. */
-export function convertFaultDetectors(namespace: string, service: string, fd: PFaultDetector | undefined, revision: string): { value: RuleSet<FaultDetectRule>; skipped: SkippedItem[] } {
-  const { rules, skipped } = convertRules(serviceKey(namespace, service), 'fault-detector', fd?.rules ?? [], (p, i) => p.id || p.name || `rules[${i}]`, faultDetectRule, byId);
+export function convertFaultDetectors(
+  namespace: string,
+  service: string,
+  fd: PFaultDetector | undefined,
+  revision: string,
+): { value: RuleSet<FaultDetectRule>; skipped: SkippedItem[] } {
+  const { rules, skipped } = convertRules(
+    serviceKey(namespace, service),
+    'fault-detector',
+    fd?.rules ?? [],
+    (p, i) => p.id || p.name || `rules[${i}]`,
+    faultDetectRule,
+    byId,
+  );
   return { value: { rules, revision }, skipped };
 }
 
@@ -179,16 +229,29 @@ function rateLimitRule(p: PRateLimitRule, path: string): RateLimitRule {
     failover: enumName(FAILOVERS, p.failover, `${path}.failover`),
     cluster: { service: p.cluster?.service ?? '', namespace: p.cluster?.namespace ?? '' },
     ...(p.method ? { method: optionalMatch(p.method, `${path}.method`) } : {}),
-    arguments: p.arguments.map((a, j) => ({ type: enumName(ARGUMENT_TYPES, a.type, `${path}.arguments[${j}].type`), key: a.key, value: matchString(a.value, `${path}.arguments[${j}].value`) })),
+    arguments: p.arguments.map((a, j) => ({
+      type: enumName(ARGUMENT_TYPES, a.type, `${path}.arguments[${j}].type`),
+      key: a.key,
+      value: matchString(a.value, `${path}.arguments[${j}].value`),
+    })),
     maxQueueDelaySeconds: p.maxQueueDelay ?? 0,
     concurrencyMaxAmount: p.concurrencyAmount?.maxAmount ?? 0,
     customResponseBody: p.customResponse?.body ?? '',
-    metadata: Object.fromEntries(Object.keys(p.metadata).sort(compareKeys).map((k) => [k, p.metadata[k]!])),
+    metadata: Object.fromEntries(
+      Object.keys(p.metadata)
+        .sort(compareKeys)
+        .map((k) => [k, p.metadata[k]!]),
+    ),
   };
 }
 
 /** convertRateLimits turns a RATE_LIMIT payload into the service's rule set, ordered by priority, then id. */
-export function convertRateLimits(namespace: string, service: string, rl: PRateLimit | undefined, revision: string): { value: RuleSet<RateLimitRule>; skipped: SkippedItem[] } {
+export function convertRateLimits(
+  namespace: string,
+  service: string,
+  rl: PRateLimit | undefined,
+  revision: string,
+): { value: RuleSet<RateLimitRule>; skipped: SkippedItem[] } {
   const { rules, skipped } = convertRules(
     serviceKey(namespace, service),
     'rate-limit',

@@ -3,7 +3,12 @@
 // path of the offending field, and the caller logs and counts it.
 import { createHash } from 'node:crypto';
 import type { MatchString as PMatchString } from '../gen/v1/model.js';
-import type { Destination as PDestination, Route as PRoute, Routing as PRouting, Source as PSource } from '../gen/v1/routing.js';
+import type {
+  Destination as PDestination,
+  Route as PRoute,
+  Routing as PRouting,
+  Source as PSource,
+} from '../gen/v1/routing.js';
 import type { Instance as PInstance, Service as PService } from '../gen/v1/service.js';
 import {
   compareKeys,
@@ -65,7 +70,11 @@ export function convertServiceList(services: readonly PService[]): ServiceEntry[
  * take Polaris's defaults (weight 100, healthy true, isolate false); an instance without host or
  * port is skipped.
  */
-export function convertInstances(namespace: string, service: string, instances: readonly PInstance[]): { instances: Instance[]; skipped: SkippedItem[] } {
+export function convertInstances(
+  namespace: string,
+  service: string,
+  instances: readonly PInstance[],
+): { instances: Instance[]; skipped: SkippedItem[] } {
   const key = serviceKey(namespace, service);
   const skipped: SkippedItem[] = [];
   const byId = new Map<string, Instance>();
@@ -156,7 +165,13 @@ interface Keyed {
   readonly v2id: string;
 }
 
-function convertRoutes(routes: readonly PRoute[], dir: 'inbounds' | 'outbounds', owner: string, ownerNamespace: string, skipped: SkippedItem[]): RouteRule[] {
+function convertRoutes(
+  routes: readonly PRoute[],
+  dir: 'inbounds' | 'outbounds',
+  owner: string,
+  ownerNamespace: string,
+  skipped: SkippedItem[],
+): RouteRule[] {
   const subIndex = new Map<string, number>();
   const keyed: Keyed[] = [];
   routes.forEach((route, i) => {
@@ -175,11 +190,14 @@ function convertRoutes(routes: readonly PRoute[], dir: 'inbounds' | 'outbounds',
       const rawPriority = route.extendInfo[V2_PRIORITY_KEY];
       let priority = 0;
       if (rawPriority !== undefined) {
-        if (!/^\d+$/.test(rawPriority)) throw new Malformed(`${path}.extendInfo.${V2_PRIORITY_KEY}: ${JSON.stringify(rawPriority)} is not a number`);
+        if (!/^\d+$/.test(rawPriority))
+          throw new Malformed(`${path}.extendInfo.${V2_PRIORITY_KEY}: ${JSON.stringify(rawPriority)} is not a number`);
         priority = Number(rawPriority);
       }
       const sources = route.sources.map((s, j) => source(s, `${path}.sources[${j}]`));
-      const destinations = route.destinations.map((d, j) => destination(d, `${path}.destinations[${j}]`, ownerNamespace));
+      const destinations = route.destinations.map((d, j) =>
+        destination(d, `${path}.destinations[${j}]`, ownerNamespace),
+      );
       if (destinations.length === 0) throw new Malformed(`${path}.destinations: empty`);
       keyed.push({ rule: { id, name, priority, sources, destinations }, v2id });
     } catch (err) {
@@ -196,7 +214,12 @@ function convertRoutes(routes: readonly PRoute[], dir: 'inbounds' | 'outbounds',
 }
 
 /** convertRouting turns a ROUTING payload (the server's v1 view of v2 rules) into model Routing. */
-export function convertRouting(namespace: string, service: string, routing: PRouting | undefined, revision: string): { routing: Routing; skipped: SkippedItem[] } {
+export function convertRouting(
+  namespace: string,
+  service: string,
+  routing: PRouting | undefined,
+  revision: string,
+): { routing: Routing; skipped: SkippedItem[] } {
   const owner = serviceKey(namespace, service);
   const skipped: SkippedItem[] = [];
   const inbounds = convertRoutes(routing?.inbounds ?? [], 'inbounds', owner, namespace, skipped);

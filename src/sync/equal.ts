@@ -1,7 +1,9 @@
 // Structural equality for plain model data, so an answer that changed only its revision does not
 // produce a new Service object (and so no push).
 
-/** sameData reports whether two plain-data values (objects, arrays, primitives) are equal; object key order is ignored. */
+/**
+ * sameData reports whether two plain-data values (objects, arrays, primitives) are equal; object key order is ignored.
+ */
 export function sameData(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;

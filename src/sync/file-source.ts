@@ -54,7 +54,9 @@ function parseDocument(text: string): unknown {
 function yamlProblem(err: unknown): string {
   const pos = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
   // The parser's message ends with " at line L, column C:" and a quote of the source on the next lines.
-  const what = String((err as Error).message).split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  const what = String((err as Error).message)
+    .split('\n')[0]!
+    .replace(/ at line \d+, column \d+:?$/, '');
   return pos ? `YAML syntax error at line ${pos.line}, column ${pos.col}: ${what}` : `YAML syntax error: ${what}`;
 }
 
@@ -72,9 +74,16 @@ function readProblem(err: unknown): string {
   }
 }
 
-/** parseMeshText turns YAML (or JSON) text into a MeshState, or throws PXDS_ERR_FILE_SOURCE listing every problem with its path. */
+/**
+ * parseMeshText turns YAML (or JSON) text into a MeshState, or throws PXDS_ERR_FILE_SOURCE listing every problem with
+ * its path.
+ */
 export function parseMeshText(text: string, label: string): MeshState {
-  if (text.trim() === '') throw new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [label, 'the file is empty; a mesh file starts with `namespaces:` (docs/mesh-file.md)']);
+  if (text.trim() === '')
+    throw new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [
+      label,
+      'the file is empty; a mesh file starts with `namespaces:` (docs/mesh-file.md)',
+    ]);
   let raw: unknown;
   try {
     raw = parseDocument(text);
@@ -86,7 +95,10 @@ export function parseMeshText(text: string, label: string): MeshState {
   return meshFromFile(checked.file);
 }
 
-/** reuseUnchanged returns `next` with every service equal to one in `prev` replaced by prev's object, or prev itself when nothing changed. */
+/**
+ * reuseUnchanged returns `next` with every service equal to one in `prev` replaced by prev's object, or prev itself
+ * when nothing changed.
+ */
 function reuseUnchanged(prev: MeshState | undefined, next: MeshState): MeshState {
   if (prev === undefined) return next;
   let changed = prev.services.size !== next.services.size;
@@ -138,12 +150,17 @@ function reuseParts(prev: Service, next: Service): Service {
     instances: prev.revision === next.revision ? prev.instances : next.instances,
     routing,
     rateLimits: prev.rateLimits.revision === next.rateLimits.revision ? prev.rateLimits : next.rateLimits,
-    circuitBreakers: prev.circuitBreakers.revision === next.circuitBreakers.revision ? prev.circuitBreakers : next.circuitBreakers,
-    faultDetectors: prev.faultDetectors.revision === next.faultDetectors.revision ? prev.faultDetectors : next.faultDetectors,
+    circuitBreakers:
+      prev.circuitBreakers.revision === next.circuitBreakers.revision ? prev.circuitBreakers : next.circuitBreakers,
+    faultDetectors:
+      prev.faultDetectors.revision === next.faultDetectors.revision ? prev.faultDetectors : next.faultDetectors,
   };
 }
 
-/** createFileSource builds the file source; start() rejects with PXDS_ERR_FILE_SOURCE when the file is missing or invalid. */
+/**
+ * createFileSource builds the file source; start() rejects with PXDS_ERR_FILE_SOURCE when the file is missing or
+ * invalid.
+ */
 export function createFileSource(opts: FileSourceOptions): FileSource {
   const path = opts.path ?? EXAMPLE_MESH_FILE;
   const label = opts.path ?? `${EXAMPLE_MESH_FILE} (embedded example)`;
@@ -176,11 +193,18 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
       if (next === publisher.current()) return false;
       loadedAt = new Date();
       publisher.publish(next);
-      logger.info({ file: path, services: next.services.size }, `mesh file ${label} reloaded: ${next.services.size} services`);
+      logger.info(
+        { file: path, services: next.services.size },
+        `mesh file ${label} reloaded: ${next.services.size} services`,
+      );
       return true;
     } catch (err) {
-      const e = err instanceof PolarisXdsError ? err : new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [label, (err as Error).message]);
-      if (e.message !== lastError) logger.error({ code: e.code, file: path }, `${e.message}; keeping the last good state`);
+      const e =
+        err instanceof PolarisXdsError
+          ? err
+          : new PolarisXdsError('PXDS_ERR_FILE_SOURCE', [label, (err as Error).message]);
+      if (e.message !== lastError)
+        logger.error({ code: e.code, file: path }, `${e.message}; keeping the last good state`);
       lastError = e.message;
       return false;
     }
@@ -194,7 +218,10 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
       lastText = text;
       loadedAt = new Date();
       publisher.publish(state!);
-      logger.info({ file: path, services: state!.services.size }, `serving mesh file ${label}: ${state!.services.size} services`);
+      logger.info(
+        { file: path, services: state!.services.size },
+        `serving mesh file ${label}: ${state!.services.size} services`,
+      );
       if (opts.watch !== false) unwatch = watchFile(path, () => void source.reload(), opts.watch ?? {});
     },
     async stop(): Promise<void> {
@@ -214,7 +241,8 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
     current: () => publisher.current(),
     subscribe: (listener) => publisher.subscribe(listener),
     status(): SourceStatus {
-      if (publisher.current() === undefined) return { ready: false, origin: 'none', reason: `mesh file ${label} not loaded yet` };
+      if (publisher.current() === undefined)
+        return { ready: false, origin: 'none', reason: `mesh file ${label} not loaded yet` };
       const base = loadedAt ? { lastSuccess: loadedAt } : {};
       const tail = lastError ? `; last re-read failed, keeping the last good state: ${lastError}` : '';
       return { ready: true, origin: 'file', reason: `serving mesh file ${label}${tail}`, ...base };

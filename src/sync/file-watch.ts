@@ -19,7 +19,9 @@ async function signature(path: string): Promise<string> {
   return signatureOf(await stat(path).catch(() => undefined));
 }
 
-/** watchFile calls `onChange` (debounced) whenever `path` may have changed; it returns a function that stops watching. */
+/**
+ * watchFile calls `onChange` (debounced) whenever `path` may have changed; it returns a function that stops watching.
+ */
 export function watchFile(path: string, onChange: () => void, opts: WatchOptions = {}): () => void {
   let debounce: NodeJS.Timeout | undefined;
   // The state the file is in when watching starts: a change made right after is a change.

@@ -7,7 +7,10 @@ export type ServiceKind = 'INSTANCE' | 'ROUTING' | 'RATE_LIMIT' | 'CIRCUIT_BREAK
 
 export type KeyType = 'SERVICES' | ServiceKind;
 
-/** DiscoverKey names one thing polled from Polaris. SERVICES keys have an empty `service`; an empty namespace there means all namespaces. */
+/**
+ * DiscoverKey names one thing polled from Polaris. SERVICES keys have an empty `service`; an empty namespace there
+ * means all namespaces.
+ */
 export interface DiscoverKey {
   readonly type: KeyType;
   readonly namespace: string;
@@ -24,7 +27,13 @@ const WIRE_TYPE: Record<KeyType, DiscoverRequest_DiscoverRequestType> = {
 };
 
 /** SERVICE_KINDS are the per-service kinds, in the order they are polled. */
-export const SERVICE_KINDS: readonly ServiceKind[] = ['INSTANCE', 'ROUTING', 'RATE_LIMIT', 'CIRCUIT_BREAKER', 'FAULT_DETECTOR'];
+export const SERVICE_KINDS: readonly ServiceKind[] = [
+  'INSTANCE',
+  'ROUTING',
+  'RATE_LIMIT',
+  'CIRCUIT_BREAKER',
+  'FAULT_DETECTOR',
+];
 
 /** keyId is the map key of a DiscoverKey: `TYPE namespace/service`. */
 export function keyId(k: DiscoverKey): string {
@@ -43,11 +52,16 @@ export function wireType(t: KeyType): DiscoverRequest_DiscoverRequestType {
 
 /** discoverRequest builds the request for a key, carrying the revision held for it. */
 export function discoverRequest(k: DiscoverKey, revision: string): DiscoverRequest {
-  return { type: WIRE_TYPE[k.type], service: { namespace: k.namespace, name: k.service, revision, metadata: {}, exportTo: [] } };
+  return {
+    type: WIRE_TYPE[k.type],
+    service: { namespace: k.namespace, name: k.service, revision, metadata: {}, exportTo: [] },
+  };
 }
 
 /** servicesKeys are the SERVICES keys for the configured namespaces (none configured = one all-namespaces key). */
 export function servicesKeys(namespaces: readonly string[]): DiscoverKey[] {
   const unique = [...new Set(namespaces)].sort();
-  return unique.length === 0 ? [{ type: 'SERVICES', namespace: '', service: '' }] : unique.map((namespace) => ({ type: 'SERVICES', namespace, service: '' }));
+  return unique.length === 0
+    ? [{ type: 'SERVICES', namespace: '', service: '' }]
+    : unique.map((namespace) => ({ type: 'SERVICES', namespace, service: '' }));
 }

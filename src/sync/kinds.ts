@@ -3,7 +3,15 @@
 // answer that changed nothing but its revision yields the same object (and so no push). Adding a
 // kind is one entry here, one field of Service, and one converter.
 import type { DiscoverResponse } from '../gen/v1/discover.js';
-import type { CircuitBreakerRule, FaultDetectRule, Instance, RateLimitRule, Routing, RuleSet, ServiceRef } from '../model/mesh.js';
+import type {
+  CircuitBreakerRule,
+  FaultDetectRule,
+  Instance,
+  RateLimitRule,
+  Routing,
+  RuleSet,
+  ServiceRef,
+} from '../model/mesh.js';
 import { aliasTarget, convertInstances, convertRouting, type SkippedItem } from './convert.js';
 import { convertCircuitBreakers, convertFaultDetectors, convertRateLimits } from './convert-governance.js';
 import { sameData } from './equal.js';
@@ -31,7 +39,10 @@ export interface KindSpec<K extends ServiceKind> {
   revision(resp: DiscoverResponse): string;
   /** convert turns a 200000 answer into model, leaving out (and listing) what it cannot read. */
   convert(ref: ServiceRef, resp: DiscoverResponse, revision: string): { value: KindValues[K]; skipped: SkippedItem[] };
-  /** merge returns `prev` when `next` holds the same data, else the value to keep (it may share unchanged parts of `prev`). */
+  /**
+   * merge returns `prev` when `next` holds the same data, else the value to keep (it may share unchanged parts of
+   * `prev`).
+   */
   merge(prev: KindValues[K] | undefined, next: KindValues[K]): KindValues[K];
 }
 
@@ -45,9 +56,13 @@ export const KINDS: { readonly [K in ServiceKind]: KindSpec<K> } = {
     revision: (resp) => resp.service?.revision ?? '',
     convert(ref, resp, revision) {
       const { instances, skipped } = convertInstances(ref.namespace, ref.name, resp.instances);
-      return { value: { list: instances, revision, aliasFor: aliasTarget(ref.namespace, ref.name, resp.aliasFor) }, skipped };
+      return {
+        value: { list: instances, revision, aliasFor: aliasTarget(ref.namespace, ref.name, resp.aliasFor) },
+        skipped,
+      };
     },
-    merge: (prev, next) => (prev !== undefined && sameData(prev.list, next.list) && sameData(prev.aliasFor, next.aliasFor) ? prev : next),
+    merge: (prev, next) =>
+      prev !== undefined && sameData(prev.list, next.list) && sameData(prev.aliasFor, next.aliasFor) ? prev : next,
   },
   ROUTING: {
     revision: (resp) => resp.service?.revision ?? resp.routing?.revision ?? '',

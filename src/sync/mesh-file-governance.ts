@@ -17,7 +17,11 @@ function match(m: FileMatch): MatchString {
 }
 
 function matches(m: Record<string, FileMatch>): Record<string, MatchString> {
-  return Object.fromEntries(Object.keys(m).sort(compareKeys).map((k) => [k, match(m[k]!)]));
+  return Object.fromEntries(
+    Object.keys(m)
+      .sort(compareKeys)
+      .map((k) => [k, match(m[k]!)]),
+  );
 }
 
 const header = z.object({ key: z.string(), value: text }).strict();
@@ -41,10 +45,14 @@ export const circuitBreakerRule = z
     rule_matcher: z
       .object({
         source: serviceRef.default({ service: '*' }),
-        destination: z.object({ service: nonEmpty, namespace: nonEmpty.optional(), method: matchString.optional() }).strict(),
+        destination: z
+          .object({ service: nonEmpty, namespace: nonEmpty.optional(), method: matchString.optional() })
+          .strict(),
       })
       .strict(),
-    error_conditions: z.array(z.object({ input_type: z.enum(['RET_CODE', 'DELAY']), condition: matchString }).strict()).default([]),
+    error_conditions: z
+      .array(z.object({ input_type: z.enum(['RET_CODE', 'DELAY']), condition: matchString }).strict())
+      .default([]),
     trigger_condition: z
       .array(
         z
@@ -59,12 +67,25 @@ export const circuitBreakerRule = z
       )
       .default([]),
     max_ejection_percent: count.default(0),
-    recoverCondition: z.object({ sleep_window: count.default(0), consecutiveSuccess: count.default(0) }).strict().default({ sleep_window: 0, consecutiveSuccess: 0 }),
-    faultDetectConfig: z.object({ enable: z.boolean().default(false) }).strict().default({ enable: false }),
+    recoverCondition: z
+      .object({ sleep_window: count.default(0), consecutiveSuccess: count.default(0) })
+      .strict()
+      .default({ sleep_window: 0, consecutiveSuccess: 0 }),
+    faultDetectConfig: z
+      .object({ enable: z.boolean().default(false) })
+      .strict()
+      .default({ enable: false }),
     fallbackConfig: z
       .object({
         enable: z.boolean().default(false),
-        response: z.object({ code: z.number().int().default(0), headers: z.array(header).default([]), body: z.string().default('') }).strict().default({ code: 0, headers: [], body: '' }),
+        response: z
+          .object({
+            code: z.number().int().default(0),
+            headers: z.array(header).default([]),
+            body: z.string().default(''),
+          })
+          .strict()
+          .default({ code: 0, headers: [], body: '' }),
       })
       .strict()
       .default({ enable: false, response: { code: 0, headers: [], body: '' } }),
@@ -77,13 +98,20 @@ export const faultDetectRule = z
   .object({
     name: nonEmpty,
     description: z.string().default(''),
-    target_service: z.object({ service: nonEmpty, namespace: nonEmpty.optional(), method: matchString.optional() }).strict(),
+    target_service: z
+      .object({ service: nonEmpty, namespace: nonEmpty.optional(), method: matchString.optional() })
+      .strict(),
     interval: count.default(0),
     timeout: count.default(0),
     port: z.number().int().min(0).max(65535).default(0),
     protocol: z.enum(['HTTP', 'TCP', 'UDP']),
     http_config: z
-      .object({ method: z.string().default(''), url: z.string().default(''), headers: z.array(header).default([]), body: z.string().default('') })
+      .object({
+        method: z.string().default(''),
+        url: z.string().default(''),
+        headers: z.array(header).default([]),
+        body: z.string().default(''),
+      })
       .strict()
       .default({ method: '', url: '', headers: [], body: '' }),
     tcp_config: payload.default({ send: '', receive: [] }),
@@ -113,19 +141,47 @@ export const rateLimitRule = z
     amounts: z.array(amount).default([]),
     action: z.string().default('REJECT'),
     disable: z.boolean().default(false),
-    report: z.object({ interval: duration.optional(), amountPercent: count.default(0) }).strict().optional(),
-    adjuster: z.object({ climb: z.object({ enable: z.boolean().default(false) }).strict().optional() }).strict().optional(),
+    report: z
+      .object({ interval: duration.optional(), amountPercent: count.default(0) })
+      .strict()
+      .optional(),
+    adjuster: z
+      .object({
+        climb: z
+          .object({ enable: z.boolean().default(false) })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
     regex_combine: z.boolean().default(false),
     amount_mode: z.enum(['GLOBAL_TOTAL', 'SHARE_EQUALLY']).default('GLOBAL_TOTAL'),
     failover: z.enum(['FAILOVER_LOCAL', 'FAILOVER_PASS']).default('FAILOVER_LOCAL'),
-    cluster: z.object({ service: z.string().default(''), namespace: z.string().default('') }).strict().optional(),
+    cluster: z
+      .object({ service: z.string().default(''), namespace: z.string().default('') })
+      .strict()
+      .optional(),
     method: matchString.optional(),
     arguments: z
-      .array(z.object({ type: z.enum(['CUSTOM', 'METHOD', 'HEADER', 'QUERY', 'CALLER_SERVICE', 'CALLER_IP', 'CALLER_METADATA']), key: z.string().default(''), value: matchString }).strict())
+      .array(
+        z
+          .object({
+            type: z.enum(['CUSTOM', 'METHOD', 'HEADER', 'QUERY', 'CALLER_SERVICE', 'CALLER_IP', 'CALLER_METADATA']),
+            key: z.string().default(''),
+            value: matchString,
+          })
+          .strict(),
+      )
       .default([]),
     max_queue_delay: count.default(0),
-    concurrencyAmount: z.object({ maxAmount: count.default(0) }).strict().optional(),
-    customResponse: z.object({ body: z.string().default('') }).strict().optional(),
+    concurrencyAmount: z
+      .object({ maxAmount: count.default(0) })
+      .strict()
+      .optional(),
+    customResponse: z
+      .object({ body: z.string().default('') })
+      .strict()
+      .optional(),
     metadata: z.record(z.string(), text).default({}),
   })
   .strict();
@@ -153,7 +209,11 @@ export function fileCircuitBreaker(ns: string, r: FileCircuitBreakerRule): Circu
     description: r.description,
     level: r.level,
     source: { service: src.service, namespace: src.namespace ?? (src.service === '*' ? '*' : ns) },
-    destination: { service: dst.service, namespace: dst.namespace ?? ns, ...(dst.method ? { method: match(dst.method) } : {}) },
+    destination: {
+      service: dst.service,
+      namespace: dst.namespace ?? ns,
+      ...(dst.method ? { method: match(dst.method) } : {}),
+    },
     errorConditions: r.error_conditions.map((c) => ({ inputType: c.input_type, condition: match(c.condition) })),
     triggerConditions: r.trigger_condition.map((t) => ({
       triggerType: t.trigger_type,
@@ -163,9 +223,17 @@ export function fileCircuitBreaker(ns: string, r: FileCircuitBreakerRule): Circu
       minimumRequest: t.minimum_request,
     })),
     maxEjectionPercent: r.max_ejection_percent,
-    recover: { sleepWindowSeconds: r.recoverCondition.sleep_window, consecutiveSuccess: r.recoverCondition.consecutiveSuccess },
+    recover: {
+      sleepWindowSeconds: r.recoverCondition.sleep_window,
+      consecutiveSuccess: r.recoverCondition.consecutiveSuccess,
+    },
     faultDetectEnabled: r.faultDetectConfig.enable,
-    fallback: { enable: r.fallbackConfig.enable, code: r.fallbackConfig.response.code, headers: r.fallbackConfig.response.headers, body: r.fallbackConfig.response.body },
+    fallback: {
+      enable: r.fallbackConfig.enable,
+      code: r.fallbackConfig.response.code,
+      headers: r.fallbackConfig.response.headers,
+      body: r.fallbackConfig.response.body,
+    },
   };
   return { ...rule, revision: revisionOf(rule) };
 }
@@ -223,13 +291,23 @@ export function fileRateLimit(ns: string, r: FileRateLimitRule): RateLimitRule {
     maxQueueDelaySeconds: r.max_queue_delay,
     concurrencyMaxAmount: r.concurrencyAmount?.maxAmount ?? 0,
     customResponseBody: r.customResponse?.body ?? '',
-    metadata: Object.fromEntries(Object.keys(r.metadata).sort(compareKeys).map((k) => [k, r.metadata[k]!])),
+    metadata: Object.fromEntries(
+      Object.keys(r.metadata)
+        .sort(compareKeys)
+        .map((k) => [k, r.metadata[k]!]),
+    ),
   };
   return { ...rule, revision: revisionOf(rule) };
 }
 
 /** ruleSet orders a service's rules as the syncer does and gives the set a revision (empty when there are none). */
-export function ruleSet<T extends { readonly id: string }>(rules: T[], order: (a: T, b: T) => number = (a, b) => compareKeys(a.id, b.id)): RuleSet<T> {
+export function ruleSet<T extends { readonly id: string }>(
+  rules: T[],
+  order: (a: T, b: T) => number = (a, b) => compareKeys(a.id, b.id),
+): RuleSet<T> {
   rules.sort(order);
-  return { rules, revision: rules.length === 0 ? '' : revisionOf(rules.map((r) => r.id + (r as { revision?: string }).revision)) };
+  return {
+    rules,
+    revision: rules.length === 0 ? '' : revisionOf(rules.map((r) => r.id + (r as { revision?: string }).revision)),
+  };
 }

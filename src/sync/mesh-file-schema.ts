@@ -14,7 +14,8 @@ const argument = z
   })
   .strict()
   .superRefine((a, ctx) => {
-    if (argumentNeedsKey(a.type) && a.key === '') ctx.addIssue({ code: 'custom', path: ['key'], message: `required for type ${a.type}` });
+    if (argumentNeedsKey(a.type) && a.key === '')
+      ctx.addIssue({ code: 'custom', path: ['key'], message: `required for type ${a.type}` });
   });
 
 const source = z
@@ -59,7 +60,10 @@ const instance = z
     priority: count.default(0),
     healthy: z.boolean().default(true),
     isolate: z.boolean().default(false),
-    locality: z.object({ region: z.string().default(''), zone: z.string().default(''), campus: z.string().default('') }).strict().optional(),
+    locality: z
+      .object({ region: z.string().default(''), zone: z.string().default(''), campus: z.string().default('') })
+      .strict()
+      .optional(),
     metadata: z.record(z.string(), text).default({}),
   })
   .strict();
@@ -120,23 +124,38 @@ function duplicates<T>(items: readonly T[], keyOf: (t: T) => string): Array<[num
 function crossCheck(file: MeshFile): string[] {
   const problems: string[] = [];
   const names = new Set(file.namespaces.flatMap((ns) => ns.services.map((s) => `${ns.name}/${s.name}`)));
-  const aliases = new Set(file.namespaces.flatMap((ns) => ns.services.filter((s) => s.aliasFor !== undefined).map((s) => `${ns.name}/${s.name}`)));
-  for (const [i, k] of duplicates(file.namespaces, (ns) => ns.name)) problems.push(`namespaces[${i}].name: duplicate namespace ${k}`);
+  const aliases = new Set(
+    file.namespaces.flatMap((ns) =>
+      ns.services.filter((s) => s.aliasFor !== undefined).map((s) => `${ns.name}/${s.name}`),
+    ),
+  );
+  for (const [i, k] of duplicates(file.namespaces, (ns) => ns.name))
+    problems.push(`namespaces[${i}].name: duplicate namespace ${k}`);
   file.namespaces.forEach((ns, n) => {
-    for (const [i, k] of duplicates(ns.services, (s) => s.name)) problems.push(`namespaces[${n}].services[${i}].name: duplicate service ${k}`);
+    for (const [i, k] of duplicates(ns.services, (s) => s.name))
+      problems.push(`namespaces[${n}].services[${i}].name: duplicate service ${k}`);
     for (const list of ['rules', 'circuitbreakers', 'faultdetectors', 'ratelimits'] as const) {
-      for (const [i, k] of duplicates<{ name: string }>(ns[list], (r) => r.name)) problems.push(`namespaces[${n}].${list}[${i}].name: duplicate rule ${k}`);
+      for (const [i, k] of duplicates<{ name: string }>(ns[list], (r) => r.name))
+        problems.push(`namespaces[${n}].${list}[${i}].name: duplicate rule ${k}`);
     }
     ns.services.forEach((svc, s) => {
       const at = `namespaces[${n}].services[${s}]`;
-      for (const [i, k] of duplicates(svc.instances, (x) => `${x.host}:${x.port}`)) problems.push(`${at}.instances[${i}]: duplicate instance ${k}`);
-      for (const [i, k] of duplicates(svc.instances.filter((x) => x.id !== undefined), (x) => x.id!)) problems.push(`${at}.instances[${i}].id: duplicate id ${k}`);
+      for (const [i, k] of duplicates(svc.instances, (x) => `${x.host}:${x.port}`))
+        problems.push(`${at}.instances[${i}]: duplicate instance ${k}`);
+      for (const [i, k] of duplicates(
+        svc.instances.filter((x) => x.id !== undefined),
+        (x) => x.id!,
+      ))
+        problems.push(`${at}.instances[${i}].id: duplicate id ${k}`);
       if (svc.aliasFor !== undefined) {
         const target = `${svc.aliasFor.namespace ?? ns.name}/${svc.aliasFor.name}`;
         if (!names.has(target)) problems.push(`${at}.aliasFor: no service ${target} in this file`);
-        else if (target === `${ns.name}/${svc.name}`) problems.push(`${at}.aliasFor: a service cannot be an alias of itself`);
-        else if (aliases.has(target)) problems.push(`${at}.aliasFor: ${target} is itself an alias; name the real service`);
-        if (svc.instances.length > 0) problems.push(`${at}.instances: an alias has no instances of its own (it serves ${target}'s)`);
+        else if (target === `${ns.name}/${svc.name}`)
+          problems.push(`${at}.aliasFor: a service cannot be an alias of itself`);
+        else if (aliases.has(target))
+          problems.push(`${at}.aliasFor: ${target} is itself an alias; name the real service`);
+        if (svc.instances.length > 0)
+          problems.push(`${at}.instances: an alias has no instances of its own (it serves ${target}'s)`);
       }
     });
   });

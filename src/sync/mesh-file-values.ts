@@ -5,7 +5,10 @@ import { MATCH_TYPES, VALUE_TYPES } from './route-keys.js';
 
 /** YAML turns `v: 2` into a number; labels and metadata are text, so scalars are read as text. */
 export const text = z.preprocess((v) => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v), z.string());
-export const nonEmpty = z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string().min(1, 'must not be empty'));
+export const nonEmpty = z.preprocess(
+  (v) => (typeof v === 'number' ? String(v) : v),
+  z.string().min(1, 'must not be empty'),
+);
 export const count = z.number().int().nonnegative();
 
 /** A condition: `{type, value, value_type}`, or a bare value meaning EXACT text. */
@@ -19,4 +22,3 @@ export const matchString = z.preprocess(
     })
     .strict(),
 );
-

@@ -75,7 +75,13 @@ function covers(ns: string, svc: string, namespace: string, name: string): boole
 }
 
 function routeRule(r: ResolvedRule, destinations: readonly RouteDestination[]): RouteRule {
-  return { id: `${r.namespace}/${r.rule.name}`, name: r.rule.name, priority: r.rule.priority, sources: r.sources, destinations };
+  return {
+    id: `${r.namespace}/${r.rule.name}`,
+    name: r.rule.name,
+    priority: r.rule.priority,
+    sources: r.sources,
+    destinations,
+  };
 }
 
 // The outbound copy of a rule is the same for every caller it covers: one object and one digest per rule.
@@ -98,7 +104,10 @@ function byPriority(a: RouteRule, b: RouteRule): number {
   return a.priority - b.priority || compareKeys(a.id, b.id);
 }
 
-/** RuleIndex files rules under the (namespace, service) their callee and caller name, so a service looks only at its own. */
+/**
+ * RuleIndex files rules under the (namespace, service) their callee and caller name, so a service looks only at its
+ * own.
+ */
 interface RuleIndex {
   readonly byCallee: ReadonlyMap<string, readonly ResolvedRule[]>;
   readonly byCaller: ReadonlyMap<string, readonly ResolvedRule[]>;
@@ -123,24 +132,41 @@ function indexRules(rules: readonly ResolvedRule[]): RuleIndex {
 }
 
 /** candidates are the rules filed under the keys `covers` can match for a service, in file order. */
-function candidates(m: ReadonlyMap<string, readonly ResolvedRule[]>, order: ReadonlyMap<ResolvedRule, number>, namespace: string, name: string): ResolvedRule[] {
-  const found = [...(m.get(`${namespace}/${name}`) ?? []), ...(name === '*' ? [] : (m.get(`${namespace}/*`) ?? [])), ...(namespace === '*' ? [] : (m.get('*/*') ?? []))];
+function candidates(
+  m: ReadonlyMap<string, readonly ResolvedRule[]>,
+  order: ReadonlyMap<ResolvedRule, number>,
+  namespace: string,
+  name: string,
+): ResolvedRule[] {
+  const found = [
+    ...(m.get(`${namespace}/${name}`) ?? []),
+    ...(name === '*' ? [] : (m.get(`${namespace}/*`) ?? [])),
+    ...(namespace === '*' ? [] : (m.get('*/*') ?? [])),
+  ];
   return found.sort((a, b) => order.get(a)! - order.get(b)!);
 }
 
-function routingFor(namespace: string, name: string, index: RuleIndex, order: ReadonlyMap<ResolvedRule, number>): Routing {
+function routingFor(
+  namespace: string,
+  name: string,
+  index: RuleIndex,
+  order: ReadonlyMap<ResolvedRule, number>,
+): Routing {
   const inbounds: RouteRule[] = [];
   const outbounds: RouteRule[] = [];
   for (const r of candidates(index.byCallee, order, namespace, name)) {
     const callee = r.destinations[0]!;
     if (covers(callee.namespace, callee.service, namespace, name)) {
-      const own = r.destinations.filter((d) => covers(d.namespace, d.service, namespace, name)).map((d) => ({ ...d, service: name, namespace }));
+      const own = r.destinations
+        .filter((d) => covers(d.namespace, d.service, namespace, name))
+        .map((d) => ({ ...d, service: name, namespace }));
       inbounds.push(routeRule(r, own));
     }
   }
   for (const r of candidates(index.byCaller, order, namespace, name)) {
     const caller = r.sources[0];
-    if (caller !== undefined && covers(caller.namespace, caller.service, namespace, name)) outbounds.push(outboundRule(r));
+    if (caller !== undefined && covers(caller.namespace, caller.service, namespace, name))
+      outbounds.push(outboundRule(r));
   }
   inbounds.sort(byPriority);
   outbounds.sort(byPriority);
@@ -158,7 +184,8 @@ function discoverLabels(i: MeshFileService['instances'][number]): Record<string,
   const metadata: Record<string, string> = { ...i.metadata };
   if (i.version !== '') metadata.version = i.version;
   if (i.protocol !== '') metadata.protocol = i.protocol;
-  if (i.locality !== undefined) Object.assign(metadata, { region: i.locality.region, zone: i.locality.zone, campus: i.locality.campus });
+  if (i.locality !== undefined)
+    Object.assign(metadata, { region: i.locality.region, zone: i.locality.zone, campus: i.locality.campus });
   return metadata;
 }
 
@@ -200,10 +227,18 @@ function governanceOf(file: MeshFile): Governance {
  * governanceFor files a service's governance rules as Polaris serves them: circuit breakers whose
  * destination covers it, fault detectors whose target covers it, rate limits that name it.
  */
-function governanceFor(g: Governance, namespace: string, name: string): Pick<Service, 'circuitBreakers' | 'faultDetectors' | 'rateLimits'> {
+function governanceFor(
+  g: Governance,
+  namespace: string,
+  name: string,
+): Pick<Service, 'circuitBreakers' | 'faultDetectors' | 'rateLimits'> {
   return {
-    circuitBreakers: ruleSet(g.circuitBreakers.filter((r) => covers(r.destination.namespace, r.destination.service, namespace, name))),
-    faultDetectors: ruleSet(g.faultDetectors.filter((r) => covers(r.target.namespace, r.target.service, namespace, name))),
+    circuitBreakers: ruleSet(
+      g.circuitBreakers.filter((r) => covers(r.destination.namespace, r.destination.service, namespace, name)),
+    ),
+    faultDetectors: ruleSet(
+      g.faultDetectors.filter((r) => covers(r.target.namespace, r.target.service, namespace, name)),
+    ),
     rateLimits: ruleSet(
       g.rateLimits.filter((r) => r.namespace === namespace && r.service === name),
       (a, b) => a.priority - b.priority || compareKeys(a.id, b.id),
@@ -211,18 +246,25 @@ function governanceFor(g: Governance, namespace: string, name: string): Pick<Ser
   };
 }
 
-/** meshFromFile builds the MeshState (origin `file`) of a validated mesh file. Disabled routing rules are left out; governance rules carry their switch. */
+/**
+ * meshFromFile builds the MeshState (origin `file`) of a validated mesh file. Disabled routing rules are left out;
+ * governance rules carry their switch.
+ */
 export function meshFromFile(file: MeshFile): MeshState {
   const governance = governanceOf(file);
   const rules = file.namespaces.flatMap((ns) => ns.rules.filter((r) => r.enable).map((r) => resolveRule(ns.name, r)));
   const index = indexRules(rules);
   const order = new Map(rules.map((r, i) => [r, i]));
   const own = new Map<string, Instance[]>();
-  for (const ns of file.namespaces) for (const svc of ns.services) own.set(`${ns.name}/${svc.name}`, instancesOf(ns.name, svc));
+  for (const ns of file.namespaces)
+    for (const svc of ns.services) own.set(`${ns.name}/${svc.name}`, instancesOf(ns.name, svc));
   const services: Service[] = [];
   for (const ns of file.namespaces) {
     for (const svc of ns.services) {
-      const target = svc.aliasFor === undefined ? undefined : { namespace: svc.aliasFor.namespace ?? ns.name, name: svc.aliasFor.name };
+      const target =
+        svc.aliasFor === undefined
+          ? undefined
+          : { namespace: svc.aliasFor.namespace ?? ns.name, name: svc.aliasFor.name };
       const instances = own.get(`${target?.namespace ?? ns.name}/${target?.name ?? svc.name}`) ?? [];
       services.push({
         namespace: ns.name,

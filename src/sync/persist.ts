@@ -15,7 +15,11 @@ export const CACHE_FILE = 'mesh-state.json';
 const FORMAT = 'polaris-xds/mesh-state';
 const VERSION = 1;
 
-const matchString: z.ZodType<MatchString> = z.object({ type: z.enum(['EXACT', 'REGEX', 'NOT_EQUALS', 'IN', 'NOT_IN', 'RANGE']), value: z.string(), valueType: z.enum(['TEXT', 'PARAMETER', 'VARIABLE']) });
+const matchString: z.ZodType<MatchString> = z.object({
+  type: z.enum(['EXACT', 'REGEX', 'NOT_EQUALS', 'IN', 'NOT_IN', 'RANGE']),
+  value: z.string(),
+  valueType: z.enum(['TEXT', 'PARAMETER', 'VARIABLE']),
+});
 const ref = z.object({ namespace: z.string(), name: z.string() });
 const rule = z.object({
   id: z.string(),
@@ -23,7 +27,15 @@ const rule = z.object({
   priority: z.number(),
   sources: z.array(z.object({ service: z.string(), namespace: z.string(), match: z.record(z.string(), matchString) })),
   destinations: z.array(
-    z.object({ service: z.string(), namespace: z.string(), labels: z.record(z.string(), matchString), priority: z.number(), weight: z.number(), isolate: z.boolean(), name: z.string() }),
+    z.object({
+      service: z.string(),
+      namespace: z.string(),
+      labels: z.record(z.string(), matchString),
+      priority: z.number(),
+      weight: z.number(),
+      isolate: z.boolean(),
+      name: z.string(),
+    }),
   ),
 });
 // Governance rules, as the model has them (src/model). Typed against the model so the compiler
@@ -44,7 +56,13 @@ const circuitBreakerRule: z.ZodType<CircuitBreakerRule> = z.object({
   destination: z.object({ service: z.string(), namespace: z.string(), method: matchString.optional() }),
   errorConditions: z.array(z.object({ inputType: z.enum(['UNKNOWN', 'RET_CODE', 'DELAY']), condition: matchString })),
   triggerConditions: z.array(
-    z.object({ triggerType: z.enum(['UNKNOWN', 'ERROR_RATE', 'CONSECUTIVE_ERROR']), errorCount: z.number(), errorPercent: z.number(), intervalSeconds: z.number(), minimumRequest: z.number() }),
+    z.object({
+      triggerType: z.enum(['UNKNOWN', 'ERROR_RATE', 'CONSECUTIVE_ERROR']),
+      errorCount: z.number(),
+      errorPercent: z.number(),
+      intervalSeconds: z.number(),
+      minimumRequest: z.number(),
+    }),
   ),
   maxEjectionPercent: z.number(),
   recover: z.object({ sleepWindowSeconds: z.number(), consecutiveSuccess: z.number() }),
@@ -80,7 +98,15 @@ const rateLimitRule: z.ZodType<RateLimitRule> = z.object({
   type: z.enum(['GLOBAL', 'LOCAL']),
   subset: z.record(z.string(), matchString),
   labels: z.record(z.string(), matchString),
-  amounts: z.array(z.object({ maxAmount: z.number(), validDuration: duration, precision: z.number(), startAmount: z.number(), minAmount: z.number() })),
+  amounts: z.array(
+    z.object({
+      maxAmount: z.number(),
+      validDuration: duration,
+      precision: z.number(),
+      startAmount: z.number(),
+      minAmount: z.number(),
+    }),
+  ),
   action: z.string(),
   disable: z.boolean(),
   report: z.object({ interval: duration, amountPercent: z.number() }),
@@ -94,13 +120,20 @@ const rateLimitRule: z.ZodType<RateLimitRule> = z.object({
   failover: z.enum(['FAILOVER_LOCAL', 'FAILOVER_PASS']),
   cluster: z.object({ service: z.string(), namespace: z.string() }),
   method: matchString.optional(),
-  arguments: z.array(z.object({ type: z.enum(['CUSTOM', 'METHOD', 'HEADER', 'QUERY', 'CALLER_SERVICE', 'CALLER_IP', 'CALLER_METADATA']), key: z.string(), value: matchString })),
+  arguments: z.array(
+    z.object({
+      type: z.enum(['CUSTOM', 'METHOD', 'HEADER', 'QUERY', 'CALLER_SERVICE', 'CALLER_IP', 'CALLER_METADATA']),
+      key: z.string(),
+      value: matchString,
+    }),
+  ),
   maxQueueDelaySeconds: z.number(),
   concurrencyMaxAmount: z.number(),
   customResponseBody: z.string(),
   metadata: z.record(z.string(), z.string()),
 });
-const ruleSet = <T>(r: z.ZodType<T>) => z.object({ rules: z.array(r), revision: z.string() }).default({ rules: [], revision: '' });
+const ruleSet = <T>(r: z.ZodType<T>) =>
+  z.object({ rules: z.array(r), revision: z.string() }).default({ rules: [], revision: '' });
 
 const service = z.object({
   namespace: z.string(),
@@ -129,7 +162,12 @@ const service = z.object({
   faultDetectors: ruleSet(faultDetectRule),
   aliasFor: ref.optional(),
 });
-const fileSchema = z.object({ format: z.literal(FORMAT), version: z.literal(VERSION), writtenAt: z.string(), services: z.array(service) });
+const fileSchema = z.object({
+  format: z.literal(FORMAT),
+  version: z.literal(VERSION),
+  writtenAt: z.string(),
+  services: z.array(service),
+});
 
 /** LoadedCache is a state read back from disk and when it was written. */
 export interface LoadedCache {
@@ -170,7 +208,10 @@ export class DiskCache {
     this.file = join(dir, CACHE_FILE);
   }
 
-  /** load returns the persisted state with origin `disk-cache`, or undefined when there is none or it is unreadable (reported). */
+  /**
+   * load returns the persisted state with origin `disk-cache`, or undefined when there is none or it is unreadable
+   * (reported).
+   */
   async load(): Promise<LoadedCache | undefined> {
     this.rejectedReason = undefined;
     let text: string;
@@ -195,7 +236,10 @@ export class DiskCache {
       return undefined;
     }
     const writtenAt = new Date(parsed.data.writtenAt);
-    return { state: meshState(parsed.data.services as Service[], 'disk-cache'), writtenAt: Number.isNaN(writtenAt.getTime()) ? new Date(0) : writtenAt };
+    return {
+      state: meshState(parsed.data.services as Service[], 'disk-cache'),
+      writtenAt: Number.isNaN(writtenAt.getTime()) ? new Date(0) : writtenAt,
+    };
   }
 
   /** save writes `state` in the background; saves that arrive during a write are coalesced to the latest. */
@@ -225,7 +269,12 @@ export class DiskCache {
   }
 
   private async write(state: MeshState): Promise<void> {
-    const body = JSON.stringify({ format: FORMAT, version: VERSION, writtenAt: new Date().toISOString(), services: [...state.services.values()] });
+    const body = JSON.stringify({
+      format: FORMAT,
+      version: VERSION,
+      writtenAt: new Date().toISOString(),
+      services: [...state.services.values()],
+    });
     const tmp = `${this.file}.tmp`;
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });

@@ -146,7 +146,10 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
       const e =
         s.kind === 'instance'
           ? new PolarisXdsError('PXDS_ERR_POLARIS_MALFORMED', [`instance ${s.id} of ${s.service}`, s.reason])
-          : new PolarisXdsError('PXDS_ERR_RULE_SKIPPED', [`${s.kind === 'rule' ? 'routing' : s.kind} rule ${s.service} ${s.id}`, s.reason]);
+          : new PolarisXdsError('PXDS_ERR_RULE_SKIPPED', [
+              `${s.kind === 'rule' ? 'routing' : s.kind} rule ${s.service} ${s.id}`,
+              s.reason,
+            ]);
       logger.warn({ code: e.code, service: s.service, id: s.id }, e.message);
     }
   }
@@ -254,7 +257,10 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
     if (wasDisk) {
       let instances = 0;
       for (const s of state.services.values()) instances += s.instances.length;
-      logger.info({ address: address(), services: state.services.size, instances }, `first full sync from polaris ${address()}: ${state.services.size} services, ${instances} instances`);
+      logger.info(
+        { address: address(), services: state.services.size, instances },
+        `first full sync from polaris ${address()}: ${state.services.size} services, ${instances} instances`,
+      );
     }
     publish(state);
     disk?.save(state);
@@ -275,31 +281,64 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
     publish(fromDisk.state);
     logger.warn(
       { file: disk?.file, writtenAt: fromDisk.writtenAt.toISOString(), services: fromDisk.state.services.size },
-      `serving from disk cache written ${fromDisk.writtenAt.toISOString()}: no full sync from polaris ${address()} within ${opts.startupWaitMs ?? 1000} ms`,
+      `serving from disk cache written ${fromDisk.writtenAt.toISOString()}: no full sync from polaris ${address()} ` +
+        `within ${opts.startupWaitMs ?? 1000} ms`,
     );
   }
 
   function status(): SourceStatus {
     const conn = connector?.status() ?? { connected: false, address: address() };
-    const unreachable = conn.lastError !== undefined && !conn.connected ? `polaris ${conn.address} unreachable: ${conn.lastError}` : undefined;
-    const trouble = unreachable ?? (authRejection === undefined ? undefined : new PolarisXdsError('PXDS_ERR_POLARIS_AUTH', [authRejection]).message);
+    const unreachable =
+      conn.lastError !== undefined && !conn.connected
+        ? `polaris ${conn.address} unreachable: ${conn.lastError}`
+        : undefined;
+    const trouble =
+      unreachable ??
+      (authRejection === undefined ? undefined : new PolarisXdsError('PXDS_ERR_POLARIS_AUTH', [authRejection]).message);
     const base = lastSuccess === undefined ? {} : { lastSuccess };
     if (synced) {
-      return { ready: true, origin: 'polaris', reason: trouble ? `serving the last state synced; ${trouble}` : `synced from polaris ${conn.address}`, ...base };
+      return {
+        ready: true,
+        origin: 'polaris',
+        reason: trouble ? `serving the last state synced; ${trouble}` : `synced from polaris ${conn.address}`,
+        ...base,
+      };
     }
     if (servingDisk && fromDisk !== undefined) {
-      const why = trouble ?? (conn.connected ? `first full sync from polaris ${conn.address} in progress` : `polaris ${conn.address} unreachable`);
-      return { ready: true, origin: 'disk-cache', reason: `serving from disk cache (written ${fromDisk.writtenAt.toISOString()}), ${why}`, ...base };
+      const why =
+        trouble ??
+        (conn.connected
+          ? `first full sync from polaris ${conn.address} in progress`
+          : `polaris ${conn.address} unreachable`);
+      return {
+        ready: true,
+        origin: 'disk-cache',
+        reason: `serving from disk cache (written ${fromDisk.writtenAt.toISOString()}), ${why}`,
+        ...base,
+      };
     }
     // A disk cache that could have stood in for Polaris but was refused: say both, not only the outage.
     const rejected = disk?.rejected;
-    if (trouble) return { ready: false, origin: 'none', reason: rejected !== undefined ? `disk cache rejected: ${rejected}; ${trouble}` : trouble, ...base };
+    if (trouble)
+      return {
+        ready: false,
+        origin: 'none',
+        reason: rejected !== undefined ? `disk cache rejected: ${rejected}; ${trouble}` : trouble,
+        ...base,
+      };
     if (conn.connected) {
       const pendingRoots = rootKeys.filter((k) => !cache.servicesAnswered(k)).length;
       const pending = cache.pending().length;
       const failing = [...stats.values()].find((st) => !st.answered && st.lastError !== undefined);
       const last = failing ? ` (last error: ${failing.lastError})` : '';
-      return { ready: false, origin: 'none', reason: `first full sync from polaris ${conn.address} in progress: ${pendingRoots} service lists and ${pending} services pending${last}`, ...base };
+      return {
+        ready: false,
+        origin: 'none',
+        reason:
+          `first full sync from polaris ${conn.address} in progress: ${pendingRoots} service lists and ` +
+          `${pending} services pending${last}`,
+        ...base,
+      };
     }
     return { ready: false, origin: 'none', reason: `connecting to polaris ${conn.address}`, ...base };
   }
@@ -307,7 +346,8 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
   return {
     async start(): Promise<void> {
       if (connector !== undefined) return;
-      if (opts.addresses.length === 0) throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', ['polaris.addresses: at least one host:port is needed']);
+      if (opts.addresses.length === 0)
+        throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', ['polaris.addresses: at least one host:port is needed']);
       connector = new DiscoverConnector({
         addresses: opts.addresses,
         token: opts.token,
@@ -322,7 +362,10 @@ export function createPolarisSource(opts: PolarisSourceOptions): PolarisSource {
       if (disk !== undefined) fromDisk = await disk.load();
       for (const k of rootKeys) track(k);
       poller.start();
-      logger.info({ addresses: opts.addresses, namespaces: opts.namespaces.length ? opts.namespaces : 'all' }, `syncing from polaris ${opts.addresses.join(',')}`);
+      logger.info(
+        { addresses: opts.addresses, namespaces: opts.namespaces.length ? opts.namespaces : 'all' },
+        `syncing from polaris ${opts.addresses.join(',')}`,
+      );
       startupTimer = setTimeout(serveDiskIfStillWaiting, opts.startupWaitMs ?? 1000);
       startupTimer.unref();
       // A first sync of a large registry takes a while: say how far it got, once a second.

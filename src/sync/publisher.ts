@@ -15,7 +15,10 @@ export class Publisher {
     return this.state;
   }
 
-  /** publish makes `state` current; listeners see it (or a later one) on a later tick. Re-publishing the current object does nothing. */
+  /**
+   * publish makes `state` current; listeners see it (or a later one) on a later tick. Re-publishing the current object
+   * does nothing.
+   */
   publish(state: MeshState): void {
     if (state === this.state) return;
     this.state = state;

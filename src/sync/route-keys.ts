@@ -12,7 +12,15 @@ export const VALUE_TYPES: readonly ValueType[] = ['TEXT', 'PARAMETER', 'VARIABLE
 /** ArgumentType is a v2 SourceMatch type that Polaris carries into its v1 view (CALLER_METADATA is dropped there). */
 export type ArgumentType = 'CUSTOM' | 'METHOD' | 'HEADER' | 'QUERY' | 'CALLER_IP' | 'PATH' | 'COOKIE';
 
-export const ARGUMENT_TYPES: readonly ArgumentType[] = ['CUSTOM', 'METHOD', 'HEADER', 'QUERY', 'CALLER_IP', 'PATH', 'COOKIE'];
+export const ARGUMENT_TYPES: readonly ArgumentType[] = [
+  'CUSTOM',
+  'METHOD',
+  'HEADER',
+  'QUERY',
+  'CALLER_IP',
+  'PATH',
+  'COOKIE',
+];
 
 /** argumentKey encodes a v2 source argument as the v1 Source.metadata key, exactly as the Polaris server does. */
 export function argumentKey(type: ArgumentType, key: string): string {

@@ -50,10 +50,21 @@ const SOTW_ON_DEMAND = 'sidecar.polarismesh.cn/openOnDemand (SotW)';
 /** What is served instead, for each node metadata key that is not supported yet. */
 const NOT_YET: Readonly<Record<string, { applies(value: string): boolean; instead: string }>> = {
   'sidecar.polarismesh.cn/tlsMode': { applies: () => true, instead: 'traffic stays plaintext' },
-  'polarismesh.cn/tls-mode': { applies: (v) => v === 'strict' || v === 'permissive', instead: 'traffic stays plaintext' },
-  'sidecar.polarismesh.cn/registerServices': { applies: () => true, instead: 'nothing is registered in Polaris (no HDS self-registration)' },
+  'polarismesh.cn/tls-mode': {
+    applies: (v) => v === 'strict' || v === 'permissive',
+    instead: 'traffic stays plaintext',
+  },
+  'sidecar.polarismesh.cn/registerServices': {
+    applies: () => true,
+    instead: 'nothing is registered in Polaris (no HDS self-registration)',
+  },
   // Not a node key: stands for openOnDemand on a SotW stream, where VHDS cannot be served.
-  [SOTW_ON_DEMAND]: { applies: () => true, instead: 'sidecar.polarismesh.cn/openOnDemand needs Delta xDS (ads_config api_type DELTA_GRPC); over SotW the whole namespace is served' },
+  [SOTW_ON_DEMAND]: {
+    applies: () => true,
+    instead:
+      'sidecar.polarismesh.cn/openOnDemand needs Delta xDS (ads_config api_type DELTA_GRPC); over SotW the whole ' +
+      'namespace is served',
+  },
 };
 
 /** UnsupportedKey is one node metadata key the node sets that polaris-xds does not act on yet. */
@@ -88,7 +99,10 @@ export class UnsupportedKeyLog {
     if (keys.length === 0) return;
     this.told.set(node.id, true);
     const what = keys.map((k) => `${k.key}=${JSON.stringify(node.metadata[k.key])} (${k.instead})`).join('; ');
-    this.logger.warn({ node: node.id, keys: keys.map((k) => k.key) }, `node ${node.id}: not supported yet, see docs/compatibility.md: ${what}`);
+    this.logger.warn(
+      { node: node.id, keys: keys.map((k) => k.key) },
+      `node ${node.id}: not supported yet, see docs/compatibility.md: ${what}`,
+    );
   }
 }
 
@@ -98,7 +112,11 @@ export function loggingUnsupportedKeys(watcher: ConfigWatcher, log: UnsupportedK
     watch(node: Node, opts?: WatchOptions): NodeWatch {
       const w = watcher.watch(node, opts);
       const info = parseNode(node);
-      log.seen(info.onDemand && opts?.incremental === false ? { id: info.id, metadata: { ...info.metadata, [SOTW_ON_DEMAND]: 'true' } } : info);
+      log.seen(
+        info.onDemand && opts?.incremental === false
+          ? { id: info.id, metadata: { ...info.metadata, [SOTW_ON_DEMAND]: 'true' } }
+          : info,
+      );
       return w;
     },
   };

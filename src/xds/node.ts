@@ -84,7 +84,14 @@ function flatten(metadata: Record<string, unknown> | undefined): Record<string, 
     const v = metadata[key];
     if (v === null || v === undefined) continue;
     // Numbers are written as integers and booleans as "true"/"false", as Polaris does.
-    out[key] = typeof v === 'string' ? v : typeof v === 'number' ? String(Math.trunc(v)) : typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+    out[key] =
+      typeof v === 'string'
+        ? v
+        : typeof v === 'number'
+          ? String(Math.trunc(v))
+          : typeof v === 'boolean'
+            ? String(v)
+            : JSON.stringify(v);
   }
   return out;
 }
@@ -109,7 +116,9 @@ function parsePorts(s: string | undefined): number[] {
  * Polaris's form is served as a sidecar of the namespace and service its metadata names (or none).
  * A gRPC client (user agent `gRPC …`, which grpc-js and the other gRPC libraries send) is proxyless.
  */
-export function parseNode(node: Pick<Node, 'id' | 'metadata' | 'locality' | 'userAgentName' | 'clientFeatures'>): NodeInfo {
+export function parseNode(
+  node: Pick<Node, 'id' | 'metadata' | 'locality' | 'userAgentName' | 'clientFeatures'>,
+): NodeInfo {
   const metadata = flatten(node.metadata);
   const parsed = parseNodeId(node.id);
   const userAgent = node.userAgentName ?? '';
@@ -118,12 +127,12 @@ export function parseNode(node: Pick<Node, 'id' | 'metadata' | 'locality' | 'use
   else if (/^grpc/i.test(userAgent)) runType = 'proxyless';
   else if (parsed?.runType === 'gateway') runType = 'gateway';
   const namespace =
-    (runType === 'gateway' ? metadata[META.gatewayNamespace] ?? metadata[META.legacyGatewayNamespace] : undefined) ??
+    (runType === 'gateway' ? (metadata[META.gatewayNamespace] ?? metadata[META.legacyGatewayNamespace]) : undefined) ??
     metadata[META.serviceNamespace] ??
     parsed?.namespace ??
     '';
   const service =
-    (runType === 'gateway' ? metadata[META.gatewayService] ?? metadata[META.legacyGatewayService] : undefined) ??
+    (runType === 'gateway' ? (metadata[META.gatewayService] ?? metadata[META.legacyGatewayService]) : undefined) ??
     metadata[META.serviceName] ??
     '';
   const tls = metadata[META.tlsMode];

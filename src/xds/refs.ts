@@ -4,11 +4,12 @@
 // configurations (HTTP connection managers, API listeners) and clusters (TCP proxy, a rate-limit
 // service); a route configuration at the clusters its routes name. Snapshots check them
 // (snapshot.ts consistent); the server's warming gate reads a cluster's assignment from them.
-import { Cluster, Cluster_DiscoveryType } from '../gen/envoy/config/cluster/v3/cluster.js';
+import { type Cluster, Cluster_DiscoveryType } from '../gen/envoy/config/cluster/v3/cluster.js';
 import type { Listener } from '../gen/envoy/config/listener/v3/listener.js';
 import type { Filter, FilterChain } from '../gen/envoy/config/listener/v3/listener_components.js';
 import type { Route, VirtualHost } from '../gen/envoy/config/route/v3/route_components.js';
 import { ClusterConfig } from '../gen/envoy/extensions/clusters/aggregate/v3/cluster.js';
+// biome-ignore format: the generated module path is long on its own
 import {
   HttpConnectionManager,
 } from '../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
@@ -88,9 +89,10 @@ export function virtualHostRefs(vh: VirtualHost): ResourceRefs {
 /** routeConfigRefs merges the references of a route configuration's virtual hosts. */
 export function routeConfigRefs(hosts: readonly ResourceRefs[]): ResourceRefs {
   const b = new RefsBuilder();
-  for (const refs of hosts) for (const [t, names] of Object.entries(refs) as Array<[TypeUrl, readonly string[]]>) {
-    for (const n of names) b.add(t, n);
-  }
+  for (const refs of hosts)
+    for (const [t, names] of Object.entries(refs) as Array<[TypeUrl, readonly string[]]>) {
+      for (const n of names) b.add(t, n);
+    }
   return b.build();
 }
 

@@ -204,7 +204,13 @@ export function diffMaps<V>(prev: ResourceMap<V>, next: ResourceMap<V>, same: (a
     candidates = new Set(names);
   } else if (prev instanceof LayeredMap && next instanceof LayeredMap) {
     const d = diffMaps(prev.base, next.base, same);
-    candidates = new Set([...d.changed, ...d.added.map(([n]) => n), ...d.removed, ...prev.top.keys(), ...next.top.keys()]);
+    candidates = new Set([
+      ...d.changed,
+      ...d.added.map(([n]) => n),
+      ...d.removed,
+      ...prev.top.keys(),
+      ...next.top.keys(),
+    ]);
   } else {
     candidates = new Set([...prev.keys(), ...next.keys()]);
   }

@@ -25,7 +25,14 @@ export type TypeUrl = ClusterType | EndpointType | ListenerType | RouteType | Vh
  * The order of this list matters. The rate-limit service's configuration names none of the others
  * and only the limiter asks for it: it comes last.
  */
-export const PUSH_ORDER: readonly TypeUrl[] = [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, VHOST_TYPE, RATELIMIT_CONFIG_TYPE];
+export const PUSH_ORDER: readonly TypeUrl[] = [
+  CLUSTER_TYPE,
+  ENDPOINT_TYPE,
+  LISTENER_TYPE,
+  ROUTE_TYPE,
+  VHOST_TYPE,
+  RATELIMIT_CONFIG_TYPE,
+];
 
 export const SHORT_NAMES: Readonly<Record<TypeUrl, string>> = {
   [CLUSTER_TYPE]: 'cds',
@@ -37,7 +44,14 @@ export const SHORT_NAMES: Readonly<Record<TypeUrl, string>> = {
 };
 
 export function isTypeUrl(s: string): s is TypeUrl {
-  return s === CLUSTER_TYPE || s === ENDPOINT_TYPE || s === LISTENER_TYPE || s === ROUTE_TYPE || s === VHOST_TYPE || s === RATELIMIT_CONFIG_TYPE;
+  return (
+    s === CLUSTER_TYPE ||
+    s === ENDPOINT_TYPE ||
+    s === LISTENER_TYPE ||
+    s === ROUTE_TYPE ||
+    s === VHOST_TYPE ||
+    s === RATELIMIT_CONFIG_TYPE
+  );
 }
 
 /**

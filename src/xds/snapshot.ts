@@ -3,7 +3,16 @@
 // server side, never mutated after makeSnapshot returns.
 import { createHash } from 'node:crypto';
 import { compareKeys } from '../model/mesh.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, RATELIMIT_CONFIG_TYPE, ROUTE_TYPE, VHOST_TYPE, type TypeUrl } from './resource.js';
+import {
+  CLUSTER_TYPE,
+  ENDPOINT_TYPE,
+  LISTENER_TYPE,
+  PUSH_ORDER,
+  RATELIMIT_CONFIG_TYPE,
+  ROUTE_TYPE,
+  VHOST_TYPE,
+  type TypeUrl,
+} from './resource.js';
 import { NO_REFS, type ResourceRefs } from './refs.js';
 import { ChunkedMap, LayeredMap, type ResourceMap } from './resource-map.js';
 import { encodeAny, encodeDeltaResource } from './wire.js';
@@ -121,7 +130,10 @@ class Tally {
   }
 }
 
-/** setVersion is the SotW version of any set of resources: equal sets get equal versions, in any order, on every replica (invariant 2). */
+/**
+ * setVersion is the SotW version of any set of resources: equal sets get equal versions, in any order, on every replica
+ * (invariant 2).
+ */
 export function setVersion(resources: Iterable<EncodedResource>): string {
   const sum = new Uint32Array(4);
   for (const r of resources) addLanes(sum, r, 1);
@@ -129,7 +141,8 @@ export function setVersion(resources: Iterable<EncodedResource>): string {
 }
 
 function checked(r: EncodedResource, typeUrl: TypeUrl): EncodedResource {
-  if (r.typeUrl !== typeUrl) throw new TypeError(`snapshot: resource ${r.name} has type ${r.typeUrl}, expected ${typeUrl}`);
+  if (r.typeUrl !== typeUrl)
+    throw new TypeError(`snapshot: resource ${r.name} has type ${r.typeUrl}, expected ${typeUrl}`);
   return r;
 }
 
@@ -140,7 +153,8 @@ export function typeSet(typeUrl: TypeUrl, list: readonly EncodedResource[]): Typ
   const entries: Array<[string, EncodedResource]> = [];
   for (let i = 0; i < sorted.length; i++) {
     const r = checked(sorted[i]!, typeUrl);
-    if (i > 0 && sorted[i - 1]!.name === r.name) throw new TypeError(`snapshot: duplicate ${typeUrl} resource ${r.name}`);
+    if (i > 0 && sorted[i - 1]!.name === r.name)
+      throw new TypeError(`snapshot: duplicate ${typeUrl} resource ${r.name}`);
     tally.add(r);
     entries.push([r.name, r]);
   }
@@ -157,7 +171,12 @@ function itemsOf(entries: ReadonlyArray<readonly [string, EncodedResource]>): Re
  * deleted). Its cost is the change, not the set: the version is updated from the changed
  * entries, and a chunked set copies only the chunks the change lands in.
  */
-export function patchTypeSet(prev: TypeResources, typeUrl: TypeUrl, upserts: readonly EncodedResource[], removes: readonly string[]): TypeResources {
+export function patchTypeSet(
+  prev: TypeResources,
+  typeUrl: TypeUrl,
+  upserts: readonly EncodedResource[],
+  removes: readonly string[],
+): TypeResources {
   const tally = new Tally(prev);
   const set = new Map<string, EncodedResource>();
   const upserted = new Set<string>();
@@ -238,7 +257,8 @@ export function makeSnapshot(byType: Partial<Record<TypeUrl, readonly EncodedRes
   const resources = {} as Record<TypeUrl, TypeResources>;
   for (const t of PUSH_ORDER) {
     const given = byType[t];
-    resources[t] = given === undefined ? emptyTypeSet(t) : Array.isArray(given) ? typeSet(t, given) : (given as TypeResources);
+    resources[t] =
+      given === undefined ? emptyTypeSet(t) : Array.isArray(given) ? typeSet(t, given) : (given as TypeResources);
   }
   return Object.freeze({ resources: Object.freeze(resources) });
 }
@@ -254,8 +274,6 @@ const SHORT: Readonly<Record<TypeUrl, string>> = {
 
 /** Types whose resources exist only to be named by others: one nothing names is a translation bug. */
 const MUST_BE_NAMED: readonly TypeUrl[] = [ENDPOINT_TYPE, ROUTE_TYPE];
-
-type Found = { readonly errors: readonly string[] };
 
 type Names = ReadonlySet<string>;
 

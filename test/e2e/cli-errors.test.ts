@@ -36,28 +36,46 @@ const PORTS = ['--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0']
 
 describe('serve --file', () => {
   it('that does not exist', async () => {
-    const line = oneLineError(await runCli(['serve', ...PORTS, '--file', join(dir, 'nope.yaml')]), 'PXDS_ERR_FILE_SOURCE');
+    const line = oneLineError(
+      await runCli(['serve', ...PORTS, '--file', join(dir, 'nope.yaml')]),
+      'PXDS_ERR_FILE_SOURCE',
+    );
     assert.match(line, /nope\.yaml: no such file/);
   });
 
   it('that is a directory', async () => {
     const d = join(dir, 'a-dir');
     mkdirSync(d, { recursive: true });
-    assert.match(oneLineError(await runCli(['serve', ...PORTS, '--file', d]), 'PXDS_ERR_FILE_SOURCE'), /a-dir: is a directory/);
+    assert.match(
+      oneLineError(await runCli(['serve', ...PORTS, '--file', d]), 'PXDS_ERR_FILE_SOURCE'),
+      /a-dir: is a directory/,
+    );
   });
 
   it('that is empty', async () => {
-    assert.match(oneLineError(await runCli(['serve', ...PORTS, '--file', file('empty.yaml', '\n')]), 'PXDS_ERR_FILE_SOURCE'), /empty\.yaml: the file is empty; a mesh file starts with `namespaces:`/);
+    assert.match(
+      oneLineError(await runCli(['serve', ...PORTS, '--file', file('empty.yaml', '\n')]), 'PXDS_ERR_FILE_SOURCE'),
+      /empty\.yaml: the file is empty; a mesh file starts with `namespaces:`/,
+    );
   });
 
   it('with a YAML syntax error: line and column', async () => {
     const f = file('syntax.yaml', 'namespaces:\n  - name: a\n    services: [\n');
-    assert.match(oneLineError(await runCli(['serve', ...PORTS, '--file', f]), 'PXDS_ERR_FILE_SOURCE'), /syntax\.yaml: YAML syntax error at line 4, column 1: /);
+    assert.match(
+      oneLineError(await runCli(['serve', ...PORTS, '--file', f]), 'PXDS_ERR_FILE_SOURCE'),
+      /syntax\.yaml: YAML syntax error at line 4, column 1: /,
+    );
   });
 
   it('with a wrong type: the path of the field', async () => {
-    const f = file('type.yaml', 'namespaces:\n  - name: a\n    services:\n      - name: s\n        instances:\n          - { host: 10.0.0.1, port: abc }\n');
-    assert.match(oneLineError(await runCli(['serve', ...PORTS, '--file', f]), 'PXDS_ERR_FILE_SOURCE'), /type\.yaml: namespaces\[0\]\.services\[0\]\.instances\[0\]\.port: expected number/);
+    const f = file(
+      'type.yaml',
+      'namespaces:\n  - name: a\n    services:\n      - name: s\n        instances:\n          - { host: 10.0.0.1, port: abc }\n',
+    );
+    assert.match(
+      oneLineError(await runCli(['serve', ...PORTS, '--file', f]), 'PXDS_ERR_FILE_SOURCE'),
+      /type\.yaml: namespaces\[0\]\.services\[0\]\.instances\[0\]\.port: expected number/,
+    );
   });
 
   it('prints the stack only at --log-level debug', async () => {
@@ -105,7 +123,10 @@ describe('addresses are checked once, with one message', () => {
 
 describe('Polaris authentication', () => {
   it('an empty token file is a start-up error', async () => {
-    const line = oneLineError(await runCli(['serve', '--polaris', '127.0.0.1:8091', '--token-file', file('token', ' \n')]), 'PXDS_ERR_CONFIG_INVALID');
+    const line = oneLineError(
+      await runCli(['serve', '--polaris', '127.0.0.1:8091', '--token-file', file('token', ' \n')]),
+      'PXDS_ERR_CONFIG_INVALID',
+    );
     assert.match(line, /--token-file: .*token is empty/);
   });
 
@@ -123,14 +144,24 @@ describe('Polaris authentication', () => {
       // More rejected requests (one key, polled every 1–2 s): still one log line.
       const seen = fake.requests.length;
       await waitFor('more rejected requests', () => fake.requests.length >= seen + 3, 15_000);
-      const told = () => bridge.logs().split('\n').filter((l) => l.includes('PXDS_ERR_POLARIS_AUTH'));
+      const told = () =>
+        bridge
+          .logs()
+          .split('\n')
+          .filter((l) => l.includes('PXDS_ERR_POLARIS_AUTH'));
       assert.equal(told().length, 1, told().join('\n'));
       assert.ok(told()[0]!.includes(wanted));
       assert.doesNotMatch(bridge.logs(), /PXDS_ERR_POLARIS_RESPONSE/);
       // Accepted again: ready, told once.
       fake.faults.errorCode = undefined;
       await waitFor('ready', async () => (await bridge.admin('/readyz')).status === 200);
-      assert.equal(bridge.logs().split('\n').filter((l) => l.includes('accepts the token again')).length, 1);
+      assert.equal(
+        bridge
+          .logs()
+          .split('\n')
+          .filter((l) => l.includes('accepts the token again')).length,
+        1,
+      );
       assert.equal(told().length, 1);
     } finally {
       await bridge.stop();
@@ -143,14 +174,25 @@ describe('Polaris authentication', () => {
     try {
       const bridge = await startBridge(['--polaris', polaris.grpcAddress]);
       try {
-        await waitFor('/readyz to name the token', async () => {
-          const r = await bridge.admin('/readyz');
-          return r.status === 503 && (JSON.parse(r.body) as { reason: string }).reason === 'Polaris rejected the token (401001): set --token-file or POLARIS_XDS_POLARIS_TOKEN';
-        }, 15_000);
+        await waitFor(
+          '/readyz to name the token',
+          async () => {
+            const r = await bridge.admin('/readyz');
+            return (
+              r.status === 503 &&
+              (JSON.parse(r.body) as { reason: string }).reason ===
+                'Polaris rejected the token (401001): set --token-file or POLARIS_XDS_POLARIS_TOKEN'
+            );
+          },
+          15_000,
+        );
       } finally {
         await bridge.stop();
       }
-      const ok = await startBridge(['--polaris', polaris.grpcAddress, '--token-file', file('admin-token', `${ADMIN_TOKEN}\n`)], { ready: true });
+      const ok = await startBridge(
+        ['--polaris', polaris.grpcAddress, '--token-file', file('admin-token', `${ADMIN_TOKEN}\n`)],
+        { ready: true },
+      );
       await ok.stop();
     } finally {
       await polaris.stop();

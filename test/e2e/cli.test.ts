@@ -31,7 +31,9 @@ describe('polaris-xds command line', () => {
   });
 
   it('prints the effective configuration with the token redacted', async () => {
-    const r = await runCli(['serve', '--print-config', '--polaris', '127.0.0.1:1'], { POLARIS_XDS_POLARIS_TOKEN: 'hunter2' });
+    const r = await runCli(['serve', '--print-config', '--polaris', '127.0.0.1:1'], {
+      POLARIS_XDS_POLARIS_TOKEN: 'hunter2',
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /127\.0\.0\.1:1/);
     assert.doesNotMatch(r.stdout, /hunter2/);
@@ -47,7 +49,10 @@ describe('polaris-xds command line', () => {
       assert.match(JSON.parse(r.body).reason, new RegExp(dead.replace(/\./g, '\\.')));
       // Let it retry for a while: the warning must not repeat per retry.
       await new Promise((res) => setTimeout(res, 3000));
-      const warnings = bridge.logs().split('\n').filter((l) => l.includes(dead) && /"level":40/.test(l));
+      const warnings = bridge
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes(dead) && /"level":40/.test(l));
       assert.ok(warnings.length >= 1, `expected a warning naming ${dead}:\n${bridge.logs()}`);
       assert.ok(warnings.length <= 2, `warned ${warnings.length} times:\n${warnings.join('\n')}`);
       assert.equal((await bridge.admin('/healthz')).status, 200);

@@ -5,7 +5,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startBridge, type BridgeProcess } from '../support/bridge.js';
-import { meshFile, startSidecar, waitForOnly, type MeshDoc, type MeshFile, type Sidecar, type Tally } from '../support/mesh.js';
+import {
+  meshFile,
+  startSidecar,
+  waitForOnly,
+  type MeshDoc,
+  type MeshFile,
+  type Sidecar,
+  type Tally,
+} from '../support/mesh.js';
 import { startPolaris, type PolarisServer } from '../support/polaris.js';
 import { waitFor } from '../support/ports.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
@@ -21,22 +29,46 @@ const PLACES: Record<string, { region: string; zone: string }> = {
 
 /** mesh: `healthy` lists the instances of `flat` and `ruled` (a, b, c) that are healthy. */
 function mesh(up: Record<string, Upstream>, healthy: string[]): MeshDoc {
-  const inst = (name: string, o: { healthy?: boolean; metadata?: Record<string, string> } = {}) => ({ host: '127.0.0.1', port: up[name]!.port, locality: PLACES[name], ...o });
-  const abc = (metadata?: Record<string, string>) => ['a', 'b', 'c'].map((n) => inst(n, { healthy: healthy.includes(n), ...(metadata ? { metadata } : {}) }));
+  const inst = (name: string, o: { healthy?: boolean; metadata?: Record<string, string> } = {}) => ({
+    host: '127.0.0.1',
+    port: up[name]!.port,
+    locality: PLACES[name],
+    ...o,
+  });
+  const abc = (metadata?: Record<string, string>) =>
+    ['a', 'b', 'c'].map((n) => inst(n, { healthy: healthy.includes(n), ...(metadata ? { metadata } : {}) }));
   return {
     namespaces: [
       {
         name: NS,
         services: [
           { name: 'client' },
-          { name: 'near', metadata: { 'internal-enable-nearby': 'true' }, instances: ['a', 'b', 'c'].map((n) => inst(n)) },
-          { name: 'near-region', metadata: { 'internal-enable-nearby': 'true', 'polaris-xds.io/nearby': 'region' }, instances: ['a', 'b', 'c'].map((n) => inst(n)) },
-          { name: 'near-far', metadata: { 'internal-enable-nearby': 'true' }, instances: ['a', 'b', 'c'].map((n) => inst(n, { healthy: n === 'c' })) },
+          {
+            name: 'near',
+            metadata: { 'internal-enable-nearby': 'true' },
+            instances: ['a', 'b', 'c'].map((n) => inst(n)),
+          },
+          {
+            name: 'near-region',
+            metadata: { 'internal-enable-nearby': 'true', 'polaris-xds.io/nearby': 'region' },
+            instances: ['a', 'b', 'c'].map((n) => inst(n)),
+          },
+          {
+            name: 'near-far',
+            metadata: { 'internal-enable-nearby': 'true' },
+            instances: ['a', 'b', 'c'].map((n) => inst(n, { healthy: n === 'c' })),
+          },
           { name: 'flat', instances: abc() },
           // `ruled`'s rule sends everything to the v=1 group (a, b, c): a rule cluster without d.
           { name: 'ruled', instances: [...abc({ v: '1' }), inst('d', { metadata: { v: '2' } })] },
         ],
-        rules: [{ name: 'to-v1', sources: [{ service: '*', namespace: '*' }], destinations: [{ service: 'ruled', namespace: NS, labels: { v: '1' }, weight: 100 }] }],
+        rules: [
+          {
+            name: 'to-v1',
+            sources: [{ service: '*', namespace: '*' }],
+            destinations: [{ service: 'ruled', namespace: NS, labels: { v: '1' }, weight: 100 }],
+          },
+        ],
       },
     ],
   };
@@ -87,10 +119,15 @@ describe("Polaris's conventions through a real Envoy", () => {
     file.write(mesh(up, []));
     for (const host of [`flat.${NS}`, `ruled.${NS}`]) {
       let seen: string[] = [];
-      await waitFor(`${host} spread over a, b, c`, async () => {
-        seen = keys(await sidecar.tally(30, host));
-        return seen.join() === 'a,b,c';
-      }, 10_000, 50);
+      await waitFor(
+        `${host} spread over a, b, c`,
+        async () => {
+          seen = keys(await sidecar.tally(30, host));
+          return seen.join() === 'a,b,c';
+        },
+        10_000,
+        50,
+      );
       const counts = await sidecar.tally(90, host);
       console.log(`0 healthy of 3, ${host}: ${JSON.stringify(Object.fromEntries(counts))}`);
       assert.deepEqual(keys(counts), ['a', 'b', 'c'], `${host}: ${JSON.stringify(Object.fromEntries(counts))}`);
@@ -102,11 +139,19 @@ describe("Polaris's conventions through a real Envoy", () => {
   });
 
   it('a Host that is no service goes to PassthroughCluster; sent straight to the listener it has no original destination: 503 no healthy upstream', async () => {
-    const before = Number(/: (\d+)/.exec(await sidecar.envoy.admin('/stats?filter=^cluster\\.PassthroughCluster\\.upstream_cx_none_healthy$'))?.[1] ?? 0);
+    const before = Number(
+      /: (\d+)/.exec(
+        await sidecar.envoy.admin('/stats?filter=^cluster\\.PassthroughCluster\\.upstream_cx_none_healthy$'),
+      )?.[1] ?? 0,
+    );
     const r = await sidecar.send('nowhere.example.com');
     assert.equal(r.status, 503);
     assert.match(r.body, /no healthy upstream/);
-    const now = Number(/: (\d+)/.exec(await sidecar.envoy.admin('/stats?filter=^cluster\\.PassthroughCluster\\.upstream_cx_none_healthy$'))?.[1] ?? 0);
+    const now = Number(
+      /: (\d+)/.exec(
+        await sidecar.envoy.admin('/stats?filter=^cluster\\.PassthroughCluster\\.upstream_cx_none_healthy$'),
+      )?.[1] ?? 0,
+    );
     assert.equal(now, before + 1);
     // A service's host on the same listener is routed.
     assert.equal((await sidecar.send(`flat.${NS}`)).status, 200);
@@ -120,7 +165,15 @@ describe("Polaris's conventions set through a real Polaris, through a real Envoy
   let bridge: BridgeProcess;
   let sidecar: Sidecar;
 
-  const inst = (service: string, name: string, healthy = true) => ({ namespace: NSP, service, host: '127.0.0.1', port: up[name]!.port, protocol: 'http', healthy, location: PLACES[name] });
+  const inst = (service: string, name: string, healthy = true) => ({
+    namespace: NSP,
+    service,
+    host: '127.0.0.1',
+    port: up[name]!.port,
+    protocol: 'http',
+    healthy,
+    location: PLACES[name],
+  });
 
   before(async () => {
     for (const name of ['a', 'b', 'c']) up[name] = await startUpstream(name);
@@ -131,7 +184,14 @@ describe("Polaris's conventions set through a real Polaris, through a real Envoy
       { namespace: NSP, name: 'near', metadata: { 'internal-enable-nearby': 'true' } },
       { namespace: NSP, name: 'flat' },
     ]);
-    await polaris.api.registerInstances([inst('near', 'a'), inst('near', 'b'), inst('near', 'c'), inst('flat', 'a'), inst('flat', 'b', false), inst('flat', 'c', false)]);
+    await polaris.api.registerInstances([
+      inst('near', 'a'),
+      inst('near', 'b'),
+      inst('near', 'c'),
+      inst('flat', 'a'),
+      inst('flat', 'b', false),
+      inst('flat', 'c', false),
+    ]);
     bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NSP], { ready: true });
     sidecar = await startSidecar(bridge, { namespace: NSP, service: 'client', region: 'r1', zone: 'zone-a' });
     await waitForOnly(sidecar, 'a', `near.${NSP}`, {}, 20_000);
@@ -151,6 +211,11 @@ describe("Polaris's conventions set through a real Polaris, through a real Envoy
   it('1 healthy of 3 → all to it; all 3 marked unhealthy through the API → traffic to all three', async () => {
     await sidecar.only('a', 60, `flat.${NSP}`);
     await polaris.api.updateInstances([inst('flat', 'a', false)]);
-    await waitFor('flat spread over a, b, c', async () => keys(await sidecar.tally(30, `flat.${NSP}`)).join() === 'a,b,c', 15_000, 100);
+    await waitFor(
+      'flat spread over a, b, c',
+      async () => keys(await sidecar.tally(30, `flat.${NSP}`)).join() === 'a,b,c',
+      15_000,
+      100,
+    );
   });
 });

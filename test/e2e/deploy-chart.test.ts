@@ -21,8 +21,16 @@ const CHART = join(repoRoot, 'deploy/helm/polaris-xds');
 const KUBE_VERSIONS = ['1.27.0', '1.37.0'];
 
 const tools = (() => {
-  const out = execFileSync('bash', [join(repoRoot, 'scripts/install-k8s-tools.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const paths = Object.fromEntries(out.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  const out = execFileSync('bash', [join(repoRoot, 'scripts/install-k8s-tools.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const paths = Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+  );
   assert.ok(paths.HELM && paths.KUBERNETES_VALIDATE, `install-k8s-tools.sh printed no tool paths:\n${out}`);
   return { helm: paths.HELM as string, validate: paths.KUBERNETES_VALIDATE as string };
 })();
@@ -39,7 +47,13 @@ function tmpFile(name: string, text: string): string {
 type Obj = Record<string, any>;
 
 /** CLI runs src/cli.ts (not dist/, which may be stale) as `polaris-xds`: node [...CLI, ...args]. */
-const CLI = ['--import', 'tsx', '--input-type=module', '-e', "import { main } from './src/cli.ts'; process.exitCode = await main(process.argv.slice(1));"];
+const CLI = [
+  '--import',
+  'tsx',
+  '--input-type=module',
+  '-e',
+  "import { main } from './src/cli.ts'; process.exitCode = await main(process.argv.slice(1));",
+];
 
 function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: env ?? process.env, timeout: 120_000 });
@@ -48,9 +62,21 @@ function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv) {
 
 /** render runs `helm template` and returns the text and the parsed objects; it throws on a render error. */
 function render(values: Obj, release = 'polaris-xds', chart = CHART): { text: string; objects: Obj[] } {
-  const r = run(tools.helm, ['template', release, chart, '--namespace', 'mesh', '--kube-version', '1.30.0', '-f', tmpFile('values.yaml', toYaml(values))]);
+  const r = run(tools.helm, [
+    'template',
+    release,
+    chart,
+    '--namespace',
+    'mesh',
+    '--kube-version',
+    '1.30.0',
+    '-f',
+    tmpFile('values.yaml', toYaml(values)),
+  ]);
   if (r.status !== 0) throw new Error(`helm template failed:\n${r.out}`);
-  const objects = parseAllDocuments(r.out).map((d) => d.toJS() as Obj).filter((o) => o !== null);
+  const objects = parseAllDocuments(r.out)
+    .map((d) => d.toJS() as Obj)
+    .filter((o) => o !== null);
   return { text: r.out, objects };
 }
 
@@ -61,13 +87,22 @@ function validate(text: string, kubeVersion: string) {
 
 /** assertValid checks that every manifest passed the strict schemas; only the kinds named may lack one. */
 function assertValid(text: string, allowedUnknownKinds: string[] = []): void {
-  const expected = parseAllDocuments(text).filter((d) => d.toJS() && !allowedUnknownKinds.includes(d.toJS().kind)).length;
+  const expected = parseAllDocuments(text).filter(
+    (d) => d.toJS() && !allowedUnknownKinds.includes(d.toJS().kind),
+  ).length;
   for (const v of KUBE_VERSIONS) {
     const r = validate(text, v);
     assert.equal(r.status, 0, `manifests fail the Kubernetes ${v} schemas:\n${r.out}`);
-    assert.equal(r.out.match(/^INFO .* passed for resource /gm)?.length, expected, `not every manifest was checked:\n${r.out}`);
+    assert.equal(
+      r.out.match(/^INFO .* passed for resource /gm)?.length,
+      expected,
+      `not every manifest was checked:\n${r.out}`,
+    );
     for (const line of r.out.split('\n').filter((l) => l.startsWith('WARN') || l.startsWith('ERROR'))) {
-      assert.ok(allowedUnknownKinds.some((k) => line.includes(`schema for kind ${k} `)), `unexpected validator finding: ${line}`);
+      assert.ok(
+        allowedUnknownKinds.some((k) => line.includes(`schema for kind ${k} `)),
+        `unexpected validator finding: ${line}`,
+      );
     }
   }
 }
@@ -110,7 +145,11 @@ function assertRunnable(objects: Obj[]): { deployment: Obj; container: Obj; conf
     assert.equal(hpa.apiVersion, 'autoscaling/v2');
     assert.equal(deployment.spec.replicas, undefined, 'replicas must be left to the HPA');
     assert.ok(hpa.spec.minReplicas >= 2);
-    assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
+    assert.deepEqual(hpa.spec.scaleTargetRef, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: deployment.metadata.name,
+    });
   } else {
     assert.ok(deployment.spec.replicas >= 2, `replicas ${deployment.spec.replicas}`);
   }
@@ -163,16 +202,24 @@ function assertRunnable(objects: Obj[]): { deployment: Obj; container: Obj; conf
   assert.ok(configMap, 'the --config volume is not the chart ConfigMap');
   const config = parseYaml(configMap.data[configPath.slice(configMount.mountPath.length + 1)]) as Obj;
   assert.ok(config, 'the ConfigMap lacks the --config file');
-  assert.ok(ConfigSchema.safeParse(config).success, `rendered configuration fails the schema: ${JSON.stringify(config)}`);
+  assert.ok(
+    ConfigSchema.safeParse(config).success,
+    `rendered configuration fails the schema: ${JSON.stringify(config)}`,
+  );
   assert.equal(config.xds.maxConnectionAgeMs, 30 * 60_000, 'streams must rebalance over replicas');
   // The per-connection limits are set deliberately, and the unflushed-response budget fits in the
   // pod's memory beside the V8 heap the chart sets.
   assert.equal(config.xds.maxConcurrentStreamsPerConnection, 16);
   assert.equal(config.xds.maxReceiveMessageBytes, 4 * 1024 * 1024);
-  const heapMiB = Number(/--max-old-space-size=(\d+)/.exec(container.env.find((e: Obj) => e.name === 'NODE_OPTIONS').value)?.[1]);
+  const heapMiB = Number(
+    /--max-old-space-size=(\d+)/.exec(container.env.find((e: Obj) => e.name === 'NODE_OPTIONS').value)?.[1],
+  );
   const memoryMiB = Number(/^(\d+)Mi$/.exec(container.resources.limits.memory)?.[1]);
   assert.ok(heapMiB > 0 && memoryMiB > 0, 'the chart sets a heap and a memory limit');
-  assert.ok(heapMiB * 1024 * 1024 + config.xds.maxPendingBytes <= memoryMiB * 1024 * 1024, `heap ${heapMiB} MiB + maxPendingBytes ${config.xds.maxPendingBytes} exceed ${memoryMiB} MiB`);
+  assert.ok(
+    heapMiB * 1024 * 1024 + config.xds.maxPendingBytes <= memoryMiB * 1024 * 1024,
+    `heap ${heapMiB} MiB + maxPendingBytes ${config.xds.maxPendingBytes} exceed ${memoryMiB} MiB`,
+  );
 
   // The disk cache and /tmp are writable mounts, since the root filesystem is read-only.
   for (const path of [config.cacheDir, '/tmp']) {
@@ -228,7 +275,10 @@ function runPrintConfig(objects: Obj[], extraEnv: Obj = {}): { status: number | 
   // One pass, longest mount first, whole path segments only: a mount may lie under /tmp itself.
   mounts.sort((a, b) => b[0].length - a[0].length);
   const byPath = new Map(mounts);
-  const pattern = new RegExp(`(?<![\\w./-])(${mounts.map(([p]) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(?=/|$|\\s)`, 'gm');
+  const pattern = new RegExp(
+    `(?<![\\w./-])(${mounts.map(([p]) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(?=/|$|\\s)`,
+    'gm',
+  );
   const relocate = (s: string) => s.replace(pattern, (m) => byPath.get(m)!);
   const configFile = container.args[container.args.indexOf('--config') + 1];
   const configCopy = relocate(configFile);
@@ -247,7 +297,15 @@ function runPrintConfig(objects: Obj[], extraEnv: Obj = {}): { status: number | 
 describe('helm chart', () => {
   it('passes helm lint, strictly, with default and production values', () => {
     for (const values of [{}, PRODUCTION_VALUES]) {
-      const r = run(tools.helm, ['lint', CHART, '--strict', '--kube-version', '1.30.0', '-f', tmpFile('values.yaml', toYaml(values))]);
+      const r = run(tools.helm, [
+        'lint',
+        CHART,
+        '--strict',
+        '--kube-version',
+        '1.30.0',
+        '-f',
+        tmpFile('values.yaml', toYaml(values)),
+      ]);
       assert.equal(r.status, 0, r.out);
       assert.match(r.out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
     }
@@ -264,7 +322,13 @@ describe('helm chart', () => {
   it('renders, with default values, valid manifests that survive disruptions', () => {
     const { text, objects } = render({});
     assertValid(text);
-    assert.deepEqual(objects.map((o) => o.kind).sort(), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+    assert.deepEqual(objects.map((o) => o.kind).sort(), [
+      'ConfigMap',
+      'Deployment',
+      'PodDisruptionBudget',
+      'Service',
+      'ServiceAccount',
+    ]);
     const { deployment, container, config } = assertRunnable(objects);
     assert.equal(deployment.metadata.name, 'polaris-xds');
     assert.equal(deployment.spec.replicas, 2);
@@ -276,7 +340,10 @@ describe('helm chart', () => {
   it('renders, with autoscaling, TLS and a token Secret, valid manifests wired to those Secrets', () => {
     const { text, objects } = render(PRODUCTION_VALUES, 'edge');
     assertValid(text);
-    assert.equal(objects.some((o) => o.kind === 'ServiceMonitor'), false);
+    assert.equal(
+      objects.some((o) => o.kind === 'ServiceMonitor'),
+      false,
+    );
     const { deployment, container, config } = assertRunnable(objects);
     assert.equal(deployment.metadata.name, 'edge-polaris-xds');
     assert.equal(one(objects, 'HorizontalPodAutoscaler').spec.minReplicas, 3);
@@ -291,13 +358,21 @@ describe('helm chart', () => {
 
     // xDS over mTLS from the TLS Secret; the kubelet's gRPC probe cannot speak TLS, so /readyz.
     const xdsTls = mountOf(secretVolume('polaris-xds-tls')).mountPath;
-    assert.deepEqual(config.xds.tls, { cert: `${xdsTls}/tls.crt`, key: `${xdsTls}/tls.key`, clientCa: `${xdsTls}/ca.crt` });
+    assert.deepEqual(config.xds.tls, {
+      cert: `${xdsTls}/tls.crt`,
+      key: `${xdsTls}/tls.key`,
+      clientCa: `${xdsTls}/ca.crt`,
+    });
     assert.equal(container.readinessProbe.grpc, undefined);
     assert.equal(container.readinessProbe.httpGet.path, '/readyz');
     assert.equal(container.readinessProbe.httpGet.port, 'http-admin');
 
     const polarisTls = mountOf(secretVolume('polaris-tls')).mountPath;
-    assert.deepEqual(config.polaris.tls, { ca: `${polarisTls}/ca.crt`, cert: `${polarisTls}/tls.crt`, key: `${polarisTls}/tls.key` });
+    assert.deepEqual(config.polaris.tls, {
+      ca: `${polarisTls}/ca.crt`,
+      cert: `${polarisTls}/tls.crt`,
+      key: `${polarisTls}/tls.key`,
+    });
     assert.deepEqual(config.polaris.addresses, ['10.0.0.2:8091', '10.0.0.3:8091']);
     assert.deepEqual(config.polaris.namespaces, ['shop', 'payments']);
     // Free-form keys are kept beside the derived ones.
@@ -309,8 +384,15 @@ describe('helm chart', () => {
     const { text, objects } = render({ rateLimit: { enabled: true } }, 'edge');
     assertValid(text);
     assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
-      'ConfigMap/edge-polaris-xds', 'Deployment/edge-polaris-xds', 'Deployment/edge-polaris-xds-ratelimit', 'Deployment/edge-polaris-xds-ratelimit-redis',
-      'PodDisruptionBudget/edge-polaris-xds', 'Service/edge-polaris-xds', 'Service/edge-polaris-xds-ratelimit', 'Service/edge-polaris-xds-ratelimit-redis', 'ServiceAccount/edge-polaris-xds',
+      'ConfigMap/edge-polaris-xds',
+      'Deployment/edge-polaris-xds',
+      'Deployment/edge-polaris-xds-ratelimit',
+      'Deployment/edge-polaris-xds-ratelimit-redis',
+      'PodDisruptionBudget/edge-polaris-xds',
+      'Service/edge-polaris-xds',
+      'Service/edge-polaris-xds-ratelimit',
+      'Service/edge-polaris-xds-ratelimit-redis',
+      'ServiceAccount/edge-polaris-xds',
     ]);
     const deployments = objects.filter((o) => o.kind === 'Deployment');
     const limiter = deployments.find((d) => d.metadata.name === 'edge-polaris-xds-ratelimit')!;
@@ -323,7 +405,9 @@ describe('helm chart', () => {
     // Every Service and PDB selects the pods of its own Deployment only.
     for (const sel of objects.filter((o) => o.kind === 'Service' || o.kind === 'PodDisruptionBudget')) {
       const selector = sel.spec.selector.matchLabels ?? sel.spec.selector;
-      const selected = deployments.filter((d) => matches(selector, d.spec.template.metadata.labels)).map((d) => d.metadata.name);
+      const selected = deployments
+        .filter((d) => matches(selector, d.spec.template.metadata.labels))
+        .map((d) => d.metadata.name);
       assert.equal(selected.length, 1, `${sel.kind}/${sel.metadata.name} selects ${selected.join(', ')}`);
     }
   });
@@ -342,7 +426,10 @@ describe('helm chart', () => {
   });
 
   it('gives the container flags and a configuration file that polaris-xds serve accepts', () => {
-    for (const [values, release] of [[{}, 'polaris-xds'], [PRODUCTION_VALUES, 'edge']] as const) {
+    for (const [values, release] of [
+      [{}, 'polaris-xds'],
+      [PRODUCTION_VALUES, 'edge'],
+    ] as const) {
       const r = runPrintConfig(render(values, release).objects);
       assert.equal(r.status, 0, r.out);
       const effective = parseYaml(r.out) as Obj;
@@ -350,12 +437,16 @@ describe('helm chart', () => {
       assert.equal(effective.xds.address, '0.0.0.0:15010');
       assert.equal(effective.xds.maxConnectionAgeMs, 1_800_000);
       assert.ok(effective.cacheDir, 'no disk cache');
-      if (values === PRODUCTION_VALUES) assert.equal(effective.polaris.token, '[redacted]', 'the token file was not read');
+      if (values === PRODUCTION_VALUES)
+        assert.equal(effective.polaris.token, '[redacted]', 'the token file was not read');
     }
   });
 
   it('tolerates the Service link variables Kubernetes injects, but still rejects other unknown POLARIS_XDS_ variables', () => {
-    const links = runPrintConfig(render({}).objects, { POLARIS_XDS_SERVICE_HOST: '10.96.0.10', POLARIS_XDS_PORT_15010_TCP_PORT: '15010' });
+    const links = runPrintConfig(render({}).objects, {
+      POLARIS_XDS_SERVICE_HOST: '10.96.0.10',
+      POLARIS_XDS_PORT_15010_TCP_PORT: '15010',
+    });
     assert.equal(links.status, 0, links.out);
     const typo = runPrintConfig(render({}).objects, { POLARIS_XDS_XDS_ADRES: 'x' });
     assert.equal(typo.status, 2, typo.out);
@@ -372,14 +463,21 @@ describe('helm chart', () => {
       join(copy, 'templates/notes-check.yaml'),
       'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\ndata:\n  notes: |\n    {{- tpl (.Files.Get "notes.txt") . | nindent 4 }}\n',
     );
-    const notesOf = (values: Obj) => render(values, 'polaris-xds', copy).objects.find((o) => o.metadata?.name === 'notes')!.data.notes as string;
+    const notesOf = (values: Obj) =>
+      render(values, 'polaris-xds', copy).objects.find((o) => o.metadata?.name === 'notes')!.data.notes as string;
     const plain = notesOf({});
     assert.match(plain, /bootstrap --xds-address polaris-xds\.mesh\.svc\.cluster\.local:15010/);
     assert.match(plain, /closed after 30 minutes/);
     assert.doesNotMatch(plain, /TLS/);
-    assert.match(notesOf({ xds: { tls: { secretName: 'x', clientAuth: true } } }), /TLS, client certificates required[\s\S]*--tls-ca/);
+    assert.match(
+      notesOf({ xds: { tls: { secretName: 'x', clientAuth: true } } }),
+      /TLS, client certificates required[\s\S]*--tls-ca/,
+    );
     assert.doesNotMatch(plain, /ratelimit/);
-    assert.match(notesOf({ rateLimit: { enabled: true } }), /--ratelimit-address polaris-xds-ratelimit\.mesh\.svc\.cluster\.local:8081/);
+    assert.match(
+      notesOf({ rateLimit: { enabled: true } }),
+      /--ratelimit-address polaris-xds-ratelimit\.mesh\.svc\.cluster\.local:8081/,
+    );
   });
 
   it('refuses values that would give pods that cannot work', () => {
@@ -389,7 +487,10 @@ describe('helm chart', () => {
       [{ terminationGracePeriodSeconds: 8 }, /terminationGracePeriodSeconds \(8 s\) must exceed/],
       [{ autoscaling: { enabled: true, minReplicas: 1 } }, /minReplicas must be at least 2/],
       [{ xds: { tls: { clientAuth: true } } }, /xds\.tls\.clientAuth needs xds\.tls\.secretName/],
-      [{ rateLimit: { enabled: true }, xds: { tls: { secretName: 'x', clientAuth: true } } }, /rateLimit\.enabled with xds\.tls\.clientAuth/],
+      [
+        { rateLimit: { enabled: true }, xds: { tls: { secretName: 'x', clientAuth: true } } },
+        /rateLimit\.enabled with xds\.tls\.clientAuth/,
+      ],
     ];
     for (const [values, message] of cases) {
       assert.throws(() => render(values), message, JSON.stringify(values));
@@ -427,7 +528,17 @@ describe('sidecars pointed at the Service', () => {
     const service = one(objects, 'Service');
     const address = `${service.metadata.name}.mesh.svc.cluster.local:${service.spec.ports.find((p: Obj) => p.name === 'grpc-xds').port}`;
     assert.equal(address, 'polaris-xds.mesh.svc.cluster.local:15010');
-    const args = ['bootstrap', '--xds-address', address, '--namespace', 'shop', '--service', 'cart', '--output', 'json'];
+    const args = [
+      'bootstrap',
+      '--xds-address',
+      address,
+      '--namespace',
+      'shop',
+      '--service',
+      'cart',
+      '--output',
+      'json',
+    ];
     const out = execFileSync(process.execPath, [...CLI, ...args], { cwd: repoRoot, encoding: 'utf8' });
     const file = tmpFile('envoy.json', out);
     execFileSync(envoyBinary(), ['--mode', 'validate', '-c', file, '--log-level', 'error'], { stdio: 'pipe' });
@@ -437,7 +548,11 @@ describe('sidecars pointed at the Service', () => {
 
 /** dockerfileStages splits a Dockerfile into stages of [instruction, arguments], continuation lines joined. */
 function dockerfileStages(text: string): Array<Array<[string, string]>> {
-  const lines = text.replace(/\\\r?\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\r?\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const stages: Array<Array<[string, string]>> = [];
   for (const line of lines) {
     const [, instr, rest] = /^(\S+)\s+(.*)$/.exec(line)!;
@@ -458,7 +573,10 @@ function ignoredByDocker(path: string, patterns: string[]): boolean {
 describe('Dockerfile', () => {
   const text = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
   const stages = dockerfileStages(text);
-  const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignore = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 
   it('builds in one node:20-slim stage and runs from another, as a non-root user', () => {
     assert.ok(stages.length >= 2, 'not multi-stage');
@@ -466,13 +584,22 @@ describe('Dockerfile', () => {
     const [build, runtime] = [stages[0]!, stages[stages.length - 1]!];
     const buildName = / AS (\S+)$/i.exec(build[0]![1])?.[1];
     assert.ok(buildName, 'the build stage has no name');
-    assert.ok(build.some(([i, a]) => i === 'RUN' && /\bnpm ci\b/.test(a)), 'the build stage does not run npm ci (prepare: gen + build)');
+    assert.ok(
+      build.some(([i, a]) => i === 'RUN' && /\bnpm ci\b/.test(a)),
+      'the build stage does not run npm ci (prepare: gen + build)',
+    );
 
     const users = runtime.filter(([i]) => i === 'USER').map(([, a]) => a);
     assert.ok(users.length > 0, 'the runtime stage sets no USER');
     assert.ok(!/^(root|0)(:|$)/.test(users[users.length - 1]!), `runs as ${users[users.length - 1]}`);
-    assert.ok(runtime.some(([i, a]) => i === 'RUN' && /npm ci\b.*--omit=dev/.test(a) && a.includes('--ignore-scripts')), 'production dependencies are not installed with --omit=dev --ignore-scripts');
-    assert.ok(runtime.some(([i, a]) => i === 'COPY' && a.includes(`--from=${buildName}`) && /\bdist\/?\b/.test(a)), 'dist is not copied from the build stage');
+    assert.ok(
+      runtime.some(([i, a]) => i === 'RUN' && /npm ci\b.*--omit=dev/.test(a) && a.includes('--ignore-scripts')),
+      'production dependencies are not installed with --omit=dev --ignore-scripts',
+    );
+    assert.ok(
+      runtime.some(([i, a]) => i === 'COPY' && a.includes(`--from=${buildName}`) && /\bdist\/?\b/.test(a)),
+      'dist is not copied from the build stage',
+    );
     const last = (instr: string) => runtime.filter(([i]) => i === instr).pop()?.[1];
     assert.deepEqual(JSON.parse(last('ENTRYPOINT')!), ['node', 'bin/polaris-xds.js']);
     assert.deepEqual(JSON.parse(last('CMD')!), ['serve']);
@@ -482,13 +609,17 @@ describe('Dockerfile', () => {
   });
 
   it('copies only files that exist and are in the build context', () => {
-    const sources = stages.flat().filter(([i, a]) => i === 'COPY' && !a.startsWith('--from')).flatMap(([, a]) => a.split(' ').slice(0, -1));
+    const sources = stages
+      .flat()
+      .filter(([i, a]) => i === 'COPY' && !a.startsWith('--from'))
+      .flatMap(([, a]) => a.split(' ').slice(0, -1));
     assert.ok(sources.length > 0);
     for (const src of sources) {
       assert.ok(existsSync(join(repoRoot, src)), `COPY ${src}: no such file in the repository`);
       assert.ok(!ignoredByDocker(src, ignore), `COPY ${src}: left out by .dockerignore`);
     }
-    for (const local of ['node_modules', '.git', 'dist', 'src/gen']) assert.ok(ignoredByDocker(local, ignore), `.dockerignore lets ${local} in`);
+    for (const local of ['node_modules', '.git', 'dist', 'src/gen'])
+      assert.ok(ignoredByDocker(local, ignore), `.dockerignore lets ${local} in`);
   });
 });
 
@@ -497,7 +628,9 @@ function leafKeys(schema: any, prefix = ''): string[] {
   let s = schema;
   while (s?._zod?.def?.innerType) s = s._zod.def.innerType;
   if (s?._zod?.def?.type !== 'object') return [prefix];
-  return Object.entries(s._zod.def.shape as Record<string, unknown>).flatMap(([k, v]) => leafKeys(v, prefix ? `${prefix}.${k}` : k));
+  return Object.entries(s._zod.def.shape as Record<string, unknown>).flatMap(([k, v]) =>
+    leafKeys(v, prefix ? `${prefix}.${k}` : k),
+  );
 }
 
 describe('docs/configuration.md', () => {

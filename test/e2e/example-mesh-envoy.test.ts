@@ -21,7 +21,11 @@ describe('example mesh through a real Envoy', () => {
     for (const [name, port] of Object.entries({ ...ECHO, ...WEB })) upstreams.push(await startUpstream(name, port));
     bridge = await startBridge([], { ready: true });
     ({ envoy, outbound } = await startSidecarEnvoy(bridge.xdsAddress, { namespace: 'default', service: 'web' }));
-    await waitFor('envoy to route echo.default', async () => (await sendThrough(outbound, 'echo.default').catch(() => undefined))?.status === 200, 20_000);
+    await waitFor(
+      'envoy to route echo.default',
+      async () => (await sendThrough(outbound, 'echo.default').catch(() => undefined))?.status === 200,
+      20_000,
+    );
   });
 
   after(async () => {
@@ -33,14 +37,25 @@ describe('example mesh through a real Envoy', () => {
   it('accepts every dynamic resource', async () => {
     const dump = await envoy.configDump();
     const all = [...dump.clusters, ...dump.listeners, ...dump.routes, ...dump.endpoints];
-    assert.ok(dump.clusters.some((c) => c.name === 'OUTBOUND|default|echo'), 'echo cluster present');
-    assert.ok(dump.listeners.some((l) => l.name === `OUTBOUND_${outbound}`), 'outbound listener present');
-    assert.ok(dump.routes.some((r) => r.name === 'polaris-outbound-router'), 'outbound routes present');
+    assert.ok(
+      dump.clusters.some((c) => c.name === 'OUTBOUND|default|echo'),
+      'echo cluster present',
+    );
+    assert.ok(
+      dump.listeners.some((l) => l.name === `OUTBOUND_${outbound}`),
+      'outbound listener present',
+    );
+    assert.ok(
+      dump.routes.some((r) => r.name === 'polaris-outbound-router'),
+      'outbound routes present',
+    );
     for (const r of all) assert.equal(r.errorState, undefined, `${r.name} rejected: ${JSON.stringify(r.errorState)}`);
   });
 
   it('routes by the example header rule and by default to v1', async () => {
-    const v2 = await Promise.all(Array.from({ length: 10 }, () => sendThrough(outbound, 'echo.default', '/', { 'x-version': 'v2' })));
+    const v2 = await Promise.all(
+      Array.from({ length: 10 }, () => sendThrough(outbound, 'echo.default', '/', { 'x-version': 'v2' })),
+    );
     assert.deepEqual(new Set(v2.map((r) => r.body)), new Set(['echo-v2']));
     const rest = await Promise.all(Array.from({ length: 20 }, () => sendThrough(outbound, 'echo.default:18081', '/')));
     assert.ok(rest.every((r) => r.status === 200));

@@ -36,7 +36,11 @@ function mesh(ups: Record<string, Upstream>, state: State = {}): MeshDoc {
   }
   // Filler services: never called; their instances point at a port nothing listens on.
   const filler = FILLER - CALLED.length + (state.extraServices ?? 0);
-  for (let i = 0; i < filler; i++) services.push({ name: `svc-${String(i).padStart(4, '0')}`, instances: [{ host: '127.0.0.1', port: 9, protocol: 'http' }] });
+  for (let i = 0; i < filler; i++)
+    services.push({
+      name: `svc-${String(i).padStart(4, '0')}`,
+      instances: [{ host: '127.0.0.1', port: 9, protocol: 'http' }],
+    });
   services.push({ name: 'client', instances: [{ host: '127.0.0.1', port: ups.client!.port, protocol: 'http' }] });
   return { namespaces: [{ name: NS, services, rules: [] }] };
 }
@@ -46,13 +50,21 @@ function vhosts(dump: ConfigDump): Array<{ name: string; domains: string[]; clus
   for (const r of dump.routes) {
     if (r.name !== 'polaris-outbound-router') continue;
     for (const vh of (r.raw.virtual_hosts ?? []) as Array<Record<string, any>>) {
-      out.push({ name: vh.name, domains: vh.domains, clusters: (vh.routes ?? []).map((x: any) => x.route?.cluster).filter(Boolean) });
+      out.push({
+        name: vh.name,
+        domains: vh.domains,
+        clusters: (vh.routes ?? []).map((x: any) => x.route?.cluster).filter(Boolean),
+      });
     }
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : 1));
 }
 
-const outboundClusters = (dump: ConfigDump) => dump.clusters.map((c) => c.name).filter((n) => n.startsWith('OUTBOUND|')).sort();
+const outboundClusters = (dump: ConfigDump) =>
+  dump.clusters
+    .map((c) => c.name)
+    .filter((n) => n.startsWith('OUTBOUND|'))
+    .sort();
 
 describe('on-demand sidecar through a real Envoy (VHDS + on-demand CDS)', () => {
   const ups: Record<string, Upstream> = {};
@@ -65,14 +77,21 @@ describe('on-demand sidecar through a real Envoy (VHDS + on-demand CDS)', () => 
   const send = (host: string) => sendThrough(sidecar.outbound, host);
   const bytesSent = async () => {
     const rows = await bridge.adminJson<Array<{ nodeId: string; counters: { bytesSent: number } }>>('/debug/syncz');
-    return rows.filter((r) => r.nodeId.startsWith(`${NS}/`) && !r.nodeId.startsWith(`${NS}/full~`)).reduce((n, r) => n + r.counters.bytesSent, 0);
+    return rows
+      .filter((r) => r.nodeId.startsWith(`${NS}/`) && !r.nodeId.startsWith(`${NS}/full~`))
+      .reduce((n, r) => n + r.counters.bytesSent, 0);
   };
 
   before(async () => {
     for (const name of [...CALLED, 'client', 'alpha2']) ups[name] = await startUpstream(name);
     file = meshFile(mesh(ups));
     bridge = await startBridge(['--file', file.path], { ready: true });
-    full = new DeltaFollower(bridge.xdsAddress, { node: { id: `${NS}/full~127.0.0.1`, metadata: { 'sidecar.polarismesh.cn/serviceNamespace': NS, 'sidecar.polarismesh.cn/serviceName': 'other' } } }).start();
+    full = new DeltaFollower(bridge.xdsAddress, {
+      node: {
+        id: `${NS}/full~127.0.0.1`,
+        metadata: { 'sidecar.polarismesh.cn/serviceNamespace': NS, 'sidecar.polarismesh.cn/serviceName': 'other' },
+      },
+    }).start();
     sidecar = await startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'client', extra: ['--on-demand'] });
     await waitListenerActive(sidecar.envoy, 'OUTBOUND_');
   });
@@ -98,12 +117,30 @@ describe('on-demand sidecar through a real Envoy (VHDS + on-demand CDS)', () => 
     }
     const dump = await sidecar.envoy.configDump();
     assert.deepEqual(outboundClusters(dump), CALLED.map(cluster));
-    assert.deepEqual(vhosts(dump).map((v) => v.name), CALLED.map((n) => vhostName(`${n}.${NS}`)));
-    assert.deepEqual(vhosts(dump).map((v) => v.clusters), CALLED.map((n) => [cluster(n)]));
-    assert.deepEqual(dump.endpoints.map((e) => e.name).filter((n) => n.startsWith('OUTBOUND|')).sort(), CALLED.map(cluster));
-    const others = dump.clusters.map((c) => c.name).filter((n) => !n.startsWith('OUTBOUND|')).sort();
+    assert.deepEqual(
+      vhosts(dump).map((v) => v.name),
+      CALLED.map((n) => vhostName(`${n}.${NS}`)),
+    );
+    assert.deepEqual(
+      vhosts(dump).map((v) => v.clusters),
+      CALLED.map((n) => [cluster(n)]),
+    );
+    assert.deepEqual(
+      dump.endpoints
+        .map((e) => e.name)
+        .filter((n) => n.startsWith('OUTBOUND|'))
+        .sort(),
+      CALLED.map(cluster),
+    );
+    const others = dump.clusters
+      .map((c) => c.name)
+      .filter((n) => !n.startsWith('OUTBOUND|'))
+      .sort();
     assert.deepEqual(others, ['INBOUND|od|client', 'PassthroughCluster']);
-    const syncz = await bridge.adminJson<Array<{ nodeId: string; onDemand?: { virtualHosts: number; clusters: number } }>>('/debug/syncz');
+    const syncz =
+      await bridge.adminJson<Array<{ nodeId: string; onDemand?: { virtualHosts: number; clusters: number } }>>(
+        '/debug/syncz',
+      );
     const row = syncz.find((r) => r.nodeId.startsWith(`${NS}/`) && !r.nodeId.startsWith(`${NS}/full~`));
     assert.deepEqual(row?.onDemand, { virtualHosts: 3, clusters: 5 });
     assert.equal(others.length + CALLED.length, 5);
@@ -120,7 +157,12 @@ describe('on-demand sidecar through a real Envoy (VHDS + on-demand CDS)', () => 
     const sent = await bytesSent();
     write({ extraServices: 50 });
     // A full-state Delta client of the same namespace gets the new services; by then every stream was told of the snapshot.
-    await waitFor('the full-state client to get the new services', () => full.names(TYPES.cds).length === FILLER + 50 + 2, 10_000, 20);
+    await waitFor(
+      'the full-state client to get the new services',
+      () => full.names(TYPES.cds).length === FILLER + 50 + 2,
+      10_000,
+      20,
+    );
     await full.quiet(300);
     assert.equal(await bytesSent(), sent, 'bytes sent to the on-demand sidecar');
     write({ extraServices: 50, extraInstances: { alpha: [ups.alpha2!.port], 'svc-0005': [10] } });
@@ -133,10 +175,18 @@ describe('on-demand sidecar through a real Envoy (VHDS + on-demand CDS)', () => 
     const loop = startRequestLoop(sidecar.outbound, `beta.${NS}`);
     try {
       write({ ...state, removed: ['gamma'] });
-      await waitFor('gamma to leave', async () => !outboundClusters(await sidecar.envoy.configDump()).includes(cluster('gamma')), 10_000, 50);
+      await waitFor(
+        'gamma to leave',
+        async () => !outboundClusters(await sidecar.envoy.configDump()).includes(cluster('gamma')),
+        10_000,
+        50,
+      );
       const dump = await sidecar.envoy.configDump();
       const g = vhosts(dump).find((v) => v.name === vhostName(`gamma.${NS}`));
-      assert.ok(!g || !g.clusters.includes(cluster('gamma')), `gamma's virtual host no longer routes to it: ${JSON.stringify(g)}`);
+      assert.ok(
+        !g?.clusters.includes(cluster('gamma')),
+        `gamma's virtual host no longer routes to it: ${JSON.stringify(g)}`,
+      );
     } finally {
       const r = await loop.stop();
       assert.equal(r.failed, 0, JSON.stringify(r));

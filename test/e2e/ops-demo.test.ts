@@ -12,17 +12,35 @@ import { freePorts } from '../support/ports.js';
 const DEMO = join(repoRoot, 'examples/envoy/demo.sh');
 
 async function demoPorts(): Promise<NodeJS.ProcessEnv> {
-  const names = ['ECHO_V1A_PORT', 'ECHO_V1B_PORT', 'ECHO_V2_PORT', 'XDS_PORT', 'ADMIN_PORT', 'ENVOY_ADMIN_PORT', 'OUTBOUND_PORT', 'INBOUND_PORT'];
+  const names = [
+    'ECHO_V1A_PORT',
+    'ECHO_V1B_PORT',
+    'ECHO_V2_PORT',
+    'XDS_PORT',
+    'ADMIN_PORT',
+    'ENVOY_ADMIN_PORT',
+    'OUTBOUND_PORT',
+    'INBOUND_PORT',
+  ];
   const ports = await freePorts(names.length);
   return Object.fromEntries(names.map((n, i) => [n, String(ports[i])]));
 }
 
 function runDemo(env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('bash', [DEMO], { env: { ...process.env, ENVOY_BIN: envoyBinary(), ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      'bash',
+      [DEMO],
+      { env: { ...process.env, ENVOY_BIN: envoyBinary(), ...env }, timeout: 120_000 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 

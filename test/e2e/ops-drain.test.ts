@@ -24,12 +24,16 @@ type HealthClient = grpc.Client & {
 
 function healthClient(address: string): HealthClient {
   const def = protoLoader.loadSync(protoPath, { keepCase: true, enums: String, defaults: true });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as { grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => HealthClient } } } };
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => HealthClient } } };
+  };
   return new pkg.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
 }
 
 function check(client: HealthClient, service = ''): Promise<string> {
-  return new Promise((resolve, reject) => client.check({ service }, (err, res) => (err ? reject(err) : resolve(res!.status))));
+  return new Promise((resolve, reject) =>
+    client.check({ service }, (err, res) => (err ? reject(err) : resolve(res!.status))),
+  );
 }
 
 /** connectedState reads Envoy's control_plane.connected_state stat (1 while its ADS stream is up). */
@@ -42,8 +46,14 @@ async function connectedState(envoy: EnvoyProcess): Promise<number> {
 /** dynamicVersions lists every dynamic resource Envoy holds as `type name version`. */
 async function dynamicVersions(envoy: EnvoyProcess): Promise<string[]> {
   const d = await envoy.configDump();
-  const rows = (kind: string, list: Array<{ name: string; versionInfo?: string }>) => list.map((r) => `${kind} ${r.name} ${r.versionInfo}`);
-  return [...rows('cds', d.clusters), ...rows('eds', d.endpoints), ...rows('lds', d.listeners), ...rows('rds', d.routes)].sort();
+  const rows = (kind: string, list: Array<{ name: string; versionInfo?: string }>) =>
+    list.map((r) => `${kind} ${r.name} ${r.versionInfo}`);
+  return [
+    ...rows('cds', d.clusters),
+    ...rows('eds', d.endpoints),
+    ...rows('lds', d.listeners),
+    ...rows('rds', d.routes),
+  ].sort();
 }
 
 describe('gRPC health on the xDS port', () => {
@@ -75,7 +85,12 @@ describe('port conflicts', () => {
         const started = Date.now();
         const r = await runCli(['serve', '--xds-address', addr(xds), '--admin-address', addr(admin)]);
         assert.equal(r.code, 2, r.stderr);
-        assert.match(r.stderr, new RegExp(`^polaris-xds: cannot listen on ${key}\\.address \\(--${key}-address\\) 127\\.0\\.0\\.1:${taken}: address already in use \\[PXDS_ERR_SERVE_LISTEN\\]\n$`));
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `^polaris-xds: cannot listen on ${key}\\.address \\(--${key}-address\\) 127\\.0\\.0\\.1:${taken}: address already in use \\[PXDS_ERR_SERVE_LISTEN\\]\n$`,
+          ),
+        );
         // Nothing but JSON log lines on stdout: no stray "No address added out of total 1 resolved".
         for (const line of r.stdout.split('\n').filter(Boolean)) assert.doesNotThrow(() => JSON.parse(line), line);
         assert.ok(Date.now() - started < 10_000, 'exits at once, nothing left running');
@@ -98,12 +113,19 @@ describe('SIGTERM with a real Envoy connected', () => {
 
   before(async () => {
     upstream = await startUpstream('echo-1');
-    writeFileSync(meshFile, `namespaces:\n  - name: default\n    services:\n      - name: echo\n        instances:\n          - { host: 127.0.0.1, port: ${upstream.port}, protocol: http }\n`);
+    writeFileSync(
+      meshFile,
+      `namespaces:\n  - name: default\n    services:\n      - name: echo\n        instances:\n          - { host: 127.0.0.1, port: ${upstream.port}, protocol: http }\n`,
+    );
     writeFileSync(configFile, `xds:\n  drainMs: ${DRAIN_MS}\n`);
     ports = (await freePorts(2)) as [number, number];
     bridge = await startBridge(['--file', meshFile, '--config', configFile], { ready: true, ports });
     ({ envoy, outbound } = await startSidecarEnvoy(bridge.xdsAddress, { namespace: 'default', service: 'client' }));
-    await waitFor('envoy to route echo.default', async () => (await sendThrough(outbound, 'echo.default').catch(() => undefined))?.status === 200, 20_000);
+    await waitFor(
+      'envoy to route echo.default',
+      async () => (await sendThrough(outbound, 'echo.default').catch(() => undefined))?.status === 200,
+      20_000,
+    );
   });
 
   after(async () => {
@@ -122,10 +144,12 @@ describe('SIGTERM with a real Envoy connected', () => {
     assert.equal(await check(client), 'SERVING');
     const watch = client.watch({ service: '' });
     const seen: string[] = [];
-    const notServing = new Promise<void>((resolve) => watch.on('data', (m: { status: string }) => {
-      seen.push(m.status);
-      if (m.status === 'NOT_SERVING') resolve();
-    }));
+    const notServing = new Promise<void>((resolve) =>
+      watch.on('data', (m: { status: string }) => {
+        seen.push(m.status);
+        if (m.status === 'NOT_SERVING') resolve();
+      }),
+    );
     watch.on('error', () => {});
     await waitFor('the watch to report SERVING', () => seen.includes('SERVING'), 5000);
 
@@ -144,15 +168,27 @@ describe('SIGTERM with a real Envoy connected', () => {
     assert.deepEqual(await dynamicVersions(envoy), before, 'envoy keeps every resource at the same version');
     const hits = upstream.hits;
     const res = await Promise.all(Array.from({ length: 10 }, () => sendThrough(outbound, 'echo.default')));
-    assert.ok(res.every((r) => r.status === 200 && r.body === 'echo-1'), JSON.stringify(res.map((r) => r.status)));
+    assert.ok(
+      res.every((r) => r.status === 200 && r.body === 'echo-1'),
+      JSON.stringify(res.map((r) => r.status)),
+    );
     assert.equal(upstream.hits, hits + 10);
   });
 
   it('reconnects to a bridge started again on the same port, which sends nothing new', async () => {
     const before = await dynamicVersions(envoy);
     bridge = await startBridge(['--file', meshFile, '--config', configFile], { ready: true, ports });
-    await waitFor('envoy to reconnect (connected_state 1)', async () => (await connectedState(envoy)) === 1, 40_000, 250);
-    await waitFor('the new bridge to list the node', async () => (await bridge.adminJson<unknown[]>('/debug/syncz')).length === 1, 10_000);
+    await waitFor(
+      'envoy to reconnect (connected_state 1)',
+      async () => (await connectedState(envoy)) === 1,
+      40_000,
+      250,
+    );
+    await waitFor(
+      'the new bridge to list the node',
+      async () => (await bridge.adminJson<unknown[]>('/debug/syncz')).length === 1,
+      10_000,
+    );
     // Content-hash versions: the restarted bridge serves the same versions, so nothing changes.
     assert.deepEqual(await dynamicVersions(envoy), before);
     assert.equal((await sendThrough(outbound, 'echo.default')).status, 200);

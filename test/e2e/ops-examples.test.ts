@@ -26,24 +26,37 @@ describe('examples/envoy bootstraps', () => {
     execFileSync('bash', [join(EXAMPLES, 'generate.sh'), out], { stdio: 'pipe' });
     assert.deepEqual(readdirSync(out).sort(), BOOTSTRAPS);
     for (const name of BOOTSTRAPS) {
-      assert.deepEqual(parse(join(EXAMPLES, name)), parse(join(out, name)), `${name} drifted: run examples/envoy/generate.sh`);
+      assert.deepEqual(
+        parse(join(EXAMPLES, name)),
+        parse(join(out, name)),
+        `${name} drifted: run examples/envoy/generate.sh`,
+      );
     }
   });
 
   it('are accepted by a real Envoy (--mode validate)', () => {
     for (const name of BOOTSTRAPS.filter((n) => n.endsWith('.yaml'))) {
-      execFileSync(envoyBinary(), ['--mode', 'validate', '-c', join(EXAMPLES, name), '--log-level', 'error', '--disable-hot-restart'], { stdio: 'pipe' });
+      execFileSync(
+        envoyBinary(),
+        ['--mode', 'validate', '-c', join(EXAMPLES, name), '--log-level', 'error', '--disable-hot-restart'],
+        { stdio: 'pipe' },
+      );
     }
   });
 
   it('cover the four kinds of client', () => {
-    const api = (n: string) => (parse(join(EXAMPLES, n)) as { dynamic_resources: { ads_config: { api_type: string } } }).dynamic_resources.ads_config.api_type;
+    const api = (n: string) =>
+      (parse(join(EXAMPLES, n)) as { dynamic_resources: { ads_config: { api_type: string } } }).dynamic_resources
+        .ads_config.api_type;
     assert.equal(api('sidecar-sotw.yaml'), 'GRPC');
     assert.equal(api('sidecar-delta.yaml'), 'DELTA_GRPC');
     const gw = parse(join(EXAMPLES, 'gateway.yaml')) as { node: { id: string; metadata: Record<string, string> } };
     assert.match(gw.node.id, /^gateway~/);
     assert.equal(gw.node.metadata['gateway.polarismesh.cn/serviceName'], 'gateway');
-    const grpcBs = parse(join(EXAMPLES, 'grpc-bootstrap.json')) as { xds_servers: Array<{ server_uri: string; server_features: string[] }>; node: { locality: unknown } };
+    const grpcBs = parse(join(EXAMPLES, 'grpc-bootstrap.json')) as {
+      xds_servers: Array<{ server_uri: string; server_features: string[] }>;
+      node: { locality: unknown };
+    };
     assert.equal(grpcBs.xds_servers[0]!.server_uri, '127.0.0.1:15010');
     assert.deepEqual(grpcBs.xds_servers[0]!.server_features, ['xds_v3']);
     assert.ok(grpcBs.node.locality, 'grpc-js requires a node locality');

@@ -50,7 +50,14 @@ describe('metrics and debugging with real Envoys', () => {
   async function sidecar(nodeId: string, outboundPort: number, inboundPort: number): Promise<EnvoyProcess> {
     const [adminPort] = await freePorts(1);
     const extra = ['--node-id', nodeId];
-    return (await startSidecarEnvoy(bridge.xdsAddress, { namespace: 'default', service: 'web', extra, ports: [adminPort!, outboundPort, inboundPort] })).envoy;
+    return (
+      await startSidecarEnvoy(bridge.xdsAddress, {
+        namespace: 'default',
+        service: 'web',
+        extra,
+        ports: [adminPort!, outboundPort, inboundPort],
+      })
+    ).envoy;
   }
 
   before(async () => {
@@ -60,7 +67,11 @@ describe('metrics and debugging with real Envoys', () => {
     const [o, i] = await freePorts(2);
     outbound = o!;
     good = await sidecar(GOOD_NODE, outbound, i!);
-    await waitFor('envoy to route echo.default', async () => (await sendThrough(outbound, 'echo.default').catch(() => undefined))?.status === 200, 20_000);
+    await waitFor(
+      'envoy to route echo.default',
+      async () => (await sendThrough(outbound, 'echo.default').catch(() => undefined))?.status === 200,
+      20_000,
+    );
   });
 
   after(async () => {
@@ -73,10 +84,17 @@ describe('metrics and debugging with real Envoys', () => {
   });
 
   it('status shows the node, its service and SYNCED for all four types', async () => {
-    await waitFor('all types synced', async () => {
-      const r = await runCli(['status', '--admin-address', bridge.adminAddress]);
-      return r.code === 0 && /SYNCED\s+SYNCED\s+SYNCED\s+SYNCED/.test(r.stdout.split('\n').find((l) => l.startsWith(GOOD_NODE)) ?? '');
-    }, 10_000);
+    await waitFor(
+      'all types synced',
+      async () => {
+        const r = await runCli(['status', '--admin-address', bridge.adminAddress]);
+        return (
+          r.code === 0 &&
+          /SYNCED\s+SYNCED\s+SYNCED\s+SYNCED/.test(r.stdout.split('\n').find((l) => l.startsWith(GOOD_NODE)) ?? '')
+        );
+      },
+      10_000,
+    );
     const r = await runCli(['status', '--admin-address', bridge.adminAddress]);
     const [header, ...rows] = r.stdout.trim().split('\n');
     assert.match(header!, /^NODE\s+SERVICE\s+MODE\s+CDS\s+EDS\s+LDS\s+RDS$/);
@@ -86,18 +104,29 @@ describe('metrics and debugging with real Envoys', () => {
   });
 
   it('/debug/syncz and /debug/nodes list the node with its identity and ACKed versions', async () => {
-    const rows = await bridge.adminJson<Array<{ nodeId: string; service: string; namespace: string; types: Record<string, { sentVersion: string; ackedVersion: string }> }>>('/debug/syncz');
+    const rows =
+      await bridge.adminJson<
+        Array<{
+          nodeId: string;
+          service: string;
+          namespace: string;
+          types: Record<string, { sentVersion: string; ackedVersion: string }>;
+        }>
+      >('/debug/syncz');
     const row = rows.find((r) => r.nodeId === GOOD_NODE)!;
     assert.equal(row.service, 'web');
     assert.equal(row.namespace, 'default');
     assert.equal(Object.keys(row.types).length, 4);
     for (const t of Object.values(row.types)) assert.equal(t.ackedVersion, t.sentVersion);
-    const nodes = await bridge.adminJson<Array<{ node: { id: string; service: string }; group: string }>>('/debug/nodes');
+    const nodes =
+      await bridge.adminJson<Array<{ node: { id: string; service: string }; group: string }>>('/debug/nodes');
     assert.ok(nodes.some((n) => n.node.id === GOOD_NODE && n.node.service === 'web' && n.group.length > 0));
   });
 
   it('/debug/config_dump and `polaris-xds dump` show what Envoy holds, shaped like its config_dump', async () => {
-    const viaHttp = await bridge.adminJson<{ configs: Array<Record<string, unknown>>; node: { id: string } }>(`/debug/config_dump?node=${encodeURIComponent(GOOD_NODE)}`);
+    const viaHttp = await bridge.adminJson<{ configs: Array<Record<string, unknown>>; node: { id: string } }>(
+      `/debug/config_dump?node=${encodeURIComponent(GOOD_NODE)}`,
+    );
     const cli = await runCli(['dump', '--node', GOOD_NODE, '--admin-address', bridge.adminAddress]);
     assert.equal(cli.code, 0, cli.stderr);
     const viaCli = JSON.parse(cli.stdout) as typeof viaHttp;
@@ -111,7 +140,8 @@ describe('metrics and debugging with real Envoys', () => {
     assert.deepEqual(names(ours.listeners), names(envoys.listeners));
     assert.deepEqual(ours.routes.map((r) => r.name).sort(), names(envoys.routes));
     // Envoy's top-level CDS and LDS versions are the last versions it accepted: ours, exactly.
-    const top = (d: { configs: Array<Record<string, unknown>> }, suffix: string) => d.configs.find((c) => String(c['@type']).endsWith(suffix))?.version_info;
+    const top = (d: { configs: Array<Record<string, unknown>> }, suffix: string) =>
+      d.configs.find((c) => String(c['@type']).endsWith(suffix))?.version_info;
     const envoyRaw = envoys.raw as { configs: Array<Record<string, unknown>> };
     assert.equal(top(viaHttp, 'ClustersConfigDump'), top(envoyRaw, 'ClustersConfigDump'));
     assert.equal(top(viaHttp, 'ListenersConfigDump'), top(envoyRaw, 'ListenersConfigDump'));
@@ -122,7 +152,8 @@ describe('metrics and debugging with real Envoys', () => {
 
   it('metrics are present and move after a mesh change', async () => {
     const before = (await bridge.admin('/metrics')).body;
-    for (const name of ['polaris_xds_process_cpu_user_seconds_total', 'polaris_xds_nodejs_heap_size_used_bytes']) assert.notEqual(sample(before, name), undefined, `${name} (process default)`);
+    for (const name of ['polaris_xds_process_cpu_user_seconds_total', 'polaris_xds_nodejs_heap_size_used_bytes'])
+      assert.notEqual(sample(before, name), undefined, `${name} (process default)`);
     assert.equal(sample(before, 'polaris_xds_connected_streams', { mode: 'sotw' }), 1);
     for (const type of ['cds', 'eds', 'lds', 'rds']) {
       assert.equal(sample(before, 'polaris_xds_subscribed_streams', { type, mode: 'sotw' }), 1, `subscribed ${type}`);
@@ -134,16 +165,29 @@ describe('metrics and debugging with real Envoys', () => {
 
     // Add a second echo instance: a new EDS version is pushed, and Envoy ACKs it.
     writeFileSync(meshFile, meshYaml(upstreams.map((u) => u.port)));
-    await waitFor('both echo instances to take traffic', async () => {
-      const bodies = await Promise.all(Array.from({ length: 10 }, () => sendThrough(outbound, 'echo.default').then((r) => r.body)));
-      return new Set(bodies).size === 2;
-    }, 20_000);
-    const afterText = await waitFor('convergence to be observed', async () => {
-      const t = (await bridge.admin('/metrics')).body;
-      return (sample(t, 'polaris_xds_convergence_seconds_count', { type: 'eds' }) ?? 0) >= 1 ? t : undefined;
-    }, 10_000);
+    await waitFor(
+      'both echo instances to take traffic',
+      async () => {
+        const bodies = await Promise.all(
+          Array.from({ length: 10 }, () => sendThrough(outbound, 'echo.default').then((r) => r.body)),
+        );
+        return new Set(bodies).size === 2;
+      },
+      20_000,
+    );
+    const afterText = await waitFor(
+      'convergence to be observed',
+      async () => {
+        const t = (await bridge.admin('/metrics')).body;
+        return (sample(t, 'polaris_xds_convergence_seconds_count', { type: 'eds' }) ?? 0) >= 1 ? t : undefined;
+      },
+      10_000,
+    );
     const grew = (name: string, labels: Record<string, string> = {}) =>
-      assert.ok((sample(afterText, name, labels) ?? 0) > (sample(before, name, labels) ?? 0), `${name}${JSON.stringify(labels)} did not grow`);
+      assert.ok(
+        (sample(afterText, name, labels) ?? 0) > (sample(before, name, labels) ?? 0),
+        `${name}${JSON.stringify(labels)} did not grow`,
+      );
     grew('polaris_xds_mesh_updates_total');
     grew('polaris_xds_snapshot_build_seconds_count');
     grew('polaris_xds_pushes_total', { type: 'eds' });
@@ -160,15 +204,30 @@ describe('metrics and debugging with real Envoys', () => {
     blocker = createServer();
     await new Promise<void>((r) => blocker!.listen(taken, '127.0.0.1', () => r()));
     nacking = await sidecar(NACK_NODE, taken!, inbound!);
-    await waitFor('the LDS NACK', async () => {
-      const rows = await bridge.adminJson<Array<{ nodeId: string; types: Record<string, { lastNack?: unknown }> }>>('/debug/syncz');
-      return Object.values(rows.find((r) => r.nodeId === NACK_NODE)?.types ?? {}).some((t) => t.lastNack);
-    }, 20_000);
-    const rows = await bridge.adminJson<Array<{ nodeId: string; types: Record<string, { lastNack?: { message: string } }> }>>('/debug/syncz');
-    const lds = rows.find((r) => r.nodeId === NACK_NODE)!.types['type.googleapis.com/envoy.config.listener.v3.Listener']!;
+    await waitFor(
+      'the LDS NACK',
+      async () => {
+        const rows =
+          await bridge.adminJson<Array<{ nodeId: string; types: Record<string, { lastNack?: unknown }> }>>(
+            '/debug/syncz',
+          );
+        return Object.values(rows.find((r) => r.nodeId === NACK_NODE)?.types ?? {}).some((t) => t.lastNack);
+      },
+      20_000,
+    );
+    const rows =
+      await bridge.adminJson<Array<{ nodeId: string; types: Record<string, { lastNack?: { message: string } }> }>>(
+        '/debug/syncz',
+      );
+    const lds = rows.find((r) => r.nodeId === NACK_NODE)!.types[
+      'type.googleapis.com/envoy.config.listener.v3.Listener'
+    ]!;
     assert.match(lds.lastNack!.message, new RegExp(String(taken)));
     const status = await runCli(['status', '--admin-address', bridge.adminAddress]);
-    const row = status.stdout.split('\n').find((l) => l.startsWith(NACK_NODE))!.split(/\s+/);
+    const row = status.stdout
+      .split('\n')
+      .find((l) => l.startsWith(NACK_NODE))!
+      .split(/\s+/);
     assert.equal(row[5], 'NACKED', status.stdout);
     assert.ok(sample((await bridge.admin('/metrics')).body, 'polaris_xds_nacks_total', { type: 'lds' })! >= 1);
     // The good node is untouched.

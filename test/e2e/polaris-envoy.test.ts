@@ -36,14 +36,29 @@ describe('real Polaris → polaris-xds → real Envoy', () => {
     for (const name of ['a', 'b', 'c']) upstreams.push(await startUpstream(`${SVC}-${name}`));
     await polaris.api.createNamespaces([NS]);
     await polaris.api.registerInstances(
-      upstreams.map((u) => ({ namespace: NS, service: SVC, host: '127.0.0.1', port: u.port, protocol: 'http', weight: 100, healthy: true })),
+      upstreams.map((u) => ({
+        namespace: NS,
+        service: SVC,
+        host: '127.0.0.1',
+        port: u.port,
+        protocol: 'http',
+        weight: 100,
+        healthy: true,
+      })),
     );
-    bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS, '--namespace', EXTRA_NS], { ready: true });
+    bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS, '--namespace', EXTRA_NS], {
+      ready: true,
+    });
     ({ envoy, outbound } = await startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'client' }));
-    await waitFor('all three endpoints in Envoy', async () => {
-      const c = await hits(30).catch(() => undefined);
-      return c && c.size === 3;
-    }, 20_000, 250);
+    await waitFor(
+      'all three endpoints in Envoy',
+      async () => {
+        const c = await hits(30).catch(() => undefined);
+        return c && c.size === 3;
+      },
+      20_000,
+      250,
+    );
   });
 
   after(async () => {
@@ -80,7 +95,9 @@ describe('real Polaris → polaris-xds → real Envoy', () => {
 
   it('stops sending to an isolated instance within 5 s', async () => {
     const isolated = upstreams[1]!;
-    await polaris.api.updateInstances([{ namespace: NS, service: SVC, host: '127.0.0.1', port: isolated.port, isolate: true }]);
+    await polaris.api.updateInstances([
+      { namespace: NS, service: SVC, host: '127.0.0.1', port: isolated.port, isolate: true },
+    ]);
     const started = Date.now();
     await waitFor('isolated instance out of rotation', async () => !(await hits(20)).has(isolated.name), 5_000, 100);
     const before = isolated.hits;
@@ -90,19 +107,40 @@ describe('real Polaris → polaris-xds → real Envoy', () => {
     console.log(`isolated instance left rotation after ${Date.now() - started} ms`);
   });
   it("serves on /debug/mesh what Polaris's console shows, within 3 s of each change", async () => {
-    type Summary = { services: Array<{ namespace: string; name: string; instances: Array<{ host: string; port: number; weight: number; healthy: boolean; isolate: boolean }> }> };
+    type Summary = {
+      services: Array<{
+        namespace: string;
+        name: string;
+        instances: Array<{ host: string; port: number; weight: number; healthy: boolean; isolate: boolean }>;
+      }>;
+    };
     const served = async () => {
       const s = await bridge.adminJson<Summary>('/debug/mesh');
       return s.services
         .filter((x) => x.namespace === EXTRA_NS)
-        .flatMap((x) => x.instances.map((i) => `${x.name} ${i.host}:${i.port} w${i.weight} ${i.healthy ? 'up' : 'down'}${i.isolate ? ' isolated' : ''}`))
+        .flatMap((x) =>
+          x.instances.map(
+            (i) =>
+              `${x.name} ${i.host}:${i.port} w${i.weight} ${i.healthy ? 'up' : 'down'}${i.isolate ? ' isolated' : ''}`,
+          ),
+        )
         .sort();
     };
     const polarisView = async () =>
-      (await polaris.api.listInstances(EXTRA_NS)).map((i) => `${i.service} ${i.host}:${i.port} w${i.weight} ${i.healthy ? 'up' : 'down'}${i.isolate ? ' isolated' : ''}`).sort();
+      (await polaris.api.listInstances(EXTRA_NS))
+        .map(
+          (i) =>
+            `${i.service} ${i.host}:${i.port} w${i.weight} ${i.healthy ? 'up' : 'down'}${i.isolate ? ' isolated' : ''}`,
+        )
+        .sort();
     const agree = async (what: string) => {
       const started = Date.now();
-      await waitFor(`bridge to match polaris after ${what}`, async () => JSON.stringify(await served()) === JSON.stringify(await polarisView()), 3_000, 100);
+      await waitFor(
+        `bridge to match polaris after ${what}`,
+        async () => JSON.stringify(await served()) === JSON.stringify(await polarisView()),
+        3_000,
+        100,
+      );
       return Date.now() - started;
     };
     await polaris.api.createNamespaces([EXTRA_NS]);
@@ -113,6 +151,8 @@ describe('real Polaris → polaris-xds → real Envoy', () => {
     const reweighted = await agree('re-weighting an instance');
     await polaris.api.deleteInstances([extra]);
     const removed = await agree('removing an instance');
-    console.log(`/debug/mesh matched polaris after ${added} / ${reweighted} / ${removed} ms (add / re-weight / remove)`);
+    console.log(
+      `/debug/mesh matched polaris after ${added} / ${reweighted} / ${removed} ms (add / re-weight / remove)`,
+    );
   });
 });

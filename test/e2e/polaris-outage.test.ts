@@ -19,9 +19,16 @@ async function envoyFor(bridge: BridgeProcess): Promise<{ envoy: EnvoyProcess; o
 async function endpointsOf(envoy: EnvoyProcess): Promise<string[]> {
   const dump = await envoy.configDump();
   const cla = dump.endpoints.find((e) => e.name === `OUTBOUND|${NS}|${SVC}`)?.raw as
-    | { endpoints?: Array<{ lb_endpoints?: Array<{ endpoint: { address: { socket_address: { port_value: number } } } }> }> }
+    | {
+        endpoints?: Array<{
+          lb_endpoints?: Array<{ endpoint: { address: { socket_address: { port_value: number } } } }>;
+        }>;
+      }
     | undefined;
-  return (cla?.endpoints ?? []).flatMap((l) => l.lb_endpoints ?? []).map((e) => String(e.endpoint.address.socket_address.port_value)).sort();
+  return (cla?.endpoints ?? [])
+    .flatMap((l) => l.lb_endpoints ?? [])
+    .map((e) => String(e.endpoint.address.socket_address.port_value))
+    .sort();
 }
 
 describe('Polaris outage', () => {
@@ -36,8 +43,14 @@ describe('Polaris outage', () => {
     polaris = await startPolaris();
     for (const name of ['a', 'b', 'c']) upstreams.push(await startUpstream(`${SVC}-${name}`));
     await polaris.api.createNamespaces([NS]);
-    await polaris.api.registerInstances(upstreams.slice(0, 2).map((u) => ({ namespace: NS, service: SVC, host: '127.0.0.1', port: u.port, weight: 100, healthy: true })));
-    bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS, '--cache-dir', cacheDir], { ready: true });
+    await polaris.api.registerInstances(
+      upstreams
+        .slice(0, 2)
+        .map((u) => ({ namespace: NS, service: SVC, host: '127.0.0.1', port: u.port, weight: 100, healthy: true })),
+    );
+    bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS, '--cache-dir', cacheDir], {
+      ready: true,
+    });
     ({ envoy, outbound } = await envoyFor(bridge));
     await waitFor('envoy routes to both instances', async () => (await endpointsOf(envoy)).length === 2, 20_000);
   });
@@ -69,7 +82,9 @@ describe('Polaris outage', () => {
     assert.equal(ready.ready, true, 'still serving the last good state');
 
     await polaris.restart();
-    await polaris.api.registerInstances([{ namespace: NS, service: SVC, host: '127.0.0.1', port: upstreams[2]!.port, weight: 100, healthy: true }]);
+    await polaris.api.registerInstances([
+      { namespace: NS, service: SVC, host: '127.0.0.1', port: upstreams[2]!.port, weight: 100, healthy: true },
+    ]);
     await waitFor('the new instance reaches Envoy', async () => (await endpointsOf(envoy)).length === 3, 15_000, 200);
   });
 
@@ -78,7 +93,9 @@ describe('Polaris outage', () => {
     await bridge.stop();
     await envoy.stop();
     const started = Date.now();
-    bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS, '--cache-dir', cacheDir], { ready: true });
+    bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS, '--cache-dir', cacheDir], {
+      ready: true,
+    });
     const readyAfter = Date.now() - started;
     // How soon is a figure, not a pass mark: process start alone varies with load. Without the disk cache
     // the bridge would never be ready here (Polaris is down), so readiness itself is the behaviour.
@@ -86,7 +103,11 @@ describe('Polaris outage', () => {
     const ready = await bridge.adminJson<{ ready: boolean; origin: string; reason: string }>('/readyz');
     assert.equal(ready.origin, 'disk-cache', ready.reason);
     ({ envoy, outbound } = await envoyFor(bridge));
-    await waitFor('envoy routes from the cached state', async () => (await sendThrough(outbound, `${SVC}.${NS}`).catch(() => undefined))?.status === 200, 15_000);
+    await waitFor(
+      'envoy routes from the cached state',
+      async () => (await sendThrough(outbound, `${SVC}.${NS}`).catch(() => undefined))?.status === 200,
+      15_000,
+    );
     assert.equal((await endpointsOf(envoy)).length, 3);
   });
 });

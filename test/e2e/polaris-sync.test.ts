@@ -57,7 +57,8 @@ async function polarisView(p: PolarisServer): Promise<View> {
 
 function meshView(state: MeshState | undefined): View {
   const view: View = new Map();
-  for (const s of state?.services.values() ?? []) view.set(`${s.namespace}/${s.name}`, [`meta=${sortedJson(s.metadata)}`, ...s.instances.map(instanceSig)].sort());
+  for (const s of state?.services.values() ?? [])
+    view.set(`${s.namespace}/${s.name}`, [`meta=${sortedJson(s.metadata)}`, ...s.instances.map(instanceSig)].sort());
   return view;
 }
 
@@ -111,7 +112,11 @@ describe('polaris source against a real Polaris', { timeout: 90_000 }, () => {
     polaris = await startPolaris();
     cacheDir = mkdtempSync(join(tmpdir(), 'pxds-e2e-cache-'));
     await polaris.api.createNamespaces(NAMESPACES);
-    const services = Array.from({ length: 50 }, (_, i) => ({ namespace: NAMESPACES[i % 3]!, name: `svc-${i}`, metadata: { owner: `team-${i % 4}` } }));
+    const services = Array.from({ length: 50 }, (_, i) => ({
+      namespace: NAMESPACES[i % 3]!,
+      name: `svc-${i}`,
+      metadata: { owner: `team-${i % 4}` },
+    }));
     await polaris.api.createServices(services);
     await polaris.api.registerInstances(services.flatMap((s, i) => instancesOf(s.namespace, s.name, 1 + (i % 4), i)));
     source = createPolarisSource({
@@ -140,14 +145,29 @@ describe('polaris source against a real Polaris', { timeout: 90_000 }, () => {
     assert.equal(st.ready, true);
     assert.equal(st.origin, 'polaris');
     const instances = [...source.current()!.services.values()].reduce((n, s) => n + s.instances.length, 0);
-    assert.equal(instances, Array.from({ length: 50 }, (_, i) => 1 + (i % 4)).reduce((a, b) => a + b, 0));
-    const sample = source.current()!.services.get('e2e-c/svc-5')!.instances.find((i) => i.port === 8001)!;
-    assert.deepEqual([sample.protocol, sample.metadata.version, sample.metadata.protocol, sample.metadata.idx], ['grpc', 'v2', 'grpc', '1']);
+    assert.equal(
+      instances,
+      Array.from({ length: 50 }, (_, i) => 1 + (i % 4)).reduce((a, b) => a + b, 0),
+    );
+    const sample = source
+      .current()!
+      .services.get('e2e-c/svc-5')!
+      .instances.find((i) => i.port === 8001)!;
+    assert.deepEqual(
+      [sample.protocol, sample.metadata.version, sample.metadata.protocol, sample.metadata.idx],
+      ['grpc', 'v2', 'grpc', '1'],
+    );
   });
 
   it('follows added and removed services', async () => {
-    await polaris.api.createServices([{ namespace: 'e2e-a', name: 'new-1' }, { namespace: 'e2e-c', name: 'new-2', metadata: { fresh: 'yes' } }]);
-    await polaris.api.registerInstances([...instancesOf('e2e-a', 'new-1', 2, 201), ...instancesOf('e2e-c', 'new-2', 1, 202)]);
+    await polaris.api.createServices([
+      { namespace: 'e2e-a', name: 'new-1' },
+      { namespace: 'e2e-c', name: 'new-2', metadata: { fresh: 'yes' } },
+    ]);
+    await polaris.api.registerInstances([
+      ...instancesOf('e2e-a', 'new-1', 2, 201),
+      ...instancesOf('e2e-c', 'new-2', 1, 202),
+    ]);
     const since = Date.now();
     await polaris.api.deleteInstances(instancesOf('e2e-b', 'svc-1', 2, 1));
     await polaris.api.deleteServices([{ namespace: 'e2e-b', name: 'svc-1' }]);
@@ -162,7 +182,9 @@ describe('polaris source against a real Polaris', { timeout: 90_000 }, () => {
     await polaris.api.registerInstances(instancesOf('e2e-a', 'svc-0', 3, 0).slice(1)); // svc-0 had one
     await polaris.api.deleteInstances(instancesOf('e2e-c', 'svc-5', 3, 5).slice(0, 1));
     await polaris.api.isolateHost('e2e-b', 'svc-4', '10.4.0.1', true);
-    await polaris.api.updateInstances([{ ...instancesOf('e2e-c', 'svc-2', 3, 2)[2]!, weight: 0, metadata: { version: 'v9' } }]);
+    await polaris.api.updateInstances([
+      { ...instancesOf('e2e-c', 'svc-2', 3, 2)[2]!, weight: 0, metadata: { version: 'v9' } },
+    ]);
     await matches('instance changes', since);
     const s = source.current()!;
     assert.equal(s.services.get('e2e-a/svc-0')!.instances.length, 3);
@@ -216,8 +238,23 @@ describe('polaris source against a real Polaris', { timeout: 90_000 }, () => {
               },
             ],
             destinations: [
-              { service: callee, namespace: ns, labels: { version: { type: 'EXACT', value: 'v1', value_type: 'TEXT' } }, priority: 0, weight: 80, name: 'g1' },
-              { service: callee, namespace: ns, labels: { version: { type: 'EXACT', value: 'v2', value_type: 'TEXT' } }, priority: 1, weight: 20, name: 'g2', isolate: true },
+              {
+                service: callee,
+                namespace: ns,
+                labels: { version: { type: 'EXACT', value: 'v1', value_type: 'TEXT' } },
+                priority: 0,
+                weight: 80,
+                name: 'g1',
+              },
+              {
+                service: callee,
+                namespace: ns,
+                labels: { version: { type: 'EXACT', value: 'v2', value_type: 'TEXT' } },
+                priority: 1,
+                weight: 20,
+                name: 'g2',
+                isolate: true,
+              },
             ],
           },
         ],
@@ -226,17 +263,36 @@ describe('polaris source against a real Polaris', { timeout: 90_000 }, () => {
         name: 'catch-all',
         namespace: ns,
         priority: 1,
-        rules: [{ name: 'sub', sources: [{ service: '*', namespace: ns }], destinations: [{ service: callee, namespace: ns, labels: {}, weight: 100, name: 'all' }] }],
+        rules: [
+          {
+            name: 'sub',
+            sources: [{ service: '*', namespace: ns }],
+            destinations: [{ service: callee, namespace: ns, labels: {}, weight: 100, name: 'all' }],
+          },
+        ],
       },
     ]);
     assert.equal(ids.length, 2);
     const key = `${ns}/${callee}`;
-    const state = await waitFor('rules arrive', () => {
-      const s = source.current();
-      return s && s.services.get(key)!.routing.inbounds.length === 2 && s.services.get(`${ns}/${caller}`)!.routing.outbounds.length === 2 ? s : undefined;
-    }, Math.max(100, WITHIN_MS - (Date.now() - since)), 50);
+    const state = await waitFor(
+      'rules arrive',
+      () => {
+        const s = source.current();
+        return s &&
+          s.services.get(key)!.routing.inbounds.length === 2 &&
+          s.services.get(`${ns}/${caller}`)!.routing.outbounds.length === 2
+          ? s
+          : undefined;
+      },
+      Math.max(100, WITHIN_MS - (Date.now() - since)),
+      50,
+    );
     const inbounds = state.services.get(key)!.routing.inbounds;
-    assert.deepEqual(inbounds.map((r) => r.name), ['catch-all.sub', 'by-request.sub'], 'ordered by rule priority');
+    assert.deepEqual(
+      inbounds.map((r) => r.name),
+      ['catch-all.sub', 'by-request.sub'],
+      'ordered by rule priority',
+    );
     const rule = inbounds[1]!;
     assert.deepEqual(rule.sources[0]!.service, caller);
     assert.deepEqual(rule.sources[0]!.match, {
@@ -249,7 +305,15 @@ describe('polaris source against a real Polaris', { timeout: 90_000 }, () => {
       env: { type: 'EXACT', value: 'prod', valueType: 'TEXT' },
     });
     assert.deepEqual(
-      rule.destinations.map((d) => [d.service, d.namespace, d.labels.version?.value, d.priority, d.weight, d.isolate, d.name]),
+      rule.destinations.map((d) => [
+        d.service,
+        d.namespace,
+        d.labels.version?.value,
+        d.priority,
+        d.weight,
+        d.isolate,
+        d.name,
+      ]),
       [
         [callee, ns, 'v1', 0, 80, false, 'by-request.sub.g1'],
         [callee, ns, 'v2', 1, 20, true, 'by-request.sub.g2'],
@@ -257,21 +321,37 @@ describe('polaris source against a real Polaris', { timeout: 90_000 }, () => {
     );
     // The caller sees its own rule (and the namespace-wide one) as outbound.
     const outbound = (r: RouteRule[]) => r.map((x) => x.name).sort();
-    assert.deepEqual(outbound([...state.services.get(`${ns}/${caller}`)!.routing.outbounds]), ['by-request.sub', 'catch-all.sub']);
+    assert.deepEqual(outbound([...state.services.get(`${ns}/${caller}`)!.routing.outbounds]), [
+      'by-request.sub',
+      'catch-all.sub',
+    ]);
     // Polaris writes the asking service into the `*` caller of the outbound copy it serves; the model
     // carries the caller as the callee's copy has it (src/sync/true-callers.ts).
     const catchAll = state.services.get(`${ns}/${caller}`)!.routing.outbounds.find((r) => r.name === 'catch-all.sub')!;
-    assert.deepEqual(catchAll.sources.map((x) => [x.namespace, x.service]), [[ns, '*']]);
+    assert.deepEqual(
+      catchAll.sources.map((x) => [x.namespace, x.service]),
+      [[ns, '*']],
+    );
 
     const since2 = Date.now();
     await polaris.api.enableRoutingRules([ids[0]!], false);
-    await waitFor('disabled rule leaves', () => {
-      const r = source.current()!.services.get(key)!.routing.inbounds;
-      return r.length === 1 && r[0]!.name === 'catch-all.sub';
-    }, Math.max(100, WITHIN_MS - (Date.now() - since2)), 50);
+    await waitFor(
+      'disabled rule leaves',
+      () => {
+        const r = source.current()!.services.get(key)!.routing.inbounds;
+        return r.length === 1 && r[0]!.name === 'catch-all.sub';
+      },
+      Math.max(100, WITHIN_MS - (Date.now() - since2)),
+      50,
+    );
     const since3 = Date.now();
     await polaris.api.deleteRoutingRules([ids[1]!]);
-    await waitFor('deleted rule leaves', () => source.current()!.services.get(key)!.routing.inbounds.length === 0, Math.max(100, WITHIN_MS - (Date.now() - since3)), 50);
+    await waitFor(
+      'deleted rule leaves',
+      () => source.current()!.services.get(key)!.routing.inbounds.length === 0,
+      Math.max(100, WITHIN_MS - (Date.now() - since3)),
+      50,
+    );
     assert.deepEqual(source.debugState().skipped, []);
   });
 
@@ -289,38 +369,106 @@ describe('polaris source against a real Polaris', { timeout: 90_000 }, () => {
         trigger_condition: [{ trigger_type: 'CONSECUTIVE_ERROR', error_count: 5 }],
         max_ejection_percent: 100,
         recoverCondition: { sleep_window: 60, consecutiveSuccess: 1 },
-        fallbackConfig: { enable: true, response: { code: 503, headers: [{ key: 'x-fb', value: '1' }], body: 'fallback' } },
+        fallbackConfig: {
+          enable: true,
+          response: { code: 503, headers: [{ key: 'x-fb', value: '1' }], body: 'fallback' },
+        },
       },
     ]);
     await polaris.api.createFaultDetectors([
-      { name: 'fd-sync', namespace: ns, target_service: { service: svc, namespace: ns }, interval: 1, timeout: 500, port: 0, protocol: 'HTTP', http_config: { method: 'GET', url: '/healthz' } },
+      {
+        name: 'fd-sync',
+        namespace: ns,
+        target_service: { service: svc, namespace: ns },
+        interval: 1,
+        timeout: 500,
+        port: 0,
+        protocol: 'HTTP',
+        http_config: { method: 'GET', url: '/healthz' },
+      },
     ]);
     await polaris.api.createRateLimits([
-      { name: 'rl-sync', namespace: ns, service: svc, type: 'LOCAL', resource: 'QPS', method: { type: 'EXACT', value: '/api' }, amounts: [{ maxAmount: 5, validDuration: '1s' }], action: 'REJECT', disable: false },
+      {
+        name: 'rl-sync',
+        namespace: ns,
+        service: svc,
+        type: 'LOCAL',
+        resource: 'QPS',
+        method: { type: 'EXACT', value: '/api' },
+        amounts: [{ maxAmount: 5, validDuration: '1s' }],
+        action: 'REJECT',
+        disable: false,
+      },
     ]);
     const since = Date.now();
-    const state = await waitFor('governance rules arrive', () => {
+    const state = await waitFor(
+      'governance rules arrive',
+      () => {
+        const s = source.current()?.services.get(key);
+        return s &&
+          s.circuitBreakers.rules.length === 1 &&
+          s.faultDetectors.rules.length === 1 &&
+          s.rateLimits.rules.length === 1
+          ? s
+          : undefined;
+      },
+      Math.max(100, WITHIN_MS - (Date.now() - since)),
+      50,
+    ).catch((err) => {
       const s = source.current()?.services.get(key);
-      return s && s.circuitBreakers.rules.length === 1 && s.faultDetectors.rules.length === 1 && s.rateLimits.rules.length === 1 ? s : undefined;
-    }, Math.max(100, WITHIN_MS - (Date.now() - since)), 50).catch((err) => {
-      const s = source.current()?.services.get(key);
-      throw new Error(`${(err as Error).message}: ${JSON.stringify([s?.circuitBreakers, s?.faultDetectors, s?.rateLimits, source.debugState().keys.filter((k) => k.service === svc)])}`);
+      throw new Error(
+        `${(err as Error).message}: ${JSON.stringify([s?.circuitBreakers, s?.faultDetectors, s?.rateLimits, source.debugState().keys.filter((k) => k.service === svc)])}`,
+      );
     });
     const cb = state.circuitBreakers.rules[0]!;
     assert.equal(cb.id, cbId);
-    assert.deepEqual([cb.name, cb.enable, cb.level, cb.destination.service, cb.maxEjectionPercent, cb.recover.sleepWindowSeconds], ['cb-sync', true, 'INSTANCE', svc, 100, 60]);
-    assert.deepEqual(cb.errorConditions, [{ inputType: 'RET_CODE', condition: { type: 'RANGE', value: '500~599', valueType: 'TEXT' } }]);
-    assert.deepEqual(cb.triggerConditions.map((t) => [t.triggerType, t.errorCount]), [['CONSECUTIVE_ERROR', 5]]);
-    assert.deepEqual(cb.fallback, { enable: true, code: 503, headers: [{ key: 'x-fb', value: '1' }], body: 'fallback' });
+    assert.deepEqual(
+      [cb.name, cb.enable, cb.level, cb.destination.service, cb.maxEjectionPercent, cb.recover.sleepWindowSeconds],
+      ['cb-sync', true, 'INSTANCE', svc, 100, 60],
+    );
+    assert.deepEqual(cb.errorConditions, [
+      { inputType: 'RET_CODE', condition: { type: 'RANGE', value: '500~599', valueType: 'TEXT' } },
+    ]);
+    assert.deepEqual(
+      cb.triggerConditions.map((t) => [t.triggerType, t.errorCount]),
+      [['CONSECUTIVE_ERROR', 5]],
+    );
+    assert.deepEqual(cb.fallback, {
+      enable: true,
+      code: 503,
+      headers: [{ key: 'x-fb', value: '1' }],
+      body: 'fallback',
+    });
     const fd = state.faultDetectors.rules[0]!;
-    assert.deepEqual([fd.name, fd.protocol, fd.intervalSeconds, fd.timeoutMs, fd.http.url, fd.http.method], ['fd-sync', 'HTTP', 1, 500, '/healthz', 'GET']);
+    assert.deepEqual(
+      [fd.name, fd.protocol, fd.intervalSeconds, fd.timeoutMs, fd.http.url, fd.http.method],
+      ['fd-sync', 'HTTP', 1, 500, '/healthz', 'GET'],
+    );
     const rl = state.rateLimits.rules[0]!;
-    assert.deepEqual([rl.name, rl.type, rl.resource, rl.method?.value, rl.amounts[0]!.maxAmount, rl.amounts[0]!.validDuration.seconds], ['rl-sync', 'LOCAL', 'QPS', '/api', 5, 1]);
-    assert.ok(['SERVICES', 'INSTANCE', 'ROUTING', 'CIRCUIT_BREAKER', 'FAULT_DETECTOR'].every((t) => source.debugState().keys.some((k) => k.type === t && k.service === (t === 'SERVICES' ? '' : svc) && k.revision !== '')));
+    assert.deepEqual(
+      [rl.name, rl.type, rl.resource, rl.method?.value, rl.amounts[0]!.maxAmount, rl.amounts[0]!.validDuration.seconds],
+      ['rl-sync', 'LOCAL', 'QPS', '/api', 5, 1],
+    );
+    assert.ok(
+      ['SERVICES', 'INSTANCE', 'ROUTING', 'CIRCUIT_BREAKER', 'FAULT_DETECTOR'].every((t) =>
+        source
+          .debugState()
+          .keys.some((k) => k.type === t && k.service === (t === 'SERVICES' ? '' : svc) && k.revision !== ''),
+      ),
+    );
 
     const since2 = Date.now();
     await polaris.api.enableCircuitBreakerRules([cbId!], false);
-    await waitFor('the switch reaches the model', () => source.current()!.services.get(key)!.circuitBreakers.rules.every((r) => !r.enable), Math.max(100, WITHIN_MS - (Date.now() - since2)), 50);
+    await waitFor(
+      'the switch reaches the model',
+      () =>
+        source
+          .current()!
+          .services.get(key)!
+          .circuitBreakers.rules.every((r) => !r.enable),
+      Math.max(100, WITHIN_MS - (Date.now() - since2)),
+      50,
+    );
     assert.deepEqual(source.debugState().skipped, []);
   });
 });

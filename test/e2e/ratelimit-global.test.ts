@@ -20,17 +20,49 @@ const DOMAIN = `polaris|${NS}|echo`;
 
 /** A GLOBAL QPS rule of echo as the console writes it (proto field names, as the HTTP API takes them). */
 function global(name: string, path: string, o: Record<string, unknown>): Record<string, unknown> {
-  return { name, namespace: NS, service: 'echo', type: 'GLOBAL', resource: 'QPS', action: 'REJECT', disable: false, priority: 0, method: { type: 'EXACT', value: path }, ...o };
+  return {
+    name,
+    namespace: NS,
+    service: 'echo',
+    type: 'GLOBAL',
+    resource: 'QPS',
+    action: 'REJECT',
+    disable: false,
+    priority: 0,
+    method: { type: 'EXACT', value: path },
+    ...o,
+  };
 }
 
 const RULES = [
-  global('total', '/total', { amounts: [{ maxAmount: 20, validDuration: '1s' }], amount_mode: 'GLOBAL_TOTAL', failover: 'FAILOVER_PASS' }),
-  global('share', '/share', { amounts: [{ maxAmount: 10, validDuration: '1s' }], amount_mode: 'SHARE_EQUALLY', failover: 'FAILOVER_LOCAL' }),
-  global('fallback', '/fallback', { amounts: [{ maxAmount: 20, validDuration: '1s' }], amount_mode: 'GLOBAL_TOTAL', failover: 'FAILOVER_LOCAL' }),
+  global('total', '/total', {
+    amounts: [{ maxAmount: 20, validDuration: '1s' }],
+    amount_mode: 'GLOBAL_TOTAL',
+    failover: 'FAILOVER_PASS',
+  }),
+  global('share', '/share', {
+    amounts: [{ maxAmount: 10, validDuration: '1s' }],
+    amount_mode: 'SHARE_EQUALLY',
+    failover: 'FAILOVER_LOCAL',
+  }),
+  global('fallback', '/fallback', {
+    amounts: [{ maxAmount: 20, validDuration: '1s' }],
+    amount_mode: 'GLOBAL_TOTAL',
+    failover: 'FAILOVER_LOCAL',
+  }),
   global('edited', '/edited', { amounts: [{ maxAmount: 5, validDuration: '1s' }] }),
-  global('two', '/two', { amounts: [{ maxAmount: 3, validDuration: '1s' }, { maxAmount: 5, validDuration: '60s' }] }),
+  global('two', '/two', {
+    amounts: [
+      { maxAmount: 3, validDuration: '1s' },
+      { maxAmount: 5, validDuration: '60s' },
+    ],
+  }),
   // Any value of x-user, without regex_combine: each user has a 2/s of their own.
-  global('per-user', '/user', { amounts: [{ maxAmount: 2, validDuration: '1s' }], failover: 'FAILOVER_PASS', arguments: [{ type: 'HEADER', key: 'x-user', value: { type: 'EXACT', value: '*' } }] }),
+  global('per-user', '/user', {
+    amounts: [{ maxAmount: 2, validDuration: '1s' }],
+    failover: 'FAILOVER_PASS',
+    arguments: [{ type: 'HEADER', key: 'x-user', value: { type: 'EXACT', value: '*' } }],
+  }),
 ];
 
 const get = (port: number, path: string) => sendThrough(port, 'echo', path);
@@ -41,7 +73,12 @@ const accepted = (statuses: readonly number[]) => statuses.filter((s) => s === 2
  * over the first 800 ms of each: the limiter counts in windows aligned to the second, so the run
  * covers exactly `seconds` windows. Returns every status.
  */
-async function inWindows(ports: readonly number[], perSecond: number, seconds: number, path: string): Promise<number[]> {
+async function inWindows(
+  ports: readonly number[],
+  perSecond: number,
+  seconds: number,
+  path: string,
+): Promise<number[]> {
   const start = Math.ceil(Date.now() / 1000) * 1000 + 30;
   const pending: Array<Promise<number>> = [];
   for (let s = 0; s < seconds; s++) {
@@ -57,7 +94,9 @@ async function inWindows(ports: readonly number[], perSecond: number, seconds: n
 
 /** ruleDescriptors are the rules an Envoy config dump sends the limiter descriptors for. */
 function ruleDescriptors(dump: string): Set<string> {
-  return new Set([...dump.matchAll(/"descriptor_value": "([^"]+)",\s*"descriptor_key": "polaris_rule"/g)].map((m) => m[1]!));
+  return new Set(
+    [...dump.matchAll(/"descriptor_value": "([^"]+)",\s*"descriptor_key": "polaris_rule"/g)].map((m) => m[1]!),
+  );
 }
 
 function tally(statuses: readonly number[]): Record<number, number> {
@@ -66,7 +105,9 @@ function tally(statuses: readonly number[]): Record<number, number> {
   return out;
 }
 
-describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoyproxy/ratelimit across two Envoys', { timeout: 120_000 }, () => {
+describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoyproxy/ratelimit across two Envoys', {
+  timeout: 120_000,
+}, () => {
   let polaris: PolarisServer;
   let bridge: BridgeProcess;
   let limiter: RateLimitService;
@@ -79,18 +120,46 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
     upstreams = await Promise.all([startUpstream('echo'), startUpstream('echo')]);
     await polaris.api.createNamespaces([NS]);
     await polaris.api.createServices([{ namespace: NS, name: 'echo' }]);
-    await polaris.api.registerInstances(upstreams.map((u) => ({ namespace: NS, service: 'echo', host: '127.0.0.1', port: u.port, protocol: 'http', healthy: true })));
+    await polaris.api.registerInstances(
+      upstreams.map((u) => ({
+        namespace: NS,
+        service: 'echo',
+        host: '127.0.0.1',
+        port: u.port,
+        protocol: 'http',
+        healthy: true,
+      })),
+    );
     ids = await polaris.api.createRateLimits(RULES);
     assert.equal(ids.filter((id) => id !== '').length, RULES.length, 'Polaris took every rule');
     bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS], { ready: true });
     limiter = await startRateLimitService(bridge.xdsAddress);
-    envoys = await Promise.all([0, 1].map(() => startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo', extra: ['--ratelimit-address', limiter.grpcAddress] })));
+    envoys = await Promise.all(
+      [0, 1].map(() =>
+        startSidecarEnvoy(bridge.xdsAddress, {
+          namespace: NS,
+          service: 'echo',
+          extra: ['--ratelimit-address', limiter.grpcAddress],
+        }),
+      ),
+    );
     // In force once the limiter holds the six rules' seven limits and both Envoys send their descriptors.
-    await waitFor('limits in the limiter', async () => ((await limiter.limits()).match(new RegExp(`^${DOMAIN.replace(/\|/g, '\\|')}\\.`, 'gm')) ?? []).length === 7, 20_000, 100);
-    await waitFor('descriptors in both Envoys', async () => {
-      const dumps = await Promise.all(envoys.map((e) => e.envoy.admin('/config_dump')));
-      return dumps.every((d) => ruleDescriptors(d).size === 6);
-    }, 20_000, 100);
+    await waitFor(
+      'limits in the limiter',
+      async () =>
+        ((await limiter.limits()).match(new RegExp(`^${DOMAIN.replace(/\|/g, '\\|')}\\.`, 'gm')) ?? []).length === 7,
+      20_000,
+      100,
+    );
+    await waitFor(
+      'descriptors in both Envoys',
+      async () => {
+        const dumps = await Promise.all(envoys.map((e) => e.envoy.admin('/config_dump')));
+        return dumps.every((d) => ruleDescriptors(d).size === 6);
+      },
+      20_000,
+      100,
+    );
   });
 
   after(async () => {
@@ -102,11 +171,21 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
   });
 
   it('GLOBAL_TOTAL holds 20/s across both Envoys; SHARE_EQUALLY 10/s per instance is 20/s even through one', async () => {
-    const [total, share] = await Promise.all([inWindows(envoys.map((e) => e.inbound), 25, 5, '/total'), inWindows([envoys[0]!.inbound], 50, 5, '/share')]);
+    const [total, share] = await Promise.all([
+      inWindows(
+        envoys.map((e) => e.inbound),
+        25,
+        5,
+        '/total',
+      ),
+      inWindows([envoys[0]!.inbound], 50, 5, '/share'),
+    ]);
     const t = accepted(total);
     const s = accepted(share);
     process.stdout.write(`# GLOBAL_TOTAL 20/s, two Envoys at 25/s each for 5 s: ${t} of ${total.length} accepted\n`);
-    process.stdout.write(`# SHARE_EQUALLY 10/s × 2 instances, one Envoy at 50/s for 5 s: ${s} of ${share.length} accepted\n`);
+    process.stdout.write(
+      `# SHARE_EQUALLY 10/s × 2 instances, one Envoy at 50/s for 5 s: ${s} of ${share.length} accepted\n`,
+    );
     assert.ok(t >= 90 && t <= 110, `total: ${t} accepted, ${JSON.stringify(tally(total))}`);
     assert.ok(s >= 90 && s <= 110, `share: ${s} accepted, ${JSON.stringify(tally(share))}`);
     assert.deepEqual(Object.keys(tally([...total, ...share])).sort(), ['200', '429']);
@@ -125,7 +204,9 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
     };
     const first = await burst();
     const second = await burst();
-    process.stdout.write(`# two amounts (3/s, 5/min), bursts of 10 in two seconds: ${accepted(first)} then ${accepted(second)} accepted\n`);
+    process.stdout.write(
+      `# two amounts (3/s, 5/min), bursts of 10 in two seconds: ${accepted(first)} then ${accepted(second)} accepted\n`,
+    );
     assert.equal(accepted(first), 3, JSON.stringify(tally(first)));
     assert.equal(accepted(second), 2, JSON.stringify(tally(second)));
   });
@@ -137,39 +218,64 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
       const user = i % 2 ? 'bob' : 'alice';
       statuses[user]!.push((await sendThrough(envoys[i % 2]!.inbound, 'echo', '/user', { 'x-user': user })).status);
     }
-    process.stdout.write(`# per-user 2/s, five requests each in one second: alice ${accepted(statuses.alice!)}, bob ${accepted(statuses.bob!)} accepted\n`);
+    process.stdout.write(
+      `# per-user 2/s, five requests each in one second: alice ${accepted(statuses.alice!)}, bob ${accepted(statuses.bob!)} accepted\n`,
+    );
     assert.deepEqual([accepted(statuses.alice!), accepted(statuses.bob!)], [2, 2], JSON.stringify(statuses));
   });
 
   it('an edit and a disable in Polaris reach the limiter and Envoy within 3 s', async () => {
     const id = ids[3]!;
-    const edited = new RegExp(`polaris_rule_[^.]+\\.amount_0: unit=SECOND requests_per_unit=7\\b`);
+    const edited = /polaris_rule_[^.]+\.amount_0: unit=SECOND requests_per_unit=7\b/;
     let since = Date.now();
     await polaris.api.updateRateLimits([{ ...RULES[3], id, amounts: [{ maxAmount: 7, validDuration: '1s' }] }]);
     await waitFor('the new amount in the limiter', async () => edited.test(await limiter.limits()), WITHIN_MS, 50);
     const editMs = Date.now() - since;
     since = Date.now();
     await polaris.api.enableRateLimits([id], false);
-    await waitFor('the rule gone from the limiter and from both Envoys', async () => {
-      if (edited.test(await limiter.limits())) return false;
-      const dumps = await Promise.all(envoys.map((e) => e.envoy.admin('/config_dump')));
-      return dumps.every((d) => ruleDescriptors(d).size === 5 && !ruleDescriptors(d).has(id));
-    }, WITHIN_MS, 50);
+    await waitFor(
+      'the rule gone from the limiter and from both Envoys',
+      async () => {
+        if (edited.test(await limiter.limits())) return false;
+        const dumps = await Promise.all(envoys.map((e) => e.envoy.admin('/config_dump')));
+        return dumps.every((d) => ruleDescriptors(d).size === 5 && !ruleDescriptors(d).has(id));
+      },
+      WITHIN_MS,
+      50,
+    );
     const disableMs = Date.now() - since;
-    process.stdout.write(`# GLOBAL rule edit reached the limiter in ${editMs} ms, disable reached the limiter and Envoy in ${disableMs} ms\n`);
+    process.stdout.write(
+      `# GLOBAL rule edit reached the limiter in ${editMs} ms, disable reached the limiter and Envoy in ${disableMs} ms\n`,
+    );
     // Disabled: a burst over the old amounts is not limited.
-    assert.deepEqual(tally(await Promise.all(Array.from({ length: 15 }, () => get(envoys[0]!.inbound, '/edited').then((a) => a.status)))), { 200: 15 });
+    assert.deepEqual(
+      tally(
+        await Promise.all(Array.from({ length: 15 }, () => get(envoys[0]!.inbound, '/edited').then((a) => a.status))),
+      ),
+      { 200: 15 },
+    );
   });
 
   it('with the limiter gone: FAILOVER_PASS lets every request through, FAILOVER_LOCAL limits each Envoy to its share', async () => {
     await limiter.stopLimiter();
-    const burst = (port: number, path: string, n: number) => Promise.all(Array.from({ length: n }, () => get(port, path).then((a) => a.status)));
+    const burst = (port: number, path: string, n: number) =>
+      Promise.all(Array.from({ length: n }, () => get(port, path).then((a) => a.status)));
     const [pass0, pass1] = await Promise.all(envoys.map((e) => burst(e.inbound, '/total', 40)));
     assert.deepEqual(tally([...pass0!, ...pass1!]), { 200: 80 });
     // 20/s in total over 2 instances is 10 each; SHARE_EQUALLY's share is its amount, 10.
-    const [fallback0, fallback1, share0] = await Promise.all([burst(envoys[0]!.inbound, '/fallback', 20), burst(envoys[1]!.inbound, '/fallback', 20), burst(envoys[0]!.inbound, '/share', 20)]);
-    process.stdout.write(`# limiter stopped, bursts of 20: /fallback ${accepted(fallback0!)} and ${accepted(fallback1!)} accepted, /share ${accepted(share0!)}\n`);
-    for (const [name, statuses] of [['fallback via Envoy 0', fallback0!], ['fallback via Envoy 1', fallback1!], ['share via Envoy 0', share0!]] as const) {
+    const [fallback0, fallback1, share0] = await Promise.all([
+      burst(envoys[0]!.inbound, '/fallback', 20),
+      burst(envoys[1]!.inbound, '/fallback', 20),
+      burst(envoys[0]!.inbound, '/share', 20),
+    ]);
+    process.stdout.write(
+      `# limiter stopped, bursts of 20: /fallback ${accepted(fallback0!)} and ${accepted(fallback1!)} accepted, /share ${accepted(share0!)}\n`,
+    );
+    for (const [name, statuses] of [
+      ['fallback via Envoy 0', fallback0!],
+      ['fallback via Envoy 1', fallback1!],
+      ['share via Envoy 0', share0!],
+    ] as const) {
       const a = accepted(statuses);
       // A full bucket of 10, plus what refills (10/s) while the burst is under way.
       assert.ok(a >= 10 && a <= 12, `${name}: ${a} accepted, ${JSON.stringify(tally(statuses))}`);

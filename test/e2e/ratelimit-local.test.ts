@@ -29,7 +29,17 @@ function exact(value: string) {
 
 /** A LOCAL QPS rule of `service` as the console writes it. */
 function local(name: string, service: string, o: Record<string, unknown>): Record<string, unknown> {
-  return { name, namespace: NS, service, type: 'LOCAL', resource: 'QPS', action: 'REJECT', disable: false, priority: 0, ...o };
+  return {
+    name,
+    namespace: NS,
+    service,
+    type: 'LOCAL',
+    resource: 'QPS',
+    action: 'REJECT',
+    disable: false,
+    priority: 0,
+    ...o,
+  };
 }
 
 const RULES = [
@@ -38,10 +48,31 @@ const RULES = [
     arguments: [{ type: 'HEADER', key: 'x-user', value: exact('alice') }],
     amounts: [{ maxAmount: 10, validDuration: '1s' }],
   }),
-  local('two-amounts', 'echo', { method: exact('/two'), amounts: [{ maxAmount: 4, validDuration: '1s' }, { maxAmount: 6, validDuration: '10s' }] }),
-  local('queued', 'echo', { priority: 5, action: 'UNIRATE', method: exact('/queued'), amounts: [{ maxAmount: 1, validDuration: '1s' }] }),
-  local('by-caller-service', 'echo', { priority: 6, method: exact('/meta'), arguments: [{ type: 'CALLER_SERVICE', key: NS, value: exact('web') }], amounts: [{ maxAmount: 1, validDuration: '1s' }] }),
-  local('mesh-wide', 'echo', { priority: 7, type: 'GLOBAL', method: exact('/global'), amounts: [{ maxAmount: 1, validDuration: '1s' }] }),
+  local('two-amounts', 'echo', {
+    method: exact('/two'),
+    amounts: [
+      { maxAmount: 4, validDuration: '1s' },
+      { maxAmount: 6, validDuration: '10s' },
+    ],
+  }),
+  local('queued', 'echo', {
+    priority: 5,
+    action: 'UNIRATE',
+    method: exact('/queued'),
+    amounts: [{ maxAmount: 1, validDuration: '1s' }],
+  }),
+  local('by-caller-service', 'echo', {
+    priority: 6,
+    method: exact('/meta'),
+    arguments: [{ type: 'CALLER_SERVICE', key: NS, value: exact('web') }],
+    amounts: [{ maxAmount: 1, validDuration: '1s' }],
+  }),
+  local('mesh-wide', 'echo', {
+    priority: 7,
+    type: 'GLOBAL',
+    method: exact('/global'),
+    amounts: [{ maxAmount: 1, validDuration: '1s' }],
+  }),
 ];
 
 /** withoutNamespace is a rule as the mesh file takes it: under its namespace, without the key. */
@@ -57,12 +88,15 @@ interface Answer {
 
 function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host: 'echo', ...headers }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, headers: { host: 'echo', ...headers }, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
     req.end();
@@ -70,7 +104,13 @@ function get(port: number, path: string, headers: Record<string, string> = {}): 
 }
 
 /** paced sends `rate` requests a second for `seconds` (each on its own connection) and returns every answer. */
-async function paced(port: number, rate: number, seconds: number, path: string, headers: Record<string, string> = {}): Promise<Answer[]> {
+async function paced(
+  port: number,
+  rate: number,
+  seconds: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<Answer[]> {
   const started = Date.now();
   const pending: Array<Promise<Answer>> = [];
   for (let i = 0; i < rate * seconds; i++) {
@@ -116,11 +156,12 @@ async function startHolding(): Promise<Holding> {
   h.release = () => {
     for (const res of held.splice(0)) res.end('slow');
   };
-  h.close = () => new Promise<void>((r) => {
-    h.release();
-    server.closeAllConnections();
-    server.close(() => r());
-  });
+  h.close = () =>
+    new Promise<void>((r) => {
+      h.release();
+      server.closeAllConnections();
+      server.close(() => r());
+    });
   return h;
 }
 
@@ -136,16 +177,26 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
     upstream = await startUpstream('echo');
     await polaris.api.createNamespaces([NS]);
     await polaris.api.createServices([{ namespace: NS, name: 'echo' }]);
-    await polaris.api.registerInstances([{ namespace: NS, service: 'echo', host: '127.0.0.1', port: upstream.port, protocol: 'http', healthy: true }]);
+    await polaris.api.registerInstances([
+      { namespace: NS, service: 'echo', host: '127.0.0.1', port: upstream.port, protocol: 'http', healthy: true },
+    ]);
     ids = await polaris.api.createRateLimits(RULES);
     assert.equal(ids.filter((id) => id !== '').length, RULES.length, 'Polaris took every rule');
     bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS], { ready: true });
     echo = await startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo' });
     // The rules are in force once Envoy holds both rules' buckets and routes (no request drew on the buckets yet).
-    await waitFor('rules in Envoy', async () => {
-      const dump = await echo.envoy.admin('/config_dump');
-      return (dump.match(/"stat_prefix": "polaris_ratelimit_/g) ?? []).length === 3 && (dump.match(/"name": "ratelimit\|/g) ?? []).length === 2;
-    }, 20_000, 100);
+    await waitFor(
+      'rules in Envoy',
+      async () => {
+        const dump = await echo.envoy.admin('/config_dump');
+        return (
+          (dump.match(/"stat_prefix": "polaris_ratelimit_/g) ?? []).length === 3 &&
+          (dump.match(/"name": "ratelimit\|/g) ?? []).length === 2
+        );
+      },
+      20_000,
+      100,
+    );
   });
 
   after(async () => {
@@ -169,7 +220,10 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
     const accepted = alice.filter((a) => a.status === 200).length;
     process.stdout.write(`# alice at 50/s for 3 s against 10/s: ${accepted} of ${alice.length} accepted\n`);
     // A full bucket (10) plus 10 a second for the 3 s: 40, give or take one bucket.
-    assert.ok(accepted >= 30 && accepted <= 50, `alice accepted ${accepted} of ${alice.length}: ${JSON.stringify(count(alice))}`);
+    assert.ok(
+      accepted >= 30 && accepted <= 50,
+      `alice accepted ${accepted} of ${alice.length}: ${JSON.stringify(count(alice))}`,
+    );
     assert.deepEqual(Object.keys(count(alice)).sort(), ['200 echo', `429 ${ENVOY_BODY}`]);
     assert.deepEqual(count(bob), { '200 echo': 30 });
     assert.deepEqual(count(other), { '200 echo': 30 });
@@ -184,7 +238,9 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
 
   it('skips the unsupported rules with their reasons while the others apply', async () => {
     const skipped = await bridge.adminJson<Array<{ path: string; reason: string }>>('/debug/skipped');
-    const reasons = Object.fromEntries(skipped.filter((s) => s.path.startsWith(`${NS}/echo.rateLimits`)).map((s) => [s.path, s.reason]));
+    const reasons = Object.fromEntries(
+      skipped.filter((s) => s.path.startsWith(`${NS}/echo.rateLimits`)).map((s) => [s.path, s.reason]),
+    );
     assert.match(reasons[`${NS}/echo.rateLimits[queued]`] ?? '', /UNIRATE/);
     assert.match(reasons[`${NS}/echo.rateLimits[by-caller-service]`] ?? '', /CALLER_SERVICE/);
     // This Envoy was bootstrapped without the rate-limit service (ratelimit-global.test.ts has one).
@@ -193,7 +249,9 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
     assert.match(metrics, /polaris_xds_rules_skipped\{[^}]*\} [1-9]/);
     // Their paths are not limited (a rule is enforced exactly or not at all).
     for (const path of ['/queued', '/meta', '/global']) {
-      const answers = await Promise.all(Array.from({ length: 5 }, () => get(echo.inbound, path, { 'x-user': 'alice' })));
+      const answers = await Promise.all(
+        Array.from({ length: 5 }, () => get(echo.inbound, path, { 'x-user': 'alice' })),
+      );
       assert.deepEqual(count(answers), { '200 echo': 5 }, path);
     }
   });
@@ -201,12 +259,26 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
   it('an edit and a disable in Polaris reach Envoy within 3 s', async () => {
     const aliceId = ids[0]!;
     let since = Date.now();
-    await polaris.api.updateRateLimits([{ ...RULES[0], id: aliceId, arguments: [{ type: 'HEADER', key: 'x-user', value: exact('carol') }] }]);
-    await waitFor('carol limited instead of alice', async () => (await rejectedBody(echo.inbound, 'carol')) !== undefined && (await rejectedBody(echo.inbound, 'alice')) === undefined, WITHIN_MS, 50);
+    await polaris.api.updateRateLimits([
+      { ...RULES[0], id: aliceId, arguments: [{ type: 'HEADER', key: 'x-user', value: exact('carol') }] },
+    ]);
+    await waitFor(
+      'carol limited instead of alice',
+      async () =>
+        (await rejectedBody(echo.inbound, 'carol')) !== undefined &&
+        (await rejectedBody(echo.inbound, 'alice')) === undefined,
+      WITHIN_MS,
+      50,
+    );
     const editMs = Date.now() - since;
     since = Date.now();
     await polaris.api.enableRateLimits([aliceId], false);
-    await waitFor('carol no longer limited', async () => (await rejectedBody(echo.inbound, 'carol')) === undefined, WITHIN_MS, 50);
+    await waitFor(
+      'carol no longer limited',
+      async () => (await rejectedBody(echo.inbound, 'carol')) === undefined,
+      WITHIN_MS,
+      50,
+    );
     const disableMs = Date.now() - since;
     process.stdout.write(`# rate-limit edit reached Envoy in ${editMs} ms, disable in ${disableMs} ms\n`);
   });
@@ -233,14 +305,32 @@ describe('rate-limit rules from a mesh file: custom body and CONCURRENCY', { tim
           ],
           ratelimits: [
             { ...withoutNamespace(RULES[0]!), customResponse: { body: CUSTOM_BODY } },
-            { name: 'two-in-flight', service: 'slow', type: 'LOCAL', resource: 'CONCURRENCY', concurrencyAmount: { maxAmount: 2 }, customResponse: { body: 'busy' } },
-            { name: 'by-caller-metadata', service: 'echo', type: 'LOCAL', priority: 9, method: exact('/meta'), arguments: [{ type: 'CALLER_METADATA', key: 'env', value: exact('prod') }], amounts: [{ maxAmount: 1, validDuration: '1s' }] },
+            {
+              name: 'two-in-flight',
+              service: 'slow',
+              type: 'LOCAL',
+              resource: 'CONCURRENCY',
+              concurrencyAmount: { maxAmount: 2 },
+              customResponse: { body: 'busy' },
+            },
+            {
+              name: 'by-caller-metadata',
+              service: 'echo',
+              type: 'LOCAL',
+              priority: 9,
+              method: exact('/meta'),
+              arguments: [{ type: 'CALLER_METADATA', key: 'env', value: exact('prod') }],
+              amounts: [{ maxAmount: 1, validDuration: '1s' }],
+            },
           ],
         },
       ],
     });
     bridge = await startBridge(['--file', mesh.path], { ready: true });
-    [echo, slow] = await Promise.all([startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo' }), startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'slow' })]);
+    [echo, slow] = await Promise.all([
+      startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo' }),
+      startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'slow' }),
+    ]);
     await waitFor('alice limited', async () => (await rejectedBody(echo.inbound, 'alice')) !== undefined, 20_000, 200);
   });
 
@@ -254,7 +344,10 @@ describe('rate-limit rules from a mesh file: custom body and CONCURRENCY', { tim
   it("answers a rejected request with the rule's custom body; skips a CALLER_METADATA rule", async () => {
     assert.equal(await rejectedBody(echo.inbound, 'alice'), CUSTOM_BODY);
     const skipped = await bridge.adminJson<Array<{ path: string; reason: string }>>('/debug/skipped');
-    assert.match(skipped.find((s) => s.path === `${NS}/echo.rateLimits[by-caller-metadata]`)?.reason ?? '', /CALLER_METADATA/);
+    assert.match(
+      skipped.find((s) => s.path === `${NS}/echo.rateLimits[by-caller-metadata]`)?.reason ?? '',
+      /CALLER_METADATA/,
+    );
     const answers = await Promise.all(Array.from({ length: 5 }, () => get(echo.inbound, '/meta')));
     assert.deepEqual(count(answers), { '200 echo': 5 });
   });

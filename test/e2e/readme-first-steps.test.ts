@@ -29,12 +29,33 @@ test("the README's next block runs as written: exit 0, no stack trace", async ()
   assert.deepEqual(commands(block), ['bash examples/envoy/demo.sh']);
   // The demo's own ports (including the echo instances') are moved to free ones, so the suite can
   // run beside another copy of itself; the commands are the README's.
-  const names = ['ECHO_V1A_PORT', 'ECHO_V1B_PORT', 'ECHO_V2_PORT', 'XDS_PORT', 'ADMIN_PORT', 'ENVOY_ADMIN_PORT', 'OUTBOUND_PORT', 'INBOUND_PORT'];
+  const names = [
+    'ECHO_V1A_PORT',
+    'ECHO_V1B_PORT',
+    'ECHO_V2_PORT',
+    'XDS_PORT',
+    'ADMIN_PORT',
+    'ENVOY_ADMIN_PORT',
+    'OUTBOUND_PORT',
+    'INBOUND_PORT',
+  ];
   const ports = await freePorts(names.length);
-  const env = { ...process.env, ENVOY_BIN: envoyBinary(), ...Object.fromEntries(names.map((n, i) => [n, String(ports[i])])) };
+  const env = {
+    ...process.env,
+    ENVOY_BIN: envoyBinary(),
+    ...Object.fromEntries(names.map((n, i) => [n, String(ports[i])])),
+  };
   const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-    execFile('bash', ['-euo', 'pipefail', '-c', block], { cwd: repoRoot, env, timeout: 120_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0, stdout, stderr }),
+    execFile(
+      'bash',
+      ['-euo', 'pipefail', '-c', block],
+      { cwd: repoRoot, env, timeout: 120_000 },
+      (err, stdout, stderr) =>
+        resolve({
+          code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0,
+          stdout,
+          stderr,
+        }),
     ),
   );
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);

@@ -43,7 +43,12 @@ describe('HTTP/2 upstreams for grpc, http2 and h2c instances', () => {
   before(async () => {
     for (const name of ['grpc-v1', 'grpc-v2', 'http2', 'h2c']) ups[name] = await startVersionUpstream(name, true);
     ups.http = await startVersionUpstream('http', false);
-    const one = (name: string, protocol: string, version = '') => ({ host: '127.0.0.1', port: ups[name]!.port, protocol, version });
+    const one = (name: string, protocol: string, version = '') => ({
+      host: '127.0.0.1',
+      port: ups[name]!.port,
+      protocol,
+      version,
+    });
     file = meshFile({
       namespaces: [
         {
@@ -56,7 +61,13 @@ describe('HTTP/2 upstreams for grpc, http2 and h2c instances', () => {
             { name: 'client' },
           ],
           // A rule cluster (a subset of grpc-echo) must speak HTTP/2 too.
-          rules: [{ name: 'grpc-v2', sources: [{ arguments: [{ type: 'HEADER', key: 'x-version', value: 'v2' }] }], destinations: [{ service: 'grpc-echo', labels: { version: 'v2' } }] }],
+          rules: [
+            {
+              name: 'grpc-v2',
+              sources: [{ arguments: [{ type: 'HEADER', key: 'x-version', value: 'v2' }] }],
+              destinations: [{ service: 'grpc-echo', labels: { version: 'v2' } }],
+            },
+          ],
         },
       ],
     });

@@ -7,7 +7,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startBridge, type BridgeProcess } from '../support/bridge.js';
-import { meshFile, startSidecar, waitForOnly, type MeshArgument, type MeshDoc, type MeshFile, type MeshMatch, type MeshRule, type Sidecar } from '../support/mesh.js';
+import {
+  meshFile,
+  startSidecar,
+  waitForOnly,
+  type MeshArgument,
+  type MeshDoc,
+  type MeshFile,
+  type MeshMatch,
+  type MeshRule,
+  type Sidecar,
+} from '../support/mesh.js';
 import { waitFor } from '../support/ports.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
 
@@ -24,22 +34,92 @@ function header(key: string, value: MeshMatch): { arguments: MeshArgument[] } {
 
 const RULES: MeshRule[] = [
   // Priority 0: rules that cannot be translated. Were they approximated, every request would go to v2.
-  { name: 'unsupported-caller-ip', priority: 0, sources: [{ arguments: [{ type: 'CALLER_IP', value: '127.0.0.1' }] }], destinations: [to('v2')] },
-  { name: 'unsupported-custom', priority: 0, sources: [{ arguments: [{ type: 'CUSTOM', key: 'uid', value: '1' }] }], destinations: [to('v2')] },
-  { name: 'unsupported-path-not-in', priority: 0, sources: [{ arguments: [{ type: 'PATH', value: { type: 'NOT_IN', value: '/x,/y' } }] }], destinations: [to('v2')] },
-  { name: 'by-header', priority: 1, sources: [{ arguments: [{ type: 'HEADER', key: 'x-version', value: 'v2' }] }], destinations: [to('v2')] },
-  { name: 'by-query', priority: 1, sources: [{ arguments: [{ type: 'QUERY', key: 'canary', value: 'yes' }] }], destinations: [to('v2')] },
-  { name: 'by-path', priority: 1, sources: [{ arguments: [{ type: 'PATH', value: '/beta' }] }], destinations: [to('v2')] },
-  { name: 'by-path-regex', priority: 1, sources: [{ arguments: [{ type: 'PATH', value: { type: 'REGEX', value: '^/api/v3/' } }] }], destinations: [to('v3')] },
-  { name: 'by-cookie', priority: 1, sources: [{ arguments: [{ type: 'COOKIE', key: 'session', value: 'gold' }] }], destinations: [to('v2')] },
+  {
+    name: 'unsupported-caller-ip',
+    priority: 0,
+    sources: [{ arguments: [{ type: 'CALLER_IP', value: '127.0.0.1' }] }],
+    destinations: [to('v2')],
+  },
+  {
+    name: 'unsupported-custom',
+    priority: 0,
+    sources: [{ arguments: [{ type: 'CUSTOM', key: 'uid', value: '1' }] }],
+    destinations: [to('v2')],
+  },
+  {
+    name: 'unsupported-path-not-in',
+    priority: 0,
+    sources: [{ arguments: [{ type: 'PATH', value: { type: 'NOT_IN', value: '/x,/y' } }] }],
+    destinations: [to('v2')],
+  },
+  {
+    name: 'by-header',
+    priority: 1,
+    sources: [{ arguments: [{ type: 'HEADER', key: 'x-version', value: 'v2' }] }],
+    destinations: [to('v2')],
+  },
+  {
+    name: 'by-query',
+    priority: 1,
+    sources: [{ arguments: [{ type: 'QUERY', key: 'canary', value: 'yes' }] }],
+    destinations: [to('v2')],
+  },
+  {
+    name: 'by-path',
+    priority: 1,
+    sources: [{ arguments: [{ type: 'PATH', value: '/beta' }] }],
+    destinations: [to('v2')],
+  },
+  {
+    name: 'by-path-regex',
+    priority: 1,
+    sources: [{ arguments: [{ type: 'PATH', value: { type: 'REGEX', value: '^/api/v3/' } }] }],
+    destinations: [to('v3')],
+  },
+  {
+    name: 'by-cookie',
+    priority: 1,
+    sources: [{ arguments: [{ type: 'COOKIE', key: 'session', value: 'gold' }] }],
+    destinations: [to('v2')],
+  },
   // Header names are case-insensitive: the rule's key is written in capitals.
-  { name: 'by-in', priority: 1, sources: [header('X-User', { type: 'IN', value: 'alice,bob' })], destinations: [to('v2')] },
-  { name: 'by-not-in', priority: 1, sources: [header('x-team', { type: 'NOT_IN', value: 'red,blue' })], destinations: [to('v3')] },
-  { name: 'by-regex', priority: 1, sources: [header('x-agent', { type: 'REGEX', value: 'mobile-[0-9]+' })], destinations: [to('v3')] },
-  { name: 'by-range', priority: 1, sources: [header('x-uid', { type: 'RANGE', value: '100~199' })], destinations: [to('v3')] },
-  { name: 'by-not-equals', priority: 1, sources: [header('x-env', { type: 'NOT_EQUALS', value: 'prod' })], destinations: [to('v2')] },
+  {
+    name: 'by-in',
+    priority: 1,
+    sources: [header('X-User', { type: 'IN', value: 'alice,bob' })],
+    destinations: [to('v2')],
+  },
+  {
+    name: 'by-not-in',
+    priority: 1,
+    sources: [header('x-team', { type: 'NOT_IN', value: 'red,blue' })],
+    destinations: [to('v3')],
+  },
+  {
+    name: 'by-regex',
+    priority: 1,
+    sources: [header('x-agent', { type: 'REGEX', value: 'mobile-[0-9]+' })],
+    destinations: [to('v3')],
+  },
+  {
+    name: 'by-range',
+    priority: 1,
+    sources: [header('x-uid', { type: 'RANGE', value: '100~199' })],
+    destinations: [to('v3')],
+  },
+  {
+    name: 'by-not-equals',
+    priority: 1,
+    sources: [header('x-env', { type: 'NOT_EQUALS', value: 'prod' })],
+    destinations: [to('v2')],
+  },
   // Only for callers of service `frontend`.
-  { name: 'by-caller', priority: 1, sources: [{ service: 'frontend', namespace: NS, ...header('x-caller', 'yes') }], destinations: [to('v3')] },
+  {
+    name: 'by-caller',
+    priority: 1,
+    sources: [{ service: 'frontend', namespace: NS, ...header('x-caller', 'yes') }],
+    destinations: [to('v3')],
+  },
   // v2 is isolated: its group gets nothing, v3 (same priority) everything, v1 (next priority) nothing.
   {
     name: 'isolated',
@@ -49,10 +129,25 @@ const RULES: MeshRule[] = [
   },
   // Weight 0 means no traffic: a rule whose groups all weigh 0 is skipped (never an invalid route),
   // and a 0-weight group next to others gets nothing.
-  { name: 'zero-weights', priority: 1, sources: [header('x-zero', 'all')], destinations: [to('v2', { weight: 0 }), to('v3', { weight: 0 })] },
-  { name: 'zero-weight-group', priority: 1, sources: [header('x-zero', 'some')], destinations: [to('v2', { weight: 0 }), to('v3', { weight: 1 })] },
+  {
+    name: 'zero-weights',
+    priority: 1,
+    sources: [header('x-zero', 'all')],
+    destinations: [to('v2', { weight: 0 }), to('v3', { weight: 0 })],
+  },
+  {
+    name: 'zero-weight-group',
+    priority: 1,
+    sources: [header('x-zero', 'some')],
+    destinations: [to('v2', { weight: 0 }), to('v3', { weight: 1 })],
+  },
   // A gateway's own rule: it routes any host by path.
-  { name: 'edge-orders', priority: 1, sources: [{ service: 'edge', namespace: NS, arguments: [{ type: 'PATH', value: '/orders' }] }], destinations: [to('v3')] },
+  {
+    name: 'edge-orders',
+    priority: 1,
+    sources: [{ service: 'edge', namespace: NS, arguments: [{ type: 'PATH', value: '/orders' }] }],
+    destinations: [to('v3')],
+  },
   { name: 'default', priority: 9, destinations: [to('v1')] },
 ];
 
@@ -62,11 +157,22 @@ function mesh(upstreams: Record<string, Upstream>, extraServices: string[] = [])
       {
         name: NS,
         services: [
-          { name: 'echo', instances: ['v1', 'v2', 'v3'].map((v) => ({ host: '127.0.0.1', port: upstreams[`echo-${v}`]!.port, protocol: 'http', version: v })) },
+          {
+            name: 'echo',
+            instances: ['v1', 'v2', 'v3'].map((v) => ({
+              host: '127.0.0.1',
+              port: upstreams[`echo-${v}`]!.port,
+              protocol: 'http',
+              version: v,
+            })),
+          },
           { name: 'frontend' },
           { name: 'backend' },
           { name: 'edge' },
-          ...extraServices.map((name) => ({ name, instances: [{ host: '127.0.0.1', port: upstreams['echo-v1']!.port }] })),
+          ...extraServices.map((name) => ({
+            name,
+            instances: [{ host: '127.0.0.1', port: upstreams['echo-v1']!.port }],
+          })),
         ],
         rules: RULES,
       },
@@ -91,7 +197,9 @@ describe('routing rules through a real Envoy (file source)', () => {
       startSidecar(bridge, { namespace: NS, service: 'backend' }),
       startSidecar(bridge, { namespace: NS, service: 'edge', gateway: true }),
     ]);
-    await Promise.all([frontend, backend, edge].map((s) => waitForOnly(s, 'echo-v2', HOST, { 'x-version': 'v2' }, 20_000)));
+    await Promise.all(
+      [frontend, backend, edge].map((s) => waitForOnly(s, 'echo-v2', HOST, { 'x-version': 'v2' }, 20_000)),
+    );
   });
 
   after(async () => {
@@ -136,10 +244,19 @@ describe('routing rules through a real Envoy (file source)', () => {
   });
 
   it('IN and NOT_IN', async () => {
-    for (const [user, want] of [['alice', 'echo-v2'], ['bob', 'echo-v2'], ['carol', 'echo-v1'], ['alice,bob', 'echo-v1']] as const) {
+    for (const [user, want] of [
+      ['alice', 'echo-v2'],
+      ['bob', 'echo-v2'],
+      ['carol', 'echo-v1'],
+      ['alice,bob', 'echo-v1'],
+    ] as const) {
       await frontend.only(want, 5, HOST, '/', { 'x-user': user });
     }
-    for (const [team, want] of [['green', 'echo-v3'], ['red', 'echo-v1'], ['blue', 'echo-v1']] as const) {
+    for (const [team, want] of [
+      ['green', 'echo-v3'],
+      ['red', 'echo-v1'],
+      ['blue', 'echo-v1'],
+    ] as const) {
       await frontend.only(want, 5, HOST, '/', { 'x-team': team });
     }
     // A missing header never matches, NOT_IN included (as in Polaris's SDKs).
@@ -152,13 +269,26 @@ describe('routing rules through a real Envoy (file source)', () => {
   });
 
   it('REGEX is a search, as in Polaris', async () => {
-    for (const [agent, want] of [['Mozilla mobile-42 (x)', 'echo-v3'], ['mobile-7', 'echo-v3'], ['mobile-', 'echo-v1'], ['desktop', 'echo-v1']] as const) {
+    for (const [agent, want] of [
+      ['Mozilla mobile-42 (x)', 'echo-v3'],
+      ['mobile-7', 'echo-v3'],
+      ['mobile-', 'echo-v1'],
+      ['desktop', 'echo-v1'],
+    ] as const) {
       await frontend.only(want, 5, HOST, '/', { 'x-agent': agent });
     }
   });
 
   it('RANGE on a numeric header includes both ends', async () => {
-    for (const [uid, want] of [['100', 'echo-v3'], ['150', 'echo-v3'], ['199', 'echo-v3'], ['99', 'echo-v1'], ['200', 'echo-v1'], ['abc', 'echo-v1'], ['-150', 'echo-v1']] as const) {
+    for (const [uid, want] of [
+      ['100', 'echo-v3'],
+      ['150', 'echo-v3'],
+      ['199', 'echo-v3'],
+      ['99', 'echo-v1'],
+      ['200', 'echo-v1'],
+      ['abc', 'echo-v1'],
+      ['-150', 'echo-v1'],
+    ] as const) {
       await frontend.only(want, 5, HOST, '/', { 'x-uid': uid });
     }
   });
@@ -207,13 +337,21 @@ describe('routing rules through a real Envoy (file source)', () => {
     assert.match(find('zero-weights')?.reason ?? '', /no destination can take traffic/);
     assert.equal(rules.length, 4, JSON.stringify(rules));
 
-    const metric = async () => /^polaris_xds_rules_skipped\{kind="rule"\} (\d+)$/m.exec((await bridge.admin('/metrics')).body)?.[1];
+    const metric = async () =>
+      /^polaris_xds_rules_skipped\{kind="rule"\} (\d+)$/m.exec((await bridge.admin('/metrics')).body)?.[1];
     assert.equal(await metric(), '4');
 
     // A mesh change rebuilds every snapshot: the same skips are not logged again.
     file.write(mesh(upstreams, ['extra']));
-    await waitFor('the new service to route', async () => (await frontend.send(`extra.${NS}`)).body === 'echo-v1', 10_000);
-    const lines = bridge.logs().split('\n').filter((l) => l.includes('unsupported-caller-ip'));
+    await waitFor(
+      'the new service to route',
+      async () => (await frontend.send(`extra.${NS}`)).body === 'echo-v1',
+      10_000,
+    );
+    const lines = bridge
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('unsupported-caller-ip'));
     assert.equal(lines.length, 1, lines.join('\n'));
     assert.match(lines[0]!, /caller_ip/);
     assert.equal(await metric(), '4');

@@ -4,7 +4,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startBridge, type BridgeProcess } from '../support/bridge.js';
-import { meshFile, startSidecar, waitForOnly, type MeshDoc, type MeshFile, type MeshInstance, type Sidecar } from '../support/mesh.js';
+import {
+  meshFile,
+  startSidecar,
+  waitForOnly,
+  type MeshDoc,
+  type MeshFile,
+  type MeshInstance,
+  type Sidecar,
+} from '../support/mesh.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
 
 const NS = 'rn';
@@ -20,8 +28,20 @@ const PLACES: Record<string, { region: string; zone: string }> = {
 function mesh(upstreams: Record<string, Upstream>, state: { unhealthy?: string[]; removed?: string[] } = {}): MeshDoc {
   const instances: MeshInstance[] = Object.entries(PLACES)
     .filter(([name]) => !state.removed?.includes(name))
-    .map(([name, locality]) => ({ host: '127.0.0.1', port: upstreams[name]!.port, locality, healthy: !state.unhealthy?.includes(name) }));
-  return { namespaces: [{ name: NS, services: [{ name: 'geo', metadata: { 'polaris-xds.io/nearby': 'zone' }, instances }, { name: 'client' }] }] };
+    .map(([name, locality]) => ({
+      host: '127.0.0.1',
+      port: upstreams[name]!.port,
+      locality,
+      healthy: !state.unhealthy?.includes(name),
+    }));
+  return {
+    namespaces: [
+      {
+        name: NS,
+        services: [{ name: 'geo', metadata: { 'polaris-xds.io/nearby': 'zone' }, instances }, { name: 'client' }],
+      },
+    ],
+  };
 }
 
 describe('nearby routing through real Envoys', () => {
@@ -78,6 +98,8 @@ describe('nearby routing through real Envoys', () => {
     await waitForOnly(inZoneA, 'za', HOST, {}, 5_000);
     const back = Date.now() - started;
     await inZoneA.only('za', 50, HOST);
-    console.log(`nearby: zone-a → zone-b in ${toRegion} ms, → other region in ${toRest} ms, back to zone-a in ${back} ms`);
+    console.log(
+      `nearby: zone-a → zone-b in ${toRegion} ms, → other region in ${toRest} ms, back to zone-a in ${back} ms`,
+    );
   });
 });

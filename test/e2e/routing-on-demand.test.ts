@@ -4,7 +4,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startBridge, type BridgeProcess } from '../support/bridge.js';
-import { meshFile, startSidecar, type MeshDoc, type MeshFile, type MeshInstance, type Sidecar } from '../support/mesh.js';
+import {
+  meshFile,
+  startSidecar,
+  type MeshDoc,
+  type MeshFile,
+  type MeshInstance,
+  type Sidecar,
+} from '../support/mesh.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
 import { waitListenerActive } from '../support/envoy.js';
 
@@ -14,16 +21,36 @@ const HOST = `echo.${NS}`;
 const VERSIONS: Record<string, string> = { a1: 'v1', a2: 'v1', b: 'v2', c: 'v3' };
 
 function mesh(ups: Record<string, Upstream>, unhealthy: string[] = []): MeshDoc {
-  const instances: MeshInstance[] = Object.entries(VERSIONS).map(([name, version]) => ({ host: '127.0.0.1', port: ups[name]!.port, version, healthy: !unhealthy.includes(name) }));
+  const instances: MeshInstance[] = Object.entries(VERSIONS).map(([name, version]) => ({
+    host: '127.0.0.1',
+    port: ups[name]!.port,
+    version,
+    healthy: !unhealthy.includes(name),
+  }));
   const header = (key: string) => [{ type: 'HEADER' as const, key, value: '1' }];
   return {
     namespaces: [
       {
         name: NS,
-        services: [{ name: 'echo', instances }, { name: 'client' }, ...Array.from({ length: 20 }, (_, i) => ({ name: `filler-${i}`, instances: [{ host: '127.0.0.1', port: 9 }] }))],
+        services: [
+          { name: 'echo', instances },
+          { name: 'client' },
+          ...Array.from({ length: 20 }, (_, i) => ({
+            name: `filler-${i}`,
+            instances: [{ host: '127.0.0.1', port: 9 }],
+          })),
+        ],
         rules: [
-          { name: 'canary', sources: [{ arguments: header('x-canary') }], destinations: [{ service: 'echo', labels: { version: 'v2' } }] },
-          { name: 'caller', sources: [{ service: 'client', namespace: NS, arguments: header('x-caller') }], destinations: [{ service: 'echo', labels: { version: 'v3' } }] },
+          {
+            name: 'canary',
+            sources: [{ arguments: header('x-canary') }],
+            destinations: [{ service: 'echo', labels: { version: 'v2' } }],
+          },
+          {
+            name: 'caller',
+            sources: [{ service: 'client', namespace: NS, arguments: header('x-caller') }],
+            destinations: [{ service: 'echo', labels: { version: 'v3' } }],
+          },
           {
             name: 'split',
             sources: [{ arguments: header('x-split') }],
@@ -47,7 +74,8 @@ function mesh(ups: Record<string, Upstream>, unhealthy: string[] = []): MeshDoc 
 }
 
 const keys = (c: Map<string, number>) => [...c.keys()].sort();
-const share = (c: Map<string, number>, names: string[]) => (100 * names.reduce((s, n) => s + (c.get(n) ?? 0), 0)) / [...c.values()].reduce((a, b) => a + b, 0);
+const share = (c: Map<string, number>, names: string[]) =>
+  (100 * names.reduce((s, n) => s + (c.get(n) ?? 0), 0)) / [...c.values()].reduce((a, b) => a + b, 0);
 
 describe('routing rules on an on-demand and a full-state sidecar', () => {
   const ups: Record<string, Upstream> = {};
@@ -56,14 +84,19 @@ describe('routing rules on an on-demand and a full-state sidecar', () => {
   const sidecars: Array<[string, Sidecar]> = [];
 
   /** untilBoth waits until 20 requests with `headers` through each sidecar pass `ok`. */
-  async function untilBoth(headers: Record<string, string>, ok: (c: Map<string, number>) => boolean, timeoutMs = 10_000): Promise<void> {
+  async function untilBoth(
+    headers: Record<string, string>,
+    ok: (c: Map<string, number>) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (const [mode, s] of sidecars) {
       let last = new Map<string, number>();
       for (;;) {
         last = await s.tally(20, HOST, '/', headers, 5);
         if (ok(last)) break;
-        if (Date.now() > deadline) assert.fail(`${mode}: timed out; last counts ${JSON.stringify(Object.fromEntries(last))}`);
+        if (Date.now() > deadline)
+          assert.fail(`${mode}: timed out; last counts ${JSON.stringify(Object.fromEntries(last))}`);
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -73,7 +106,10 @@ describe('routing rules on an on-demand and a full-state sidecar', () => {
     for (const name of Object.keys(VERSIONS)) ups[name] = await startUpstream(name);
     file = meshFile(mesh(ups));
     bridge = await startBridge(['--file', file.path], { ready: true });
-    const [full, onDemand] = await Promise.all([startSidecar(bridge, { namespace: NS, service: 'client' }), startSidecar(bridge, { namespace: NS, service: 'client', onDemand: true })]);
+    const [full, onDemand] = await Promise.all([
+      startSidecar(bridge, { namespace: NS, service: 'client' }),
+      startSidecar(bridge, { namespace: NS, service: 'client', onDemand: true }),
+    ]);
     sidecars.push(['full-state', full], ['on-demand', onDemand]);
     await waitListenerActive(onDemand.envoy, 'OUTBOUND_');
   });
@@ -98,11 +134,13 @@ describe('routing rules on an on-demand and a full-state sidecar', () => {
   });
 
   it('header match: x-canary goes to v2 only, on both', async () => {
-    for (const [mode, s] of sidecars) assert.deepEqual(keys(await s.tally(100, HOST, '/', { 'x-canary': '1' })), ['b'], mode);
+    for (const [mode, s] of sidecars)
+      assert.deepEqual(keys(await s.tally(100, HOST, '/', { 'x-canary': '1' })), ['b'], mode);
   });
 
   it('a rule for one caller applies to that caller, on both', async () => {
-    for (const [mode, s] of sidecars) assert.deepEqual(keys(await s.tally(100, HOST, '/', { 'x-caller': '1' })), ['c'], mode);
+    for (const [mode, s] of sidecars)
+      assert.deepEqual(keys(await s.tally(100, HOST, '/', { 'x-caller': '1' })), ['c'], mode);
   });
 
   it('80/20 weights land within ±7 points, on both', async () => {

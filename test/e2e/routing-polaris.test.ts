@@ -23,16 +23,37 @@ function m(value: string, type = 'EXACT'): ApiMatch {
 }
 
 function to(version: string, extra: Partial<Dest> = {}): Dest {
-  return { service: 'echo', namespace: NS, labels: { version: m(version) }, priority: 0, weight: 100, isolate: false, name: version, ...extra };
+  return {
+    service: 'echo',
+    namespace: NS,
+    labels: { version: m(version) },
+    priority: 0,
+    weight: 100,
+    isolate: false,
+    name: version,
+    ...extra,
+  };
 }
 
 /** rule builds a one-sub-rule v2 rule; `args` are (type, key, match) triples of its only source. */
-function rule(name: string, priority: number, args: Array<[string, string, ApiMatch]>, destinations: Dest[], caller = { service: '*', namespace: '*' }): ApiRoutingRule {
+function rule(
+  name: string,
+  priority: number,
+  args: Array<[string, string, ApiMatch]>,
+  destinations: Dest[],
+  caller = { service: '*', namespace: '*' },
+): ApiRoutingRule {
   return {
     name,
     namespace: NS,
     priority,
-    rules: [{ name: 'main', sources: [{ ...caller, arguments: args.map(([type, key, value]) => ({ type, key, value })) }], destinations }],
+    rules: [
+      {
+        name: 'main',
+        sources: [{ ...caller, arguments: args.map(([type, key, value]) => ({ type, key, value })) }],
+        destinations,
+      },
+    ],
   };
 }
 
@@ -46,9 +67,19 @@ const RULES: ApiRoutingRule[] = [
   rule('by-regex', 0, [['HEADER', 'x-agent', m('mobile-[0-9]+', 'REGEX')]], [to('v3')]),
   rule('by-range', 0, [['HEADER', 'x-uid', m('100~199', 'RANGE')]], [to('v3')]),
   rule('by-caller', 0, [['HEADER', 'x-caller', m('yes')]], [to('v3')], { service: 'frontend', namespace: NS }),
-  rule('isolated', 0, [['HEADER', 'x-iso', m('1')]], [to('v2', { isolate: true }), to('v3', { weight: 50 }), to('v1', { priority: 1 })]),
+  rule(
+    'isolated',
+    0,
+    [['HEADER', 'x-iso', m('1')]],
+    [to('v2', { isolate: true }), to('v3', { weight: 50 }), to('v1', { priority: 1 })],
+  ),
   rule('split', 0, [['HEADER', 'x-split', m('1')]], [to('v1', { weight: 80 }), to('v2', { weight: 20 })]),
-  rule('failover', 0, [['HEADER', 'x-failover', m('1')]], [to('v1', { name: 'primary' }), to('v3', { priority: 1, name: 'backup' })]),
+  rule(
+    'failover',
+    0,
+    [['HEADER', 'x-failover', m('1')]],
+    [to('v1', { name: 'primary' }), to('v3', { priority: 1, name: 'backup' })],
+  ),
   rule('zero-weights', 0, [['HEADER', 'x-zero', m('all')]], [to('v2', { weight: 0 }), to('v3', { weight: 0 })]),
   rule('zero-weight-group', 0, [['HEADER', 'x-zero', m('some')]], [to('v2', { weight: 0 }), to('v3', { weight: 1 })]),
   rule('default', 1, [], [to('v1')]),
@@ -62,11 +93,21 @@ describe('routing rules from a real Polaris server through a real Envoy', () => 
   const upstreams: Record<string, Upstream> = {};
 
   async function setHealthy(names: string[], healthy: boolean): Promise<void> {
-    await polaris.api.updateInstances(names.map((n) => ({ namespace: NS, service: 'echo', host: '127.0.0.1', port: upstreams[n]!.port, healthy })));
+    await polaris.api.updateInstances(
+      names.map((n) => ({ namespace: NS, service: 'echo', host: '127.0.0.1', port: upstreams[n]!.port, healthy })),
+    );
   }
 
   function instance(name: string) {
-    return { namespace: NS, service: 'echo', host: '127.0.0.1', port: upstreams[name]!.port, protocol: 'http', version: VERSIONS[name]!, healthy: true };
+    return {
+      namespace: NS,
+      service: 'echo',
+      host: '127.0.0.1',
+      port: upstreams[name]!.port,
+      protocol: 'http',
+      version: VERSIONS[name]!,
+      healthy: true,
+    };
   }
 
   /** timed runs an API change, then waits until the failover rule's traffic passes `ok`; returns the ms from the call. */
@@ -78,7 +119,11 @@ describe('routing rules from a real Polaris server through a real Envoy', () => 
   }
 
   /** waitForCounts polls 20 requests at a time until their counts pass `ok`; returns the ms it took. */
-  async function waitForCounts(headers: Record<string, string>, ok: (c: Map<string, number>) => boolean, timeoutMs: number): Promise<number> {
+  async function waitForCounts(
+    headers: Record<string, string>,
+    ok: (c: Map<string, number>) => boolean,
+    timeoutMs: number,
+  ): Promise<number> {
     const started = Date.now();
     let last = new Map<string, number>();
     while (Date.now() - started < timeoutMs) {
@@ -93,15 +138,23 @@ describe('routing rules from a real Polaris server through a real Envoy', () => 
     polaris = await startPolaris();
     for (const name of Object.keys(VERSIONS)) upstreams[name] = await startUpstream(name);
     await polaris.api.createNamespaces([NS]);
-    await polaris.api.createServices([{ namespace: NS, name: 'echo' }, { namespace: NS, name: 'frontend' }, { namespace: NS, name: 'backend' }]);
-    await polaris.api.registerInstances(
-      Object.keys(VERSIONS).map(instance),
-    );
+    await polaris.api.createServices([
+      { namespace: NS, name: 'echo' },
+      { namespace: NS, name: 'frontend' },
+      { namespace: NS, name: 'backend' },
+    ]);
+    await polaris.api.registerInstances(Object.keys(VERSIONS).map(instance));
     const ids = await polaris.api.createRoutingRules(RULES);
     assert.equal(ids.filter((id) => id !== '').length, RULES.length);
     bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS], { ready: true });
-    [frontend, backend] = await Promise.all([startSidecar(bridge, { namespace: NS, service: 'frontend' }), startSidecar(bridge, { namespace: NS, service: 'backend' })]);
-    await Promise.all([waitForOnly(frontend, 'b', HOST, { 'x-version': 'v2' }, 20_000), waitForOnly(backend, 'b', HOST, { 'x-version': 'v2' }, 20_000)]);
+    [frontend, backend] = await Promise.all([
+      startSidecar(bridge, { namespace: NS, service: 'frontend' }),
+      startSidecar(bridge, { namespace: NS, service: 'backend' }),
+    ]);
+    await Promise.all([
+      waitForOnly(frontend, 'b', HOST, { 'x-version': 'v2' }, 20_000),
+      waitForOnly(backend, 'b', HOST, { 'x-version': 'v2' }, 20_000),
+    ]);
   });
 
   after(async () => {
@@ -141,7 +194,11 @@ describe('routing rules from a real Polaris server through a real Envoy', () => 
     for (const [path, headers, want] of cases) {
       const counts = await frontend.tally(10, HOST, path, headers);
       const got = [...counts.keys()];
-      if (want === 'v1') assert.ok(got.every((k) => v1.has(k)), `${path} ${JSON.stringify(headers)} → ${JSON.stringify(Object.fromEntries(counts))}, want v1`);
+      if (want === 'v1')
+        assert.ok(
+          got.every((k) => v1.has(k)),
+          `${path} ${JSON.stringify(headers)} → ${JSON.stringify(Object.fromEntries(counts))}, want v1`,
+        );
       else assert.deepEqual(Object.fromEntries(counts), { [want]: 10 }, `${path} ${JSON.stringify(headers)}`);
     }
   });
@@ -178,7 +235,10 @@ describe('routing rules from a real Polaris server through a real Envoy', () => 
   it('every priority-0 instance unhealthy → priority 1 within 5 s, and back', async () => {
     const failover = { 'x-failover': '1' };
     await waitForCounts(failover, bothPrimaries, 5_000);
-    await timed(() => setHealthy(['a1'], false), (c) => !c.has('a1'));
+    await timed(
+      () => setHealthy(['a1'], false),
+      (c) => !c.has('a1'),
+    );
     await frontend.only('a2', 50, HOST, '/', failover);
     const away = await timed(() => setHealthy(['a2'], false), onlyBackup);
     await frontend.only('c', 50, HOST, '/', failover);
@@ -197,8 +257,14 @@ describe('routing rules from a real Polaris server through a real Envoy', () => 
     const skipped = await bridge.adminJson<Array<{ kind: string; path: string; reason: string }>>('/debug/skipped');
     const rules = skipped.filter((s) => s.kind === 'rule');
     assert.equal(rules.length, 2, JSON.stringify(skipped));
-    assert.ok(rules.some((r) => /\.sources\[0\]\.match\["\$caller_ip"\]$/.test(r.path) && /caller_ip/i.test(r.reason)), JSON.stringify(rules));
-    assert.ok(rules.some((r) => /no destination can take traffic/.test(r.reason)), JSON.stringify(rules));
+    assert.ok(
+      rules.some((r) => /\.sources\[0\]\.match\["\$caller_ip"\]$/.test(r.path) && /caller_ip/i.test(r.reason)),
+      JSON.stringify(rules),
+    );
+    assert.ok(
+      rules.some((r) => /no destination can take traffic/.test(r.reason)),
+      JSON.stringify(rules),
+    );
     assert.match((await bridge.admin('/metrics')).body, /^polaris_xds_rules_skipped\{kind="rule"\} 2$/m);
   });
 });

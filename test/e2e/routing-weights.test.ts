@@ -5,7 +5,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startBridge, type BridgeProcess } from '../support/bridge.js';
-import { meshFile, startSidecar, type MeshDoc, type MeshFile, type MeshInstance, type Sidecar } from '../support/mesh.js';
+import {
+  meshFile,
+  startSidecar,
+  type MeshDoc,
+  type MeshFile,
+  type MeshInstance,
+  type Sidecar,
+} from '../support/mesh.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
 
 const NS = 'rw';
@@ -24,7 +31,12 @@ interface State {
 function mesh(upstreams: Record<string, Upstream>, state: State = {}): MeshDoc {
   const instances: MeshInstance[] = Object.entries(VERSIONS)
     .filter(([name]) => !state.removed?.includes(name))
-    .map(([name, version]) => ({ host: '127.0.0.1', port: upstreams[name]!.port, version, healthy: !state.unhealthy?.includes(name) }));
+    .map(([name, version]) => ({
+      host: '127.0.0.1',
+      port: upstreams[name]!.port,
+      version,
+      healthy: !state.unhealthy?.includes(name),
+    }));
   return {
     namespaces: [
       {
@@ -91,7 +103,9 @@ describe('destination weights and priority failover through a real Envoy', () =>
     const counts = await sidecar.tally(1000, HOST, '/', SPLIT, 20);
     const v1 = share(counts, ['a1', 'a2']);
     const v2 = share(counts, ['b']);
-    console.log(`80/20 split measured: v1 ${v1.toFixed(1)} % (a1 ${counts.get('a1')}, a2 ${counts.get('a2')}), v2 ${v2.toFixed(1)} % (${counts.get('b')}) of 1000`);
+    console.log(
+      `80/20 split measured: v1 ${v1.toFixed(1)} % (a1 ${counts.get('a1')}, a2 ${counts.get('a2')}), v2 ${v2.toFixed(1)} % (${counts.get('b')}) of 1000`,
+    );
     assert.equal(v1 + v2, 100, JSON.stringify(Object.fromEntries(counts)));
     assert.ok(Math.abs(v1 - 80) <= 5, `v1 got ${v1} %`);
     assert.ok(Math.abs(v2 - 20) <= 5, `v2 got ${v2} %`);
@@ -129,7 +143,12 @@ describe('destination weights and priority failover through a real Envoy', () =>
 });
 
 /** waitForCounts waits until 20 requests with `headers` give counts that pass `ok` (all succeeding). */
-async function waitForCounts(sidecar: Sidecar, headers: Record<string, string>, ok: (c: Map<string, number>) => boolean, timeoutMs = 5_000): Promise<void> {
+async function waitForCounts(
+  sidecar: Sidecar,
+  headers: Record<string, string>,
+  ok: (c: Map<string, number>) => boolean,
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = new Map<string, number>();
   while (Date.now() < deadline) {

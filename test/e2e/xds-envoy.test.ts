@@ -9,7 +9,15 @@ import { startBridge, type BridgeProcess } from '../support/bridge.js';
 import { meshFile, type MeshDoc, type MeshFile, type MeshRule } from '../support/mesh.js';
 import { sendThrough, startUpstream, type Upstream } from '../support/upstream.js';
 import { waitFor } from '../support/ports.js';
-import { converge, envoyStats, startAdsEnvoy, startRequestLoop, type AdsEnvoy, type Expected, type RequestLoop } from '../support/xds-helpers.js';
+import {
+  converge,
+  envoyStats,
+  startAdsEnvoy,
+  startRequestLoop,
+  type AdsEnvoy,
+  type Expected,
+  type RequestLoop,
+} from '../support/xds-helpers.js';
 
 const NS = 'xe';
 const STAY = `OUTBOUND|${NS}|stay`;
@@ -18,7 +26,10 @@ const EXTRA = `OUTBOUND|${NS}|extra`;
 const RULE_CLUSTER = /^OUTBOUND\|xe\|stay\|[0-9a-f]+$/;
 
 /** Every request to `stay`, whoever sends it, goes to its instances labelled `version: v1` (a rule cluster of its own). */
-const V1_ONLY: MeshRule = { name: 'stay-v1', destinations: [{ service: 'stay', namespace: NS, labels: { version: 'v1' } }] };
+const V1_ONLY: MeshRule = {
+  name: 'stay-v1',
+  destinations: [{ service: 'stay', namespace: NS, labels: { version: 'v1' } }],
+};
 
 describe('real Envoy (SotW and Delta) through mesh churn', () => {
   const up: Record<string, Upstream> = {};
@@ -28,12 +39,20 @@ describe('real Envoy (SotW and Delta) through mesh churn', () => {
   const loops: RequestLoop[] = [];
 
   // s1 and s2 are version v1, s3 is v2.
-  const instance = (n: string) => ({ host: '127.0.0.1', port: up[n]!.port, protocol: 'http', version: n === 's3' ? 'v2' : 'v1' });
+  const instance = (n: string) => ({
+    host: '127.0.0.1',
+    port: up[n]!.port,
+    protocol: 'http',
+    version: n === 's3' ? 'v2' : 'v1',
+  });
   const mesh = (stay: string[], extra?: string[], rules: MeshRule[] = []): MeshDoc => ({
     namespaces: [
       {
         name: NS,
-        services: [{ name: 'stay', instances: stay.map(instance) }, ...(extra ? [{ name: 'extra', instances: extra.map(instance) }] : [])],
+        services: [
+          { name: 'stay', instances: stay.map(instance) },
+          ...(extra ? [{ name: 'extra', instances: extra.map(instance) }] : []),
+        ],
         rules,
       },
     ],
@@ -69,15 +88,20 @@ describe('real Envoy (SotW and Delta) through mesh churn', () => {
   /** served waits until requests to `host` through every Envoy reach each of `bodies`, and only those. */
   async function served(host: string, bodies: string[]): Promise<void> {
     for (const e of envoys) {
-      await waitFor(`${host} → ${bodies.join(',')}`, async () => {
-        const seen = new Set<string>();
-        for (let i = 0; i < 12 * bodies.length; i++) {
-          const r = await sendThrough(e.outbound, host);
-          if (r.status !== 200) return false;
-          seen.add(r.body);
-        }
-        return JSON.stringify([...seen].sort()) === JSON.stringify([...bodies].sort());
-      }, 10_000, 50);
+      await waitFor(
+        `${host} → ${bodies.join(',')}`,
+        async () => {
+          const seen = new Set<string>();
+          for (let i = 0; i < 12 * bodies.length; i++) {
+            const r = await sendThrough(e.outbound, host);
+            if (r.status !== 200) return false;
+            seen.add(r.body);
+          }
+          return JSON.stringify([...seen].sort()) === JSON.stringify([...bodies].sort());
+        },
+        10_000,
+        50,
+      );
     }
   }
 
@@ -88,7 +112,12 @@ describe('real Envoy (SotW and Delta) through mesh churn', () => {
    */
   async function looped(bodies: string[], gone: string[] = []): Promise<void> {
     const start = loops.map((l) => l.snapshot().bodies);
-    await waitFor(`loops reach ${bodies.join(',')}`, () => loops.every((l, i) => bodies.every((b) => (l.snapshot().bodies[b] ?? 0) > (start[i]![b] ?? 0))), 10_000, 50);
+    await waitFor(
+      `loops reach ${bodies.join(',')}`,
+      () => loops.every((l, i) => bodies.every((b) => (l.snapshot().bodies[b] ?? 0) > (start[i]![b] ?? 0))),
+      10_000,
+      50,
+    );
     const mid = loops.map((l) => l.snapshot().bodies);
     await new Promise((r) => setTimeout(r, 300));
     for (const [i, l] of loops.entries()) {
@@ -118,7 +147,8 @@ describe('real Envoy (SotW and Delta) through mesh churn', () => {
 
   it('uses the protocol variant each bootstrap asked for', async () => {
     const rows = await bridge.adminJson<Array<{ nodeId: string; mode: string }>>('/debug/syncz');
-    for (const e of envoys) assert.equal(rows.find((r) => r.nodeId === e.nodeId)?.mode, e.delta ? 'delta' : 'sotw', e.nodeId);
+    for (const e of envoys)
+      assert.equal(rows.find((r) => r.nodeId === e.nodeId)?.mode, e.delta ? 'delta' : 'sotw', e.nodeId);
   });
 
   it('add service: the new cluster, its endpoints and its virtual host; traffic reaches it', async () => {
@@ -153,7 +183,9 @@ describe('real Envoy (SotW and Delta) through mesh churn', () => {
   it('not one request to the staying service failed during all of it, and no update was rejected', async () => {
     const results = await Promise.all(loops.splice(0).map((l) => l.stop()));
     for (const [i, r] of results.entries()) {
-      console.log(`${envoys[i]!.delta ? 'Delta' : 'SotW'} Envoy: ${r.ok} requests to stay.${NS} during churn, ${r.failed} failed; by upstream ${JSON.stringify(r.bodies)}`);
+      console.log(
+        `${envoys[i]!.delta ? 'Delta' : 'SotW'} Envoy: ${r.ok} requests to stay.${NS} during churn, ${r.failed} failed; by upstream ${JSON.stringify(r.bodies)}`,
+      );
       assert.equal(r.failed, 0, `failed requests: ${JSON.stringify(r.failures)}`);
       assert.ok(r.ok > 100, `the loop ran (${r.ok} requests)`);
     }
@@ -161,9 +193,14 @@ describe('real Envoy (SotW and Delta) through mesh churn', () => {
       const stats = await envoyStats(e, 'update_rejected');
       const bad = Object.entries(stats).filter(([, v]) => v > 0);
       assert.deepEqual(bad, [], `${e.delta ? 'Delta' : 'SotW'} Envoy rejected updates`);
-      assert.ok(Object.keys(stats).some((k) => k.startsWith('cluster_manager.cds')), 'CDS stats present');
+      assert.ok(
+        Object.keys(stats).some((k) => k.startsWith('cluster_manager.cds')),
+        'CDS stats present',
+      );
     }
-    const rows = await bridge.adminJson<Array<{ nodeId: string; types: Record<string, { lastNack?: unknown }> }>>('/debug/syncz');
-    for (const r of rows) for (const [t, s] of Object.entries(r.types)) assert.equal(s.lastNack, undefined, `${r.nodeId} ${t} NACKed`);
+    const rows =
+      await bridge.adminJson<Array<{ nodeId: string; types: Record<string, { lastNack?: unknown }> }>>('/debug/syncz');
+    for (const r of rows)
+      for (const [t, s] of Object.entries(r.types)) assert.equal(s.lastNack, undefined, `${r.nodeId} ${t} NACKed`);
   });
 });

@@ -20,9 +20,17 @@ const BOOTSTRAP_OPTION = 'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config
 const XDS_DEPS = join(repoRoot, 'node_modules/@grpc/grpc-js-xds/deps');
 
 type Json = Record<string, any>;
-type EchoClient = grpc.Client & { Say(req: { text: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { text: string; server: string }) => void): void };
+type EchoClient = grpc.Client & {
+  Say(
+    req: { text: string },
+    opts: grpc.CallOptions,
+    cb: (err: grpc.ServiceError | null, res?: { text: string; server: string }) => void,
+  ): void;
+};
 
-const echoProto = grpc.loadPackageDefinition(protoLoader.loadSync(join(repoRoot, 'test/support/proto/echo.proto'), { keepCase: true })) as Json;
+const echoProto = grpc.loadPackageDefinition(
+  protoLoader.loadSync(join(repoRoot, 'test/support/proto/echo.proto'), { keepCase: true }),
+) as Json;
 const Echo = echoProto.polarisxds.test.Echo as grpc.ServiceClientConstructor;
 
 /** EchoServer is a gRPC upstream answering with its name. */
@@ -37,19 +45,35 @@ async function startEchoServer(name: string): Promise<EchoServer> {
   const server = new grpc.Server();
   const s = { name, port: 0, calls: 0 } as EchoServer & { port: number };
   server.addService(Echo.service, {
-    Say: (call: grpc.ServerUnaryCall<{ text: string }, unknown>, cb: grpc.sendUnaryData<{ text: string; server: string }>) => {
+    Say: (
+      call: grpc.ServerUnaryCall<{ text: string }, unknown>,
+      cb: grpc.sendUnaryData<{ text: string; server: string }>,
+    ) => {
       s.calls++;
       cb(null, { text: call.request.text, server: name });
     },
   });
-  s.port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+  s.port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) =>
+      err ? reject(err) : resolve(port),
+    ),
+  );
   s.stop = () => new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
   return s;
 }
 
 /** grpcBootstrap asks `polaris-xds bootstrap --grpc` for the JSON a proxyless client needs. */
 async function grpcBootstrap(xdsAddress: string, namespace: string): Promise<{ json: string; nodeId: string }> {
-  const bs = await runCli(['bootstrap', '--grpc', '--xds-address', xdsAddress, '--namespace', namespace, '--service', 'caller']);
+  const bs = await runCli([
+    'bootstrap',
+    '--grpc',
+    '--xds-address',
+    xdsAddress,
+    '--namespace',
+    namespace,
+    '--service',
+    'caller',
+  ]);
   assert.equal(bs.code, 0, bs.stderr);
   const parsed = JSON.parse(bs.stdout) as Json;
   assert.ok(parsed.node.locality, 'the bootstrap carries a node locality (grpc-js requires it)');
@@ -97,14 +121,20 @@ class Csds {
   static async start(): Promise<Csds> {
     const server = new grpc.Server();
     grpc.addAdminServicesToServer(server);
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
     const Service = csdsProto.envoy.service.status.v3.ClientStatusDiscoveryService as grpc.ServiceClientConstructor;
     return new Csds(server, new Service(`127.0.0.1:${port}`, grpc.credentials.createInsecure()));
   }
 
   /** configsOf lists the generic_xds_configs of the client whose node id is `nodeId`. */
   async configsOf(nodeId: string): Promise<Json[]> {
-    const res = await new Promise<Json>((resolve, reject) => this.client.FetchClientStatus({}, (err: Error | null, r: Json) => (err ? reject(err) : resolve(r))));
+    const res = await new Promise<Json>((resolve, reject) =>
+      this.client.FetchClientStatus({}, (err: Error | null, r: Json) => (err ? reject(err) : resolve(r))),
+    );
     return (res.config as Json[]).filter((c) => c.node?.id === nodeId).flatMap((c) => c.generic_xds_configs as Json[]);
   }
 
@@ -120,15 +150,33 @@ const short = (t: string) => String(t).split('.').pop();
 async function assertAllAcked(csds: Csds, nodeId: string, listener: string): Promise<Json[]> {
   const configs = await csds.configsOf(nodeId);
   const types = new Set(configs.map((c) => short(c.type_url)));
-  assert.deepEqual([...types].sort(), ['Cluster', 'ClusterLoadAssignment', 'Listener', 'RouteConfiguration'], 'all four types held');
-  assert.ok(configs.some((c) => c.name === listener), `listener ${listener} held`);
-  for (const c of configs) assert.equal(c.client_status, 'ACKED', `${short(c.type_url)} ${c.name}: ${c.client_status} ${JSON.stringify(c.error_state)}`);
+  assert.deepEqual(
+    [...types].sort(),
+    ['Cluster', 'ClusterLoadAssignment', 'Listener', 'RouteConfiguration'],
+    'all four types held',
+  );
+  assert.ok(
+    configs.some((c) => c.name === listener),
+    `listener ${listener} held`,
+  );
+  for (const c of configs)
+    assert.equal(
+      c.client_status,
+      'ACKED',
+      `${short(c.type_url)} ${c.name}: ${c.client_status} ${JSON.stringify(c.error_state)}`,
+    );
   return configs;
 }
 
 /** assertNoNack checks the bridge's /debug/syncz row of a node: every type ACKed at the version sent, no NACK. */
 async function assertNoNack(bridge: BridgeProcess, nodeId: string): Promise<void> {
-  const rows = await bridge.adminJson<Array<{ nodeId: string; types: Record<string, { sentVersion?: string; ackedVersion?: string; lastNack?: unknown }> }>>('/debug/syncz');
+  const rows =
+    await bridge.adminJson<
+      Array<{
+        nodeId: string;
+        types: Record<string, { sentVersion?: string; ackedVersion?: string; lastNack?: unknown }>;
+      }>
+    >('/debug/syncz');
   const row = rows.find((r) => r.nodeId === nodeId);
   assert.ok(row, `node ${nodeId} in /debug/syncz`);
   assert.equal(Object.keys(row!.types).length, 4);
@@ -153,7 +201,14 @@ describe('grpc-js-xds against polaris-xds on a mesh file', () => {
   let nodeId = '';
 
   const mesh = (live: EchoServer[]): MeshDoc => ({
-    namespaces: [{ name: NS, services: [{ name: 'echo', instances: live.map((s) => ({ host: '127.0.0.1', port: s.port, protocol: 'grpc' })) }] }],
+    namespaces: [
+      {
+        name: NS,
+        services: [
+          { name: 'echo', instances: live.map((s) => ({ host: '127.0.0.1', port: s.port, protocol: 'grpc' })) },
+        ],
+      },
+    ],
   });
 
   before(async () => {
@@ -162,7 +217,9 @@ describe('grpc-js-xds against polaris-xds on a mesh file', () => {
     bridge = await startBridge(['--file', file.path], { ready: true });
     const bs = await grpcBootstrap(bridge.xdsAddress, NS);
     nodeId = bs.nodeId;
-    client = new Echo(`xds:///echo.${NS}`, grpc.credentials.createInsecure(), { [BOOTSTRAP_OPTION]: bs.json }) as unknown as EchoClient;
+    client = new Echo(`xds:///echo.${NS}`, grpc.credentials.createInsecure(), {
+      [BOOTSTRAP_OPTION]: bs.json,
+    }) as unknown as EchoClient;
   });
 
   after(async () => {
@@ -173,7 +230,12 @@ describe('grpc-js-xds against polaris-xds on a mesh file', () => {
   });
 
   it('calls through xds:///echo.xg reach every registered server', async () => {
-    await waitFor('both servers answer', async () => (await tally(client, 10).catch(() => new Map())).size === 2, 20_000, 100);
+    await waitFor(
+      'both servers answer',
+      async () => (await tally(client, 10).catch(() => new Map())).size === 2,
+      20_000,
+      100,
+    );
     const counts = await tally(client, 30);
     assert.deepEqual([...counts.keys()].sort(), ['g1', 'g2']);
     console.log(`file source: 30 calls → ${JSON.stringify(Object.fromEntries(counts))}`);
@@ -187,9 +249,16 @@ describe('grpc-js-xds against polaris-xds on a mesh file', () => {
 
   it('a caller in the same namespace may dial the short name xds:///echo', async () => {
     const bs = await grpcBootstrap(bridge.xdsAddress, NS);
-    const short = new Echo('xds:///echo', grpc.credentials.createInsecure(), { [BOOTSTRAP_OPTION]: bs.json }) as unknown as EchoClient;
+    const short = new Echo('xds:///echo', grpc.credentials.createInsecure(), {
+      [BOOTSTRAP_OPTION]: bs.json,
+    }) as unknown as EchoClient;
     try {
-      await waitFor('short name answers', async () => (await tally(short, 6).catch(() => new Map())).size === 2, 20_000, 100);
+      await waitFor(
+        'short name answers',
+        async () => (await tally(short, 6).catch(() => new Map())).size === 2,
+        20_000,
+        100,
+      );
       await assertAllAcked(csds, bs.nodeId, 'echo');
     } finally {
       short.close();
@@ -222,11 +291,23 @@ describe('grpc-js-xds against polaris-xds on a real Polaris', () => {
     polaris = await startPolaris();
     for (const n of ['p1', 'p2']) servers.push(await startEchoServer(n));
     await polaris.api.createNamespaces([NS]);
-    await polaris.api.registerInstances(servers.map((s) => ({ namespace: NS, service: 'echo', host: '127.0.0.1', port: s.port, protocol: 'grpc', weight: 100, healthy: true })));
+    await polaris.api.registerInstances(
+      servers.map((s) => ({
+        namespace: NS,
+        service: 'echo',
+        host: '127.0.0.1',
+        port: s.port,
+        protocol: 'grpc',
+        weight: 100,
+        healthy: true,
+      })),
+    );
     bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS], { ready: true });
     const bs = await grpcBootstrap(bridge.xdsAddress, NS);
     nodeId = bs.nodeId;
-    client = new Echo(`xds:///echo.${NS}`, grpc.credentials.createInsecure(), { [BOOTSTRAP_OPTION]: bs.json }) as unknown as EchoClient;
+    client = new Echo(`xds:///echo.${NS}`, grpc.credentials.createInsecure(), {
+      [BOOTSTRAP_OPTION]: bs.json,
+    }) as unknown as EchoClient;
   });
 
   after(async () => {
@@ -237,7 +318,12 @@ describe('grpc-js-xds against polaris-xds on a real Polaris', () => {
   });
 
   it('calls reach both servers registered in Polaris; every resource ACKED; no NACK', async () => {
-    await waitFor('both servers answer', async () => (await tally(client, 10).catch(() => new Map())).size === 2, 30_000, 200);
+    await waitFor(
+      'both servers answer',
+      async () => (await tally(client, 10).catch(() => new Map())).size === 2,
+      30_000,
+      200,
+    );
     const counts = await tally(client, 30);
     assert.deepEqual([...counts.keys()].sort(), ['p1', 'p2']);
     console.log(`Polaris source: 30 calls → ${JSON.stringify(Object.fromEntries(counts))}`);

@@ -41,7 +41,10 @@ function mesh(aHosts: string[], rules: MeshRule[] = []): MeshDoc {
 }
 
 const short = (t: string) => t.split('.').pop()!;
-const describeLog = (log: readonly Logged[]) => log.map((l) => `${short(l.typeUrl)}[${l.names.join(',')}]${l.removed.length ? `-[${l.removed.join(',')}]` : ''}`).join(' ');
+const describeLog = (log: readonly Logged[]) =>
+  log
+    .map((l) => `${short(l.typeUrl)}[${l.names.join(',')}]${l.removed.length ? `-[${l.removed.join(',')}]` : ''}`)
+    .join(' ');
 const ofType = (log: readonly Logged[], t: string) => log.filter((l) => l.typeUrl === t);
 
 describe('incremental pushes from a real polaris-xds', () => {
@@ -74,7 +77,12 @@ describe('incremental pushes from a real polaris-xds', () => {
       clusters: 'from-routes',
     }).start();
     all = [sotw, delta, grpc];
-    await waitFor('initial state', () => all.every((f) => f.names(TYPES.eds).includes(A) && f.names(TYPES.rds).length > 0), 10_000, 20);
+    await waitFor(
+      'initial state',
+      () => all.every((f) => f.names(TYPES.eds).includes(A) && f.names(TYPES.rds).length > 0),
+      10_000,
+      20,
+    );
     await Promise.all(all.map((f) => f.quiet(500)));
   });
 
@@ -96,7 +104,10 @@ describe('incremental pushes from a real polaris-xds', () => {
   });
 
   it('one instance added: only that ClusterLoadAssignment is sent, on every variant', async () => {
-    const got = await change(mesh(['127.0.0.1', '127.0.0.2', '127.0.0.3']), (f) => (f.held.get(TYPES.eds)!.get(A)?.['endpoints']?.[0]?.['lb_endpoints']?.length ?? 0) === 3);
+    const got = await change(
+      mesh(['127.0.0.1', '127.0.0.2', '127.0.0.3']),
+      (f) => (f.held.get(TYPES.eds)!.get(A)?.endpoints?.[0]?.lb_endpoints?.length ?? 0) === 3,
+    );
     for (const [i, log] of got.entries()) {
       const who = ['SotW sidecar', 'Delta sidecar', 'SotW gRPC'][i]!;
       assert.equal(log.length, 1, `${who}: ${describeLog(log)}`);
@@ -110,8 +121,12 @@ describe('incremental pushes from a real polaris-xds', () => {
   it('one routing rule added: only the RouteConfiguration that carries it, plus the rule cluster', async () => {
     const ruleCluster = (n: string) => n.startsWith(`OUTBOUND|${NS}|b|`);
     const expectRoute = [['polaris-outbound-router'], ['polaris-outbound-router'], [`polaris-outbound-router/b.${NS}`]];
-    const hasRule = (f: Follower) => JSON.stringify(f.held.get(TYPES.rds)!.get(expectRoute[all.indexOf(f)]![0]!) ?? '').includes('x-v');
-    const got = await change(mesh(['127.0.0.1', '127.0.0.2', '127.0.0.3'], [V2_RULE]), (f) => f.names(TYPES.eds).some(ruleCluster) && hasRule(f));
+    const hasRule = (f: Follower) =>
+      JSON.stringify(f.held.get(TYPES.rds)!.get(expectRoute[all.indexOf(f)]![0]!) ?? '').includes('x-v');
+    const got = await change(
+      mesh(['127.0.0.1', '127.0.0.2', '127.0.0.3'], [V2_RULE]),
+      (f) => f.names(TYPES.eds).some(ruleCluster) && hasRule(f),
+    );
     for (const [i, log] of got.entries()) {
       const who = ['SotW sidecar', 'Delta sidecar', 'SotW gRPC'][i]!;
       const rds = ofType(log, TYPES.rds);
@@ -121,17 +136,27 @@ describe('incremental pushes from a real polaris-xds', () => {
       assert.ok(eds.length > 0 && eds.every(ruleCluster), `${who}: only the rule's assignment: ${describeLog(log)}`);
       assert.deepEqual(ofType(log, TYPES.lds), [], `${who}: no listener pushed: ${describeLog(log)}`);
       const cds = ofType(log, TYPES.cds);
-      if (i === 1) assert.ok(cds.flatMap((l) => l.names).every(ruleCluster), `${who}: Delta sends only the new cluster: ${describeLog(log)}`);
-      console.log(`rule added → ${who}: ${describeLog(log)}; ${log.reduce((n, l) => n + l.bytes, 0)} bytes (RDS ${rds[0]!.bytes})`);
+      if (i === 1)
+        assert.ok(
+          cds.flatMap((l) => l.names).every(ruleCluster),
+          `${who}: Delta sends only the new cluster: ${describeLog(log)}`,
+        );
+      console.log(
+        `rule added → ${who}: ${describeLog(log)}; ${log.reduce((n, l) => n + l.bytes, 0)} bytes (RDS ${rds[0]!.bytes})`,
+      );
     }
   });
 
   it('a route configuration not touched by the rule was never re-sent', () => {
     for (const f of [sotw, delta]) {
-      const inbound = f.log.filter((l) => l.typeUrl === TYPES.rds && l.names.includes(`polaris-inbound-cluster|client.${NS}`));
+      const inbound = f.log.filter(
+        (l) => l.typeUrl === TYPES.rds && l.names.includes(`polaris-inbound-cluster|client.${NS}`),
+      );
       assert.equal(inbound.length, 1, describeLog(f.log));
     }
-    const aRoutes = grpc.log.filter((l) => l.typeUrl === TYPES.rds && l.names.includes(`polaris-outbound-router/a.${NS}`));
+    const aRoutes = grpc.log.filter(
+      (l) => l.typeUrl === TYPES.rds && l.names.includes(`polaris-outbound-router/a.${NS}`),
+    );
     assert.equal(aRoutes.length, 1, describeLog(grpc.log));
   });
 });

@@ -21,7 +21,9 @@ const CDS = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 const RESOURCE_EXHAUSTED = 8;
 const MB = 1_000_000;
 // What the chart runs the bridge with.
-const CHART_NODE_OPTIONS = (parseYaml(readFileSync(join(repoRoot, 'deploy/helm/polaris-xds/values.yaml'), 'utf8')) as { nodeOptions: string }).nodeOptions;
+const CHART_NODE_OPTIONS = (
+  parseYaml(readFileSync(join(repoRoot, 'deploy/helm/polaris-xds/values.yaml'), 'utf8')) as { nodeOptions: string }
+).nodeOptions;
 // 1.35 million one-letter names: 4.05 MB, just within the default 4 MiB message limit, far over the name limit.
 const HUGE = 1_350_000;
 const ACCEPTED = 50_000;
@@ -46,9 +48,15 @@ function mesh(echoPort: number): MeshDoc {
 async function endpointPorts(envoy: EnvoyProcess): Promise<number[]> {
   const dump = await envoy.configDump();
   const cla = dump.endpoints.find((e) => e.name === `OUTBOUND|${NS}|echo`)?.raw as
-    | { endpoints?: Array<{ lb_endpoints?: Array<{ endpoint: { address: { socket_address: { port_value: number } } } }> }> }
+    | {
+        endpoints?: Array<{
+          lb_endpoints?: Array<{ endpoint: { address: { socket_address: { port_value: number } } } }>;
+        }>;
+      }
     | undefined;
-  return (cla?.endpoints ?? []).flatMap((l) => l.lb_endpoints ?? []).map((e) => e.endpoint.address.socket_address.port_value);
+  return (cla?.endpoints ?? [])
+    .flatMap((l) => l.lb_endpoints ?? [])
+    .map((e) => e.endpoint.address.socket_address.port_value);
 }
 
 async function metric(bridge: BridgeProcess, name: string): Promise<number> {
@@ -59,7 +67,8 @@ async function metric(bridge: BridgeProcess, name: string): Promise<number> {
 
 /** inBatches runs `fn(i)` for i in [0, n), PARALLEL at a time. */
 async function inBatches(n: number, fn: (i: number) => Promise<void>): Promise<void> {
-  for (let i = 0; i < n; i += PARALLEL) await Promise.all(Array.from({ length: Math.min(PARALLEL, n - i) }, (_, k) => fn(i + k)));
+  for (let i = 0; i < n; i += PARALLEL)
+    await Promise.all(Array.from({ length: Math.min(PARALLEL, n - i) }, (_, k) => fn(i + k)));
 }
 
 describe('an attacker on the xDS port, against the bridge with the chart heap limit', () => {
@@ -71,11 +80,19 @@ describe('an attacker on the xDS port, against the bridge with the chart heap li
 
   before(async () => {
     file = meshFile(mesh(echoPort));
-    bridge = await startBridge(['--file', file.path], { ready: true, env: { NODE_OPTIONS: `${CHART_NODE_OPTIONS} --inspect=127.0.0.1:0` } });
+    bridge = await startBridge(['--file', file.path], {
+      ready: true,
+      env: { NODE_OPTIONS: `${CHART_NODE_OPTIONS} --inspect=127.0.0.1:0` },
+    });
     await waitFor('the inspector address', () => inspectorUrl(bridge.logs()) !== undefined, 5000, 20);
     inspector = inspectorUrl(bridge.logs())!;
     ({ envoy } = await startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'client' }));
-    await waitFor('envoy has the echo endpoint', async () => (await endpointPorts(envoy)).includes(echoPort), 20_000, 100);
+    await waitFor(
+      'envoy has the echo endpoint',
+      async () => (await endpointPorts(envoy)).includes(echoPort),
+      20_000,
+      100,
+    );
   });
 
   after(async () => {
@@ -85,7 +102,8 @@ describe('an attacker on the xDS port, against the bridge with the chart heap li
   });
 
   for (const mode of ['sotw', 'delta'] as const) {
-    const request = (names: Buffer, nodeId: string) => (mode === 'sotw' ? sotwRequest(CDS, names, nodeId) : deltaRequest(CDS, names, nodeId));
+    const request = (names: Buffer, nodeId: string) =>
+      mode === 'sotw' ? sotwRequest(CDS, names, nodeId) : deltaRequest(CDS, names, nodeId);
 
     it(`${mode}: ${ROUNDS} over-limit lists of ${HUGE} names, then ${ROUNDS} accepted lists of ${ACCEPTED}: up, ready, converging, heap back`, async () => {
       const groupsBefore = await metric(bridge, 'polaris_xds_node_groups');
@@ -94,7 +112,9 @@ describe('an attacker on the xDS port, against the bridge with the chart heap li
       const started = Date.now();
       try {
         await inBatches(ROUNDS, async (i) => {
-          const call = rawCall(session, ADS_PATHS[mode], [request(tinyNameList(3, HUGE, i), `${NS}/attacker~10.0.0.1`)]);
+          const call = rawCall(session, ADS_PATHS[mode], [
+            request(tinyNameList(3, HUGE, i), `${NS}/attacker~10.0.0.1`),
+          ]);
           const end = await call.ended;
           // The client's side is still open: closing it frees the connection's stream slot.
           call.close();
@@ -102,7 +122,12 @@ describe('an attacker on the xDS port, against the bridge with the chart heap li
           assert.match(end.grpcMessage ?? '', /PXDS_ERR_XDS_TOO_MANY_NAMES/);
         });
         await inBatches(ROUNDS, async (i) => {
-          const call = rawCall(session, ADS_PATHS[mode], [request(nameList(3, ACCEPTED, (k) => `OUTBOUND|${NS}|svc-${k}-${mode}-${i}`), `${NS}/attacker~10.0.0.1`)]);
+          const call = rawCall(session, ADS_PATHS[mode], [
+            request(
+              nameList(3, ACCEPTED, (k) => `OUTBOUND|${NS}|svc-${k}-${mode}-${i}`),
+              `${NS}/attacker~10.0.0.1`,
+            ),
+          ]);
           await call.firstData;
           call.close();
           const end = await call.ended;
@@ -119,14 +144,31 @@ describe('an attacker on the xDS port, against the bridge with the chart heap li
       echoPort++;
       const changed = Date.now();
       file.write(mesh(echoPort));
-      await waitFor('envoy converges on the next change', async () => (await endpointPorts(envoy)).includes(echoPort), 10_000, 50);
+      await waitFor(
+        'envoy converges on the next change',
+        async () => (await endpointPorts(envoy)).includes(echoPort),
+        10_000,
+        50,
+      );
       console.log(`${mode}: envoy converged ${Date.now() - changed} ms after the change`);
 
-      await waitFor('the attack streams to be gone', async () => (await metric(bridge, 'polaris_xds_node_groups')) === groupsBefore, 5000, 50);
+      await waitFor(
+        'the attack streams to be gone',
+        async () => (await metric(bridge, 'polaris_xds_node_groups')) === groupsBefore,
+        5000,
+        50,
+      );
       // Connections close on the bridge's next turns: measure until the heap is back, or time runs out.
       let heapAfter = Infinity;
-      await waitFor('the used heap back within 20 MB', async () => (heapAfter = await usedHeapAfterGc(inspector)) <= heapBefore + 20 * MB, 5000, 100).catch(() => undefined);
-      console.log(`${mode}: used heap after a full collection ${(heapBefore / MB).toFixed(1)} MB before, ${(heapAfter / MB).toFixed(1)} MB after`);
+      await waitFor(
+        'the used heap back within 20 MB',
+        async () => (heapAfter = await usedHeapAfterGc(inspector)) <= heapBefore + 20 * MB,
+        5000,
+        100,
+      ).catch(() => undefined);
+      console.log(
+        `${mode}: used heap after a full collection ${(heapBefore / MB).toFixed(1)} MB before, ${(heapAfter / MB).toFixed(1)} MB after`,
+      );
       assert.ok(heapAfter <= heapBefore + 20 * MB, `heap ${heapBefore} → ${heapAfter}`);
     });
   }
@@ -205,33 +247,54 @@ describe('clients that never read, while a 1,000-service mesh changes', () => {
     try {
       for (let k = 0; k < CHANGES; k++) {
         file.write(bigMesh(k + 1));
-        await waitFor(`envoy converges on change ${k + 1}`, async () => {
-          await sample();
-          return hasCluster(`OUTBOUND|${NS}|new-${k}`);
-        }, 15_000, 100);
+        await waitFor(
+          `envoy converges on change ${k + 1}`,
+          async () => {
+            await sample();
+            return hasCluster(`OUTBOUND|${NS}|new-${k}`);
+          },
+          15_000,
+          100,
+        );
       }
       console.log(`${CHANGES} changes converged in ${Date.now() - started} ms`);
       const ends = await Promise.race([
         Promise.all(calls.map((c) => c.ended)),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('stalled streams still open')), 3 * BUDGET.stallMs + 10_000).unref()),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('stalled streams still open')), 3 * BUDGET.stallMs + 10_000).unref(),
+        ),
       ]);
       await sample();
       const byCode = new Map<number, number>();
       for (const e of ends) byCode.set(e.rstCode, (byCode.get(e.rstCode) ?? 0) + 1);
-      console.log(`stalled streams ended by RST code: ${JSON.stringify([...byCode])}; peak RSS ${(peakRss / MiB).toFixed(0)} MiB; peak unread ${(peakUnflushed / MiB).toFixed(1)} MiB`);
-      assert.deepEqual([...byCode], [[11, STALLED]], 'every stalled stream was reset with ENHANCE_YOUR_CALM (RESOURCE_EXHAUSTED)');
+      console.log(
+        `stalled streams ended by RST code: ${JSON.stringify([...byCode])}; peak RSS ${(peakRss / MiB).toFixed(0)} MiB; peak unread ${(peakUnflushed / MiB).toFixed(1)} MiB`,
+      );
+      assert.deepEqual(
+        [...byCode],
+        [[11, STALLED]],
+        'every stalled stream was reset with ENHANCE_YOUR_CALM (RESOURCE_EXHAUSTED)',
+      );
       for (const e of ends) assert.equal(e.dataBytes, 0);
     } finally {
       for (const s of sessions) s.destroy();
     }
     const text = (await bridge.admin('/metrics')).body;
-    const exhausted = [...text.matchAll(/^polaris_xds_streams_exhausted_total\{limit="(\w+)"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[2]), 0);
+    const exhausted = [...text.matchAll(/^polaris_xds_streams_exhausted_total\{limit="(\w+)"\} (\d+)$/gm)].reduce(
+      (n, m) => n + Number(m[2]),
+      0,
+    );
     assert.equal(exhausted, STALLED, 'each ended stream counted once');
     assert.ok(peakUnflushed <= BUDGET.total, `unread bytes peaked at ${peakUnflushed}`);
     assert.ok(peakRss < CHART_MEMORY, `RSS peaked at ${peakRss}`);
     assert.equal((await bridge.admin('/readyz')).status, 200);
     // Envoy still converges once the stalled clients are gone.
     file.write(bigMesh(CHANGES + 1));
-    await waitFor('envoy converges after the stalled clients', () => hasCluster(`OUTBOUND|${NS}|new-${CHANGES}`), 15_000, 100);
+    await waitFor(
+      'envoy converges after the stalled clients',
+      () => hasCluster(`OUTBOUND|${NS}|new-${CHANGES}`),
+      15_000,
+      100,
+    );
   });
 });

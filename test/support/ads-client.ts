@@ -32,7 +32,15 @@ export function adsCodecs(): { sotw: Codec; delta: Codec } {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
-  const base = { keepCase: true, longs: String, enums: String, defaults: false, arrays: true, oneofs: true, includeDirs: ['envoy-api', 'xds', 'googleapis', 'pgv'].map((d) => join(vendor, d)) };
+  const base = {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: false,
+    arrays: true,
+    oneofs: true,
+    includeDirs: ['envoy-api', 'xds', 'googleapis', 'pgv'].map((d) => join(vendor, d)),
+  };
   // Without `json`, Any stays { type_url, value } (to check type URLs); with it, Any is expanded.
   const raw = protoLoader.loadSync(files, base)[ADS] as grpc.ServiceDefinition;
   const json = protoLoader.loadSync(files, { ...base, json: true })[ADS] as grpc.ServiceDefinition;
@@ -78,7 +86,7 @@ export interface DeltaResponse {
 
 /** resourceName reads the name of a decoded SotW resource (CLAs are named by cluster_name). */
 export function resourceName(typeUrl: string, value: Json): string {
-  return String((typeUrl === TYPES.eds ? value['cluster_name'] : value['name']) ?? '');
+  return String((typeUrl === TYPES.eds ? value.cluster_name : value.name) ?? '');
 }
 
 /** decodeSotw decodes DiscoveryResponse bytes and lists invariant violations. */
@@ -86,18 +94,26 @@ export function decodeSotw(buf: Buffer): { response: SotwResponse; violations: s
   const c = adsCodecs().sotw;
   const raw = c.raw(buf);
   const json = c.json(buf);
-  const typeUrl = String(raw['type_url'] ?? '');
+  const typeUrl = String(raw.type_url ?? '');
   const violations: string[] = [];
-  const resources = (json['resources'] as Json[]).map((v, i) => {
-    const anyTypeUrl = String((raw['resources'] as Json[])[i]!['type_url'] ?? '');
+  const resources = (json.resources as Json[]).map((v, i) => {
+    const anyTypeUrl = String((raw.resources as Json[])[i]!.type_url ?? '');
     if (anyTypeUrl !== typeUrl) violations.push(`resource ${i} has type ${anyTypeUrl}, response has ${typeUrl}`);
     return { name: resourceName(typeUrl, v), typeUrl: anyTypeUrl, value: v };
   });
-  if (!raw['version_info']) violations.push('version_info is empty');
+  if (!raw.version_info) violations.push('version_info is empty');
   const names = resources.map((r) => r.name);
   if (new Set(names).size !== names.length) violations.push(`duplicate names: ${names.join(',')}`);
   return {
-    response: { version: String(raw['version_info'] ?? ''), typeUrl, nonce: String(raw['nonce'] ?? ''), resources, names, controlPlane: raw['control_plane']?.['identifier'], raw: buf },
+    response: {
+      version: String(raw.version_info ?? ''),
+      typeUrl,
+      nonce: String(raw.nonce ?? ''),
+      resources,
+      names,
+      controlPlane: raw.control_plane?.identifier,
+      raw: buf,
+    },
     violations,
   };
 }
@@ -107,23 +123,33 @@ export function decodeDelta(buf: Buffer): { response: DeltaResponse; violations:
   const c = adsCodecs().delta;
   const raw = c.raw(buf);
   const json = c.json(buf);
-  const typeUrl = String(raw['type_url'] ?? '');
+  const typeUrl = String(raw.type_url ?? '');
   const violations: string[] = [];
-  const resources = (json['resources'] as Json[]).map((r, i) => {
-    const rawRes = (raw['resources'] as Json[])[i]!;
-    const anyTypeUrl = String(rawRes['resource']?.['type_url'] ?? '');
+  const resources = (json.resources as Json[]).map((r, i) => {
+    const rawRes = (raw.resources as Json[])[i]!;
+    const anyTypeUrl = String(rawRes.resource?.type_url ?? '');
     if (anyTypeUrl !== typeUrl) violations.push(`resource ${i} has type ${anyTypeUrl}, response has ${typeUrl}`);
-    if (!r['version']) violations.push(`resource ${String(r['name'])} has no version`);
-    const value = (r['resource'] ?? {}) as Json;
-    if (resourceName(typeUrl, value) !== r['name']) violations.push(`resource ${String(r['name'])} wraps ${resourceName(typeUrl, value)}`);
-    return { name: String(r['name'] ?? ''), typeUrl: anyTypeUrl, version: String(r['version'] ?? ''), value };
+    if (!r.version) violations.push(`resource ${String(r.name)} has no version`);
+    const value = (r.resource ?? {}) as Json;
+    if (resourceName(typeUrl, value) !== r.name)
+      violations.push(`resource ${String(r.name)} wraps ${resourceName(typeUrl, value)}`);
+    return { name: String(r.name ?? ''), typeUrl: anyTypeUrl, version: String(r.version ?? ''), value };
   });
-  const removed = (raw['removed_resources'] as string[]).map(String);
+  const removed = (raw.removed_resources as string[]).map(String);
   const names = resources.map((r) => r.name);
   if (new Set(names).size !== names.length) violations.push(`duplicate names: ${names.join(',')}`);
   for (const n of removed) if (names.includes(n)) violations.push(`${n} both sent and removed`);
   return {
-    response: { systemVersion: String(raw['system_version_info'] ?? ''), typeUrl, nonce: String(raw['nonce'] ?? ''), resources, names, removed, controlPlane: raw['control_plane']?.['identifier'], raw: buf },
+    response: {
+      systemVersion: String(raw.system_version_info ?? ''),
+      typeUrl,
+      nonce: String(raw.nonce ?? ''),
+      resources,
+      names,
+      removed,
+      controlPlane: raw.control_plane?.identifier,
+      raw: buf,
+    },
     violations,
   };
 }
@@ -172,7 +198,12 @@ export interface NodeInit {
 
 const DEFAULT_NODE: NodeInit = { id: 'test-node', cluster: 'test' };
 
-type Waiter<R> = { match: (r: R) => boolean; resolve: (r: R) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
+type Waiter<R> = {
+  match: (r: R) => boolean;
+  resolve: (r: R) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+};
 
 /** StreamEnd is the status a stream ended with. */
 export interface StreamEnd {
@@ -210,8 +241,16 @@ abstract class ScriptedStream<R extends { typeUrl: string; nonce: string }> {
   protected nodeSent = false;
   private readonly defaultNode: NodeInit;
 
-  constructor(address: string, method: 'Sotw' | 'Delta', credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), node?: NodeInit) {
-    this.checker = new ResponseChecker<R>((method === 'Sotw' ? decodeSotw : decodeDelta) as unknown as (b: Buffer) => { response: R; violations: string[] }, this.violations);
+  constructor(
+    address: string,
+    method: 'Sotw' | 'Delta',
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+    node?: NodeInit,
+  ) {
+    this.checker = new ResponseChecker<R>(
+      (method === 'Sotw' ? decodeSotw : decodeDelta) as unknown as (b: Buffer) => { response: R; violations: string[] },
+      this.violations,
+    );
     this.defaultNode = node ?? DEFAULT_NODE;
     this.client = new RawAds(address, credentials, { 'grpc.use_local_subchannel_pool': 1 });
     this.call = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<Buffer, Buffer>>)[method]!();
@@ -247,11 +286,16 @@ abstract class ScriptedStream<R extends { typeUrl: string; nonce: string }> {
   private take(match: (r: R) => boolean, what: string, timeoutMs: number): Promise<R> {
     const i = this.inbox.findIndex(match);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]!);
-    if (this.finished) return Promise.reject(new Error(`stream ended (${this.finished.code} ${this.finished.details}) before ${what}`));
+    if (this.finished)
+      return Promise.reject(new Error(`stream ended (${this.finished.code} ${this.finished.details}) before ${what}`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.timer !== timer);
-        reject(new Error(`no ${what} within ${timeoutMs} ms; received so far: ${this.received.map((r) => `${r.typeUrl.split('.').pop()}#${r.nonce}`).join(' ')}`));
+        reject(
+          new Error(
+            `no ${what} within ${timeoutMs} ms; received so far: ${this.received.map((r) => `${r.typeUrl.split('.').pop()}#${r.nonce}`).join(' ')}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.push({ match, resolve, reject, timer });
     });
@@ -271,7 +315,8 @@ abstract class ScriptedStream<R extends { typeUrl: string; nonce: string }> {
   async expectNone(typeUrl?: string, ms = 150): Promise<void> {
     await new Promise((r) => setTimeout(r, ms));
     const extra = this.inbox.filter((r) => typeUrl === undefined || r.typeUrl === typeUrl);
-    if (extra.length > 0) throw new Error(`unexpected responses: ${extra.map((r) => `${r.typeUrl}#${r.nonce}`).join(', ')}`);
+    if (extra.length > 0)
+      throw new Error(`unexpected responses: ${extra.map((r) => `${r.typeUrl}#${r.nonce}`).join(', ')}`);
   }
 
   /** unread lists responses received but not yet taken. */
@@ -339,7 +384,13 @@ export class SotwClient extends ScriptedStream<SotwResponse> {
 
   /** nack rejects `r` with error_detail; version_info stays the last applied one. */
   nack(r: SotwResponse, message: string, names?: readonly string[]): void {
-    this.send({ typeUrl: r.typeUrl, names, version: this.applied.get(r.typeUrl) ?? '', nonce: r.nonce, error: { message } });
+    this.send({
+      typeUrl: r.typeUrl,
+      names,
+      version: this.applied.get(r.typeUrl) ?? '',
+      nonce: r.nonce,
+      error: { message },
+    });
   }
 }
 
@@ -375,14 +426,24 @@ export class DeltaClient extends ScriptedStream<DeltaResponse> {
 }
 
 function nodeJson(node: NodeInit): Json {
-  return { id: node.id, cluster: node.cluster ?? '', metadata: node.metadata ? toStruct(node.metadata) : undefined, user_agent_name: node.userAgent ?? 'ads-client' };
+  return {
+    id: node.id,
+    cluster: node.cluster ?? '',
+    metadata: node.metadata ? toStruct(node.metadata) : undefined,
+    user_agent_name: node.userAgent ?? 'ads-client',
+  };
 }
 
 /** encodeSotwRequest encodes a DiscoveryRequest with proto-loader; `node` is sent only when given. */
 export function encodeSotwRequest(req: SotwRequestInit): Buffer {
-  const msg: Json = { type_url: req.typeUrl, resource_names: [...(req.names ?? [])], version_info: req.version ?? '', response_nonce: req.nonce ?? '' };
-  if (req.node) msg['node'] = nodeJson(req.node);
-  if (req.error) msg['error_detail'] = { code: req.error.code ?? 3, message: req.error.message };
+  const msg: Json = {
+    type_url: req.typeUrl,
+    resource_names: [...(req.names ?? [])],
+    version_info: req.version ?? '',
+    response_nonce: req.nonce ?? '',
+  };
+  if (req.node) msg.node = nodeJson(req.node);
+  if (req.error) msg.error_detail = { code: req.error.code ?? 3, message: req.error.message };
   return adsCodecs().sotw.serialize(msg);
 }
 
@@ -395,14 +456,20 @@ export function encodeDeltaRequest(req: DeltaRequestInit): Buffer {
     initial_resource_versions: { ...(req.initialVersions ?? {}) },
     response_nonce: req.nonce ?? '',
   };
-  if (req.node) msg['node'] = nodeJson(req.node);
-  if (req.error) msg['error_detail'] = { code: req.error.code ?? 3, message: req.error.message };
+  if (req.node) msg.node = nodeJson(req.node);
+  if (req.error) msg.error_detail = { code: req.error.code ?? 3, message: req.error.message };
   return adsCodecs().delta.serialize(msg);
 }
 
 // protobufjs bundles google/protobuf/struct.proto with camelCase field names, which keepCase keeps.
 function toStruct(o: Json): Json {
   const fields: Json = {};
-  for (const [k, v] of Object.entries(o)) fields[k] = typeof v === 'number' ? { numberValue: v } : typeof v === 'boolean' ? { boolValue: v } : { stringValue: String(v) };
+  for (const [k, v] of Object.entries(o))
+    fields[k] =
+      typeof v === 'number'
+        ? { numberValue: v }
+        : typeof v === 'boolean'
+          ? { boolValue: v }
+          : { stringValue: String(v) };
   return { fields };
 }

@@ -38,7 +38,11 @@ export async function startBridge(args: string[], opts: BridgeOptions = {}): Pro
   }
 }
 
-async function startBridgeOn(args: string[], opts: BridgeOptions, [xdsPort, adminPort]: [number, number]): Promise<BridgeProcess> {
+async function startBridgeOn(
+  args: string[],
+  opts: BridgeOptions,
+  [xdsPort, adminPort]: [number, number],
+): Promise<BridgeProcess> {
   let out = '';
   const proc: ChildProcess = spawn(
     process.execPath,
@@ -80,11 +84,15 @@ async function startBridgeOn(args: string[], opts: BridgeOptions, [xdsPort, admi
   };
   try {
     // An early exit ends the wait at once (a throwing check would be retried until the deadline).
-    const state = await waitFor('polaris-xds admin', async () => {
-      if (done) return 'exited';
-      const r = await admin(opts.ready ? '/readyz' : '/healthz');
-      return r.status === 200 && 'up';
-    }, 20_000);
+    const state = await waitFor(
+      'polaris-xds admin',
+      async () => {
+        if (done) return 'exited';
+        const r = await admin(opts.ready ? '/readyz' : '/healthz');
+        return r.status === 200 && 'up';
+      },
+      20_000,
+    );
     if (state === 'exited') throw new Error(`polaris-xds exited early:\n${out}`);
   } catch (err) {
     await bridge.stop('SIGKILL');
@@ -94,9 +102,15 @@ async function startBridgeOn(args: string[], opts: BridgeOptions, [xdsPort, admi
 }
 
 /** runCli runs one polaris-xds command to completion. */
-export async function runCli(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 30_000 });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      timeout: 30_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };

@@ -43,7 +43,17 @@ export async function startEnvoy(bootstrap: Record<string, unknown>, adminPort: 
   let out = '';
   const proc: ChildProcess = spawn(
     envoyBinary(),
-    ['-c', file, '--base-id', String(baseId++), '--disable-hot-restart', '--log-level', process.env.PXDS_TEST_ENVOY_LOG_LEVEL ?? 'warn', '--concurrency', '1'],
+    [
+      '-c',
+      file,
+      '--base-id',
+      String(baseId++),
+      '--disable-hot-restart',
+      '--log-level',
+      process.env.PXDS_TEST_ENVOY_LOG_LEVEL ?? 'warn',
+      '--concurrency',
+      '1',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const collect = (b: Buffer) => {
@@ -59,10 +69,14 @@ export async function startEnvoy(bootstrap: Record<string, unknown>, adminPort: 
     return res.text();
   };
   try {
-    await waitFor('envoy admin', async () => {
-      if (exited) throw new Error(`envoy exited: ${out}`);
-      return (await admin('/ready')).length > 0;
-    }, 20_000);
+    await waitFor(
+      'envoy admin',
+      async () => {
+        if (exited) throw new Error(`envoy exited: ${out}`);
+        return (await admin('/ready')).length > 0;
+      },
+      20_000,
+    );
   } catch (err) {
     proc.kill('SIGKILL');
     throw err;
@@ -91,7 +105,11 @@ export async function startEnvoy(bootstrap: Record<string, unknown>, adminPort: 
   };
 }
 
-function dynamic(entries: unknown[] | undefined, key: string, nameOf: (r: Record<string, unknown>) => string): DynamicResource[] {
+function dynamic(
+  entries: unknown[] | undefined,
+  key: string,
+  nameOf: (r: Record<string, unknown>) => string,
+): DynamicResource[] {
   return (entries ?? []).map((e) => {
     const entry = e as Record<string, unknown>;
     const inner = (entry[key] ?? {}) as Record<string, unknown>;
@@ -115,7 +133,12 @@ export function parseConfigDump(dump: { configs: Array<Record<string, unknown>> 
   const listenerEntries = (listeners.dynamic_listeners ?? []).map((l) => {
     const x = l as Record<string, unknown>;
     const state = (x.active_state ?? x.warming_state ?? {}) as Record<string, unknown>;
-    const entry: Record<string, unknown> = { ...state, name: x.name, error_state: x.error_state, client_status: x.client_status };
+    const entry: Record<string, unknown> = {
+      ...state,
+      name: x.name,
+      error_state: x.error_state,
+      client_status: x.client_status,
+    };
     return entry;
   });
   return {
@@ -147,12 +170,29 @@ export interface SidecarEnvoy {
  */
 export async function startSidecarEnvoy(
   xdsAddress: string,
-  opts: { namespace: string; service: string; extra?: readonly string[]; ports?: readonly [number, number, number]; edit?: (bootstrap: Record<string, any>) => void },
+  opts: {
+    namespace: string;
+    service: string;
+    extra?: readonly string[];
+    ports?: readonly [number, number, number];
+    edit?: (bootstrap: Record<string, any>) => void;
+  },
 ): Promise<SidecarEnvoy> {
   const [admin, outbound, inbound] = opts.ports ?? ((await freePorts(3)) as [number, number, number]);
   const bs = await runCli([
-    'bootstrap', '--xds-address', xdsAddress, '--namespace', opts.namespace, '--service', opts.service,
-    '--admin-address', `127.0.0.1:${admin}`, '--outbound-port', String(outbound), '--inbound-port', String(inbound),
+    'bootstrap',
+    '--xds-address',
+    xdsAddress,
+    '--namespace',
+    opts.namespace,
+    '--service',
+    opts.service,
+    '--admin-address',
+    `127.0.0.1:${admin}`,
+    '--outbound-port',
+    String(outbound),
+    '--inbound-port',
+    String(inbound),
     ...(opts.extra ?? []),
   ]);
   if (bs.code !== 0) throw new Error(`polaris-xds bootstrap failed (${bs.code}): ${bs.stderr}`);
@@ -166,8 +206,15 @@ export async function startSidecarEnvoy(
  * active state (not warming): only then does it accept connections on its port.
  */
 export async function waitListenerActive(envoy: EnvoyProcess, prefix: string, timeoutMs = 20_000): Promise<void> {
-  await waitFor(`listener ${prefix}* active`, async () => {
-    const dump = JSON.parse(await envoy.admin('/config_dump?resource=dynamic_listeners')) as { configs?: Array<{ name?: string; active_state?: unknown }> };
-    return (dump.configs ?? []).some((l) => (l.name ?? '').startsWith(prefix) && l.active_state !== undefined);
-  }, timeoutMs, 50);
+  await waitFor(
+    `listener ${prefix}* active`,
+    async () => {
+      const dump = JSON.parse(await envoy.admin('/config_dump?resource=dynamic_listeners')) as {
+        configs?: Array<{ name?: string; active_state?: unknown }>;
+      };
+      return (dump.configs ?? []).some((l) => (l.name ?? '').startsWith(prefix) && l.active_state !== undefined);
+    },
+    timeoutMs,
+    50,
+  );
 }

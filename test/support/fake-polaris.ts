@@ -31,7 +31,15 @@ export interface FakeInstance {
 
 export interface FakeRoute {
   sources: Array<{ service?: string; namespace?: string; metadata?: Record<string, FakeMatch> }>;
-  destinations: Array<{ service?: string; namespace?: string; metadata?: Record<string, FakeMatch>; priority?: number; weight?: number; isolate?: boolean; name?: string }>;
+  destinations: Array<{
+    service?: string;
+    namespace?: string;
+    metadata?: Record<string, FakeMatch>;
+    priority?: number;
+    weight?: number;
+    isolate?: boolean;
+    name?: string;
+  }>;
   extendInfo?: Record<string, string>;
 }
 
@@ -89,13 +97,18 @@ function sha1(data: unknown): string {
 
 function wireMatch(m: Record<string, FakeMatch> | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(m ?? {})) out[k] = { type: v.type ?? 0, value: sv(v.value), value_type: v.value_type ?? 0 };
+  for (const [k, v] of Object.entries(m ?? {}))
+    out[k] = { type: v.type ?? 0, value: sv(v.value), value_type: v.value_type ?? 0 };
   return out;
 }
 
 function wireRoute(r: FakeRoute): Record<string, unknown> {
   return {
-    sources: r.sources.map((s) => ({ service: sv(s.service), namespace: sv(s.namespace), metadata: wireMatch(s.metadata) })),
+    sources: r.sources.map((s) => ({
+      service: sv(s.service),
+      namespace: sv(s.namespace),
+      metadata: wireMatch(s.metadata),
+    })),
     destinations: r.destinations.map((d) => ({
       service: sv(d.service),
       namespace: sv(d.namespace),
@@ -122,7 +135,9 @@ function wireInstance(ns: string, svc: string, i: FakeInstance): Record<string, 
     weight: u32(i.weight),
     healthy: bv(i.healthy),
     isolate: bv(i.isolate),
-    location: i.location ? { region: sv(i.location.region), zone: sv(i.location.zone), campus: sv(i.location.campus) } : undefined,
+    location: i.location
+      ? { region: sv(i.location.region), zone: sv(i.location.zone), campus: sv(i.location.campus) }
+      : undefined,
     metadata: i.metadata ?? {},
     revision: sv(sha1(i)),
   };
@@ -133,8 +148,16 @@ type DiscoverCall = grpc.ServerDuplexStream<Record<string, unknown>, Record<stri
 let serviceDef: grpc.ServiceDefinition | undefined;
 function discoverService(): grpc.ServiceDefinition {
   if (serviceDef === undefined) {
-    const def = protoLoader.loadSync('v1/discover.proto', { includeDirs: [join(repoRoot, 'proto/polaris')], keepCase: true, longs: String, enums: String, defaults: false });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as { v1: { PolarisGRPC: { service: grpc.ServiceDefinition } } };
+    const def = protoLoader.loadSync('v1/discover.proto', {
+      includeDirs: [join(repoRoot, 'proto/polaris')],
+      keepCase: true,
+      longs: String,
+      enums: String,
+      defaults: false,
+    });
+    const pkg = grpc.loadPackageDefinition(def) as unknown as {
+      v1: { PolarisGRPC: { service: grpc.ServiceDefinition } };
+    };
     serviceDef = pkg.v1.PolarisGRPC.service;
   }
   return serviceDef;
@@ -187,7 +210,8 @@ export class FakePolaris {
 
   /** resetStreams ends every open Discover stream with UNAVAILABLE. */
   resetStreams(): void {
-    for (const call of this.calls) call.destroy(Object.assign(new Error('reset by fake'), { code: grpc.status.UNAVAILABLE }));
+    for (const call of this.calls)
+      call.destroy(Object.assign(new Error('reset by fake'), { code: grpc.status.UNAVAILABLE }));
     this.calls.clear();
   }
 
@@ -214,7 +238,9 @@ export class FakePolaris {
       Heartbeat: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { code: { value: 200000 } }),
     });
     this.port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${this.port}`, this.credentials(), (err, port) => (err ? reject(err) : resolve(port))),
+      server.bindAsync(`127.0.0.1:${this.port}`, this.credentials(), (err, port) =>
+        err ? reject(err) : resolve(port),
+      ),
     );
     this.server = server;
   }
@@ -222,7 +248,11 @@ export class FakePolaris {
   private credentials(): grpc.ServerCredentials {
     if (this.tls === undefined) return grpc.ServerCredentials.createInsecure();
     const ca = this.tls.clientCa === undefined ? null : readFileSync(this.tls.clientCa);
-    return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(this.tls.cert), private_key: readFileSync(this.tls.key) }], ca !== null);
+    return grpc.ServerCredentials.createSsl(
+      ca,
+      [{ cert_chain: readFileSync(this.tls.cert), private_key: readFileSync(this.tls.key) }],
+      ca !== null,
+    );
   }
 
   private onCall(call: DiscoverCall): void {
@@ -267,7 +297,9 @@ export class FakePolaris {
     const echo = { name: sv(req.name), namespace: sv(req.namespace), revision: sv(req.revision) };
     const err = this.faults.errorCode;
     if (err && (err.types === undefined || err.types.includes(req.type))) {
-      return err.bare ? { code: u32(err.code), info: sv('injected') } : { code: u32(err.code), info: sv('injected'), type: req.type, service: echo };
+      return err.bare
+        ? { code: u32(err.code), info: sv('injected') }
+        : { code: u32(err.code), info: sv('injected'), type: req.type, service: echo };
     }
     switch (req.type) {
       case 'SERVICES':
@@ -286,11 +318,14 @@ export class FakePolaris {
   }
 
   private servicesAnswer(req: SeenRequest, echo: Record<string, unknown>): Record<string, unknown> {
-    const list = [...this.services.values()].filter((s) => req.namespace === '' || s.namespace === req.namespace).sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1));
+    const list = [...this.services.values()]
+      .filter((s) => req.namespace === '' || s.namespace === req.namespace)
+      .sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1));
     // The real server's quirk: no services → 200000, nothing listed, our own revision echoed.
     if (list.length === 0) return { code: u32(200000), info: sv('execute success'), type: 'SERVICES', service: echo };
     const revision = sha1(list.map((s) => [s.namespace, s.name, s.metadata ?? {}]));
-    if (revision === req.revision) return { code: u32(200001), info: sv('data no change'), type: 'SERVICES', service: echo };
+    if (revision === req.revision)
+      return { code: u32(200001), info: sv('data no change'), type: 'SERVICES', service: echo };
     return {
       code: u32(200000),
       info: sv('execute success'),
@@ -302,16 +337,24 @@ export class FakePolaris {
 
   private instanceAnswer(req: SeenRequest, echo: Record<string, unknown>): Record<string, unknown> {
     const svc = this.services.get(`${req.namespace}/${req.name}`);
-    if (svc === undefined) return { code: u32(400202), info: sv('not found resource'), type: 'INSTANCE', service: echo };
+    if (svc === undefined)
+      return { code: u32(400202), info: sv('not found resource'), type: 'INSTANCE', service: echo };
     const target = svc.aliasFor ? (this.services.get(`${svc.aliasFor.namespace}/${svc.aliasFor.name}`) ?? svc) : svc;
     const instances = target.instances ?? [];
-    const revision = instances.length === 0 ? EMPTY_SHA1 : sha1([target.namespace, target.name, instances, svc.metadata ?? {}]);
-    if (revision === req.revision) return { code: u32(200001), info: sv('data no change'), type: 'INSTANCE', service: echo };
+    const revision =
+      instances.length === 0 ? EMPTY_SHA1 : sha1([target.namespace, target.name, instances, svc.metadata ?? {}]);
+    if (revision === req.revision)
+      return { code: u32(200001), info: sv('data no change'), type: 'INSTANCE', service: echo };
     return {
       code: u32(200000),
       info: sv('execute success'),
       type: 'INSTANCE',
-      service: { name: sv(req.name), namespace: sv(req.namespace), metadata: svc.metadata ?? {}, revision: sv(revision) },
+      service: {
+        name: sv(req.name),
+        namespace: sv(req.namespace),
+        metadata: svc.metadata ?? {},
+        revision: sv(revision),
+      },
       instances: instances.map((i) => wireInstance(target.namespace, target.name, i)),
       aliasFor: { name: sv(target.name), namespace: sv(target.namespace), metadata: target.metadata ?? {} },
     };
@@ -320,17 +363,42 @@ export class FakePolaris {
   /** governanceAnswer mirrors v1.18.1: no rules → 200000 with neither payload nor revision; same revision → 200001. */
   private governanceAnswer(req: SeenRequest, echo: Record<string, unknown>): Record<string, unknown> {
     const svc = this.services.get(`${req.namespace}/${req.name}`);
-    const rules = (req.type === 'RATE_LIMIT' ? svc?.rateLimits : req.type === 'CIRCUIT_BREAKER' ? svc?.circuitBreakers : svc?.faultDetectors) ?? [];
-    if (rules.length === 0) return { code: u32(200000), info: sv('execute success'), type: req.type, service: { name: sv(req.name), namespace: sv(req.namespace) } };
+    const rules =
+      (req.type === 'RATE_LIMIT'
+        ? svc?.rateLimits
+        : req.type === 'CIRCUIT_BREAKER'
+          ? svc?.circuitBreakers
+          : svc?.faultDetectors) ?? [];
+    if (rules.length === 0)
+      return {
+        code: u32(200000),
+        info: sv('execute success'),
+        type: req.type,
+        service: { name: sv(req.name), namespace: sv(req.namespace) },
+      };
     const revision = sha1(rules);
-    if (revision === req.revision) return { code: u32(200001), info: sv('data no change'), type: req.type, service: echo };
+    if (revision === req.revision)
+      return { code: u32(200001), info: sv('data no change'), type: req.type, service: echo };
     const payload =
       req.type === 'RATE_LIMIT'
         ? { rateLimit: { rules, revision: sv(revision) } }
         : req.type === 'CIRCUIT_BREAKER'
-          ? { circuitBreaker: { rules, revision: sv(revision), service: sv(req.name), service_namespace: sv(req.namespace) } }
+          ? {
+              circuitBreaker: {
+                rules,
+                revision: sv(revision),
+                service: sv(req.name),
+                service_namespace: sv(req.namespace),
+              },
+            }
           : { faultDetector: { rules, revision } };
-    return { code: u32(200000), info: sv('execute success'), type: req.type, service: { name: sv(req.name), namespace: sv(req.namespace), revision: sv(revision) }, ...payload };
+    return {
+      code: u32(200000),
+      info: sv('execute success'),
+      type: req.type,
+      service: { name: sv(req.name), namespace: sv(req.namespace), revision: sv(revision) },
+      ...payload,
+    };
   }
 
   private routingAnswer(req: SeenRequest, echo: Record<string, unknown>): Record<string, unknown> {
@@ -338,13 +406,20 @@ export class FakePolaris {
     const inbounds = svc?.inbounds ?? [];
     const outbounds = svc?.outbounds ?? [];
     const revision = inbounds.length + outbounds.length === 0 ? EMPTY_SHA1 : sha1([inbounds, outbounds]);
-    if (revision === req.revision) return { code: u32(200001), info: sv('data no change'), type: 'ROUTING', service: echo };
+    if (revision === req.revision)
+      return { code: u32(200001), info: sv('data no change'), type: 'ROUTING', service: echo };
     return {
       code: u32(200000),
       info: sv('execute success'),
       type: 'ROUTING',
       service: { name: sv(req.name), namespace: sv(req.namespace), revision: sv(revision) },
-      routing: { service: sv(req.name), namespace: sv(req.namespace), inbounds: inbounds.map(wireRoute), outbounds: outbounds.map(wireRoute), revision: sv(revision) },
+      routing: {
+        service: sv(req.name),
+        namespace: sv(req.namespace),
+        inbounds: inbounds.map(wireRoute),
+        outbounds: outbounds.map(wireRoute),
+        revision: sv(revision),
+      },
       aliasFor: { name: sv(req.name), namespace: sv(req.namespace) },
     };
   }

@@ -12,9 +12,15 @@ import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../sr
 import type { ConfigWatcher, NodeWatch } from '../../src/xds/server/watcher.js';
 import { makeSnapshot, type EncodedResource, type Snapshot } from '../../src/xds/snapshot.js';
 // The translator's encoders: they read each resource's references as the translator's resources do.
-import { encodeCluster, encodeListener, encodeLoadAssignment, encodeRouteConfig } from '../../src/xds/translate/encode.js';
+import {
+  encodeCluster,
+  encodeListener,
+  encodeLoadAssignment,
+  encodeRouteConfig,
+} from '../../src/xds/translate/encode.js';
 
-const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const HCM_TYPE =
+  'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 const ads = { configSourceSpecifier: { $case: 'ads' as const, value: {} }, resourceApiVersion: ApiVersion.V3 };
 
@@ -39,7 +45,14 @@ export function endpoints(name: string, ports: readonly number[] = [8080]): Enco
         lbEndpoints: ports.map((port) => ({
           hostIdentifier: {
             $case: 'endpoint' as const,
-            value: { address: { address: { $case: 'socketAddress' as const, value: { address: '127.0.0.1', portSpecifier: { $case: 'portValue' as const, value: port } } } } },
+            value: {
+              address: {
+                address: {
+                  $case: 'socketAddress' as const,
+                  value: { address: '127.0.0.1', portSpecifier: { $case: 'portValue' as const, value: port } },
+                },
+              },
+            },
           },
         })),
       },
@@ -53,7 +66,15 @@ export function listener(name: string, routeName: string, opts: { statPrefix?: s
   const hcm = HttpConnectionManager.fromPartial({
     statPrefix: opts.statPrefix ?? name,
     routeSpecifier: { $case: 'rds', value: { configSource: ads, routeConfigName: routeName } },
-    httpFilters: [{ name: 'router', configType: { $case: 'typedConfig', value: { typeUrl: ROUTER_TYPE, value: Buffer.from(Router.encode(Router.fromPartial({})).finish()) } } }],
+    httpFilters: [
+      {
+        name: 'router',
+        configType: {
+          $case: 'typedConfig',
+          value: { typeUrl: ROUTER_TYPE, value: Buffer.from(Router.encode(Router.fromPartial({})).finish()) },
+        },
+      },
+    ],
   });
   const msg = Listener.fromPartial({
     name,
@@ -70,17 +91,33 @@ export function httpListener(name: string, port: number, routeName: string): Enc
   const hcm = HttpConnectionManager.fromPartial({
     statPrefix: name,
     routeSpecifier: { $case: 'rds', value: { configSource: ads, routeConfigName: routeName } },
-    httpFilters: [{ name: 'envoy.filters.http.router', configType: { $case: 'typedConfig', value: { typeUrl: ROUTER_TYPE, value: Buffer.from(Router.encode(Router.fromPartial({})).finish()) } } }],
+    httpFilters: [
+      {
+        name: 'envoy.filters.http.router',
+        configType: {
+          $case: 'typedConfig',
+          value: { typeUrl: ROUTER_TYPE, value: Buffer.from(Router.encode(Router.fromPartial({})).finish()) },
+        },
+      },
+    ],
   });
   const msg = Listener.fromPartial({
     name,
-    address: { address: { $case: 'socketAddress', value: { address: '127.0.0.1', portSpecifier: { $case: 'portValue', value: port } } } },
+    address: {
+      address: {
+        $case: 'socketAddress',
+        value: { address: '127.0.0.1', portSpecifier: { $case: 'portValue', value: port } },
+      },
+    },
     filterChains: [
       {
         filters: [
           {
             name: 'envoy.filters.network.http_connection_manager',
-            configType: { $case: 'typedConfig', value: { typeUrl: HCM_TYPE, value: Buffer.from(HttpConnectionManager.encode(hcm).finish()) } },
+            configType: {
+              $case: 'typedConfig',
+              value: { typeUrl: HCM_TYPE, value: Buffer.from(HttpConnectionManager.encode(hcm).finish()) },
+            },
           },
         ],
       },
@@ -126,7 +163,10 @@ export function snapshotOf(parts: MeshParts): Snapshot {
 }
 
 /** simpleMesh: clusters with endpoints of the same names, one listener `l` and its route `r` to them. */
-export function simpleMesh(clusterNames: readonly string[], opts: { routeTo?: readonly string[]; timeoutS?: number } = {}): Snapshot {
+export function simpleMesh(
+  clusterNames: readonly string[],
+  opts: { routeTo?: readonly string[]; timeoutS?: number } = {},
+): Snapshot {
   return snapshotOf({
     clusters: clusterNames.map((c) => cluster(c, { timeoutS: opts.timeoutS })),
     endpoints: clusterNames.map((c) => endpoints(c)),

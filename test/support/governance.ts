@@ -19,7 +19,9 @@ export function circuitBreaker(ns: string, svc: string, o: Partial<CircuitBreake
     source: { service: '*', namespace: '*' },
     destination: { service: svc, namespace: ns },
     errorConditions: [{ inputType: 'RET_CODE', condition: { type: 'RANGE', value: '500~599', valueType: 'TEXT' } }],
-    triggerConditions: [{ triggerType: 'CONSECUTIVE_ERROR', errorCount: 5, errorPercent: 0, intervalSeconds: 0, minimumRequest: 0 }],
+    triggerConditions: [
+      { triggerType: 'CONSECUTIVE_ERROR', errorCount: 5, errorPercent: 0, intervalSeconds: 0, minimumRequest: 0 },
+    ],
     maxEjectionPercent: 100,
     recover: { sleepWindowSeconds: 60, consecutiveSuccess: 1 },
     faultDetectEnabled: false,

@@ -39,25 +39,38 @@ function settled(t: TypeStatus | undefined): boolean {
 export async function grpcVerdict(snapshot: Snapshot, nodeId = 'proxyless-check'): Promise<GrpcVerdict> {
   const server = await createXdsServer({ host: '127.0.0.1', port: 0, watcher: new FakeWatcher(snapshot) });
   const bootstrap = JSON.stringify({
-    xds_servers: [{ server_uri: `127.0.0.1:${server.port}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    xds_servers: [
+      { server_uri: `127.0.0.1:${server.port}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] },
+    ],
     node: { id: nodeId, locality: { region: 'r', zone: 'z' } },
   });
   const listeners = [...snapshot.resources[LISTENER_TYPE].items.keys()];
-  const channels = listeners.map((l) => new grpc.Client(`xds:///${l}`, grpc.credentials.createInsecure(), { [BOOTSTRAP_OPTION]: bootstrap, 'grpc.use_local_subchannel_pool': 1 }));
+  const channels = listeners.map(
+    (l) =>
+      new grpc.Client(`xds:///${l}`, grpc.credentials.createInsecure(), {
+        [BOOTSTRAP_OPTION]: bootstrap,
+        'grpc.use_local_subchannel_pool': 1,
+      }),
+  );
   try {
     for (const c of channels) c.getChannel().getConnectivityState(true);
     const types = [LISTENER_TYPE, ROUTE_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE] as const;
     // Each channel has its own xDS client and stream: the verdict is every stream's together.
-    const rows = await waitFor('the gRPC clients to fetch and answer every resource', () => {
-      const mine = server.status().filter((s) => s.nodeId === nodeId);
-      if (mine.length < channels.length) return undefined;
-      for (const type of types) {
-        if (!mine.every((r) => settled(r.types[type]))) return undefined;
-        const names = new Set(mine.flatMap((r) => r.types[type]!.names));
-        if (names.size < snapshot.resources[type].items.size) return undefined;
-      }
-      return mine;
-    }, 60_000, 20);
+    const rows = await waitFor(
+      'the gRPC clients to fetch and answer every resource',
+      () => {
+        const mine = server.status().filter((s) => s.nodeId === nodeId);
+        if (mine.length < channels.length) return undefined;
+        for (const type of types) {
+          if (!mine.every((r) => settled(r.types[type]))) return undefined;
+          const names = new Set(mine.flatMap((r) => r.types[type]!.names));
+          if (names.size < snapshot.resources[type].items.size) return undefined;
+        }
+        return mine;
+      },
+      60_000,
+      20,
+    );
     const asked: Record<string, readonly string[]> = {};
     const nacks: Record<string, NackStatus> = {};
     for (const type of types) {
@@ -68,8 +81,12 @@ export async function grpcVerdict(snapshot: Snapshot, nodeId = 'proxyless-check'
     // A channel closed while the library still applies a route update fails later, outside the
     // test (a cluster subscription on a torn-down client): close them once each has picked.
     const done = new Set([grpc.connectivityState.READY, grpc.connectivityState.TRANSIENT_FAILURE]);
-    await waitFor('every channel to settle on READY or TRANSIENT_FAILURE', () =>
-      channels.every((c) => done.has(c.getChannel().getConnectivityState(false))), 20_000, 20);
+    await waitFor(
+      'every channel to settle on READY or TRANSIENT_FAILURE',
+      () => channels.every((c) => done.has(c.getChannel().getConnectivityState(false))),
+      20_000,
+      20,
+    );
     return { asked, nacks };
   } finally {
     await server.stop(0);

@@ -28,6 +28,10 @@ export function inspectorUrl(output: string): string | undefined {
 
 /** usedHeapAfterGc collects garbage in the process behind `wsUrl` and returns its used heap in bytes. */
 export async function usedHeapAfterGc(wsUrl: string): Promise<number> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--experimental-websocket', '--no-warnings', '-e', SCRIPT, wsUrl], { timeout: 30_000 });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--experimental-websocket', '--no-warnings', '-e', SCRIPT, wsUrl],
+    { timeout: 30_000 },
+  );
   return (JSON.parse(stdout) as { usedSize: number }).usedSize;
 }

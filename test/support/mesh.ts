@@ -12,7 +12,13 @@ import { waitFor } from './ports.js';
 import { sendThrough } from './upstream.js';
 
 /** MeshMatch is a condition; a bare string is an EXACT text match. */
-export type MeshMatch = string | { type?: 'EXACT' | 'REGEX' | 'NOT_EQUALS' | 'IN' | 'NOT_IN' | 'RANGE'; value: string; value_type?: 'TEXT' | 'PARAMETER' | 'VARIABLE' };
+export type MeshMatch =
+  | string
+  | {
+      type?: 'EXACT' | 'REGEX' | 'NOT_EQUALS' | 'IN' | 'NOT_IN' | 'RANGE';
+      value: string;
+      value_type?: 'TEXT' | 'PARAMETER' | 'VARIABLE';
+    };
 
 export interface MeshInstance {
   host?: string;
@@ -46,7 +52,15 @@ export interface MeshRule {
   enable?: boolean;
   priority?: number;
   sources?: Array<{ service?: string; namespace?: string; arguments?: MeshArgument[] }>;
-  destinations: Array<{ service: string; namespace?: string; labels?: Record<string, MeshMatch>; priority?: number; weight?: number; isolate?: boolean; name?: string }>;
+  destinations: Array<{
+    service: string;
+    namespace?: string;
+    labels?: Record<string, MeshMatch>;
+    priority?: number;
+    weight?: number;
+    isolate?: boolean;
+    name?: string;
+  }>;
 }
 
 export interface MeshNamespace {
@@ -121,9 +135,20 @@ export async function startSidecar(bridge: { xdsAddress: string }, opts: Sidecar
   if (opts.subZone) extra.push('--sub-zone', opts.subZone);
   if (opts.gateway) extra.push('--gateway');
   if (opts.onDemand) extra.push('--on-demand');
-  const { envoy, outbound } = await startSidecarEnvoy(bridge.xdsAddress, { namespace: opts.namespace, service: opts.service, extra });
-  const send = (host: string, path = '/', headers: Record<string, string> = {}) => sendThrough(outbound, host, path, headers);
-  const tally = async (n: number, host: string, path = '/', headers: Record<string, string> = {}, concurrency = 10): Promise<Tally> => {
+  const { envoy, outbound } = await startSidecarEnvoy(bridge.xdsAddress, {
+    namespace: opts.namespace,
+    service: opts.service,
+    extra,
+  });
+  const send = (host: string, path = '/', headers: Record<string, string> = {}) =>
+    sendThrough(outbound, host, path, headers);
+  const tally = async (
+    n: number,
+    host: string,
+    path = '/',
+    headers: Record<string, string> = {},
+    concurrency = 10,
+  ): Promise<Tally> => {
     const counts: Tally = new Map();
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -153,11 +178,23 @@ export async function startSidecar(bridge: { xdsAddress: string }, opts: Sidecar
 }
 
 /** waitForOnly waits until `n` requests in a row all land on `body`; it returns how long that took. */
-export async function waitForOnly(sidecar: Sidecar, body: string, host: string, headers: Record<string, string> = {}, timeoutMs = 10_000, n = 10): Promise<number> {
+export async function waitForOnly(
+  sidecar: Sidecar,
+  body: string,
+  host: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 10_000,
+  n = 10,
+): Promise<number> {
   const started = Date.now();
-  await waitFor(`${host} ${JSON.stringify(headers)} → ${body}`, async () => {
-    const counts = await sidecar.tally(n, host, '/', headers, 5);
-    return counts.size === 1 && counts.get(body) === n;
-  }, timeoutMs, 50);
+  await waitFor(
+    `${host} ${JSON.stringify(headers)} → ${body}`,
+    async () => {
+      const counts = await sidecar.tally(n, host, '/', headers, 5);
+      return counts.size === 1 && counts.get(body) === n;
+    },
+    timeoutMs,
+    50,
+  );
   return Date.now() - started;
 }

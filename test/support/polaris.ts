@@ -40,20 +40,41 @@ export interface ApiRoutingRule {
   priority?: number;
   rules: Array<{
     name: string;
-    sources: Array<{ service: string; namespace: string; arguments?: Array<{ type: string; key?: string; value: ApiMatch }> }>;
-    destinations: Array<{ service: string; namespace: string; labels?: Record<string, ApiMatch>; priority?: number; weight?: number; isolate?: boolean; name?: string }>;
+    sources: Array<{
+      service: string;
+      namespace: string;
+      arguments?: Array<{ type: string; key?: string; value: ApiMatch }>;
+    }>;
+    destinations: Array<{
+      service: string;
+      namespace: string;
+      labels?: Record<string, ApiMatch>;
+      priority?: number;
+      weight?: number;
+      isolate?: boolean;
+      name?: string;
+    }>;
   }>;
 }
 
 interface BatchAnswer {
   code: number;
   info: string;
-  responses?: Array<{ code: number; info: string; instance?: { id?: string }; data?: { id?: string }; rateLimit?: { id?: string } }>;
+  responses?: Array<{
+    code: number;
+    info: string;
+    instance?: { id?: string };
+    data?: { id?: string };
+    rateLimit?: { id?: string };
+  }>;
 }
 
 /** PolarisApi is a small client of Polaris's HTTP OpenAPI (bodies are JSON arrays). */
 export class PolarisApi {
-  constructor(readonly baseUrl: string, private readonly token = ADMIN_TOKEN) {}
+  constructor(
+    readonly baseUrl: string,
+    private readonly token = ADMIN_TOKEN,
+  ) {}
 
   /** call sends one request and returns the parsed answer; it throws unless the code is 200000. */
   async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<T> {
@@ -69,7 +90,8 @@ export class PolarisApi {
     } catch {
       throw new Error(`${method} ${path}: HTTP ${res.status}: ${text.slice(0, 300)}`);
     }
-    if (json.code !== 200000) throw new Error(`${method} ${path}: code ${json.code}: ${json.info ?? ''} ${text.slice(0, 500)}`);
+    if (json.code !== 200000)
+      throw new Error(`${method} ${path}: code ${json.code}: ${json.info ?? ''} ${text.slice(0, 500)}`);
     return json as T;
   }
 
@@ -84,11 +106,21 @@ export class PolarisApi {
   }
 
   async createNamespaces(names: string[]): Promise<void> {
-    await this.batch('POST', '/naming/v1/namespaces', names.map((name) => ({ name })));
+    await this.batch(
+      'POST',
+      '/naming/v1/namespaces',
+      names.map((name) => ({ name })),
+    );
   }
 
-  async createServices(services: Array<{ namespace: string; name: string; metadata?: Record<string, string> }>): Promise<void> {
-    await this.batch('POST', '/naming/v1/services', services.map((s) => ({ name: s.name, namespace: s.namespace, metadata: s.metadata ?? {} })));
+  async createServices(
+    services: Array<{ namespace: string; name: string; metadata?: Record<string, string> }>,
+  ): Promise<void> {
+    await this.batch(
+      'POST',
+      '/naming/v1/services',
+      services.map((s) => ({ name: s.name, namespace: s.namespace, metadata: s.metadata ?? {} })),
+    );
   }
 
   async deleteServices(services: Array<{ namespace: string; name: string }>): Promise<void> {
@@ -97,7 +129,11 @@ export class PolarisApi {
 
   /** registerInstances creates instances (health checks off) and returns their ids. */
   async registerInstances(instances: ApiInstance[]): Promise<string[]> {
-    const answers = await this.batch('POST', '/naming/v1/instances', instances.map((i) => ({ ...i, enable_health_check: false })));
+    const answers = await this.batch(
+      'POST',
+      '/naming/v1/instances',
+      instances.map((i) => ({ ...i, enable_health_check: false })),
+    );
     return answers.map((a) => a.instance?.id ?? '');
   }
 
@@ -110,15 +146,22 @@ export class PolarisApi {
     await this.call('PUT', '/naming/v1/instances/isolate/host', [{ namespace, service, host, isolate }]);
   }
 
-  async deleteInstances(instances: Array<{ namespace: string; service: string; host: string; port: number }>): Promise<void> {
+  async deleteInstances(
+    instances: Array<{ namespace: string; service: string; host: string; port: number }>,
+  ): Promise<void> {
     await this.batch('POST', '/naming/v1/instances/delete', instances);
   }
 
   /** listServices returns every service of a namespace (paged). */
-  async listServices(namespace: string): Promise<Array<{ name: string; namespace: string; metadata?: Record<string, string> }>> {
+  async listServices(
+    namespace: string,
+  ): Promise<Array<{ name: string; namespace: string; metadata?: Record<string, string> }>> {
     const out: Array<{ name: string; namespace: string; metadata?: Record<string, string> }> = [];
     for (let offset = 0; offset < 100_000; offset += 100) {
-      const page = await this.call<{ services?: typeof out; amount?: number }>('GET', `/naming/v1/services?namespace=${encodeURIComponent(namespace)}&offset=${offset}&limit=100`);
+      const page = await this.call<{ services?: typeof out; amount?: number }>(
+        'GET',
+        `/naming/v1/services?namespace=${encodeURIComponent(namespace)}&offset=${offset}&limit=100`,
+      );
       out.push(...(page.services ?? []));
       if ((page.services ?? []).length < 100) break;
     }
@@ -143,7 +186,10 @@ export class PolarisApi {
     type Row = Awaited<ReturnType<PolarisApi['listInstances']>>[number];
     const out: Row[] = [];
     for (let offset = 0; offset < 100_000; offset += 100) {
-      const page = await this.call<{ instances?: Row[] }>('GET', `/naming/v1/instances?namespace=${encodeURIComponent(namespace)}&offset=${offset}&limit=100`);
+      const page = await this.call<{ instances?: Row[] }>(
+        'GET',
+        `/naming/v1/instances?namespace=${encodeURIComponent(namespace)}&offset=${offset}&limit=100`,
+      );
       out.push(...(page.instances ?? []));
       if ((page.instances ?? []).length < 100) break;
     }
@@ -165,23 +211,39 @@ export class PolarisApi {
   }
 
   async enableRoutingRules(ids: string[], enable: boolean): Promise<void> {
-    await this.batch('PUT', '/naming/v2/routings/enable', ids.map((id) => ({ id, enable })));
+    await this.batch(
+      'PUT',
+      '/naming/v2/routings/enable',
+      ids.map((id) => ({ id, enable })),
+    );
   }
 
   async deleteRoutingRules(ids: string[]): Promise<void> {
-    await this.batch('POST', '/naming/v2/routings/delete', ids.map((id) => ({ id })));
+    await this.batch(
+      'POST',
+      '/naming/v2/routings/delete',
+      ids.map((id) => ({ id })),
+    );
   }
 
   /** createCircuitBreakerRules creates v2 circuit-breaker rules (console JSON shape) and switches each on or off as its `enable` says; returns their ids. */
   async createCircuitBreakerRules(rules: Array<Record<string, unknown>>): Promise<string[]> {
     const answers = await this.batch('POST', '/naming/v1/circuitbreaker/rules', rules);
     const ids = answers.map((a) => a.data?.id ?? '');
-    await this.enableCircuitBreakerRules(ids.filter((_, i) => rules[i]!.enable !== false), true);
+    await this.enableCircuitBreakerRules(
+      ids.filter((_, i) => rules[i]!.enable !== false),
+      true,
+    );
     return ids;
   }
 
   async enableCircuitBreakerRules(ids: string[], enable: boolean): Promise<void> {
-    if (ids.length > 0) await this.batch('PUT', '/naming/v1/circuitbreaker/rules/enable', ids.map((id) => ({ id, enable })));
+    if (ids.length > 0)
+      await this.batch(
+        'PUT',
+        '/naming/v1/circuitbreaker/rules/enable',
+        ids.map((id) => ({ id, enable })),
+      );
   }
 
   /** updateCircuitBreakerRules replaces rules (each with its `id`). */
@@ -190,7 +252,11 @@ export class PolarisApi {
   }
 
   async deleteCircuitBreakerRules(ids: string[]): Promise<void> {
-    await this.batch('POST', '/naming/v1/circuitbreaker/rules/delete', ids.map((id) => ({ id })));
+    await this.batch(
+      'POST',
+      '/naming/v1/circuitbreaker/rules/delete',
+      ids.map((id) => ({ id })),
+    );
   }
 
   /** createFaultDetectors creates fault-detect rules and returns their ids. */
@@ -200,7 +266,11 @@ export class PolarisApi {
   }
 
   async deleteFaultDetectors(ids: string[]): Promise<void> {
-    await this.batch('POST', '/naming/v1/faultdetectors/delete', ids.map((id) => ({ id })));
+    await this.batch(
+      'POST',
+      '/naming/v1/faultdetectors/delete',
+      ids.map((id) => ({ id })),
+    );
   }
 
   /** createRateLimits creates rate-limit rules and returns their ids. */
@@ -217,12 +287,24 @@ export class PolarisApi {
 
   /** enableRateLimits switches rules on or off (Polaris keeps the switch as the rule's `disable`). */
   async enableRateLimits(ids: string[], enable: boolean): Promise<void> {
-    await this.batch('PUT', '/naming/v1/ratelimits/enable', ids.map((id) => ({ id, disable: !enable })));
+    await this.batch(
+      'PUT',
+      '/naming/v1/ratelimits/enable',
+      ids.map((id) => ({ id, disable: !enable })),
+    );
   }
 
   /** discover asks the client API (no token) what a Discover request of `type` returns. */
-  async discover(type: 'INSTANCE' | 'ROUTING' | 'SERVICES', namespace: string, name: string): Promise<Record<string, unknown>> {
-    const res = await fetch(`${this.baseUrl}/v1/Discover`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type, service: { namespace, name } }) });
+  async discover(
+    type: 'INSTANCE' | 'ROUTING' | 'SERVICES',
+    namespace: string,
+    name: string,
+  ): Promise<Record<string, unknown>> {
+    const res = await fetch(`${this.baseUrl}/v1/Discover`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type, service: { namespace, name } }),
+    });
     return (await res.json()) as Record<string, unknown>;
   }
 }
@@ -298,7 +380,9 @@ export function rewriteConfig(yaml: string, ports: Record<string, number>): stri
 }
 
 /** startPolaris runs a fresh Polaris in a temp folder; `onSpawn` sees each server process it starts. */
-export async function startPolaris(opts: { onSpawn?: (child: ChildProcess) => void; clientAuth?: boolean } = {}): Promise<PolarisServer> {
+export async function startPolaris(
+  opts: { onSpawn?: (child: ChildProcess) => void; clientAuth?: boolean } = {},
+): Promise<PolarisServer> {
   const home = polarisHome();
   const dir = mkdtempSync(join(tmpdir(), 'pxds-polaris-'));
   cpSync(join(home, 'conf'), join(dir, 'conf'), { recursive: true });
@@ -326,7 +410,8 @@ export async function startPolaris(opts: { onSpawn?: (child: ChildProcess) => vo
   const confFile = join(dir, 'conf/polaris-server.yaml');
   let conf = rewriteConfig(readFileSync(confFile, 'utf8'), ports);
   // Client auth on (off by default): the client API wants a valid token.
-  if (opts.clientAuth) conf = conf.replace(/clientOpen: false/, 'clientOpen: true').replace(/clientStrict: false/, 'clientStrict: true');
+  if (opts.clientAuth)
+    conf = conf.replace(/clientOpen: false/, 'clientOpen: true').replace(/clientStrict: false/, 'clientStrict: true');
   writeFileSync(confFile, conf);
   const httpUrl = `http://127.0.0.1:${ports['api-http']}`;
   const grpcAddress = `127.0.0.1:${ports['service-grpc']}`;
@@ -337,7 +422,10 @@ export async function startPolaris(opts: { onSpawn?: (child: ChildProcess) => vo
 
   async function launch(): Promise<void> {
     const log = openSync(join(dir, 'polaris-stdout.log'), 'a');
-    const proc = spawn(join(home, 'polaris-server'), ['start', '-c', 'conf/polaris-server.yaml'], { cwd: dir, stdio: ['ignore', log, log] });
+    const proc = spawn(join(home, 'polaris-server'), ['start', '-c', 'conf/polaris-server.yaml'], {
+      cwd: dir,
+      stdio: ['ignore', log, log],
+    });
     closeSync(log);
     child = proc;
     opts.onSpawn?.(proc);
@@ -356,7 +444,9 @@ export async function startPolaris(opts: { onSpawn?: (child: ChildProcess) => vo
         100,
       );
     } catch (err) {
-      throw new Error(`${(err as Error).message}\n${readFileSync(join(dir, 'polaris-stdout.log'), 'utf8').slice(-2000)}`);
+      throw new Error(
+        `${(err as Error).message}\n${readFileSync(join(dir, 'polaris-stdout.log'), 'utf8').slice(-2000)}`,
+      );
     }
   }
 

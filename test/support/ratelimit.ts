@@ -50,12 +50,21 @@ export async function startRateLimitService(xdsAddress: string): Promise<RateLim
   const [redisPort, http, grpc, debug] = (await freePorts(4)) as [number, number, number, number];
   const runtime = tempDir('pxds-ratelimit-');
   let output = '';
-  const redis = spawn(redisBinary(), ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const redis = spawn(
+    redisBinary(),
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   try {
-    await waitFor('redis-server to answer PING', async () => {
-      if (redis.exitCode !== null) throw new Error(`redis-server exited ${redis.exitCode}`);
-      return redisAnswers(redisPort);
-    }, 20_000, 50);
+    await waitFor(
+      'redis-server to answer PING',
+      async () => {
+        if (redis.exitCode !== null) throw new Error(`redis-server exited ${redis.exitCode}`);
+        return redisAnswers(redisPort);
+      },
+      20_000,
+      50,
+    );
   } catch (err) {
     await stopChild(redis);
     runtime.remove();
@@ -95,12 +104,17 @@ export async function startRateLimitService(xdsAddress: string): Promise<RateLim
     runtime.remove();
   };
   try {
-    await waitFor('the limiter to answer its health check', async () => {
-      if (limiter.exitCode !== null) throw new Error(`ratelimit exited ${limiter.exitCode}: ${output}`);
-      if (redis.exitCode !== null) throw new Error(`redis-server exited ${redis.exitCode}`);
-      const r = await fetch(`http://127.0.0.1:${http}/healthcheck`).catch(() => undefined);
-      return r?.status === 200;
-    }, 20_000, 100);
+    await waitFor(
+      'the limiter to answer its health check',
+      async () => {
+        if (limiter.exitCode !== null) throw new Error(`ratelimit exited ${limiter.exitCode}: ${output}`);
+        if (redis.exitCode !== null) throw new Error(`redis-server exited ${redis.exitCode}`);
+        const r = await fetch(`http://127.0.0.1:${http}/healthcheck`).catch(() => undefined);
+        return r?.status === 200;
+      },
+      20_000,
+      100,
+    );
   } catch (err) {
     await stop();
     throw err;

@@ -93,7 +93,12 @@ export interface RawCall {
 
 /** rawCall opens an ADS call on `session` and sends `messages` (each framed), leaving the call open. */
 export function rawCall(session: http2.ClientHttp2Session, path: string, messages: readonly Buffer[]): RawCall {
-  const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': path,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
   let grpcStatus: number | undefined;
   let grpcMessage: string | undefined;
   let dataBytes = 0;

@@ -3,7 +3,15 @@
 // → their RouteConfigurations, and (proxyless) route configurations → their clusters — updating
 // its subscriptions as a real client would. It logs every response, so a test can count what one
 // mesh change made the server send.
-import { DeltaClient, SotwClient, TYPES, type DeltaResponse, type Json, type NodeInit, type SotwResponse } from './ads-client.js';
+import {
+  DeltaClient,
+  SotwClient,
+  TYPES,
+  type DeltaResponse,
+  type Json,
+  type NodeInit,
+  type SotwResponse,
+} from './ads-client.js';
 
 /** Logged is one response as the follower saw it. */
 export interface Logged {
@@ -30,38 +38,40 @@ export interface FollowerOptions {
   readonly initialVersions?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
-const sortedEqual = (a: Iterable<string>, b: Iterable<string>): boolean => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
+const sortedEqual = (a: Iterable<string>, b: Iterable<string>): boolean =>
+  JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 
 /** edsNames lists the ClusterLoadAssignments EDS clusters need. */
 function edsNames(clusters: Iterable<Json>): string[] {
   const out = new Set<string>();
-  for (const c of clusters) if (c['type'] === 'EDS') out.add(c['eds_cluster_config']?.['service_name'] || c['name']);
+  for (const c of clusters) if (c.type === 'EDS') out.add(c.eds_cluster_config?.service_name || c.name);
   return [...out];
 }
 
 /** hcmsOf lists the HTTP connection managers of a decoded listener (API listener or filter chains). */
 function hcmsOf(l: Json): Json[] {
   const out: Json[] = [];
-  if (l['api_listener']?.['api_listener']) out.push(l['api_listener']['api_listener']);
-  for (const chain of l['filter_chains'] ?? []) for (const f of chain['filters'] ?? []) if (f['typed_config']) out.push(f['typed_config']);
+  if (l.api_listener?.api_listener) out.push(l.api_listener.api_listener);
+  for (const chain of l.filter_chains ?? [])
+    for (const f of chain.filters ?? []) if (f.typed_config) out.push(f.typed_config);
   return out.filter((h) => String(h['@type'] ?? '').endsWith('HttpConnectionManager'));
 }
 
 function rdsNames(listeners: Iterable<Json>): string[] {
   const out = new Set<string>();
-  for (const l of listeners) for (const h of hcmsOf(l)) if (h['rds']?.['route_config_name']) out.add(h['rds']['route_config_name']);
+  for (const l of listeners) for (const h of hcmsOf(l)) if (h.rds?.route_config_name) out.add(h.rds.route_config_name);
   return [...out];
 }
 
 function routeClusters(routes: Iterable<Json>): string[] {
   const out = new Set<string>();
   for (const rc of routes) {
-    for (const vh of rc['virtual_hosts'] ?? []) {
-      for (const r of vh['routes'] ?? []) {
-        const a = r['route'];
+    for (const vh of rc.virtual_hosts ?? []) {
+      for (const r of vh.routes ?? []) {
+        const a = r.route;
         if (!a) continue;
-        if (a['cluster']) out.add(a['cluster']);
-        for (const w of a['weighted_clusters']?.['clusters'] ?? []) out.add(w['name']);
+        if (a.cluster) out.add(a.cluster);
+        for (const w of a.weighted_clusters?.clusters ?? []) out.add(w.name);
       }
     }
   }

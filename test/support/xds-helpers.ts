@@ -40,7 +40,9 @@ export async function startAdsEnvoy(xdsAddresses: readonly string[], opts: AdsEn
     extra: ['--node-id', nodeId, ...(opts.delta ? ['--delta'] : [])],
     edit: (bootstrap) => {
       if (xdsAddresses.length < 2) return;
-      const cluster = (bootstrap.static_resources.clusters as Array<Record<string, any>>).find((c) => c.name === 'polaris_xds_server')!;
+      const cluster = (bootstrap.static_resources.clusters as Array<Record<string, any>>).find(
+        (c) => c.name === 'polaris_xds_server',
+      )!;
       cluster.load_assignment.endpoints[0].lb_endpoints = xdsAddresses.map((a) => {
         const [host, port] = a.split(':');
         return { endpoint: { address: { socket_address: { address: host, port_value: Number(port) } } } };
@@ -120,13 +122,20 @@ const sorted = (xs: Iterable<string>): string[] => [...xs].sort();
 
 /** named replaces each pattern of `want` by the one name of `got` it matches, so lists compare by equality. */
 function named(got: readonly string[], want: ReadonlyArray<string | RegExp>): string[] {
-  return want.map((w) => (typeof w === 'string' ? w : got.filter((g) => w.test(g)).length === 1 ? got.find((g) => w.test(g))! : `<one name matching ${w.source}>`));
+  return want.map((w) =>
+    typeof w === 'string'
+      ? w
+      : got.filter((g) => w.test(g)).length === 1
+        ? got.find((g) => w.test(g))!
+        : `<one name matching ${w.source}>`,
+  );
 }
 
 /** endpointPorts lists the ports of a dumped ClusterLoadAssignment, sorted. */
 export function endpointPorts(raw: Record<string, any>): number[] {
   const ports: number[] = [];
-  for (const l of raw.endpoints ?? []) for (const e of l.lb_endpoints ?? []) ports.push(Number(e.endpoint?.address?.socket_address?.port_value));
+  for (const l of raw.endpoints ?? [])
+    for (const e of l.lb_endpoints ?? []) ports.push(Number(e.endpoint?.address?.socket_address?.port_value));
   return ports.sort((a, b) => a - b);
 }
 
@@ -139,25 +148,33 @@ export function routeDomains(raw: Record<string, any>): Set<string> {
 export function mismatch(dump: ConfigDump, want: Expected): string | undefined {
   const problems: string[] = [];
   const same = (what: string, got: string[], exp: string[]) => {
-    if (JSON.stringify(got) !== JSON.stringify(exp)) problems.push(`${what}: ${JSON.stringify(got)} ≠ ${JSON.stringify(exp)}`);
+    if (JSON.stringify(got) !== JSON.stringify(exp))
+      problems.push(`${what}: ${JSON.stringify(got)} ≠ ${JSON.stringify(exp)}`);
   };
   const clusterNames = dump.clusters.map((c) => c.name);
   same('clusters', sorted(clusterNames), sorted(named(clusterNames, want.clusters)));
   same('listeners', sorted(dump.listeners.map((c) => c.name)), sorted(want.listeners));
   same('routes', sorted(dump.routes.map((c) => c.name)), sorted(want.routes));
-  const patterns = new Map(Object.keys(want.endpoints).map((k) => [k, want.clusters.find((c) => typeof c !== 'string' && c.source === k) ?? k]));
+  const patterns = new Map(
+    Object.keys(want.endpoints).map((k) => [
+      k,
+      want.clusters.find((c) => typeof c !== 'string' && c.source === k) ?? k,
+    ]),
+  );
   const endpointNames = dump.endpoints.map((c) => c.name);
   const wantNames = new Map(Object.keys(want.endpoints).map((k) => [named(endpointNames, [patterns.get(k)!])[0]!, k]));
   same('endpoints', sorted(endpointNames), sorted(wantNames.keys()));
   for (const e of dump.endpoints) {
     const key = wantNames.get(e.name);
     const exp = key === undefined ? undefined : want.endpoints[key];
-    if (exp) same(`endpoints of ${e.name}`, endpointPorts(e.raw).map(String), [...exp].sort((a, b) => a - b).map(String));
+    if (exp)
+      same(`endpoints of ${e.name}`, endpointPorts(e.raw).map(String), [...exp].sort((a, b) => a - b).map(String));
   }
   for (const [rc, domains] of Object.entries(want.domains ?? {})) {
     const r = dump.routes.find((x) => x.name === rc);
     const have = r ? routeDomains(r.raw) : new Set<string>();
-    for (const [d, present] of Object.entries(domains)) if (have.has(d) !== present) problems.push(`${rc}: domain ${d} ${present ? 'missing' : 'still served'}`);
+    for (const [d, present] of Object.entries(domains))
+      if (have.has(d) !== present) problems.push(`${rc}: domain ${d} ${present ? 'missing' : 'still served'}`);
   }
   return problems.length ? problems.join('; ') : undefined;
 }
@@ -170,22 +187,32 @@ export function rejected(dump: ConfigDump): string[] {
   }
   const raw = dump.raw as { configs: Array<Record<string, any>> };
   const listeners = raw.configs.find((c) => String(c['@type']).endsWith('.ListenersConfigDump'));
-  for (const l of listeners?.dynamic_listeners ?? []) if (l.warming_state && !l.active_state) out.push(`${l.name}: still warming`);
+  for (const l of listeners?.dynamic_listeners ?? [])
+    if (l.warming_state && !l.active_state) out.push(`${l.name}: still warming`);
   const clusters = raw.configs.find((c) => String(c['@type']).endsWith('.ClustersConfigDump'));
   for (const c of clusters?.dynamic_warming_clusters ?? []) out.push(`${c.cluster?.name}: cluster still warming`);
   return out;
 }
 
 /** converge waits until Envoy holds exactly `want` with nothing rejected; returns the dump and the time taken. */
-export async function converge(e: AdsEnvoy, want: Expected, timeoutMs = 15_000): Promise<{ dump: ConfigDump; ms: number }> {
+export async function converge(
+  e: AdsEnvoy,
+  want: Expected,
+  timeoutMs = 15_000,
+): Promise<{ dump: ConfigDump; ms: number }> {
   const started = Date.now();
   let last = '';
   try {
-    const dump = await waitFor('Envoy config_dump to match', async () => {
-      const d = await e.envoy.configDump();
-      last = mismatch(d, want) ?? rejected(d).join('; ');
-      return last === '' ? d : undefined;
-    }, timeoutMs, 50);
+    const dump = await waitFor(
+      'Envoy config_dump to match',
+      async () => {
+        const d = await e.envoy.configDump();
+        last = mismatch(d, want) ?? rejected(d).join('; ');
+        return last === '' ? d : undefined;
+      },
+      timeoutMs,
+      50,
+    );
     return { dump, ms: Date.now() - started };
   } catch (err) {
     throw new Error(`${e.delta ? 'Delta' : 'SotW'} Envoy: ${(err as Error).message}; last difference: ${last}`);

@@ -7,7 +7,13 @@ import { describe, it, test } from 'node:test';
 import type { Logger } from '../../src/log.js';
 import { captureLogger } from './sync/helpers.js';
 import type { Instance, Service } from '../../src/model/mesh.js';
-import { CONVENTIONS, loggingUnsupportedKeys, unsupportedNodeKeys, UnsupportedKeyLog, type Convention } from '../../src/xds/conventions.js';
+import {
+  CONVENTIONS,
+  loggingUnsupportedKeys,
+  unsupportedNodeKeys,
+  UnsupportedKeyLog,
+  type Convention,
+} from '../../src/xds/conventions.js';
 import { parseNode } from '../../src/xds/node.js';
 import type { ConfigWatcher } from '../../src/xds/server/watcher.js';
 import { createTranslator } from '../../src/xds/translate/index.js';
@@ -49,7 +55,10 @@ const PLACED: Instance[] = [
 
 /** noEffect asserts that a service key changes nothing in what the service's callers are served. */
 function serviceKeyHasNoEffect(key: string, value: string): void {
-  assert.deepEqual(cla(service('ns', 'svc', PLACED, { metadata: { [key]: value } })), cla(service('ns', 'svc', PLACED)));
+  assert.deepEqual(
+    cla(service('ns', 'svc', PLACED, { metadata: { [key]: value } })),
+    cla(service('ns', 'svc', PLACED)),
+  );
 }
 
 /** instanceKeyHasNoEffect asserts that an instance key changes nothing Envoy sees (and is not exported). */
@@ -67,36 +76,56 @@ function logCapture(): { logger: Logger; lines: () => Array<Record<string, unkno
 function nodeKeyIsLoggedOnce(key: string, value: string): void {
   const { logger, lines } = logCapture();
   const log = new UnsupportedKeyLog(logger);
-  const node = (id: string) => parseNode({ id, metadata: { 'sidecar.polarismesh.cn/serviceName': 'svc', [key]: value }, userAgentName: 'envoy', clientFeatures: [] });
+  const node = (id: string) =>
+    parseNode({
+      id,
+      metadata: { 'sidecar.polarismesh.cn/serviceName': 'svc', [key]: value },
+      userAgentName: 'envoy',
+      clientFeatures: [],
+    });
   log.seen(node('ns/1~10.0.0.9'));
   log.seen(node('ns/1~10.0.0.9'));
   assert.equal(lines().length, 1);
   const [first] = lines();
   assert.equal(first!.level, 40);
-  assert.match(String(first!.msg), new RegExp(`node ns/1~10\\.0\\.0\\.9: not supported yet, see docs/compatibility\\.md: ${key.replace(/\./g, '\\.')}=`));
+  assert.match(
+    String(first!.msg),
+    new RegExp(
+      `node ns/1~10\\.0\\.0\\.9: not supported yet, see docs/compatibility\\.md: ${key.replace(/\./g, '\\.')}=`,
+    ),
+  );
   assert.deepEqual(first!.keys, [key]);
   // Another node is told about too.
   log.seen(node('ns/2~10.0.0.8'));
   assert.equal(lines().length, 2);
   // Served plaintext, the whole namespace: no TLS anywhere in the clusters.
-  for (const c of clusters(service('ns', 'svc', PLACED))) assert.equal(c.transportSocket ?? c.transportSocketMatches, undefined);
+  for (const c of clusters(service('ns', 'svc', PLACED)))
+    assert.equal(c.transportSocket ?? c.transportSocketMatches, undefined);
 }
 
 const CHECKS: Record<string, () => void> = {
   'service metadata|internal-enable-nearby': () => {
-    const priorities = (md: Record<string, string>) => [...new Set((cla(service('ns', 'svc', PLACED, { metadata: md })).endpoints as Json[]).map((e) => e.priority ?? 0))];
+    const priorities = (md: Record<string, string>) => [
+      ...new Set((cla(service('ns', 'svc', PLACED, { metadata: md })).endpoints as Json[]).map((e) => e.priority ?? 0)),
+    ];
     assert.deepEqual(priorities({ 'internal-enable-nearby': 'true' }), [0, 1, 2]);
     assert.deepEqual(priorities({}), [0]);
   },
   'service metadata|internal-canary': () => {
     serviceKeyHasNoEffect('internal-canary', 'true');
     // The canary instance is served like the others.
-    const hosts = (cla(service('ns', 'svc', PLACED, { metadata: { 'internal-canary': 'true' } })).endpoints as Json[]).flatMap((e) => (e.lbEndpoints as Json[]).map((l) => l.endpoint.address.socketAddress.address));
+    const hosts = (
+      cla(service('ns', 'svc', PLACED, { metadata: { 'internal-canary': 'true' } })).endpoints as Json[]
+    ).flatMap((e) => (e.lbEndpoints as Json[]).map((l) => l.endpoint.address.socketAddress.address));
     assert.ok(hosts.includes('10.0.0.2'));
   },
-  'service metadata|internal-service-protectthreshold': () => serviceKeyHasNoEffect('internal-service-protectthreshold', '0.5'),
+  'service metadata|internal-service-protectthreshold': () =>
+    serviceKeyHasNoEffect('internal-service-protectthreshold', '0.5'),
   'instance metadata|internal-*': () => {
-    const withKeys = PLACED.map((i) => ({ ...i, metadata: { ...i.metadata, 'internal-anything': 'x', version: 'v1' } }));
+    const withKeys = PLACED.map((i) => ({
+      ...i,
+      metadata: { ...i.metadata, 'internal-anything': 'x', version: 'v1' },
+    }));
     for (const e of cla(service('ns', 'svc', withKeys)).endpoints as Json[]) {
       for (const l of e.lbEndpoints as Json[]) {
         const lb = Object.keys(l.metadata?.filterMetadata?.['envoy.lb']?.fields ?? {});
@@ -113,22 +142,63 @@ const CHECKS: Record<string, () => void> = {
   'instance metadata|internal-trace_sampling': () => instanceKeyHasNoEffect('internal-trace_sampling', '1'),
   'instance metadata|polarismesh.cn/tls-mode': () => {
     const strict = PLACED.map((i) => ({ ...i, metadata: { ...i.metadata, 'polarismesh.cn/tls-mode': 'strict' } }));
-    for (const c of clusters(service('ns', 'svc', strict))) assert.equal(c.transportSocket ?? c.transportSocketMatches, undefined, c.name);
+    for (const c of clusters(service('ns', 'svc', strict)))
+      assert.equal(c.transportSocket ?? c.transportSocketMatches, undefined, c.name);
   },
   'node metadata|sidecar.polarismesh.cn/serviceName': () => {
-    assert.equal(parseNode({ id: 'ns/1~10.0.0.9', metadata: { 'sidecar.polarismesh.cn/serviceName': 'cart' }, userAgentName: 'envoy', clientFeatures: [] }).service, 'cart');
+    assert.equal(
+      parseNode({
+        id: 'ns/1~10.0.0.9',
+        metadata: { 'sidecar.polarismesh.cn/serviceName': 'cart' },
+        userAgentName: 'envoy',
+        clientFeatures: [],
+      }).service,
+      'cart',
+    );
   },
   'node metadata|sidecar.polarismesh.cn/serviceNamespace': () => {
-    assert.equal(parseNode({ id: 'ns/1~10.0.0.9', metadata: { 'sidecar.polarismesh.cn/serviceNamespace': 'shop' }, userAgentName: 'envoy', clientFeatures: [] }).namespace, 'shop');
+    assert.equal(
+      parseNode({
+        id: 'ns/1~10.0.0.9',
+        metadata: { 'sidecar.polarismesh.cn/serviceNamespace': 'shop' },
+        userAgentName: 'envoy',
+        clientFeatures: [],
+      }).namespace,
+      'shop',
+    );
   },
   'node metadata|sidecar.polarismesh.cn/bindPorts': () => {
-    assert.deepEqual(parseNode({ id: 'ns/1~10.0.0.9', metadata: { 'sidecar.polarismesh.cn/bindPorts': '8080,9090' }, userAgentName: 'envoy', clientFeatures: [] }).bindPorts, [8080, 9090]);
+    assert.deepEqual(
+      parseNode({
+        id: 'ns/1~10.0.0.9',
+        metadata: { 'sidecar.polarismesh.cn/bindPorts': '8080,9090' },
+        userAgentName: 'envoy',
+        clientFeatures: [],
+      }).bindPorts,
+      [8080, 9090],
+    );
   },
   'node metadata|gateway.polarismesh.cn/serviceName': () => {
-    assert.equal(parseNode({ id: 'gateway~ns/1~10.0.0.9', metadata: { 'gateway.polarismesh.cn/serviceName': 'edge' }, userAgentName: 'envoy', clientFeatures: [] }).service, 'edge');
+    assert.equal(
+      parseNode({
+        id: 'gateway~ns/1~10.0.0.9',
+        metadata: { 'gateway.polarismesh.cn/serviceName': 'edge' },
+        userAgentName: 'envoy',
+        clientFeatures: [],
+      }).service,
+      'edge',
+    );
   },
   'node metadata|gateway.polarismesh.cn/serviceNamespace': () => {
-    assert.equal(parseNode({ id: 'gateway~ns/1~10.0.0.9', metadata: { 'gateway.polarismesh.cn/serviceNamespace': 'web' }, userAgentName: 'envoy', clientFeatures: [] }).namespace, 'web');
+    assert.equal(
+      parseNode({
+        id: 'gateway~ns/1~10.0.0.9',
+        metadata: { 'gateway.polarismesh.cn/serviceNamespace': 'web' },
+        userAgentName: 'envoy',
+        clientFeatures: [],
+      }).namespace,
+      'web',
+    );
   },
   'node metadata|polarismesh.cn/tls-mode': () => {
     nodeKeyIsLoggedOnce('polarismesh.cn/tls-mode', 'strict');
@@ -136,9 +206,15 @@ const CHECKS: Record<string, () => void> = {
     assert.deepEqual(unsupportedNodeKeys({ metadata: { 'polarismesh.cn/tls-mode': 'none' } }), []);
   },
   'node metadata|sidecar.polarismesh.cn/tlsMode': () => nodeKeyIsLoggedOnce('sidecar.polarismesh.cn/tlsMode', 'strict'),
-  'node metadata|sidecar.polarismesh.cn/registerServices': () => nodeKeyIsLoggedOnce('sidecar.polarismesh.cn/registerServices', '[{"name":"svc","ports":{"HTTP":[8080]}}]'),
+  'node metadata|sidecar.polarismesh.cn/registerServices': () =>
+    nodeKeyIsLoggedOnce('sidecar.polarismesh.cn/registerServices', '[{"name":"svc","ports":{"HTTP":[8080]}}]'),
   'node metadata|sidecar.polarismesh.cn/openOnDemand': () => {
-    const node = (value: string) => ({ id: 'ns/1~10.0.0.9', metadata: { 'sidecar.polarismesh.cn/serviceName': 'svc', 'sidecar.polarismesh.cn/openOnDemand': value }, userAgentName: 'envoy', clientFeatures: [] });
+    const node = (value: string) => ({
+      id: 'ns/1~10.0.0.9',
+      metadata: { 'sidecar.polarismesh.cn/serviceName': 'svc', 'sidecar.polarismesh.cn/openOnDemand': value },
+      userAgentName: 'envoy',
+      clientFeatures: [],
+    });
     assert.equal(parseNode(node('true')).onDemand, true);
     assert.equal(parseNode(node('false')).onDemand, false);
     // Served on demand over Delta (test/e2e/on-demand-envoy.test.ts); over SotW (no VHDS) the full state, said once per node.
@@ -153,7 +229,11 @@ const CHECKS: Record<string, () => void> = {
     assert.match(String(lines()[0]!.msg), /openOnDemand needs Delta xDS/);
   },
   // On-demand resources come over the ADS stream itself: there is no separate server to name.
-  'node metadata|sidecar.polarismesh.cn/demandServer': () => assert.deepEqual(unsupportedNodeKeys({ metadata: { 'sidecar.polarismesh.cn/demandServer': '10.0.0.1:15010' } }), []),
+  'node metadata|sidecar.polarismesh.cn/demandServer': () =>
+    assert.deepEqual(
+      unsupportedNodeKeys({ metadata: { 'sidecar.polarismesh.cn/demandServer': '10.0.0.1:15010' } }),
+      [],
+    ),
 };
 
 describe('each convention', () => {
@@ -165,12 +245,19 @@ describe('each convention', () => {
 test('the watcher wrapper looks at every node that opens a watch and still opens it', () => {
   const { logger, lines } = logCapture();
   let opened = 0;
-  const inner: ConfigWatcher = { watch: () => {
-    opened++;
-    return { current: () => undefined, onChange: () => {}, close: () => {} };
-  } };
+  const inner: ConfigWatcher = {
+    watch: () => {
+      opened++;
+      return { current: () => undefined, onChange: () => {}, close: () => {} };
+    },
+  };
   const w = loggingUnsupportedKeys(inner, new UnsupportedKeyLog(logger));
-  const node = { id: 'ns/1~10.0.0.9', metadata: { 'sidecar.polarismesh.cn/registerServices': '[]' }, userAgentName: 'envoy', clientFeatures: [] };
+  const node = {
+    id: 'ns/1~10.0.0.9',
+    metadata: { 'sidecar.polarismesh.cn/registerServices': '[]' },
+    userAgentName: 'envoy',
+    clientFeatures: [],
+  };
   w.watch(node as never);
   w.watch(node as never);
   assert.equal(opened, 2);

@@ -26,7 +26,11 @@ describe('error catalogue', () => {
       .map((f) => readFileSync(join(src, f), 'utf8'))
       .join('\n');
     const unused = Object.keys(ERRORS).filter((code) => !text.includes(`'${code}'`));
-    assert.deepEqual(unused, [], 'codes nothing raises: remove them or move them to the retired list in docs/errors.md');
+    assert.deepEqual(
+      unused,
+      [],
+      'codes nothing raises: remove them or move them to the retired list in docs/errors.md',
+    );
   });
   it('formats messages and exposes the code', () => {
     const e = new PolarisXdsError('PXDS_ERR_XDS_UNKNOWN_TYPE', ['type.googleapis.com/x']);

@@ -15,7 +15,13 @@ test('the README mesh-file example parses into the rule it describes', () => {
   assert.equal(echo.instances.length, 2);
   const [rule] = echo.routing.inbounds;
   assert.ok(rule);
-  assert.deepEqual(rule.sources.map((s) => s.service), ['frontend']);
-  assert.deepEqual(rule.destinations.map((d) => d.priority), [0, 1]);
+  assert.deepEqual(
+    rule.sources.map((s) => s.service),
+    ['frontend'],
+  );
+  assert.deepEqual(
+    rule.destinations.map((d) => d.priority),
+    [0, 1],
+  );
   assert.equal(rule.sources[0]!.match['$header.x-user']?.type, 'IN');
 });

@@ -10,7 +10,10 @@ export interface BackoffOptions {
 
 export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 10_000, random: Math.random };
 
-/** backoffDelay is the wait after the `failures`-th consecutive failure (1-based): exponential, capped, with the upper half jittered. */
+/**
+ * backoffDelay is the wait after the `failures`-th consecutive failure (1-based): exponential, capped, with the upper
+ * half jittered.
+ */
 export function backoffDelay(failures: number, opts: BackoffOptions): number {
   if (failures <= 0) return 0;
   const exp = Math.min(opts.maxMs, opts.initialMs * 2 ** Math.min(failures - 1, 30));

@@ -77,7 +77,8 @@ export class DiscoverConnector {
   discover(request: DiscoverRequest): Promise<DiscoverResponse> {
     if (this.closed) return Promise.reject(new StreamFailure(this.state.address, 'connector closed'));
     const stream = this.stream ?? this.open();
-    if (stream === undefined) return Promise.reject(new StreamFailure(this.state.address, this.state.lastError ?? 'backing off'));
+    if (stream === undefined)
+      return Promise.reject(new StreamFailure(this.state.address, this.state.lastError ?? 'backing off'));
     return stream.send(request);
   }
 
@@ -142,10 +143,16 @@ export class DiscoverConnector {
     this.opts.onStreamFailure?.(address, reason);
     this.index = (this.opts.addresses.indexOf(address) + 1) % this.opts.addresses.length;
     if (this.state.connected) {
-      this.opts.logger.warn({ code: 'PXDS_ERR_POLARIS_UNREACHABLE', address, reason }, `disconnected from polaris ${address}: ${reason}`);
+      this.opts.logger.warn(
+        { code: 'PXDS_ERR_POLARIS_UNREACHABLE', address, reason },
+        `disconnected from polaris ${address}: ${reason}`,
+      );
       this.reported.add(address);
     } else if (!this.reported.has(address)) {
-      this.opts.logger.warn({ code: 'PXDS_ERR_POLARIS_UNREACHABLE', address, reason }, `polaris ${address} unreachable: ${reason}`);
+      this.opts.logger.warn(
+        { code: 'PXDS_ERR_POLARIS_UNREACHABLE', address, reason },
+        `polaris ${address} unreachable: ${reason}`,
+      );
       this.reported.add(address);
     } else {
       this.opts.logger.debug({ address, reason, retryInMs: delay }, 'polaris still unreachable');

@@ -15,11 +15,18 @@ function readPem(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new PolarisXdsError('PXDS_ERR_CONFIG_INVALID', [`polaris.tls.${what}: cannot read ${path}: ${(err as Error).message}`], { cause: err });
+    throw new PolarisXdsError(
+      'PXDS_ERR_CONFIG_INVALID',
+      [`polaris.tls.${what}: cannot read ${path}: ${(err as Error).message}`],
+      { cause: err },
+    );
   }
 }
 
-/** channelCredentials builds insecure credentials without `tls`, TLS ones with it. Throws PXDS_ERR_CONFIG_INVALID on unreadable files. */
+/**
+ * channelCredentials builds insecure credentials without `tls`, TLS ones with it. Throws PXDS_ERR_CONFIG_INVALID on
+ * unreadable files.
+ */
 export function channelCredentials(tls: PolarisTls | undefined): ChannelCredentials {
   if (tls === undefined) return credentials.createInsecure();
   if ((tls.cert === undefined) !== (tls.key === undefined)) {

@@ -6,7 +6,10 @@ import type { DiscoverRequest, DiscoverResponse } from '../../gen/v1/discover.js
 
 /** StreamFailure rejects the requests of a failed stream; `reason` is for logs and /readyz. */
 export class StreamFailure extends Error {
-  constructor(readonly address: string, readonly reason: string) {
+  constructor(
+    readonly address: string,
+    readonly reason: string,
+  ) {
     super(`polaris ${address}: ${reason}`);
     this.name = 'StreamFailure';
   }
@@ -30,11 +33,16 @@ const SUCCESS = new Set([200000, 200001]);
 /** mismatch says why a success answer cannot belong to the request it was matched with, or undefined if it can. */
 export function mismatch(req: DiscoverRequest, resp: DiscoverResponse): string | undefined {
   if (!SUCCESS.has(resp.code ?? 0)) return undefined;
-  if (resp.type !== 0 && (resp.type as number) !== (req.type as number)) return `answer of type ${resp.type} to a request of type ${req.type}`;
+  if (resp.type !== 0 && (resp.type as number) !== (req.type as number))
+    return `answer of type ${resp.type} to a request of type ${req.type}`;
   const ns = resp.service?.namespace;
   const name = resp.service?.name;
-  if (ns !== undefined && ns !== (req.service?.namespace ?? '')) return `answer for namespace ${JSON.stringify(ns)} to a request for ${JSON.stringify(req.service?.namespace ?? '')}`;
-  if (name !== undefined && name !== (req.service?.name ?? '')) return `answer for service ${JSON.stringify(name)} to a request for ${JSON.stringify(req.service?.name ?? '')}`;
+  if (ns !== undefined && ns !== (req.service?.namespace ?? ''))
+    return (
+      `answer for namespace ${JSON.stringify(ns)} to a request for ` + `${JSON.stringify(req.service?.namespace ?? '')}`
+    );
+  if (name !== undefined && name !== (req.service?.name ?? ''))
+    return `answer for service ${JSON.stringify(name)} to a request for ${JSON.stringify(req.service?.name ?? '')}`;
   return undefined;
 }
 

@@ -88,7 +88,12 @@ export class AckState {
    * with `nonce`, and forgets it and every older one. Returns undefined for a nonce not in flight.
    * `ackVersion` is the version the client says it applied (SotW `version_info`).
    */
-  answer(nonce: string, errorDetail: { code: number; message: string } | undefined, ackVersion: string | undefined, now: number): AckOutcome | undefined {
+  answer(
+    nonce: string,
+    errorDetail: { code: number; message: string } | undefined,
+    ackVersion: string | undefined,
+    now: number,
+  ): AckOutcome | undefined {
     const rec = this.outstanding.peek(nonce);
     if (!rec) return undefined;
     for (const k of [...this.outstanding.keys()]) {
@@ -97,9 +102,16 @@ export class AckState {
     }
     const latencyMs = Math.max(0, now - rec.at);
     // Answered: the resource list is not needed any more (it is a stream's whole EDS set at first).
-    if (this.last === rec && rec.resources) this.last = { nonce: rec.nonce, version: rec.version, wireVersion: rec.wireVersion, at: rec.at };
+    if (this.last === rec && rec.resources)
+      this.last = { nonce: rec.nonce, version: rec.version, wireVersion: rec.wireVersion, at: rec.at };
     if (errorDetail) {
-      const nack: NackRecord = { version: rec.version, nonce, code: errorDetail.code, message: errorDetail.message.slice(0, MAX_ERROR_CHARS), at: now };
+      const nack: NackRecord = {
+        version: rec.version,
+        nonce,
+        code: errorDetail.code,
+        message: errorDetail.message.slice(0, MAX_ERROR_CHARS),
+        at: now,
+      };
       this.lastNack = nack;
       this.parkedVersion = rec.version;
       // The newest rejections are kept; the oldest go first beyond MAX_PARKED.

@@ -35,27 +35,27 @@ const passThrough = (bytes: Buffer): Buffer => bytes;
  */
 export const adsServiceDefinition = (decoder: RequestDecoder) =>
   ({
-  StreamAggregatedResources: {
-    path: `/${ADS_SERVICE}/StreamAggregatedResources`,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: (req: DiscoveryRequest): Buffer => Buffer.from(DiscoveryRequest.encode(req).finish()),
-    requestDeserialize: decodeOrFailure((b) => decoder.sotw(b)),
-    responseSerialize: passThrough,
-    responseDeserialize: passThrough,
-    originalName: 'streamAggregatedResources',
-  },
-  DeltaAggregatedResources: {
-    path: `/${ADS_SERVICE}/DeltaAggregatedResources`,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: (req: DeltaDiscoveryRequest): Buffer => Buffer.from(DeltaDiscoveryRequest.encode(req).finish()),
-    requestDeserialize: decodeOrFailure((b) => decoder.delta(b)),
-    responseSerialize: passThrough,
-    responseDeserialize: passThrough,
-    originalName: 'deltaAggregatedResources',
-  },
-}) satisfies grpc.ServiceDefinition;
+    StreamAggregatedResources: {
+      path: `/${ADS_SERVICE}/StreamAggregatedResources`,
+      requestStream: true,
+      responseStream: true,
+      requestSerialize: (req: DiscoveryRequest): Buffer => Buffer.from(DiscoveryRequest.encode(req).finish()),
+      requestDeserialize: decodeOrFailure((b) => decoder.sotw(b)),
+      responseSerialize: passThrough,
+      responseDeserialize: passThrough,
+      originalName: 'streamAggregatedResources',
+    },
+    DeltaAggregatedResources: {
+      path: `/${ADS_SERVICE}/DeltaAggregatedResources`,
+      requestStream: true,
+      responseStream: true,
+      requestSerialize: (req: DeltaDiscoveryRequest): Buffer => Buffer.from(DeltaDiscoveryRequest.encode(req).finish()),
+      requestDeserialize: decodeOrFailure((b) => decoder.delta(b)),
+      responseSerialize: passThrough,
+      responseDeserialize: passThrough,
+      originalName: 'deltaAggregatedResources',
+    },
+  }) satisfies grpc.ServiceDefinition;
 
 /** AdsOptions configure the ADS service. Only `watcher` is required. */
 export interface AdsOptions {
@@ -111,7 +111,9 @@ export function createAdsHandlers(opts: AdsOptions): AdsHandlers {
     sections: new ResourceSections(),
     nameLists: decoder,
     views: new TypeSetViews(),
-    budget: new PendingBudget(limits.maxPendingBytesPerStream, limits.maxPendingBytes, (bytes) => metrics.unflushedBytes(bytes)),
+    budget: new PendingBudget(limits.maxPendingBytesPerStream, limits.maxPendingBytes, (bytes) =>
+      metrics.unflushedBytes(bytes),
+    ),
     nextStreamId: () => ++lastStreamId,
     now: Date.now,
     onClosed: (s) => void streams.delete(s.id),
@@ -146,7 +148,8 @@ export function registerAds(server: grpc.Server, opts: AdsOptions): AdsService {
   server.addService(h.definition, {
     StreamAggregatedResources: (call: grpc.ServerDuplexStream<SotwRequest | DecodeFailure, Buffer>) =>
       h.sotw(abortable(call)),
-    DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest | DecodeFailure, Buffer>) => h.delta(abortable(call)),
+    DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest | DecodeFailure, Buffer>) =>
+      h.delta(abortable(call)),
   });
   return { status: h.status, streamCount: h.streamCount, closeAll: h.closeAll, release: h.release };
 }
@@ -207,7 +210,11 @@ function credentialsFor(cfg: XdsServerConfig | undefined): grpc.ServerCredential
   const tls = cfg?.tls;
   if (!tls) return grpc.ServerCredentials.createInsecure();
   const ca = tls.clientCa ? readFileSync(tls.clientCa) : null;
-  return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(tls.cert), private_key: readFileSync(tls.key) }], ca !== null);
+  return grpc.ServerCredentials.createSsl(
+    ca,
+    [{ cert_chain: readFileSync(tls.cert), private_key: readFileSync(tls.key) }],
+    ca !== null,
+  );
 }
 
 /** createXdsServer starts a gRPC server with ADS on host:port and resolves once it is bound. */

@@ -118,7 +118,9 @@ export class RequestDecoder {
     return withShared(rest, kept);
   }
 
-  /** delta decodes a DeltaDiscoveryRequest; it throws PXDS_ERR_XDS_TOO_MANY_NAMES before decoding a list over the limit. */
+  /**
+   * delta decodes a DeltaDiscoveryRequest; it throws PXDS_ERR_XDS_TOO_MANY_NAMES before decoding a list over the limit.
+   */
   delta(b: Buffer): DeltaDiscoveryRequest {
     if (b.length >= MIN_CHECKED_BYTES) {
       const s = scan(b, 0);
@@ -141,12 +143,13 @@ export class RequestDecoder {
   private checkCounts(s: Scan, fields: readonly number[]): void {
     let most = 0;
     for (const f of fields) most = Math.max(most, s.counts[f]!);
-    if (most > this.limits.maxResourceNames) throw xdsError('PXDS_ERR_XDS_TOO_MANY_NAMES', most, this.limits.maxResourceNames);
+    if (most > this.limits.maxResourceNames)
+      throw xdsError('PXDS_ERR_XDS_TOO_MANY_NAMES', most, this.limits.maxResourceNames);
   }
 
   private lookup(section: Buffer): SharedNames | undefined {
     const same = this.byLength.get(section.length);
-    if (same && same.bytes.equals(section)) return this.lists.get(same.key);
+    if (same?.bytes.equals(section)) return this.lists.get(same.key);
     return this.lists.get(digest(section));
   }
 
@@ -158,7 +161,7 @@ export class RequestDecoder {
     const end = start + last.bytes.length;
     if (start < 0 || end > b.length || b.compare(last.bytes, 0, last.bytes.length, start, end) !== 0) return undefined;
     const after = scan(b.subarray(end), SOTW_NAMES);
-    if (!after || after.counts[SOTW_NAMES] !== 0) return undefined;
+    if (after?.counts[SOTW_NAMES] !== 0) return undefined;
     return withShared(this.rest(b, start, end), last);
   }
 
@@ -181,7 +184,9 @@ function digest(section: Buffer): string {
 interface Scan {
   /** Occurrences of fields 0–15 (repeated fields count once per element). */
   readonly counts: Uint32Array;
-  /** Where the first occurrence of the run field starts and its last one ends, and whether other fields come between. */
+  /**
+   * Where the first occurrence of the run field starts and its last one ends, and whether other fields come between.
+   */
   readonly runStart: number;
   readonly runEnd: number;
   readonly split: boolean;

@@ -1,5 +1,6 @@
 // Incremental (Delta) ADS: how a DeltaDiscoveryRequest changes a type's state, and which
-// DeltaDiscoveryResponse is due. Protocol: https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#incremental-xds
+// DeltaDiscoveryResponse is due. Protocol:
+// https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#incremental-xds
 import type { DeltaDiscoveryRequest } from '../../gen/envoy/service/discovery/v3/discovery.js';
 import { compareKeys } from '../../model/mesh.js';
 import { namesOf, type EncodedResource, type TypeResources } from '../snapshot.js';
@@ -25,7 +26,12 @@ function head(req: DeltaDiscoveryRequest): RequestHead {
       req.resourceLocatorsUnsubscribe.length,
       Object.keys(req.initialResourceVersions).length,
     ),
-    longestName: longest(req.resourceNamesSubscribe, req.resourceNamesUnsubscribe, Object.keys(req.initialResourceVersions), Object.values(req.initialResourceVersions)),
+    longestName: longest(
+      req.resourceNamesSubscribe,
+      req.resourceNamesUnsubscribe,
+      Object.keys(req.initialResourceVersions),
+      Object.values(req.initialResourceVersions),
+    ),
   };
 }
 
@@ -145,7 +151,10 @@ function planFromHeld(t: TypeState, held: TypeResources, resources: TypeResource
   if (updated.length === 0 && added.length === 0 && gone.length === 0 && again.length === 0 && !t.firstResponseDue) {
     return undefined;
   }
-  const sent = [...updated, ...again].map((n) => resources.items.get(n)!).concat(added).sort(byName);
+  const sent = [...updated, ...again]
+    .map((n) => resources.items.get(n)!)
+    .concat(added)
+    .sort(byName);
   return deltaPlan(t, resources, sent, gone, updated, added, { set: resources });
 }
 
@@ -181,7 +190,12 @@ export const delta: Protocol<DeltaDiscoveryRequest> = {
   onRequest,
   plan,
   encode: (p, nonce, controlPlane) => {
-    const response = { typeUrl: p.typeUrl, version: systemVersionInfo(nonce), resources: p.resources, removed: p.removed };
+    const response = {
+      typeUrl: p.typeUrl,
+      version: systemVersionInfo(nonce),
+      resources: p.resources,
+      removed: p.removed,
+    };
     return encodeDeltaResponse(response, nonce, controlPlane);
   },
 };

@@ -19,7 +19,9 @@ export interface XdsHooks {
   /** Called once per stream, whatever ended it; `code` is the gRPC status (1 = CANCELLED by the client). */
   onStreamClosed?(info: StreamInfo & { readonly code: number; readonly details: string }): void;
   /** Called for each well-formed request, before it is acted on. */
-  onRequest?(info: StreamInfo & { readonly typeUrl: TypeUrl; readonly request: DiscoveryRequest | DeltaDiscoveryRequest }): void;
+  onRequest?(
+    info: StreamInfo & { readonly typeUrl: TypeUrl; readonly request: DiscoveryRequest | DeltaDiscoveryRequest },
+  ): void;
   onResponse?(
     info: StreamInfo & {
       readonly typeUrl: TypeUrl;
@@ -30,9 +32,22 @@ export interface XdsHooks {
       readonly bytes: number;
     },
   ): void;
-  onAck?(info: StreamInfo & { readonly typeUrl: TypeUrl; readonly nonce: string; readonly version: string; readonly latencyMs: number }): void;
+  onAck?(
+    info: StreamInfo & {
+      readonly typeUrl: TypeUrl;
+      readonly nonce: string;
+      readonly version: string;
+      readonly latencyMs: number;
+    },
+  ): void;
   onNack?(
-    info: StreamInfo & { readonly typeUrl: TypeUrl; readonly nonce: string; readonly version: string; readonly code: number; readonly message: string },
+    info: StreamInfo & {
+      readonly typeUrl: TypeUrl;
+      readonly nonce: string;
+      readonly version: string;
+      readonly code: number;
+      readonly message: string;
+    },
   ): void;
 }
 

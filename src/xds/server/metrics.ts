@@ -15,8 +15,11 @@ function reuse<M extends Metric>(registry: Registry, name: string, make: () => M
 
 const MODES: readonly StreamMode[] = ['sotw', 'delta'];
 // Slot of a (type, mode) pair in the tallies, with the label sets its counters and histograms use.
-const SLOTS = PUSH_ORDER.flatMap((type) => MODES.map((mode) => ({ labels: { type: SHORT_NAMES[type], mode }, typeLabels: { type: SHORT_NAMES[type] } })));
-const slotOf = (type: TypeUrl, mode: StreamMode): number => PUSH_ORDER.indexOf(type) * MODES.length + (mode === 'delta' ? 1 : 0);
+const SLOTS = PUSH_ORDER.flatMap((type) =>
+  MODES.map((mode) => ({ labels: { type: SHORT_NAMES[type], mode }, typeLabels: { type: SHORT_NAMES[type] } })),
+);
+const slotOf = (type: TypeUrl, mode: StreamMode): number =>
+  PUSH_ORDER.indexOf(type) * MODES.length + (mode === 'delta' ? 1 : 0);
 const TYPE_LABELS = SLOTS.map((s) => s.typeLabels);
 
 // The tallies of every XdsMetrics on a registry, flushed by whichever of their metrics is collected first.
@@ -55,20 +58,160 @@ export class XdsMetrics {
     if (!mine) talliesOf.set(registry, (mine = new Set()));
     mine.add(this);
     const collect = () => flushAll(registry);
-    this.streams = reuse(registry, 'polaris_xds_connected_streams', () => new Gauge({ name: 'polaris_xds_connected_streams', help: 'Open ADS streams by protocol variant.', labelNames: ['mode'], registers }));
-    this.requests = reuse(registry, 'polaris_xds_requests_total', () => new Counter({ name: 'polaris_xds_requests_total', help: 'Well-formed xDS requests received, by type.', labelNames: ['type', 'mode'], registers, collect }));
-    this.pushes = reuse(registry, 'polaris_xds_pushes_total', () => new Counter({ name: 'polaris_xds_pushes_total', help: 'xDS responses written, by type.', labelNames: ['type', 'mode'], registers, collect }));
-    this.bytes = reuse(registry, 'polaris_xds_response_bytes_total', () => new Counter({ name: 'polaris_xds_response_bytes_total', help: 'Bytes of xDS responses written, by type.', labelNames: ['type', 'mode'], registers, collect }));
-    this.nacks = reuse(registry, 'polaris_xds_nacks_total', () => new Counter({ name: 'polaris_xds_nacks_total', help: 'Responses rejected by clients (error_detail set), by type.', labelNames: ['type', 'mode'], registers }));
-    this.suppressed = reuse(registry, 'polaris_xds_nack_resends_suppressed_total', () => new Counter({ name: 'polaris_xds_nack_resends_suppressed_total', help: 'Responses not sent because the client rejected that version before.', labelNames: ['type', 'mode'], registers }));
-    this.expired = reuse(registry, 'polaris_xds_expired_nonces_total', () => new Counter({ name: 'polaris_xds_expired_nonces_total', help: 'Requests carrying a nonce no longer current (SotW: ignored).', labelNames: ['mode'], registers }));
-    this.streamErrors = reuse(registry, 'polaris_xds_stream_errors_total', () => new Counter({ name: 'polaris_xds_stream_errors_total', help: 'Streams the server ended with an error status, by catalogue code.', labelNames: ['code'], registers }));
-    this.exhausted = reuse(registry, 'polaris_xds_streams_exhausted_total', () => new Counter({ name: 'polaris_xds_streams_exhausted_total', help: 'Streams ended with RESOURCE_EXHAUSTED because their client did not read: over the per-stream or the total budget of unflushed response bytes, or stalled for xds.maxStallMs.', labelNames: ['limit'], registers }));
-    this.pending = reuse(registry, 'polaris_xds_unflushed_response_bytes', () => new Gauge({ name: 'polaris_xds_unflushed_response_bytes', help: 'Response bytes written to streams and not yet flushed to their clients.', registers }));
-    this.ackSeconds = reuse(registry, 'polaris_xds_ack_latency_seconds', () => new Histogram({ name: 'polaris_xds_ack_latency_seconds', help: 'Time from writing a response to its ACK or NACK.', labelNames: ['type'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15], registers, collect }));
+    this.streams = reuse(
+      registry,
+      'polaris_xds_connected_streams',
+      () =>
+        new Gauge({
+          name: 'polaris_xds_connected_streams',
+          help: 'Open ADS streams by protocol variant.',
+          labelNames: ['mode'],
+          registers,
+        }),
+    );
+    this.requests = reuse(
+      registry,
+      'polaris_xds_requests_total',
+      () =>
+        new Counter({
+          name: 'polaris_xds_requests_total',
+          help: 'Well-formed xDS requests received, by type.',
+          labelNames: ['type', 'mode'],
+          registers,
+          collect,
+        }),
+    );
+    this.pushes = reuse(
+      registry,
+      'polaris_xds_pushes_total',
+      () =>
+        new Counter({
+          name: 'polaris_xds_pushes_total',
+          help: 'xDS responses written, by type.',
+          labelNames: ['type', 'mode'],
+          registers,
+          collect,
+        }),
+    );
+    this.bytes = reuse(
+      registry,
+      'polaris_xds_response_bytes_total',
+      () =>
+        new Counter({
+          name: 'polaris_xds_response_bytes_total',
+          help: 'Bytes of xDS responses written, by type.',
+          labelNames: ['type', 'mode'],
+          registers,
+          collect,
+        }),
+    );
+    this.nacks = reuse(
+      registry,
+      'polaris_xds_nacks_total',
+      () =>
+        new Counter({
+          name: 'polaris_xds_nacks_total',
+          help: 'Responses rejected by clients (error_detail set), by type.',
+          labelNames: ['type', 'mode'],
+          registers,
+        }),
+    );
+    this.suppressed = reuse(
+      registry,
+      'polaris_xds_nack_resends_suppressed_total',
+      () =>
+        new Counter({
+          name: 'polaris_xds_nack_resends_suppressed_total',
+          help: 'Responses not sent because the client rejected that version before.',
+          labelNames: ['type', 'mode'],
+          registers,
+        }),
+    );
+    this.expired = reuse(
+      registry,
+      'polaris_xds_expired_nonces_total',
+      () =>
+        new Counter({
+          name: 'polaris_xds_expired_nonces_total',
+          help: 'Requests carrying a nonce no longer current (SotW: ignored).',
+          labelNames: ['mode'],
+          registers,
+        }),
+    );
+    this.streamErrors = reuse(
+      registry,
+      'polaris_xds_stream_errors_total',
+      () =>
+        new Counter({
+          name: 'polaris_xds_stream_errors_total',
+          help: 'Streams the server ended with an error status, by catalogue code.',
+          labelNames: ['code'],
+          registers,
+        }),
+    );
+    this.exhausted = reuse(
+      registry,
+      'polaris_xds_streams_exhausted_total',
+      () =>
+        new Counter({
+          name: 'polaris_xds_streams_exhausted_total',
+          help:
+            'Streams ended with RESOURCE_EXHAUSTED because their client did not read: over the per-stream or the ' +
+            'total budget of unflushed response bytes, or stalled for xds.maxStallMs.',
+          labelNames: ['limit'],
+          registers,
+        }),
+    );
+    this.pending = reuse(
+      registry,
+      'polaris_xds_unflushed_response_bytes',
+      () =>
+        new Gauge({
+          name: 'polaris_xds_unflushed_response_bytes',
+          help: 'Response bytes written to streams and not yet flushed to their clients.',
+          registers,
+        }),
+    );
+    this.ackSeconds = reuse(
+      registry,
+      'polaris_xds_ack_latency_seconds',
+      () =>
+        new Histogram({
+          name: 'polaris_xds_ack_latency_seconds',
+          help: 'Time from writing a response to its ACK or NACK.',
+          labelNames: ['type'],
+          buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15],
+          registers,
+          collect,
+        }),
+    );
     // Buckets follow Istio's config-size ones: 4 MiB is gRPC's default receive limit (grpc-js clients too).
-    this.responseSize = reuse(registry, 'polaris_xds_response_size_bytes', () => new Histogram({ name: 'polaris_xds_response_size_bytes', help: 'Size of each xDS response written, by type.', labelNames: ['type'], buckets: [1_000, 10_000, 100_000, 1_000_000, 4_194_304, 10_000_000, 40_000_000], registers, collect }));
-    this.pushSeconds = reuse(registry, 'polaris_xds_push_seconds', () => new Histogram({ name: 'polaris_xds_push_seconds', help: 'Time from a response becoming due (request or snapshot) to its write, queueing included.', labelNames: ['type'], buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers, collect }));
+    this.responseSize = reuse(
+      registry,
+      'polaris_xds_response_size_bytes',
+      () =>
+        new Histogram({
+          name: 'polaris_xds_response_size_bytes',
+          help: 'Size of each xDS response written, by type.',
+          labelNames: ['type'],
+          buckets: [1_000, 10_000, 100_000, 1_000_000, 4_194_304, 10_000_000, 40_000_000],
+          registers,
+          collect,
+        }),
+    );
+    this.pushSeconds = reuse(
+      registry,
+      'polaris_xds_push_seconds',
+      () =>
+        new Histogram({
+          name: 'polaris_xds_push_seconds',
+          help: 'Time from a response becoming due (request or snapshot) to its write, queueing included.',
+          labelNames: ['type'],
+          buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+          registers,
+          collect,
+        }),
+    );
     this.heldSizes = new HeldObservations(this.responseSize, TYPE_LABELS);
     this.heldPushSeconds = new HeldObservations(this.pushSeconds, TYPE_LABELS);
     this.heldAckSeconds = new HeldObservations(this.ackSeconds, TYPE_LABELS);

@@ -82,7 +82,8 @@ export function grpcServerOptions(cfg: GrpcServerConfig): ChannelOptions {
     if (cfg.maxConnectionAgeGraceMs) opts['grpc.max_connection_age_grace_ms'] = cfg.maxConnectionAgeGraceMs;
   }
   if (cfg.maxReceiveMessageBytes) opts['grpc.max_receive_message_length'] = cfg.maxReceiveMessageBytes;
-  if (cfg.maxConcurrentStreamsPerConnection) opts['grpc.max_concurrent_streams'] = cfg.maxConcurrentStreamsPerConnection;
+  if (cfg.maxConcurrentStreamsPerConnection)
+    opts['grpc.max_concurrent_streams'] = cfg.maxConcurrentStreamsPerConnection;
   if (cfg.maxConnectionIdleMs) opts['grpc.max_connection_idle_ms'] = cfg.maxConnectionIdleMs;
   return opts;
 }

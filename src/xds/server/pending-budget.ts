@@ -37,12 +37,18 @@ export class PendingBudget {
    * is oldest (those not reading at all come first; a stream that reads flushes within moments).
    * When ending every other holder is not enough, the write is let through.
    */
-  overBudget(holder: PendingHolder, bytes: number): Array<{ readonly holder: PendingHolder; readonly limit: BudgetLimit }> {
-    if (holder.pendingBytes > 0 && holder.pendingBytes + bytes > this.maxPerStream) return [{ holder, limit: 'stream' }];
+  overBudget(
+    holder: PendingHolder,
+    bytes: number,
+  ): Array<{ readonly holder: PendingHolder; readonly limit: BudgetLimit }> {
+    if (holder.pendingBytes > 0 && holder.pendingBytes + bytes > this.maxPerStream)
+      return [{ holder, limit: 'stream' }];
     const out: Array<{ holder: PendingHolder; limit: BudgetLimit }> = [];
     let total = this.total;
     if (total + bytes <= this.maxTotal) return out;
-    const byAge = [...this.holders].filter((h) => h.pendingBytes > 0).sort((a, b) => a.oldestPendingAt - b.oldestPendingAt);
+    const byAge = [...this.holders]
+      .filter((h) => h.pendingBytes > 0)
+      .sort((a, b) => a.oldestPendingAt - b.oldestPendingAt);
     for (const h of byAge) {
       if (total + bytes <= this.maxTotal) break;
       out.push({ holder: h, limit: 'total' });

@@ -98,7 +98,10 @@ export function decodeOrFailure<T>(decode: (bytes: Buffer) => T): (bytes: Buffer
     try {
       return decode(bytes);
     } catch (err) {
-      return new DecodeFailure(err instanceof Error ? err.message : String(err), errorCode(err) ? (err as PolarisXdsError) : undefined);
+      return new DecodeFailure(
+        err instanceof Error ? err.message : String(err),
+        errorCode(err) ? (err as PolarisXdsError) : undefined,
+      );
     }
   };
 }

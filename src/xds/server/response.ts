@@ -52,12 +52,21 @@ export function encodeControlPlane(identifier: string): Buffer {
   return message([str(1, identifier)]);
 }
 
-/** encodeSotwResponse splices a DiscoveryResponse: version_info 1, resources 2, type_url 4, nonce 5, control_plane 6. */
-export function encodeSotwResponse(body: SotwBody, nonce: string, controlPlane?: Buffer, sections?: ResourceSections): Buffer {
+/**
+ * encodeSotwResponse splices a DiscoveryResponse: version_info 1, resources 2, type_url 4, nonce 5, control_plane 6.
+ */
+export function encodeSotwResponse(
+  body: SotwBody,
+  nonce: string,
+  controlPlane?: Buffer,
+  sections?: ResourceSections,
+): Buffer {
   // Fields may come in any order on the wire; the repeated field is one pre-spliced section.
   const head = message([str(1, body.version)]);
   const tail = message([str(4, body.typeUrl), str(5, nonce), controlPlane && bytesField(6, controlPlane)]);
-  const resources = sections ? sections.section(body.resources, body.shared) : message(body.resources.map((r) => bytesField(2, r.any)));
+  const resources = sections
+    ? sections.section(body.resources, body.shared)
+    : message(body.resources.map((r) => bytesField(2, r.any)));
   return Buffer.concat([head, resources, tail]);
 }
 

@@ -69,7 +69,12 @@ export class RemovalGuard {
   private routesMayChange(prev: Snapshot, next: Snapshot): boolean {
     for (const type of ROUTING) {
       const t = this.types.get(type);
-      if (t !== undefined && t.requests > 0 && (prev.resources[type].version !== next.resources[type].version || t.pending || !t.ack.settled())) return true;
+      if (
+        t !== undefined &&
+        t.requests > 0 &&
+        (prev.resources[type].version !== next.resources[type].version || t.pending || !t.ack.settled())
+      )
+        return true;
     }
     return false;
   }

@@ -40,7 +40,11 @@ export class SharedResponses {
   constructor(maxBytes = DEFAULT_MAX_BYTES) {
     // A response larger than a fraction of the budget would push out everything else. Keys count
     // too: they name every resource a response carries.
-    this.byKey = new ByteBoundedCache({ maxBytes, maxEntryBytes: maxBytes / 8, sizeOf: (r, key) => r.bytes.length + 2 * key.length });
+    this.byKey = new ByteBoundedCache({
+      maxBytes,
+      maxEntryBytes: maxBytes / 8,
+      sizeOf: (r, key) => r.bytes.length + 2 * key.length,
+    });
     this.seenOnce = new ByteBoundedCache({ maxBytes: SEEN_MAX_BYTES, sizeOf: () => SEEN_ENTRY_BYTES });
   }
 

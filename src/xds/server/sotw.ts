@@ -116,7 +116,10 @@ function plan(t: TypeState, resources: TypeResources): Plan | 'parked' | undefin
     added,
     commit(nonce, now) {
       // After this response the client holds exactly the shared set, whatever the type.
-      t.sent({ nonce, version, wireVersion: version, at: now }, shared ? { set: resources } : { full, resources: sent });
+      t.sent(
+        { nonce, version, wireVersion: version, at: now },
+        shared ? { set: resources } : { full, resources: sent },
+      );
     },
   };
 }

@@ -76,7 +76,10 @@ export interface NodeStatus {
   readonly onDemand?: OnDemandStatus;
 }
 
-/** OnDemandStatus counts what an on-demand sidecar holds: virtual hosts (VHDS) and clusters (wildcard and on-demand together). */
+/**
+ * OnDemandStatus counts what an on-demand sidecar holds: virtual hosts (VHDS) and clusters (wildcard and on-demand
+ * together).
+ */
 export interface OnDemandStatus {
   readonly virtualHosts: number;
   readonly clusters: number;

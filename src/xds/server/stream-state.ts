@@ -3,7 +3,8 @@
 // for make-before-break, and whether a response is due. The protocols (sotw.ts, delta.ts), the
 // removal guard (retain.ts), the warming gate (warming.ts) and the stream (stream.ts) change it
 // only through the operations below; TypeSetViews keeps what every stream of a server shares.
-// Rules: https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#how-the-client-specifies-what-resources-to-return
+// Rules:
+// https://www.envoyproxy.io/docs/envoy/latest/api-docs/xds_protocol#how-the-client-specifies-what-resources-to-return
 import { compareKeys } from '../../model/mesh.js';
 import { diffMaps, type ResourceMap } from '../resource-map.js';
 import { supportsWildcard, type TypeUrl } from '../resource.js';

@@ -3,7 +3,16 @@
 import type { Node } from '../../gen/envoy/config/core/v3/base.js';
 import { ERRORS, errorCode, xdsError, type PolarisXdsError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, isTypeUrl, LISTENER_TYPE, PUSH_ORDER, ROUTE_TYPE, VHOST_TYPE, type TypeUrl } from '../resource.js';
+import {
+  CLUSTER_TYPE,
+  ENDPOINT_TYPE,
+  isTypeUrl,
+  LISTENER_TYPE,
+  PUSH_ORDER,
+  ROUTE_TYPE,
+  VHOST_TYPE,
+  type TypeUrl,
+} from '../resource.js';
 import { lookup, type Snapshot } from '../snapshot.js';
 import type { AckOutcome } from './ack.js';
 import type { HookRunner, StreamInfo } from './hooks.js';
@@ -34,11 +43,11 @@ const MAX_ECHO_CHARS = 200;
  * the call with that status once queued writes are flushed; `end()` ends it with OK.
  */
 export interface AdsCall {
-  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type, which grpc-js calls and test doubles implement
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type (grpc-js, test doubles)
   on(event: string, listener: (...args: any[]) => void): unknown;
-  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type, which grpc-js calls and test doubles implement
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type (grpc-js, test doubles)
   once(event: string, listener: (...args: any[]) => void): unknown;
-  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type, which grpc-js calls and test doubles implement
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type (grpc-js, test doubles)
   removeListener(event: string, listener: (...args: any[]) => void): unknown;
   emit(event: string, ...args: unknown[]): boolean;
   write(chunk: Buffer, cb: (err?: Error | null) => void): boolean;
@@ -87,7 +96,10 @@ export interface StreamContext {
  * How a stream ended: a status the server sends (with `abort`, at once, dropping unflushed
  * writes), the client's cancel, or the client's half-close.
  */
-export type StreamEnd = { readonly code: number; readonly details: string; readonly errorCode?: string; readonly abort?: boolean } | 'cancelled' | 'half-close';
+export type StreamEnd =
+  | { readonly code: number; readonly details: string; readonly errorCode?: string; readonly abort?: boolean }
+  | 'cancelled'
+  | 'half-close';
 
 /** AdsStream serves one ADS call; it is driven by call events and snapshot changes only. */
 export class AdsStream<Req> implements PendingHolder {
@@ -113,8 +125,17 @@ export class AdsStream<Req> implements PendingHolder {
   private readonly guard: RemovalGuard;
   private readonly gate: WarmingGate;
   private log: Logger;
-  private readonly counters = { requests: 0, responses: 0, bytesSent: 0, acks: 0, nacks: 0, expiredNonces: 0, resendsSuppressed: 0, writesBlocked: 0 };
-  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type, which grpc-js calls and test doubles implement
+  private readonly counters = {
+    requests: 0,
+    responses: 0,
+    bytesSent: 0,
+    acks: 0,
+    nacks: 0,
+    expiredNonces: 0,
+    resendsSuppressed: 0,
+    writesBlocked: 0,
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's listener type (grpc-js, test doubles)
   private readonly listeners: ReadonlyArray<readonly [string, (...args: any[]) => void]>;
 
   constructor(
@@ -140,7 +161,11 @@ export class AdsStream<Req> implements PendingHolder {
       ['end', () => this.close('half-close')],
       ['cancelled', () => this.close('cancelled')],
       ['close', () => this.close('cancelled')],
-      ['error', (err: unknown) => this.close({ code: GRPC_INTERNAL, details: `stream error: ${String((err as Error)?.message ?? err)}` })],
+      [
+        'error',
+        (err: unknown) =>
+          this.close({ code: GRPC_INTERNAL, details: `stream error: ${String((err as Error)?.message ?? err)}` }),
+      ],
     ];
   }
 
@@ -280,7 +305,10 @@ export class AdsStream<Req> implements PendingHolder {
     if (!isTypeUrl(head.typeUrl)) throw xdsError('PXDS_ERR_XDS_UNKNOWN_TYPE', head.typeUrl.slice(0, MAX_ECHO_CHARS));
     if (head.longestList > limit) throw xdsError('PXDS_ERR_XDS_TOO_MANY_NAMES', head.longestList, limit);
     if (head.longestName > this.ctx.limits.maxNameLength) {
-      throw xdsError('PXDS_ERR_XDS_BAD_REQUEST', `a resource name has ${head.longestName} characters; at most ${this.ctx.limits.maxNameLength} are allowed`);
+      throw xdsError(
+        'PXDS_ERR_XDS_BAD_REQUEST',
+        `a resource name has ${head.longestName} characters; at most ${this.ctx.limits.maxNameLength} are allowed`,
+      );
     }
     // Only the first request is sure to carry the node; it is latched for the stream's life
     // (xds_protocol "Basic Protocol Overview").
@@ -330,14 +358,32 @@ export class AdsStream<Req> implements PendingHolder {
     if (a.kind === 'ack') {
       this.counters.acks++;
       this.ctx.metrics.answered(t.typeUrl, this.mode, false, a.latencyMs / 1000);
-      if (this.ctx.hooks.has('onAck')) this.ctx.hooks.fire('onAck', { ...this.info(), typeUrl: t.typeUrl, nonce: a.nonce, version: a.version, latencyMs: a.latencyMs });
+      if (this.ctx.hooks.has('onAck'))
+        this.ctx.hooks.fire('onAck', {
+          ...this.info(),
+          typeUrl: t.typeUrl,
+          nonce: a.nonce,
+          version: a.version,
+          latencyMs: a.latencyMs,
+        });
       return;
     }
     const n = a.nack;
     this.counters.nacks++;
     this.ctx.metrics.answered(t.typeUrl, this.mode, true, a.latencyMs / 1000);
-    this.log.warn({ typeUrl: t.typeUrl, version: n.version, nonce: n.nonce, code: n.code, errorDetail: n.message }, 'client rejected a response (NACK); that version is parked');
-    if (this.ctx.hooks.has('onNack')) this.ctx.hooks.fire('onNack', { ...this.info(), typeUrl: t.typeUrl, nonce: n.nonce, version: n.version, code: n.code, message: n.message });
+    this.log.warn(
+      { typeUrl: t.typeUrl, version: n.version, nonce: n.nonce, code: n.code, errorDetail: n.message },
+      'client rejected a response (NACK); that version is parked',
+    );
+    if (this.ctx.hooks.has('onNack'))
+      this.ctx.hooks.fire('onNack', {
+        ...this.info(),
+        typeUrl: t.typeUrl,
+        nonce: n.nonce,
+        version: n.version,
+        code: n.code,
+        message: n.message,
+      });
   }
 
   private onSnapshot(next: Snapshot): void {
@@ -348,7 +394,8 @@ export class AdsStream<Req> implements PendingHolder {
       const now = this.ctx.now();
       if (prev) this.guard.hold(prev, next);
       for (const t of this.types.values()) {
-        if (t.requests > 0 && (!prev || prev.resources[t.typeUrl].version !== next.resources[t.typeUrl].version)) t.markPending(now);
+        if (t.requests > 0 && (!prev || prev.resources[t.typeUrl].version !== next.resources[t.typeUrl].version))
+          t.markPending(now);
       }
       this.pump();
     } catch (err) {
@@ -400,7 +447,11 @@ export class AdsStream<Req> implements PendingHolder {
   private send(t: TypeState, plan: Plan): void {
     const cp = this.ctx.controlPlane;
     const sections = this.ctx.sections;
-    const shared = this.ctx.responses.get(contentKey(this.mode, plan), (n) => this.protocol.encode(plan, n, cp, sections), plan.removed.length > 0);
+    const shared = this.ctx.responses.get(
+      contentKey(this.mode, plan),
+      (n) => this.protocol.encode(plan, n, cp, sections),
+      plan.removed.length > 0,
+    );
     let nonce: string;
     let bytes: Buffer;
     if (t.claimContent(shared.id)) {
@@ -470,17 +521,36 @@ export class AdsStream<Req> implements PendingHolder {
     for (const { holder, limit } of this.ctx.budget.overBudget(this, bytes)) {
       const stream = holder as AdsStream<unknown>;
       const budget = limit === 'stream' ? this.ctx.budget.maxPerStream : this.ctx.budget.maxTotal;
-      stream.exhaust(limit, xdsError('PXDS_ERR_XDS_PENDING_BUDGET', stream.unflushedBytes, limit === 'stream' ? 'per-stream' : 'total', budget), now);
+      stream.exhaust(
+        limit,
+        xdsError(
+          'PXDS_ERR_XDS_PENDING_BUDGET',
+          stream.unflushedBytes,
+          limit === 'stream' ? 'per-stream' : 'total',
+          budget,
+        ),
+        now,
+      );
     }
     return !this.closed;
   }
 
-  /** exhaust ends a stream whose client is not reading: at once, dropping its unflushed writes; counted and logged once. */
+  /**
+   * exhaust ends a stream whose client is not reading: at once, dropping its unflushed writes; counted and logged once.
+   */
   private exhaust(limit: 'stream' | 'total' | 'stalled', err: PolarisXdsError, now: number): void {
     if (this.closed) return;
     this.ctx.metrics.streamExhausted(limit);
-    this.log.warn({ code: err.code, unflushedBytes: this.unflushedBytes, oldestUnflushedMs: now - this.oldestPendingAt, limit }, 'client is not reading its responses; ending the stream');
-    this.close({ code: GRPC_RESOURCE_EXHAUSTED, details: `${err.code}: ${err.message}`, errorCode: err.code, abort: true });
+    this.log.warn(
+      { code: err.code, unflushedBytes: this.unflushedBytes, oldestUnflushedMs: now - this.oldestPendingAt, limit },
+      'client is not reading its responses; ending the stream',
+    );
+    this.close({
+      code: GRPC_RESOURCE_EXHAUSTED,
+      details: `${err.code}: ${err.message}`,
+      errorCode: err.code,
+      abort: true,
+    });
   }
 
   /**
@@ -492,13 +562,17 @@ export class AdsStream<Req> implements PendingHolder {
     const stallMs = this.ctx.limits.maxStallMs;
     const oldest = this.unflushed[0];
     if (!oldest || stallMs <= 0 || this.closed) return;
-    this.stallTimer = setTimeout(() => {
-      this.stallTimer = undefined;
-      const at = this.ctx.now();
-      const waited = at - this.oldestPendingAt;
-      if (waited >= stallMs) this.exhaust('stalled', xdsError('PXDS_ERR_XDS_CLIENT_STALLED', waited, this.unflushedBytes), at);
-      else this.armStallTimer(at);
-    }, Math.max(0, oldest.at + stallMs - now));
+    this.stallTimer = setTimeout(
+      () => {
+        this.stallTimer = undefined;
+        const at = this.ctx.now();
+        const waited = at - this.oldestPendingAt;
+        if (waited >= stallMs)
+          this.exhaust('stalled', xdsError('PXDS_ERR_XDS_CLIENT_STALLED', waited, this.unflushedBytes), at);
+        else this.armStallTimer(at);
+      },
+      Math.max(0, oldest.at + stallMs - now),
+    );
     this.stallTimer.unref?.();
   }
 

@@ -22,7 +22,13 @@ export interface ServiceBreaker {
   /** The outlier detection of the single host that stands for the whole service. */
   readonly outlier: DeepPartial<OutlierDetection>;
   /** The answer while open; undefined when the rule has none (Envoy then answers 503, no healthy upstream). */
-  readonly fallback: { readonly code: number; readonly headers: ReadonlyArray<{ readonly key: string; readonly value: string }>; readonly body: string } | undefined;
+  readonly fallback:
+    | {
+        readonly code: number;
+        readonly headers: ReadonlyArray<{ readonly key: string; readonly value: string }>;
+        readonly body: string;
+      }
+    | undefined;
 }
 
 /** MethodBreaker is a METHOD-level rule: a ServiceBreaker for the requests whose path its method matches. */
@@ -35,7 +41,9 @@ export interface MethodBreaker extends ServiceBreaker {
 
 /** Breaker is what a service's circuit breakers give one caller's clusters of it. */
 export interface Breaker {
-  /** The outlier detection of the callee's clusters; undefined when no INSTANCE rule is in effect (or it was skipped). */
+  /**
+   * The outlier detection of the callee's clusters; undefined when no INSTANCE rule is in effect (or it was skipped).
+   */
   readonly outlier: DeepPartial<OutlierDetection> | undefined;
   /** The SERVICE-level rule in effect, translated; undefined when none is (or it was skipped). */
   readonly service: ServiceBreaker | undefined;
@@ -44,7 +52,12 @@ export interface Breaker {
   readonly skipped: readonly SkipReason[];
 }
 
-const NO_BREAKER: Breaker = Object.freeze({ outlier: undefined, service: undefined, methods: Object.freeze([]), skipped: Object.freeze([]) as readonly SkipReason[] });
+const NO_BREAKER: Breaker = Object.freeze({
+  outlier: undefined,
+  service: undefined,
+  methods: Object.freeze([]),
+  skipped: Object.freeze([]) as readonly SkipReason[],
+});
 
 /** wildcardLast orders names as polaris-go orders rule targets: specific names by text, then `*` (or empty). */
 export function wildcardLast(a: string, b: string): number {
@@ -56,7 +69,10 @@ export function wildcardLast(a: string, b: string): number {
   return compareKeys(a, b);
 }
 
-/** polarisOrder is polaris-go's rule order: by destination (namespace, service), then source; ties by id for determinism. */
+/**
+ * polarisOrder is polaris-go's rule order: by destination (namespace, service), then source; ties by id for
+ * determinism.
+ */
 function polarisOrder(a: CircuitBreakerRule, b: CircuitBreakerRule): number {
   return (
     wildcardLast(a.destination.namespace, b.destination.namespace) ||
@@ -80,7 +96,9 @@ const GATEWAY = [502, 503, 504];
 const GRPC_CODES = Array.from({ length: 17 }, (_, i) => i);
 const GRPC_FAILURES = GRPC_CODES.filter((c) => c !== 0);
 
-type Counted = { readonly ok: true; readonly counts: '5xx' | 'gateway' | 'grpc' } | { readonly ok: false; readonly reason: string };
+type Counted =
+  | { readonly ok: true; readonly counts: '5xx' | 'gateway' | 'grpc' }
+  | { readonly ok: false; readonly reason: string };
 
 function sameSet(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
@@ -91,12 +109,26 @@ function sameSet(a: readonly number[], b: readonly number[]): boolean {
  * rule's error conditions call errors (any condition matching the response code).
  */
 function countedErrors(conditions: readonly ErrorCondition[], path: string, flavor: Flavor): Counted {
-  if (conditions.length === 0) return { ok: false, reason: `${path}: no error conditions; polaris-go then counts what the caller reports as failed, which Envoy cannot see` };
+  if (conditions.length === 0)
+    return {
+      ok: false,
+      reason:
+        `${path}: no error conditions; polaris-go then counts what the caller reports as failed, which Envoy ` +
+        `cannot see`,
+    };
   const codes = flavor === 'grpc' ? GRPC_CODES : HTTP_CODES;
   const matched = new Set<number>();
   for (const [i, c] of conditions.entries()) {
-    if (c.inputType === 'DELAY') return { ok: false, reason: `error_conditions[${i}]: a slow-call (DELAY) condition; Envoy has no latency-based ejection` };
-    if (c.inputType !== 'RET_CODE') return { ok: false, reason: `error_conditions[${i}].input_type: ${c.inputType} is not a condition polaris-go evaluates` };
+    if (c.inputType === 'DELAY')
+      return {
+        ok: false,
+        reason: `error_conditions[${i}]: a slow-call (DELAY) condition; Envoy has no latency-based ejection`,
+      };
+    if (c.inputType !== 'RET_CODE')
+      return {
+        ok: false,
+        reason: `error_conditions[${i}].input_type: ${c.inputType} is not a condition polaris-go evaluates`,
+      };
     const t = matchTest('', c.condition);
     if (!t.ok) return { ok: false, reason: `error_conditions[${i}].condition: ${t.reason}` };
     for (const code of codes) if (t.test === undefined || t.test(String(code))) matched.add(code);
@@ -104,11 +136,21 @@ function countedErrors(conditions: readonly ErrorCondition[], path: string, flav
   const list = [...matched].sort((a, b) => a - b);
   if (flavor === 'grpc') {
     if (sameSet(list, GRPC_FAILURES)) return { ok: true, counts: 'grpc' };
-    return { ok: false, reason: `error_conditions: match status codes ${list.join(',') || 'none'}; grpc-js counts every non-OK status (1-16) as a failure and nothing else` };
+    return {
+      ok: false,
+      reason:
+        `error_conditions: match status codes ${list.join(',') || 'none'}; grpc-js counts every non-OK status ` +
+        `(1-16) as a failure and nothing else`,
+    };
   }
   if (sameSet(list, FIVE_XX)) return { ok: true, counts: '5xx' };
   if (sameSet(list, GATEWAY)) return { ok: true, counts: 'gateway' };
-  return { ok: false, reason: `error_conditions: match ${describeCodes(list)}; Envoy's outlier detection counts either every 5xx (500~599) or the gateway errors 502, 503, 504` };
+  return {
+    ok: false,
+    reason:
+      `error_conditions: match ${describeCodes(list)}; Envoy's outlier detection counts either every 5xx ` +
+      `(500~599) or the gateway errors 502, 503, 504`,
+  };
 }
 
 function describeCodes(codes: readonly number[]): string {
@@ -127,16 +169,22 @@ function describeCodes(codes: readonly number[]): string {
   return `codes ${runs.join(',')}`;
 }
 
-type Translated = { readonly ok: true; readonly outlier: DeepPartial<OutlierDetection> } | { readonly ok: false; readonly reason: string };
+type Translated =
+  | { readonly ok: true; readonly outlier: DeepPartial<OutlierDetection> }
+  | { readonly ok: false; readonly reason: string };
 
-/** CONSECUTIVE_SWEEP_SECONDS is the ejection sweep of a rule with only consecutive-error triggers: how late, at most, an instance returns after its sleep window. */
+/**
+ * CONSECUTIVE_SWEEP_SECONDS is the ejection sweep of a rule with only consecutive-error triggers: how late, at most, an
+ * instance returns after its sleep window.
+ */
 export const CONSECUTIVE_SWEEP_SECONDS = 1;
 
 /** outlierOf translates one INSTANCE-level rule, or says why it cannot be translated exactly. */
 function outlierOf(rule: CircuitBreakerRule, flavor: Flavor): Translated {
   const counted = countedErrors(rule.errorConditions, 'error_conditions', flavor);
   if (!counted.ok) return counted;
-  if (rule.triggerConditions.length === 0) return { ok: false, reason: 'trigger_condition: none; the rule can never open' };
+  if (rule.triggerConditions.length === 0)
+    return { ok: false, reason: 'trigger_condition: none; the rule can never open' };
   const consecutive: number[] = [];
   const rates: Array<{ percent: number; window: number; volume: number }> = [];
   for (const [i, t] of rule.triggerConditions.entries()) {
@@ -145,27 +193,38 @@ function outlierOf(rule: CircuitBreakerRule, flavor: Flavor): Translated {
       if (!(t.errorCount > 0)) return { ok: false, reason: `${at}.error_count: must be at least 1` };
       consecutive.push(t.errorCount);
     } else if (t.triggerType === 'ERROR_RATE') {
-      if (!(t.errorPercent > 0 && t.errorPercent <= 100)) return { ok: false, reason: `${at}.error_percent: ${t.errorPercent} is not a percentage of 1-100` };
-      if (!(t.intervalSeconds > 0)) return { ok: false, reason: `${at}.interval: the statistics window must be at least 1 s` };
+      if (!(t.errorPercent > 0 && t.errorPercent <= 100))
+        return { ok: false, reason: `${at}.error_percent: ${t.errorPercent} is not a percentage of 1-100` };
+      if (!(t.intervalSeconds > 0))
+        return { ok: false, reason: `${at}.interval: the statistics window must be at least 1 s` };
       rates.push({ percent: t.errorPercent, window: t.intervalSeconds, volume: t.minimumRequest });
     } else {
       return { ok: false, reason: `${at}.trigger_type: ${t.triggerType} is not a trigger polaris-go evaluates` };
     }
   }
-  if (consecutive.length > 0 && flavor === 'grpc') return { ok: false, reason: 'trigger_condition: grpc-js (gRFC A50) has no consecutive-error ejection' };
+  if (consecutive.length > 0 && flavor === 'grpc')
+    return { ok: false, reason: 'trigger_condition: grpc-js (gRFC A50) has no consecutive-error ejection' };
   const first = rates[0];
   if (first && rates.some((r) => r.window !== first.window || r.volume !== first.volume)) {
-    return { ok: false, reason: 'trigger_condition: error-rate triggers with different windows or minimum requests; Envoy has one failure-percentage detector per cluster' };
+    return {
+      ok: false,
+      reason:
+        'trigger_condition: error-rate triggers with different windows or minimum requests; Envoy has one ' +
+        'failure-percentage detector per cluster',
+    };
   }
   const sleep = rule.recover.sleepWindowSeconds;
   if (!(sleep > 0)) return { ok: false, reason: 'recoverCondition.sleep_window: must be at least 1 s' };
   if (rule.recover.consecutiveSuccess > 1) {
     return {
       ok: false,
-      reason: `recoverCondition.consecutiveSuccess: ${rule.recover.consecutiveSuccess}; Envoy has no half-open state: an instance returns to full traffic after the sleep window, as after one successful probe`,
+      reason:
+        `recoverCondition.consecutiveSuccess: ${rule.recover.consecutiveSuccess}; Envoy has no half-open ` +
+        `state: an instance returns to full traffic after the sleep window, as after one successful probe`,
     };
   }
-  if (rule.maxEjectionPercent > 100) return { ok: false, reason: `max_ejection_percent: ${rule.maxEjectionPercent} is above 100` };
+  if (rule.maxEjectionPercent > 100)
+    return { ok: false, reason: `max_ejection_percent: ${rule.maxEjectionPercent} is above 100` };
   // Only what the rule says may eject: every detector Envoy turns on by default is switched off.
   const outlier: DeepPartial<OutlierDetection> = {
     interval: seconds(first ? first.window : CONSECUTIVE_SWEEP_SECONDS),
@@ -183,7 +242,11 @@ function outlierOf(rule: CircuitBreakerRule, flavor: Flavor): Translated {
     else outlier.consecutiveGatewayFailure = Math.min(...consecutive);
   }
   if (first) {
-    if (counted.counts === 'gateway') return { ok: false, reason: 'error_conditions: gateway errors only; Envoy\'s failure percentage counts every 5xx' };
+    if (counted.counts === 'gateway')
+      return {
+        ok: false,
+        reason: "error_conditions: gateway errors only; Envoy's failure percentage counts every 5xx",
+      };
     outlier.failurePercentageThreshold = Math.min(...rates.map((r) => r.percent));
     outlier.failurePercentageRequestVolume = first.volume;
     // polaris-go judges each instance on its own, however many there are.
@@ -199,20 +262,33 @@ function levelSkip(rule: CircuitBreakerRule, flavor: Flavor): string | undefined
       return undefined;
     case 'SERVICE':
     case 'METHOD':
-      return flavor === 'grpc' ? `level ${rule.level}: grpc-js has no circuit breaker that fails calls fast` : undefined;
+      return flavor === 'grpc'
+        ? `level ${rule.level}: grpc-js has no circuit breaker that fails calls fast`
+        : undefined;
     default:
       return `level ${rule.level}: polaris-go enforces no rule of this level`;
   }
 }
 
 /** serviceBreakerOf translates a SERVICE-level rule: the service is one host, so its errors together eject it. */
-function serviceBreakerOf(rule: CircuitBreakerRule, path: string): { ok: true; value: ServiceBreaker } | { ok: false; reason: string } {
+function serviceBreakerOf(
+  rule: CircuitBreakerRule,
+  path: string,
+): { ok: true; value: ServiceBreaker } | { ok: false; reason: string } {
   // The rule's max_ejection_percent is about instances; the one host standing for the service may always be ejected.
   const t = outlierOf({ ...rule, maxEjectionPercent: 100 }, 'envoy');
   if (!t.ok) return t;
   const f = rule.fallback;
-  if (f.enable && !(f.code >= 200 && f.code <= 599)) return { ok: false, reason: `fallbackConfig.response.code: ${f.code} is not an HTTP status Envoy can answer with` };
-  return { ok: true, value: { path, outlier: t.outlier, fallback: f.enable ? { code: f.code, headers: f.headers, body: f.body } : undefined } };
+  if (f.enable && !(f.code >= 200 && f.code <= 599))
+    return { ok: false, reason: `fallbackConfig.response.code: ${f.code} is not an HTTP status Envoy can answer with` };
+  return {
+    ok: true,
+    value: {
+      path,
+      outlier: t.outlier,
+      fallback: f.enable ? { code: f.code, headers: f.headers, body: f.body } : undefined,
+    },
+  };
 }
 
 /**
@@ -257,13 +333,18 @@ export function breakerFor(s: Service, caller: Caller, flavor: Flavor): Breaker 
     if (t.ok) outlier = t.outlier;
     else skipped.push(skip('circuit-breaker', path(rule), t.reason));
   }
-  return outlier === undefined && service === undefined && methods.length === 0 && skipped.length === 0 ? NO_BREAKER : { outlier, service, methods, skipped };
+  return outlier === undefined && service === undefined && methods.length === 0 && skipped.length === 0
+    ? NO_BREAKER
+    : { outlier, service, methods, skipped };
 }
 
 /** methodMatches translates a METHOD rule's method into route matches, as routing translates a `$path` condition. */
-function methodMatches(rule: CircuitBreakerRule): { ok: true; matches: Array<Partial<RouteMatch>> } | { ok: false; reason: string } {
+function methodMatches(
+  rule: CircuitBreakerRule,
+): { ok: true; matches: Array<Partial<RouteMatch>> } | { ok: false; reason: string } {
   const m = rule.destination.method;
-  if (m === undefined) return { ok: false, reason: 'rule_matcher.destination.method: missing; a METHOD rule names the method it guards' };
+  if (m === undefined)
+    return { ok: false, reason: 'rule_matcher.destination.method: missing; a METHOD rule names the method it guards' };
   const sm = sourceMatch({ service: '*', namespace: '*', match: { $path: m } }, 'envoy');
   if (!sm.ok) return { ok: false, reason: `rule_matcher.destination.method: ${sm.reason}` };
   return { ok: true, matches: sm.alternatives.map(routeMatch) };

@@ -202,8 +202,16 @@ export class TranslatorCaches {
    * the same object. Only the rate-limit service's view gives the rate-limit configuration, and
    * only on-demand sidecars their virtual hosts (VHDS); the others get the empty sets.
    */
-  translation(view: NodeView, skipped: readonly SkipReason[], given: EnvoySets & Partial<Record<TypeUrl, TypeResources>>): Translation {
-    const sets = { [RATELIMIT_CONFIG_TYPE]: NO_LIMITER_CONFIGS, [VHOST_TYPE]: emptyTypeSet(VHOST_TYPE), ...given } as Record<TypeUrl, TypeResources>;
+  translation(
+    view: NodeView,
+    skipped: readonly SkipReason[],
+    given: EnvoySets & Partial<Record<TypeUrl, TypeResources>>,
+  ): Translation {
+    const sets = {
+      [RATELIMIT_CONFIG_TYPE]: NO_LIMITER_CONFIGS,
+      [VHOST_TYPE]: emptyTypeSet(VHOST_TYPE),
+      ...given,
+    } as Record<TypeUrl, TypeResources>;
     const last = this.lastTranslations.get(view.key);
     if (last && last.skipped === skipped && PUSH_ORDER.every((t) => last.snapshot.resources[t] === sets[t]))
       return last;

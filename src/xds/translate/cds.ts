@@ -1,7 +1,12 @@
 // CDS: clusters. Service and rule clusters are EDS over ADS (their endpoints come from eds.ts);
 // the sidecar's inbound cluster is static (127.0.0.1); PassthroughCluster forwards to the original
 // destination of intercepted traffic.
-import { Cluster, Cluster_DiscoveryType, Cluster_LbPolicy, type DeepPartial } from '../../gen/envoy/config/cluster/v3/cluster.js';
+import {
+  Cluster,
+  Cluster_DiscoveryType,
+  Cluster_LbPolicy,
+  type DeepPartial,
+} from '../../gen/envoy/config/cluster/v3/cluster.js';
 import { ApiVersion } from '../../gen/envoy/config/core/v3/config_source.js';
 import { HealthStatus } from '../../gen/envoy/config/core/v3/health_check.js';
 import type { LbEndpoint } from '../../gen/envoy/config/endpoint/v3/endpoint_components.js';
@@ -35,7 +40,12 @@ const HTTP2_OPTIONS = {
   'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': typedAny(
     TYPED.httpProtocolOptions,
     HttpProtocolOptions,
-    HttpProtocolOptions.fromPartial({ upstreamProtocolOptions: { $case: 'explicitHttpConfig', value: { protocolConfig: { $case: 'http2ProtocolOptions', value: {} } } } }),
+    HttpProtocolOptions.fromPartial({
+      upstreamProtocolOptions: {
+        $case: 'explicitHttpConfig',
+        value: { protocolConfig: { $case: 'http2ProtocolOptions', value: {} } },
+      },
+    }),
   ),
 };
 
@@ -52,7 +62,10 @@ function edsCluster(name: string, http2: boolean, extra: DeepPartial<Cluster> = 
     name,
     clusterDiscoveryType: { $case: 'type', value: Cluster_DiscoveryType.EDS },
     // service_name is the cluster name: Polaris's sidecars and grpc-js both look the assignment up by it.
-    edsClusterConfig: { edsConfig: { configSourceSpecifier: { $case: 'ads', value: {} }, resourceApiVersion: ApiVersion.V3 }, serviceName: name },
+    edsClusterConfig: {
+      edsConfig: { configSourceSpecifier: { $case: 'ads', value: {} }, resourceApiVersion: ApiVersion.V3 },
+      serviceName: name,
+    },
     connectTimeout: seconds(CONNECT_TIMEOUT_SECONDS),
     lbPolicy: Cluster_LbPolicy.ROUND_ROBIN,
     typedExtensionProtocolOptions: http2 ? HTTP2_OPTIONS : {},
@@ -61,7 +74,9 @@ function edsCluster(name: string, http2: boolean, extra: DeepPartial<Cluster> = 
   });
 }
 
-/** guarded is what a guard adds to a cluster: outlier detection and active health checks (omitted when it adds nothing). */
+/**
+ * guarded is what a guard adds to a cluster: outlier detection and active health checks (omitted when it adds nothing).
+ */
 function guarded(guard: Guard | undefined): DeepPartial<Cluster> {
   if (!guard || guard.key === '') return {};
   return { ...(guard.outlier ? { outlierDetection: guard.outlier } : {}), healthChecks: [...guard.healthChecks] };
@@ -78,11 +93,19 @@ export function serviceCluster(name: string, http2: boolean, guard?: Guard): Clu
  * locality weights are the group weights.
  */
 export function ruleCluster(name: string, http2: boolean, guard?: Guard): Cluster {
-  return edsCluster(name, http2, { commonLbConfig: { localityConfigSpecifier: { $case: 'localityWeightedLbConfig', value: {} } }, ...guarded(guard) });
+  return edsCluster(name, http2, {
+    commonLbConfig: { localityConfigSpecifier: { $case: 'localityWeightedLbConfig', value: {} } },
+    ...guarded(guard),
+  });
 }
 
 /** staticCluster is a cluster whose endpoints it carries itself (one locality), not over EDS. */
-export function staticCluster(name: string, http2: boolean, lbEndpoints: Array<DeepPartial<LbEndpoint>>, extra: DeepPartial<Cluster> = {}): Cluster {
+export function staticCluster(
+  name: string,
+  http2: boolean,
+  lbEndpoints: Array<DeepPartial<LbEndpoint>>,
+  extra: DeepPartial<Cluster> = {},
+): Cluster {
   return Cluster.fromPartial({
     name,
     clusterDiscoveryType: { $case: 'type', value: Cluster_DiscoveryType.STATIC },
@@ -100,7 +123,17 @@ export function inboundCluster(name: string, ports: readonly number[], http2: bo
     name,
     http2,
     ports.map((port) => ({
-      hostIdentifier: { $case: 'endpoint', value: { address: { address: { $case: 'socketAddress', value: { address: '127.0.0.1', portSpecifier: { $case: 'portValue', value: port } } } } } },
+      hostIdentifier: {
+        $case: 'endpoint',
+        value: {
+          address: {
+            address: {
+              $case: 'socketAddress',
+              value: { address: '127.0.0.1', portSpecifier: { $case: 'portValue', value: port } },
+            },
+          },
+        },
+      },
       healthStatus: HealthStatus.HEALTHY,
     })),
     // A CONCURRENCY rate limit: at most this many requests in flight to the application.
@@ -120,6 +153,10 @@ export function passthroughCluster(): Cluster {
     clusterDiscoveryType: { $case: 'type', value: Cluster_DiscoveryType.ORIGINAL_DST },
     connectTimeout: seconds(CONNECT_TIMEOUT_SECONDS),
     lbPolicy: Cluster_LbPolicy.CLUSTER_PROVIDED,
-    circuitBreakers: { thresholds: [{ maxConnections: UNLIMITED, maxPendingRequests: UNLIMITED, maxRequests: UNLIMITED, maxRetries: UNLIMITED }] },
+    circuitBreakers: {
+      thresholds: [
+        { maxConnections: UNLIMITED, maxPendingRequests: UNLIMITED, maxRequests: UNLIMITED, maxRetries: UNLIMITED },
+      ],
+    },
   });
 }

@@ -6,13 +6,24 @@ import { Listener } from '../../gen/envoy/config/listener/v3/listener.js';
 import { RouteConfiguration } from '../../gen/envoy/config/route/v3/route.js';
 import { Router } from '../../gen/envoy/extensions/filters/http/router/v3/router.js';
 import { OriginalDst } from '../../gen/envoy/extensions/filters/listener/original_dst/v3/original_dst.js';
-import { HttpConnectionManager } from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+// biome-ignore format: the generated module path is long on its own
+import {
+  HttpConnectionManager,
+} from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { TcpProxy } from '../../gen/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.js';
 import { HttpProtocolOptions } from '../../gen/envoy/extensions/upstreams/http/v3/http_protocol_options.js';
 import { LocalRateLimit } from '../../gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.js';
 import { RateLimit as RateLimitFilter } from '../../gen/envoy/extensions/filters/http/ratelimit/v3/rate_limit.js';
 import { RateLimitConfig } from '../../gen/ratelimit/config/ratelimit/v3/rls_conf.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, PUSH_ORDER, RATELIMIT_CONFIG_TYPE, ROUTE_TYPE, SHORT_NAMES } from '../resource.js';
+import {
+  CLUSTER_TYPE,
+  ENDPOINT_TYPE,
+  LISTENER_TYPE,
+  PUSH_ORDER,
+  RATELIMIT_CONFIG_TYPE,
+  ROUTE_TYPE,
+  SHORT_NAMES,
+} from '../resource.js';
 import type { EncodedResource, Snapshot } from '../snapshot.js';
 import { TYPED } from './encode.js';
 
@@ -41,7 +52,11 @@ const CODECS: Readonly<Record<string, Codec>> = {
 
 function isAnyJson(v: Record<string, unknown>): v is { typeUrl: string; value?: string } {
   const keys = Object.keys(v);
-  return typeof v.typeUrl === 'string' && keys.every((k) => k === 'typeUrl' || k === 'value') && (v.value === undefined || typeof v.value === 'string');
+  return (
+    typeof v.typeUrl === 'string' &&
+    keys.every((k) => k === 'typeUrl' || k === 'value') &&
+    (v.value === undefined || typeof v.value === 'string')
+  );
 }
 
 function expand(v: unknown): unknown {
@@ -66,9 +81,15 @@ export function resourceJson(r: EncodedResource): unknown {
 }
 
 /** ConfigDump is a snapshot as JSON: per type (cds, eds, lds, rds), its version and resources. */
-export type ConfigDump = Record<string, { version: string; resources: Array<{ name: string; version: string; resource: unknown }> }>;
+export type ConfigDump = Record<
+  string,
+  { version: string; resources: Array<{ name: string; version: string; resource: unknown }> }
+>;
 
-/** configDump renders a snapshot for humans; it decodes on demand, so call it only for debugging. The rate-limit service's type (rls) is shown only where it has resources. */
+/**
+ * configDump renders a snapshot for humans; it decodes on demand, so call it only for debugging. The rate-limit
+ * service's type (rls) is shown only where it has resources.
+ */
 export function configDump(snapshot: Snapshot): ConfigDump {
   const out: ConfigDump = {};
   for (const t of PUSH_ORDER) {

@@ -49,7 +49,13 @@ export function routable(service: Service): Routable {
     if (inst.isolate || !(inst.weight > 0)) continue;
     const path = `${serviceKeyOf(service)}.instances[${inst.id}]`;
     if (isIP(inst.host) === 0) {
-      skipped.push(skip('endpoint', path, `host ${JSON.stringify(inst.host)} is not an IP address; EDS endpoints must be IP literals`));
+      skipped.push(
+        skip(
+          'endpoint',
+          path,
+          `host ${JSON.stringify(inst.host)} is not an IP address; EDS endpoints must be IP literals`,
+        ),
+      );
       continue;
     }
     if (!Number.isInteger(inst.port) || inst.port < 1 || inst.port > 65535) {
@@ -98,7 +104,14 @@ function lbEndpoint(inst: Instance, recoverAll: boolean): DeepPartial<LbEndpoint
   return {
     hostIdentifier: {
       $case: 'endpoint',
-      value: { address: { address: { $case: 'socketAddress', value: { address: inst.host, portSpecifier: { $case: 'portValue', value: inst.port } } } } },
+      value: {
+        address: {
+          address: {
+            $case: 'socketAddress',
+            value: { address: inst.host, portSpecifier: { $case: 'portValue', value: inst.port } },
+          },
+        },
+      },
     },
     healthStatus: endpointHealth(inst, recoverAll),
     metadata: md ? { filterMetadata: { 'envoy.lb': md } } : undefined,
@@ -151,7 +164,11 @@ export interface Nearby {
  * serviceLoadAssignment groups a service's routable instances by locality; with `nearby`, each
  * locality also gets a priority by its distance from the caller (same zone first, then region…).
  */
-export function serviceLoadAssignment(clusterName: string, instances: readonly Instance[], nearby?: Nearby): ClusterLoadAssignment {
+export function serviceLoadAssignment(
+  clusterName: string,
+  instances: readonly Instance[],
+  nearby?: Nearby,
+): ClusterLoadAssignment {
   const groups = new Map<string, LocalityGroup>();
   for (const inst of instances) {
     const priority = nearby ? nearbyPriority(nearby.level, nearby.caller, inst.locality) : 0;
@@ -160,9 +177,14 @@ export function serviceLoadAssignment(clusterName: string, instances: readonly I
     if (!g) groups.set(key, (g = { priority, locality: inst.locality, instances: [] }));
     g.instances.push(inst);
   }
-  const sorted = compact([...groups.values()]).sort((a, b) => a.priority - b.priority || compareLocality(a.locality, b.locality));
+  const sorted = compact([...groups.values()]).sort(
+    (a, b) => a.priority - b.priority || compareLocality(a.locality, b.locality),
+  );
   const recoverAll = !instances.some((i) => i.healthy);
-  return ClusterLoadAssignment.fromPartial({ clusterName, endpoints: sorted.map((g) => localityEndpoints(g, recoverAll)) });
+  return ClusterLoadAssignment.fromPartial({
+    clusterName,
+    endpoints: sorted.map((g) => localityEndpoints(g, recoverAll)),
+  });
 }
 
 /** WeightedGroup is one destination group of a rule: its label, weight and instances. */
@@ -179,13 +201,30 @@ export interface WeightedGroup {
  * balancing and strict overprovisioning this splits traffic by group weight among the groups of
  * the best level that have a healthy endpoint, and moves to the next level only when none has.
  */
-export function groupedLoadAssignment(clusterName: string, levels: ReadonlyArray<readonly WeightedGroup[]>): ClusterLoadAssignment {
+export function groupedLoadAssignment(
+  clusterName: string,
+  levels: ReadonlyArray<readonly WeightedGroup[]>,
+): ClusterLoadAssignment {
   const endpoints: Array<DeepPartial<LocalityLbEndpoints>> = [];
   const recoverAll = !levels.some((groups) => groups.some((g) => g.instances.some((i) => i.healthy)));
   levels.forEach((groups, priority) => {
     for (const g of groups) {
-      endpoints.push(localityEndpoints({ priority, locality: { region: '', zone: '', campus: g.label }, weight: g.weight, instances: [...g.instances] }, recoverAll));
+      endpoints.push(
+        localityEndpoints(
+          {
+            priority,
+            locality: { region: '', zone: '', campus: g.label },
+            weight: g.weight,
+            instances: [...g.instances],
+          },
+          recoverAll,
+        ),
+      );
     }
   });
-  return ClusterLoadAssignment.fromPartial({ clusterName, endpoints, policy: { overprovisioningFactor: STRICT_OVERPROVISIONING } });
+  return ClusterLoadAssignment.fromPartial({
+    clusterName,
+    endpoints,
+    policy: { overprovisioningFactor: STRICT_OVERPROVISIONING },
+  });
 }

@@ -26,7 +26,14 @@ export interface Guard {
 }
 
 /** NO_GUARD adds nothing to a cluster. */
-export const NO_GUARD: Guard = Object.freeze({ outlier: undefined, healthChecks: Object.freeze([]), service: undefined, methods: Object.freeze([]), skipped: Object.freeze([]) as readonly SkipReason[], key: '' });
+export const NO_GUARD: Guard = Object.freeze({
+  outlier: undefined,
+  healthChecks: Object.freeze([]),
+  service: undefined,
+  methods: Object.freeze([]),
+  skipped: Object.freeze([]) as readonly SkipReason[],
+  key: '',
+});
 
 /** GuardCache memoises guards per Service object, caller and flavor. */
 export class GuardCache {
@@ -38,8 +45,10 @@ export class GuardCache {
     return this.memo.get(s, JSON.stringify([flavor, caller.namespace, caller.service]), [], () => {
       const b = breakerFor(s, caller, flavor);
       const h = healthFor(s, flavor);
-      const skipped = b.skipped.length === 0 ? h.skipped : h.skipped.length === 0 ? b.skipped : [...b.skipped, ...h.skipped];
-      if (b.outlier === undefined && h.healthChecks.length === 0 && b.service === undefined && b.methods.length === 0) return skipped.length === 0 ? NO_GUARD : { ...NO_GUARD, skipped };
+      const skipped =
+        b.skipped.length === 0 ? h.skipped : h.skipped.length === 0 ? b.skipped : [...b.skipped, ...h.skipped];
+      if (b.outlier === undefined && h.healthChecks.length === 0 && b.service === undefined && b.methods.length === 0)
+        return skipped.length === 0 ? NO_GUARD : { ...NO_GUARD, skipped };
       return {
         outlier: b.outlier,
         healthChecks: h.healthChecks,

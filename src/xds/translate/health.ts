@@ -21,7 +21,10 @@ export interface Health {
   readonly skipped: readonly SkipReason[];
 }
 
-const NO_HEALTH: Health = Object.freeze({ healthChecks: Object.freeze([]), skipped: Object.freeze([]) as readonly SkipReason[] });
+const NO_HEALTH: Health = Object.freeze({
+  healthChecks: Object.freeze([]),
+  skipped: Object.freeze([]) as readonly SkipReason[],
+});
 
 /** polaris-go's defaults: a check every 10 s when the rule gives no interval; HTTP answers 200-399 are healthy. */
 export const DEFAULT_INTERVAL_SECONDS = 10;
@@ -42,13 +45,22 @@ const METHODS: Readonly<Record<string, RequestMethod>> = {
 
 /** polarisOrder is polaris-go's fault-detector order: specific targets first; ties by id. */
 function polarisOrder(a: FaultDetectRule, b: FaultDetectRule): number {
-  return wildcardLast(a.target.namespace, b.target.namespace) || wildcardLast(a.target.service, b.target.service) || compareKeys(a.id, b.id);
+  return (
+    wildcardLast(a.target.namespace, b.target.namespace) ||
+    wildcardLast(a.target.service, b.target.service) ||
+    compareKeys(a.id, b.id)
+  );
 }
 
-/** instanceProtocol reads an instance's protocol as polaris-go does (`http`, `http/…`, `…/http`; tcp, udp); anything else is UNKNOWN. */
+/**
+ * instanceProtocol reads an instance's protocol as polaris-go does (`http`, `http/…`, `…/http`; tcp, udp); anything
+ * else is UNKNOWN.
+ */
 export function instanceProtocol(i: Instance): FaultDetectProtocol {
   const p = i.protocol.toLowerCase();
-  for (const name of ['http', 'udp', 'tcp'] as const) if (p === name || p.startsWith(`${name}/`) || p.endsWith(`/${name}`)) return name.toUpperCase() as FaultDetectProtocol;
+  for (const name of ['http', 'udp', 'tcp'] as const)
+    if (p === name || p.startsWith(`${name}/`) || p.endsWith(`/${name}`))
+      return name.toUpperCase() as FaultDetectProtocol;
   return 'UNKNOWN';
 }
 
@@ -58,7 +70,9 @@ function millis(ms: number): Duration {
 
 const HEX = /^(?:[0-9a-fA-F]{2})*$/;
 
-type Checked = { readonly ok: true; readonly check: DeepPartial<HealthCheck> } | { readonly ok: false; readonly reason: string };
+type Checked =
+  | { readonly ok: true; readonly check: DeepPartial<HealthCheck> }
+  | { readonly ok: false; readonly reason: string };
 
 function healthCheckOf(rule: FaultDetectRule): Checked {
   const interval = { seconds: rule.intervalSeconds > 0 ? rule.intervalSeconds : DEFAULT_INTERVAL_SECONDS, nanos: 0 };
@@ -76,13 +90,25 @@ function healthCheckOf(rule: FaultDetectRule): Checked {
   switch (rule.protocol) {
     case 'HTTP': {
       const h = rule.http;
-      if (!h.url.startsWith('/')) return { ok: false, reason: `http_config.url: ${JSON.stringify(h.url)} is not a path starting with /` };
+      if (!h.url.startsWith('/'))
+        return { ok: false, reason: `http_config.url: ${JSON.stringify(h.url)} is not a path starting with /` };
       const name = (h.method || 'GET').toUpperCase();
       const method = METHODS[name];
-      if (method === undefined) return { ok: false, reason: `http_config.method: ${JSON.stringify(h.method)} is not a method Envoy health checks can send` };
-      if (h.body !== '' && (name === 'GET' || name === 'HEAD')) return { ok: false, reason: `http_config.body: Envoy sends no body with ${name}` };
+      if (method === undefined)
+        return {
+          ok: false,
+          reason: `http_config.method: ${JSON.stringify(h.method)} is not a method Envoy health checks can send`,
+        };
+      if (h.body !== '' && (name === 'GET' || name === 'HEAD'))
+        return { ok: false, reason: `http_config.body: Envoy sends no body with ${name}` };
       const bad = h.headers.findIndex((x) => x.key === '' || x.key.startsWith(':'));
-      if (bad >= 0) return { ok: false, reason: `http_config.headers[${bad}].key: ${JSON.stringify(h.headers[bad]!.key)} is not a header Envoy can add` };
+      if (bad >= 0)
+        return {
+          ok: false,
+          reason:
+            `http_config.headers[${bad}].key: ${JSON.stringify(h.headers[bad]!.key)} is not a header Envoy can ` +
+            `add`,
+        };
       return {
         ok: true,
         check: {
@@ -94,7 +120,9 @@ function healthCheckOf(rule: FaultDetectRule): Checked {
               method,
               requestHeadersToAdd: h.headers.map((x) => ({ header: { key: x.key, value: x.value } })),
               expectedStatuses: EXPECTED_STATUSES,
-              ...(h.body !== '' ? { send: { payload: { $case: 'text', value: Buffer.from(h.body, 'utf8').toString('hex') } } } : {}),
+              ...(h.body !== ''
+                ? { send: { payload: { $case: 'text', value: Buffer.from(h.body, 'utf8').toString('hex') } } }
+                : {}),
             },
           },
         },
@@ -135,7 +163,11 @@ export function healthFor(s: Service, flavor: Flavor): Health {
   if (rules.length === 0) return NO_HEALTH;
   const path = (r: FaultDetectRule) => `${s.namespace}/${s.name}.faultDetectors[${r.id}]`;
   const covering = rules
-    .filter((r) => (isWildcard(r.target.namespace) || r.target.namespace === s.namespace) && (isWildcard(r.target.service) || r.target.service === s.name))
+    .filter(
+      (r) =>
+        (isWildcard(r.target.namespace) || r.target.namespace === s.namespace) &&
+        (isWildcard(r.target.service) || r.target.service === s.name),
+    )
     .filter((r) => r.target.method === undefined || r.target.method.value === '' || r.target.method.value === '*')
     .sort(polarisOrder);
   // The first rule of each protocol is the one polaris-go uses.
@@ -143,9 +175,15 @@ export function healthFor(s: Service, flavor: Flavor): Health {
   for (const r of covering) if (!chosen.has(r.protocol)) chosen.set(r.protocol, r);
   if (chosen.size === 0) return NO_HEALTH;
   const all = [...chosen.values()];
-  if (flavor === 'grpc') return { healthChecks: [], skipped: all.map((r) => skip('fault-detector', path(r), 'gRPC clients (grpc-js) run no active health checks')) };
+  if (flavor === 'grpc')
+    return {
+      healthChecks: [],
+      skipped: all.map((r) => skip('fault-detector', path(r), 'gRPC clients (grpc-js) run no active health checks')),
+    };
   if (all.length > 1) {
-    const reason = `rules for ${all.map((r) => r.protocol).join(' and ')}: polaris-go checks each instance with the rule of its protocol, Envoy would run every check on every instance`;
+    const reason =
+      `rules for ${all.map((r) => r.protocol).join(' and ')}: polaris-go checks each instance with the ` +
+      `rule of its protocol, Envoy would run every check on every instance`;
     return { healthChecks: [], skipped: all.map((r) => skip('fault-detector', path(r), reason)) };
   }
   const rule = all[0]!;
@@ -156,7 +194,17 @@ export function healthFor(s: Service, flavor: Flavor): Health {
     return p !== 'UNKNOWN' && p !== rule.protocol;
   });
   if (other) {
-    return { healthChecks: [], skipped: [skip('fault-detector', path(rule), `instance ${other.id} speaks ${other.protocol}: polaris-go would not check it with a ${rule.protocol} rule, Envoy checks every instance of the cluster`)] };
+    return {
+      healthChecks: [],
+      skipped: [
+        skip(
+          'fault-detector',
+          path(rule),
+          `instance ${other.id} speaks ${other.protocol}: polaris-go would not check it with a ${rule.protocol} ` +
+            `rule, Envoy checks every instance of the cluster`,
+        ),
+      ],
+    };
   }
   return { healthChecks: [c.check], skipped: [] };
 }

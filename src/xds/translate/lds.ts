@@ -18,7 +18,10 @@ import { PASSTHROUGH_CLUSTER } from './names.js';
 const ROUTER_FILTER = 'envoy.filters.http.router';
 const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
 
-/** HcmExtras is what an HTTP connection manager may carry besides routes: filters ahead of the router, local reply mappers. */
+/**
+ * HcmExtras is what an HTTP connection manager may carry besides routes: filters ahead of the router, local reply
+ * mappers.
+ */
 export interface HcmExtras {
   readonly filters?: readonly HttpFilter[];
   readonly localReply?: LocalReplyConfig;
@@ -32,24 +35,56 @@ export function hcm(statPrefix: string, routeConfigName: string, extra: HcmExtra
     HttpConnectionManager.fromPartial({
       codecType: HttpConnectionManager_CodecType.AUTO,
       statPrefix,
-      routeSpecifier: { $case: 'rds', value: { configSource: { configSourceSpecifier: { $case: 'ads', value: {} }, resourceApiVersion: ApiVersion.V3 }, routeConfigName } },
-      httpFilters: [...(extra.filters ?? []), { name: ROUTER_FILTER, configType: { $case: 'typedConfig', value: emptyAny(TYPED.router) } }],
+      routeSpecifier: {
+        $case: 'rds',
+        value: {
+          configSource: { configSourceSpecifier: { $case: 'ads', value: {} }, resourceApiVersion: ApiVersion.V3 },
+          routeConfigName,
+        },
+      },
+      httpFilters: [
+        ...(extra.filters ?? []),
+        { name: ROUTER_FILTER, configType: { $case: 'typedConfig', value: emptyAny(TYPED.router) } },
+      ],
       ...(extra.localReply ? { localReplyConfig: extra.localReply } : {}),
     }),
   );
 }
 
 /** hcmChain is a filter chain of one HTTP connection manager with routes over RDS. */
-export function hcmChain(name: string, statPrefix: string, routeConfigName: string, match?: DeepPartial<FilterChain>['filterChainMatch'], extra?: HcmExtras): DeepPartial<FilterChain> {
-  return { name, filterChainMatch: match, filters: [{ name: HCM_FILTER, configType: { $case: 'typedConfig', value: hcm(statPrefix, routeConfigName, extra) } }] };
+export function hcmChain(
+  name: string,
+  statPrefix: string,
+  routeConfigName: string,
+  match?: DeepPartial<FilterChain>['filterChainMatch'],
+  extra?: HcmExtras,
+): DeepPartial<FilterChain> {
+  return {
+    name,
+    filterChainMatch: match,
+    filters: [
+      { name: HCM_FILTER, configType: { $case: 'typedConfig', value: hcm(statPrefix, routeConfigName, extra) } },
+    ],
+  };
 }
 
 function socket(port: number): DeepPartial<Listener>['address'] {
-  return { address: { $case: 'socketAddress', value: { address: '0.0.0.0', portSpecifier: { $case: 'portValue', value: port } } } };
+  return {
+    address: {
+      $case: 'socketAddress',
+      value: { address: '0.0.0.0', portSpecifier: { $case: 'portValue', value: port } },
+    },
+  };
 }
 
-const ORIGINAL_DST = { name: 'envoy.filters.listener.original_dst', configType: { $case: 'typedConfig' as const, value: emptyAny(TYPED.originalDst) } };
-const HTTP_INSPECTOR = { name: 'envoy.filters.listener.http_inspector', configType: { $case: 'typedConfig' as const, value: emptyAny(TYPED.httpInspector) } };
+const ORIGINAL_DST = {
+  name: 'envoy.filters.listener.original_dst',
+  configType: { $case: 'typedConfig' as const, value: emptyAny(TYPED.originalDst) },
+};
+const HTTP_INSPECTOR = {
+  name: 'envoy.filters.listener.http_inspector',
+  configType: { $case: 'typedConfig' as const, value: emptyAny(TYPED.httpInspector) },
+};
 const HTTP_ALPN = ['http/1.0', 'http/1.1', 'h2c'];
 
 /**
@@ -63,7 +98,14 @@ const HTTP_ALPN = ['http/1.0', 'http/1.1', 'h2c'];
  * Server-first protocols wait for the inspector's timeout (1 s) before being proxied.
  */
 export function outboundListener(name: string, port: number, routeConfigName: string, extra?: HcmExtras): Listener {
-  const tcp = typedAny(TYPED.tcpProxy, TcpProxy, TcpProxy.fromPartial({ statPrefix: PASSTHROUGH_CLUSTER, clusterSpecifier: { $case: 'cluster', value: PASSTHROUGH_CLUSTER } }));
+  const tcp = typedAny(
+    TYPED.tcpProxy,
+    TcpProxy,
+    TcpProxy.fromPartial({
+      statPrefix: PASSTHROUGH_CLUSTER,
+      clusterSpecifier: { $case: 'cluster', value: PASSTHROUGH_CLUSTER },
+    }),
+  );
   return Listener.fromPartial({
     name,
     address: socket(port),
@@ -74,7 +116,10 @@ export function outboundListener(name: string, port: number, routeConfigName: st
       hcmChain('OUTBOUND_DIRECT', 'OUTBOUND_HTTP', routeConfigName, { destinationPort: port }, extra),
       hcmChain('OUTBOUND_HTTP', 'OUTBOUND_HTTP', routeConfigName, { applicationProtocols: HTTP_ALPN }, extra),
     ],
-    defaultFilterChain: { name: 'PassthroughFilterChain', filters: [{ name: 'envoy.filters.network.tcp_proxy', configType: { $case: 'typedConfig', value: tcp } }] },
+    defaultFilterChain: {
+      name: 'PassthroughFilterChain',
+      filters: [{ name: 'envoy.filters.network.tcp_proxy', configType: { $case: 'typedConfig', value: tcp } }],
+    },
   });
 }
 
@@ -90,18 +135,35 @@ export interface InboundChain {
  * a request reaches the application on the port it was sent to; the chain without a port
  * catches the rest.
  */
-export function inboundListener(name: string, port: number, chains: readonly InboundChain[], extra?: HcmExtras): Listener {
+export function inboundListener(
+  name: string,
+  port: number,
+  chains: readonly InboundChain[],
+  extra?: HcmExtras,
+): Listener {
   return Listener.fromPartial({
     name,
     address: socket(port),
     listenerFilters: [ORIGINAL_DST],
-    filterChains: chains.map((c) => hcmChain(c.port === undefined ? 'INBOUND_HTTP' : `INBOUND_HTTP_${c.port}`, 'INBOUND_HTTP', c.routeConfigName, c.port === undefined ? undefined : { destinationPort: c.port }, extra)),
+    filterChains: chains.map((c) =>
+      hcmChain(
+        c.port === undefined ? 'INBOUND_HTTP' : `INBOUND_HTTP_${c.port}`,
+        'INBOUND_HTTP',
+        c.routeConfigName,
+        c.port === undefined ? undefined : { destinationPort: c.port },
+        extra,
+      ),
+    ),
   });
 }
 
 /** gatewayListener is a gateway's single HTTP listener. */
 export function gatewayListener(name: string, port: number, routeConfigName: string): Listener {
-  return Listener.fromPartial({ name, address: socket(port), filterChains: [hcmChain('GATEWAY_HTTP', 'GATEWAY_HTTP', routeConfigName)] });
+  return Listener.fromPartial({
+    name,
+    address: socket(port),
+    filterChains: [hcmChain('GATEWAY_HTTP', 'GATEWAY_HTTP', routeConfigName)],
+  });
 }
 
 /**

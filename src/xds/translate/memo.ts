@@ -2,7 +2,10 @@
 // and shared while it does not, so results hang off the objects they were built from and are
 // dropped with them (WeakMap): nothing to invalidate, nothing to leak.
 
-/** sameItems says whether two lists hold the same values (by ===) in the same order; a plain loop, as it runs on hot paths. */
+/**
+ * sameItems says whether two lists hold the same values (by ===) in the same order; a plain loop, as it runs on hot
+ * paths.
+ */
 export function sameItems<T>(a: readonly T[] | undefined, b: readonly T[] | undefined): boolean {
   if (a === b) return true;
   if (!a || !b || a.length !== b.length) return false;
@@ -12,7 +15,10 @@ export function sameItems<T>(a: readonly T[] | undefined, b: readonly T[] | unde
 
 /** Memo caches values per owner object and string key, valid while `deps` are the same objects. */
 export class Memo<V> {
-  private readonly byOwner = new WeakMap<object, Map<string, { readonly deps: readonly object[]; readonly value: V }>>();
+  private readonly byOwner = new WeakMap<
+    object,
+    Map<string, { readonly deps: readonly object[]; readonly value: V }>
+  >();
 
   /** get returns the cached value, or builds, stores and returns it. */
   get(owner: object, key: string, deps: readonly object[], build: () => V): V {

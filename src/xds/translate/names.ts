@@ -56,7 +56,9 @@ export function gatewayListener(port: number): string {
  * `b.c`), so such services use `<ns>/<svc>` (Polaris names have no `/`).
  */
 export function proxylessRouteConfig(namespace: string, service: string): string {
-  return namespace.includes('.') || service.includes('.') ? `${OUTBOUND_ROUTE_CONFIG}/${namespace}/${service}` : `${OUTBOUND_ROUTE_CONFIG}/${service}.${namespace}`;
+  return namespace.includes('.') || service.includes('.')
+    ? `${OUTBOUND_ROUTE_CONFIG}/${namespace}/${service}`
+    : `${OUTBOUND_ROUTE_CONFIG}/${service}.${namespace}`;
 }
 
 /** HOST_SUFFIXES are the Kubernetes-style forms a service is reachable by, after `<svc>.<ns>`. */
@@ -77,7 +79,12 @@ export interface HostName {
  * `svc.ns.svc.cluster.local`, plus `svc` when the caller shares its namespace, each also with
  * `:<port>` for every port. Case is kept; callers lowercase for domains.
  */
-export function hostNames(namespace: string, service: string, ports: readonly number[], sameNamespace: boolean): HostName[] {
+export function hostNames(
+  namespace: string,
+  service: string,
+  ports: readonly number[],
+  sameNamespace: boolean,
+): HostName[] {
   const out: HostName[] = [];
   const add = (base: string, rank: 0 | 1): void => {
     out.push({ name: base, rank });
@@ -93,12 +100,22 @@ export function hostNames(namespace: string, service: string, ports: readonly nu
  * METHOD-level (`scope` = `method:<rule id>`) circuit breaker is in effect (service-breaker.ts);
  * `part` names its halves: `upstream` (the one host standing for the service) and `fallback`.
  */
-export function breakerCluster(namespace: string, service: string, scope: string, part?: 'upstream' | 'fallback'): string {
+export function breakerCluster(
+  namespace: string,
+  service: string,
+  scope: string,
+  part?: 'upstream' | 'fallback',
+): string {
   const base = scope === '' ? `BREAKER|${namespace}|${service}` : `BREAKER|${namespace}|${service}|${scope}`;
   return part === undefined ? base : `${base}|${part}`;
 }
 
 /** breakerListener names an internal listener (and its route configuration) of a breaker. */
-export function breakerListener(namespace: string, service: string, scope: string, part: 'upstream' | 'fallback'): string {
+export function breakerListener(
+  namespace: string,
+  service: string,
+  scope: string,
+  part: 'upstream' | 'fallback',
+): string {
   return `breaker-${part}|${namespace}|${service}${scope === '' ? '' : `|${scope}`}`;
 }

@@ -13,10 +13,13 @@ import { ApiVersion } from '../../gen/envoy/config/core/v3/config_source.js';
 import { RouteConfiguration } from '../../gen/envoy/config/route/v3/route.js';
 import { VirtualHost } from '../../gen/envoy/config/route/v3/route_components.js';
 import { OnDemand } from '../../gen/envoy/extensions/filters/http/on_demand/v3/on_demand.js';
-import type { HttpFilter } from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+// biome-ignore format: the generated module path is long on its own
+import type {
+  HttpFilter,
+} from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { ByteBoundedCache } from '../byte-bounded-cache.js';
 import { virtualHostRefs } from '../refs.js';
-import { VHOST_TYPE, type TypeUrl } from '../resource.js';
+import { VHOST_TYPE } from '../resource.js';
 import type { ResourceMap } from '../resource-map.js';
 import { contentVersion, encodeResource, type EncodedResource, type TypeResources } from '../snapshot.js';
 import { encodeRouteConfig, seconds, typedAny, type EncodedVirtualHost } from './encode.js';
@@ -39,12 +42,19 @@ const ADS = { configSourceSpecifier: { $case: 'ads' as const, value: {} }, resou
  */
 export function onDemandFilter(): HttpFilter {
   const config = OnDemand.fromPartial({ odcds: { source: ADS, timeout: seconds(ODCDS_TIMEOUT_S) } });
-  return { name: ON_DEMAND_FILTER, configType: { $case: 'typedConfig', value: typedAny(ON_DEMAND_TYPE, OnDemand, config) }, isOptional: false, disabled: false };
+  return {
+    name: ON_DEMAND_FILTER,
+    configType: { $case: 'typedConfig', value: typedAny(ON_DEMAND_TYPE, OnDemand, config) },
+    isOptional: false,
+    disabled: false,
+  };
 }
 
 /** onDemandRouteConfig is the outbound route configuration of an on-demand sidecar: no virtual hosts, VHDS over ADS. */
 function onDemandRouteConfig(): EncodedResource {
-  return encodeRouteConfig(RouteConfiguration.fromPartial({ name: OUTBOUND_ROUTE_CONFIG, vhds: { configSource: ADS } }));
+  return encodeRouteConfig(
+    RouteConfiguration.fromPartial({ name: OUTBOUND_ROUTE_CONFIG, vhds: { configSource: ADS } }),
+  );
 }
 
 /** VHOST_PREFIX starts every VHDS name: `<route configuration name>/`. */
@@ -78,7 +88,10 @@ export class OnDemandCaches {
   private readonly domainIndex = new WeakMap<Claims, Map<string, string>>();
   private readonly versions = new WeakMap<readonly EncodedVirtualHost[], string>();
   private readonly vhostSets = new WeakMap<OutboundSet, TypeResources>();
-  private readonly clusterSets = new WeakMap<TypeResources, { readonly all: TypeResources; readonly set: TypeResources }>();
+  private readonly clusterSets = new WeakMap<
+    TypeResources,
+    { readonly all: TypeResources; readonly set: TypeResources }
+  >();
   private readonly breakerLists = new WeakMap<OutboundSet, readonly EncodedResource[]>();
   private routeConfig?: EncodedResource;
   // The full-state `allow_any` virtual host, whose routes a passthrough answer takes.
@@ -95,7 +108,13 @@ export class OnDemandCaches {
     if (!vs) {
       // Answers are made when asked for: the consistency check sees none of them (the route
       // configuration names none either; its `vhds` is a config source, not a name).
-      vs = { version: this.versionOf(set.hosts), items: NO_ITEMS, sum: EMPTY_SUM, bytes: 0, named: new VirtualHostIndex(set, this) };
+      vs = {
+        version: this.versionOf(set.hosts),
+        items: NO_ITEMS,
+        sum: EMPTY_SUM,
+        bytes: 0,
+        named: new VirtualHostIndex(set, this),
+      };
       this.vhostSets.set(set, vs);
     }
     return vs;
@@ -110,7 +129,13 @@ export class OnDemandCaches {
     const hit = this.clusterSets.get(own);
     if (hit?.all === all) return hit.set;
     // What a client may hold points at what it names too: the consistency check reads `named` as well.
-    const set: TypeResources = { version: contentVersion(own.version, '\0', all.version), items: own.items, sum: own.sum, bytes: own.bytes, named: all.items };
+    const set: TypeResources = {
+      version: contentVersion(own.version, '\0', all.version),
+      items: own.items,
+      sum: own.sum,
+      bytes: own.bytes,
+      named: all.items,
+    };
     this.clusterSets.set(own, { all, set });
     return set;
   }
@@ -126,7 +151,8 @@ export class OnDemandCaches {
     let list = this.breakerLists.get(set);
     if (!list) {
       const out: EncodedResource[] = [];
-      for (const share of set.shares.values()) if (share.listeners.length > 0) for (const c of share.clusters) if (!out.includes(c)) out.push(c);
+      for (const share of set.shares.values())
+        if (share.listeners.length > 0) for (const c of share.clusters) if (!out.includes(c)) out.push(c);
       this.breakerLists.set(set, (list = out));
     }
     return list;
@@ -152,17 +178,30 @@ export class OnDemandCaches {
     return r;
   }
 
-  /** passthroughFor is the resource for a host no service owns: straight to the original destination, as the full-state `allow_any` host does. */
+  /**
+   * passthroughFor is the resource for a host no service owns: straight to the original destination, as the full-state
+   * `allow_any` host does.
+   */
   passthroughFor(name: string, host: string): EncodedResource {
     let r = this.passthrough.get(name);
-    if (!r) this.passthrough.set(name, (r = encodeVhost(VirtualHost.fromPartial({ ...(this.allowAny ??= passthroughVirtualHost()), name, domains: [host] }))));
+    if (!r)
+      this.passthrough.set(
+        name,
+        (r = encodeVhost(
+          VirtualHost.fromPartial({ ...(this.allowAny ??= passthroughVirtualHost()), name, domains: [host] }),
+        )),
+      );
     return r;
   }
 
   /** absent is the answer to a name that is not a host: a virtual host that matches no request. */
   absent(name: string): EncodedResource {
     let r = this.notFound.get(name);
-    if (!r) this.notFound.set(name, (r = encodeVhost(VirtualHost.fromPartial({ name, domains: [`${contentVersion(name)}.${NOT_FOUND_DOMAIN}`] }))));
+    if (!r)
+      this.notFound.set(
+        name,
+        (r = encodeVhost(VirtualHost.fromPartial({ name, domains: [`${contentVersion(name)}.${NOT_FOUND_DOMAIN}`] }))),
+      );
     return r;
   }
 

@@ -125,7 +125,8 @@ export class OutboundCaches {
 /** sameTraits says whether counts give the traits `t` already has. */
 function sameTraits(t: CallerTraits, counts: TraitCounts): boolean {
   if (t.nearby !== counts.nearby > 0 || t.serviceBreakers !== counts.serviceBreakers > 0) return false;
-  if (t.callerNamespaces.size !== counts.namespaces.size || t.callerServices.size !== counts.services.size) return false;
+  if (t.callerNamespaces.size !== counts.namespaces.size || t.callerServices.size !== counts.services.size)
+    return false;
   for (const k of counts.namespaces.keys()) if (!t.callerNamespaces.has(k)) return false;
   for (const k of counts.services.keys()) if (!t.callerServices.has(k)) return false;
   return true;
@@ -158,7 +159,8 @@ function byLookup(prev: MeshState, next: MeshState): string[] {
  */
 function sameInputs(a: Service, b: Service): boolean {
   if (a === b) return true;
-  if (a.instances !== b.instances || a.routing.inbounds !== b.routing.inbounds || a.metadata !== b.metadata) return false;
+  if (a.instances !== b.instances || a.routing.inbounds !== b.routing.inbounds || a.metadata !== b.metadata)
+    return false;
   if (a.circuitBreakers !== b.circuitBreakers || a.faultDetectors !== b.faultDetectors) return false;
   return a.aliasFor?.namespace === b.aliasFor?.namespace && a.aliasFor?.name === b.aliasFor?.name;
 }
@@ -189,8 +191,18 @@ export function assembleOutbound(
   // Host names depend on every service's name and ports: when they changed, look at every service.
   const changed = caches.changedKeys(prev.mesh, mesh);
   const keys = prev.claims === claims ? changed : [...new Set([...mesh.services.keys(), ...changed])];
-  const upserts = { clusters: [] as EncodedResource[], endpoints: [] as EncodedResource[], listeners: [] as EncodedResource[], routes: [] as EncodedResource[] };
-  const removes = { clusters: [] as string[], endpoints: [] as string[], listeners: [] as string[], routes: [] as string[] };
+  const upserts = {
+    clusters: [] as EncodedResource[],
+    endpoints: [] as EncodedResource[],
+    listeners: [] as EncodedResource[],
+    routes: [] as EncodedResource[],
+  };
+  const removes = {
+    clusters: [] as string[],
+    endpoints: [] as string[],
+    listeners: [] as string[],
+    routes: [] as string[],
+  };
   let hostsChanged = false;
   let skippedChanged = prev.claims !== claims;
   for (const key of keys) {
@@ -231,7 +243,12 @@ export function assembleOutbound(
 function fullBuild(mesh: MeshState, claims: Claims, shareOf: ShareOf): OutboundSet {
   const shares = new Map<string, ServiceShare>();
   // Later duplicates of a name replace earlier ones, as a Map would.
-  const lists = { clusters: new Map<string, EncodedResource>(), endpoints: new Map<string, EncodedResource>(), listeners: new Map<string, EncodedResource>(), routes: new Map<string, EncodedResource>() };
+  const lists = {
+    clusters: new Map<string, EncodedResource>(),
+    endpoints: new Map<string, EncodedResource>(),
+    listeners: new Map<string, EncodedResource>(),
+    routes: new Map<string, EncodedResource>(),
+  };
   let clashing = false;
   for (const [key, s] of mesh.services) {
     const share = shareOf(s, claims.names.get(key));
@@ -247,7 +264,15 @@ function fullBuild(mesh: MeshState, claims: Claims, shareOf: ShareOf): OutboundS
   }
   const sets = {} as Record<(typeof SHARE_TYPES)[number][1], TypeResources>;
   for (const [t, field] of SHARE_TYPES) sets[field] = typeSet(t, [...lists[field].values()]);
-  return { mesh, claims, ...sets, hosts: hostsOf(mesh, shares), skipped: skippedOf(claims, mesh, shares), shares, clashing };
+  return {
+    mesh,
+    claims,
+    ...sets,
+    hosts: hostsOf(mesh, shares),
+    skipped: skippedOf(claims, mesh, shares),
+    shares,
+    clashing,
+  };
 }
 
 function hostsOf(mesh: MeshState, shares: ReadonlyMap<string, ServiceShare>): EncodedVirtualHost[] {
@@ -272,7 +297,10 @@ export interface CallerTraits {
   readonly callerServices: ReadonlySet<string>;
   /** Some service routes by nearness, so the caller's locality matters. */
   readonly nearby: boolean;
-  /** Some service has an enabled SERVICE- or METHOD-level circuit breaker, so whether a node has internal listeners matters. */
+  /**
+   * Some service has an enabled SERVICE- or METHOD-level circuit breaker, so whether a node has internal listeners
+   * matters.
+   */
   readonly serviceBreakers: boolean;
 }
 
@@ -296,5 +324,6 @@ function count(c: TraitCounts, s: Service, sign: 1 | -1): void {
   for (const rule of s.routing.inbounds) for (const src of rule.sources) sources(src);
   for (const rule of s.circuitBreakers.rules) sources(rule.source);
   if (nearbyLevel(s)) c.nearby += sign;
-  if (s.circuitBreakers.rules.some((r) => r.enable && (r.level === 'SERVICE' || r.level === 'METHOD'))) c.serviceBreakers += sign;
+  if (s.circuitBreakers.rules.some((r) => r.enable && (r.level === 'SERVICE' || r.level === 'METHOD')))
+    c.serviceBreakers += sign;
 }

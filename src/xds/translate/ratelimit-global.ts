@@ -20,7 +20,10 @@
 //   limiter did not answer matches the bucket's descriptor and draws on it.
 import { RateLimit as RateLimitFilter } from '../../gen/envoy/extensions/filters/http/ratelimit/v3/rate_limit.js';
 import { LocalRateLimit } from '../../gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.js';
-import { HttpFilter } from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+// biome-ignore format: the generated module path is long on its own
+import {
+  HttpFilter,
+} from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { RateLimit_Action_MetaData_Source, type RateLimit } from '../../gen/envoy/config/route/v3/route_components.js';
 import { ApiVersion } from '../../gen/envoy/config/core/v3/config_source.js';
 import { FractionalPercent_DenominatorType } from '../../gen/envoy/type/v3/percent.js';
@@ -55,9 +58,13 @@ const UINT32_MAX = 0xffffffff;
 
 /** NO_LIMITER is the reason GLOBAL rules are skipped for a node without the rate-limit service's cluster. */
 export const NO_LIMITER =
-  'GLOBAL rules are counted by the rate-limit service, which this node has no cluster for; bootstrap it with `polaris-xds bootstrap --ratelimit-address host:port`';
+  'GLOBAL rules are counted by the rate-limit service, which this node has no cluster for; bootstrap it with ' +
+  '`polaris-xds bootstrap --ratelimit-address host:port`';
 
-/** rateLimitDomain is a service's domain in the rate-limit service; `|` cannot occur in Polaris names, so domains never collide. */
+/**
+ * rateLimitDomain is a service's domain in the rate-limit service; `|` cannot occur in Polaris names, so domains never
+ * collide.
+ */
 export function rateLimitDomain(namespace: string, service: string): string {
   return `polaris|${namespace}|${service}`;
 }
@@ -111,7 +118,10 @@ function unitOf(d: Duration): RateLimitUnit | undefined {
   return UNITS.find(([s]) => s === d.seconds)?.[1];
 }
 
-/** countInstances is how many instances share a GLOBAL rule: those that take traffic (healthy, not isolated, weight above 0), at least 1. */
+/**
+ * countInstances is how many instances share a GLOBAL rule: those that take traffic (healthy, not isolated, weight
+ * above 0), at least 1.
+ */
 export function countInstances(instances: readonly Instance[]): number {
   const serving = instances.filter((i) => !i.isolate && i.weight > 0);
   const healthy = serving.filter((i) => i.healthy).length;
@@ -119,31 +129,64 @@ export function countInstances(instances: readonly Instance[]): number {
   return Math.max(1, healthy > 0 ? healthy : serving.length);
 }
 
-/** globalRefusal says why a GLOBAL rule cannot be enforced exactly on this node, or undefined when it can (matches and actions are checked by the caller). */
-export function globalRefusal(rule: RateLimitRule, ctx: GlobalContext, perValue: readonly string[] = []): string | undefined {
+/**
+ * globalRefusal says why a GLOBAL rule cannot be enforced exactly on this node, or undefined when it can (matches and
+ * actions are checked by the caller).
+ */
+export function globalRefusal(
+  rule: RateLimitRule,
+  ctx: GlobalContext,
+  perValue: readonly string[] = [],
+): string | undefined {
   if (!ctx.limiter) return NO_LIMITER;
   if (perValue.length > 0 && rule.failover === 'FAILOVER_LOCAL') {
-    return `FAILOVER_LOCAL with values counted apart (${perValue.join(', ')}, no regex_combine) needs a fallback bucket per value, which local_ratelimit cannot keep; use FAILOVER_PASS or regex_combine`;
+    return (
+      `FAILOVER_LOCAL with values counted apart (${perValue.join(', ')}, no regex_combine) needs a fallback ` +
+      `bucket per value, which local_ratelimit cannot keep; use FAILOVER_PASS or regex_combine`
+    );
   }
-  if (rule.resource === 'CONCURRENCY') return 'a GLOBAL CONCURRENCY rule counts requests in flight across instances, which the rate-limit service (requests per window) cannot';
+  if (rule.resource === 'CONCURRENCY')
+    return (
+      'a GLOBAL CONCURRENCY rule counts requests in flight across instances, which the rate-limit service ' +
+      '(requests per window) cannot'
+    );
   if (rule.amounts.length === 0) return 'the rule has no amounts';
   for (const [i, a] of rule.amounts.entries()) {
-    if (!Number.isInteger(a.maxAmount) || a.maxAmount <= 0) return `amounts[${i}].maxAmount is ${a.maxAmount}; a limit needs at least one request`;
+    if (!Number.isInteger(a.maxAmount) || a.maxAmount <= 0)
+      return `amounts[${i}].maxAmount is ${a.maxAmount}; a limit needs at least one request`;
     if (unitOf(a.validDuration) === undefined) {
-      return `amounts[${i}].validDuration is ${a.validDuration.seconds}s${a.validDuration.nanos ? ` ${a.validDuration.nanos}ns` : ''}; the rate-limit service counts per ${UNITS.map((u) => u[2]).join(', ')} only`;
+      const nanos = a.validDuration.nanos ? ` ${a.validDuration.nanos}ns` : '';
+      const units = UNITS.map((u) => u[2]).join(', ');
+      return (
+        `amounts[${i}].validDuration is ${a.validDuration.seconds}s${nanos}; ` +
+        `the rate-limit service counts per ${units} only`
+      );
     }
-    if (rule.amountMode === 'SHARE_EQUALLY' && a.maxAmount * ctx.instances > UINT32_MAX) return `amounts[${i}]: ${a.maxAmount} × ${ctx.instances} instances is over the rate-limit service's largest limit`;
+    if (rule.amountMode === 'SHARE_EQUALLY' && a.maxAmount * ctx.instances > UINT32_MAX) {
+      const total = `${a.maxAmount} × ${ctx.instances} instances`;
+      return `amounts[${i}]: ${total} is over the rate-limit service's largest limit`;
+    }
   }
   return undefined;
 }
 
 function globalAmount(rule: RateLimitRule, a: RateLimitAmount, instances: number): GlobalAmount {
   const total = rule.amountMode === 'SHARE_EQUALLY' ? a.maxAmount * instances : a.maxAmount;
-  return { unit: unitOf(a.validDuration)!, total, share: Math.max(1, Math.ceil(total / instances)), window: a.validDuration };
+  return {
+    unit: unitOf(a.validDuration)!,
+    total,
+    share: Math.max(1, Math.ceil(total / instances)),
+    window: a.validDuration,
+  };
 }
 
 /** globalLimit is what the limiter counts for a rule that passed globalRefusal; `key` is its descriptor value. */
-export function globalLimit(rule: RateLimitRule, key: string, ctx: GlobalContext, perValue: readonly string[] = []): GlobalLimit {
+export function globalLimit(
+  rule: RateLimitRule,
+  key: string,
+  ctx: GlobalContext,
+  perValue: readonly string[] = [],
+): GlobalLimit {
   return { rule: key, amounts: rule.amounts.map((a) => globalAmount(rule, a, ctx.instances)), perValue };
 }
 
@@ -152,11 +195,17 @@ function valueKey(header: string): string {
   return header === ':method' ? 'method' : `header.${header}`;
 }
 
-function hundredPercent(runtimeKey: string): { defaultValue: { numerator: number; denominator: FractionalPercent_DenominatorType }; runtimeKey: string } {
+function hundredPercent(runtimeKey: string): {
+  defaultValue: { numerator: number; denominator: FractionalPercent_DenominatorType };
+  runtimeKey: string;
+} {
   return { defaultValue: { numerator: 100, denominator: FractionalPercent_DenominatorType.HUNDRED }, runtimeKey };
 }
 
-/** limiterFilter is the inbound's rate-limit filter for a domain: it asks the limiter about every descriptor a route sends, and lets requests on when the limiter fails. */
+/**
+ * limiterFilter is the inbound's rate-limit filter for a domain: it asks the limiter about every descriptor a route
+ * sends, and lets requests on when the limiter fails.
+ */
 export function limiterFilter(domain: string): HttpFilter {
   const config = RateLimitFilter.fromPartial({
     domain,
@@ -164,26 +213,50 @@ export function limiterFilter(domain: string): HttpFilter {
     timeout: { seconds: 0, nanos: LIMITER_TIMEOUT_MS * 1e6 },
     // Both failovers let the request on; FAILOVER_LOCAL's fallback buckets then apply.
     failureModeDeny: false,
-    rateLimitService: { grpcService: { targetSpecifier: { $case: 'envoyGrpc', value: { clusterName: RATELIMIT_SERVICE_CLUSTER } } }, transportApiVersion: ApiVersion.V3 },
+    rateLimitService: {
+      grpcService: { targetSpecifier: { $case: 'envoyGrpc', value: { clusterName: RATELIMIT_SERVICE_CLUSTER } } },
+      transportApiVersion: ApiVersion.V3,
+    },
   });
-  return HttpFilter.fromPartial({ name: RATELIMIT_FILTER, configType: { $case: 'typedConfig', value: typedAny(TYPED_RATELIMIT, RateLimitFilter, config) } });
+  return HttpFilter.fromPartial({
+    name: RATELIMIT_FILTER,
+    configType: { $case: 'typedConfig', value: typedAny(TYPED_RATELIMIT, RateLimitFilter, config) },
+  });
 }
 
-/** fallbackFilter is one amount's FAILOVER_LOCAL bucket: the instance's share, drawn on only by requests the limiter did not answer. */
+/**
+ * fallbackFilter is one amount's FAILOVER_LOCAL bucket: the instance's share, drawn on only by requests the limiter did
+ * not answer.
+ */
 export function fallbackFilter(name: string, statPrefix: string, a: GlobalAmount): HttpFilter {
   const config = LocalRateLimit.fromPartial({
     statPrefix,
     stage: FALLBACK_STAGE,
     status: { code: StatusCode.TooManyRequests },
     // No default bucket: a request whose descriptor is not the one below is not limited here.
-    descriptors: [{ entries: [{ key: ANSWERED_KEY, value: UNANSWERED }], tokenBucket: { maxTokens: a.share, tokensPerFill: a.share, fillInterval: { seconds: a.window.seconds, nanos: a.window.nanos } } }],
+    descriptors: [
+      {
+        entries: [{ key: ANSWERED_KEY, value: UNANSWERED }],
+        tokenBucket: {
+          maxTokens: a.share,
+          tokensPerFill: a.share,
+          fillInterval: { seconds: a.window.seconds, nanos: a.window.nanos },
+        },
+      },
+    ],
     filterEnabled: hundredPercent(`${statPrefix}.enabled`),
     filterEnforced: hundredPercent(`${statPrefix}.enforced`),
   });
-  return HttpFilter.fromPartial({ name, configType: { $case: 'typedConfig', value: typedAny(TYPED_LOCAL_RATELIMIT, LocalRateLimit, config) } });
+  return HttpFilter.fromPartial({
+    name,
+    configType: { $case: 'typedConfig', value: typedAny(TYPED_LOCAL_RATELIMIT, LocalRateLimit, config) },
+  });
 }
 
-/** routeRateLimits are a GLOBAL rule's route descriptors: one per amount for the limiter, and with FAILOVER_LOCAL the fallback's. */
+/**
+ * routeRateLimits are a GLOBAL rule's route descriptors: one per amount for the limiter, and with FAILOVER_LOCAL the
+ * fallback's.
+ */
 export function routeRateLimits(limit: GlobalLimit, fallback: boolean): Array<Partial<RateLimit>> {
   const out: Array<Partial<RateLimit>> = limit.amounts.map((_, i) => ({
     stage: 0,
@@ -191,7 +264,12 @@ export function routeRateLimits(limit: GlobalLimit, fallback: boolean): Array<Pa
       { actionSpecifier: { $case: 'genericKey', value: { descriptorKey: RULE_KEY, descriptorValue: limit.rule } } },
       { actionSpecifier: { $case: 'genericKey', value: { descriptorKey: AMOUNT_KEY, descriptorValue: String(i) } } },
       // The route matched only requests with these headers, so the descriptor is always complete.
-      ...limit.perValue.map((h) => ({ actionSpecifier: { $case: 'requestHeaders' as const, value: { headerName: h, descriptorKey: valueKey(h), skipIfAbsent: false } } })),
+      ...limit.perValue.map((h) => ({
+        actionSpecifier: {
+          $case: 'requestHeaders' as const,
+          value: { headerName: h, descriptorKey: valueKey(h), skipIfAbsent: false },
+        },
+      })),
     ],
   }));
   if (fallback) {
@@ -216,13 +294,22 @@ export function routeRateLimits(limit: GlobalLimit, fallback: boolean): Array<Pa
   return out;
 }
 
-type DescriptorNode = { key: string; value: string; rateLimit?: { unit: RateLimitUnit; requestsPerUnit: number }; descriptors?: DescriptorNode[] };
+type DescriptorNode = {
+  key: string;
+  value: string;
+  rateLimit?: { unit: RateLimitUnit; requestsPerUnit: number };
+  descriptors?: DescriptorNode[];
+};
 
-/** limitNode is one amount's node; with per-value headers the limit sits under one key per header, value left empty: the limiter keeps a counter per distinct value. */
+/**
+ * limitNode is one amount's node; with per-value headers the limit sits under one key per header, value left empty: the
+ * limiter keeps a counter per distinct value.
+ */
 function limitNode(a: GlobalAmount, i: number, perValue: readonly string[]): DescriptorNode {
   const rateLimit = { unit: a.unit, requestsPerUnit: a.total };
   let leaf: DescriptorNode | undefined;
-  for (const h of [...perValue].reverse()) leaf = { key: valueKey(h), value: '', ...(leaf ? { descriptors: [leaf] } : { rateLimit }) };
+  for (const h of [...perValue].reverse())
+    leaf = { key: valueKey(h), value: '', ...(leaf ? { descriptors: [leaf] } : { rateLimit }) };
   return { key: AMOUNT_KEY, value: String(i), ...(leaf ? { descriptors: [leaf] } : { rateLimit }) };
 }
 
@@ -231,7 +318,11 @@ export function rateLimitConfig(domain: string, limits: readonly GlobalLimit[]):
   return RateLimitConfig.fromPartial({
     name: domain,
     domain,
-    descriptors: limits.map((l) => ({ key: RULE_KEY, value: l.rule, descriptors: l.amounts.map((a, i) => limitNode(a, i, l.perValue)) })),
+    descriptors: limits.map((l) => ({
+      key: RULE_KEY,
+      value: l.rule,
+      descriptors: l.amounts.map((a, i) => limitNode(a, i, l.perValue)),
+    })),
   });
 }
 

@@ -30,14 +30,19 @@ export class RateLimitPlans {
   /** planFor is a service's plan for a node with (or without) the rate-limit service's cluster. */
   planFor(self: Service, limiter: boolean): RateLimitPlan {
     // Instances count only for GLOBAL rules: others keep one plan whatever the instances do.
-    const ctx = limiter && hasGlobalRules(self)
-      ? { limiter, instances: countInstances(self.instances), domain: rateLimitDomain(self.namespace, self.name) }
-      : { ...NO_LIMITER_CONTEXT, limiter };
+    const ctx =
+      limiter && hasGlobalRules(self)
+        ? { limiter, instances: countInstances(self.instances), domain: rateLimitDomain(self.namespace, self.name) }
+        : { ...NO_LIMITER_CONTEXT, limiter };
     const key = `${ctx.limiter}\0${ctx.instances}`;
     let byContext = this.plans.get(self.rateLimits);
     if (!byContext || byContext.size >= MAX_CONTEXTS) this.plans.set(self.rateLimits, (byContext = new Map()));
     let plan = byContext.get(key);
-    if (!plan) byContext.set(key, (plan = planRateLimits(self.rateLimits, `${serviceKey(self.namespace, self.name)}.rateLimits`, ctx)));
+    if (!plan)
+      byContext.set(
+        key,
+        (plan = planRateLimits(self.rateLimits, `${serviceKey(self.namespace, self.name)}.rateLimits`, ctx)),
+      );
     return plan;
   }
 }
@@ -56,7 +61,11 @@ const NO_SETS = Object.freeze({
  */
 export class LimiterBuilder {
   private readonly encoded = new WeakMap<RateLimitPlan, EncodedResource>();
-  private last?: { readonly list: readonly EncodedResource[]; readonly skipped: readonly SkipReason[]; readonly set: TypeResources };
+  private last?: {
+    readonly list: readonly EncodedResource[];
+    readonly skipped: readonly SkipReason[];
+    readonly set: TypeResources;
+  };
 
   constructor(private readonly c: TranslatorCaches) {}
 
@@ -69,7 +78,11 @@ export class LimiterBuilder {
       skipped.push(...plan.skipped);
       if (plan.global.length === 0) continue;
       let r = this.encoded.get(plan);
-      if (!r) this.encoded.set(plan, (r = encodeRateLimitConfig(rateLimitConfig(rateLimitDomain(s.namespace, s.name), plan.global))));
+      if (!r)
+        this.encoded.set(
+          plan,
+          (r = encodeRateLimitConfig(rateLimitConfig(rateLimitDomain(s.namespace, s.name), plan.global))),
+        );
       list.push(r);
     }
     if (!this.last || !sameItems(this.last.list, list) || !sameItems(this.last.skipped, skipped)) {

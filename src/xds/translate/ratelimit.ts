@@ -11,10 +11,18 @@
 // rule would have taken some of their requests in polaris-go. GLOBAL rules take part in the same
 // order; what they add (the rate-limit filter, route descriptors, fallback buckets, the limiter's
 // limits) comes from ratelimit-global.ts.
-import { HttpFilter, LocalReplyConfig } from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
+import {
+  HttpFilter,
+  LocalReplyConfig,
+} from '../../gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { LocalRateLimit } from '../../gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.js';
 import { ExpressionFilter } from '../../gen/envoy/extensions/access_loggers/filters/cel/v3/cel.js';
-import { FilterConfig, type DeepPartial, type RateLimit, type Route } from '../../gen/envoy/config/route/v3/route_components.js';
+import {
+  FilterConfig,
+  type DeepPartial,
+  type RateLimit,
+  type Route,
+} from '../../gen/envoy/config/route/v3/route_components.js';
 import { ComparisonFilter_Op } from '../../gen/envoy/config/accesslog/v3/accesslog.js';
 import { FractionalPercent_DenominatorType } from '../../gen/envoy/type/v3/percent.js';
 import { StatusCode } from '../../gen/envoy/type/v3/http_status.js';
@@ -24,7 +32,16 @@ import type { RateLimitAmount, RateLimitArgument, RateLimitRule } from '../../mo
 import { typedAny } from './encode.js';
 import { routeMatch, sourceMatch } from './routing/match.js';
 import { skip, type SkipReason } from './skip.js';
-import { fallbackFilter, globalLimit, globalRefusal, limiterFilter, RATELIMIT_FILTER, routeRateLimits, type GlobalContext, type GlobalLimit } from './ratelimit-global.js';
+import {
+  fallbackFilter,
+  globalLimit,
+  globalRefusal,
+  limiterFilter,
+  RATELIMIT_FILTER,
+  routeRateLimits,
+  type GlobalContext,
+  type GlobalLimit,
+} from './ratelimit-global.js';
 
 export const LOCAL_RATELIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
 const TYPED_LOCAL_RATELIMIT = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
@@ -60,7 +77,13 @@ export interface RateLimitPlan {
   readonly key: string;
 }
 
-export const EMPTY_RATE_LIMIT_PLAN: RateLimitPlan = Object.freeze({ filters: [], routes: [], skipped: [], global: [], key: '' });
+export const EMPTY_RATE_LIMIT_PLAN: RateLimitPlan = Object.freeze({
+  filters: [],
+  routes: [],
+  skipped: [],
+  global: [],
+  key: '',
+});
 
 /** RateLimitContext is what a plan depends on besides the rules: GLOBAL rules' context and the service's domain. */
 export interface RateLimitContext extends GlobalContext {
@@ -72,7 +95,12 @@ export const NO_LIMITER_CONTEXT: RateLimitContext = Object.freeze({ limiter: fal
 
 type Refusal = { ok: false; reason: string };
 /** Matched: a rule's route matches, and (GLOBAL rules) the request headers whose every value is counted on its own. */
-type Matched = { ok: true; matches: ReadonlyArray<DeepPartial<Route>['match']>; wholeService: boolean; perValue: readonly string[] };
+type Matched = {
+  ok: true;
+  matches: ReadonlyArray<DeepPartial<Route>['match']>;
+  wholeService: boolean;
+  perValue: readonly string[];
+};
 
 function isAny(m: MatchString): boolean {
   return m.value === '' || m.value === '*' || m.valueType === 'PARAMETER';
@@ -88,17 +116,32 @@ function argumentKey(a: RateLimitArgument): { ok: true; key: string } | Refusal 
     case 'QUERY':
       return { ok: true, key: `$query.${a.key}` };
     case 'CALLER_IP':
-      return { ok: false, reason: "CALLER_IP cannot be matched yet: the inbound routes have no condition on the caller's address" };
+      return {
+        ok: false,
+        reason: "CALLER_IP cannot be matched yet: the inbound routes have no condition on the caller's address",
+      };
     case 'CALLER_SERVICE':
-      return { ok: false, reason: "CALLER_SERVICE cannot be matched yet: the callee's proxy is not told the caller's service" };
+      return {
+        ok: false,
+        reason: "CALLER_SERVICE cannot be matched yet: the callee's proxy is not told the caller's service",
+      };
     case 'CALLER_METADATA':
-      return { ok: false, reason: "CALLER_METADATA names the calling instance's metadata, which the callee's proxy never sees" };
+      return {
+        ok: false,
+        reason: "CALLER_METADATA names the calling instance's metadata, which the callee's proxy never sees",
+      };
     default:
-      return { ok: false, reason: 'CUSTOM arguments are labels the calling application passes to a Polaris SDK, which a proxy never sees' };
+      return {
+        ok: false,
+        reason: 'CUSTOM arguments are labels the calling application passes to a Polaris SDK, which a proxy never sees',
+      };
   }
 }
 
-/** perValueHeader is the request header whose value a per-value condition on `key` counts by, if Envoy can send it as a descriptor. */
+/**
+ * perValueHeader is the request header whose value a per-value condition on `key` counts by, if Envoy can send it as a
+ * descriptor.
+ */
 function perValueHeader(key: string): string | undefined {
   if (key === '$method') return ':method';
   // The path has no such header: `:path` carries the query string too.
@@ -120,13 +163,27 @@ function ruleMatches(rule: RateLimitRule, perValue: boolean): Matched | Refusal 
     conditions.push([k.key, a.value]);
   }
   for (const [key, value] of conditions) {
-    if (Object.hasOwn(match, key)) return { ok: false, reason: `two conditions on ${key}; polaris-xds cannot combine them exactly` };
-    // polaris-go counts each distinct value of a REGEX (or any-value) condition on its own unless the rule combines them.
+    if (Object.hasOwn(match, key))
+      return { ok: false, reason: `two conditions on ${key}; polaris-xds cannot combine them exactly` };
+    // polaris-go counts each distinct value of a REGEX (or any-value) condition on its own unless the rule combines
+    // them.
     if (!rule.regexCombine && (value.type === 'REGEX' || (isAny(value) && key !== '$path'))) {
       const how = value.type === 'REGEX' ? 'REGEX' : 'any value';
       const header = perValueHeader(key);
-      if (!perValue) return { ok: false, reason: `${key} matches by ${how} without regex_combine: polaris-go keeps a bucket per distinct value, which local_ratelimit cannot` };
-      if (header === undefined) return { ok: false, reason: `${key} matches by ${how} without regex_combine: polaris-go counts each distinct value on its own, and Envoy cannot send the rate-limit service that value (only a header's or the method's)` };
+      if (!perValue)
+        return {
+          ok: false,
+          reason:
+            `${key} matches by ${how} without regex_combine: polaris-go keeps a bucket per distinct value, ` +
+            `which local_ratelimit cannot`,
+        };
+      if (header === undefined)
+        return {
+          ok: false,
+          reason:
+            `${key} matches by ${how} without regex_combine: polaris-go counts each distinct value on its own, ` +
+            `and Envoy cannot send the rate-limit service that value (only a header's or the method's)`,
+        };
       counted.push(header);
     }
     match[key] = value;
@@ -147,13 +204,21 @@ function millis(a: RateLimitAmount): number {
 function amountsRefusal(amounts: readonly RateLimitAmount[]): string | undefined {
   if (amounts.length === 0) return 'the rule has no amounts';
   for (const [i, a] of amounts.entries()) {
-    if (!Number.isInteger(a.maxAmount) || a.maxAmount <= 0) return `amounts[${i}].maxAmount is ${a.maxAmount}; a bucket needs at least one request`;
-    if (millis(a) < MIN_FILL_INTERVAL_MS) return `amounts[${i}].validDuration is under ${MIN_FILL_INTERVAL_MS} ms, the shortest interval Envoy's local rate limiter refills at`;
+    if (!Number.isInteger(a.maxAmount) || a.maxAmount <= 0)
+      return `amounts[${i}].maxAmount is ${a.maxAmount}; a bucket needs at least one request`;
+    if (millis(a) < MIN_FILL_INTERVAL_MS)
+      return (
+        `amounts[${i}].validDuration is under ${MIN_FILL_INTERVAL_MS} ms, the shortest interval Envoy's local ` +
+        `rate limiter refills at`
+      );
   }
   return undefined;
 }
 
-function hundredPercent(runtimeKey: string): { defaultValue: { numerator: number; denominator: FractionalPercent_DenominatorType }; runtimeKey: string } {
+function hundredPercent(runtimeKey: string): {
+  defaultValue: { numerator: number; denominator: FractionalPercent_DenominatorType };
+  runtimeKey: string;
+} {
   return { defaultValue: { numerator: 100, denominator: FractionalPercent_DenominatorType.HUNDRED }, runtimeKey };
 }
 
@@ -162,11 +227,18 @@ function bucketFilter(name: string, statPrefix: string, a: RateLimitAmount): Htt
   const config = LocalRateLimit.fromPartial({
     statPrefix,
     status: { code: StatusCode.TooManyRequests },
-    tokenBucket: { maxTokens: a.maxAmount, tokensPerFill: a.maxAmount, fillInterval: { seconds: a.validDuration.seconds, nanos: a.validDuration.nanos } },
+    tokenBucket: {
+      maxTokens: a.maxAmount,
+      tokensPerFill: a.maxAmount,
+      fillInterval: { seconds: a.validDuration.seconds, nanos: a.validDuration.nanos },
+    },
     filterEnabled: hundredPercent(`${statPrefix}.enabled`),
     filterEnforced: hundredPercent(`${statPrefix}.enforced`),
   });
-  return HttpFilter.fromPartial({ name, configType: { $case: 'typedConfig', value: typedAny(TYPED_LOCAL_RATELIMIT, LocalRateLimit, config) } });
+  return HttpFilter.fromPartial({
+    name,
+    configType: { $case: 'typedConfig', value: typedAny(TYPED_LOCAL_RATELIMIT, LocalRateLimit, config) },
+  });
 }
 
 const DISABLED: Any = typedAny(TYPED_FILTER_CONFIG, FilterConfig, FilterConfig.fromPartial({ disabled: true }));
@@ -193,11 +265,27 @@ function rejectionBody(routeNames: readonly string[], body: string): LocalReplyC
         value: {
           filters: [
             // Local replies only (mappers never see upstream answers); local_ratelimit sets no response flag on them.
-            { filterSpecifier: { $case: 'statusCodeFilter', value: { comparison: { op: ComparisonFilter_Op.EQ, value: { defaultValue: StatusCode.TooManyRequests, runtimeKey: 'polaris_ratelimit.status' } } } } },
+            {
+              filterSpecifier: {
+                $case: 'statusCodeFilter',
+                value: {
+                  comparison: {
+                    op: ComparisonFilter_Op.EQ,
+                    value: { defaultValue: StatusCode.TooManyRequests, runtimeKey: 'polaris_ratelimit.status' },
+                  },
+                },
+              },
+            },
             {
               filterSpecifier: {
                 $case: 'extensionFilter',
-                value: { name: 'envoy.access_loggers.extension_filters.cel', configType: { $case: 'typedConfig', value: typedAny(TYPED_CEL_FILTER, ExpressionFilter, ExpressionFilter.fromPartial({ expression })) } },
+                value: {
+                  name: 'envoy.access_loggers.extension_filters.cel',
+                  configType: {
+                    $case: 'typedConfig',
+                    value: typedAny(TYPED_CEL_FILTER, ExpressionFilter, ExpressionFilter.fromPartial({ expression })),
+                  },
+                },
               },
             },
           ],
@@ -209,16 +297,29 @@ function rejectionBody(routeNames: readonly string[], body: string): LocalReplyC
   } as LocalReplyConfig['mappers'][number];
 }
 
-/** check says whether a rule can be enforced exactly (and how it matches), or why not. `afterRoutes`: a narrower rule comes first. */
-function check(rule: RateLimitRule, afterRoutes: boolean, ctx: GlobalContext): { ok: true; matched: Matched } | Refusal {
+/**
+ * check says whether a rule can be enforced exactly (and how it matches), or why not. `afterRoutes`: a narrower rule
+ * comes first.
+ */
+function check(
+  rule: RateLimitRule,
+  afterRoutes: boolean,
+  ctx: GlobalContext,
+): { ok: true; matched: Matched } | Refusal {
   const no = (reason: string): Refusal => ({ ok: false, reason });
   if (rule.type === 'GLOBAL' && !ctx.limiter) return no(globalRefusal(rule, ctx)!);
   const action = rule.action.trim().toUpperCase();
-  if (action !== '' && action !== 'REJECT') return no(`action ${rule.action} (queueing to a uniform rate) has no exact equivalent in Envoy; only REJECT is enforced`);
-  if (Object.keys(rule.subset).length > 0) return no('subset (instance conditions) is not supported; use a rule per service');
+  if (action !== '' && action !== 'REJECT')
+    return no(
+      `action ${rule.action} (queueing to a uniform rate) has no exact equivalent in Envoy; only REJECT is enforced`,
+    );
+  if (Object.keys(rule.subset).length > 0)
+    return no('subset (instance conditions) is not supported; use a rule per service');
   // Polaris mirrors arguments into labels for old SDKs; labels alone are a rule of the old form.
-  if (rule.arguments.length === 0 && Object.keys(rule.labels).length > 0) return no('labels (the legacy form of arguments) are not supported; use arguments');
-  if (rule.climbEnabled) return no('the climb adjuster changes amounts at run time, which a fixed token bucket cannot follow');
+  if (rule.arguments.length === 0 && Object.keys(rule.labels).length > 0)
+    return no('labels (the legacy form of arguments) are not supported; use arguments');
+  if (rule.climbEnabled)
+    return no('the climb adjuster changes amounts at run time, which a fixed token bucket cannot follow');
   const m = ruleMatches(rule, rule.type === 'GLOBAL');
   if (!m.ok) return m;
   if (rule.type === 'GLOBAL') {
@@ -226,17 +327,31 @@ function check(rule: RateLimitRule, afterRoutes: boolean, ctx: GlobalContext): {
     return bad === undefined ? { ok: true, matched: m } : no(bad);
   }
   if (rule.resource === 'CONCURRENCY') {
-    if (!m.wholeService) return no('CONCURRENCY narrowed by method or arguments needs an inbound cluster of its own, which is not supported yet');
-    if (afterRoutes) return no("CONCURRENCY on the whole service after a narrower rule is not supported: the inbound cluster would limit that rule's requests too");
+    if (!m.wholeService)
+      return no(
+        'CONCURRENCY narrowed by method or arguments needs an inbound cluster of its own, which is not supported yet',
+      );
+    if (afterRoutes)
+      return no(
+        'CONCURRENCY on the whole service after a narrower rule is not supported: the inbound cluster would limit ' +
+          "that rule's requests too",
+      );
     const n = rule.concurrencyMaxAmount;
-    if (!Number.isInteger(n) || n <= 0) return no(`concurrencyAmount.maxAmount is ${n}; at least one request in flight is needed (Polaris v1.18.1 does not store the field: such rules come from newer servers or the mesh file)`);
+    if (!Number.isInteger(n) || n <= 0)
+      return no(
+        `concurrencyAmount.maxAmount is ${n}; at least one request in flight is needed (Polaris v1.18.1 does not ` +
+          `store the field: such rules come from newer servers or the mesh file)`,
+      );
     return { ok: true, matched: m };
   }
   const bad = amountsRefusal(rule.amounts);
   return bad === undefined ? { ok: true, matched: m } : no(bad);
 }
 
-/** overflowBody answers a request the inbound cluster's max_requests turned away (flag UO) as a rate-limit rejection: 429 with the body. */
+/**
+ * overflowBody answers a request the inbound cluster's max_requests turned away (flag UO) as a rate-limit rejection:
+ * 429 with the body.
+ */
 function overflowBody(body: string): LocalReplyConfig['mappers'][number] {
   return {
     filter: { filterSpecifier: { $case: 'responseFlagFilter', value: { flags: ['UO'] } } },
@@ -248,7 +363,7 @@ function overflowBody(body: string): LocalReplyConfig['mappers'][number] {
 
 /** literals is the set of values a TEXT EXACT or IN condition accepts, or undefined for any other condition. */
 function literals(m: MatchString | undefined): Set<string> | undefined {
-  if (!m || m.valueType !== 'TEXT' || isAny(m)) return undefined;
+  if (m?.valueType !== 'TEXT' || isAny(m)) return undefined;
   if (m.type === 'EXACT') return new Set([m.value]);
   if (m.type === 'IN') return new Set(m.value.split(','));
   return undefined;
@@ -265,7 +380,14 @@ function noCommon(a: Set<string> | undefined, b: Set<string> | undefined): boole
  */
 function disjoint(a: RateLimitRule, b: RateLimitRule): boolean {
   if (noCommon(literals(a.method), literals(b.method))) return true;
-  return a.arguments.some((x) => b.arguments.some((y) => x.type === y.type && x.key.toLowerCase() === y.key.toLowerCase() && noCommon(literals(x.value), literals(y.value))));
+  return a.arguments.some((x) =>
+    b.arguments.some(
+      (y) =>
+        x.type === y.type &&
+        x.key.toLowerCase() === y.key.toLowerCase() &&
+        noCommon(literals(x.value), literals(y.value)),
+    ),
+  );
 }
 
 function ordered(rules: readonly RateLimitRule[]): RateLimitRule[] {
@@ -275,7 +397,10 @@ function ordered(rules: readonly RateLimitRule[]): RateLimitRule[] {
     .map((x) => x.r);
 }
 
-/** safeId names a rule in stat and filter names: Polaris's ids are hex, mesh-file ids are `<ns>/<name>`; distinct ids that read the same once made safe get their position appended. */
+/**
+ * safeId names a rule in stat and filter names: Polaris's ids are hex, mesh-file ids are `<ns>/<name>`; distinct ids
+ * that read the same once made safe get their position appended.
+ */
 function safeId(rule: RateLimitRule, index: number, taken: Set<string>): string {
   let id = (rule.id !== '' ? rule.id : `${index}`).replace(/[^A-Za-z0-9_-]/g, '_');
   if (taken.has(id)) id = `${id}-${index}`;
@@ -289,7 +414,11 @@ function safeId(rule: RateLimitRule, index: number, taken: Set<string>): string 
  * catch-all) gets the filters and routes: a Polaris instance is one host:port, so a chain's
  * buckets are its instance's. `ctx` says whether GLOBAL rules can be enforced and how they count.
  */
-export function planRateLimits(set: RuleSet<RateLimitRule>, path: string, ctx: RateLimitContext = NO_LIMITER_CONTEXT): RateLimitPlan {
+export function planRateLimits(
+  set: RuleSet<RateLimitRule>,
+  path: string,
+  ctx: RateLimitContext = NO_LIMITER_CONTEXT,
+): RateLimitPlan {
   const enabled = set.rules.filter((r) => !r.disable);
   if (enabled.length === 0) return EMPTY_RATE_LIMIT_PLAN;
   const skipped: SkipReason[] = [];
@@ -306,7 +435,16 @@ export function planRateLimits(set: RuleSet<RateLimitRule>, path: string, ctx: R
     const blocker = skippedRules.find((earlier) => !disjoint(earlier, rule));
     if (!checked.ok || blocker) {
       const blockedBy = blocker ? blocker.name || blocker.id : '';
-      skipped.push(skip('rate-limit', at, !checked.ok ? checked.reason : `rule ${blockedBy} comes first and was skipped; polaris-go would apply it to some of this rule's requests`));
+      skipped.push(
+        skip(
+          'rate-limit',
+          at,
+          !checked.ok
+            ? checked.reason
+            : `rule ${blockedBy} comes first and was skipped; polaris-go would apply it to some of this rule's ` +
+                `requests`,
+        ),
+      );
       skippedRules.push(rule);
       continue;
     }
@@ -327,7 +465,11 @@ export function planRateLimits(set: RuleSet<RateLimitRule>, path: string, ctx: R
       own = [RATELIMIT_FILTER];
       if (fallback) {
         for (const [i, a] of limit.amounts.entries()) {
-          const f = fallbackFilter(`${LOCAL_RATELIMIT_FILTER}.${id}.fallback.${i}`, `polaris_ratelimit_${id}_fallback_${i}`, a);
+          const f = fallbackFilter(
+            `${LOCAL_RATELIMIT_FILTER}.${id}.fallback.${i}`,
+            `polaris_ratelimit_${id}_fallback_${i}`,
+            a,
+          );
           filters.push(f);
           own.push(f.name);
         }
@@ -351,16 +493,42 @@ export function planRateLimits(set: RuleSet<RateLimitRule>, path: string, ctx: R
   // The rate-limit filter runs before every fallback bucket: they read the dynamic metadata its answer leaves.
   if (global.length > 0) filters.unshift(limiterFilter(ctx.domain));
   const localReply = mappers.length > 0 ? LocalReplyConfig.fromPartial({ mappers }) : undefined;
-  const plan = { filters, routes, skipped, global, ...(localReply ? { localReply } : {}), ...(maxRequests !== undefined ? { maxRequests } : {}) };
-  const key = filters.length === 0 && maxRequests === undefined ? '' : JSON.stringify([routes, maxRequests, filters.map((f) => Buffer.from(HttpFilter.encode(f).finish()).toString('base64')), localReply ? Buffer.from(LocalReplyConfig.encode(localReply).finish()).toString('base64') : '']);
+  const plan = {
+    filters,
+    routes,
+    skipped,
+    global,
+    ...(localReply ? { localReply } : {}),
+    ...(maxRequests !== undefined ? { maxRequests } : {}),
+  };
+  const key =
+    filters.length === 0 && maxRequests === undefined
+      ? ''
+      : JSON.stringify([
+          routes,
+          maxRequests,
+          filters.map((f) => Buffer.from(HttpFilter.encode(f).finish()).toString('base64')),
+          localReply ? Buffer.from(LocalReplyConfig.encode(localReply).finish()).toString('base64') : '',
+        ]);
   return { ...plan, key };
 }
 
-/** rateLimitRoutes gives the plan's routes to `cluster`, each running only its rule's filters (and sending a GLOBAL rule's descriptors). */
-export function rateLimitRoutes(plan: RateLimitPlan, cluster: string, base: (name: string, match: DeepPartial<Route>['match'], cluster: string) => DeepPartial<Route>): Array<DeepPartial<Route>> {
+/**
+ * rateLimitRoutes gives the plan's routes to `cluster`, each running only its rule's filters (and sending a GLOBAL
+ * rule's descriptors).
+ */
+export function rateLimitRoutes(
+  plan: RateLimitPlan,
+  cluster: string,
+  base: (name: string, match: DeepPartial<Route>['match'], cluster: string) => DeepPartial<Route>,
+): Array<DeepPartial<Route>> {
   return plan.routes.map((r) => {
-    const route: DeepPartial<Route> = { ...base(r.name, r.match, cluster), typedPerFilterConfig: disabledExcept(plan.filters, r.filters) };
-    if (r.rateLimits && route.action?.$case === 'route') route.action = { $case: 'route', value: { ...route.action.value, rateLimits: [...r.rateLimits] } };
+    const route: DeepPartial<Route> = {
+      ...base(r.name, r.match, cluster),
+      typedPerFilterConfig: disabledExcept(plan.filters, r.filters),
+    };
+    if (r.rateLimits && route.action?.$case === 'route')
+      route.action = { $case: 'route', value: { ...route.action.value, rateLimits: [...r.rateLimits] } };
     return route;
   });
 }

@@ -23,18 +23,30 @@ export const DEFAULT_ROUTE_NAME = 'default';
 /** clusterRoute is a route to one cluster. */
 export function clusterRoute(name: string, match: DeepPartial<Route>['match'], cluster: string): DeepPartial<Route> {
   // No route timeout: the proxy is transparent, long calls and streams are the application's business.
-  return { name, match, action: { $case: 'route', value: { clusterSpecifier: { $case: 'cluster', value: cluster }, timeout: seconds(0) } } };
+  return {
+    name,
+    match,
+    action: { $case: 'route', value: { clusterSpecifier: { $case: 'cluster', value: cluster }, timeout: seconds(0) } },
+  };
 }
 
 /** serviceRoutes lists a service's routes: rule routes in order, then the default route. */
-export function serviceRoutes(planned: readonly PlannedRoute[], defaultCluster: string | undefined): Array<DeepPartial<Route>> {
+export function serviceRoutes(
+  planned: readonly PlannedRoute[],
+  defaultCluster: string | undefined,
+): Array<DeepPartial<Route>> {
   const routes = planned.map((p) => clusterRoute(p.name, p.match, p.cluster));
-  if (defaultCluster !== undefined) routes.push(clusterRoute(DEFAULT_ROUTE_NAME, { pathSpecifier: { $case: 'prefix', value: '/' } }, defaultCluster));
+  if (defaultCluster !== undefined)
+    routes.push(clusterRoute(DEFAULT_ROUTE_NAME, { pathSpecifier: { $case: 'prefix', value: '/' } }, defaultCluster));
   return routes;
 }
 
 /** virtualHost builds a VirtualHost message. */
-export function virtualHost(name: string, domains: readonly string[], routes: ReadonlyArray<DeepPartial<Route>>): VirtualHost {
+export function virtualHost(
+  name: string,
+  domains: readonly string[],
+  routes: ReadonlyArray<DeepPartial<Route>>,
+): VirtualHost {
   return VirtualHost.fromPartial({ name, domains: [...domains], routes: [...routes] });
 }
 
@@ -45,8 +57,26 @@ export function passthroughVirtualHost(): VirtualHost {
     domains: ['*'],
     routes: [
       {
-        ...clusterRoute('allow_any', { pathSpecifier: { $case: 'prefix', value: '/' }, headers: [{ name: PASSTHROUGH_GUARD, headerMatchSpecifier: { $case: 'presentMatch', value: true }, invertMatch: true }] }, PASSTHROUGH_CLUSTER),
-        requestHeadersToAdd: [{ header: { key: PASSTHROUGH_GUARD, value: '1' }, appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD }],
+        ...clusterRoute(
+          'allow_any',
+          {
+            pathSpecifier: { $case: 'prefix', value: '/' },
+            headers: [
+              {
+                name: PASSTHROUGH_GUARD,
+                headerMatchSpecifier: { $case: 'presentMatch', value: true },
+                invertMatch: true,
+              },
+            ],
+          },
+          PASSTHROUGH_CLUSTER,
+        ),
+        requestHeadersToAdd: [
+          {
+            header: { key: PASSTHROUGH_GUARD, value: '1' },
+            appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
+          },
+        ],
       },
     ],
   });
@@ -86,7 +116,14 @@ export function claimNames(
   const candidates: Array<{ key: string; names: Array<{ name: string; rank: number }> }> = [];
   for (const [key, s] of mesh.services) {
     if (!HOST_CHARS.test(s.name) || !HOST_CHARS.test(s.namespace)) {
-      skipped.push(skip('domain', key, `service or namespace name is not usable as a host name; the service gets no ${lowercase ? 'virtual host' : 'listener'}`));
+      skipped.push(
+        skip(
+          'domain',
+          key,
+          `service or namespace name is not usable as a host name; the service gets no ` +
+            `${lowercase ? 'virtual host' : 'listener'}`,
+        ),
+      );
       continue;
     }
     const names = hostNames(s.namespace, s.name, portsOf(s), s.namespace === namespace).map((h) => ({
@@ -99,7 +136,8 @@ export function claimNames(
   for (const c of candidates) {
     for (const n of c.names) {
       const cur = owner.get(n.name);
-      if (!cur || n.rank < cur.rank || (n.rank === cur.rank && compareKeys(c.key, cur.key) < 0)) owner.set(n.name, { rank: n.rank, key: c.key });
+      if (!cur || n.rank < cur.rank || (n.rank === cur.rank && compareKeys(c.key, cur.key) < 0))
+        owner.set(n.name, { rank: n.rank, key: c.key });
     }
   }
   const names = new Map<string, string[]>();
@@ -114,7 +152,14 @@ export function claimNames(
         lost.set(o.key, [...(lost.get(o.key) ?? []), n.name]);
       }
     }
-    for (const [other, list] of lost) skipped.push(skip('domain', c.key, `${list.join(', ')} also name${list.length === 1 ? 's' : ''} ${other}, which takes precedence`));
+    for (const [other, list] of lost)
+      skipped.push(
+        skip(
+          'domain',
+          c.key,
+          `${list.join(', ')} also name${list.length === 1 ? 's' : ''} ${other}, which takes precedence`,
+        ),
+      );
     if (won.length > 0) names.set(c.key, won);
   }
   return { names, skipped };

@@ -34,45 +34,91 @@ export interface BreakerParts {
 }
 
 function internalHostCluster(name: string, listener: string, http2: boolean, extra: DeepPartial<Cluster>): Cluster {
-  const address = { address: { $case: 'envoyInternalAddress' as const, value: { addressNameSpecifier: { $case: 'serverListenerName' as const, value: listener } } } };
+  const address = {
+    address: {
+      $case: 'envoyInternalAddress' as const,
+      value: { addressNameSpecifier: { $case: 'serverListenerName' as const, value: listener } },
+    },
+  };
   return staticCluster(name, http2, [{ hostIdentifier: { $case: 'endpoint', value: { address } } }], extra);
 }
 
 function internalListener(name: string): Listener {
-  return Listener.fromPartial({ name, listenerSpecifier: { $case: 'internalListener', value: {} }, filterChains: [hcmChain(name, 'BREAKER_HTTP', name)] });
+  return Listener.fromPartial({
+    name,
+    listenerSpecifier: { $case: 'internalListener', value: {} },
+    filterChains: [hcmChain(name, 'BREAKER_HTTP', name)],
+  });
 }
 
 /**
  * breakerParts builds a service's breaker. `routes` are the service's routes as the caller's
  * virtual host would have them; the internal listener serves them, so routing rules still apply.
  */
-export function breakerParts(namespace: string, service: string, scope: string, breaker: ServiceBreaker, http2: boolean, routes: ReadonlyArray<DeepPartial<Route>>): BreakerParts {
+export function breakerParts(
+  namespace: string,
+  service: string,
+  scope: string,
+  breaker: ServiceBreaker,
+  http2: boolean,
+  routes: ReadonlyArray<DeepPartial<Route>>,
+): BreakerParts {
   const entry = breakerCluster(namespace, service, scope);
   const serviceListener = breakerListener(namespace, service, scope, 'upstream');
   // No panic routing: with its one host ejected the cluster has none, rather than all.
-  const guarded: DeepPartial<Cluster> = { outlierDetection: breaker.outlier, commonLbConfig: { healthyPanicThreshold: { value: 0 } } };
+  const guarded: DeepPartial<Cluster> = {
+    outlierDetection: breaker.outlier,
+    commonLbConfig: { healthyPanicThreshold: { value: 0 } },
+  };
   const listeners = [internalListener(serviceListener)];
   const vhosts = [{ name: serviceListener, vhost: virtualHost(serviceListener, ['*'], routes) }];
   if (breaker.fallback === undefined) {
-    return { entryCluster: entry, clusters: [internalHostCluster(entry, serviceListener, http2, guarded)], listeners, routes: vhosts };
+    return {
+      entryCluster: entry,
+      clusters: [internalHostCluster(entry, serviceListener, http2, guarded)],
+      listeners,
+      routes: vhosts,
+    };
   }
   const fallbackListener = breakerListener(namespace, service, scope, 'fallback');
   const f = breaker.fallback;
   listeners.push(internalListener(fallbackListener));
   vhosts.push({
     name: fallbackListener,
-    vhost: virtualHost(fallbackListener, ['*'], [
-      {
-        name: 'fallback',
-        match: { pathSpecifier: { $case: 'prefix', value: '' } },
-        action: { $case: 'directResponse', value: { status: f.code, body: { specifier: { $case: 'inlineString', value: f.body } } } },
-        responseHeadersToAdd: f.headers.map((h) => ({ header: { key: h.key, value: h.value } })),
-      },
-    ]),
+    vhost: virtualHost(
+      fallbackListener,
+      ['*'],
+      [
+        {
+          name: 'fallback',
+          match: { pathSpecifier: { $case: 'prefix', value: '' } },
+          action: {
+            $case: 'directResponse',
+            value: { status: f.code, body: { specifier: { $case: 'inlineString', value: f.body } } },
+          },
+          responseHeadersToAdd: f.headers.map((h) => ({ header: { key: h.key, value: h.value } })),
+        },
+      ],
+    ),
   });
   const aggregate = Cluster.fromPartial({
     name: entry,
-    clusterDiscoveryType: { $case: 'clusterType', value: { name: 'envoy.clusters.aggregate', typedConfig: typedAny(TYPED.aggregateCluster, ClusterConfig, ClusterConfig.fromPartial({ clusters: [breakerCluster(namespace, service, scope, 'upstream'), breakerCluster(namespace, service, scope, 'fallback')] })) } },
+    clusterDiscoveryType: {
+      $case: 'clusterType',
+      value: {
+        name: 'envoy.clusters.aggregate',
+        typedConfig: typedAny(
+          TYPED.aggregateCluster,
+          ClusterConfig,
+          ClusterConfig.fromPartial({
+            clusters: [
+              breakerCluster(namespace, service, scope, 'upstream'),
+              breakerCluster(namespace, service, scope, 'fallback'),
+            ],
+          }),
+        ),
+      },
+    },
     connectTimeout: seconds(CONNECT_TIMEOUT_SECONDS),
     lbPolicy: Cluster_LbPolicy.CLUSTER_PROVIDED,
   });

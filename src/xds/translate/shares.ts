@@ -67,7 +67,16 @@ function inboundResolver(callee: Service): (d: RouteDestination) => Resolved {
 /** ShareBuilder builds service shares and OutboundSets over one translator's caches. */
 export class ShareBuilder {
   // What outboundFor derives from a view under one CallerTraits; dropped with the view (its group).
-  private readonly callerIds = new WeakMap<NodeView, { readonly traits: CallerTraits; readonly flavor: Flavor; readonly caller: Caller; readonly key: string; readonly claimsKey: string }>();
+  private readonly callerIds = new WeakMap<
+    NodeView,
+    {
+      readonly traits: CallerTraits;
+      readonly flavor: Flavor;
+      readonly caller: Caller;
+      readonly key: string;
+      readonly claimsKey: string;
+    }
+  >();
 
   constructor(private readonly c: TranslatorCaches) {}
 

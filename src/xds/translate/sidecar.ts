@@ -46,7 +46,12 @@ export class SidecarBuilder {
   private keysOf(view: NodeView): GroupKeys {
     let k = this.viewKeys.get(view);
     if (!k) {
-      k = { cds: `${view.key}\0cds`, lds: `${view.key}\0lds`, rds: `${view.key}\0rds`, self: view.service === '' ? undefined : serviceKey(view.namespace, view.service) };
+      k = {
+        cds: `${view.key}\0cds`,
+        lds: `${view.key}\0lds`,
+        rds: `${view.key}\0rds`,
+        self: view.service === '' ? undefined : serviceKey(view.namespace, view.service),
+      };
       this.viewKeys.set(view, k);
     }
     return k;
@@ -79,14 +84,19 @@ export class SidecarBuilder {
       const key = `outbound-listener${JSON.stringify([lname, view.outboundPort, view.onDemand])}`;
       const extra = view.onDemand ? { filters: [onDemandFilter()] } : undefined;
       own.listeners.push(
-        c.cached(key, () => encodeListener(outboundListener(lname, view.outboundPort, names.OUTBOUND_ROUTE_CONFIG, extra))),
+        c.cached(key, () =>
+          encodeListener(outboundListener(lname, view.outboundPort, names.OUTBOUND_ROUTE_CONFIG, extra)),
+        ),
       );
       this.inbound(self, view, own);
       c.sidecarOwns.set(view.key, { view, self, rc, own });
     }
     if (view.onDemand) {
       // Its own clusters to the wildcard, every outbound cluster by name (ODCDS), virtual hosts by name (VHDS).
-      const wildcard = c.ownSet(keys.cds, CLUSTER_TYPE, undefined, [...own.clusters, ...c.onDemand.breakerClusters(set)]);
+      const wildcard = c.ownSet(keys.cds, CLUSTER_TYPE, undefined, [
+        ...own.clusters,
+        ...c.onDemand.breakerClusters(set),
+      ]);
       return c.translation(view, c.withSkips(set.skipped, own), {
         [CLUSTER_TYPE]: c.onDemand.clusters(wildcard, set.clusters),
         [ENDPOINT_TYPE]: set.endpoints,

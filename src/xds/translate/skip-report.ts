@@ -24,7 +24,9 @@ export interface SkipReporterOptions {
 export function skipReporter(opts: SkipReporterOptions): (skipped: readonly SkipReason[]) => void {
   new Gauge({
     name: 'polaris_xds_rules_skipped',
-    help: 'What the translator currently leaves out of served configuration (see /debug/skipped), by kind: rule, destination, endpoint, domain, circuit-breaker, fault-detector, rate-limit.',
+    help:
+      'What the translator currently leaves out of served configuration (see /debug/skipped), by kind: rule, ' +
+      'destination, endpoint, domain, circuit-breaker, fault-detector, rate-limit.',
     labelNames: ['kind'],
     registers: [opts.registry],
     collect() {

@@ -40,7 +40,9 @@ export interface NodeView {
   readonly gatewayPort: number;
   /** Envoy sidecars and gateways whose bootstrap loads internal listeners (META.internalListeners). */
   readonly internalListeners: boolean;
-  /** Sidecars whose bootstrap has the rate-limit service's cluster (META.rateLimitService): GLOBAL rate limits apply. */
+  /**
+   * Sidecars whose bootstrap has the rate-limit service's cluster (META.rateLimitService): GLOBAL rate limits apply.
+   */
   readonly rateLimitService: boolean;
   /** Sidecars on Delta that asked to hold only what they call (META.openOnDemand; node.ts). */
   readonly onDemand: boolean;
@@ -50,7 +52,10 @@ function hasLocality(l: Locality): boolean {
   return l.region !== '' || l.zone !== '' || l.campus !== '';
 }
 
-/** nodeView derives a NodeView from a parsed node. Fields that do not apply to its run type are left at neutral values, so they do not split groups. */
+/**
+ * nodeView derives a NodeView from a parsed node. Fields that do not apply to its run type are left at neutral values,
+ * so they do not split groups.
+ */
 export function nodeView(node: NodeInfo): NodeView {
   const sidecar = node.runType === 'sidecar';
   const gateway = node.runType === 'gateway';
@@ -65,7 +70,12 @@ export function nodeView(node: NodeInfo): NodeView {
     inboundPort: sidecar ? parsePort(node.metadata[VIEW_META.inboundPort], DEFAULT_INBOUND_PORT) : 0,
     // A gateway's listener is where its outbound traffic enters, so `outbound-port` (what
     // `polaris-xds bootstrap --gateway --outbound-port P` sets) counts when `gateway-port` is absent.
-    gatewayPort: gateway ? parsePort(node.metadata[VIEW_META.gatewayPort], parsePort(node.metadata[VIEW_META.outboundPort], DEFAULT_GATEWAY_PORT)) : 0,
+    gatewayPort: gateway
+      ? parsePort(
+          node.metadata[VIEW_META.gatewayPort],
+          parsePort(node.metadata[VIEW_META.outboundPort], DEFAULT_GATEWAY_PORT),
+        )
+      : 0,
     internalListeners: (sidecar || gateway) && node.metadata[META.internalListeners] === 'true',
     rateLimitService: sidecar && node.metadata[META.rateLimitService] === 'true',
     onDemand: sidecar && node.onDemand,

@@ -7,9 +7,15 @@ import { CLUSTER_TYPE, ENDPOINT_TYPE } from '../../../src/xds/resource.js';
 import { encodeResource, makeSnapshot } from '../../../src/xds/snapshot.js';
 
 /** value reads a gauge or counter sample with the given labels. */
-async function value(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+async function value(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
   const m = await registry.getSingleMetric(name)?.get();
-  return m?.values.find((x) => Object.entries(labels).every(([k, want]) => String((x.labels as Record<string, unknown>)[k]) === want))?.value;
+  return m?.values.find((x) =>
+    Object.entries(labels).every(([k, want]) => String((x.labels as Record<string, unknown>)[k]) === want),
+  )?.value;
 }
 
 const tick = () => new Promise((r) => process.nextTick(r));
@@ -42,7 +48,10 @@ describe('xDS observer', () => {
     const histogram = async (suffix: 'count' | 'sum') => {
       const m = await registry.getSingleMetric('polaris_xds_convergence_seconds')!.get();
       const values = m.values as Array<{ metricName?: string; labels: Record<string, unknown>; value: number }>;
-      return values.find((v) => v.metricName === `polaris_xds_convergence_seconds_${suffix}` && v.labels.type === 'cds')?.value ?? 0;
+      return (
+        values.find((v) => v.metricName === `polaris_xds_convergence_seconds_${suffix}` && v.labels.type === 'cds')
+          ?.value ?? 0
+      );
     };
     const count = () => histogram('count');
     assert.equal(await count(), 0, 'a first sync is not a convergence');
@@ -59,7 +68,8 @@ describe('xDS observer', () => {
 });
 
 describe('config size', () => {
-  const snap = (names: string[]) => makeSnapshot({ [CLUSTER_TYPE]: names.map((n) => encodeResource(CLUSTER_TYPE, n, Buffer.from(n.repeat(10)), {})) });
+  const snap = (names: string[]) =>
+    makeSnapshot({ [CLUSTER_TYPE]: names.map((n) => encodeResource(CLUSTER_TYPE, n, Buffer.from(n.repeat(10)), {})) });
 
   it('takes the largest set per type across groups', () => {
     const size = configSize([snap(['a']), snap(['b', 'c'])]);

@@ -29,7 +29,11 @@ describe('loadConfig', () => {
   });
   it('layers file < env < flags', () => {
     const f = tmpFile('xds:\n  address: 127.0.0.1:1\nadmin:\n  address: 127.0.0.1:2\nlog:\n  level: debug\n');
-    const c = loadConfig({ file: f, env: { POLARIS_XDS_ADMIN_ADDRESS: '127.0.0.1:3', POLARIS_XDS_LOG_LEVEL: 'warn' }, overrides: [{ path: ['log', 'level'], value: 'error' }] });
+    const c = loadConfig({
+      file: f,
+      env: { POLARIS_XDS_ADMIN_ADDRESS: '127.0.0.1:3', POLARIS_XDS_LOG_LEVEL: 'warn' },
+      overrides: [{ path: ['log', 'level'], value: 'error' }],
+    });
     assert.equal(c.xds.address, '127.0.0.1:1');
     assert.equal(c.admin.address, '127.0.0.1:3');
     assert.equal(c.log.level, 'error');
@@ -52,11 +56,25 @@ describe('loadConfig', () => {
     assert.match(e.message, /unknown environment variable POLARIS_XDS_XDS_ADRESS/);
   });
   it('ignores the variables Kubernetes injects for a Service named polaris-xds', () => {
-    const c = loadConfig({ env: { POLARIS_XDS_SERVICE_HOST: '10.0.0.1', POLARIS_XDS_PORT_15010_TCP: 'tcp://10.0.0.1:15010', POLARIS_XDS_SERVICE_PORT_GRPC_XDS: '15010' } });
+    const c = loadConfig({
+      env: {
+        POLARIS_XDS_SERVICE_HOST: '10.0.0.1',
+        POLARIS_XDS_PORT_15010_TCP: 'tcp://10.0.0.1:15010',
+        POLARIS_XDS_SERVICE_PORT_GRPC_XDS: '15010',
+      },
+    });
     assert.equal(c.xds.address, '0.0.0.0:15010');
   });
   it('refuses two sources at once', () => {
-    const e = failure(() => loadConfig({ env: {}, overrides: [{ path: ['polaris', 'addresses'], value: ['a:1'] }, { path: ['file'], value: 'x.yaml' }] }));
+    const e = failure(() =>
+      loadConfig({
+        env: {},
+        overrides: [
+          { path: ['polaris', 'addresses'], value: ['a:1'] },
+          { path: ['file'], value: 'x.yaml' },
+        ],
+      }),
+    );
     assert.match(e.message, /choose one source/);
   });
   it('reports an unreadable or malformed file', () => {

@@ -7,21 +7,41 @@ import type { DiscoverKey } from '../../../src/sync/keys.js';
 const NS1: DiscoverKey = { type: 'SERVICES', namespace: 'ns1', service: '' };
 
 const servicesAnswer = (revision: string, names: string[], metadata: Record<string, string> = {}) =>
-  DiscoverResponse.fromPartial({ code: 200000, type: 6, service: { namespace: 'ns1', name: '', revision }, services: names.map((name) => ({ name, namespace: 'ns1', metadata })) });
+  DiscoverResponse.fromPartial({
+    code: 200000,
+    type: 6,
+    service: { namespace: 'ns1', name: '', revision },
+    services: names.map((name) => ({ name, namespace: 'ns1', metadata })),
+  });
 const instanceAnswer = (revision: string, hosts: string[]) =>
-  DiscoverResponse.fromPartial({ code: 200000, type: 1, service: { revision }, instances: hosts.map((host) => ({ id: host, host, port: 80 })) });
+  DiscoverResponse.fromPartial({
+    code: 200000,
+    type: 1,
+    service: { revision },
+    instances: hosts.map((host) => ({ id: host, host, port: 80 })),
+  });
 /** governed answers the governance kinds of a service as Polaris does when it has no rules: 200000, no payload. */
 const governed = (c: MeshCache, ref: { namespace: string; name: string }) => {
-  for (const type of ['RATE_LIMIT', 'CIRCUIT_BREAKER', 'FAULT_DETECTOR'] as const) c.apply(type, ref, DiscoverResponse.fromPartial({ code: 200000, type: 4 }));
+  for (const type of ['RATE_LIMIT', 'CIRCUIT_BREAKER', 'FAULT_DETECTOR'] as const)
+    c.apply(type, ref, DiscoverResponse.fromPartial({ code: 200000, type: 4 }));
 };
-const routingAnswer = (revision: string) => DiscoverResponse.fromPartial({ code: 200000, type: 3, service: { revision }, routing: { inbounds: [], outbounds: [] } });
+const routingAnswer = (revision: string) =>
+  DiscoverResponse.fromPartial({
+    code: 200000,
+    type: 3,
+    service: { revision },
+    routing: { inbounds: [], outbounds: [] },
+  });
 
 describe('MeshCache', () => {
   it('lists services, includes each once both halves answered, and tracks revisions', () => {
     const c = new MeshCache();
     assert.equal(c.complete([NS1]), false);
     const r = c.applyServices(NS1, servicesAnswer('s1', ['a', 'b']));
-    assert.deepEqual(r.added, [{ namespace: 'ns1', name: 'a' }, { namespace: 'ns1', name: 'b' }]);
+    assert.deepEqual(r.added, [
+      { namespace: 'ns1', name: 'a' },
+      { namespace: 'ns1', name: 'b' },
+    ]);
     assert.equal(c.revision(NS1), 's1');
     assert.equal(c.complete([NS1]), false);
     c.apply('INSTANCE', { namespace: 'ns1', name: 'a' }, instanceAnswer('i1', ['h1']));
@@ -52,7 +72,11 @@ describe('MeshCache', () => {
     c.apply('INSTANCE', { namespace: 'ns1', name: 'a' }, instanceAnswer('i-new', ['h1']));
     assert.equal(c.changed, false);
     assert.equal(c.build('polaris'), s1);
-    assert.equal(c.revision({ type: 'INSTANCE', namespace: 'ns1', service: 'a' }), 'i-new', 'the new revision is still sent next time');
+    assert.equal(
+      c.revision({ type: 'INSTANCE', namespace: 'ns1', service: 'a' }),
+      'i-new',
+      'the new revision is still sent next time',
+    );
     c.apply('INSTANCE', { namespace: 'ns1', name: 'a' }, instanceAnswer('i2', ['h1', 'h2']));
     const s2 = c.build('polaris');
     assert.notEqual(s2, s1);
@@ -73,7 +97,12 @@ describe('MeshCache', () => {
       destinations: [{ service: 'a', namespace: 'ns1', weight: 100 }],
     });
     const answer = (revision: string, out: string) =>
-      DiscoverResponse.fromPartial({ code: 200000, type: 3, service: { revision }, routing: { inbounds: [rule('in', '1')], outbounds: [rule('out', out)] } });
+      DiscoverResponse.fromPartial({
+        code: 200000,
+        type: 3,
+        service: { revision },
+        routing: { inbounds: [rule('in', '1')], outbounds: [rule('out', out)] },
+      });
     c.apply('ROUTING', { namespace: 'ns1', name: 'a' }, answer('r1', '1'));
     governed(c, { namespace: 'ns1', name: 'a' });
     const s1 = c.build('polaris').services.get('ns1/a')!;
@@ -92,7 +121,10 @@ describe('MeshCache', () => {
     c.apply('ROUTING', { namespace: 'ns1', name: 'a' }, routingAnswer('r1'));
     governed(c, { namespace: 'ns1', name: 'a' });
     assert.equal(c.build('polaris').services.size, 1);
-    const r = c.applyServices(NS1, DiscoverResponse.fromPartial({ code: 200000, type: 6, service: { namespace: 'ns1', name: '', revision: 's1' } }));
+    const r = c.applyServices(
+      NS1,
+      DiscoverResponse.fromPartial({ code: 200000, type: 6, service: { namespace: 'ns1', name: '', revision: 's1' } }),
+    );
     assert.deepEqual(r.removed, [{ namespace: 'ns1', name: 'a' }]);
     assert.equal(c.revision(NS1), '', 'the echoed revision of an empty answer is not kept');
     assert.equal(c.revision({ type: 'INSTANCE', namespace: 'ns1', service: 'a' }), '');
@@ -118,7 +150,17 @@ describe('MeshCache', () => {
 
   it('keeps only its namespace from a SERVICES answer', () => {
     const c = new MeshCache();
-    const r = c.applyServices(NS1, DiscoverResponse.fromPartial({ code: 200000, services: [{ name: 'a', namespace: 'ns1' }, { name: 'x', namespace: 'ns2' }], service: { revision: 'z' } }));
+    const r = c.applyServices(
+      NS1,
+      DiscoverResponse.fromPartial({
+        code: 200000,
+        services: [
+          { name: 'a', namespace: 'ns1' },
+          { name: 'x', namespace: 'ns2' },
+        ],
+        service: { revision: 'z' },
+      }),
+    );
     assert.deepEqual(r.added, [{ namespace: 'ns1', name: 'a' }]);
   });
 
@@ -140,8 +182,22 @@ describe('MeshCache', () => {
         circuitBreaker: {
           revision,
           rules: [
-            { id: 'z', name: 'z', level, enable: true, ruleMatcher: { destination: { service: 'a', namespace: 'ns1' } }, recoverCondition: { sleepWindow: sleep, consecutiveSuccess: 2 } },
-            { id: 'b', name: 'b', level: 4, enable: false, errorConditions: [{ inputType: 1, condition: { type: 5, value: '500~599' } }], triggerCondition: [{ triggerType: 1, errorPercent: 50, interval: 10, minimumRequest: 10 }] },
+            {
+              id: 'z',
+              name: 'z',
+              level,
+              enable: true,
+              ruleMatcher: { destination: { service: 'a', namespace: 'ns1' } },
+              recoverCondition: { sleepWindow: sleep, consecutiveSuccess: 2 },
+            },
+            {
+              id: 'b',
+              name: 'b',
+              level: 4,
+              enable: false,
+              errorConditions: [{ inputType: 1, condition: { type: 5, value: '500~599' } }],
+              triggerCondition: [{ triggerType: 1, errorPercent: 50, interval: 10, minimumRequest: 10 }],
+            },
           ],
         },
       });
@@ -157,8 +213,14 @@ describe('MeshCache', () => {
       ],
       'ordered by id, every field converted',
     );
-    assert.deepEqual(s1.circuitBreakers.rules[0]!.triggerConditions, [{ triggerType: 'ERROR_RATE', errorCount: 0, errorPercent: 50, intervalSeconds: 10, minimumRequest: 10 }]);
-    assert.deepEqual(s1.circuitBreakers.rules[0]!.errorConditions[0]!.condition, { type: 'RANGE', value: '500~599', valueType: 'TEXT' });
+    assert.deepEqual(s1.circuitBreakers.rules[0]!.triggerConditions, [
+      { triggerType: 'ERROR_RATE', errorCount: 0, errorPercent: 50, intervalSeconds: 10, minimumRequest: 10 },
+    ]);
+    assert.deepEqual(s1.circuitBreakers.rules[0]!.errorConditions[0]!.condition, {
+      type: 'RANGE',
+      value: '500~599',
+      valueType: 'TEXT',
+    });
     assert.deepEqual(s1.rateLimits.rules, []);
     c.apply('CIRCUIT_BREAKER', ref, cbAnswer('c2', 1, 5));
     assert.equal(c.changed, false, 'a new revision with the same rules changes nothing');
@@ -170,7 +232,10 @@ describe('MeshCache', () => {
       'a rule this build cannot read is skipped with its path; the others stay',
     );
     const s3 = c.build('polaris').services.get('ns1/a')!;
-    assert.deepEqual(s3.circuitBreakers.rules.map((x) => x.id), ['b']);
+    assert.deepEqual(
+      s3.circuitBreakers.rules.map((x) => x.id),
+      ['b'],
+    );
     assert.equal(s3.instances, s1.instances);
     assert.equal(s3.routing, s1.routing);
   });

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Rule_AmountMode, Rule_FailoverType, Rule_Resource, Rule_Type, MatchArgument_Type, RateLimit } from '../../../src/gen/v1/ratelimit.js';
+import {
+  Rule_AmountMode,
+  Rule_FailoverType,
+  Rule_Resource,
+  Rule_Type,
+  MatchArgument_Type,
+  RateLimit,
+} from '../../../src/gen/v1/ratelimit.js';
 import { FaultDetector } from '../../../src/gen/v1/fault_detector.js';
 import { convertFaultDetectors, convertRateLimits } from '../../../src/sync/convert-governance.js';
 import { rateLimit } from '../../support/governance.js';
@@ -17,7 +24,15 @@ describe('governance conversion', () => {
       resource: Rule_Resource.CONCURRENCY,
       type: Rule_Type.LOCAL,
       labels: { 'x-user': { type: 3, value: 'a,b' } },
-      amounts: [{ maxAmount: 3, validDuration: { seconds: 1, nanos: 500_000_000 }, precision: 10, startAmount: 1, minAmount: 2 }],
+      amounts: [
+        {
+          maxAmount: 3,
+          validDuration: { seconds: 1, nanos: 500_000_000 },
+          precision: 10,
+          startAmount: 1,
+          minAmount: 2,
+        },
+      ],
       action: 'UNIRATE',
       disable: true,
       report: { interval: { seconds: 2, nanos: 0 }, amountPercent: 80 },
@@ -37,9 +52,22 @@ describe('governance conversion', () => {
       customResponse: { body: 'slow down' },
       metadata: { b: '2', a: '1' },
     };
-    const { value, skipped } = convertRateLimits('ns', 'echo', RateLimit.fromPartial({ rules: [full, { id: 'r1', priority: 1 }, { id: 'r0', priority: 0 }, { id: 'bad', type: 7 as Rule_Type }], revision: 'x' }), 'x');
-    assert.deepEqual(value.rules.map((r) => r.id), ['r0', 'r1', 'r2']);
-    assert.deepEqual(skipped, [{ service: 'ns/echo', kind: 'rate-limit', id: 'bad', reason: 'rules[3].type: unknown value 7' }]);
+    const { value, skipped } = convertRateLimits(
+      'ns',
+      'echo',
+      RateLimit.fromPartial({
+        rules: [full, { id: 'r1', priority: 1 }, { id: 'r0', priority: 0 }, { id: 'bad', type: 7 as Rule_Type }],
+        revision: 'x',
+      }),
+      'x',
+    );
+    assert.deepEqual(
+      value.rules.map((r) => r.id),
+      ['r0', 'r1', 'r2'],
+    );
+    assert.deepEqual(skipped, [
+      { service: 'ns/echo', kind: 'rate-limit', id: 'bad', reason: 'rules[3].type: unknown value 7' },
+    ]);
     assert.deepEqual(value.rules[2], {
       ...rateLimit('ns', 'echo'),
       id: 'r2',
@@ -49,7 +77,15 @@ describe('governance conversion', () => {
       type: 'LOCAL',
       subset: { env: { type: 'EXACT', value: 'prod', valueType: 'TEXT' } },
       labels: { 'x-user': { type: 'IN', value: 'a,b', valueType: 'TEXT' } },
-      amounts: [{ maxAmount: 3, validDuration: { seconds: 1, nanos: 500_000_000 }, precision: 10, startAmount: 1, minAmount: 2 }],
+      amounts: [
+        {
+          maxAmount: 3,
+          validDuration: { seconds: 1, nanos: 500_000_000 },
+          precision: 10,
+          startAmount: 1,
+          minAmount: 2,
+        },
+      ],
       action: 'UNIRATE',
       disable: true,
       report: { interval: { seconds: 2, nanos: 0 }, amountPercent: 80 },
@@ -72,11 +108,32 @@ describe('governance conversion', () => {
     // Absent wrappers take their zero values; an absent method means any.
     const bare = value.rules[0]!;
     assert.equal(bare.method, undefined);
-    assert.deepEqual([bare.type, bare.resource, bare.amountMode, bare.failover, bare.disable], ['GLOBAL', 'QPS', 'GLOBAL_TOTAL', 'FAILOVER_LOCAL', false]);
+    assert.deepEqual(
+      [bare.type, bare.resource, bare.amountMode, bare.failover, bare.disable],
+      ['GLOBAL', 'QPS', 'GLOBAL_TOTAL', 'FAILOVER_LOCAL', false],
+    );
   });
 
-  it('carries a fault detector\'s checks, TCP and UDP payloads included', () => {
-    const { value } = convertFaultDetectors('ns', 'echo', FaultDetector.fromPartial({ rules: [{ id: 'f', protocol: 2, port: 9, tcpConfig: { send: '01', receive: ['02', '03'] }, udpConfig: { send: 'aa', receive: ['bb'] } }] }), 'x');
-    assert.deepEqual([value.rules[0]!.protocol, value.rules[0]!.port, value.rules[0]!.tcp, value.rules[0]!.udp], ['TCP', 9, { send: '01', receive: ['02', '03'] }, { send: 'aa', receive: ['bb'] }]);
+  it("carries a fault detector's checks, TCP and UDP payloads included", () => {
+    const { value } = convertFaultDetectors(
+      'ns',
+      'echo',
+      FaultDetector.fromPartial({
+        rules: [
+          {
+            id: 'f',
+            protocol: 2,
+            port: 9,
+            tcpConfig: { send: '01', receive: ['02', '03'] },
+            udpConfig: { send: 'aa', receive: ['bb'] },
+          },
+        ],
+      }),
+      'x',
+    );
+    assert.deepEqual(
+      [value.rules[0]!.protocol, value.rules[0]!.port, value.rules[0]!.tcp, value.rules[0]!.udp],
+      ['TCP', 9, { send: '01', receive: ['02', '03'] }, { send: 'aa', receive: ['bb'] }],
+    );
   });
 });

@@ -35,15 +35,26 @@ function svc(name: string, hosts: string[]): Service {
           id: 'rule#0',
           name: 'rule.s',
           priority: 0,
-          sources: [{ service: '*', namespace: '*', match: { '$header.x': { type: 'EXACT', value: 'y', valueType: 'TEXT' } } }],
-          destinations: [{ service: name, namespace: 'ns1', labels: {}, priority: 0, weight: 100, isolate: false, name: 'g' }],
+          sources: [
+            { service: '*', namespace: '*', match: { '$header.x': { type: 'EXACT', value: 'y', valueType: 'TEXT' } } },
+          ],
+          destinations: [
+            { service: name, namespace: 'ns1', labels: {}, priority: 0, weight: 100, isolate: false, name: 'g' },
+          ],
         },
       ],
       outbounds: [],
       revision: 'rr',
     },
     rateLimits: { rules: [rateLimit('ns1', name)], revision: 'rl' },
-    circuitBreakers: { rules: [circuitBreaker('ns1', name, { destination: { service: name, namespace: 'ns1', method: { type: 'REGEX', value: '/a.*', valueType: 'TEXT' } } })], revision: 'cb' },
+    circuitBreakers: {
+      rules: [
+        circuitBreaker('ns1', name, {
+          destination: { service: name, namespace: 'ns1', method: { type: 'REGEX', value: '/a.*', valueType: 'TEXT' } },
+        }),
+      ],
+      revision: 'cb',
+    },
     faultDetectors: { rules: [faultDetector('ns1', name)], revision: 'fd' },
     aliasFor: { namespace: 'ns1', name: 'real' },
   };
@@ -84,9 +95,15 @@ describe('disk cache', () => {
       assert.equal(lines.length, 0);
       writeFileSync(join(tmp.dir, CACHE_FILE), '{"format": "polaris-xds/mesh-state", "vers');
       assert.equal(await cache.load(), undefined);
-      writeFileSync(join(tmp.dir, CACHE_FILE), JSON.stringify({ format: 'polaris-xds/mesh-state', version: 99, writtenAt: '', services: [] }));
+      writeFileSync(
+        join(tmp.dir, CACHE_FILE),
+        JSON.stringify({ format: 'polaris-xds/mesh-state', version: 99, writtenAt: '', services: [] }),
+      );
       assert.equal(await cache.load(), undefined);
-      writeFileSync(join(tmp.dir, CACHE_FILE), JSON.stringify({ format: 'polaris-xds/mesh-state', version: 1, writtenAt: '', services: [{ name: 3 }] }));
+      writeFileSync(
+        join(tmp.dir, CACHE_FILE),
+        JSON.stringify({ format: 'polaris-xds/mesh-state', version: 1, writtenAt: '', services: [{ name: 3 }] }),
+      );
       assert.equal(await cache.load(), undefined);
       const reports = lines.filter((l) => l.code === 'PXDS_ERR_CACHE_CORRUPT');
       assert.equal(reports.length, 3);
@@ -124,9 +141,36 @@ describe('polaris source with a disk cache', () => {
       name: 'a',
       metadata: { m: '1' },
       instances: [{ host: '10.0.0.1', port: 80, metadata: { version: 'v1' } }],
-      circuitBreakers: [{ id: 'cb1', name: 'cb1', namespace: 'ns1', enable: true, level: 'INSTANCE', rule_matcher: { destination: { service: 'a', namespace: 'ns1' } }, recoverCondition: { sleep_window: 30 } }],
-      faultDetectors: [{ id: 'fd1', name: 'fd1', namespace: 'ns1', target_service: { service: 'a', namespace: 'ns1' }, interval: 2, protocol: 'TCP' }],
-      rateLimits: [{ id: { value: 'rl1' }, service: { value: 'a' }, namespace: { value: 'ns1' }, type: 'LOCAL', amounts: [{ maxAmount: { value: 5 }, validDuration: { seconds: 1 } }] }],
+      circuitBreakers: [
+        {
+          id: 'cb1',
+          name: 'cb1',
+          namespace: 'ns1',
+          enable: true,
+          level: 'INSTANCE',
+          rule_matcher: { destination: { service: 'a', namespace: 'ns1' } },
+          recoverCondition: { sleep_window: 30 },
+        },
+      ],
+      faultDetectors: [
+        {
+          id: 'fd1',
+          name: 'fd1',
+          namespace: 'ns1',
+          target_service: { service: 'a', namespace: 'ns1' },
+          interval: 2,
+          protocol: 'TCP',
+        },
+      ],
+      rateLimits: [
+        {
+          id: { value: 'rl1' },
+          service: { value: 'a' },
+          namespace: { value: 'ns1' },
+          type: 'LOCAL',
+          amounts: [{ maxAmount: { value: 5 }, validDuration: { seconds: 1 } }],
+        },
+      ],
     });
     fake.setService({ namespace: 'ns1', name: 'b', instances: [{ host: '10.0.0.2', port: 80 }] });
     const first = fastSource([fake.address], { cacheDir: tmp.dir });
@@ -149,7 +193,11 @@ describe('polaris source with a disk cache', () => {
       const fromDisk = await untilState(second, 'disk state', (s) => s.origin === 'disk-cache', 3000);
       assert.deepEqual([...fromDisk.services.values()], [...synced.services.values()]);
       const a = fromDisk.services.get('ns1/a')!;
-      assert.equal(a.circuitBreakers.rules[0]!.recover.sleepWindowSeconds, 30, 'governance rules are carried across the outage');
+      assert.equal(
+        a.circuitBreakers.rules[0]!.recover.sleepWindowSeconds,
+        30,
+        'governance rules are carried across the outage',
+      );
       assert.equal(a.faultDetectors.rules[0]!.protocol, 'TCP');
       assert.deepEqual(a.rateLimits.rules[0]!.amounts[0]!.validDuration, { seconds: 1, nanos: 0 });
       const st = second.status();
@@ -169,7 +217,11 @@ describe('polaris source with a disk cache', () => {
       await second.stop();
     }
     const onDisk = JSON.parse(readFileSync(join(tmp.dir, CACHE_FILE), 'utf8')) as { services: Service[] };
-    assert.equal(onDisk.services.find((s) => s.name === 'b')!.instances[0]!.host, '10.0.0.3', 'the live state was written back');
+    assert.equal(
+      onDisk.services.find((s) => s.name === 'b')!.instances[0]!.host,
+      '10.0.0.3',
+      'the live state was written back',
+    );
     await fake.stop();
     tmp.remove();
   });
@@ -178,7 +230,15 @@ describe('polaris source with a disk cache', () => {
     const tmp = tempDir('pxds-cache-');
     const fake = await FakePolaris.start();
     fake.setService({ namespace: 'ns1', name: 'a', instances: [{ host: '10.0.0.1', port: 80 }] });
-    writeFileSync(join(tmp.dir, CACHE_FILE), JSON.stringify({ format: 'polaris-xds/mesh-state', version: 1, writtenAt: new Date().toISOString(), services: [svc('stale', [])] }));
+    writeFileSync(
+      join(tmp.dir, CACHE_FILE),
+      JSON.stringify({
+        format: 'polaris-xds/mesh-state',
+        version: 1,
+        writtenAt: new Date().toISOString(),
+        services: [svc('stale', [])],
+      }),
+    );
     const src = fastSource([fake.address], { cacheDir: tmp.dir, startupWaitMs: 1000 });
     const origins: string[] = [];
     src.subscribe((s) => origins.push(s.origin));
@@ -206,12 +266,22 @@ describe('polaris source with a disk cache', () => {
     const src = fastSource([fake.address], { cacheDir: tmp.dir, logger, startupWaitMs: 100 });
     try {
       await src.start();
-      await waitFor('the corrupt cache is reported', () => lines.some((l) => l.code === 'PXDS_ERR_CACHE_CORRUPT'), 3000, 10);
+      await waitFor(
+        'the corrupt cache is reported',
+        () => lines.some((l) => l.code === 'PXDS_ERR_CACHE_CORRUPT'),
+        3000,
+        10,
+      );
       assert.equal(src.status().ready, false);
       assert.equal(src.current(), undefined);
       assert.ok(lines.some((l) => l.code === 'PXDS_ERR_CACHE_CORRUPT'));
       // Readiness names both causes, not only the outage.
-      await waitFor('a reason naming the rejected cache and the outage', () => src.status().reason.startsWith('disk cache rejected:'), 3000, 20);
+      await waitFor(
+        'a reason naming the rejected cache and the outage',
+        () => src.status().reason.startsWith('disk cache rejected:'),
+        3000,
+        20,
+      );
       assert.match(src.status().reason, /^disk cache rejected: not JSON: .*; polaris 127\.0\.0\.1:\d+ unreachable: /);
       await fake.restart();
       fake.setService({ namespace: 'ns1', name: 'a', instances: [{ host: '10.0.0.1', port: 80 }] });

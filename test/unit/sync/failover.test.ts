@@ -26,7 +26,12 @@ describe('polaris source failover and recovery', () => {
       const first = await untilState(src, 'sync from a', (s) => s.services.size === 1);
       assert.equal(src.debugState().connection.address, a.address);
       await a.stop();
-      await waitFor('switch to b', () => src.debugState().connection.connected && src.debugState().connection.address === b.address, 5000, 20);
+      await waitFor(
+        'switch to b',
+        () => src.debugState().connection.connected && src.debugState().connection.address === b.address,
+        5000,
+        20,
+      );
       assert.equal(src.current(), first, 'the state survives the switch');
       seed(b, ['10.0.0.1', '10.0.0.2']);
       await untilState(src, 'change from b', (s) => s.services.get('ns1/svc')!.instances.length === 2);
@@ -75,7 +80,11 @@ describe('polaris source failover and recovery', () => {
       assert.equal(st.origin, 'polaris');
       assert.match(st.reason, new RegExp(`polaris ${fake.address} unreachable: `));
       const warns = lines.filter((l) => l.level === 40 && String(l.msg).includes(fake.address));
-      assert.equal(warns.length, 1, `one warning while down, not one per retry: ${warns.map((w) => w.msg).join(' | ')}`);
+      assert.equal(
+        warns.length,
+        1,
+        `one warning while down, not one per retry: ${warns.map((w) => w.msg).join(' | ')}`,
+      );
       const failures = await streamFailures(src);
       assert.ok(failures >= 2, `stream failures are counted: ${failures}`);
       assert.match(await src.registry.metrics(), /polaris_xds_sync_connected 0/);

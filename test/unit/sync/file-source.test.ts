@@ -61,11 +61,24 @@ describe('mesh file parsing', () => {
     const cart = s.services.get('shop/cart')!;
     assert.deepEqual(cart.metadata, { tier: '2' });
     const [a, b] = cart.instances.slice().sort((x, y) => x.host.localeCompare(y.host));
-    assert.deepEqual(a, { ...a!, host: '10.0.0.1', port: 8080, weight: 100, healthy: true, isolate: false, protocol: '', version: 'v1', locality: { region: 'r1', zone: 'z1', campus: '' } });
+    assert.deepEqual(a, {
+      ...a!,
+      host: '10.0.0.1',
+      port: 8080,
+      weight: 100,
+      healthy: true,
+      isolate: false,
+      protocol: '',
+      version: 'v1',
+      locality: { region: 'r1', zone: 'z1', campus: '' },
+    });
     // As Polaris serves them: version, protocol and the location are also labels.
     assert.deepEqual(a!.metadata, { version: 'v1', region: 'r1', zone: 'z1', campus: '' });
     assert.match(a!.id, /^[0-9a-f]{40}$/);
-    assert.deepEqual([b!.weight, b!.healthy, b!.isolate, b!.protocol, b!.metadata.version, b!.metadata.protocol], [0, false, true, 'grpc', '2', 'grpc']);
+    assert.deepEqual(
+      [b!.weight, b!.healthy, b!.isolate, b!.protocol, b!.metadata.version, b!.metadata.protocol],
+      [0, false, true, 'grpc', '2', 'grpc'],
+    );
     assert.equal(b!.metadata.region, undefined, 'no location, no location labels');
     assert.equal(s.services.get('shop/pay')!.instances[0]!.id, 'pay-1');
     const basket = s.services.get('shop/basket')!;
@@ -76,24 +89,54 @@ describe('mesh file parsing', () => {
   it('encodes rules like the Polaris server: keys, callee and caller sides, order', () => {
     const s = parseMeshText(GOOD, 'test');
     const cart = s.services.get('shop/cart')!;
-    assert.deepEqual(cart.routing.inbounds.map((r) => [r.id, r.priority]), [['shop/first', 1], ['shop/by-everything', 3]]);
+    assert.deepEqual(
+      cart.routing.inbounds.map((r) => [r.id, r.priority]),
+      [
+        ['shop/first', 1],
+        ['shop/by-everything', 3],
+      ],
+    );
     const rule = cart.routing.inbounds[1]!;
-    assert.deepEqual(Object.keys(rule.sources[0]!.match), ['$caller_ip', '$cookie.c', '$header.x-user', '$method', '$path', '$query.q', 'env']);
-    assert.deepEqual(rule.sources[0]!.match['$header.x-user'], { type: 'REGEX', value: '^u[0-9]+$', valueType: 'TEXT' });
+    assert.deepEqual(Object.keys(rule.sources[0]!.match), [
+      '$caller_ip',
+      '$cookie.c',
+      '$header.x-user',
+      '$method',
+      '$path',
+      '$query.q',
+      'env',
+    ]);
+    assert.deepEqual(rule.sources[0]!.match['$header.x-user'], {
+      type: 'REGEX',
+      value: '^u[0-9]+$',
+      valueType: 'TEXT',
+    });
     assert.deepEqual(rule.sources[0]!.match['$query.q'], { type: 'EXACT', value: 'v', valueType: 'TEXT' });
     assert.deepEqual(rule.sources[0]!.match.env, { type: 'EXACT', value: 'prod', valueType: 'PARAMETER' });
     assert.deepEqual(rule.sources[0]!.match.$caller_ip!.type, 'RANGE');
     assert.equal(rule.sources[0]!.service, 'pay');
     assert.equal(rule.sources[0]!.namespace, 'shop', 'a named caller defaults to the rule namespace');
     // Inbound: only the callee's own groups.
-    assert.deepEqual(rule.destinations.map((d) => [d.name, d.service, d.priority, d.weight, d.isolate]), [['g2', 'cart', 0, 80, false], ['g1', 'cart', 1, 20, true]]);
+    assert.deepEqual(
+      rule.destinations.map((d) => [d.name, d.service, d.priority, d.weight, d.isolate]),
+      [
+        ['g2', 'cart', 0, 80, false],
+        ['g1', 'cart', 1, 20, true],
+      ],
+    );
     assert.deepEqual(rule.destinations[0]!.labels, { version: { type: 'EXACT', value: 'v2', valueType: 'TEXT' } });
     // Outbound of the caller: every group. The wildcard-caller rule is everyone's outbound.
     const pay = s.services.get('shop/pay')!;
-    assert.deepEqual(pay.routing.outbounds.map((r) => r.id), ['shop/first', 'shop/by-everything']);
+    assert.deepEqual(
+      pay.routing.outbounds.map((r) => r.id),
+      ['shop/first', 'shop/by-everything'],
+    );
     assert.equal(pay.routing.outbounds[1]!.destinations.length, 3);
     assert.deepEqual(pay.routing.inbounds, []);
-    assert.deepEqual(s.services.get('shop/basket')!.routing.outbounds.map((r) => r.id), ['shop/first']);
+    assert.deepEqual(
+      s.services.get('shop/basket')!.routing.outbounds.map((r) => r.id),
+      ['shop/first'],
+    );
     assert.ok(!cart.routing.inbounds.some((r) => r.id === 'shop/off'), 'disabled rules are left out');
   });
 
@@ -139,7 +182,7 @@ namespaces:
     );
   });
 
-  it('takes governance rules in the shape of Polaris\'s HTTP API, to the same model the syncer builds, filed as Polaris serves them', () => {
+  it("takes governance rules in the shape of Polaris's HTTP API, to the same model the syncer builds, filed as Polaris serves them", () => {
     const state = parseMeshText(
       `
 namespaces:
@@ -182,30 +225,79 @@ namespaces:
     );
     const echo = state.services.get('ns/echo')!;
     const other = state.services.get('ns/other')!;
-    assert.deepEqual(echo.circuitBreakers.rules.map((r) => r.id), ['ns/cb-5xx', 'ns/cb-any']);
-    assert.deepEqual(other.circuitBreakers.rules.map((r) => r.id), ['ns/cb-any'], 'a rule for any service of the namespace reaches every one');
+    assert.deepEqual(
+      echo.circuitBreakers.rules.map((r) => r.id),
+      ['ns/cb-5xx', 'ns/cb-any'],
+    );
+    assert.deepEqual(
+      other.circuitBreakers.rules.map((r) => r.id),
+      ['ns/cb-any'],
+      'a rule for any service of the namespace reaches every one',
+    );
     assert.deepEqual(other.faultDetectors.rules, []);
-    assert.deepEqual(echo.rateLimits.rules[0]!.amounts.map((a) => a.validDuration), [
-      { seconds: 1, nanos: 0 },
-      { seconds: 0, nanos: 500_000_000 },
-    ]);
+    assert.deepEqual(
+      echo.rateLimits.rules[0]!.amounts.map((a) => a.validDuration),
+      [
+        { seconds: 1, nanos: 0 },
+        { seconds: 0, nanos: 500_000_000 },
+      ],
+    );
     assert.notEqual(echo.circuitBreakers.revision, '');
     // The syncer's converter, given the same rule as Polaris would serve it, builds the same model.
-    const synced = convertCircuitBreakers('ns', 'echo', CircuitBreaker.fromPartial({ rules: [{
-      id: 'ns/cb-5xx', name: 'cb-5xx', namespace: 'ns', enable: true, level: Level.INSTANCE, revision: echo.circuitBreakers.rules[0]!.revision,
-      ruleMatcher: { source: { service: '*', namespace: '*' }, destination: { service: 'echo', namespace: 'ns', method: { type: 1, value: '/api/.*' } } },
-      errorConditions: [{ inputType: 1, condition: { type: 5, value: '500~599' } }],
-      triggerCondition: [{ triggerType: 2, errorCount: 5 }, { triggerType: 1, errorPercent: 50, interval: 10, minimumRequest: 10 }],
-      maxEjectionPercent: 100,
-      recoverCondition: { sleepWindow: 60, consecutiveSuccess: 1 },
-      faultDetectConfig: { enable: false },
-      fallbackConfig: { enable: true, response: { code: 503, headers: [{ key: 'x-cb', value: 'open' }], body: 'sorry' } },
-    }] }), 'x');
+    const synced = convertCircuitBreakers(
+      'ns',
+      'echo',
+      CircuitBreaker.fromPartial({
+        rules: [
+          {
+            id: 'ns/cb-5xx',
+            name: 'cb-5xx',
+            namespace: 'ns',
+            enable: true,
+            level: Level.INSTANCE,
+            revision: echo.circuitBreakers.rules[0]!.revision,
+            ruleMatcher: {
+              source: { service: '*', namespace: '*' },
+              destination: { service: 'echo', namespace: 'ns', method: { type: 1, value: '/api/.*' } },
+            },
+            errorConditions: [{ inputType: 1, condition: { type: 5, value: '500~599' } }],
+            triggerCondition: [
+              { triggerType: 2, errorCount: 5 },
+              { triggerType: 1, errorPercent: 50, interval: 10, minimumRequest: 10 },
+            ],
+            maxEjectionPercent: 100,
+            recoverCondition: { sleepWindow: 60, consecutiveSuccess: 1 },
+            faultDetectConfig: { enable: false },
+            fallbackConfig: {
+              enable: true,
+              response: { code: 503, headers: [{ key: 'x-cb', value: 'open' }], body: 'sorry' },
+            },
+          },
+        ],
+      }),
+      'x',
+    );
     assert.deepEqual(echo.circuitBreakers.rules[0], synced.value.rules[0]);
-    const fd = convertFaultDetectors('ns', 'echo', FaultDetector.fromPartial({ rules: [{
-      id: 'ns/echo-http', name: 'echo-http', namespace: 'ns', revision: echo.faultDetectors.rules[0]!.revision,
-      targetService: { service: 'echo', namespace: 'ns' }, interval: 1, timeout: 500, protocol: 1, httpConfig: { method: 'GET', url: '/healthz', headers: [{ key: 'h', value: '1' }] },
-    }] }), 'x');
+    const fd = convertFaultDetectors(
+      'ns',
+      'echo',
+      FaultDetector.fromPartial({
+        rules: [
+          {
+            id: 'ns/echo-http',
+            name: 'echo-http',
+            namespace: 'ns',
+            revision: echo.faultDetectors.rules[0]!.revision,
+            targetService: { service: 'echo', namespace: 'ns' },
+            interval: 1,
+            timeout: 500,
+            protocol: 1,
+            httpConfig: { method: 'GET', url: '/healthz', headers: [{ key: 'h', value: '1' }] },
+          },
+        ],
+      }),
+      'x',
+    );
     assert.deepEqual(echo.faultDetectors.rules[0], fd.value.rules[0]);
   });
 
@@ -219,18 +311,27 @@ namespaces:
       - { name: al, aliasFor: { name: nothing } }
       - { name: al2, aliasFor: { name: a }, instances: [{ host: h, port: 2 }] }
 `;
-    assert.throws(() => parseMeshText(bad, 'dup.yaml'), (err: Error) => {
-      assert.match(err.message, /namespaces\[0\]\.services\[1\]\.name: duplicate service a/);
-      assert.match(err.message, /namespaces\[0\]\.services\[0\]\.instances\[1\]: duplicate instance h:1/);
-      assert.match(err.message, /namespaces\[0\]\.services\[2\]\.aliasFor: no service ns\/nothing in this file/);
-      assert.match(err.message, /namespaces\[0\]\.services\[3\]\.instances: an alias has no instances of its own/);
-      return true;
-    });
+    assert.throws(
+      () => parseMeshText(bad, 'dup.yaml'),
+      (err: Error) => {
+        assert.match(err.message, /namespaces\[0\]\.services\[1\]\.name: duplicate service a/);
+        assert.match(err.message, /namespaces\[0\]\.services\[0\]\.instances\[1\]: duplicate instance h:1/);
+        assert.match(err.message, /namespaces\[0\]\.services\[2\]\.aliasFor: no service ns\/nothing in this file/);
+        assert.match(err.message, /namespaces\[0\]\.services\[3\]\.instances: an alias has no instances of its own/);
+        return true;
+      },
+    );
   });
 
   it('reports YAML syntax errors', () => {
-    assert.throws(() => parseMeshText('namespaces: [\n', 'x.yaml'), /^PolarisXdsError: mesh file x\.yaml: YAML syntax error at line 2, column 1: [^\n]+$/);
-    assert.throws(() => parseMeshText('{"namespaces": [\n', 'x.json'), /mesh file x\.json: YAML syntax error at line \d+, column \d+: /);
+    assert.throws(
+      () => parseMeshText('namespaces: [\n', 'x.yaml'),
+      /^PolarisXdsError: mesh file x\.yaml: YAML syntax error at line 2, column 1: [^\n]+$/,
+    );
+    assert.throws(
+      () => parseMeshText('{"namespaces": [\n', 'x.json'),
+      /mesh file x\.json: YAML syntax error at line \d+, column \d+: /,
+    );
     assert.throws(() => parseMeshText(' \n', 'x.yaml'), /mesh file x\.yaml: the file is empty/);
   });
 
@@ -240,7 +341,10 @@ namespaces:
     assert.deepEqual(parseMeshText(json, 'x.json'), fromYaml);
     assert.deepEqual(parseMeshText(`\n  ${json}`, 'x.json'), fromYaml);
     // Flow style with bare keys is YAML, not JSON.
-    const flow = parseMeshText('{ namespaces: [ { name: shop, services: [ { name: pay, instances: [ { host: 10.0.1.1, port: 9090 } ] } ] } ] }', 'f.yaml');
+    const flow = parseMeshText(
+      '{ namespaces: [ { name: shop, services: [ { name: pay, instances: [ { host: 10.0.1.1, port: 9090 } ] } ] } ] }',
+      'f.yaml',
+    );
     assert.deepEqual(
       [...flow.services.values()].map((s) => [s.namespace, s.name, s.instances.map((i) => `${i.host}:${i.port}`)]),
       [['shop', 'pay', ['10.0.1.1:9090']]],
@@ -274,12 +378,25 @@ describe('file source', () => {
   it('fails start-up on a missing or invalid file', async () => {
     const tmp = tempDir('pxds-mesh-');
     try {
-      const missing = createFileSource({ path: join(tmp.dir, 'nope.yaml'), logger: captureLogger().logger, watch: false });
-      await assert.rejects(missing.start(), (e: Error) => errorCode(e) === 'PXDS_ERR_FILE_SOURCE' && /nope\.yaml: no such file/.test(e.message));
+      const missing = createFileSource({
+        path: join(tmp.dir, 'nope.yaml'),
+        logger: captureLogger().logger,
+        watch: false,
+      });
+      await assert.rejects(
+        missing.start(),
+        (e: Error) => errorCode(e) === 'PXDS_ERR_FILE_SOURCE' && /nope\.yaml: no such file/.test(e.message),
+      );
       const file = join(tmp.dir, 'mesh.yaml');
-      writeFileSync(file, 'namespaces:\n  - name: ns\n    services:\n      - name: a\n        instances:\n          - { host: h, port: x }\n');
+      writeFileSync(
+        file,
+        'namespaces:\n  - name: ns\n    services:\n      - name: a\n        instances:\n          - { host: h, port: x }\n',
+      );
       const invalid = createFileSource({ path: file, logger: captureLogger().logger, watch: false });
-      await assert.rejects(invalid.start(), /namespaces\[0\]\.services\[0\]\.instances\[0\]\.port: expected number, received string/);
+      await assert.rejects(
+        invalid.start(),
+        /namespaces\[0\]\.services\[0\]\.instances\[0\]\.port: expected number, received string/,
+      );
       assert.equal(invalid.status().ready, false);
     } finally {
       tmp.remove();
@@ -298,11 +415,21 @@ describe('file source', () => {
     try {
       const first = src.current()!;
       writeFileSync(file, mesh(['10.0.0.1', '10.0.0.2']));
-      const second = await untilState(src, 'edit picked up', (s) => s.services.get('ns/a')!.instances.length === 2, 3000);
+      const second = await untilState(
+        src,
+        'edit picked up',
+        (s) => s.services.get('ns/a')!.instances.length === 2,
+        3000,
+      );
       assert.equal(second.services.get('ns/b'), first.services.get('ns/b'), 'unchanged service keeps its object');
 
       writeFileSync(file, mesh(['10.0.0.1', '10.0.0.2']).replace('port: 80 }', 'port: eighty }'));
-      await waitFor('the bad edit is read and refused', () => /last re-read failed/.test(src.status().reason), 3000, 10);
+      await waitFor(
+        'the bad edit is read and refused',
+        () => /last re-read failed/.test(src.status().reason),
+        3000,
+        10,
+      );
       assert.equal(src.current(), second, 'a bad edit keeps the last good state');
       assert.equal(src.status().ready, true);
       assert.match(src.status().reason, /last re-read failed, keeping the last good state: .*instances\[0\]\.port/);
@@ -365,7 +492,11 @@ describe('file watching without fs.watch', () => {
     const tmp = tempDir('pxds-mesh-');
     const file = join(tmp.dir, 'mesh.yaml');
     writeFileSync(file, 'namespaces:\n  - name: ns\n    services:\n      - name: a\n');
-    const src = createFileSource({ path: file, logger: captureLogger().logger, watch: { fsWatch: false, pollMs: 100, debounceMs: 10 } });
+    const src = createFileSource({
+      path: file,
+      logger: captureLogger().logger,
+      watch: { fsWatch: false, pollMs: 100, debounceMs: 10 },
+    });
     await src.start();
     try {
       // The watch took the file's state when it started: an edit right after is seen.
@@ -401,7 +532,11 @@ namespaces:
         destinations: [{ service: a, labels: { version: v2 } }]
 `;
     writeFileSync(file, mesh('1'));
-    const src = createFileSource({ path: file, logger: captureLogger().logger, watch: { fsWatch: false, pollMs: 60_000, debounceMs: 10 } });
+    const src = createFileSource({
+      path: file,
+      logger: captureLogger().logger,
+      watch: { fsWatch: false, pollMs: 60_000, debounceMs: 10 },
+    });
     await src.start();
     try {
       const before = src.current()!;

@@ -2,7 +2,11 @@
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { MeshState } from '../../../src/model/mesh.js';
-import { createPolarisSource, type PolarisSource, type PolarisSourceOptions } from '../../../src/sync/polaris-source.js';
+import {
+  createPolarisSource,
+  type PolarisSource,
+  type PolarisSourceOptions,
+} from '../../../src/sync/polaris-source.js';
 import type { MeshSource } from '../../../src/sync/source.js';
 import { waitFor } from '../../support/ports.js';
 
@@ -17,7 +21,10 @@ export function captureLogger(): { logger: Logger; lines: LogLine[] } {
 }
 
 /** fastSource is a Polaris source with test-friendly timings; stop it in a finally/after. */
-export function fastSource(addresses: string[], extra: Partial<PolarisSourceOptions> = {}): PolarisSource & { registry: Registry } {
+export function fastSource(
+  addresses: string[],
+  extra: Partial<PolarisSourceOptions> = {},
+): PolarisSource & { registry: Registry } {
   const registry = new Registry();
   const src = createPolarisSource({
     addresses,
@@ -36,11 +43,21 @@ export function fastSource(addresses: string[], extra: Partial<PolarisSourceOpti
 }
 
 /** untilState waits for the source's current state to satisfy `check`. */
-export function untilState(src: MeshSource, what: string, check: (s: MeshState) => boolean, timeoutMs = 5000): Promise<MeshState> {
-  return waitFor(what, () => {
-    const s = src.current();
-    return s !== undefined && check(s) ? s : undefined;
-  }, timeoutMs, 20);
+export function untilState(
+  src: MeshSource,
+  what: string,
+  check: (s: MeshState) => boolean,
+  timeoutMs = 5000,
+): Promise<MeshState> {
+  return waitFor(
+    what,
+    () => {
+      const s = src.current();
+      return s !== undefined && check(s) ? s : undefined;
+    },
+    timeoutMs,
+    20,
+  );
 }
 
 export { tempDir } from '../../support/temp.js';

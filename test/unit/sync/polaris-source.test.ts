@@ -10,14 +10,39 @@ function echoService(): FakeService {
     name: 'echo',
     metadata: { team: 'a' },
     instances: [
-      { id: 'b', host: '10.0.0.2', port: 8080, protocol: 'http', version: 'v2', weight: 50, healthy: false, metadata: { version: 'v2' }, location: { region: 'r1', zone: 'z1', campus: 'c1' } },
+      {
+        id: 'b',
+        host: '10.0.0.2',
+        port: 8080,
+        protocol: 'http',
+        version: 'v2',
+        weight: 50,
+        healthy: false,
+        metadata: { version: 'v2' },
+        location: { region: 'r1', zone: 'z1', campus: 'c1' },
+      },
       { id: 'a', host: '10.0.0.1', port: 8080, metadata: { version: 'v1', 'internal-x': 'y' } },
       { id: 'c', host: '10.0.0.3', port: 8081, isolate: true, weight: 0 },
     ],
     inbounds: [
       {
-        sources: [{ service: 'caller', namespace: 'ns1', metadata: { '$header.x-user': { type: 'EXACT', value: 'u1' }, $path: { type: 'REGEX', value: '/a.*' } } }],
-        destinations: [{ service: 'echo', namespace: 'ns1', metadata: { version: { type: 'EXACT', value: 'v2' } }, priority: 0, weight: 100, name: 'r1.s1.g1' }],
+        sources: [
+          {
+            service: 'caller',
+            namespace: 'ns1',
+            metadata: { '$header.x-user': { type: 'EXACT', value: 'u1' }, $path: { type: 'REGEX', value: '/a.*' } },
+          },
+        ],
+        destinations: [
+          {
+            service: 'echo',
+            namespace: 'ns1',
+            metadata: { version: { type: 'EXACT', value: 'v2' } },
+            priority: 0,
+            weight: 100,
+            name: 'r1.s1.g1',
+          },
+        ],
         extendInfo: { __routing_v2_id__: 'rule-b', __routing_v2_priority__: '0001' },
       },
       {
@@ -67,7 +92,10 @@ describe('polaris source against a fake Polaris', () => {
 
       const echo = state.services.get('ns1/echo')!;
       assert.deepEqual(echo.metadata, { team: 'a' });
-      assert.deepEqual(echo.instances.map((i) => i.id), ['a', 'b', 'c']);
+      assert.deepEqual(
+        echo.instances.map((i) => i.id),
+        ['a', 'b', 'c'],
+      );
       const [a, b, c] = echo.instances;
       assert.equal(a!.weight, 100, 'absent weight defaults to 100');
       assert.equal(a!.healthy, true, 'absent healthy defaults to true');
@@ -82,13 +110,22 @@ describe('polaris source against a fake Polaris', () => {
       assert.equal(c!.weight, 0);
 
       // Inbounds sorted by the v2 priority, ids from the v2 id plus sub-rule index.
-      assert.deepEqual(echo.routing.inbounds.map((r) => [r.id, r.priority]), [['rule-a#0', 0], ['rule-b#0', 1]]);
+      assert.deepEqual(
+        echo.routing.inbounds.map((r) => [r.id, r.priority]),
+        [
+          ['rule-a#0', 0],
+          ['rule-b#0', 1],
+        ],
+      );
       const rb = echo.routing.inbounds[1]!;
       assert.equal(rb.name, 'r1.s1');
       assert.deepEqual(rb.sources[0], {
         service: 'caller',
         namespace: 'ns1',
-        match: { '$header.x-user': { type: 'EXACT', value: 'u1', valueType: 'TEXT' }, $path: { type: 'REGEX', value: '/a.*', valueType: 'TEXT' } },
+        match: {
+          '$header.x-user': { type: 'EXACT', value: 'u1', valueType: 'TEXT' },
+          $path: { type: 'REGEX', value: '/a.*', valueType: 'TEXT' },
+        },
       });
       assert.deepEqual(rb.destinations[0], {
         service: 'echo',
@@ -152,14 +189,28 @@ describe('polaris source against a fake Polaris', () => {
       // A key is polled again only once its previous answer was taken in: these answers were applied.
       await waitFor('keys re-polled', () => fake.requests.length > seen + 10, 5000, 10);
       const repolls = fake.requests.slice(seen);
-      assert.ok(repolls.every((r) => GOVERNANCE.has(r.type) || r.revision !== ''), 'every re-poll carries the held revision');
+      assert.ok(
+        repolls.every((r) => GOVERNANCE.has(r.type) || r.revision !== ''),
+        'every re-poll carries the held revision',
+      );
       assert.equal(src.current(), first, 'no new state while nothing changes');
       assert.equal(published, before);
 
-      fake.setService({ namespace: 'ns1', name: 'other', instances: [{ host: '10.0.1.1', port: 80 }, { host: '10.0.1.2', port: 80 }] });
+      fake.setService({
+        namespace: 'ns1',
+        name: 'other',
+        instances: [
+          { host: '10.0.1.1', port: 80 },
+          { host: '10.0.1.2', port: 80 },
+        ],
+      });
       const second = await untilState(src, 'new instance', (s) => s.services.get('ns1/other')!.instances.length === 2);
       assert.notEqual(second, first);
-      assert.equal(second.services.get('ns1/echo'), first.services.get('ns1/echo'), 'the unchanged service keeps its object');
+      assert.equal(
+        second.services.get('ns1/echo'),
+        first.services.get('ns1/echo'),
+        'the unchanged service keeps its object',
+      );
     } finally {
       await src.stop();
     }
@@ -180,10 +231,15 @@ describe('polaris source against a fake Polaris', () => {
       fake.mostUnansweredOfOneKey = 0;
       const start = fake.requests.length;
       const keys = new Set(fake.requests.map((r) => `${r.type} ${r.name}`));
-      await waitFor('every key polled twice more under the delay', () => {
-        const seen = fake.requests.slice(start).map((r) => `${r.type} ${r.name}`);
-        return [...keys].every((k) => seen.filter((s) => s === k).length >= 2);
-      }, 10_000, 20);
+      await waitFor(
+        'every key polled twice more under the delay',
+        () => {
+          const seen = fake.requests.slice(start).map((r) => `${r.type} ${r.name}`);
+          return [...keys].every((k) => seen.filter((s) => s === k).length >= 2);
+        },
+        10_000,
+        20,
+      );
       assert.equal(fake.mostUnansweredOfOneKey, 1, 'no key was asked again before its answer came');
     } finally {
       fake.faults = {};
@@ -202,14 +258,28 @@ describe('polaris source against a fake Polaris', () => {
       await src.start();
       await untilState(src, 'sync', (s) => s.services.size === 3);
       // The list still names `gone`, but its INSTANCE answer says it does not exist.
-      fake.faults = { override: (r) => (r.type === 'INSTANCE' && r.name === 'gone' ? { code: { value: 400202 }, type: 'INSTANCE', service: { name: { value: 'gone' }, namespace: { value: 'ns1' } } } : undefined) };
+      fake.faults = {
+        override: (r) =>
+          r.type === 'INSTANCE' && r.name === 'gone'
+            ? {
+                code: { value: 400202 },
+                type: 'INSTANCE',
+                service: { name: { value: 'gone' }, namespace: { value: 'ns1' } },
+              }
+            : undefined,
+      };
       await untilState(src, '400202 removal', (s) => !s.services.has('ns1/gone') && s.services.size === 2);
       fake.faults = {};
       await untilState(src, 'back after a good answer', (s) => s.services.has('ns1/gone'));
       fake.removeService('ns1', 'dropped');
       const s = await untilState(src, 'list removal', (x) => !x.services.has('ns1/dropped'));
       assert.deepEqual([...s.services.keys()], ['ns1/gone', 'ns1/stay']);
-      await waitFor('the dropped service is no longer polled', () => !src.debugState().keys.some((k) => k.service === 'dropped'), 5000, 20);
+      await waitFor(
+        'the dropped service is no longer polled',
+        () => !src.debugState().keys.some((k) => k.service === 'dropped'),
+        5000,
+        20,
+      );
     } finally {
       await src.stop();
     }
@@ -236,8 +306,23 @@ describe('polaris source against a fake Polaris', () => {
       assert.equal(src.current(), good);
       assert.ok(src.debugState().keys.some((k) => k.lastCode === 401000));
       // An answer for another service than asked: the stream is dropped, nothing is applied.
-      fake.faults = { override: (r) => (r.type === 'INSTANCE' ? { code: { value: 200000 }, type: 'INSTANCE', service: { name: { value: 'intruder' }, namespace: { value: 'ns1' } }, instances: [] } : undefined) };
-      await waitFor('the intruding answer is refused', () => lines.some((l) => /out of order/.test(String(l.reason ?? ''))), 5000, 20);
+      fake.faults = {
+        override: (r) =>
+          r.type === 'INSTANCE'
+            ? {
+                code: { value: 200000 },
+                type: 'INSTANCE',
+                service: { name: { value: 'intruder' }, namespace: { value: 'ns1' } },
+                instances: [],
+              }
+            : undefined,
+      };
+      await waitFor(
+        'the intruding answer is refused',
+        () => lines.some((l) => /out of order/.test(String(l.reason ?? ''))),
+        5000,
+        20,
+      );
       assert.equal(src.current(), good);
       assert.equal(src.status().ready, true);
       fake.faults = {};
@@ -262,7 +347,11 @@ describe('polaris source against a fake Polaris', () => {
       await src.start();
       await untilState(src, 'sync', (s) => s.services.size === 1);
       assert.equal(src.status().lastSuccess?.toISOString(), '2030-01-01T00:00:00.000Z');
-      assert.ok(src.debugState().keys.every((k) => k.lastAnswerAt === undefined || k.lastAnswerAt === '2030-01-01T00:00:00.000Z'));
+      assert.ok(
+        src
+          .debugState()
+          .keys.every((k) => k.lastAnswerAt === undefined || k.lastAnswerAt === '2030-01-01T00:00:00.000Z'),
+      );
       fake.faults = { errorCode: { code: 500000 } };
       await answered(6);
       assert.equal(warnings(), 1);
@@ -326,9 +415,21 @@ describe('polaris source against a fake Polaris', () => {
     const svc = echoService();
     svc.instances!.push({ host: '', port: 80, id: 'nohost' });
     svc.outbounds = [
-      { sources: [{ service: 'echo', namespace: 'ns1', metadata: { $method: { type: 9, value: 'GET' } } }], destinations: [{ service: 'x', namespace: 'ns1', name: 'bad.s.g' }], extendInfo: { __routing_v2_id__: 'bad' } },
-      { sources: [{ service: 'echo', namespace: 'ns1' }], destinations: [{ namespace: 'ns1', name: 'nodest.s.g' }], extendInfo: { __routing_v2_id__: 'nodest' } },
-      { sources: [{ service: 'echo', namespace: 'ns1' }], destinations: [{ service: 'x', namespace: 'ns1', name: 'ok.s.g' }], extendInfo: { __routing_v2_id__: 'ok' } },
+      {
+        sources: [{ service: 'echo', namespace: 'ns1', metadata: { $method: { type: 9, value: 'GET' } } }],
+        destinations: [{ service: 'x', namespace: 'ns1', name: 'bad.s.g' }],
+        extendInfo: { __routing_v2_id__: 'bad' },
+      },
+      {
+        sources: [{ service: 'echo', namespace: 'ns1' }],
+        destinations: [{ namespace: 'ns1', name: 'nodest.s.g' }],
+        extendInfo: { __routing_v2_id__: 'nodest' },
+      },
+      {
+        sources: [{ service: 'echo', namespace: 'ns1' }],
+        destinations: [{ service: 'x', namespace: 'ns1', name: 'ok.s.g' }],
+        extendInfo: { __routing_v2_id__: 'ok' },
+      },
     ];
     fake.setService(svc);
     const { logger, lines } = captureLogger();
@@ -337,16 +438,33 @@ describe('polaris source against a fake Polaris', () => {
       await src.start();
       const s = await untilState(src, 'sync', (x) => x.services.size === 1);
       const echo = s.services.get('ns1/echo')!;
-      assert.deepEqual(echo.routing.outbounds.map((r) => r.id), ['ok#0']);
+      assert.deepEqual(
+        echo.routing.outbounds.map((r) => r.id),
+        ['ok#0'],
+      );
       assert.equal(echo.routing.inbounds.length, 2);
       assert.equal(echo.instances.length, 3);
       const skipped = src.debugState().skipped;
-      assert.deepEqual(skipped.map((k) => [k.kind, k.id]).sort(), [['instance', 'nohost'], ['rule', 'bad#0'], ['rule', 'nodest#0']]);
-      assert.match(skipped.find((k) => k.id === 'bad#0')!.reason, /^outbounds\[0\]\.sources\[0\]\.metadata\["\$method"\]\.type: unknown match type 9/);
-      assert.match(skipped.find((k) => k.id === 'nodest#0')!.reason, /^outbounds\[1\]\.destinations\[0\]\.service: missing/);
+      assert.deepEqual(skipped.map((k) => [k.kind, k.id]).sort(), [
+        ['instance', 'nohost'],
+        ['rule', 'bad#0'],
+        ['rule', 'nodest#0'],
+      ]);
+      assert.match(
+        skipped.find((k) => k.id === 'bad#0')!.reason,
+        /^outbounds\[0\]\.sources\[0\]\.metadata\["\$method"\]\.type: unknown match type 9/,
+      );
+      assert.match(
+        skipped.find((k) => k.id === 'nodest#0')!.reason,
+        /^outbounds\[1\]\.destinations\[0\]\.service: missing/,
+      );
       assert.equal(lines.filter((l) => l.code === 'PXDS_ERR_RULE_SKIPPED').length, 2);
       await answered(10);
-      assert.equal(lines.filter((l) => l.code === 'PXDS_ERR_RULE_SKIPPED').length, 2, 'skips are logged once, not per poll');
+      assert.equal(
+        lines.filter((l) => l.code === 'PXDS_ERR_RULE_SKIPPED').length,
+        2,
+        'skips are logged once, not per poll',
+      );
       const metrics = await src.registry.metrics();
       assert.match(metrics, /polaris_xds_sync_skipped_rules_total\{kind="rule"\} 2/);
     } finally {
@@ -358,7 +476,11 @@ describe('polaris source against a fake Polaris', () => {
     fake.services.clear();
     fake.faults = {};
     const big = 'x'.repeat(1024);
-    const instances = Array.from({ length: 6000 }, (_, i) => ({ host: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 8080, metadata: { blob: big } }));
+    const instances = Array.from({ length: 6000 }, (_, i) => ({
+      host: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+      port: 8080,
+      metadata: { blob: big },
+    }));
     fake.setService({ namespace: 'ns1', name: 'huge', instances });
     const src = fastSource([fake.address], { requestTimeoutMs: 5000 });
     try {
@@ -408,7 +530,14 @@ describe('polaris source readiness while Polaris refuses', () => {
       await waitFor('ready', () => src.status().ready, 3000, 20);
       // After a first sync the state stays served, and the reason says why it may be stale.
       fake.faults = { errorCode: { code: 401000, bare: true } };
-      await waitFor('reason', () => src.status().reason === 'serving the last state synced; Polaris rejected the token (401000): set --token-file or POLARIS_XDS_POLARIS_TOKEN', 3000, 20);
+      await waitFor(
+        'reason',
+        () =>
+          src.status().reason ===
+          'serving the last state synced; Polaris rejected the token (401000): set --token-file or POLARIS_XDS_POLARIS_TOKEN',
+        3000,
+        20,
+      );
       assert.equal(src.status().ready, true);
     } finally {
       await src.stop();
@@ -425,7 +554,10 @@ describe('polaris source readiness while Polaris refuses', () => {
       await src.start();
       await waitFor('reason', () => /last error: code 500000/.test(src.status().reason), 3000, 20);
       assert.equal(src.status().ready, false);
-      assert.match(src.status().reason, /^first full sync from polaris 127\.0\.0\.1:\d+ in progress: 1 service lists and 0 services pending/);
+      assert.match(
+        src.status().reason,
+        /^first full sync from polaris 127\.0\.0\.1:\d+ in progress: 1 service lists and 0 services pending/,
+      );
       fake.faults = {};
       await waitFor('ready', () => src.status().ready, 3000, 20);
     } finally {

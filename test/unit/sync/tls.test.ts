@@ -27,15 +27,26 @@ describe('polaris source over TLS', () => {
   });
 
   it('presents a client certificate when the server requires one', async () => {
-    const fake = await FakePolaris.start(0, { cert: pem('server.pem'), key: pem('server.key'), clientCa: pem('ca.pem') });
+    const fake = await FakePolaris.start(0, {
+      cert: pem('server.pem'),
+      key: pem('server.key'),
+      clientCa: pem('ca.pem'),
+    });
     fake.setService({ namespace: 'ns1', name: 'a', instances: [{ host: '10.0.0.1', port: 80 }] });
     const without = fastSource([fake.address], { tls: { ca: pem('ca.pem') } });
-    const withCert = fastSource([fake.address], { tls: { ca: pem('ca.pem'), cert: pem('client.pem'), key: pem('client.key') } });
+    const withCert = fastSource([fake.address], {
+      tls: { ca: pem('ca.pem'), cert: pem('client.pem'), key: pem('client.key') },
+    });
     try {
       await without.start();
       await withCert.start();
       await untilState(withCert, 'mTLS sync', (s) => s.services.size === 1);
-      await waitFor('refused without a client certificate', () => /unreachable/.test(without.status().reason), 3000, 20);
+      await waitFor(
+        'refused without a client certificate',
+        () => /unreachable/.test(without.status().reason),
+        3000,
+        20,
+      );
       assert.equal(without.current(), undefined);
     } finally {
       await without.stop();
@@ -45,7 +56,10 @@ describe('polaris source over TLS', () => {
   });
 
   it('rejects unreadable files and a cert without its key at start-up', () => {
-    assert.throws(() => channelCredentials({ ca: pem('missing.pem') }), (e: Error) => errorCode(e) === 'PXDS_ERR_CONFIG_INVALID' && /polaris\.tls\.ca: cannot read/.test(e.message));
+    assert.throws(
+      () => channelCredentials({ ca: pem('missing.pem') }),
+      (e: Error) => errorCode(e) === 'PXDS_ERR_CONFIG_INVALID' && /polaris\.tls\.ca: cannot read/.test(e.message),
+    );
     assert.throws(() => channelCredentials({ cert: pem('client.pem') }), /cert and key must be given together/);
   });
 

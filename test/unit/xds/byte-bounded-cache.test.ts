@@ -6,7 +6,12 @@ import { ByteBoundedCache } from '../../../src/xds/byte-bounded-cache.js';
 
 test('by bytes: the least recently used go first, and an entry over the entry limit is not kept', () => {
   const removed: string[] = [];
-  const c = new ByteBoundedCache<string, string>({ maxBytes: 10, maxEntryBytes: 6, sizeOf: (v) => v.length, onRemove: (_, k) => removed.push(k) });
+  const c = new ByteBoundedCache<string, string>({
+    maxBytes: 10,
+    maxEntryBytes: 6,
+    sizeOf: (v) => v.length,
+    onRemove: (_, k) => removed.push(k),
+  });
   assert.equal(c.set('a', 'aaa'), true);
   assert.equal(c.set('b', 'bbb'), true);
   assert.equal(c.get('a'), 'aaa', 'a is now the most recently used');

@@ -20,7 +20,11 @@ describe('parseNode', () => {
   it('takes namespace and service from sidecar metadata over the id', () => {
     const n = parseNode({
       id: 'default/u~10.0.0.1',
-      metadata: { 'sidecar.polarismesh.cn/serviceNamespace': 'shop', 'sidecar.polarismesh.cn/serviceName': 'cart', 'sidecar.polarismesh.cn/bindPorts': '8080, 80,8080,x' },
+      metadata: {
+        'sidecar.polarismesh.cn/serviceNamespace': 'shop',
+        'sidecar.polarismesh.cn/serviceName': 'cart',
+        'sidecar.polarismesh.cn/bindPorts': '8080, 80,8080,x',
+      },
       userAgentName: 'envoy',
       clientFeatures: [],
     });
@@ -31,14 +35,30 @@ describe('parseNode', () => {
     assert.deepEqual(n.bindPorts, [80, 8080]);
   });
   it('reads gateway keys, including the legacy ones, only for gateway ids', () => {
-    const gw = parseNode({ id: 'gateway~edge/u~1.2.3.4', metadata: { gateway_namespace: 'edge', gateway_service: 'ingress' }, userAgentName: 'envoy', clientFeatures: [] });
+    const gw = parseNode({
+      id: 'gateway~edge/u~1.2.3.4',
+      metadata: { gateway_namespace: 'edge', gateway_service: 'ingress' },
+      userAgentName: 'envoy',
+      clientFeatures: [],
+    });
     assert.equal(gw.runType, 'gateway');
     assert.equal(gw.service, 'ingress');
-    const sidecar = parseNode({ id: 'edge/u~1.2.3.4', metadata: { gateway_service: 'ingress' }, userAgentName: 'envoy', clientFeatures: [] });
+    const sidecar = parseNode({
+      id: 'edge/u~1.2.3.4',
+      metadata: { gateway_service: 'ingress' },
+      userAgentName: 'envoy',
+      clientFeatures: [],
+    });
     assert.equal(sidecar.service, '');
   });
   it('treats gRPC user agents as proxyless and stringifies metadata like Polaris', () => {
-    const n = parseNode({ id: 'x', metadata: { n: 3.9, b: true, s: 'v' }, userAgentName: 'gRPC Node', clientFeatures: ['f'], locality: { region: 'r', zone: 'z', subZone: 'c' } });
+    const n = parseNode({
+      id: 'x',
+      metadata: { n: 3.9, b: true, s: 'v' },
+      userAgentName: 'gRPC Node',
+      clientFeatures: ['f'],
+      locality: { region: 'r', zone: 'z', subZone: 'c' },
+    });
     assert.equal(n.runType, 'proxyless');
     assert.deepEqual(n.metadata, { b: 'true', n: '3', s: 'v' });
     assert.deepEqual(n.locality, { region: 'r', zone: 'z', campus: 'c' });

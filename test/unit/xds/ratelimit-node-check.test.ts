@@ -10,12 +10,16 @@ it('warns once per node id that asks for rate-limit configuration without a rate
   const warnings: string[] = [];
   const logger = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as unknown as Logger;
   const check = limiterNodeCheck(logger);
-  const ask = (nodeId: string | undefined, typeUrl: TypeUrl) => check.onRequest({ streamId: 1, mode: 'sotw', peer: '', nodeId, typeUrl, request: {} as never });
+  const ask = (nodeId: string | undefined, typeUrl: TypeUrl) =>
+    check.onRequest({ streamId: 1, mode: 'sotw', peer: '', nodeId, typeUrl, request: {} as never });
   ask('ratelimit~rl-0', RATELIMIT_CONFIG_TYPE);
   ask('default/abc~10.0.0.1', LISTENER_TYPE);
   assert.deepEqual(warnings, []);
   ask('default', RATELIMIT_CONFIG_TYPE);
   ask('default', RATELIMIT_CONFIG_TYPE);
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /node "default" asks for rate-limit configuration but is served none: .*CONFIG_GRPC_XDS_NODE_ID=ratelimit~<name>/);
+  assert.match(
+    warnings[0]!,
+    /node "default" asks for rate-limit configuration but is served none: .*CONFIG_GRPC_XDS_NODE_ID=ratelimit~<name>/,
+  );
 });

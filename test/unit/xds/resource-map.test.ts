@@ -7,11 +7,18 @@ import assert from 'node:assert/strict';
 import { compareKeys } from '../../../src/model/mesh.js';
 import { CLUSTER_TYPE } from '../../../src/xds/resource.js';
 import { ChunkedMap, diffMaps, LayeredMap, type MapDiff, type ResourceMap } from '../../../src/xds/resource-map.js';
-import { encodeResource, layerTypeSet, patchTypeSet, setVersion, typeSet, type EncodedResource, type TypeResources } from '../../../src/xds/snapshot.js';
+import {
+  encodeResource,
+  layerTypeSet,
+  patchTypeSet,
+  setVersion,
+  typeSet,
+  type EncodedResource,
+  type TypeResources,
+} from '../../../src/xds/snapshot.js';
 import { Rand } from '../../support/random.js';
 
 // ---------------------------------------------------------------- randomness
-
 
 // Characters chosen so that code-unit order differs from locale order (case, punctuation, a
 // surrogate pair vs a high BMP character); space is kept out so names below every generated
@@ -48,7 +55,12 @@ function sortedEntries<V>(m: ReadonlyMap<string, V>): Array<[string, V]> {
 }
 
 /** checkMap asserts that a ResourceMap holds exactly `ref`, in name order. */
-function checkMap<V>(actual: ResourceMap<V>, ref: ReadonlyMap<string, V>, probes: readonly string[], what: string): void {
+function checkMap<V>(
+  actual: ResourceMap<V>,
+  ref: ReadonlyMap<string, V>,
+  probes: readonly string[],
+  what: string,
+): void {
   const want = sortedEntries(ref);
   assert.equal(actual.size, ref.size, `${what}: size`);
   const got = [...actual];
@@ -57,7 +69,11 @@ function checkMap<V>(actual: ResourceMap<V>, ref: ReadonlyMap<string, V>, probes
     assert.equal(got[i]![0], want[i]![0], `${what}: name #${i}`);
     assert.equal(got[i]![1], want[i]![1], `${what}: value of ${want[i]![0]}`);
   }
-  assert.deepEqual([...actual.keys()], want.map(([k]) => k), `${what}: keys()`);
+  assert.deepEqual(
+    [...actual.keys()],
+    want.map(([k]) => k),
+    `${what}: keys()`,
+  );
   const values = [...actual.values()];
   assert.equal(values.length, want.length, `${what}: values() length`);
   for (let i = 0; i < want.length; i++) assert.equal(values[i], want[i]![1], `${what}: values()[${i}]`);
@@ -79,13 +95,18 @@ function checkChunks<V>(m: ChunkedMap<V>, what: string): void {
     assert.ok(c.map.size <= 512, `${what}: chunk ${i} has ${c.map.size} entries`);
     const first = c.map.keys().next().value as string;
     assert.equal(c.first, first, `${what}: chunk ${i} first`);
-    if (last !== undefined) assert.ok(compareKeys(last, first) < 0, `${what}: chunk ${i} starts before the previous chunk ends`);
+    if (last !== undefined)
+      assert.ok(compareKeys(last, first) < 0, `${what}: chunk ${i} starts before the previous chunk ends`);
     for (const k of c.map.keys()) last = k;
   }
 }
 
 /** bruteDiff is diffMaps by definition: every name of either map. */
-function bruteDiff<V>(prev: ReadonlyMap<string, V>, next: ReadonlyMap<string, V>, same: (a: V, b: V) => boolean): MapDiff<V> {
+function bruteDiff<V>(
+  prev: ReadonlyMap<string, V>,
+  next: ReadonlyMap<string, V>,
+  same: (a: V, b: V) => boolean,
+): MapDiff<V> {
   const changed: string[] = [];
   const added: Array<readonly [string, V]> = [];
   const removed: string[] = [];
@@ -101,7 +122,14 @@ function bruteDiff<V>(prev: ReadonlyMap<string, V>, next: ReadonlyMap<string, V>
   return { changed, added, removed };
 }
 
-function checkDiff<V>(prev: ResourceMap<V>, next: ResourceMap<V>, refPrev: ReadonlyMap<string, V>, refNext: ReadonlyMap<string, V>, same: (a: V, b: V) => boolean, what: string): void {
+function checkDiff<V>(
+  prev: ResourceMap<V>,
+  next: ResourceMap<V>,
+  refPrev: ReadonlyMap<string, V>,
+  refNext: ReadonlyMap<string, V>,
+  same: (a: V, b: V) => boolean,
+  what: string,
+): void {
   const got = diffMaps(prev, next, same);
   const want = bruteDiff(refPrev, refNext, same);
   assert.deepEqual(got.changed, want.changed, `${what}: changed`);
@@ -150,7 +178,7 @@ function randomPatch(r: Rand, ref: ReadonlyMap<string, Val>): Patch {
     for (const k of keys) if (r.chance(0.6)) removes.push(k);
     return { upserts, removes };
   }
-  if (mode < 0.16) return { upserts, removes: r.chance(0.5) ? [] : [randomName(r) + '\u0000absent'] };
+  if (mode < 0.16) return { upserts, removes: r.chance(0.5) ? [] : [`${randomName(r)}\u0000absent`] };
   const n = 1 + (r.chance(0.8) ? r.int(6) : r.int(120));
   for (let i = 0; i < n; i++) {
     const op = r.float();
@@ -167,7 +195,11 @@ function randomPatch(r: Rand, ref: ReadonlyMap<string, Val>): Patch {
   return { upserts, removes };
 }
 
-function applyRef<V>(ref: ReadonlyMap<string, V>, upserts: ReadonlyMap<string, V>, removes: Iterable<string>): Map<string, V> {
+function applyRef<V>(
+  ref: ReadonlyMap<string, V>,
+  upserts: ReadonlyMap<string, V>,
+  removes: Iterable<string>,
+): Map<string, V> {
   const out = new Map(ref);
   for (const k of removes) if (!upserts.has(k)) out.delete(k);
   for (const [k, v] of upserts) out.set(k, v);
@@ -214,7 +246,12 @@ function evolve(seed: number, size: number, steps: number): Version[] {
     const next = map.patch(upserts, removes);
     const effective = [...upserts.keys(), ...removes.filter((k) => ref.has(k) && !upserts.has(k))];
     if (effective.length === 0) assert.equal(next, map, `${what}: a patch changing nothing returns the same map`);
-    const probes = [nameBelow(r, nextRef.keys()), randomName(r), ...removes.slice(0, 5), ...[...upserts.keys()].slice(0, 5)];
+    const probes = [
+      nameBelow(r, nextRef.keys()),
+      randomName(r),
+      ...removes.slice(0, 5),
+      ...[...upserts.keys()].slice(0, 5),
+    ];
     checkMap(next, nextRef, probes, what);
     checkChunks(next, what);
     // The previous version is untouched by the patch.
@@ -338,7 +375,12 @@ test('LayeredMap equals its base merged with its top (the top hides the base), o
       checkMap(layered, ref, [nameBelow(r, ref.keys()), randomName(r), ...top.keys()], `version ${i} over ${kind}`);
       // A layer over a layer.
       const top2 = randomTop(r, ref);
-      checkMap(new LayeredMap(layered, top2), merged(ref, top2), [randomName(r)], `version ${i} two layers over ${kind}`);
+      checkMap(
+        new LayeredMap(layered, top2),
+        merged(ref, top2),
+        [randomName(r)],
+        `version ${i} two layers over ${kind}`,
+      );
     }
   }
   checkMap(new LayeredMap(new Map<string, Val>(), new Map()), new Map(), ['a'], 'empty over empty');
@@ -374,7 +416,13 @@ test('diffMaps equals the brute-force diff for layered, mixed and plain maps', (
       [p.map, plainN, p.ref, n.ref, 'chunked vs plain'],
       [plainP, n.map, p.ref, n.ref, 'plain vs chunked'],
       [plainP, plainN, p.ref, n.ref, 'plain vs plain'],
-      [new LayeredMap(other[i % other.length]!.map, topP), ln, merged(other[i % other.length]!.ref, topP), mn, 'layered over unrelated bases'],
+      [
+        new LayeredMap(other[i % other.length]!.map, topP),
+        ln,
+        merged(other[i % other.length]!.ref, topP),
+        mn,
+        'layered over unrelated bases',
+      ],
     ];
     for (const [a, b, ra, rb, what] of cases) {
       checkDiff(a, b, ra, rb, sameVal, `step ${i} ${what}`);
@@ -417,7 +465,9 @@ test('patchTypeSet keeps the version of the same resources built from scratch, t
     }
     let set = typeSet(CLUSTER_TYPE, [...ref.values()]);
     checkTypeSet(set, ref, `start ${startSize}`);
-    const versionsSeen = new Map<string, string>([[set.version, JSON.stringify(sortedEntries(ref).map(([n, x]) => [n, x.version]))]]);
+    const versionsSeen = new Map<string, string>([
+      [set.version, JSON.stringify(sortedEntries(ref).map(([n, x]) => [n, x.version]))],
+    ]);
     for (let step = 0; step < 60; step++) {
       const what = `start ${startSize} step ${step}`;
       const upserts: EncodedResource[] = [];
@@ -430,9 +480,11 @@ test('patchTypeSet keeps the version of the same resources built from scratch, t
         if (op < 0.4) {
           const nm = r.pick(names);
           upserts.push(res(nm, `v${'+'.repeat(r.int(3))}`)); // often the content it has: same version, new object
-        } else if (op < 0.5 && keys.length > 0) upserts.push(ref.get(r.pick(keys))!); // the very same object
+        } else if (op < 0.5 && keys.length > 0)
+          upserts.push(ref.get(r.pick(keys))!); // the very same object
         else if (op < 0.85 && keys.length > 0) removes.push(r.pick(keys));
-        else if (op < 0.9) removes.push(r.pick(names)); // maybe absent
+        else if (op < 0.9)
+          removes.push(r.pick(names)); // maybe absent
         else if (upserts.length > 0) removes.push(r.pick(upserts).name); // upserted and removed: stays
       }
       if (r.chance(0.05)) removes.push(...keys);
@@ -442,7 +494,8 @@ test('patchTypeSet keeps the version of the same resources built from scratch, t
       for (const k of removes) if (!last.has(k)) nextRef.delete(k);
       for (const u of last.values()) nextRef.set(u.name, u);
       const next = patchTypeSet(set, CLUSTER_TYPE, upserts, removes);
-      const changes = [...last.values()].some((u) => ref.get(u.name) !== u) || removes.some((k) => ref.has(k) && !last.has(k));
+      const changes =
+        [...last.values()].some((u) => ref.get(u.name) !== u) || removes.some((k) => ref.has(k) && !last.has(k));
       // (With a name given twice, an unchanged outcome may still be a new set.)
       if (!changes && last.size === upserts.length) assert.equal(next, set, `${what}: nothing changed, same object`);
       if (changes) assert.notEqual(next, set, `${what}: a change gives a new set`);

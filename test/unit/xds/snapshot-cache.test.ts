@@ -16,11 +16,19 @@ const DEBOUNCE_MS = 300;
  * A translator whose snapshot carries the mesh's origin, so each mesh gives a new version. Time is
  * `now` (default: the mocked `Date.now`, so `t.mock.timers` drives timers and clock together).
  */
-function cache(debounceMaxMs = 3000, now: () => number = () => Date.now()): { cache: SnapshotCache<{ key: string }>; pushes: Array<{ origin: string; at: number }>; set(origin: string): void } {
+function cache(
+  debounceMaxMs = 3000,
+  now: () => number = () => Date.now(),
+): { cache: SnapshotCache<{ key: string }>; pushes: Array<{ origin: string; at: number }>; set(origin: string): void } {
   const c = new SnapshotCache<{ key: string }>({
     translator: {
       nodeView: () => ({ key: 'all' }),
-      translate: (mesh: MeshState) => ({ snapshot: makeSnapshot({ [CLUSTER_TYPE]: [encodeResource(CLUSTER_TYPE, 'c', Buffer.from(mesh.origin), mesh.origin)] }), skipped: [] }),
+      translate: (mesh: MeshState) => ({
+        snapshot: makeSnapshot({
+          [CLUSTER_TYPE]: [encodeResource(CLUSTER_TYPE, 'c', Buffer.from(mesh.origin), mesh.origin)],
+        }),
+        skipped: [],
+      }),
     },
     logger: silentLogger(),
     debounceMs: DEBOUNCE_MS,
@@ -74,9 +82,16 @@ test('changes right after a push are coalesced into one push once quiet', (t) =>
   c.set('m4');
   const lastChange = Date.now();
   tick(DEBOUNCE_MS - 1);
-  assert.deepEqual(c.pushes.map((p) => p.origin), ['m2'], 'the burst waits for quiet');
+  assert.deepEqual(
+    c.pushes.map((p) => p.origin),
+    ['m2'],
+    'the burst waits for quiet',
+  );
   tick(1);
-  assert.deepEqual(c.pushes.map((p) => p.origin), ['m2', 'm4']);
+  assert.deepEqual(
+    c.pushes.map((p) => p.origin),
+    ['m2', 'm4'],
+  );
   assert.equal(c.pushes[1]!.at, lastChange + DEBOUNCE_MS, 'and no longer');
 });
 
@@ -96,7 +111,17 @@ test('a burst that never goes quiet is pushed by the maximum delay', (t) => {
 });
 
 /** nodeOf is a node with its own id (its own watch); every node is in the one group 'all'. */
-const nodeOf = (id: string) => ({ id, cluster: '', metadata: undefined, locality: undefined, userAgentName: 'envoy', extensions: [], clientFeatures: [], listeningAddresses: [] }) as never;
+const nodeOf = (id: string) =>
+  ({
+    id,
+    cluster: '',
+    metadata: undefined,
+    locality: undefined,
+    userAgentName: 'envoy',
+    extensions: [],
+    clientFeatures: [],
+    listeningAddresses: [],
+  }) as never;
 
 test('slow listeners are called in slices: the event loop runs between them, and every watch gets the latest snapshot', async (t) => {
   // Real immediates, a clock each listener moves on by the 25 ms of work it stands for.
@@ -125,7 +150,10 @@ test('slow listeners are called in slices: the event loop runs between them, and
   now += DEBOUNCE_MS + 50;
   c.set('m2');
   await all;
-  assert.deepEqual(got.map((g) => g.watch), Array.from({ length: 12 }, (_, i) => `n${i}:m2`));
+  assert.deepEqual(
+    got.map((g) => g.watch),
+    Array.from({ length: 12 }, (_, i) => `n${i}:m2`),
+  );
   // 100 ms slices of 25 ms listeners: four per turn of the event loop.
   const turns = [...new Set(got.map((g) => g.turn))];
   assert.equal(turns.length, 3, `listeners ran in turns ${got.map((g) => g.turn).join(',')}`);
@@ -161,7 +189,9 @@ test('an inconsistent snapshot is not published: the group keeps its last good o
       translate: (mesh: MeshState) => ({
         snapshot: makeSnapshot({
           [CLUSTER_TYPE]: [encodeResource(CLUSTER_TYPE, 'c', Buffer.from(mesh.origin), mesh.origin)],
-          ...(mesh.origin.startsWith('bad') ? { [ENDPOINT_TYPE]: [encodeResource(ENDPOINT_TYPE, 'orphan', Buffer.from('x'), 'orphan')] } : {}),
+          ...(mesh.origin.startsWith('bad')
+            ? { [ENDPOINT_TYPE]: [encodeResource(ENDPOINT_TYPE, 'orphan', Buffer.from('x'), 'orphan')] }
+            : {}),
         }),
         skipped: [],
       }),

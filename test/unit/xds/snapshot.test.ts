@@ -4,14 +4,31 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../../src/xds/resource.js';
-import { ConsistencyCheck, layerTypeSet, makeSnapshot, patchTypeSet, typeSet, type Snapshot } from '../../../src/xds/snapshot.js';
+import {
+  ConsistencyCheck,
+  layerTypeSet,
+  makeSnapshot,
+  patchTypeSet,
+  typeSet,
+  type Snapshot,
+} from '../../../src/xds/snapshot.js';
 import { cluster, endpoints, listener, route } from '../../support/fake-watcher.js';
 
 const names = ['a', 'b', 'c'];
-const clusters = typeSet(CLUSTER_TYPE, names.map((n) => cluster(n)));
-const claS = typeSet(ENDPOINT_TYPE, names.map((n) => endpoints(n)));
+const clusters = typeSet(
+  CLUSTER_TYPE,
+  names.map((n) => cluster(n)),
+);
+const claS = typeSet(
+  ENDPOINT_TYPE,
+  names.map((n) => endpoints(n)),
+);
 
-function group(own: { clusters?: ReturnType<typeof cluster>[]; routeTo?: string[] }, eds = claS, base = clusters): Snapshot {
+function group(
+  own: { clusters?: ReturnType<typeof cluster>[]; routeTo?: string[] },
+  eds = claS,
+  base = clusters,
+): Snapshot {
   return makeSnapshot({
     [CLUSTER_TYPE]: layerTypeSet(base, CLUSTER_TYPE, own.clusters ?? []),
     [ENDPOINT_TYPE]: eds,
@@ -23,11 +40,19 @@ function group(own: { clusters?: ReturnType<typeof cluster>[]; routeTo?: string[
 test('one checker across groups and changes: shared parts are remembered, and every change is still seen', () => {
   const check = new ConsistencyCheck();
   assert.deepEqual(check.check(group({})), []);
-  assert.deepEqual(check.check(group({ clusters: [cluster('own', { edsServiceName: 'a' })] })), [], 'a group cluster naming a shared assignment');
+  assert.deepEqual(
+    check.check(group({ clusters: [cluster('own', { edsServiceName: 'a' })] })),
+    [],
+    'a group cluster naming a shared assignment',
+  );
   // A group's own cluster names an assignment nobody has.
-  assert.deepEqual(check.check(group({ clusters: [cluster('x')] })), ['cluster x names endpoints x, which is not in the snapshot']);
+  assert.deepEqual(check.check(group({ clusters: [cluster('x')] })), [
+    'cluster x names endpoints x, which is not in the snapshot',
+  ]);
   // A route names a cluster that is in no set.
-  assert.deepEqual(check.check(group({ routeTo: ['a', 'zz'] })), ['route r names cluster zz, which is not in the snapshot']);
+  assert.deepEqual(check.check(group({ routeTo: ['a', 'zz'] })), [
+    'route r names cluster zz, which is not in the snapshot',
+  ]);
   // The shared assignments patched in versions only: still consistent (remembered), ...
   const flipped = patchTypeSet(claS, ENDPOINT_TYPE, [endpoints('a', [9090])], []);
   assert.deepEqual(check.check(group({}, flipped)), []);

@@ -19,5 +19,8 @@ test('encodeAny and encodeDeltaResource decode to their fields, for payloads of 
 
 test('empty strings are left out, as proto3 does, and fields keep their order', () => {
   assert.equal(str(1, ''), undefined);
-  assert.deepEqual([...message([str(1, ''), str(2, 'a'), bytesField(3, Buffer.from([1]))])], [0x12, 1, 0x61, 0x1a, 1, 1]);
+  assert.deepEqual(
+    [...message([str(1, ''), str(2, 'a'), bytesField(3, Buffer.from([1]))])],
+    [0x12, 1, 0x61, 0x1a, 1, 1],
+  );
 });

@@ -13,7 +13,13 @@
 // balancer; isolated and weight-0 groups are left out. This replaces weighted_clusters plus
 // metadata_match, which can express neither failover nor health-aware weights, and which grpc-js
 // ignores (metadata_match), so proxyless clients would be sent to the wrong instances.
-import { compareKeys, type Instance, type RouteDestination, type RouteRule, type Service } from '../../../model/mesh.js';
+import {
+  compareKeys,
+  type Instance,
+  type RouteDestination,
+  type RouteRule,
+  type Service,
+} from '../../../model/mesh.js';
 import { contentVersion } from '../../snapshot.js';
 import type { WeightedGroup } from '../eds.js';
 import { routable } from '../eds.js';
@@ -24,7 +30,9 @@ import { labelSelector, type LabelSelector } from './labels.js';
 const UINT32_MAX = 0xffffffff;
 
 /** Resolved is a destination's service, or why it cannot be one. */
-export type Resolved = { readonly ok: true; readonly service: Service } | { readonly ok: false; readonly reason: string };
+export type Resolved =
+  | { readonly ok: true; readonly service: Service }
+  | { readonly ok: false; readonly reason: string };
 
 /** RuleClusterSpec is everything needed to build a rule cluster and its assignment. */
 export interface RuleClusterSpec {
@@ -37,7 +45,12 @@ export interface RuleClusterSpec {
 
 /** Target is where a rule's routes go, or why the rule yields no route. */
 export type Target =
-  | { readonly kind: 'cluster'; readonly cluster: string; readonly spec?: RuleClusterSpec; readonly notes: readonly SkipReason[] }
+  | {
+      readonly kind: 'cluster';
+      readonly cluster: string;
+      readonly spec?: RuleClusterSpec;
+      readonly notes: readonly SkipReason[];
+    }
   | { readonly kind: 'none'; readonly reason: SkipReason; readonly notes: readonly SkipReason[] };
 
 interface Group {
@@ -71,14 +84,27 @@ export function ruleTarget(rule: RouteRule, path: string, resolve: (d: RouteDest
       continue;
     }
     const sel = labelSelector(dest.labels);
-    if (!sel.ok) return { kind: 'none', reason: skip('rule', `${dpath}.labels[${JSON.stringify(sel.key)}]`, sel.reason), notes };
+    if (!sel.ok)
+      return { kind: 'none', reason: skip('rule', `${dpath}.labels[${JSON.stringify(sel.key)}]`, sel.reason), notes };
     if (!Number.isInteger(dest.weight) || dest.weight > UINT32_MAX) {
-      return { kind: 'none', reason: skip('rule', `${dpath}.weight`, `weight ${dest.weight} is not an integer below 2^32`), notes };
+      return {
+        kind: 'none',
+        reason: skip('rule', `${dpath}.weight`, `weight ${dest.weight} is not an integer below 2^32`),
+        notes,
+      };
     }
     groups.push({ index, dest, service: r.service, selector: sel.selector });
   }
   if (groups.length === 0) {
-    return { kind: 'none', reason: skip('rule', `${path}.destinations`, 'no destination can take traffic (all isolated, weight 0, or not this service)'), notes };
+    return {
+      kind: 'none',
+      reason: skip(
+        'rule',
+        `${path}.destinations`,
+        'no destination can take traffic (all isolated, weight 0, or not this service)',
+      ),
+      notes,
+    };
   }
   // One group taking every instance of a service is that service's own cluster.
   if (groups.length === 1 && groups[0]!.selector.all) {
@@ -105,7 +131,12 @@ export function ruleTarget(rule: RouteRule, path: string, resolve: (d: RouteDest
         if (other !== undefined) {
           return {
             kind: 'none',
-            reason: skip('rule', `${path}.destinations`, `destinations ${other} and ${g.index} (priority ${priority}) both select instance ${addr}; overlapping groups of one priority cannot be weighted exactly`),
+            reason: skip(
+              'rule',
+              `${path}.destinations`,
+              `destinations ${other} and ${g.index} (priority ${priority}) both select instance ${addr}; overlapping ` +
+                `groups of one priority cannot be weighted exactly`,
+            ),
             notes,
           };
         }
@@ -117,12 +148,25 @@ export function ruleTarget(rule: RouteRule, path: string, resolve: (d: RouteDest
       level.push({ label: groupLabel(g), weight: g.dest.weight, instances });
     }
     for (const addr of inLevel.keys()) taken.add(addr);
-    if (weight > UINT32_MAX) return { kind: 'none', reason: skip('rule', `${path}.destinations`, `weights of priority ${priority} add up to more than 2^32`), notes };
+    if (weight > UINT32_MAX)
+      return {
+        kind: 'none',
+        reason: skip('rule', `${path}.destinations`, `weights of priority ${priority} add up to more than 2^32`),
+        notes,
+      };
     if (level.length > 0) levels.push(level);
   }
   if (levels.length === 0) {
     // Polaris SDKs move on to the next rule when no destination group has an instance.
-    return { kind: 'none', reason: skip('rule', `${path}.destinations`, 'no instance matches any destination group; requests fall through to the next rule'), notes };
+    return {
+      kind: 'none',
+      reason: skip(
+        'rule',
+        `${path}.destinations`,
+        'no instance matches any destination group; requests fall through to the next rule',
+      ),
+      notes,
+    };
   }
   const deps = [...new Map(groups.map((g) => [`${g.service.namespace}/${g.service.name}`, g.service])).entries()]
     .sort(([a], [b]) => compareKeys(a, b))
@@ -130,10 +174,15 @@ export function ruleTarget(rule: RouteRule, path: string, resolve: (d: RouteDest
   return { kind: 'cluster', cluster: name, spec: { name, levels, deps }, notes };
 }
 
-/** ruleClusterName depends only on the rule's destinations, never on instances, so routes stay put while instances churn. */
+/**
+ * ruleClusterName depends only on the rule's destinations, never on instances, so routes stay put while instances
+ * churn.
+ */
 function ruleClusterName(groups: readonly Group[], priorities: readonly number[]): string {
   const canonical = priorities.map((p) =>
-    groups.filter((g) => g.dest.priority === p).map((g) => [g.service.namespace, g.service.name, g.selector.canonical, g.dest.weight, groupLabel(g)]),
+    groups
+      .filter((g) => g.dest.priority === p)
+      .map((g) => [g.service.namespace, g.service.name, g.selector.canonical, g.dest.weight, groupLabel(g)]),
   );
   const first = groups.find((g) => g.dest.priority === priorities[0])!.service;
   return ruleCluster(first.namespace, first.name, contentVersion(JSON.stringify(canonical)).slice(0, 12));

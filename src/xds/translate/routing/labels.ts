@@ -13,7 +13,9 @@ export interface LabelSelector {
   readonly canonical: string;
 }
 
-export type LabelResult = { readonly ok: true; readonly selector: LabelSelector } | { readonly ok: false; readonly key: string; readonly reason: string };
+export type LabelResult =
+  | { readonly ok: true; readonly selector: LabelSelector }
+  | { readonly ok: false; readonly key: string; readonly reason: string };
 
 /** Test says whether a value meets a condition. */
 export type Test = (value: string) => boolean;
@@ -22,9 +24,17 @@ export type Test = (value: string) => boolean;
  * matchTest compiles a condition on a value (`key` is the label it is for; `*` accepts anything),
  * with Polaris's meaning for every match type; an undefined test accepts any value.
  */
-export function matchTest(key: string, m: MatchString): { ok: true; test: Test | undefined } | { ok: false; reason: string } {
+export function matchTest(
+  key: string,
+  m: MatchString,
+): { ok: true; test: Test | undefined } | { ok: false; reason: string } {
   if (m.valueType !== 'TEXT') {
-    return { ok: false, reason: `value type ${m.valueType} takes the label value from the request or the caller's environment, which cannot be resolved ahead of the request` };
+    return {
+      ok: false,
+      reason:
+        `value type ${m.valueType} takes the label value from the request or the caller's environment, which ` +
+        `cannot be resolved ahead of the request`,
+    };
   }
   // `*` and `` accept any instance, as in Polaris.
   if (key === '*' || m.value === '*' || m.value === '') return { ok: true, test: undefined };
@@ -80,10 +90,11 @@ export function labelSelector(labels: Readonly<Record<string, MatchString>>): La
     selector: {
       all: tests.length === 0,
       canonical: JSON.stringify(canonical),
-      matches: (md) => tests.every(([key, t]) => {
-        const value = md[key];
-        return value !== undefined && t(value);
-      }),
+      matches: (md) =>
+        tests.every(([key, t]) => {
+          const value = md[key];
+          return value !== undefined && t(value);
+        }),
     },
   };
 }

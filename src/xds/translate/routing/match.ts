@@ -9,7 +9,11 @@
 // - REGEX is a search (the pattern may match anywhere in the value);
 // - IN / NOT_IN values are comma-separated literals, RANGE is `lo~hi`, inclusive, base-10 int64.
 import type { MatchString, RouteSource } from '../../../model/mesh.js';
-import type { HeaderMatcher, QueryParameterMatcher, RouteMatch } from '../../../gen/envoy/config/route/v3/route_components.js';
+import type {
+  HeaderMatcher,
+  QueryParameterMatcher,
+  RouteMatch,
+} from '../../../gen/envoy/config/route/v3/route_components.js';
 import { envoyRegex, escapeRe2, searchRegex } from './regex.js';
 
 /** Flavor is the kind of client the routes are for: Envoy, or a proxyless gRPC client (grpc-js). */
@@ -30,7 +34,9 @@ export interface Conditions {
 }
 
 /** SourceMatch is a source as alternatives (ORed), or why it cannot be translated. */
-export type SourceMatch = { readonly ok: true; readonly alternatives: readonly Conditions[] } | { readonly ok: false; readonly key: string; readonly reason: string };
+export type SourceMatch =
+  | { readonly ok: true; readonly alternatives: readonly Conditions[] }
+  | { readonly ok: false; readonly key: string; readonly reason: string };
 
 type KeyResult = { ok: true; alternatives: Conditions[] } | { ok: false; reason: string };
 
@@ -67,7 +73,14 @@ function regexOrRefuse(regex: string): { ok: true; regex: string } | { ok: false
 
 // string_match rather than the deprecated exact_match / safe_regex_match fields.
 function exact(name: string, value: string, invert = false): Header {
-  return { name, headerMatchSpecifier: { $case: 'stringMatch', value: { matchPattern: { $case: 'exact', value }, ignoreCase: false } }, invertMatch: invert };
+  return {
+    name,
+    headerMatchSpecifier: {
+      $case: 'stringMatch',
+      value: { matchPattern: { $case: 'exact', value }, ignoreCase: false },
+    },
+    invertMatch: invert,
+  };
 }
 
 function present(name: string): Header {
@@ -75,7 +88,14 @@ function present(name: string): Header {
 }
 
 function regexHeader(name: string, regex: string, invert = false): Header {
-  return { name, headerMatchSpecifier: { $case: 'stringMatch', value: { matchPattern: { $case: 'safeRegex', value: { regex } }, ignoreCase: false } }, invertMatch: invert };
+  return {
+    name,
+    headerMatchSpecifier: {
+      $case: 'stringMatch',
+      value: { matchPattern: { $case: 'safeRegex', value: { regex } }, ignoreCase: false },
+    },
+    invertMatch: invert,
+  };
 }
 
 /** parseRange reads Polaris's `lo~hi` into Envoy's half-open [lo, hi+1), or undefined when it is not two int64s. */
@@ -83,7 +103,8 @@ export function parseRange(value: string): { start: bigint; end: bigint } | unde
   const parts = value.split('~');
   if (parts.length !== 2) return undefined;
   const [lo, hi] = parts.map((p) => (/^[+-]?\d+$/.test(p!) ? BigInt(p!) : undefined));
-  if (lo === undefined || hi === undefined || lo < INT64_MIN || lo > INT64_MAX || hi < INT64_MIN || hi > INT64_MAX) return undefined;
+  if (lo === undefined || hi === undefined || lo < INT64_MIN || lo > INT64_MAX || hi < INT64_MIN || hi > INT64_MAX)
+    return undefined;
   return { start: lo, end: hi + 1n };
 }
 
@@ -109,8 +130,20 @@ function headerConditions(name: string, m: MatchString): KeyResult {
       if (!range) return refuse(`RANGE value ${JSON.stringify(m.value)} is not "lo~hi" with 64-bit integers`);
       if (range.start >= range.end) return refuse(`RANGE ${m.value} is empty and can never match`);
       // Int64 fields travel as JS numbers here; beyond 2^53 they would be rounded.
-      if (range.start < -MAX_SAFE || range.end > MAX_SAFE) return refuse(`RANGE ${m.value} has bounds beyond ±2^53, which polaris-xds cannot encode exactly`);
-      return one({ headers: [{ name, headerMatchSpecifier: { $case: 'rangeMatch', value: { start: Number(range.start), end: Number(range.end) } }, invertMatch: false }] });
+      if (range.start < -MAX_SAFE || range.end > MAX_SAFE)
+        return refuse(`RANGE ${m.value} has bounds beyond ±2^53, which polaris-xds cannot encode exactly`);
+      return one({
+        headers: [
+          {
+            name,
+            headerMatchSpecifier: {
+              $case: 'rangeMatch',
+              value: { start: Number(range.start), end: Number(range.end) },
+            },
+            invertMatch: false,
+          },
+        ],
+      });
     }
   }
 }
@@ -120,11 +153,13 @@ function pathConditions(m: MatchString): KeyResult {
   // A request path always starts with '/': other values can never match.
   switch (m.type) {
     case 'EXACT':
-      if (!m.value.startsWith('/')) return refuse(`path ${JSON.stringify(m.value)} does not start with '/' and can never match`);
+      if (!m.value.startsWith('/'))
+        return refuse(`path ${JSON.stringify(m.value)} does not start with '/' and can never match`);
       return one({ path: { $case: 'path', value: m.value } });
     case 'IN': {
       const paths = inValues(m.value).filter((v) => v.startsWith('/'));
-      if (paths.length === 0) return refuse(`no path in ${JSON.stringify(m.value)} starts with '/'; the rule can never match`);
+      if (paths.length === 0)
+        return refuse(`no path in ${JSON.stringify(m.value)} starts with '/'; the rule can never match`);
       return many(paths.map((v) => ({ path: { $case: 'path', value: v } })));
     }
     case 'REGEX': {
@@ -137,22 +172,50 @@ function pathConditions(m: MatchString): KeyResult {
 }
 
 function queryConditions(name: string, m: MatchString, flavor: Flavor): KeyResult {
-  if (flavor === 'grpc') return refuse('proxyless gRPC clients ignore query parameter matchers, so the route would match more than the rule');
+  if (flavor === 'grpc')
+    return refuse(
+      'proxyless gRPC clients ignore query parameter matchers, so the route would match more than the rule',
+    );
   if (!TOKEN.test(name)) return refuse(`query parameter name ${JSON.stringify(name)} is not a plain token`);
   if (isAny(m)) return one({ query: [{ name, queryParameterMatchSpecifier: { $case: 'presentMatch', value: true } }] });
   const stringMatch = (v: Query['queryParameterMatchSpecifier']): Query => ({ name, queryParameterMatchSpecifier: v });
   switch (m.type) {
     case 'EXACT':
-      return one({ query: [stringMatch({ $case: 'stringMatch', value: { matchPattern: { $case: 'exact', value: m.value }, ignoreCase: false } })] });
+      return one({
+        query: [
+          stringMatch({
+            $case: 'stringMatch',
+            value: { matchPattern: { $case: 'exact', value: m.value }, ignoreCase: false },
+          }),
+        ],
+      });
     case 'IN':
-      return many(inValues(m.value).map((v) => ({ query: [stringMatch({ $case: 'stringMatch', value: { matchPattern: { $case: 'exact', value: v }, ignoreCase: false } })] })));
+      return many(
+        inValues(m.value).map((v) => ({
+          query: [
+            stringMatch({
+              $case: 'stringMatch',
+              value: { matchPattern: { $case: 'exact', value: v }, ignoreCase: false },
+            }),
+          ],
+        })),
+      );
     case 'REGEX': {
       const r = regexOrRefuse(searchRegex(m.value));
       if (!r.ok) return refuse(r.reason);
-      return one({ query: [stringMatch({ $case: 'stringMatch', value: { matchPattern: { $case: 'safeRegex', value: { regex: r.regex } }, ignoreCase: false } })] });
+      return one({
+        query: [
+          stringMatch({
+            $case: 'stringMatch',
+            value: { matchPattern: { $case: 'safeRegex', value: { regex: r.regex } }, ignoreCase: false },
+          }),
+        ],
+      });
     }
     default:
-      return refuse(`${m.type} on a query parameter cannot be expressed: Envoy's query matcher has no negation or numeric range`);
+      return refuse(
+        `${m.type} on a query parameter cannot be expressed: Envoy's query matcher has no negation or numeric range`,
+      );
   }
 }
 
@@ -164,8 +227,15 @@ function cookieRegex(name: string, value: string | undefined): string {
 
 function cookieConditions(name: string, m: MatchString): KeyResult {
   if (!TOKEN.test(name)) return refuse(`cookie name ${JSON.stringify(name)} is not a plain token`);
-  const header = (value: string | undefined, invert = false): { ok: true; h: Header } | { ok: false; reason: string } => {
-    if (value !== undefined && /[;\s",\\]/.test(value)) return { ok: false, reason: `cookie value ${JSON.stringify(value)} contains characters a cookie value cannot hold` };
+  const header = (
+    value: string | undefined,
+    invert = false,
+  ): { ok: true; h: Header } | { ok: false; reason: string } => {
+    if (value !== undefined && /[;\s",\\]/.test(value))
+      return {
+        ok: false,
+        reason: `cookie value ${JSON.stringify(value)} contains characters a cookie value cannot hold`,
+      };
     const r = regexOrRefuse(cookieRegex(name, value));
     return r.ok ? { ok: true, h: regexHeader('cookie', r.regex, invert) } : r;
   };
@@ -203,13 +273,15 @@ function cookieConditions(name: string, m: MatchString): KeyResult {
 
 function keyConditions(key: string, m: MatchString, flavor: Flavor): KeyResult {
   if (key === '*') return { ok: true, alternatives: [NONE] };
-  if (m.valueType === 'VARIABLE') return refuse("value type VARIABLE names the caller's environment variable, which the control plane cannot see");
+  if (m.valueType === 'VARIABLE')
+    return refuse("value type VARIABLE names the caller's environment variable, which the control plane cannot see");
   if (key === '$path') return pathConditions(m);
   if (key === '$method') {
     if (flavor === 'grpc') return refuse('proxyless gRPC clients do not expose :method to route matching');
     return headerConditions(':method', m);
   }
-  if (key === '$caller_ip') return refuse("$caller_ip cannot be matched: Envoy route matching has no condition on the caller's address");
+  if (key === '$caller_ip')
+    return refuse("$caller_ip cannot be matched: Envoy route matching has no condition on the caller's address");
   if (key.startsWith('$header.')) {
     let name = key.slice('$header.'.length).toLowerCase();
     if (!TOKEN.test(name)) return refuse(`header name ${JSON.stringify(name)} is not a plain token`);
@@ -217,13 +289,16 @@ function keyConditions(key: string, m: MatchString, flavor: Flavor): KeyResult {
       if (flavor === 'grpc') return refuse('proxyless gRPC clients do not expose the host to header matching');
       name = ':authority';
     }
-    if (flavor === 'grpc' && name.endsWith('-bin')) return refuse('proxyless gRPC clients never match binary (-bin) headers');
+    if (flavor === 'grpc' && name.endsWith('-bin'))
+      return refuse('proxyless gRPC clients never match binary (-bin) headers');
     return headerConditions(name, m);
   }
   if (key.startsWith('$query.')) return queryConditions(key.slice('$query.'.length), m, flavor);
   if (key.startsWith('$cookie.')) return cookieConditions(key.slice('$cookie.'.length), m);
   if (key.startsWith('$')) return refuse(`unknown argument ${key}`);
-  return refuse('custom arguments match labels the calling application passes to a Polaris SDK, which a proxy never sees');
+  return refuse(
+    'custom arguments match labels the calling application passes to a Polaris SDK, which a proxy never sees',
+  );
 }
 
 function merge(a: Conditions, b: Conditions): Conditions | undefined {

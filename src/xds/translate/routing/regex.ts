@@ -23,7 +23,22 @@ const COST = {
   classItemNonAscii: 4,
 } as const;
 
-const POSIX_CLASSES = new Set(['alnum', 'alpha', 'ascii', 'blank', 'cntrl', 'digit', 'graph', 'lower', 'print', 'punct', 'space', 'upper', 'word', 'xdigit']);
+const POSIX_CLASSES = new Set([
+  'alnum',
+  'alpha',
+  'ascii',
+  'blank',
+  'cntrl',
+  'digit',
+  'graph',
+  'lower',
+  'print',
+  'punct',
+  'space',
+  'upper',
+  'word',
+  'xdigit',
+]);
 const META = /[\\.+*?()|[\]{}^$]/g;
 const MAX_REPEAT = 1000;
 
@@ -97,7 +112,8 @@ class Parser {
     }
     if (this.peek() === '?') this.i++; // non-greedy
     const next = this.peek();
-    if (next === '*' || next === '+' || next === '?' || (next === '{' && this.looksLikeRepeat())) throw new Refused('repeated repetition operator');
+    if (next === '*' || next === '+' || next === '?' || (next === '{' && this.looksLikeRepeat()))
+      throw new Refused('repeated repetition operator');
     return result;
   }
 
@@ -110,14 +126,18 @@ class Parser {
     }
   }
 
-  /** repeat reads `{n}`, `{n,}` or `{n,m}`; anything else is refused (RE2 would read it as text, but we keep the grammar small). */
+  /**
+   * repeat reads `{n}`, `{n,}` or `{n,m}`; anything else is refused (RE2 would read it as text, but we keep the grammar
+   * small).
+   */
   private repeat(): [number, number | undefined] | undefined {
     const rest = this.chars.slice(this.i).join('');
     const m = /^\{(\d{1,4})(,(\d{0,4}))?\}/.exec(rest);
     if (!m) throw new Refused(`'{' must start a repetition like {2} or {1,3} (escape it as \\{)`);
     const min = Number(m[1]);
     const max = m[2] === undefined ? min : m[3] === '' ? undefined : Number(m[3]);
-    if (min > MAX_REPEAT || (max !== undefined && (max > MAX_REPEAT || max < min))) throw new Refused(`bad repetition ${m[0]}`);
+    if (min > MAX_REPEAT || (max !== undefined && (max > MAX_REPEAT || max < min)))
+      throw new Refused(`bad repetition ${m[0]}`);
     this.i += [...m[0]].length;
     return [min, max];
   }
@@ -162,7 +182,9 @@ class Parser {
         if (flags[2] === ')') return { cost: 0, repeatable: false };
         capture = false;
       } else {
-        throw new Refused(`unsupported group syntax '(?${rest.slice(0, 3)}' (RE2 has no lookaround, atomic groups or backreferences)`);
+        throw new Refused(
+          `unsupported group syntax '(?${rest.slice(0, 3)}' (RE2 has no lookaround, atomic groups or backreferences)`,
+        );
       }
     }
     const inner = this.alternation();
@@ -289,7 +311,12 @@ export function envoyRegex(regex: string): { ok: true; regex: string } | { ok: f
   const check = checkRe2(regex);
   if (!check.ok) return { ok: false, reason: `regex ${JSON.stringify(regex)} refused: ${check.reason}` };
   if (check.size > ENVOY_MAX_PROGRAM_SIZE) {
-    return { ok: false, reason: `regex ${JSON.stringify(regex)} may exceed Envoy's RE2 program size limit (${check.size} > ${ENVOY_MAX_PROGRAM_SIZE})` };
+    return {
+      ok: false,
+      reason:
+        `regex ${JSON.stringify(regex)} may exceed Envoy's RE2 program size limit (${check.size} > ` +
+        `${ENVOY_MAX_PROGRAM_SIZE})`,
+    };
   }
   return { ok: true, regex };
 }

@@ -59,11 +59,20 @@ export function appliesTo(source: Pick<RouteSource, 'service' | 'namespace'>, ca
 
 function sortedRules(rules: readonly RouteRule[]): RouteRule[] {
   // Stable: equal priorities keep list order.
-  return rules.map((r, i) => ({ r, i })).sort((a, b) => a.r.priority - b.r.priority || a.i - b.i).map(({ r }) => r);
+  return rules
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => a.r.priority - b.r.priority || a.i - b.i)
+    .map(({ r }) => r);
 }
 
-/** applicableSources lists the sources of a rule that apply to the caller; a rule without sources has one open source (index -1). */
-function applicableSources(rule: RouteRule, ctx: RuleContext): Array<{ index: number; source: RouteSource | undefined }> {
+/**
+ * applicableSources lists the sources of a rule that apply to the caller; a rule without sources has one open source
+ * (index -1).
+ */
+function applicableSources(
+  rule: RouteRule,
+  ctx: RuleContext,
+): Array<{ index: number; source: RouteSource | undefined }> {
   if (rule.sources.length === 0) return ctx.explicitCaller ? [] : [{ index: -1, source: undefined }];
   return rule.sources
     .map((source, index) => ({ index, source }))
@@ -95,7 +104,11 @@ export function planRules(rules: readonly RouteRule[], ctx: RuleContext): RulePl
       alternatives.push(...m.alternatives);
     }
     if (!refused && alternatives.length > MAX_ROUTES_PER_RULE) {
-      refused = skip('rule', `${path}.sources`, `sources and IN values would expand into more than ${MAX_ROUTES_PER_RULE} routes`);
+      refused = skip(
+        'rule',
+        `${path}.sources`,
+        `sources and IN values would expand into more than ${MAX_ROUTES_PER_RULE} routes`,
+      );
     }
     if (refused) {
       skipped.push(refused);
@@ -110,7 +123,11 @@ export function planRules(rules: readonly RouteRule[], ctx: RuleContext): RulePl
     }
     if (target.spec) clusters.set(target.spec.name, target.spec);
     alternatives.forEach((c, n) => {
-      routes.push({ name: alternatives.length === 1 ? rule.id : `${rule.id}#${n}`, match: routeMatch(c), cluster: target.cluster });
+      routes.push({
+        name: alternatives.length === 1 ? rule.id : `${rule.id}#${n}`,
+        match: routeMatch(c),
+        cluster: target.cluster,
+      });
     });
   }
   return { routes, clusters: [...clusters.values()], skipped };

@@ -7,8 +7,14 @@ describe('backoff', () => {
   it('grows exponentially with jitter and is capped', () => {
     const lo = { initialMs: 100, maxMs: 1000, random: () => 0 };
     const hi = { initialMs: 100, maxMs: 1000, random: () => 0.999999 };
-    assert.deepEqual([1, 2, 3, 4, 5, 9].map((n) => backoffDelay(n, lo)), [50, 100, 200, 400, 500, 500]);
-    assert.deepEqual([1, 2, 3, 4, 5, 9].map((n) => backoffDelay(n, hi)), [100, 200, 400, 800, 1000, 1000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 9].map((n) => backoffDelay(n, lo)),
+      [50, 100, 200, 400, 500, 500],
+    );
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 9].map((n) => backoffDelay(n, hi)),
+      [100, 200, 400, 800, 1000, 1000],
+    );
     assert.equal(backoffDelay(0, lo), 0);
     const b = new AddressBackoff(hi);
     assert.equal(b.fail('a', 1000), 100);

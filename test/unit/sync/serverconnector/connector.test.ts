@@ -5,7 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { discoverRequest } from '../../../../src/sync/keys.js';
-import { DiscoverConnector, StreamFailure, type ConnectionStatus } from '../../../../src/sync/serverconnector/connector.js';
+import {
+  DiscoverConnector,
+  StreamFailure,
+  type ConnectionStatus,
+} from '../../../../src/sync/serverconnector/connector.js';
 import { FakePolaris } from '../../../support/fake-polaris.js';
 import { captureLogger } from '../helpers.js';
 
@@ -42,16 +46,32 @@ test('answers on one stream; a dead address fails what is in flight and the next
   assert.equal(second.code, 200000);
   assert.equal(b.requests.length, 1);
   assert.deepEqual(c.status(), { connected: true, address: b.address });
-  assert.deepEqual(changes.map((s) => [s.connected, s.address]), [[true, a.address], [false, a.address], [false, b.address], [true, b.address]]);
+  assert.deepEqual(
+    changes.map((s) => [s.connected, s.address]),
+    [
+      [true, a.address],
+      [false, a.address],
+      [false, b.address],
+      [true, b.address],
+    ],
+  );
 });
 
 test('a silent stream is dropped after the request timeout, and the address backs off', async (t) => {
   const a = await FakePolaris.start();
   t.after(() => a.stop());
   a.faults = { silent: true };
-  const c = new DiscoverConnector({ addresses: [a.address], requestTimeoutMs: 200, logger: captureLogger().logger, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+  const c = new DiscoverConnector({
+    addresses: [a.address],
+    requestTimeoutMs: 200,
+    logger: captureLogger().logger,
+    backoff: { initialMs: 60_000, maxMs: 60_000 },
+  });
   t.after(() => c.close());
-  await assert.rejects(c.discover(INSTANCES), (err: unknown) => err instanceof StreamFailure && /no answer within 200 ms/.test(err.message));
+  await assert.rejects(
+    c.discover(INSTANCES),
+    (err: unknown) => err instanceof StreamFailure && /no answer within 200 ms/.test(err.message),
+  );
   assert.equal(c.status().connected, false);
   assert.match(c.status().lastError ?? '', /no answer within 200 ms/);
   // Within its backoff the address is not tried again: the request fails at once, unsent.

@@ -27,7 +27,12 @@ test('an ACK pairs with its response, settles the older ones, and reports the la
 
 test('error_detail alone makes a NACK: the SotW version is parked, and Delta resources by version', () => {
   const a = new AckState();
-  a.recordSent(sent('1', 'v1', 0, [{ name: 'x', version: 'x1' }, { name: 'y', version: 'y1' }]));
+  a.recordSent(
+    sent('1', 'v1', 0, [
+      { name: 'x', version: 'x1' },
+      { name: 'y', version: 'y1' },
+    ]),
+  );
   const out = a.answer('1', { code: 3, message: 'bad cluster' }, 'v0', 10);
   assert.equal(out?.kind, 'nack');
   assert.equal(a.parkedVersion, 'v1');
@@ -54,9 +59,14 @@ test('what is kept is bounded: 32 responses in flight, a clipped error message, 
   assert.equal(a.parkedVersionOf('r10004'), '1');
 });
 
-test("a Delta ACK records the content version for hooks and the system_version_info the response carried", () => {
+test('a Delta ACK records the content version for hooks and the system_version_info the response carried', () => {
   const a = new AckState();
   a.recordSent({ nonce: 'c7', version: 'content-v', wireVersion: 'c7', at: 0 });
-  assert.deepEqual(a.answer('c7', undefined, undefined, 0), { kind: 'ack', nonce: 'c7', version: 'content-v', latencyMs: 0 });
+  assert.deepEqual(a.answer('c7', undefined, undefined, 0), {
+    kind: 'ack',
+    nonce: 'c7',
+    version: 'content-v',
+    latencyMs: 0,
+  });
   assert.equal(a.ackedWireVersion, 'c7');
 });

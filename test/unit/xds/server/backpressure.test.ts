@@ -8,7 +8,11 @@ import { cluster, endpoints, FakeWatcher, listener, route, snapshotOf } from '..
 import { MockCall, tick } from './mock-call.js';
 
 const { cds, eds, lds, rds } = TYPES;
-const mesh = (timeoutS: number) => snapshotOf({ clusters: [cluster('a', { timeoutS }), cluster('b')], endpoints: [endpoints('a', [timeoutS]), endpoints('b')] });
+const mesh = (timeoutS: number) =>
+  snapshotOf({
+    clusters: [cluster('a', { timeoutS }), cluster('b')],
+    endpoints: [endpoints('a', [timeoutS]), endpoints('b')],
+  });
 
 async function subscribed(watcher: FakeWatcher, opts: Parameters<typeof createAdsHandlers>[0]['limits'] = {}) {
   const ads = createAdsHandlers({ watcher, limits: opts });
@@ -34,7 +38,10 @@ describe('backpressure', () => {
     watcher.set(mesh(2));
     await tick();
     // CDS was written (write() said false after it), EDS waits.
-    assert.deepEqual(call.responses.map((r) => r.typeUrl), [cds, eds, cds]);
+    assert.deepEqual(
+      call.responses.map((r) => r.typeUrl),
+      [cds, eds, cds],
+    );
     for (let v = 3; v <= 50; v++) {
       watcher.set(mesh(v));
       await tick();
@@ -45,9 +52,15 @@ describe('backpressure', () => {
     call.drain();
     await tick();
     const after = call.responses.slice(3);
-    assert.deepEqual(after.map((r) => r.typeUrl), [cds, eds]);
-    assert.equal(after[0]!.resources.find((x) => x.name === 'a')!.value['connect_timeout']['seconds'], '50');
-    assert.equal(after[1]!.resources[0]!.value['endpoints'][0]['lb_endpoints'][0]['endpoint']['address']['socket_address']['port_value'], 50);
+    assert.deepEqual(
+      after.map((r) => r.typeUrl),
+      [cds, eds],
+    );
+    assert.equal(after[0]!.resources.find((x) => x.name === 'a')!.value.connect_timeout.seconds, '50');
+    assert.equal(
+      after[1]!.resources[0]!.value.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value,
+      50,
+    );
     assert.equal(ads.status()[0]!.counters.writesBlocked, 1);
     assert.deepEqual(call.violations, []);
   });
@@ -67,8 +80,11 @@ describe('backpressure', () => {
     await tick();
     await tick();
     const last = call.responses.slice(-2);
-    assert.deepEqual(last.map((r) => r.typeUrl), [cds, eds]);
-    assert.equal(last[0]!.resources.find((x) => x.name === 'a')!.value['connect_timeout']['seconds'], '40');
+    assert.deepEqual(
+      last.map((r) => r.typeUrl),
+      [cds, eds],
+    );
+    assert.equal(last[0]!.resources.find((x) => x.name === 'a')!.value.connect_timeout.seconds, '40');
     assert.equal(call.responses.length <= 6, true, `coalesced: ${call.responses.length} responses for 39 changes`);
     assert.equal(ads.status()[0]!.blocked, false);
     assert.deepEqual(call.violations, []);
@@ -113,12 +129,22 @@ describe('backpressure', () => {
 
   it('clusters dropped while the stream is blocked are removed only after the routes are written, even past retainRemovedMs', async () => {
     const mesh2 = (clusters: string[]) =>
-      snapshotOf({ clusters: clusters.map((n) => cluster(n)), endpoints: clusters.map((n) => endpoints(n)), listeners: [listener('l', 'r')], routes: [route('r', clusters)] });
+      snapshotOf({
+        clusters: clusters.map((n) => cluster(n)),
+        endpoints: clusters.map((n) => endpoints(n)),
+        listeners: [listener('l', 'r')],
+        routes: [route('r', clusters)],
+      });
     const watcher = new FakeWatcher(mesh2(['a', 'b']));
     const ads = createAdsHandlers({ watcher, limits: { retainRemovedMs: 40 } });
     const call = new MockCall<SotwResponse>('sotw');
     ads.sotw(call);
-    for (const [typeUrl, names] of [[cds, []], [eds, ['a', 'b']], [lds, []], [rds, ['r']]] as const) {
+    for (const [typeUrl, names] of [
+      [cds, []],
+      [eds, ['a', 'b']],
+      [lds, []],
+      [rds, ['r']],
+    ] as const) {
       call.sotw({ typeUrl, names: [...names] });
       await tick();
       const r = call.responses.at(-1)!;

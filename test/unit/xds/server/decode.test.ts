@@ -17,7 +17,16 @@ const names = (n: number, tag = '') => Array.from({ length: n }, (_, i) => `OUTB
 
 function request(resourceNames: string[], nonce: string, extra: Partial<DiscoveryRequest> = {}): Buffer {
   return Buffer.from(
-    DiscoveryRequest.encode(DiscoveryRequest.fromPartial({ versionInfo: 'v1', node: Node.fromPartial({ id: 'ns/a~10.0.0.1', cluster: 'c' }), resourceNames, typeUrl: EDS, responseNonce: nonce, ...extra })).finish(),
+    DiscoveryRequest.encode(
+      DiscoveryRequest.fromPartial({
+        versionInfo: 'v1',
+        node: Node.fromPartial({ id: 'ns/a~10.0.0.1', cluster: 'c' }),
+        resourceNames,
+        typeUrl: EDS,
+        responseNonce: nonce,
+        ...extra,
+      }),
+    ).finish(),
   );
 }
 
@@ -26,7 +35,10 @@ test('a large names list decodes to what the generated decoder gives, and the sa
   const a = decodeDiscoveryRequest(request(list, '1'));
   const b = decodeDiscoveryRequest(request(list, '2', { errorDetail: { code: 3, message: 'bad', details: [] } }));
   assert.deepEqual(a, DiscoveryRequest.decode(request(list, '1')));
-  assert.deepEqual(b, DiscoveryRequest.decode(request(list, '2', { errorDetail: { code: 3, message: 'bad', details: [] } })));
+  assert.deepEqual(
+    b,
+    DiscoveryRequest.decode(request(list, '2', { errorDetail: { code: 3, message: 'bad', details: [] } })),
+  );
   assert.equal(a.resourceNames, b.resourceNames, 'shared list');
   const shared = decoder.sotw(request(list, '3')).shared;
   assert.ok(shared, 'the list is handed out as SharedNames');
@@ -49,9 +61,13 @@ test('small lists, and names split around other fields, decode in full', () => {
   const small = decodeDiscoveryRequest(request(names(3), '1'));
   assert.deepEqual(small.resourceNames, names(3));
   // resource_names, then type_url, then more resource_names: not one run of bytes.
-  const head = Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromPartial({ resourceNames: names(300) })).finish());
+  const head = Buffer.from(
+    DiscoveryRequest.encode(DiscoveryRequest.fromPartial({ resourceNames: names(300) })).finish(),
+  );
   const mid = Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromPartial({ typeUrl: EDS })).finish());
-  const tail = Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromPartial({ resourceNames: names(300, 'y') })).finish());
+  const tail = Buffer.from(
+    DiscoveryRequest.encode(DiscoveryRequest.fromPartial({ resourceNames: names(300, 'y') })).finish(),
+  );
   const split = decodeDiscoveryRequest(Buffer.concat([head, mid, tail]));
   assert.deepEqual(split.resourceNames, [...names(300), ...names(300, 'y')]);
   assert.equal(split.typeUrl, EDS);
@@ -59,8 +75,13 @@ test('small lists, and names split around other fields, decode in full', () => {
 
 test('undecodable bytes are a DecodeFailure, not an exception', () => {
   const good = request(names(500), '1');
-  const deserialize = adsServiceDefinition(new RequestDecoder(DEFAULT_LIMITS)).StreamAggregatedResources.requestDeserialize;
-  for (const bad of [good.subarray(0, good.length - 7), Buffer.concat([good, Buffer.from([0x1a, 0xff, 0xff, 0xff, 0x0f])]), Buffer.from([0xff, 0xff, 0xff])]) {
+  const deserialize = adsServiceDefinition(new RequestDecoder(DEFAULT_LIMITS)).StreamAggregatedResources
+    .requestDeserialize;
+  for (const bad of [
+    good.subarray(0, good.length - 7),
+    Buffer.concat([good, Buffer.from([0x1a, 0xff, 0xff, 0xff, 0x0f])]),
+    Buffer.from([0xff, 0xff, 0xff]),
+  ]) {
     assert.ok(deserialize(bad) instanceof DecodeFailure);
   }
 });
@@ -86,7 +107,8 @@ function unknownField(r: Rand): Buffer {
     }
     tag.push((n % 128) | 0x80);
   }
-  const body = wire === 0 ? [0xff, 0xff, 0x01] : wire === 1 ? new Array(8).fill(7) : wire === 5 ? [1, 2, 3, 4] : [3, 9, 9, 9];
+  const body =
+    wire === 0 ? [0xff, 0xff, 0x01] : wire === 1 ? new Array(8).fill(7) : wire === 5 ? [1, 2, 3, 4] : [3, 9, 9, 9];
   return Buffer.from([...tag, ...body]);
 }
 
@@ -108,7 +130,11 @@ test('any bytes, well-formed or not, decode to what the generated decoder gives,
       for (let k = 0; k < 3; k++) b[r.int(b.length)] = r.int(256); // flipped bytes
     }
     if (damage === 3) b = Buffer.concat([b, Buffer.from(Array.from({ length: 1 + r.int(6) }, () => r.int(256)))]); // trailing junk
-    assert.deepEqual(outcome(decodeDiscoveryRequest, b), outcome((x) => DiscoveryRequest.decode(x), b), `case ${i} (damage ${damage})`);
+    assert.deepEqual(
+      outcome(decodeDiscoveryRequest, b),
+      outcome((x) => DiscoveryRequest.decode(x), b),
+      `case ${i} (damage ${damage})`,
+    );
     // Unknown fields around the names do not stop the sharing.
     if (damage === 0) assert.ok(decoder.sotw(b).shared, `case ${i}: shared list`);
   }

@@ -10,7 +10,8 @@ import { MockCall, tick } from './mock-call.js';
 const { eds } = TYPES;
 
 describe('Delta: a set that grows by names not subscribed yet', () => {
-  const eds3 = (a: number[], withC: boolean) => snapshotOf({ endpoints: [endpoints('a', a), endpoints('b'), ...(withC ? [endpoints('c')] : [])] });
+  const eds3 = (a: number[], withC: boolean) =>
+    snapshotOf({ endpoints: [endpoints('a', a), endpoints('b'), ...(withC ? [endpoints('c')] : [])] });
 
   /** holdingAB is a Delta stream that subscribed to a and b and ACKed them. */
   async function holdingAB(): Promise<{ watcher: FakeWatcher; call: MockCall<DeltaResponse> }> {

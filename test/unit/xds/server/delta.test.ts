@@ -23,7 +23,8 @@ async function acked(c: DeltaClient, r: DeltaResponse): Promise<void> {
   await h!.answered(r.typeUrl, r.nonce);
 }
 
-const versionsOf = (r: DeltaResponse): Record<string, string> => Object.fromEntries(r.resources.map((x) => [x.name, x.version!]));
+const versionsOf = (r: DeltaResponse): Record<string, string> =>
+  Object.fromEntries(r.resources.map((x) => [x.name, x.version!]));
 
 describe('Delta: subscriptions', () => {
   it('walks the legacy wildcard sequence: unset → *, +A → * and A, -* → A, -A → nothing', async () => {
@@ -72,7 +73,11 @@ describe('Delta: subscriptions', () => {
     const c = h.delta();
     c.send({ typeUrl: cds });
     const r1 = await c.next(cds);
-    assert.deepEqual(versionsOf(r1), { a: snap.resources[cds].items.get('a')!.version, b: snap.resources[cds].items.get('b')!.version, c: snap.resources[cds].items.get('c')!.version });
+    assert.deepEqual(versionsOf(r1), {
+      a: snap.resources[cds].items.get('a')!.version,
+      b: snap.resources[cds].items.get('b')!.version,
+      c: snap.resources[cds].items.get('c')!.version,
+    });
     assert.equal(r1.systemVersion, r1.nonce, 'system_version_info names the response, as its nonce does');
     await acked(c, r1);
     h.watcher.set(snapshotOf({ clusters: [cluster('a'), cluster('b', { timeoutS: 3 })] }));

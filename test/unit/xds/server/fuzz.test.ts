@@ -21,7 +21,6 @@ const heapMb = (): number => {
   return process.memoryUsage().heapUsed / 2 ** 20;
 };
 
-
 const ALLOWED_ENDINGS = new Set([grpcStatus.OK, grpcStatus.INVALID_ARGUMENT, grpcStatus.RESOURCE_EXHAUSTED]);
 const SERVED_TYPES = [TYPES.cds, TYPES.eds, TYPES.lds, TYPES.rds];
 const BAD_TYPES = ['', 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', 'x'];
@@ -52,11 +51,26 @@ class Gen {
     return this.rnd() < 0.2 ? { message: 'e'.repeat(this.int(3000)), code: this.int(17) } : undefined;
   }
   sotwBytes(): Buffer {
-    return encodeSotwRequest({ typeUrl: this.typeUrl(), names: this.names(this.rnd() < 0.05 ? 200 : 6), version: this.pick(['', 'v', '123']), nonce: this.nonce(), error: this.error(), node: this.node() });
+    return encodeSotwRequest({
+      typeUrl: this.typeUrl(),
+      names: this.names(this.rnd() < 0.05 ? 200 : 6),
+      version: this.pick(['', 'v', '123']),
+      nonce: this.nonce(),
+      error: this.error(),
+      node: this.node(),
+    });
   }
   deltaBytes(): Buffer {
     const irv = this.rnd() < 0.3 ? Object.fromEntries(this.names(5).map((n) => [n, this.pick(['', 'v1', 'x'])])) : {};
-    return encodeDeltaRequest({ typeUrl: this.typeUrl(), subscribe: this.names(this.rnd() < 0.05 ? 200 : 5), unsubscribe: this.names(3), initialVersions: irv, nonce: this.nonce(), error: this.error(), node: this.node() });
+    return encodeDeltaRequest({
+      typeUrl: this.typeUrl(),
+      subscribe: this.names(this.rnd() < 0.05 ? 200 : 5),
+      unsubscribe: this.names(3),
+      initialVersions: irv,
+      nonce: this.nonce(),
+      error: this.error(),
+      node: this.node(),
+    });
   }
   randomBytes(): Buffer {
     return Buffer.from(Array.from({ length: this.int(200) }, () => this.int(256)));
@@ -89,7 +103,12 @@ class Gen {
 describe('fuzz', () => {
   it('10,000 random and mutated requests: no crash, catalogue statuses only, valid responses, bounded state', async () => {
     const g = new Gen(prng(0x5eed));
-    const meshes = [simpleMesh(['a', 'b']), simpleMesh(['b', 'c'], { timeoutS: 3 }), snapshotOf({ clusters: [cluster('a')] }), snapshotOf({})];
+    const meshes = [
+      simpleMesh(['a', 'b']),
+      simpleMesh(['b', 'c'], { timeoutS: 3 }),
+      snapshotOf({ clusters: [cluster('a')] }),
+      snapshotOf({}),
+    ];
     const watcher = new FakeWatcher(meshes[0]);
     const limit = 64;
     const ads = createAdsHandlers({ watcher, limits: { maxResourceNames: limit, retainRemovedMs: 50 } });
@@ -132,7 +151,12 @@ describe('fuzz', () => {
       if (i % 100 === 99) await tick();
     }
     for (const c of ended) {
-      if (c.status) assert.equal(ALLOWED_ENDINGS.has(c.status.code), true, `stream ended with ${c.status.code} ${c.status.details}`);
+      if (c.status)
+        assert.equal(
+          ALLOWED_ENDINGS.has(c.status.code),
+          true,
+          `stream ended with ${c.status.code} ${c.status.details}`,
+        );
     }
     for (const row of ads.status()) {
       assert.equal(Object.keys(row.types).length <= 4, true, 'at most four types per stream');
@@ -141,7 +165,11 @@ describe('fuzz', () => {
     for (const c of [...live, ...ended]) assert.deepEqual(c.violations, [], 'responses obey the invariants');
     assert.equal(endings.get(grpcStatus.INVALID_ARGUMENT)! > 100, true, 'malformed input was rejected');
     assert.equal(endings.has(grpcStatus.RESOURCE_EXHAUSTED), true, 'name limit was hit');
-    assert.equal([...live, ...ended].some((c) => c.responses.length > 0), true, 'well-formed input was served');
+    assert.equal(
+      [...live, ...ended].some((c) => c.responses.length > 0),
+      true,
+      'well-formed input was served',
+    );
     for (const c of live) c.cancel();
     await tick();
     assert.equal(ads.streamCount(), 0);
@@ -152,7 +180,9 @@ describe('fuzz', () => {
     ended.length = 0;
     watcher.nodes.length = 0;
     const heapEnd = heapMb();
-    console.log(`fuzz: ${JSON.stringify(kinds)} over ${streams} streams; heap ${heapBefore.toFixed(1)} → ${heapMid.toFixed(1)} (half-way) → ${heapEnd.toFixed(1)} MiB (all closed)`);
+    console.log(
+      `fuzz: ${JSON.stringify(kinds)} over ${streams} streams; heap ${heapBefore.toFixed(1)} → ${heapMid.toFixed(1)} (half-way) → ${heapEnd.toFixed(1)} MiB (all closed)`,
+    );
     assert.equal(kinds.sotw > 4000 && kinds.delta > 4000, true, 'both kinds fuzzed');
     assert.equal(kinds.random > 1000 && kinds.mutated > 1000, true, 'random and mutated bytes fuzzed');
     // Retained memory is bounded: 5,000 closed streams leave nothing behind in the server.
@@ -169,7 +199,8 @@ describe('fuzz', () => {
       for (let i = 0; i < 150; i++) {
         const delta = i % 2 === 1;
         const c = delta ? h.delta() : h.sotw();
-        for (let k = 0; k < 3; k++) c.writeRaw(g.rnd() < 0.5 ? g.randomBytes() : g.mutate(delta ? g.deltaBytes() : g.sotwBytes()));
+        for (let k = 0; k < 3; k++)
+          c.writeRaw(g.rnd() < 0.5 ? g.randomBytes() : g.mutate(delta ? g.deltaBytes() : g.sotwBytes()));
         const end = await Promise.race([c.ended, new Promise<undefined>((r) => setTimeout(() => r(undefined), 30))]);
         if (end) assert.equal(ALLOWED_ENDINGS.has(end.code), true, `ended with ${end.code} ${end.details}`);
         c.close();

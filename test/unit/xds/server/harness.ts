@@ -25,7 +25,14 @@ export interface Harness {
 export async function startHarness(initial?: Snapshot, opts: Partial<XdsServerOptions> = {}): Promise<Harness> {
   const watcher = new FakeWatcher(initial);
   const registry = new Registry();
-  const server = await createXdsServer({ host: '127.0.0.1', port: 0, watcher, registry, controlPlaneId: 'test-cp', ...opts });
+  const server = await createXdsServer({
+    host: '127.0.0.1',
+    port: 0,
+    watcher,
+    registry,
+    controlPlaneId: 'test-cp',
+    ...opts,
+  });
   const address = `127.0.0.1:${server.port}`;
   const clients: Array<SotwClient | DeltaClient> = [];
   return {
@@ -46,7 +53,10 @@ export async function startHarness(initial?: Snapshot, opts: Partial<XdsServerOp
     answered: async (typeUrl, nonce) => {
       await waitFor(
         `answer to ${typeUrl} nonce ${nonce}`,
-        () => server.status().some((s) => s.types[typeUrl]?.ackedNonce === nonce || s.types[typeUrl]?.lastNack?.nonce === nonce),
+        () =>
+          server
+            .status()
+            .some((s) => s.types[typeUrl]?.ackedNonce === nonce || s.types[typeUrl]?.lastNack?.nonce === nonce),
         3000,
         5,
       );
@@ -58,4 +68,3 @@ export async function startHarness(initial?: Snapshot, opts: Partial<XdsServerOp
     },
   };
 }
-

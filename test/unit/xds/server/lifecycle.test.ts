@@ -19,7 +19,10 @@ const { cds, eds, lds, rds } = TYPES;
 describe('one close path', () => {
   it('streams dropped at every point of their life leave no watch, timer or stream behind', async () => {
     let opened = 0;
-    const h = await startHarness(simpleMesh(['a', 'b']), { limits: { retainRemovedMs: 60_000 }, hooks: { onStreamOpen: () => void opened++ } });
+    const h = await startHarness(simpleMesh(['a', 'b']), {
+      limits: { retainRemovedMs: 60_000 },
+      hooks: { onStreamOpen: () => void opened++ },
+    });
     try {
       const clients: Array<SotwClient | DeltaClient> = [];
       // Drop points: 0 before any request, 1 after the first request, 2 after a response,
@@ -126,9 +129,9 @@ describe('hooks', () => {
     assert.deepEqual(seen, [], 'nothing is called synchronously');
     await tick();
     assert.deepEqual(seen, ['open', 'request', 'response']);
-    assert.equal(args['request'].nodeId, 'mock-node');
-    assert.deepEqual(args['response'].resources, ['a', 'b']);
-    assert.equal(args['response'].bytes, call.responses[0]!.raw.length);
+    assert.equal(args.request.nodeId, 'mock-node');
+    assert.deepEqual(args.response.resources, ['a', 'b']);
+    assert.equal(args.response.bytes, call.responses[0]!.raw.length);
     const r = call.responses[0]!;
     call.sotw({ typeUrl: cds, version: r.version, nonce: r.nonce });
     call.sotw({ typeUrl: eds, names: ['a'] });
@@ -136,12 +139,12 @@ describe('hooks', () => {
     const e = call.responses[1]!;
     call.sotw({ typeUrl: eds, names: ['a'], nonce: e.nonce, error: { code: 3, message: 'bad endpoints' } });
     await tick();
-    assert.deepEqual(args['ack'].version, r.version);
-    assert.equal(args['nack'].message, 'bad endpoints');
-    assert.equal(args['nack'].version, e.version);
+    assert.deepEqual(args.ack.version, r.version);
+    assert.equal(args.nack.message, 'bad endpoints');
+    assert.equal(args.nack.version, e.version);
     call.cancel();
     await tick();
-    assert.equal(args['closed'].code, grpcStatus.CANCELLED);
+    assert.equal(args.closed.code, grpcStatus.CANCELLED);
     assert.equal(ads.streamCount(), 0);
     assert.deepEqual(call.violations, []);
   });
@@ -164,7 +167,13 @@ describe('status view', () => {
     other.delta({ typeUrl: cds, node: { id: 'aa-node' } });
     await tick();
     const rows = ads.status();
-    assert.deepEqual(rows.map((r) => [r.nodeId, r.mode]), [['aa-node', 'delta'], ['zz-node', 'sotw']]);
+    assert.deepEqual(
+      rows.map((r) => [r.nodeId, r.mode]),
+      [
+        ['aa-node', 'delta'],
+        ['zz-node', 'sotw'],
+      ],
+    );
     const row = rows[1]!;
     assert.equal(row.cluster, 'shop');
     assert.equal(row.peer, 'mock:0');
@@ -202,12 +211,17 @@ describe('metrics', () => {
     call.sotw({ typeUrl: cds, nonce: r2.nonce, error: { message: 'no' } });
     await tick();
     const value = async (name: string, labels: Record<string, string>) => {
-      const m = (await registry.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x));
+      const m = (await registry.getSingleMetric(name)!.get()).values.find((v) =>
+        Object.entries(labels).every(([k, x]) => v.labels[k] === x),
+      );
       return m?.value;
     };
     assert.equal(await value('polaris_xds_connected_streams', { mode: 'sotw' }), 1);
     assert.equal(await value('polaris_xds_pushes_total', { type: 'cds', mode: 'sotw' }), 2);
-    assert.equal(await value('polaris_xds_response_bytes_total', { type: 'cds', mode: 'sotw' }), r1.raw.length + r2.raw.length);
+    assert.equal(
+      await value('polaris_xds_response_bytes_total', { type: 'cds', mode: 'sotw' }),
+      r1.raw.length + r2.raw.length,
+    );
     assert.equal(await value('polaris_xds_nacks_total', { type: 'cds', mode: 'sotw' }), 1);
     assert.equal(await value('polaris_xds_expired_nonces_total', { mode: 'sotw' }), 1);
     assert.equal(await value('polaris_xds_ack_latency_seconds', { type: 'cds', le: '+Inf' }), 1);
@@ -221,19 +235,38 @@ describe('metrics', () => {
 
 describe('grpcServerOptions', () => {
   it('maps keepalive and connection age; zero leaves them out; channelz is off', () => {
-    assert.deepEqual(grpcServerOptions({ keepaliveTimeMs: 30_000, keepaliveTimeoutMs: 10_000, maxConnectionAgeMs: 1_800_000, maxConnectionAgeGraceMs: 60_000, maxReceiveMessageBytes: 8 << 20 }), {
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
-      'grpc.max_connection_age_ms': 1_800_000,
-      'grpc.max_connection_age_grace_ms': 60_000,
-      'grpc.max_receive_message_length': 8 << 20,
-      'grpc.enable_channelz': 0,
-    });
-    assert.deepEqual(grpcServerOptions({ keepaliveTimeMs: 0, maxConnectionAgeMs: 0, maxConnectionAgeGraceMs: 60_000 }), { 'grpc.enable_channelz': 0 });
+    assert.deepEqual(
+      grpcServerOptions({
+        keepaliveTimeMs: 30_000,
+        keepaliveTimeoutMs: 10_000,
+        maxConnectionAgeMs: 1_800_000,
+        maxConnectionAgeGraceMs: 60_000,
+        maxReceiveMessageBytes: 8 << 20,
+      }),
+      {
+        'grpc.keepalive_time_ms': 30_000,
+        'grpc.keepalive_timeout_ms': 10_000,
+        'grpc.max_connection_age_ms': 1_800_000,
+        'grpc.max_connection_age_grace_ms': 60_000,
+        'grpc.max_receive_message_length': 8 << 20,
+        'grpc.enable_channelz': 0,
+      },
+    );
+    assert.deepEqual(
+      grpcServerOptions({ keepaliveTimeMs: 0, maxConnectionAgeMs: 0, maxConnectionAgeGraceMs: 60_000 }),
+      { 'grpc.enable_channelz': 0 },
+    );
   });
 
   it('a server started with them serves ADS', async () => {
-    const h = await startHarness(simpleMesh(['a']), { config: { keepaliveTimeMs: 1000, keepaliveTimeoutMs: 500, maxConnectionAgeMs: 60_000, maxConnectionAgeGraceMs: 1000 } });
+    const h = await startHarness(simpleMesh(['a']), {
+      config: {
+        keepaliveTimeMs: 1000,
+        keepaliveTimeoutMs: 500,
+        maxConnectionAgeMs: 60_000,
+        maxConnectionAgeGraceMs: 1000,
+      },
+    });
     try {
       const c = h.sotw();
       c.send({ typeUrl: eds, names: ['a'] });

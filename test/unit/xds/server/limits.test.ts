@@ -19,10 +19,15 @@ import { MockCall, tick } from './mock-call.js';
 const { cds, eds } = TYPES;
 const GRPC = { INVALID_ARGUMENT: 3, RESOURCE_EXHAUSTED: 8 };
 const limits = (l: Partial<XdsLimits>): XdsLimits => ({ ...DEFAULT_LIMITS, ...l });
-const names = (n: number, tag = '') => (i: number) => `OUTBOUND|ns|svc-${i}${tag}`;
+const names =
+  (_n: number, tag = '') =>
+  (i: number) =>
+    `OUTBOUND|ns|svc-${i}${tag}`;
 
 async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const m = (await registry.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x));
+  const m = (await registry.getSingleMetric(name)!.get()).values.find((v) =>
+    Object.entries(labels).every(([k, x]) => v.labels[k] === x),
+  );
   return m?.value ?? 0;
 }
 
@@ -30,7 +35,10 @@ describe('request limits are checked before names are decoded or kept', () => {
   it('a SotW or Delta request naming more than maxResourceNames is refused unread, and nothing is kept', () => {
     const d = new RequestDecoder(limits({ maxResourceNames: 1000 }));
     const over = nameList(3, 1001, names(0));
-    assert.throws(() => d.sotw(sotwRequest(eds, over, 'a~1')), { code: 'PXDS_ERR_XDS_TOO_MANY_NAMES', message: /1001 resources; at most 1000/ });
+    assert.throws(() => d.sotw(sotwRequest(eds, over, 'a~1')), {
+      code: 'PXDS_ERR_XDS_TOO_MANY_NAMES',
+      message: /1001 resources; at most 1000/,
+    });
     assert.throws(() => d.delta(deltaRequest(eds, over, 'a~1')), { code: 'PXDS_ERR_XDS_TOO_MANY_NAMES' });
     assert.equal(d.cachedLists, 0);
     // At the limit, the list is decoded and kept.
@@ -112,7 +120,8 @@ async function subscribedStream(ads: AdsHandlers): Promise<MockCall<SotwResponse
   call.sotw({ typeUrl: cds });
   call.sotw({ typeUrl: eds, names: ['a', 'b'] });
   await tick();
-  for (const r of call.responses) call.sotw({ typeUrl: r.typeUrl, names: r.typeUrl === eds ? ['a', 'b'] : [], version: r.version, nonce: r.nonce });
+  for (const r of call.responses)
+    call.sotw({ typeUrl: r.typeUrl, names: r.typeUrl === eds ? ['a', 'b'] : [], version: r.version, nonce: r.nonce });
   await tick();
   return call;
 }
@@ -125,7 +134,9 @@ describe('unflushed response bytes are budgeted', () => {
     const registry = new Registry();
     // A push writes two responses (CDS, EDS) at once; a stream holding a third unflushed one is over.
     const sizes: number[] = [];
-    await subscribedStream(createAdsHandlers({ watcher: new FakeWatcher(mesh(1)), hooks: { onResponse: (e) => void sizes.push(e.bytes) } }));
+    await subscribedStream(
+      createAdsHandlers({ watcher: new FakeWatcher(mesh(1)), hooks: { onResponse: (e) => void sizes.push(e.bytes) } }),
+    );
     const budget = Math.floor(2.5 * Math.max(...sizes));
     const ads = createAdsHandlers({ watcher, registry, limits: { maxPendingBytesPerStream: budget } });
     const stalled = await subscribedStream(ads);
@@ -140,11 +151,16 @@ describe('unflushed response bytes are budgeted', () => {
     await tick();
     assert.equal(stalled.aborted, true, 'ended without waiting for its writes to flush');
     assert.equal(stalled.status?.code, GRPC.RESOURCE_EXHAUSTED);
-    assert.match(stalled.status!.details, new RegExp(`^PXDS_ERR_XDS_PENDING_BUDGET: client is not reading: \\d+ response bytes unflushed, over the per-stream budget of ${budget}$`));
+    assert.match(
+      stalled.status!.details,
+      new RegExp(
+        `^PXDS_ERR_XDS_PENDING_BUDGET: client is not reading: \\d+ response bytes unflushed, over the per-stream budget of ${budget}$`,
+      ),
+    );
     assert.equal(await metric(registry, 'polaris_xds_streams_exhausted_total', { limit: 'stream' }), 1);
     assert.equal(await metric(registry, 'polaris_xds_unflushed_response_bytes'), 0, 'the ended stream holds nothing');
     assert.equal(healthy.status, undefined);
-    assert.equal(healthy.responses.at(-2)!.resources.find((r) => r.name === 'a')!.value['connect_timeout']['seconds'], '3');
+    assert.equal(healthy.responses.at(-2)!.resources.find((r) => r.name === 'a')!.value.connect_timeout.seconds, '3');
     assert.equal(ads.streamCount(), 1);
     assert.equal(watcher.open, 1, 'the ended stream closed its watch');
   });
@@ -152,7 +168,10 @@ describe('unflushed response bytes are budgeted', () => {
   it('over maxPendingBytes, the streams stalled longest are ended and a reading stream is not', async () => {
     // Measure one push's responses first, then allow three of them unflushed in total.
     const sizes: number[] = [];
-    const measure = createAdsHandlers({ watcher: new FakeWatcher(mesh(1)), hooks: { onResponse: (e) => void sizes.push(e.bytes) } });
+    const measure = createAdsHandlers({
+      watcher: new FakeWatcher(mesh(1)),
+      hooks: { onResponse: (e) => void sizes.push(e.bytes) },
+    });
     await subscribedStream(measure);
     const largest = Math.max(...sizes);
 
@@ -175,7 +194,7 @@ describe('unflushed response bytes are budgeted', () => {
     assert.match(first.status!.details, /over the total budget/);
     assert.equal(second.status?.code, GRPC.RESOURCE_EXHAUSTED);
     assert.equal(reader.status, undefined, 'a stream that reads is never chosen');
-    assert.equal(reader.responses.at(-2)!.resources.find((r) => r.name === 'a')!.value['connect_timeout']['seconds'], '3');
+    assert.equal(reader.responses.at(-2)!.resources.find((r) => r.name === 'a')!.value.connect_timeout.seconds, '3');
     assert.equal(await metric(registry, 'polaris_xds_streams_exhausted_total', { limit: 'total' }), 2);
     assert.ok((await metric(registry, 'polaris_xds_unflushed_response_bytes')) <= 3 * largest);
   });
@@ -196,7 +215,10 @@ describe('unflushed response bytes are budgeted', () => {
     t.mock.timers.tick(1_000);
     assert.equal(stalled.aborted, true);
     assert.equal(stalled.status?.code, GRPC.RESOURCE_EXHAUSTED);
-    assert.match(stalled.status!.details, /^PXDS_ERR_XDS_CLIENT_STALLED: client has read nothing for 60000 ms; \d+ response bytes unflushed$/);
+    assert.match(
+      stalled.status!.details,
+      /^PXDS_ERR_XDS_CLIENT_STALLED: client has read nothing for 60000 ms; \d+ response bytes unflushed$/,
+    );
     assert.equal(reader.status, undefined);
     assert.equal(await metric(registry, 'polaris_xds_streams_exhausted_total', { limit: 'stalled' }), 1);
   });

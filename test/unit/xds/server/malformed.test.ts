@@ -35,12 +35,42 @@ describe('malformed requests', () => {
   });
 
   const sotwCases: Array<{ name: string; send: (c: SotwClient) => void; code: number; catalogue: string }> = [
-    { name: 'no type_url', send: (c) => c.send({ typeUrl: '' }), code: grpcStatus.INVALID_ARGUMENT, catalogue: 'PXDS_ERR_XDS_NO_TYPE_URL' },
-    { name: 'a type polaris-xds does not serve', send: (c) => c.send({ typeUrl: SECRET }), code: grpcStatus.INVALID_ARGUMENT, catalogue: 'PXDS_ERR_XDS_UNKNOWN_TYPE' },
-    { name: 'no node on the first request', send: (c) => c.send({ typeUrl: cds, node: null }), code: grpcStatus.INVALID_ARGUMENT, catalogue: 'PXDS_ERR_XDS_NO_NODE' },
-    { name: '10,001 resource names', send: (c) => c.send({ typeUrl: eds, names: many(10_001) }), code: grpcStatus.RESOURCE_EXHAUSTED, catalogue: 'PXDS_ERR_XDS_TOO_MANY_NAMES' },
-    { name: 'a 5,000-character resource name', send: (c) => c.send({ typeUrl: eds, names: ['x'.repeat(5000)] }), code: grpcStatus.INVALID_ARGUMENT, catalogue: 'PXDS_ERR_XDS_BAD_REQUEST' },
-    { name: 'bytes that are not a DiscoveryRequest', send: (c) => c.writeRaw(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])), code: grpcStatus.INVALID_ARGUMENT, catalogue: 'PXDS_ERR_XDS_BAD_REQUEST' },
+    {
+      name: 'no type_url',
+      send: (c) => c.send({ typeUrl: '' }),
+      code: grpcStatus.INVALID_ARGUMENT,
+      catalogue: 'PXDS_ERR_XDS_NO_TYPE_URL',
+    },
+    {
+      name: 'a type polaris-xds does not serve',
+      send: (c) => c.send({ typeUrl: SECRET }),
+      code: grpcStatus.INVALID_ARGUMENT,
+      catalogue: 'PXDS_ERR_XDS_UNKNOWN_TYPE',
+    },
+    {
+      name: 'no node on the first request',
+      send: (c) => c.send({ typeUrl: cds, node: null }),
+      code: grpcStatus.INVALID_ARGUMENT,
+      catalogue: 'PXDS_ERR_XDS_NO_NODE',
+    },
+    {
+      name: '10,001 resource names',
+      send: (c) => c.send({ typeUrl: eds, names: many(10_001) }),
+      code: grpcStatus.RESOURCE_EXHAUSTED,
+      catalogue: 'PXDS_ERR_XDS_TOO_MANY_NAMES',
+    },
+    {
+      name: 'a 5,000-character resource name',
+      send: (c) => c.send({ typeUrl: eds, names: ['x'.repeat(5000)] }),
+      code: grpcStatus.INVALID_ARGUMENT,
+      catalogue: 'PXDS_ERR_XDS_BAD_REQUEST',
+    },
+    {
+      name: 'bytes that are not a DiscoveryRequest',
+      send: (c) => c.writeRaw(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])),
+      code: grpcStatus.INVALID_ARGUMENT,
+      catalogue: 'PXDS_ERR_XDS_BAD_REQUEST',
+    },
     {
       name: 'a bad request after good ones',
       send: (c) => {
@@ -63,10 +93,30 @@ describe('malformed requests', () => {
   }
 
   const deltaCases: Array<{ name: string; send: (c: DeltaClient) => void; code: number; catalogue: string }> = [
-    { name: 'no type_url', send: (c) => c.send({ typeUrl: '' }), code: grpcStatus.INVALID_ARGUMENT, catalogue: 'PXDS_ERR_XDS_NO_TYPE_URL' },
-    { name: 'a type polaris-xds does not serve', send: (c) => c.send({ typeUrl: SECRET }), code: grpcStatus.INVALID_ARGUMENT, catalogue: 'PXDS_ERR_XDS_UNKNOWN_TYPE' },
-    { name: 'no node on the first request', send: (c) => c.send({ typeUrl: cds, node: null }), code: grpcStatus.INVALID_ARGUMENT, catalogue: 'PXDS_ERR_XDS_NO_NODE' },
-    { name: '10,001 names to subscribe', send: (c) => c.send({ typeUrl: eds, subscribe: many(10_001) }), code: grpcStatus.RESOURCE_EXHAUSTED, catalogue: 'PXDS_ERR_XDS_TOO_MANY_NAMES' },
+    {
+      name: 'no type_url',
+      send: (c) => c.send({ typeUrl: '' }),
+      code: grpcStatus.INVALID_ARGUMENT,
+      catalogue: 'PXDS_ERR_XDS_NO_TYPE_URL',
+    },
+    {
+      name: 'a type polaris-xds does not serve',
+      send: (c) => c.send({ typeUrl: SECRET }),
+      code: grpcStatus.INVALID_ARGUMENT,
+      catalogue: 'PXDS_ERR_XDS_UNKNOWN_TYPE',
+    },
+    {
+      name: 'no node on the first request',
+      send: (c) => c.send({ typeUrl: cds, node: null }),
+      code: grpcStatus.INVALID_ARGUMENT,
+      catalogue: 'PXDS_ERR_XDS_NO_NODE',
+    },
+    {
+      name: '10,001 names to subscribe',
+      send: (c) => c.send({ typeUrl: eds, subscribe: many(10_001) }),
+      code: grpcStatus.RESOURCE_EXHAUSTED,
+      catalogue: 'PXDS_ERR_XDS_TOO_MANY_NAMES',
+    },
     {
       name: '10,001 initial resource versions',
       send: (c) => c.send({ typeUrl: cds, initialVersions: Object.fromEntries(many(10_001).map((n) => [n, 'v'])) }),
@@ -82,8 +132,18 @@ describe('malformed requests', () => {
       code: grpcStatus.RESOURCE_EXHAUSTED,
       catalogue: 'PXDS_ERR_XDS_TOO_MANY_NAMES',
     },
-    { name: 'a 5,000-character initial version', send: (c) => c.send({ typeUrl: cds, initialVersions: { a: 'v'.repeat(5000) } }), code: grpcStatus.INVALID_ARGUMENT, catalogue: 'PXDS_ERR_XDS_BAD_REQUEST' },
-    { name: 'bytes that are not a DeltaDiscoveryRequest', send: (c) => c.writeRaw(Buffer.from([0x12, 0x05, 0x61])), code: grpcStatus.INVALID_ARGUMENT, catalogue: 'PXDS_ERR_XDS_BAD_REQUEST' },
+    {
+      name: 'a 5,000-character initial version',
+      send: (c) => c.send({ typeUrl: cds, initialVersions: { a: 'v'.repeat(5000) } }),
+      code: grpcStatus.INVALID_ARGUMENT,
+      catalogue: 'PXDS_ERR_XDS_BAD_REQUEST',
+    },
+    {
+      name: 'bytes that are not a DeltaDiscoveryRequest',
+      send: (c) => c.writeRaw(Buffer.from([0x12, 0x05, 0x61])),
+      code: grpcStatus.INVALID_ARGUMENT,
+      catalogue: 'PXDS_ERR_XDS_BAD_REQUEST',
+    },
   ];
 
   for (const tc of deltaCases) {

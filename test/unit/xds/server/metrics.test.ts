@@ -45,14 +45,46 @@ test('every request, push and ACK shows in the next scrape, exactly, across serv
       }
     }
     // The histograms are printed first, so the counters are read after a flush another metric started.
-    assert.equal(await value(registry, 'polaris_xds_requests_total{type="cds",mode="sotw"}'), want.requests, `round ${round}: requests`);
-    assert.equal(await value(registry, 'polaris_xds_pushes_total{type="eds",mode="sotw"}'), want.edsPushes, `round ${round}: eds pushes`);
-    assert.equal(await value(registry, 'polaris_xds_response_bytes_total{type="eds",mode="sotw"}'), want.edsBytes, `round ${round}: eds bytes`);
-    assert.equal(await value(registry, 'polaris_xds_pushes_total{type="rds",mode="delta"}'), want.rdsDeltaPushes, `round ${round}: rds pushes`);
-    assert.equal(await value(registry, 'polaris_xds_response_size_bytes_count{type="eds"}'), want.edsPushes, `round ${round}: size observations`);
-    assert.equal(await value(registry, 'polaris_xds_push_seconds_bucket{le="0.0005",type="eds"}'), want.smallPushSeconds, `round ${round}: push time buckets`);
-    assert.equal(await value(registry, 'polaris_xds_ack_latency_seconds_count{type="eds"}'), want.acks, `round ${round}: ACK observations`);
-    assert.equal(await value(registry, 'polaris_xds_nacks_total{type="eds",mode="delta"}'), want.nacks, `round ${round}: NACKs`);
+    assert.equal(
+      await value(registry, 'polaris_xds_requests_total{type="cds",mode="sotw"}'),
+      want.requests,
+      `round ${round}: requests`,
+    );
+    assert.equal(
+      await value(registry, 'polaris_xds_pushes_total{type="eds",mode="sotw"}'),
+      want.edsPushes,
+      `round ${round}: eds pushes`,
+    );
+    assert.equal(
+      await value(registry, 'polaris_xds_response_bytes_total{type="eds",mode="sotw"}'),
+      want.edsBytes,
+      `round ${round}: eds bytes`,
+    );
+    assert.equal(
+      await value(registry, 'polaris_xds_pushes_total{type="rds",mode="delta"}'),
+      want.rdsDeltaPushes,
+      `round ${round}: rds pushes`,
+    );
+    assert.equal(
+      await value(registry, 'polaris_xds_response_size_bytes_count{type="eds"}'),
+      want.edsPushes,
+      `round ${round}: size observations`,
+    );
+    assert.equal(
+      await value(registry, 'polaris_xds_push_seconds_bucket{le="0.0005",type="eds"}'),
+      want.smallPushSeconds,
+      `round ${round}: push time buckets`,
+    );
+    assert.equal(
+      await value(registry, 'polaris_xds_ack_latency_seconds_count{type="eds"}'),
+      want.acks,
+      `round ${round}: ACK observations`,
+    );
+    assert.equal(
+      await value(registry, 'polaris_xds_nacks_total{type="eds",mode="delta"}'),
+      want.nacks,
+      `round ${round}: NACKs`,
+    );
   }
 });
 

@@ -21,7 +21,10 @@ import {
 export const MOCK_NODE = { id: 'mock-node', cluster: 'mock' };
 
 /** MockCall stands in for a ServerDuplexStream. */
-export class MockCall<R extends SotwResponse | DeltaResponse = SotwResponse | DeltaResponse> extends EventEmitter implements AdsCall {
+export class MockCall<R extends SotwResponse | DeltaResponse = SotwResponse | DeltaResponse>
+  extends EventEmitter
+  implements AdsCall
+{
   /** Responses written, decoded, in order. */
   readonly responses: R[] = [];
   readonly violations: string[] = [];
@@ -46,7 +49,10 @@ export class MockCall<R extends SotwResponse | DeltaResponse = SotwResponse | De
   ) {
     super();
     this.definition = adsServiceDefinition(decoder);
-    this.checker = new ResponseChecker<R>((mode === 'sotw' ? decodeSotw : decodeDelta) as (b: Buffer) => { response: R; violations: string[] }, this.violations);
+    this.checker = new ResponseChecker<R>(
+      (mode === 'sotw' ? decodeSotw : decodeDelta) as (b: Buffer) => { response: R; violations: string[] },
+      this.violations,
+    );
     // grpc-js's own listener: an 'error' event becomes the call's status.
     this.on('error', (s: { code: number; details: string }) => {
       this.status ??= { code: s.code, details: s.details };
@@ -95,7 +101,8 @@ export class MockCall<R extends SotwResponse | DeltaResponse = SotwResponse | De
 
   /** raw delivers bytes through the real request deserializer. */
   raw(bytes: Buffer): void {
-    const method = this.mode === 'sotw' ? this.definition.StreamAggregatedResources : this.definition.DeltaAggregatedResources;
+    const method =
+      this.mode === 'sotw' ? this.definition.StreamAggregatedResources : this.definition.DeltaAggregatedResources;
     this.emit('data', method.requestDeserialize(bytes));
   }
 

@@ -107,7 +107,10 @@ describe('make-before-break', () => {
     c.ack(union);
     c.send({ typeUrl: eds, names: ['a', 'b', 'c'], version: '', nonce: h.server.status()[0]!.types[eds]!.sentNonce });
     const routes = await c.next(rds);
-    assert.deepEqual(routes.resources[0]!.value['virtual_hosts'][0]['routes'].map((x: { route: { cluster: string } }) => x.route.cluster), ['b', 'c']);
+    assert.deepEqual(
+      routes.resources[0]!.value.virtual_hosts[0].routes.map((x: { route: { cluster: string } }) => x.route.cluster),
+      ['b', 'c'],
+    );
     assert.deepEqual((await c.next(eds)).names, ['c']);
     // Until the routes are ACKed, a must not be removed.
     await c.expectNone(cds, 200);
@@ -122,7 +125,12 @@ describe('make-before-break', () => {
 
   it('SotW: when no route can still name it, a dropped cluster is removed at once', async () => {
     const routeToB = (clusters: string[]) =>
-      snapshotOf({ clusters: clusters.map((n) => cluster(n)), endpoints: clusters.map((n) => endpoints(n)), listeners: [listener('l', 'r')], routes: [route('r', ['b'])] });
+      snapshotOf({
+        clusters: clusters.map((n) => cluster(n)),
+        endpoints: clusters.map((n) => endpoints(n)),
+        listeners: [listener('l', 'r')],
+        routes: [route('r', ['b'])],
+      });
     h = await startHarness(routeToB(['a', 'b']));
     const c = h.sotw();
     await sotwSubscribed(c);
@@ -159,7 +167,11 @@ describe('make-before-break', () => {
     assert.deepEqual([removeCluster.names, removeCluster.removed], [[], ['a']]);
     const removeEndpoints = await c.next(eds);
     assert.deepEqual([removeEndpoints.names, removeEndpoints.removed], [[], ['a']]);
-    assert.equal(c.received.indexOf(removeEndpoints) > c.received.indexOf(removeCluster), true, 'endpoints removed after their cluster');
+    assert.equal(
+      c.received.indexOf(removeEndpoints) > c.received.indexOf(removeCluster),
+      true,
+      'endpoints removed after their cluster',
+    );
   });
 
   it('SotW: routes naming a new cluster wait until its endpoints are written, so Envoy never routes to a warming cluster', async () => {
@@ -176,7 +188,11 @@ describe('make-before-break', () => {
     const endpointsC = await c.next(eds);
     const routes = await c.next(rds);
     assert.deepEqual(endpointsC.names, ['c']);
-    assert.equal(c.received.indexOf(endpointsC) < c.received.indexOf(routes), true, 'endpoints before the routes that need them');
+    assert.equal(
+      c.received.indexOf(endpointsC) < c.received.indexOf(routes),
+      true,
+      'endpoints before the routes that need them',
+    );
   });
 
   it('Delta: routes naming a new cluster wait until its endpoints are written', async () => {
@@ -191,7 +207,11 @@ describe('make-before-break', () => {
     c.send({ typeUrl: eds, subscribe: ['c'] });
     const endpointsC = await c.next(eds);
     const routes = await c.next(rds);
-    assert.equal(c.received.indexOf(endpointsC) < c.received.indexOf(routes), true, 'endpoints before the routes that need them');
+    assert.equal(
+      c.received.indexOf(endpointsC) < c.received.indexOf(routes),
+      true,
+      'endpoints before the routes that need them',
+    );
   });
 
   it('SotW: a client that never asks for the new endpoints gets its routes after retainRemovedMs', async () => {
@@ -222,6 +242,9 @@ describe('make-before-break', () => {
     }
     h.watcher.set(after());
     const routes = await c.next(rds, 1000);
-    assert.deepEqual(routes.resources[0]!.value['virtual_hosts'][0]['routes'].map((x: { route: { cluster: string } }) => x.route.cluster), ['b', 'c']);
+    assert.deepEqual(
+      routes.resources[0]!.value.virtual_hosts[0].routes.map((x: { route: { cluster: string } }) => x.route.cluster),
+      ['b', 'c'],
+    );
   });
 });

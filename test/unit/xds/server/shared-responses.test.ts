@@ -22,8 +22,12 @@ describe('shared responses', () => {
     }
     await tick();
     const first = calls.map((c) => c.responses[0]!);
-    assert.ok(first.every((r) => r.raw.equals(first[0]!.raw)), 'the same CDS response, byte for byte');
-    for (const [i, c] of calls.entries()) c.delta({ typeUrl: eds, subscribe: i === 2 ? ['b'] : ['a'], nonce: first[i]!.nonce });
+    assert.ok(
+      first.every((r) => r.raw.equals(first[0]!.raw)),
+      'the same CDS response, byte for byte',
+    );
+    for (const [i, c] of calls.entries())
+      c.delta({ typeUrl: eds, subscribe: i === 2 ? ['b'] : ['a'], nonce: first[i]!.nonce });
     await tick();
     const [a0, a1, b2] = calls.map((c) => c.responses[1]!);
     assert.deepEqual([a0!.names, a1!.names, b2!.names], [['a'], ['a'], ['b']]);

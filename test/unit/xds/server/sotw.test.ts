@@ -31,7 +31,7 @@ describe('SotW: what a response carries', () => {
     assert.deepEqual(r.names, ['a', 'b']);
     assert.notEqual(r.version, '', 'version_info set');
     assert.equal(r.controlPlane, 'test-cp');
-    assert.equal(r.resources[0]!.value['type'], 'EDS');
+    assert.equal(r.resources[0]!.value.type, 'EDS');
     c.send({ typeUrl: lds });
     const l = await c.next(lds);
     assert.deepEqual(l.names, ['l']);
@@ -89,13 +89,18 @@ describe('SotW: what a response carries', () => {
     await acked(c, await c.next(cds));
     c.send({ typeUrl: eds, names: ['a', 'b'] });
     await acked(c, await c.next(eds));
-    h!.watcher.set(snapshotOf({ clusters: [cluster('a'), cluster('b', { timeoutS: 5 })], endpoints: [endpoints('a'), endpoints('b', [9090])] }));
+    h!.watcher.set(
+      snapshotOf({
+        clusters: [cluster('a'), cluster('b', { timeoutS: 5 })],
+        endpoints: [endpoints('a'), endpoints('b', [9090])],
+      }),
+    );
     const rc = await c.next(cds);
     assert.deepEqual(rc.names, ['a', 'b']);
     await acked(c, rc);
     const re = await c.next(eds);
     assert.deepEqual(re.names, ['b']);
-    assert.equal(re.resources[0]!.value['endpoints'][0]['lb_endpoints'][0]['endpoint']['address']['socket_address']['port_value'], 9090);
+    assert.equal(re.resources[0]!.value.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value, 9090);
   });
 
   it('a removed cluster is omitted from the next full CDS state, down to an empty response', async () => {
@@ -143,14 +148,24 @@ describe('SotW: what a response carries', () => {
   });
 
   it('an updated cluster is followed by its ClusterLoadAssignment, even unchanged, so Envoy can finish warming it', async () => {
-    h = await startHarness(snapshotOf({ clusters: [cluster('a', { edsServiceName: 'svc-a' }), cluster('b')], endpoints: [endpoints('svc-a'), endpoints('b')] }));
+    h = await startHarness(
+      snapshotOf({
+        clusters: [cluster('a', { edsServiceName: 'svc-a' }), cluster('b')],
+        endpoints: [endpoints('svc-a'), endpoints('b')],
+      }),
+    );
     const c = h.sotw();
     c.send({ typeUrl: cds });
     await acked(c, await c.next(cds));
     c.send({ typeUrl: eds, names: ['svc-a', 'b'] });
     const e1 = await c.next(eds);
     await acked(c, e1);
-    h.watcher.set(snapshotOf({ clusters: [cluster('a', { edsServiceName: 'svc-a', timeoutS: 3 }), cluster('b')], endpoints: [endpoints('svc-a'), endpoints('b')] }));
+    h.watcher.set(
+      snapshotOf({
+        clusters: [cluster('a', { edsServiceName: 'svc-a', timeoutS: 3 }), cluster('b')],
+        endpoints: [endpoints('svc-a'), endpoints('b')],
+      }),
+    );
     await acked(c, await c.next(cds));
     const e2 = await c.next(eds);
     assert.deepEqual(e2.names, ['svc-a']);
@@ -196,7 +211,9 @@ describe('SotW: ACK, NACK and nonces', () => {
     await h!.answered(cds, r.nonce);
     // Another request at that nonce, and a snapshot event that leaves CDS as it is: nothing.
     c.send({ typeUrl: cds, names: ['*'], nonce: r.nonce });
-    h!.watcher.set(snapshotOf({ clusters: [cluster('a', { timeoutS: 9 }), cluster('b')], endpoints: [endpoints('a')] }));
+    h!.watcher.set(
+      snapshotOf({ clusters: [cluster('a', { timeoutS: 9 }), cluster('b')], endpoints: [endpoints('a')] }),
+    );
     await c.expectNone(cds, 200);
     // Back to the good state: sent (the client still runs it, but the server sent it the bad one).
     h!.watcher.set(good);
@@ -213,7 +230,7 @@ describe('SotW: ACK, NACK and nonces', () => {
     h!.watcher.set(snapshotOf({ clusters: [cluster('a', { timeoutS: 2 }), cluster('b')] }));
     const next = await c.next(cds);
     assert.notEqual(next.version, r.version);
-    assert.equal(next.resources[0]!.value['connect_timeout']['seconds'], '2');
+    assert.equal(next.resources[0]!.value.connect_timeout.seconds, '2');
   });
 
   it('a request carrying a stale nonce is ignored; one with the current nonce is answered', async () => {
@@ -269,18 +286,21 @@ describe('SotW: listeners and routes', () => {
     const c = (await ready()).sotw();
     c.send({ typeUrl: lds });
     const l = await c.next(lds);
-    const hcm = l.resources[0]!.value['api_listener']['api_listener'];
-    assert.equal(hcm['@type'], 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager');
-    assert.equal(hcm['rds']['route_config_name'], 'r');
+    const hcm = l.resources[0]!.value.api_listener.api_listener;
+    assert.equal(
+      hcm['@type'],
+      'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+    );
+    assert.equal(hcm.rds.route_config_name, 'r');
     await acked(c, l);
     c.send({ typeUrl: rds, names: ['r'] });
     const r: SotwResponse = await c.next(rds);
     assert.deepEqual(
-      r.resources[0]!.value['virtual_hosts'][0]['routes'].map((x: { route: { cluster: string } }) => x.route.cluster),
+      r.resources[0]!.value.virtual_hosts[0].routes.map((x: { route: { cluster: string } }) => x.route.cluster),
       ['a', 'b'],
     );
     await acked(c, r);
     h!.watcher.set(snapshotOf({ listeners: [listener('l', 'r')], routes: [route('r', ['b'])] }));
-    assert.deepEqual((await c.next(rds)).resources[0]!.value['virtual_hosts'][0]['routes'].length, 1);
+    assert.deepEqual((await c.next(rds)).resources[0]!.value.virtual_hosts[0].routes.length, 1);
   });
 });

@@ -33,12 +33,60 @@ function openssl(dir: string, ...args: string[]): void {
 function makePki(): Pki {
   const dir = mkdtempSync(join(tmpdir(), 'pxds-tls-'));
   const ca = (name: string) => {
-    openssl(dir, 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '1', '-subj', `/CN=${name}`);
+    openssl(
+      dir,
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${name}`,
+    );
   };
   const leaf = (name: string, signer: string, ext: string) => {
     writeFileSync(join(dir, `${name}.ext`), ext);
-    openssl(dir, 'req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', `${signer}.pem`, '-CAkey', `${signer}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`);
+    openssl(
+      dir,
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      `/CN=${name}`,
+    );
+    openssl(
+      dir,
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${signer}.pem`,
+      '-CAkey',
+      `${signer}.key`,
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '1',
+      '-extfile',
+      `${name}.ext`,
+    );
   };
   ca('ca');
   ca('other-ca');
@@ -87,7 +135,12 @@ describe('xDS over TLS', () => {
   });
 
   async function serve(tls: { cert: string; key: string; clientCa?: string }): Promise<XdsServer> {
-    const s = await createXdsServer({ host: '127.0.0.1', port: 0, watcher: new FakeWatcher(simpleMesh(['a', 'b'])), config: { tls } });
+    const s = await createXdsServer({
+      host: '127.0.0.1',
+      port: 0,
+      watcher: new FakeWatcher(simpleMesh(['a', 'b'])),
+      config: { tls },
+    });
     servers.push(s);
     return s;
   }
@@ -118,8 +171,17 @@ describe('xDS over TLS', () => {
   it('with a client CA (mTLS): no client certificate, or one from another CA, is refused', async () => {
     const s = await serve({ cert: pki.serverCert, key: pki.serverKey, clientCa: pki.ca });
     await assert.rejects(fetchClusters(s.port, grpc.credentials.createSsl(read(pki.ca))), /ended|14/);
-    await assert.rejects(fetchClusters(s.port, grpc.credentials.createSsl(read(pki.ca), read(pki.otherClientKey), read(pki.otherClientCert))), /ended|14/);
+    await assert.rejects(
+      fetchClusters(
+        s.port,
+        grpc.credentials.createSsl(read(pki.ca), read(pki.otherClientKey), read(pki.otherClientCert)),
+      ),
+      /ended|14/,
+    );
     // The server kept serving through the failed handshakes.
-    assert.deepEqual(await fetchClusters(s.port, grpc.credentials.createSsl(read(pki.ca), read(pki.clientKey), read(pki.clientCert))), ['a', 'b']);
+    assert.deepEqual(
+      await fetchClusters(s.port, grpc.credentials.createSsl(read(pki.ca), read(pki.clientKey), read(pki.clientCert))),
+      ['a', 'b'],
+    );
   });
 });

@@ -11,9 +11,20 @@ import { startHarness, type Harness } from './harness.js';
 
 const NS = 'prod';
 const view = sidecar(NS, { service: 'web', metadata: { 'sidecar.polarismesh.cn/openOnDemand': 'true' } });
-const node = { id: `${NS}/od~10.0.0.1`, metadata: { 'sidecar.polarismesh.cn/serviceName': 'web', 'sidecar.polarismesh.cn/openOnDemand': 'true' } };
+const node = {
+  id: `${NS}/od~10.0.0.1`,
+  metadata: { 'sidecar.polarismesh.cn/serviceName': 'web', 'sidecar.polarismesh.cn/openOnDemand': 'true' },
+};
 const world = (extra: string[] = [], hosts = ['10.0.0.1']) =>
-  mesh(service(NS, 'web', [instance('w', '10.1.0.1')]), service(NS, 'backend', hosts.map((h, i) => instance(`b${i}`, h))), ...extra.map((n) => service(NS, n, [instance(n, '10.2.0.1')])));
+  mesh(
+    service(NS, 'web', [instance('w', '10.1.0.1')]),
+    service(
+      NS,
+      'backend',
+      hosts.map((h, i) => instance(`b${i}`, h)),
+    ),
+    ...extra.map((n) => service(NS, n, [instance(n, '10.2.0.1')])),
+  );
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -36,7 +47,7 @@ it('VHDS: the opening removal, a named virtual host and its cluster; unrelated c
   c.send({ typeUrl: TYPES.vhds, subscribe: ['polaris-outbound-router/backend.prod'] });
   const vh = await c.next(TYPES.vhds);
   assert.deepEqual(vh.names, ['polaris-outbound-router/backend.prod']);
-  assert.deepEqual(vh.resources[0]!.value['domains'], ['backend.prod']);
+  assert.deepEqual(vh.resources[0]!.value.domains, ['backend.prod']);
   c.ack(vh);
   c.send({ typeUrl: TYPES.cds, subscribe: ['OUTBOUND|prod|backend'] });
   const od = await c.next(TYPES.cds);
@@ -51,7 +62,10 @@ it('VHDS: the opening removal, a named virtual host and its cluster; unrelated c
   // The service goes away: its name passes through first, then (make before break) its cluster goes.
   h.watcher.set(tr.translate(mesh(service(NS, 'web', [instance('w', '10.1.0.1')])), view).snapshot);
   const pass = await c.next(TYPES.vhds);
-  assert.equal((pass.resources[0]!.value['routes'] as Array<{ route: { cluster: string } }>)[0]!.route.cluster, 'PassthroughCluster');
+  assert.equal(
+    (pass.resources[0]!.value.routes as Array<{ route: { cluster: string } }>)[0]!.route.cluster,
+    'PassthroughCluster',
+  );
   await c.expectNone(TYPES.cds, 100);
   c.ack(pass);
   const gone = await c.next(TYPES.cds);

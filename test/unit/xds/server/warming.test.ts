@@ -33,7 +33,12 @@ test('listeners and routes wait for the assignment of a new cluster, then go', (
   try {
     gate.clustersSent([snap.resources[CLUSTER_TYPE].items.get('a')!]);
     assert.equal(gate.open(snap), false);
-    types.get(ENDPOINT_TYPE)!.sent({ nonce: 'e1', version: 'v', wireVersion: 'v', at: 0 }, { resources: [snap.resources[ENDPOINT_TYPE].items.get('a')!] });
+    types
+      .get(ENDPOINT_TYPE)!
+      .sent(
+        { nonce: 'e1', version: 'v', wireVersion: 'v', at: 0 },
+        { resources: [snap.resources[ENDPOINT_TYPE].items.get('a')!] },
+      );
     assert.equal(gate.open(snap), true);
   } finally {
     gate.close();

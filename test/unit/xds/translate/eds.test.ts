@@ -20,7 +20,9 @@ function summary(c: Json): Array<[number, string, string[]]> {
   return (c.endpoints as Json[]).map((e) => [
     e.priority ?? 0,
     [e.locality.region ?? '', e.locality.zone ?? '', e.locality.subZone ?? ''].join('/'),
-    (e.lbEndpoints as Json[]).map((l) => `${l.endpoint.address.socketAddress.address}:${l.endpoint.address.socketAddress.portValue}`),
+    (e.lbEndpoints as Json[]).map(
+      (l) => `${l.endpoint.address.socketAddress.address}:${l.endpoint.address.socketAddress.portValue}`,
+    ),
   ]);
 }
 
@@ -42,7 +44,10 @@ test('instances are grouped by locality (region/zone/campus → region/zone/sub_
   ]);
   // Every group carries a locality (grpc-js requires one) and a weight: the sum of its endpoints' weights.
   for (const e of c.endpoints) assert.ok(e.locality !== undefined);
-  assert.deepEqual(c.endpoints.map((e: Json) => wrapped(e.loadBalancingWeight)), [100, 100, 250]);
+  assert.deepEqual(
+    c.endpoints.map((e: Json) => wrapped(e.loadBalancingWeight)),
+    [100, 100, 250],
+  );
   assert.equal(c.policy, undefined);
 });
 
@@ -69,19 +74,32 @@ test('no healthy instance: every endpoint is sent UNKNOWN, so traffic goes to al
   // UNKNOWN is the enum's zero value: on the wire it is the field left out.
   const status = (l: Json) => l.healthStatus ?? 'UNKNOWN';
   const health = (svc: Service) => (cla(svc).cla.endpoints[0].lbEndpoints as Json[]).map(status);
-  const one = (healthy: boolean[]) => service('ns', 'svc', healthy.map((h, i) => instance(String(i), `10.0.0.${i + 1}`, { healthy: h })));
+  const one = (healthy: boolean[]) =>
+    service(
+      'ns',
+      'svc',
+      healthy.map((h, i) => instance(String(i), `10.0.0.${i + 1}`, { healthy: h })),
+    );
   assert.deepEqual(health(one([true, false, false])), ['HEALTHY', 'UNHEALTHY', 'UNHEALTHY']);
   assert.deepEqual(health(one([false, false, false])), ['UNKNOWN', 'UNKNOWN', 'UNKNOWN']);
   // Nearby: with none healthy anywhere, the nearest level keeps priority 0 and gets the traffic.
-  const svc = service('ns', 'svc', NEARBY.map((i) => ({ ...i, healthy: false })), { metadata: { 'internal-enable-nearby': 'true' } });
+  const svc = service(
+    'ns',
+    'svc',
+    NEARBY.map((i) => ({ ...i, healthy: false })),
+    { metadata: { 'internal-enable-nearby': 'true' } },
+  );
   const c = cla(svc, sidecar('ns', { locality: { region: 'r1', zone: 'z1' } })).cla;
-  assert.deepEqual((c.endpoints as Json[]).map((e) => [e.priority ?? 0, (e.lbEndpoints as Json[]).map(status)]), [
-    [0, ['UNKNOWN']],
-    [0, ['UNKNOWN']],
-    [1, ['UNKNOWN']],
-    [2, ['UNKNOWN']],
-    [2, ['UNKNOWN']],
-  ]);
+  assert.deepEqual(
+    (c.endpoints as Json[]).map((e) => [e.priority ?? 0, (e.lbEndpoints as Json[]).map(status)]),
+    [
+      [0, ['UNKNOWN']],
+      [0, ['UNKNOWN']],
+      [1, ['UNKNOWN']],
+      [2, ['UNKNOWN']],
+      [2, ['UNKNOWN']],
+    ],
+  );
 });
 
 test('envoy.lb metadata is the instance metadata without internal-* keys', () => {
@@ -142,30 +160,46 @@ test('nearby routing: same zone is priority 0, same region 1, the rest 2', () =>
 });
 
 test('nearby levels: campus and region, and priorities without gaps when a level is empty', () => {
-  const campus = cla(service('ns', 'svc', NEARBY, { metadata: { 'polaris-xds.io/nearby': 'campus' } }), sidecar('ns', { locality: { region: 'r1', zone: 'z1', subZone: 'c1' } }));
-  assert.deepEqual(summary(campus.cla).map(([p, l]) => [p, l]), [
-    [0, 'r1/z1/c1'],
-    [1, 'r1/z1/c2'],
-    [2, 'r1/z2/'],
-    [3, '//'],
-    [3, 'r2/z9/'],
-  ]);
-  const region = cla(service('ns', 'svc', NEARBY, { metadata: { 'polaris-xds.io/nearby': 'region' } }), sidecar('ns', { locality: { region: 'r2' } }));
-  assert.deepEqual(summary(region.cla).map(([p, l]) => [p, l]), [
-    [0, 'r2/z9/'],
-    [1, '//'],
-    [1, 'r1/z1/c1'],
-    [1, 'r1/z1/c2'],
-    [1, 'r1/z2/'],
-  ]);
+  const campus = cla(
+    service('ns', 'svc', NEARBY, { metadata: { 'polaris-xds.io/nearby': 'campus' } }),
+    sidecar('ns', { locality: { region: 'r1', zone: 'z1', subZone: 'c1' } }),
+  );
+  assert.deepEqual(
+    summary(campus.cla).map(([p, l]) => [p, l]),
+    [
+      [0, 'r1/z1/c1'],
+      [1, 'r1/z1/c2'],
+      [2, 'r1/z2/'],
+      [3, '//'],
+      [3, 'r2/z9/'],
+    ],
+  );
+  const region = cla(
+    service('ns', 'svc', NEARBY, { metadata: { 'polaris-xds.io/nearby': 'region' } }),
+    sidecar('ns', { locality: { region: 'r2' } }),
+  );
+  assert.deepEqual(
+    summary(region.cla).map(([p, l]) => [p, l]),
+    [
+      [0, 'r2/z9/'],
+      [1, '//'],
+      [1, 'r1/z1/c1'],
+      [1, 'r1/z1/c2'],
+      [1, 'r1/z2/'],
+    ],
+  );
   // No instance in the caller's zone: the region becomes priority 0.
-  const gap = cla(service('ns', 'svc', NEARBY, { metadata: { 'polaris-xds.io/nearby': 'true' } }), proxyless('ns', { locality: { region: 'r1', zone: 'z7' } }));
+  const gap = cla(
+    service('ns', 'svc', NEARBY, { metadata: { 'polaris-xds.io/nearby': 'true' } }),
+    proxyless('ns', { locality: { region: 'r1', zone: 'z7' } }),
+  );
   assert.deepEqual([...new Set(summary(gap.cla).map(([p]) => p))], [0, 1]);
 });
 
 test("Polaris's switch internal-enable-nearby turns on the SDKs' default (zone, widening to all); the project key chooses another level and wins", () => {
   const caller = sidecar('ns', { locality: { region: 'r1', zone: 'z1', subZone: 'c1' } });
-  const priorities = (metadata: Record<string, string>) => summary(cla(service('ns', 'svc', NEARBY, { metadata }), caller).cla).map(([p, l]) => [p, l]);
+  const priorities = (metadata: Record<string, string>) =>
+    summary(cla(service('ns', 'svc', NEARBY, { metadata }), caller).cla).map(([p, l]) => [p, l]);
   const zone = [
     [0, 'r1/z1/c1'],
     [0, 'r1/z1/c2'],
@@ -180,20 +214,36 @@ test("Polaris's switch internal-enable-nearby turns on the SDKs' default (zone, 
   assert.deepEqual([...new Set(priorities({ 'internal-enable-nearby': 'false' }).map(([p]) => p))], [0]);
   assert.deepEqual([...new Set(priorities({ 'internal-enable-nearby': 'yes' }).map(([p]) => p))], [0]);
   // The project key wins: another level, or off.
-  assert.deepEqual([...new Set(priorities({ 'internal-enable-nearby': 'true', 'polaris-xds.io/nearby': 'region' }).map(([p]) => p))], [0, 1]);
-  assert.deepEqual([...new Set(priorities({ 'internal-enable-nearby': 'true', 'polaris-xds.io/nearby': 'off' }).map(([p]) => p))], [0]);
-  assert.deepEqual(priorities({ 'internal-enable-nearby': 'true', 'polaris-xds.io/nearby': 'campus' })[1], [1, 'r1/z1/c2']);
+  assert.deepEqual(
+    [...new Set(priorities({ 'internal-enable-nearby': 'true', 'polaris-xds.io/nearby': 'region' }).map(([p]) => p))],
+    [0, 1],
+  );
+  assert.deepEqual(
+    [...new Set(priorities({ 'internal-enable-nearby': 'true', 'polaris-xds.io/nearby': 'off' }).map(([p]) => p))],
+    [0],
+  );
+  assert.deepEqual(priorities({ 'internal-enable-nearby': 'true', 'polaris-xds.io/nearby': 'campus' })[1], [
+    1,
+    'r1/z1/c2',
+  ]);
 });
 
 test('nearby routing needs both the service opt-in and a caller locality', () => {
   const off = cla(service('ns', 'svc', NEARBY), sidecar('ns', { locality: { region: 'r1', zone: 'z1' } }));
   assert.deepEqual([...new Set(summary(off.cla).map(([p]) => p))], [0]);
-  const noLocality = cla(service('ns', 'svc', NEARBY, { metadata: { 'polaris-xds.io/nearby': 'zone' } }), sidecar('ns'));
+  const noLocality = cla(
+    service('ns', 'svc', NEARBY, { metadata: { 'polaris-xds.io/nearby': 'zone' } }),
+    sidecar('ns'),
+  );
   assert.deepEqual([...new Set(summary(noLocality.cla).map(([p]) => p))], [0]);
 });
 
 test('the instance order in the model does not change the assignment bytes', () => {
-  const insts: Instance[] = [instance('a', '10.0.0.2'), instance('b', '10.0.0.1'), instance('c', '10.0.0.3', loc('r', 'z'))];
+  const insts: Instance[] = [
+    instance('a', '10.0.0.2'),
+    instance('b', '10.0.0.1'),
+    instance('c', '10.0.0.3', loc('r', 'z')),
+  ];
   const one = cla(service('ns', 'svc', insts)).t;
   const two = cla(service('ns', 'svc', [...insts].reverse())).t;
   const name = outboundCluster('ns', 'svc');

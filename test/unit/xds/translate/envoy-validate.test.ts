@@ -20,7 +20,13 @@ import { dest, gateway, instance, mesh, ms, proxyless, rule, service, sidecar, s
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 
-const second = (n: number) => ({ maxAmount: n, validDuration: { seconds: 1, nanos: 0 }, precision: 0, startAmount: 0, minAmount: 0 });
+const second = (n: number) => ({
+  maxAmount: n,
+  validDuration: { seconds: 1, nanos: 0 },
+  precision: 0,
+  startAmount: 0,
+  minAmount: 0,
+});
 
 function world() {
   const loc = (zone: string) => ({ locality: { region: 'r1', zone, campus: 'c1' } });
@@ -28,50 +34,154 @@ function world() {
     'prod',
     'api',
     [
-      instance('a1', '10.0.0.1', { metadata: { version: 'v1', tier: '3', 'internal-x': 'y' }, protocol: 'grpc', ...loc('z1') }),
-      instance('a2', '10.0.0.2', { metadata: { version: 'v2', tier: '8' }, protocol: 'grpc', healthy: false, ...loc('z2') }),
+      instance('a1', '10.0.0.1', {
+        metadata: { version: 'v1', tier: '3', 'internal-x': 'y' },
+        protocol: 'grpc',
+        ...loc('z1'),
+      }),
+      instance('a2', '10.0.0.2', {
+        metadata: { version: 'v2', tier: '8' },
+        protocol: 'grpc',
+        healthy: false,
+        ...loc('z2'),
+      }),
       instance('a3', 'fd00::3', { metadata: { version: 'v3' }, protocol: 'grpc', weight: 5 }),
       instance('a4', 'api-4.example', { metadata: { version: 'v3' } }),
     ],
     {
       metadata: { 'polaris-xds.io/nearby': 'zone' },
       inbounds: [
-        rule('headers', [source({ '$header.x-user': ms('EXACT', 'alice'), '$header.x-env': ms('NOT_IN', 'dev,test'), '$header.x-age': ms('RANGE', '18~65') })], [
-          dest({ version: ms('EXACT', 'v2') }, { weight: 70, name: 'canary' }),
-          dest({ version: ms('REGEX', '^v1') }, { weight: 30 }),
-          dest({ version: ms('IN', 'v3') }, { priority: 1 }),
-        ]),
-        rule('paths', [source({ $path: ms('IN', '/a,/b') }), source({ $path: ms('REGEX', '^/api/v[0-9]+/') }), source({ $method: ms('NOT_EQUALS', 'GET') })], [dest({ tier: ms('RANGE', '1~5') })]),
-        rule('query-cookie', [source({ '$query.debug': ms('EXACT', '*'), '$cookie.session': ms('NOT_EQUALS', 'x'), '$header.x-re': ms('REGEX', 'a|b') })], [dest({ version: ms('NOT_EQUALS', 'v1') })]),
+        rule(
+          'headers',
+          [
+            source({
+              '$header.x-user': ms('EXACT', 'alice'),
+              '$header.x-env': ms('NOT_IN', 'dev,test'),
+              '$header.x-age': ms('RANGE', '18~65'),
+            }),
+          ],
+          [
+            dest({ version: ms('EXACT', 'v2') }, { weight: 70, name: 'canary' }),
+            dest({ version: ms('REGEX', '^v1') }, { weight: 30 }),
+            dest({ version: ms('IN', 'v3') }, { priority: 1 }),
+          ],
+        ),
+        rule(
+          'paths',
+          [
+            source({ $path: ms('IN', '/a,/b') }),
+            source({ $path: ms('REGEX', '^/api/v[0-9]+/') }),
+            source({ $method: ms('NOT_EQUALS', 'GET') }),
+          ],
+          [dest({ tier: ms('RANGE', '1~5') })],
+        ),
+        rule(
+          'query-cookie',
+          [
+            source({
+              '$query.debug': ms('EXACT', '*'),
+              '$cookie.session': ms('NOT_EQUALS', 'x'),
+              '$header.x-re': ms('REGEX', 'a|b'),
+            }),
+          ],
+          [dest({ version: ms('NOT_EQUALS', 'v1') })],
+        ),
         rule('skipped', [source({ $caller_ip: ms('EXACT', '1.2.3.4') })], [dest({})]),
       ],
       // Rate limits of every kind on its inbound: LOCAL, and GLOBAL with both failovers and amount modes.
       rateLimits: [
         rateLimit('prod', 'api', { id: 'local', name: 'local', priority: 0 }),
-        rateLimit('prod', 'api', { id: 'global', name: 'global', priority: 1, type: 'GLOBAL', method: ms('EXACT', '/g'), amounts: [second(10), { ...second(500), validDuration: { seconds: 60, nanos: 0 } }] }),
-        rateLimit('prod', 'api', { id: 'share', name: 'share', priority: 2, type: 'GLOBAL', method: ms('IN', '/s,/t'), amountMode: 'SHARE_EQUALLY', failover: 'FAILOVER_PASS', customResponseBody: 'busy' }),
-        rateLimit('prod', 'api', { id: 'per-user', name: 'per-user', priority: 3, type: 'GLOBAL', method: ms('EXACT', '/u'), failover: 'FAILOVER_PASS', arguments: [{ type: 'HEADER', key: 'x-user', value: ms('REGEX', '^a') }, { type: 'METHOD', key: '', value: ms('EXACT', '*') }] }),
+        rateLimit('prod', 'api', {
+          id: 'global',
+          name: 'global',
+          priority: 1,
+          type: 'GLOBAL',
+          method: ms('EXACT', '/g'),
+          amounts: [second(10), { ...second(500), validDuration: { seconds: 60, nanos: 0 } }],
+        }),
+        rateLimit('prod', 'api', {
+          id: 'share',
+          name: 'share',
+          priority: 2,
+          type: 'GLOBAL',
+          method: ms('IN', '/s,/t'),
+          amountMode: 'SHARE_EQUALLY',
+          failover: 'FAILOVER_PASS',
+          customResponseBody: 'busy',
+        }),
+        rateLimit('prod', 'api', {
+          id: 'per-user',
+          name: 'per-user',
+          priority: 3,
+          type: 'GLOBAL',
+          method: ms('EXACT', '/u'),
+          failover: 'FAILOVER_PASS',
+          arguments: [
+            { type: 'HEADER', key: 'x-user', value: ms('REGEX', '^a') },
+            { type: 'METHOD', key: '', value: ms('EXACT', '*') },
+          ],
+        }),
       ],
     },
   );
   // Governance: outlier detection with every trigger, an HTTP check with everything set, a TCP check.
-  const rate = { triggerType: 'ERROR_RATE' as const, errorCount: 0, errorPercent: 50, intervalSeconds: 10, minimumRequest: 10 };
-  const web = service('prod', 'web', [instance('w1', '10.0.1.1', { port: 80 }), instance('w2', '10.0.1.1', { port: 8443, protocol: 'http' })], {
-    circuitBreakers: [
-      circuitBreaker('prod', 'web', { triggerConditions: [...circuitBreaker('prod', 'web').triggerConditions, rate] }),
-      circuitBreaker('prod', 'web', { id: 'svc', level: 'SERVICE', fallback: { enable: true, code: 503, headers: [{ key: 'x-fallback', value: '1' }], body: 'later' } }),
-      circuitBreaker('prod', 'web', { id: 'method', level: 'METHOD', destination: { service: 'web', namespace: 'prod', method: ms('REGEX', '^/admin/') } }),
-    ],
-    faultDetectors: [faultDetector('prod', 'web', { port: 8081, http: { method: 'PUT', url: '/health?x=1', headers: [{ key: 'x-probe', value: 'y' }], body: 'ping' } })],
-  });
+  const rate = {
+    triggerType: 'ERROR_RATE' as const,
+    errorCount: 0,
+    errorPercent: 50,
+    intervalSeconds: 10,
+    minimumRequest: 10,
+  };
+  const web = service(
+    'prod',
+    'web',
+    [instance('w1', '10.0.1.1', { port: 80 }), instance('w2', '10.0.1.1', { port: 8443, protocol: 'http' })],
+    {
+      circuitBreakers: [
+        circuitBreaker('prod', 'web', {
+          triggerConditions: [...circuitBreaker('prod', 'web').triggerConditions, rate],
+        }),
+        circuitBreaker('prod', 'web', {
+          id: 'svc',
+          level: 'SERVICE',
+          fallback: { enable: true, code: 503, headers: [{ key: 'x-fallback', value: '1' }], body: 'later' },
+        }),
+        circuitBreaker('prod', 'web', {
+          id: 'method',
+          level: 'METHOD',
+          destination: { service: 'web', namespace: 'prod', method: ms('REGEX', '^/admin/') },
+        }),
+      ],
+      faultDetectors: [
+        faultDetector('prod', 'web', {
+          port: 8081,
+          http: { method: 'PUT', url: '/health?x=1', headers: [{ key: 'x-probe', value: 'y' }], body: 'ping' },
+        }),
+      ],
+    },
+  );
   const tcp = { protocol: 'TCP' as const, tcp: { send: '0102', receive: ['ff', '00'] } };
   const weird = [
     service('prod', 'a.b', []),
-    service('b', 'a', [instance('x', '10.0.2.1', { protocol: '' })], { faultDetectors: [faultDetector('b', 'a', tcp)], circuitBreakers: [circuitBreaker('b', 'a', { errorConditions: [{ inputType: 'RET_CODE', condition: ms('IN', '502,503,504') }] })] }),
+    service('b', 'a', [instance('x', '10.0.2.1', { protocol: '' })], {
+      faultDetectors: [faultDetector('b', 'a', tcp)],
+      circuitBreakers: [
+        circuitBreaker('b', 'a', { errorConditions: [{ inputType: 'RET_CODE', condition: ms('IN', '502,503,504') }] }),
+      ],
+    }),
     service('prod', 'svc:with:colons', [instance('c', '10.0.3.1')]),
   ];
   const gw = service('edge', 'gw', [], {
-    outbounds: [rule('to-api', [source({ $path: ms('EXACT', '/api') })], [dest({ version: ms('EXACT', 'v1') }, { service: 'api', namespace: 'prod' }), dest({}, { service: 'web', namespace: 'prod', priority: 1 })])],
+    outbounds: [
+      rule(
+        'to-api',
+        [source({ $path: ms('EXACT', '/api') })],
+        [
+          dest({ version: ms('EXACT', 'v1') }, { service: 'api', namespace: 'prod' }),
+          dest({}, { service: 'web', namespace: 'prod', priority: 1 }),
+        ],
+      ),
+    ],
   });
   return mesh(api, web, gw, ...weird);
 }
@@ -82,7 +192,21 @@ function inlineListener(rc: Json): Json {
   return {
     name: `rds:${rc.name}`,
     address: { socketAddress: { address: '127.0.0.1', portValue: port++ } },
-    filterChains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typedConfig: { '@type': HCM, statPrefix: 'validate', routeConfig: rc, httpFilters: [{ name: 'envoy.filters.http.router', typedConfig: { '@type': ROUTER } }] } }] }],
+    filterChains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typedConfig: {
+              '@type': HCM,
+              statPrefix: 'validate',
+              routeConfig: rc,
+              httpFilters: [{ name: 'envoy.filters.http.router', typedConfig: { '@type': ROUTER } }],
+            },
+          },
+        ],
+      },
+    ],
   };
 }
 
@@ -92,11 +216,25 @@ function bootstrap(translations: readonly Translation[], extraRouteConfigs: Json
   clusters.set('xds', {
     name: 'xds',
     type: 'STATIC',
-    loadAssignment: { clusterName: 'xds', endpoints: [{ lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: 1 } } } }] }] },
-    typedExtensionProtocolOptions: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicitHttpConfig: { http2ProtocolOptions: {} } } },
+    loadAssignment: {
+      clusterName: 'xds',
+      endpoints: [
+        { lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: 1 } } } }] },
+      ],
+    },
+    typedExtensionProtocolOptions: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicitHttpConfig: { http2ProtocolOptions: {} },
+      },
+    },
   });
   // As `polaris-xds bootstrap --ratelimit-address` does: the rate-limit service GLOBAL rules call.
-  clusters.set(RATELIMIT_SERVICE_CLUSTER, { ...clusters.get('xds'), name: RATELIMIT_SERVICE_CLUSTER, loadAssignment: { ...clusters.get('xds')!.loadAssignment, clusterName: RATELIMIT_SERVICE_CLUSTER } });
+  clusters.set(RATELIMIT_SERVICE_CLUSTER, {
+    ...clusters.get('xds'),
+    name: RATELIMIT_SERVICE_CLUSTER,
+    loadAssignment: { ...clusters.get('xds')!.loadAssignment, clusterName: RATELIMIT_SERVICE_CLUSTER },
+  });
   const listeners = new Map<string, Json>();
   for (const t of translations) {
     const eds = decoded(t.snapshot, 'eds');
@@ -120,9 +258,19 @@ function bootstrap(translations: readonly Translation[], extraRouteConfigs: Json
     node: { id: 'validate', cluster: 'validate' },
     staticResources: { clusters: [...clusters.values()], listeners: [...listeners.values()] },
     // Listeners take routes over ADS; validation never connects.
-    dynamicResources: { adsConfig: { apiType: 'GRPC', transportApiVersion: 'V3', grpcServices: [{ envoyGrpc: { clusterName: 'xds' } }] } },
+    dynamicResources: {
+      adsConfig: { apiType: 'GRPC', transportApiVersion: 'V3', grpcServices: [{ envoyGrpc: { clusterName: 'xds' } }] },
+    },
     // As `polaris-xds bootstrap` does: internal listeners carry service- and method-level breakers.
-    bootstrapExtensions: [{ name: 'envoy.bootstrap.internal_listener', typedConfig: { type_url: 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener', value: Buffer.alloc(0) } }],
+    bootstrapExtensions: [
+      {
+        name: 'envoy.bootstrap.internal_listener',
+        typedConfig: {
+          type_url: 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener',
+          value: Buffer.alloc(0),
+        },
+      },
+    ],
   });
   return B.encode(msg).finish();
 }
@@ -132,7 +280,9 @@ async function validate(config: Uint8Array): Promise<{ ok: boolean; output: stri
   try {
     const file = join(dir, 'bootstrap.pb');
     writeFileSync(file, config);
-    return await promisify(execFile)(envoyBinary(), ['--mode', 'validate', '-c', file, '-l', 'warning'], { timeout: 60_000 }).then(
+    return await promisify(execFile)(envoyBinary(), ['--mode', 'validate', '-c', file, '-l', 'warning'], {
+      timeout: 60_000,
+    }).then(
       (r) => ({ ok: true, output: r.stdout + r.stderr }),
       (err: { stdout?: string; stderr?: string }) => ({ ok: false, output: `${err.stdout ?? ''}${err.stderr ?? ''}` }),
     );
@@ -145,18 +295,32 @@ function translations(): Translation[] {
   const m = world();
   const tr = createTranslator();
   return [
-    tr.translate(m, sidecar('prod', { service: 'api', locality: { region: 'r1', zone: 'z1' }, metadata: { 'polaris-xds.io/internal-listeners': 'true', 'polaris-xds.io/ratelimit-service': 'true' } })),
+    tr.translate(
+      m,
+      sidecar('prod', {
+        service: 'api',
+        locality: { region: 'r1', zone: 'z1' },
+        metadata: { 'polaris-xds.io/internal-listeners': 'true', 'polaris-xds.io/ratelimit-service': 'true' },
+      }),
+    ),
     tr.translate(m, gateway('edge', 'gw', { 'polaris-xds.io/gateway-port': '18080' })),
     tr.translate(m, proxyless('prod', { service: 'web' })),
   ];
 }
 
-test('Envoy accepts the clusters, assignments, listeners and routes of sidecar, gateway and proxyless views', { timeout: 120_000 }, async () => {
+test('Envoy accepts the clusters, assignments, listeners and routes of sidecar, gateway and proxyless views', {
+  timeout: 120_000,
+}, async () => {
   const ts = translations();
   // The fixture exercises rule clusters, skipped rules and nearby priorities; make sure it still does.
   assert.ok(ts[0]!.snapshot.resources['type.googleapis.com/envoy.config.cluster.v3.Cluster'].items.size > 8);
   assert.ok(ts[0]!.skipped.some((s) => s.path.includes('[skipped]')));
-  assert.ok(ts[0]!.snapshot.resources['type.googleapis.com/envoy.config.cluster.v3.Cluster'].items.has('BREAKER|prod|web|method:method'), 'and breakers');
+  assert.ok(
+    ts[0]!.snapshot.resources['type.googleapis.com/envoy.config.cluster.v3.Cluster'].items.has(
+      'BREAKER|prod|web|method:method',
+    ),
+    'and breakers',
+  );
   assert.ok(!ts[0]!.skipped.some((s) => s.path.includes('rateLimits')), 'and every rate limit');
   const r = await validate(bootstrap(ts));
   assert.ok(r.ok, r.output);
@@ -165,7 +329,13 @@ test('Envoy accepts the clusters, assignments, listeners and routes of sidecar, 
 });
 
 test('the check fails on a configuration Envoy rejects (duplicate domains)', { timeout: 120_000 }, async () => {
-  const bad = { name: 'bad', virtualHosts: [{ name: 'a', domains: ['x'], routes: [] }, { name: 'b', domains: ['x'], routes: [] }] };
+  const bad = {
+    name: 'bad',
+    virtualHosts: [
+      { name: 'a', domains: ['x'], routes: [] },
+      { name: 'b', domains: ['x'], routes: [] },
+    ],
+  };
   const r = await validate(bootstrap(translations(), [bad]));
   assert.ok(!r.ok);
   assert.match(r.output, /duplicate/i);

@@ -5,8 +5,21 @@
 // versions and skip reasons, and consistent snapshots. Also: what it shares while nothing changed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { meshState, serviceKey, type Instance, type MatchString, type MeshState, type RouteRule, type Service } from '../../../../src/model/mesh.js';
-import { createTranslator, resourceJson, type NodeView, type Translation } from '../../../../src/xds/translate/index.js';
+import {
+  meshState,
+  serviceKey,
+  type Instance,
+  type MatchString,
+  type MeshState,
+  type RouteRule,
+  type Service,
+} from '../../../../src/model/mesh.js';
+import {
+  createTranslator,
+  resourceJson,
+  type NodeView,
+  type Translation,
+} from '../../../../src/xds/translate/index.js';
 import { consistent } from '../../../../src/xds/snapshot.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, PUSH_ORDER } from '../../../../src/xds/resource.js';
 import { NEARBY_KEY } from '../../../../src/xds/translate/routing/nearby.js';
@@ -16,7 +29,6 @@ import { dest, gateway, instance, ms, proxyless, rule, service, sidecar, source 
 import { Rand } from '../../../support/random.js';
 
 // ---------------------------------------------------------------- randomness
-
 
 // ---------------------------------------------------------------- the mesh
 
@@ -58,8 +70,12 @@ let rules = 0;
 /** inboundRule draws a rule for a callee: open to any caller or naming one, matching on a header or path, splitting by version (sometimes a version no instance has, or overlapping groups). */
 function inboundRule(r: Rand, caller?: { service?: string; namespace?: string }): RouteRule {
   const id = `rule${++rules}`;
-  const match: Record<string, MatchString> = r.chance(0.5) ? { '$header.x-canary': ms('EXACT', String(r.int(3))) } : { $path: ms('REGEX', `/p${r.int(3)}/.*`) };
-  const sources = r.chance(0.1) ? [] : [source(r.chance(0.9) ? match : { $path: ms('EXACT', `/e${r.int(3)}`) }, caller ?? {})];
+  const match: Record<string, MatchString> = r.chance(0.5)
+    ? { '$header.x-canary': ms('EXACT', String(r.int(3))) }
+    : { $path: ms('REGEX', `/p${r.int(3)}/.*`) };
+  const sources = r.chance(0.1)
+    ? []
+    : [source(r.chance(0.9) ? match : { $path: ms('EXACT', `/e${r.int(3)}`) }, caller ?? {})];
   const shape = r.int(5);
   const destinations =
     shape === 0
@@ -76,10 +92,18 @@ function inboundRule(r: Rand, caller?: { service?: string; namespace?: string })
 
 function withInstances(s: Service, list: readonly Instance[]): Service {
   // The routing object is kept, as the registry cache keeps it while the rules do not change.
-  return { ...s, instances: [...list].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)), revision: `${s.revision}+` };
+  return {
+    ...s,
+    instances: [...list].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
+    revision: `${s.revision}+`,
+  };
 }
 
-function withRules(s: Service, inbounds: readonly RouteRule[], outbounds: readonly RouteRule[] = s.routing.outbounds): Service {
+function withRules(
+  s: Service,
+  inbounds: readonly RouteRule[],
+  outbounds: readonly RouteRule[] = s.routing.outbounds,
+): Service {
   return { ...s, routing: { inbounds, outbounds, revision: `${s.routing.revision}+` } };
 }
 
@@ -96,7 +120,13 @@ function gatewayRules(r: Rand, services: ReadonlyMap<string, Service>): RouteRul
     const twin = 'routing' in t ? t.routing.inbounds[0] : undefined;
     const name = twin && r.chance(0.5) ? twin.name : `gw${++rules}`;
     const labels: Record<string, MatchString> = r.chance(0.5) ? {} : { version: ms('EXACT', r.pick(['v1', 'v2'])) };
-    out.push(rule(name, [source({ $path: ms('EXACT', `/gw${i}`) }, { service: 'gw', namespace: 'edge' })], [dest(labels, { service: t.name, namespace: t.namespace })]));
+    out.push(
+      rule(
+        name,
+        [source({ $path: ms('EXACT', `/gw${i}`) }, { service: 'gw', namespace: 'edge' })],
+        [dest(labels, { service: t.name, namespace: t.namespace })],
+      ),
+    );
   }
   return out;
 }
@@ -127,15 +157,20 @@ function initial(r: Rand): Map<string, Service> {
 
 type Change = (r: Rand, services: Map<string, Service>) => string | undefined;
 
-const pickService = (r: Rand, services: ReadonlyMap<string, Service>, filter: (s: Service) => boolean = () => true): Service | undefined => {
+const pickService = (
+  r: Rand,
+  services: ReadonlyMap<string, Service>,
+  filter: (s: Service) => boolean = () => true,
+): Service | undefined => {
   const list = [...services.values()].filter(filter);
   return list.length === 0 ? undefined : r.pick(list);
 };
 const put = (services: Map<string, Service>, s: Service): void => void services.set(serviceKey(s.namespace, s.name), s);
 /** An instance change lands on a service with rules half the time, where it can change which rules have instances. */
 const pickForInstances = (r: Rand, services: ReadonlyMap<string, Service>): Service | undefined =>
-  (r.chance(0.5) ? pickService(r, services, (x) => x.instances.length > 0 && x.routing.inbounds.length > 0) : undefined) ??
-  pickService(r, services, (x) => x.instances.length > 0);
+  (r.chance(0.5)
+    ? pickService(r, services, (x) => x.instances.length > 0 && x.routing.inbounds.length > 0)
+    : undefined) ?? pickService(r, services, (x) => x.instances.length > 0);
 
 const CHANGES: ReadonlyArray<readonly [string, number, Change]> = [
   [
@@ -145,7 +180,13 @@ const CHANGES: ReadonlyArray<readonly [string, number, Change]> = [
       const s = pickForInstances(r, m);
       if (!s) return undefined;
       const i = r.int(s.instances.length);
-      put(m, withInstances(s, s.instances.map((x, j) => (j === i ? { ...x, healthy: !x.healthy } : x))));
+      put(
+        m,
+        withInstances(
+          s,
+          s.instances.map((x, j) => (j === i ? { ...x, healthy: !x.healthy } : x)),
+        ),
+      );
       return `${s.namespace}/${s.name} instance ${s.instances[i]!.id} healthy=${!s.instances[i]!.healthy}`;
     },
   ],
@@ -166,7 +207,13 @@ const CHANGES: ReadonlyArray<readonly [string, number, Change]> = [
       const s = pickForInstances(r, m);
       if (!s) return undefined;
       const i = r.int(s.instances.length);
-      put(m, withInstances(s, s.instances.filter((_, j) => j !== i)));
+      put(
+        m,
+        withInstances(
+          s,
+          s.instances.filter((_, j) => j !== i),
+        ),
+      );
       return `${s.namespace}/${s.name} - ${s.instances[i]!.id} (${s.instances[i]!.metadata.version})`;
     },
   ],
@@ -178,7 +225,13 @@ const CHANGES: ReadonlyArray<readonly [string, number, Change]> = [
       if (!s) return undefined;
       const i = r.int(s.instances.length);
       const version = r.pick(['v1', 'v2', 'v3'].filter((v) => v !== s.instances[i]!.metadata.version));
-      put(m, withInstances(s, s.instances.map((x, j) => (j === i ? { ...x, metadata: { ...x.metadata, version } } : x))));
+      put(
+        m,
+        withInstances(
+          s,
+          s.instances.map((x, j) => (j === i ? { ...x, metadata: { ...x.metadata, version } } : x)),
+        ),
+      );
       return `${s.namespace}/${s.name} instance ${s.instances[i]!.id} version ${s.instances[i]!.metadata.version} → ${version}`;
     },
   ],
@@ -190,7 +243,13 @@ const CHANGES: ReadonlyArray<readonly [string, number, Change]> = [
       if (!s) return undefined;
       const i = r.int(s.instances.length);
       const port = r.pick([...PORTS, 6060].filter((p) => p !== s.instances[i]!.port));
-      put(m, withInstances(s, s.instances.map((x, j) => (j === i ? { ...x, port } : x))));
+      put(
+        m,
+        withInstances(
+          s,
+          s.instances.map((x, j) => (j === i ? { ...x, port } : x)),
+        ),
+      );
       return `${s.namespace}/${s.name} instance ${s.instances[i]!.id} port ${s.instances[i]!.port} → ${port}`;
     },
   ],
@@ -203,7 +262,13 @@ const CHANGES: ReadonlyArray<readonly [string, number, Change]> = [
       const i = r.int(s.instances.length);
       const x = s.instances[i]!;
       const changed = r.chance(0.5) ? { ...x, isolate: !x.isolate } : { ...x, weight: x.weight === 0 ? 100 : 0 };
-      put(m, withInstances(s, s.instances.map((y, j) => (j === i ? changed : y))));
+      put(
+        m,
+        withInstances(
+          s,
+          s.instances.map((y, j) => (j === i ? changed : y)),
+        ),
+      );
       return `${s.namespace}/${s.name} instance ${x.id} isolate=${changed.isolate} weight=${changed.weight}`;
     },
   ],
@@ -212,7 +277,12 @@ const CHANGES: ReadonlyArray<readonly [string, number, Change]> = [
     1,
     (r, m) => {
       const ns = r.pick(['prod', 'dev']);
-      const s = service(ns, `new${++rules}`, instances(r, r.int(4)), r.chance(0.3) ? { inbounds: [inboundRule(r)] } : {});
+      const s = service(
+        ns,
+        `new${++rules}`,
+        instances(r, r.int(4)),
+        r.chance(0.3) ? { inbounds: [inboundRule(r)] } : {},
+      );
       put(m, s);
       return `+ ${ns}/${s.name}`;
     },
@@ -244,7 +314,13 @@ const CHANGES: ReadonlyArray<readonly [string, number, Change]> = [
       const s = pickService(r, m, (x) => x.routing.inbounds.length > 0);
       if (!s) return undefined;
       const i = r.int(s.routing.inbounds.length);
-      put(m, withRules(s, s.routing.inbounds.filter((_, j) => j !== i)));
+      put(
+        m,
+        withRules(
+          s,
+          s.routing.inbounds.filter((_, j) => j !== i),
+        ),
+      );
       return `${s.namespace}/${s.name} - rule ${s.routing.inbounds[i]!.id}`;
     },
   ],
@@ -257,8 +333,18 @@ const CHANGES: ReadonlyArray<readonly [string, number, Change]> = [
       const i = r.int(s.routing.inbounds.length);
       const old = s.routing.inbounds[i]!;
       // Same id, new content: a new match value, caller or destinations.
-      const fresh = { ...inboundRule(r, r.chance(0.4) ? r.pick(NAMED_CALLERS) : undefined), id: old.id, name: old.name };
-      put(m, withRules(s, s.routing.inbounds.map((x, j) => (j === i ? fresh : x))));
+      const fresh = {
+        ...inboundRule(r, r.chance(0.4) ? r.pick(NAMED_CALLERS) : undefined),
+        id: old.id,
+        name: old.name,
+      };
+      put(
+        m,
+        withRules(
+          s,
+          s.routing.inbounds.map((x, j) => (j === i ? fresh : x)),
+        ),
+      );
       return `${s.namespace}/${s.name} ~ rule ${old.id}`;
     },
   ],
@@ -292,7 +378,9 @@ const CHANGES: ReadonlyArray<readonly [string, number, Change]> = [
       // prod/<x>.dev's short name (for prod callers) is dev/<x>'s namespaced name <x>.dev, and
       // dev.prod/<x> and prod/<x>.dev both are <x>.dev.prod (there is no dev/ext1).
       const base = r.pick(['dsvc1', 'dsvc4', 'ext1']);
-      const s = r.chance(0.5) ? service('prod', `${base}.dev`, instances(r, 1 + r.int(2))) : service('dev.prod', base, instances(r, 1 + r.int(2)));
+      const s = r.chance(0.5)
+        ? service('prod', `${base}.dev`, instances(r, 1 + r.int(2)))
+        : service('dev.prod', base, instances(r, 1 + r.int(2)));
       put(m, s);
       return `+ clash ${s.namespace}/${s.name}`;
     },
@@ -328,15 +416,30 @@ function randomChange(r: Rand, services: Map<string, Service>): string {
 
 function views(): Array<[string, NodeView]> {
   return [
-    ['sidecar prod/svc0 with locality', sidecar('prod', { service: 'svc0', locality: { region: 'r1', zone: 'z1', subZone: 'c1' } })],
+    [
+      'sidecar prod/svc0 with locality',
+      sidecar('prod', { service: 'svc0', locality: { region: 'r1', zone: 'z1', subZone: 'c1' } }),
+    ],
     ['sidecar prod/svc1', sidecar('prod', { service: 'svc1' })],
     ['sidecar prod/svc6', sidecar('prod', { service: 'svc6' })],
-    ['sidecar prod/caller, custom ports', sidecar('prod', { service: 'caller', metadata: { 'polaris-xds.io/outbound-port': '16001', 'polaris-xds.io/inbound-port': '16006' } })],
+    [
+      'sidecar prod/caller, custom ports',
+      sidecar('prod', {
+        service: 'caller',
+        metadata: { 'polaris-xds.io/outbound-port': '16001', 'polaris-xds.io/inbound-port': '16006' },
+      }),
+    ],
     ['sidecar dev/dsvc0 with locality', sidecar('dev', { service: 'dsvc0', locality: { region: 'r2', zone: 'z3' } })],
     ['sidecar dev, no service', sidecar('dev')],
-    ['sidecar prod/ghost with bind ports', sidecar('prod', { service: 'ghost', metadata: { 'sidecar.polarismesh.cn/bindPorts': '7000,7001' } })],
+    [
+      'sidecar prod/ghost with bind ports',
+      sidecar('prod', { service: 'ghost', metadata: { 'sidecar.polarismesh.cn/bindPorts': '7000,7001' } }),
+    ],
     ['gateway edge/gw', gateway('edge', 'gw')],
-    ['proxyless prod/svc2 with locality', proxyless('prod', { service: 'svc2', locality: { region: 'r1', zone: 'z2' } })],
+    [
+      'proxyless prod/svc2 with locality',
+      proxyless('prod', { service: 'svc2', locality: { region: 'r1', zone: 'z2' } }),
+    ],
     ['proxyless dev', proxyless('dev')],
   ];
 }
@@ -355,7 +458,8 @@ function same(got: Translation, want: Translation, what: string): void {
     assert.deepEqual([...a.items.keys()], [...b.items.keys()], `${what}: ${type} names`);
     for (const [name, rb] of b.items) {
       const ra = a.items.get(name)!;
-      if (!ra.any.equals(rb.any)) assert.deepEqual(resourceJson(ra), resourceJson(rb), `${what}: ${type} ${name} content`);
+      if (!ra.any.equals(rb.any))
+        assert.deepEqual(resourceJson(ra), resourceJson(rb), `${what}: ${type} ${name} content`);
       assert.ok(ra.any.equals(rb.any), `${what}: ${type} ${name} bytes`);
     }
     assert.equal(a.version, b.version, `${what}: ${type} version`);
@@ -417,7 +521,9 @@ function walkUnchanged(again: (mesh: MeshState, services: ReadonlyMap<string, Se
       const first = long.translate(mesh, view);
       const second = long.translate(again(mesh, services), view);
       if (second !== first) unshared.push(`step ${step} ${name}: new translation`);
-      for (const type of PUSH_ORDER) if (second.snapshot.resources[type] !== first.snapshot.resources[type]) unshared.push(`step ${step} ${name}: new ${type} set`);
+      for (const type of PUSH_ORDER)
+        if (second.snapshot.resources[type] !== first.snapshot.resources[type])
+          unshared.push(`step ${step} ${name}: new ${type} set`);
     }
   }
   return unshared;
@@ -425,7 +531,10 @@ function walkUnchanged(again: (mesh: MeshState, services: ReadonlyMap<string, Se
 
 test('asked again for the same mesh, the long-lived translator returns the same translation', () => {
   // Listed together, so one kind of node does not hide another.
-  assert.deepEqual(walkUnchanged((mesh) => mesh), []);
+  assert.deepEqual(
+    walkUnchanged((mesh) => mesh),
+    [],
+  );
 });
 
 test('for a new mesh object holding the same services, the long-lived translator returns the same type sets', () => {
@@ -448,10 +557,22 @@ test('sidecars of different services in one namespace share the endpoint set obj
     if (!services.get('prod/svc1')?.instances.length || !services.get('prod/svc6')?.instances.length) continue;
     const a = long.translate(mesh, sidecar('prod', { service: 'svc1' }));
     const b = long.translate(mesh, sidecar('prod', { service: 'svc6' }));
-    assert.ok(a.snapshot.resources[ENDPOINT_TYPE] === b.snapshot.resources[ENDPOINT_TYPE], `step ${step}: endpoint set shared`);
-    assert.notEqual(a.snapshot.resources[CLUSTER_TYPE].version, b.snapshot.resources[CLUSTER_TYPE].version, `step ${step}: cluster versions`);
-    const onlyA = [...a.snapshot.resources[CLUSTER_TYPE].items.keys()].filter((n) => !b.snapshot.resources[CLUSTER_TYPE].items.has(n));
-    assert.ok(onlyA.includes(inboundCluster('prod', 'svc1')), `step ${step}: svc1's own inbound cluster (${onlyA.join(', ')})`);
+    assert.ok(
+      a.snapshot.resources[ENDPOINT_TYPE] === b.snapshot.resources[ENDPOINT_TYPE],
+      `step ${step}: endpoint set shared`,
+    );
+    assert.notEqual(
+      a.snapshot.resources[CLUSTER_TYPE].version,
+      b.snapshot.resources[CLUSTER_TYPE].version,
+      `step ${step}: cluster versions`,
+    );
+    const onlyA = [...a.snapshot.resources[CLUSTER_TYPE].items.keys()].filter(
+      (n) => !b.snapshot.resources[CLUSTER_TYPE].items.has(n),
+    );
+    assert.ok(
+      onlyA.includes(inboundCluster('prod', 'svc1')),
+      `step ${step}: svc1's own inbound cluster (${onlyA.join(', ')})`,
+    );
     shared++;
   }
   assert.ok(shared >= 10, `checked ${shared} steps`);
@@ -459,7 +580,7 @@ test('sidecars of different services in one namespace share the endpoint set obj
 
 // Cases the random walk above runs into, on their own.
 
-test('a sidecar\'s own resources follow its own service when nothing else changes (its instances start to speak gRPC)', () => {
+test("a sidecar's own resources follow its own service when nothing else changes (its instances start to speak gRPC)", () => {
   const long = createTranslator();
   const view = sidecar('prod', { service: 'api' });
   const other = service('prod', 'web', [instance('w1', '10.0.0.9')]);
@@ -470,25 +591,47 @@ test('a sidecar\'s own resources follow its own service when nothing else change
   }
 });
 
-test('an instance change that leaves a rule without matching instances drops the rule\'s route, as a fresh translator does', () => {
+test("an instance change that leaves a rule without matching instances drops the rule's route, as a fresh translator does", () => {
   const v2 = instance('a2', '10.0.0.2', { metadata: { version: 'v2' } });
   const api = service('prod', 'api', [instance('a1', '10.0.0.1', { metadata: { version: 'v1' } }), v2], {
-    inbounds: [rule('canary', [source({ '$header.x-canary': ms('EXACT', '1') })], [dest({ version: ms('EXACT', 'v2') })])],
+    inbounds: [
+      rule('canary', [source({ '$header.x-canary': ms('EXACT', '1') })], [dest({ version: ms('EXACT', 'v2') })]),
+    ],
   });
   const web = service('prod', 'web', [instance('w1', '10.0.1.1')]);
   for (const view of [sidecar('prod', { service: 'web' }), proxyless('prod', { service: 'web' })]) {
     const long = createTranslator();
     long.translate(meshState([api, web], 'test'), view);
     // Only the instances change: the routing object is the same, as the registry cache keeps it.
-    const next = meshState([withInstances(api, api.instances.filter((i) => i !== v2)), web], 'test');
-    same(long.translate(next, view), createTranslator().translate(next, view), `${view.runType} after the v2 instance left`);
+    const next = meshState(
+      [
+        withInstances(
+          api,
+          api.instances.filter((i) => i !== v2),
+        ),
+        web,
+      ],
+      'test',
+    );
+    same(
+      long.translate(next, view),
+      createTranslator().translate(next, view),
+      `${view.runType} after the v2 instance left`,
+    );
     // And back: the rule has an instance again.
     const back = meshState([withInstances(api, [...api.instances]), web], 'test');
-    same(long.translate(back, view), createTranslator().translate(back, view), `${view.runType} after the v2 instance came back`);
+    same(
+      long.translate(back, view),
+      createTranslator().translate(back, view),
+      `${view.runType} after the v2 instance came back`,
+    );
   }
 });
 
-const clashing = (): [Service, Service] => [service('prod', 'api.dev', [instance('a1', '10.0.0.1')]), service('dev.prod', 'api', [instance('b1', '10.0.0.2')])];
+const clashing = (): [Service, Service] => [
+  service('prod', 'api.dev', [instance('a1', '10.0.0.1')]),
+  service('dev.prod', 'api', [instance('b1', '10.0.0.2')]),
+];
 
 test('proxyless: of two services both named api.dev.prod (prod/api.dev and dev.prod/api), each listener routes to its own service', () => {
   const [a, b] = clashing();

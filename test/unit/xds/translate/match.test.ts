@@ -2,7 +2,14 @@
 // reason why the rule cannot be translated.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_ROUTES_PER_RULE, parseRange, routeMatch, sourceMatch, type Conditions, type Flavor } from '../../../../src/xds/translate/routing/match.js';
+import {
+  MAX_ROUTES_PER_RULE,
+  parseRange,
+  routeMatch,
+  sourceMatch,
+  type Conditions,
+  type Flavor,
+} from '../../../../src/xds/translate/routing/match.js';
 import type { MatchString } from '../../../../src/model/mesh.js';
 import { ms, source } from './support/fixtures.js';
 
@@ -23,7 +30,11 @@ const exact = (name: string, value: string, invertMatch = false): Conditions['he
   headerMatchSpecifier: { $case: 'stringMatch', value: { matchPattern: { $case: 'exact', value }, ignoreCase: false } },
   invertMatch,
 });
-const present = (name: string): Conditions['headers'][number] => ({ name, headerMatchSpecifier: { $case: 'presentMatch', value: true }, invertMatch: false });
+const present = (name: string): Conditions['headers'][number] => ({
+  name,
+  headerMatchSpecifier: { $case: 'presentMatch', value: true },
+  invertMatch: false,
+});
 function regexOf(h: Conditions['headers'][number]): string {
   const s = h.headerMatchSpecifier;
   assert.equal(s?.$case, 'stringMatch');
@@ -45,7 +56,10 @@ test('header NOT_EQUALS needs the header present and not equal (grpc-js would ot
 
 test('header IN becomes one alternative per value; NOT_IN one inverted matcher per value', () => {
   const alts = ok({ '$header.x-env': ms('IN', 'dev,test,dev') });
-  assert.deepEqual(alts.map((a) => a.headers), [[exact('x-env', 'dev')], [exact('x-env', 'test')]]);
+  assert.deepEqual(
+    alts.map((a) => a.headers),
+    [[exact('x-env', 'dev')], [exact('x-env', 'test')]],
+  );
   const [c] = ok({ '$header.x-env': ms('NOT_IN', 'dev,test') });
   assert.deepEqual(c!.headers, [present('x-env'), exact('x-env', 'dev', true), exact('x-env', 'test', true)]);
 });
@@ -62,7 +76,9 @@ test('header REGEX is a search: the pattern may match anywhere, like Polaris', (
 
 test('header RANGE lo~hi becomes range_match [lo, hi+1)', () => {
   const [c] = ok({ '$header.x-age': ms('RANGE', '18~65') });
-  assert.deepEqual(c!.headers, [{ name: 'x-age', headerMatchSpecifier: { $case: 'rangeMatch', value: { start: 18, end: 66 } }, invertMatch: false }]);
+  assert.deepEqual(c!.headers, [
+    { name: 'x-age', headerMatchSpecifier: { $case: 'rangeMatch', value: { start: 18, end: 66 } }, invertMatch: false },
+  ]);
   assert.deepEqual(parseRange('-5~-1'), { start: -5n, end: 0n });
   assert.equal(parseRange('1-5'), undefined);
   assert.equal(parseRange('a~5'), undefined);
@@ -86,17 +102,41 @@ test('$method matches :method; proxyless clients cannot', () => {
 
 test('$path: EXACT → path, IN → one path per value, REGEX → safe_regex; negations and ranges are refused', () => {
   assert.deepEqual(ok({ $path: ms('EXACT', '/api/v1') })[0]!.path, { $case: 'path', value: '/api/v1' });
-  assert.deepEqual(ok({ $path: ms('IN', '/a,/b') }).map((c) => c.path), [{ $case: 'path', value: '/a' }, { $case: 'path', value: '/b' }]);
-  assert.deepEqual(ok({ $path: ms('REGEX', '^/api/') })[0]!.path, { $case: 'safeRegex', value: { regex: '(?s:.*)(?:^/api/)(?s:.*)' } });
-  for (const t of ['NOT_EQUALS', 'NOT_IN', 'RANGE'] as const) assert.equal(refused({ $path: ms(t, '/a') }).key, '$path');
+  assert.deepEqual(
+    ok({ $path: ms('IN', '/a,/b') }).map((c) => c.path),
+    [
+      { $case: 'path', value: '/a' },
+      { $case: 'path', value: '/b' },
+    ],
+  );
+  assert.deepEqual(ok({ $path: ms('REGEX', '^/api/') })[0]!.path, {
+    $case: 'safeRegex',
+    value: { regex: '(?s:.*)(?:^/api/)(?s:.*)' },
+  });
+  for (const t of ['NOT_EQUALS', 'NOT_IN', 'RANGE'] as const)
+    assert.equal(refused({ $path: ms(t, '/a') }).key, '$path');
 });
 
 test('$query: EXACT, IN, REGEX and presence translate; negations and ranges are refused; proxyless refuses all', () => {
-  assert.deepEqual(ok({ '$query.uid': ms('EXACT', '7') })[0]!.query, [{ name: 'uid', queryParameterMatchSpecifier: { $case: 'stringMatch', value: { matchPattern: { $case: 'exact', value: '7' }, ignoreCase: false } } }]);
+  assert.deepEqual(ok({ '$query.uid': ms('EXACT', '7') })[0]!.query, [
+    {
+      name: 'uid',
+      queryParameterMatchSpecifier: {
+        $case: 'stringMatch',
+        value: { matchPattern: { $case: 'exact', value: '7' }, ignoreCase: false },
+      },
+    },
+  ]);
   assert.equal(ok({ '$query.uid': ms('IN', '1,2,3') }).length, 3);
-  assert.deepEqual(ok({ '$query.uid': ms('EXACT', '*') })[0]!.query, [{ name: 'uid', queryParameterMatchSpecifier: { $case: 'presentMatch', value: true } }]);
-  assert.equal(ok({ '$query.uid': ms('REGEX', '^7') })[0]!.query[0]!.queryParameterMatchSpecifier?.$case, 'stringMatch');
-  for (const t of ['NOT_EQUALS', 'NOT_IN', 'RANGE'] as const) assert.match(refused({ '$query.uid': ms(t, '1') }).reason, /query/);
+  assert.deepEqual(ok({ '$query.uid': ms('EXACT', '*') })[0]!.query, [
+    { name: 'uid', queryParameterMatchSpecifier: { $case: 'presentMatch', value: true } },
+  ]);
+  assert.equal(
+    ok({ '$query.uid': ms('REGEX', '^7') })[0]!.query[0]!.queryParameterMatchSpecifier?.$case,
+    'stringMatch',
+  );
+  for (const t of ['NOT_EQUALS', 'NOT_IN', 'RANGE'] as const)
+    assert.match(refused({ '$query.uid': ms(t, '1') }).reason, /query/);
   assert.match(refused({ '$query.uid': ms('EXACT', '7') }, 'grpc').reason, /ignore query/);
 });
 
@@ -160,6 +200,9 @@ test('routeMatch defaults to prefix / and keeps headers and query matchers', () 
 
 test('paths that cannot start a request path never match: refused, or dropped from IN', () => {
   assert.match(refused({ $path: ms('EXACT', 'api') }).reason, /start with/);
-  assert.deepEqual(ok({ $path: ms('IN', '/a,,b') }).map((c) => c.path), [{ $case: 'path', value: '/a' }]);
+  assert.deepEqual(
+    ok({ $path: ms('IN', '/a,,b') }).map((c) => c.path),
+    [{ $case: 'path', value: '/a' }],
+  );
   assert.match(refused({ $path: ms('IN', 'a,b') }).reason, /never match/);
 });

@@ -27,7 +27,18 @@ test('our own names extend Polaris’s without clashing with them', () => {
 test('hostNames lists the namespaced forms, then the short form for the same namespace, each with ports', () => {
   assert.deepEqual(
     names.hostNames('ns', 'svc', [80], true).map((h) => `${h.rank}:${h.name}`),
-    ['0:svc.ns', '0:svc.ns:80', '0:svc.ns.svc', '0:svc.ns.svc:80', '0:svc.ns.svc.cluster', '0:svc.ns.svc.cluster:80', '0:svc.ns.svc.cluster.local', '0:svc.ns.svc.cluster.local:80', '1:svc', '1:svc:80'],
+    [
+      '0:svc.ns',
+      '0:svc.ns:80',
+      '0:svc.ns.svc',
+      '0:svc.ns.svc:80',
+      '0:svc.ns.svc.cluster',
+      '0:svc.ns.svc.cluster:80',
+      '0:svc.ns.svc.cluster.local',
+      '0:svc.ns.svc.cluster.local:80',
+      '1:svc',
+      '1:svc:80',
+    ],
   );
   assert.equal(names.hostNames('ns', 'svc', [], false).length, 4);
 });

@@ -15,7 +15,11 @@ const ON_DEMAND = { 'sidecar.polarismesh.cn/openOnDemand': 'true' };
 const v = (id: string, host: string, version: string) => instance(id, host, { metadata: { version } });
 
 function world() {
-  const forWeb = rule('web-only', [source({ '$header.x-a': ms('EXACT', '1') }, { service: 'web', namespace: NS })], [dest({ version: ms('EXACT', 'v2') }, { service: 'backend', namespace: NS })]);
+  const forWeb = rule(
+    'web-only',
+    [source({ '$header.x-a': ms('EXACT', '1') }, { service: 'web', namespace: NS })],
+    [dest({ version: ms('EXACT', 'v2') }, { service: 'backend', namespace: NS })],
+  );
   return mesh(
     service(NS, 'backend', [v('b1', '10.0.0.1', 'v1'), v('b2', '10.0.0.2', 'v2')], { inbounds: [forWeb] }),
     service(NS, 'web', [instance('w1', '10.0.1.1')]),
@@ -33,12 +37,15 @@ test('an on-demand sidecar holds its own clusters and offers every outbound clus
   assert.deepEqual(rc.virtualHosts ?? [], []);
   assert.ok(rc.vhds?.configSource?.ads, 'VHDS over ADS');
   const hcm = resource(t.snapshot, 'lds', 'OUTBOUND_15001').filterChains[0].filters[0].typedConfig;
-  assert.deepEqual(hcm.httpFilters.map((f: Json) => f.name), ['envoy.filters.http.on_demand', 'envoy.filters.http.router']);
+  assert.deepEqual(
+    hcm.httpFilters.map((f: Json) => f.name),
+    ['envoy.filters.http.on_demand', 'envoy.filters.http.router'],
+  );
   // Consistent both ways: every assignment is named by a cluster the client may hold.
   assert.deepEqual(consistent(t.snapshot), []);
 });
 
-test('VHDS names resolve to the caller\'s virtual host of the service owning the host, with that one domain', () => {
+test("VHDS names resolve to the caller's virtual host of the service owning the host, with that one domain", () => {
   const m = world();
   const tr = createTranslator();
   const web = tr.translate(m, sidecar(NS, { service: 'web', metadata: ON_DEMAND })).snapshot.resources[VHOST_TYPE];
@@ -57,7 +64,8 @@ test('VHDS names resolve to the caller\'s virtual host of the service owning the
 });
 
 test('a host no service owns passes through; a name that is not a host resolves to a host that matches nothing', () => {
-  const vh = createTranslator().translate(world(), sidecar(NS, { service: 'web', metadata: ON_DEMAND })).snapshot.resources[VHOST_TYPE];
+  const vh = createTranslator().translate(world(), sidecar(NS, { service: 'web', metadata: ON_DEMAND })).snapshot
+    .resources[VHOST_TYPE];
   const ext = decodeResource(lookup(vh, `${OUTBOUND_ROUTE_CONFIG}/example.com:443`)!);
   assert.deepEqual(ext.domains, ['example.com:443']);
   assert.equal(ext.routes[0].route.cluster, 'PassthroughCluster');

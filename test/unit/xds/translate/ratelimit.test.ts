@@ -13,7 +13,13 @@ import { decoded, wrapped, type Json } from './support/envoy-protos.js';
 import { instance, mesh, ms, service, sidecar } from './support/fixtures.js';
 
 const PATH = 'ns/echo.rateLimits';
-const second = (n: number) => ({ maxAmount: n, validDuration: { seconds: 1, nanos: 0 }, precision: 0, startAmount: 0, minAmount: 0 });
+const second = (n: number) => ({
+  maxAmount: n,
+  validDuration: { seconds: 1, nanos: 0 },
+  precision: 0,
+  startAmount: 0,
+  minAmount: 0,
+});
 
 function plan(rules: RateLimitRule[]) {
   return planRateLimits({ rules, revision: 'x' }, PATH);
@@ -27,32 +33,81 @@ describe('rate-limit plan', () => {
   it('orders rules by priority, gives each amount a bucket and each rule its routes', () => {
     const p = plan([
       rateLimit('ns', 'echo', { id: 'late', name: 'late', priority: 2, method: ms('IN', '/a,/b') }),
-      rateLimit('ns', 'echo', { id: 'first', name: 'first', priority: 1, amounts: [second(10), { ...second(500), validDuration: { seconds: 60, nanos: 0 } }] }),
+      rateLimit('ns', 'echo', {
+        id: 'first',
+        name: 'first',
+        priority: 1,
+        amounts: [second(10), { ...second(500), validDuration: { seconds: 60, nanos: 0 } }],
+      }),
       rateLimit('ns', 'echo', { id: 'off', name: 'off', disable: true }),
     ]);
     assert.deepEqual(p.skipped, []);
-    assert.deepEqual(p.routes.map((r) => [r.name, r.filters]), [
-      ['ratelimit|first|0', ['envoy.filters.http.local_ratelimit.first.0', 'envoy.filters.http.local_ratelimit.first.1']],
-      ['ratelimit|late|0', ['envoy.filters.http.local_ratelimit.late.0']],
-      ['ratelimit|late|1', ['envoy.filters.http.local_ratelimit.late.0']],
-    ]);
-    const buckets = p.filters.map((f) => LocalRateLimit.decode((f.configType as { value: { value: Uint8Array } }).value.value));
-    assert.deepEqual(buckets.map((b) => [b.tokenBucket!.maxTokens, b.tokenBucket!.tokensPerFill, b.tokenBucket!.fillInterval!.seconds, b.status!.code]), [
-      [10, 10, 1, 429],
-      [500, 500, 60, 429],
-      [5, 5, 1, 429],
-    ]);
+    assert.deepEqual(
+      p.routes.map((r) => [r.name, r.filters]),
+      [
+        [
+          'ratelimit|first|0',
+          ['envoy.filters.http.local_ratelimit.first.0', 'envoy.filters.http.local_ratelimit.first.1'],
+        ],
+        ['ratelimit|late|0', ['envoy.filters.http.local_ratelimit.late.0']],
+        ['ratelimit|late|1', ['envoy.filters.http.local_ratelimit.late.0']],
+      ],
+    );
+    const buckets = p.filters.map((f) =>
+      LocalRateLimit.decode((f.configType as { value: { value: Uint8Array } }).value.value),
+    );
+    assert.deepEqual(
+      buckets.map((b) => [
+        b.tokenBucket!.maxTokens,
+        b.tokenBucket!.tokensPerFill,
+        b.tokenBucket!.fillInterval!.seconds,
+        b.status!.code,
+      ]),
+      [
+        [10, 10, 1, 429],
+        [500, 500, 60, 429],
+        [5, 5, 1, 429],
+      ],
+    );
     // Both conditions of the first rule, exactly: the path and the header.
     assert.deepEqual(p.routes[0]!.match, {
       pathSpecifier: { $case: 'path', value: '/api' },
-      headers: [{ name: 'x-user', headerMatchSpecifier: { $case: 'stringMatch', value: { matchPattern: { $case: 'exact', value: 'alice' }, ignoreCase: false } }, invertMatch: false, treatMissingHeaderAsEmpty: false }],
+      headers: [
+        {
+          name: 'x-user',
+          headerMatchSpecifier: {
+            $case: 'stringMatch',
+            value: { matchPattern: { $case: 'exact', value: 'alice' }, ignoreCase: false },
+          },
+          invertMatch: false,
+          treatMissingHeaderAsEmpty: false,
+        },
+      ],
       queryParameters: [],
     });
     // Ids that read the same once made safe for names still give distinct filters.
-    const twins = plan([rateLimit('ns', 'echo', { id: 'ns/a b', name: 'a b', method: ms('EXACT', '/x') }), rateLimit('ns', 'echo', { id: 'ns/a_b', name: 'a_b' })]);
-    assert.deepEqual(twins.filters.map((f) => f.name), ['envoy.filters.http.local_ratelimit.ns_a_b.0', 'envoy.filters.http.local_ratelimit.ns_a_b-1.0']);
+    const twins = plan([
+      rateLimit('ns', 'echo', { id: 'ns/a b', name: 'a b', method: ms('EXACT', '/x') }),
+      rateLimit('ns', 'echo', { id: 'ns/a_b', name: 'a_b' }),
+    ]);
+    assert.deepEqual(
+      twins.filters.map((f) => f.name),
+      ['envoy.filters.http.local_ratelimit.ns_a_b.0', 'envoy.filters.http.local_ratelimit.ns_a_b-1.0'],
+    );
     // Same rules, same plan (invariant 1).
-    assert.equal(plan([rateLimit('ns', 'echo', { id: 'late', name: 'late', priority: 2, method: ms('IN', '/a,/b') }), rateLimit('ns', 'echo', { id: 'first', name: 'first', priority: 1, amounts: [second(10), { ...second(500), validDuration: { seconds: 60, nanos: 0 } }] }), rateLimit('ns', 'echo', { id: 'off', name: 'off', disable: true })]).key, p.key);
+    assert.equal(
+      plan([
+        rateLimit('ns', 'echo', { id: 'late', name: 'late', priority: 2, method: ms('IN', '/a,/b') }),
+        rateLimit('ns', 'echo', {
+          id: 'first',
+          name: 'first',
+          priority: 1,
+          amounts: [second(10), { ...second(500), validDuration: { seconds: 60, nanos: 0 } }],
+        }),
+        rateLimit('ns', 'echo', { id: 'off', name: 'off', disable: true }),
+      ]).key,
+      p.key,
+    );
   });
 
   it('skips what it cannot enforce exactly, and every later rule that may share its requests', () => {
@@ -63,7 +118,10 @@ describe('rate-limit plan', () => {
         rateLimit('ns', 'echo', { id: 'u', name: 'u', priority: 1, action: 'UNIRATE' }),
         rateLimit('ns', 'echo', { id: 'after', name: 'after', priority: 2 }),
       ]),
-      { '[u]': 'action UNIRATE (queueing to a uniform rate) has no exact equivalent in Envoy; only REJECT is enforced', '[after]': "rule u comes first and was skipped; polaris-go would apply it to some of this rule's requests" },
+      {
+        '[u]': 'action UNIRATE (queueing to a uniform rate) has no exact equivalent in Envoy; only REJECT is enforced',
+        '[after]': "rule u comes first and was skipped; polaris-go would apply it to some of this rule's requests",
+      },
     );
     // A later rule that cannot share a request with the skipped one (another literal path, or
     // another value of the same header) still applies.
@@ -71,16 +129,32 @@ describe('rate-limit plan', () => {
       reasons([
         rateLimit('ns', 'echo', { id: 'g', name: 'g', type: 'GLOBAL', method: ms('IN', '/global,/g2') }),
         rateLimit('ns', 'echo', { id: 'api', name: 'api', priority: 1 }),
-        rateLimit('ns', 'echo', { id: 'bob', name: 'bob', priority: 1, type: 'GLOBAL', arguments: [{ type: 'HEADER', key: 'x-user', value: ms('EXACT', 'bob') }] }),
+        rateLimit('ns', 'echo', {
+          id: 'bob',
+          name: 'bob',
+          priority: 1,
+          type: 'GLOBAL',
+          arguments: [{ type: 'HEADER', key: 'x-user', value: ms('EXACT', 'bob') }],
+        }),
         rateLimit('ns', 'echo', { id: 'alice', name: 'alice', priority: 2, method: ms('EXACT', '/other') }),
         rateLimit('ns', 'echo', { id: 'any', name: 'any', priority: 3, method: undefined, arguments: [] }),
       ]),
-      { '[g]': NO_LIMITER, '[bob]': NO_LIMITER, '[any]': "rule g comes first and was skipped; polaris-go would apply it to some of this rule's requests" },
+      {
+        '[g]': NO_LIMITER,
+        '[bob]': NO_LIMITER,
+        '[any]': "rule g comes first and was skipped; polaris-go would apply it to some of this rule's requests",
+      },
     );
     const one = (o: Partial<RateLimitRule>) => Object.values(reasons([rateLimit('ns', 'echo', o)]))[0];
     assert.equal(one({ type: 'GLOBAL' }), NO_LIMITER);
-    assert.match(one({ arguments: [{ type: 'CALLER_METADATA', key: 'env', value: ms('EXACT', 'prod') }] })!, /CALLER_METADATA/);
-    assert.match(one({ arguments: [{ type: 'CALLER_SERVICE', key: 'ns', value: ms('EXACT', 'web') }] })!, /CALLER_SERVICE/);
+    assert.match(
+      one({ arguments: [{ type: 'CALLER_METADATA', key: 'env', value: ms('EXACT', 'prod') }] })!,
+      /CALLER_METADATA/,
+    );
+    assert.match(
+      one({ arguments: [{ type: 'CALLER_SERVICE', key: 'ns', value: ms('EXACT', 'web') }] })!,
+      /CALLER_SERVICE/,
+    );
     assert.match(one({ arguments: [{ type: 'CALLER_IP', key: '', value: ms('EXACT', '10.0.0.1') }] })!, /CALLER_IP/);
     assert.match(one({ arguments: [{ type: 'HEADER', key: 'x-user', value: ms('REGEX', 'a.*') }] })!, /regex_combine/);
     assert.match(one({ method: ms('NOT_EQUALS', '/api') })!, /NOT_EQUALS on \$path/);
@@ -88,55 +162,109 @@ describe('rate-limit plan', () => {
     assert.match(one({ amounts: [] })!, /no amounts/);
     assert.match(one({ ...noArgs, labels: { 'x-user': ms('EXACT', 'a') } })!, /labels/);
     assert.match(one({ resource: 'CONCURRENCY', concurrencyMaxAmount: 2 })!, /CONCURRENCY narrowed/);
-    assert.match(one({ resource: 'CONCURRENCY', ...noArgs, method: undefined, concurrencyMaxAmount: 0 })!, /concurrencyAmount.maxAmount is 0/);
+    assert.match(
+      one({ resource: 'CONCURRENCY', ...noArgs, method: undefined, concurrencyMaxAmount: 0 })!,
+      /concurrencyAmount.maxAmount is 0/,
+    );
     // A REGEX condition with regex_combine is one bucket for all values: translated.
-    assert.deepEqual(reasons([rateLimit('ns', 'echo', { regexCombine: true, arguments: [{ type: 'HEADER', key: 'x-user', value: ms('REGEX', 'a.*') }] })]), {});
+    assert.deepEqual(
+      reasons([
+        rateLimit('ns', 'echo', {
+          regexCombine: true,
+          arguments: [{ type: 'HEADER', key: 'x-user', value: ms('REGEX', 'a.*') }],
+        }),
+      ]),
+      {},
+    );
   });
 
   it('CONCURRENCY on the whole service limits requests in flight and shadows later rules', () => {
-    const whole = rateLimit('ns', 'echo', { id: 'c', name: 'c', resource: 'CONCURRENCY', method: undefined, arguments: [], concurrencyMaxAmount: 2, customResponseBody: 'busy' });
+    const whole = rateLimit('ns', 'echo', {
+      id: 'c',
+      name: 'c',
+      resource: 'CONCURRENCY',
+      method: undefined,
+      arguments: [],
+      concurrencyMaxAmount: 2,
+      customResponseBody: 'busy',
+    });
     const p = plan([whole, rateLimit('ns', 'echo', { priority: 3 })]);
     assert.equal(p.maxRequests, 2);
     assert.deepEqual([p.routes, p.filters, p.skipped], [[], [], []]);
     assert.equal(p.localReply?.mappers[0]?.statusCode, 429);
     // After a narrower rule it would limit that rule's requests too.
-    assert.match(Object.values(reasons([rateLimit('ns', 'echo'), { ...whole, priority: 1 }]))[0]!, /after a narrower rule/);
+    assert.match(
+      Object.values(reasons([rateLimit('ns', 'echo'), { ...whole, priority: 1 }]))[0]!,
+      /after a narrower rule/,
+    );
   });
 
   it('puts the buckets on the callee inbound only: filters disabled by default routes, the limit on the inbound cluster', () => {
-    const echo = service('ns', 'echo', [instance('e1', '10.0.0.1', { port: 8080 })], { rateLimits: [rateLimit('ns', 'echo', { customResponseBody: 'slow down' })] });
-    const slow = service('ns', 'slow', [instance('s1', '10.0.0.2', { port: 8080 })], { rateLimits: [rateLimit('ns', 'slow', { resource: 'CONCURRENCY', method: undefined, arguments: [], concurrencyMaxAmount: 2 })] });
+    const echo = service('ns', 'echo', [instance('e1', '10.0.0.1', { port: 8080 })], {
+      rateLimits: [rateLimit('ns', 'echo', { customResponseBody: 'slow down' })],
+    });
+    const slow = service('ns', 'slow', [instance('s1', '10.0.0.2', { port: 8080 })], {
+      rateLimits: [
+        rateLimit('ns', 'slow', { resource: 'CONCURRENCY', method: undefined, arguments: [], concurrencyMaxAmount: 2 }),
+      ],
+    });
     const world = mesh(echo, slow);
     const t = createTranslator();
     const callee = t.translate(world, sidecar('ns', { service: 'echo' }));
     const lds = [...decoded(callee.snapshot, 'lds').values()].find((l) => String(l.name).includes('INBOUND'))!;
     const hcm = lds.filterChains[0].filters[0].typedConfig;
-    assert.deepEqual(hcm.httpFilters.map((f: Json) => f.name), ['envoy.filters.http.local_ratelimit.rl-echo.0', 'envoy.filters.http.router']);
+    assert.deepEqual(
+      hcm.httpFilters.map((f: Json) => f.name),
+      ['envoy.filters.http.local_ratelimit.rl-echo.0', 'envoy.filters.http.router'],
+    );
     assert.equal(hcm.localReplyConfig.mappers[0].body.inlineString, 'slow down');
-    const rds = [...decoded(callee.snapshot, 'rds').values()].find((r) => String(r.name).startsWith('polaris-inbound'))!;
+    const rds = [...decoded(callee.snapshot, 'rds').values()].find((r) =>
+      String(r.name).startsWith('polaris-inbound'),
+    )!;
     const routes = rds.virtualHosts[0].routes;
-    assert.deepEqual(routes.map((r: Json) => [r.name, Object.keys(r.typedPerFilterConfig ?? {})]), [
-      ['ratelimit|rl-echo|0', []],
-      ['default', ['envoy.filters.http.local_ratelimit.rl-echo.0']],
-    ]);
+    assert.deepEqual(
+      routes.map((r: Json) => [r.name, Object.keys(r.typedPerFilterConfig ?? {})]),
+      [
+        ['ratelimit|rl-echo|0', []],
+        ['default', ['envoy.filters.http.local_ratelimit.rl-echo.0']],
+      ],
+    );
     assert.deepEqual(callee.skipped, []);
     // A caller of echo gets no rate-limit filter on its outbound.
     const caller = t.translate(world, sidecar('ns', { service: 'web' }));
-    for (const l of decoded(caller.snapshot, 'lds').values()) if (!String(l.name).includes('INBOUND')) assert.ok(!JSON.stringify(l).includes('local_ratelimit'), String(l.name));
-    const cds = [...decoded(t.translate(world, sidecar('ns', { service: 'slow' })).snapshot, 'cds').values()].find((c) => String(c.name).startsWith('INBOUND|'))!;
+    for (const l of decoded(caller.snapshot, 'lds').values())
+      if (!String(l.name).includes('INBOUND'))
+        assert.ok(!JSON.stringify(l).includes('local_ratelimit'), String(l.name));
+    const cds = [...decoded(t.translate(world, sidecar('ns', { service: 'slow' })).snapshot, 'cds').values()].find(
+      (c) => String(c.name).startsWith('INBOUND|'),
+    )!;
     assert.equal(wrapped(cds.circuitBreakers.thresholds[0].maxRequests), 2);
     // Several ports: every chain (one per port, each a Polaris instance, and the catch-all) gets its own buckets.
-    const two = service('ns', 'echo', [instance('e1', '10.0.0.1', { port: 8080 }), instance('e2', '10.0.0.1', { port: 9090 })], { rateLimits: [rateLimit('ns', 'echo')] });
+    const two = service(
+      'ns',
+      'echo',
+      [instance('e1', '10.0.0.1', { port: 8080 }), instance('e2', '10.0.0.1', { port: 9090 })],
+      { rateLimits: [rateLimit('ns', 'echo')] },
+    );
     const multi = t.translate(mesh(two), sidecar('ns', { service: 'echo' }));
-    const chains = [...decoded(multi.snapshot, 'lds').values()].find((l) => String(l.name).includes('INBOUND'))!.filterChains;
-    assert.deepEqual(chains.map((c: Json) => c.filters[0].typedConfig.httpFilters.map((f: Json) => f.name)), Array(3).fill(['envoy.filters.http.local_ratelimit.rl-echo.0', 'envoy.filters.http.router']));
-    const inboundRcs = [...decoded(multi.snapshot, 'rds').values()].filter((r) => String(r.name).startsWith('polaris-inbound'));
-    assert.deepEqual(inboundRcs.map((r) => r.virtualHosts[0].routes.map((x: Json) => x.route.cluster)), [
-      ['INBOUND|ns|echo', 'INBOUND|ns|echo'],
-      ['INBOUND|ns|echo|8080', 'INBOUND|ns|echo|8080'],
-      ['INBOUND|ns|echo|9090', 'INBOUND|ns|echo|9090'],
-    ]);
+    const chains = [...decoded(multi.snapshot, 'lds').values()].find((l) =>
+      String(l.name).includes('INBOUND'),
+    )!.filterChains;
+    assert.deepEqual(
+      chains.map((c: Json) => c.filters[0].typedConfig.httpFilters.map((f: Json) => f.name)),
+      Array(3).fill(['envoy.filters.http.local_ratelimit.rl-echo.0', 'envoy.filters.http.router']),
+    );
+    const inboundRcs = [...decoded(multi.snapshot, 'rds').values()].filter((r) =>
+      String(r.name).startsWith('polaris-inbound'),
+    );
+    assert.deepEqual(
+      inboundRcs.map((r) => r.virtualHosts[0].routes.map((x: Json) => x.route.cluster)),
+      [
+        ['INBOUND|ns|echo', 'INBOUND|ns|echo'],
+        ['INBOUND|ns|echo|8080', 'INBOUND|ns|echo|8080'],
+        ['INBOUND|ns|echo|9090', 'INBOUND|ns|echo|9090'],
+      ],
+    );
     assert.deepEqual(multi.skipped, []);
   });
 });
-

@@ -20,13 +20,45 @@ test('escapeRe2 quotes every metacharacter', () => {
 });
 
 test('checkRe2 accepts common RE2 syntax', () => {
-  for (const p of ['abc', '^/api/v[0-9]+/.*$', '(?i)foo|bar', '(?P<id>\\d{3,5})', '[[:alpha:]_-]+', '\\pL+', '\\x{41}\\x42', '(?s:.*)', 'a{2}b{1,}c{0,3}?', '[^;]*', '\\.\\*']) {
+  for (const p of [
+    'abc',
+    '^/api/v[0-9]+/.*$',
+    '(?i)foo|bar',
+    '(?P<id>\\d{3,5})',
+    '[[:alpha:]_-]+',
+    '\\pL+',
+    '\\x{41}\\x42',
+    '(?s:.*)',
+    'a{2}b{1,}c{0,3}?',
+    '[^;]*',
+    '\\.\\*',
+  ]) {
     assert.ok(checkRe2(p).ok, p);
   }
 });
 
 test('checkRe2 refuses what RE2 lacks or what we do not verify', () => {
-  for (const p of ['', '(?=a)', '(?!a)', '(?<=a)b', '(?<n>a)', '(?>a)', '(a)\\1', '\\Qa\\E', 'a**', 'a{2', '{', '*a', '(a', 'a)', '[a', '[z-a]', 'a{2000}', '\\C', '\\Z']) {
+  for (const p of [
+    '',
+    '(?=a)',
+    '(?!a)',
+    '(?<=a)b',
+    '(?<n>a)',
+    '(?>a)',
+    '(a)\\1',
+    '\\Qa\\E',
+    'a**',
+    'a{2',
+    '{',
+    '*a',
+    '(a',
+    'a)',
+    '[a',
+    '[z-a]',
+    'a{2000}',
+    '\\C',
+    '\\Z',
+  ]) {
     assert.ok(!checkRe2(p).ok, p);
   }
 });
@@ -81,18 +113,48 @@ async function envoyProgramSize(envoy: string, dir: string, i: number, regex: st
   const hcm = {
     '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
     stat_prefix: 'x',
-    route_config: { virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { safe_regex: { regex } }, route: { cluster: 'c' } }] }] },
-    http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+    route_config: {
+      virtual_hosts: [
+        { name: 'v', domains: ['*'], routes: [{ match: { safe_regex: { regex } }, route: { cluster: 'c' } }] },
+      ],
+    },
+    http_filters: [
+      {
+        name: 'envoy.filters.http.router',
+        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+      },
+    ],
   };
   const bootstrap = {
     static_resources: {
-      listeners: [{ name: 'l', address: { socket_address: { address: '127.0.0.1', port_value: 1 } }, filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }] }] }],
-      clusters: [{ name: 'c', type: 'STATIC', load_assignment: { cluster_name: 'c', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 1 } } } }] }] } }],
+      listeners: [
+        {
+          name: 'l',
+          address: { socket_address: { address: '127.0.0.1', port_value: 1 } },
+          filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }] }],
+        },
+      ],
+      clusters: [
+        {
+          name: 'c',
+          type: 'STATIC',
+          load_assignment: {
+            cluster_name: 'c',
+            endpoints: [
+              {
+                lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 1 } } } }],
+              },
+            ],
+          },
+        },
+      ],
     },
     layered_runtime: { layers: [{ name: 'limit', static_layer: { 're2.max_program_size.error_level': 1 } }] },
   };
   writeFileSync(file, JSON.stringify(bootstrap));
-  const out = await promisify(execFile)(envoy, ['--mode', 'validate', '-c', file, '-l', 'critical'], { timeout: 30_000 }).then(
+  const out = await promisify(execFile)(envoy, ['--mode', 'validate', '-c', file, '-l', 'critical'], {
+    timeout: 30_000,
+  }).then(
     (r) => r.stdout + r.stderr,
     (err: { stdout?: string; stderr?: string }) => `${err.stdout ?? ''}${err.stderr ?? ''}`,
   );

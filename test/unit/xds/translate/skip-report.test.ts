@@ -17,7 +17,15 @@ function capture(): { logger: pino.Logger; lines: () => Array<Record<string, unk
       done();
     },
   });
-  return { logger: pino({ level: 'info' }, stream), lines: () => out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger: pino({ level: 'info' }, stream),
+    lines: () =>
+      out
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 const a: SkipReason = { kind: 'rule', path: 'ns/svc.routing.inbounds[r1]', reason: 'because' };
@@ -30,10 +38,13 @@ test('each new skip reason is logged once, with its kind, path and reason', () =
   report([a, b]);
   report([b, a]);
   const lines = log.lines();
-  assert.deepEqual(lines.map((l) => [l.kind, l.path, l.reason, l.level]), [
-    ['rule', a.path, a.reason, 40],
-    ['endpoint', b.path, b.reason, 40],
-  ]);
+  assert.deepEqual(
+    lines.map((l) => [l.kind, l.path, l.reason, l.level]),
+    [
+      ['rule', a.path, a.reason, 40],
+      ['endpoint', b.path, b.reason, 40],
+    ],
+  );
 });
 
 test('polaris_xds_rules_skipped counts the current reasons by kind at scrape time', async () => {
@@ -53,7 +64,9 @@ test('reportingTranslator passes translations through and reports their skip rea
   const seen: SkipReason[][] = [];
   const inner = createTranslator();
   const tr = reportingTranslator(inner, (s) => seen.push([...s]));
-  const svc = service('ns', 'svc', [instance('1', '10.0.0.1')], { inbounds: [rule('r1', [source({ $caller_ip: ms('EXACT', '10.0.0.9') })], [dest({})])] });
+  const svc = service('ns', 'svc', [instance('1', '10.0.0.1')], {
+    inbounds: [rule('r1', [source({ $caller_ip: ms('EXACT', '10.0.0.9') })], [dest({})])],
+  });
   const view = sidecar('ns', { service: 'web' });
   const t = tr.translate(mesh(svc), view);
   assert.deepEqual(seen, [t.skipped]);

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import type { Root, Type } from 'protobufjs';
 import { repoRoot } from '../../../../support/components.js';
 import type { EncodedResource, Snapshot } from '../../../../../src/xds/snapshot.js';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, type TypeUrl } from '../../../../../src/xds/resource.js';
+import {
+  CLUSTER_TYPE,
+  ENDPOINT_TYPE,
+  LISTENER_TYPE,
+  ROUTE_TYPE,
+  type TypeUrl,
+} from '../../../../../src/xds/resource.js';
 
 const require = createRequire(import.meta.url);
 const loader = require('@grpc/proto-loader/build/src/util.js') as {
@@ -36,7 +42,9 @@ export function envoyRoot(): Root {
   if (!root) {
     loader.addCommonProtos();
     const vendor = join(repoRoot, 'proto/envoy/vendor');
-    root = loader.loadProtosWithOptionsSync(FILES, { includeDirs: ['envoy-api', 'xds', 'googleapis', 'pgv'].map((d) => join(vendor, d)) });
+    root = loader.loadProtosWithOptionsSync(FILES, {
+      includeDirs: ['envoy-api', 'xds', 'googleapis', 'pgv'].map((d) => join(vendor, d)),
+    });
   }
   return root;
 }
@@ -86,7 +94,10 @@ export function decoded(snapshot: Snapshot, type: 'cds' | 'eds' | 'lds' | 'rds')
 /** resource returns one decoded resource, failing when it is absent. */
 export function resource(snapshot: Snapshot, type: 'cds' | 'eds' | 'lds' | 'rds', name: string): Json {
   const r = snapshot.resources[SHORT[type]!].items.get(name);
-  if (!r) throw new Error(`${type} resource ${name} not in snapshot; have: ${[...snapshot.resources[SHORT[type]!].items.keys()].join(', ')}`);
+  if (!r)
+    throw new Error(
+      `${type} resource ${name} not in snapshot; have: ${[...snapshot.resources[SHORT[type]!].items.keys()].join(', ')}`,
+    );
   return decodeResource(r);
 }
 
@@ -106,6 +117,7 @@ export function wrapped(v: Json): unknown {
 /** structOf turns a decoded google.protobuf.Struct into a plain string map. */
 export function structOf(s: Json): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries((s?.fields ?? {}) as Record<string, Json>)) out[k] = v.stringValue ?? v.numberValue ?? v.boolValue ?? v;
+  for (const [k, v] of Object.entries((s?.fields ?? {}) as Record<string, Json>))
+    out[k] = v.stringValue ?? v.numberValue ?? v.boolValue ?? v;
   return out;
 }

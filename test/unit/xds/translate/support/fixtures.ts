@@ -1,5 +1,21 @@
 // Builders for translator tests: mesh model objects with sensible defaults, and node views.
-import { EMPTY_ROUTING, EMPTY_RULES, meshState, type CircuitBreakerRule, type FaultDetectRule, type RateLimitRule, type Instance, type MatchString, type MatchType, type MeshState, type RouteDestination, type RouteRule, type RouteSource, type Service, type ValueType } from '../../../../../src/model/mesh.js';
+import {
+  EMPTY_ROUTING,
+  EMPTY_RULES,
+  meshState,
+  type CircuitBreakerRule,
+  type FaultDetectRule,
+  type RateLimitRule,
+  type Instance,
+  type MatchString,
+  type MatchType,
+  type MeshState,
+  type RouteDestination,
+  type RouteRule,
+  type RouteSource,
+  type Service,
+  type ValueType,
+} from '../../../../../src/model/mesh.js';
 import { parseNode } from '../../../../../src/xds/node.js';
 import { nodeView, type NodeView } from '../../../../../src/xds/translate/view.js';
 
@@ -38,7 +54,10 @@ export function service(namespace: string, name: string, instances: Instance[], 
     metadata: o.metadata ?? {},
     instances: [...instances].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
     revision: 'r1',
-    routing: o.inbounds || o.outbounds ? { inbounds: o.inbounds ?? [], outbounds: o.outbounds ?? [], revision: 'x' } : EMPTY_ROUTING,
+    routing:
+      o.inbounds || o.outbounds
+        ? { inbounds: o.inbounds ?? [], outbounds: o.outbounds ?? [], revision: 'x' }
+        : EMPTY_ROUTING,
     rateLimits: o.rateLimits ? { rules: o.rateLimits, revision: 'x' } : EMPTY_RULES,
     circuitBreakers: o.circuitBreakers ? { rules: o.circuitBreakers, revision: 'x' } : EMPTY_RULES,
     faultDetectors: o.faultDetectors ? { rules: o.faultDetectors, revision: 'x' } : EMPTY_RULES,
@@ -50,7 +69,10 @@ export function ms(type: MatchType, value: string, valueType: ValueType = 'TEXT'
   return { type, value, valueType };
 }
 
-export function source(match: Record<string, MatchString>, caller: { service?: string; namespace?: string } = {}): RouteSource {
+export function source(
+  match: Record<string, MatchString>,
+  caller: { service?: string; namespace?: string } = {},
+): RouteSource {
   return { service: caller.service ?? '*', namespace: caller.namespace ?? '*', match };
 }
 
@@ -75,8 +97,19 @@ interface ViewOptions {
 
 /** sidecar builds the view of a sidecar in `namespace`, fronting `service` (Polaris-style node id). */
 export function sidecar(namespace: string, o: ViewOptions = {}): NodeView {
-  const metadata: Record<string, string> = { ...(o.service ? { 'sidecar.polarismesh.cn/serviceName': o.service } : {}), ...o.metadata };
-  return nodeView(parseNode({ id: `${namespace}/uuid-${Math.random().toString(16).slice(2)}~${o.ip ?? '10.9.9.9'}`, metadata, locality: o.locality as never, userAgentName: 'envoy', clientFeatures: [] }));
+  const metadata: Record<string, string> = {
+    ...(o.service ? { 'sidecar.polarismesh.cn/serviceName': o.service } : {}),
+    ...o.metadata,
+  };
+  return nodeView(
+    parseNode({
+      id: `${namespace}/uuid-${Math.random().toString(16).slice(2)}~${o.ip ?? '10.9.9.9'}`,
+      metadata,
+      locality: o.locality as never,
+      userAgentName: 'envoy',
+      clientFeatures: [],
+    }),
+  );
 }
 
 /** gateway builds the view of a gateway node of `namespace/service`. */
@@ -84,7 +117,11 @@ export function gateway(namespace: string, service: string, metadata: Record<str
   return nodeView(
     parseNode({
       id: `gateway~${namespace}/uuid~10.8.8.8`,
-      metadata: { 'gateway.polarismesh.cn/serviceNamespace': namespace, 'gateway.polarismesh.cn/serviceName': service, ...metadata },
+      metadata: {
+        'gateway.polarismesh.cn/serviceNamespace': namespace,
+        'gateway.polarismesh.cn/serviceName': service,
+        ...metadata,
+      },
       userAgentName: 'envoy',
       clientFeatures: [],
     }),
@@ -93,6 +130,17 @@ export function gateway(namespace: string, service: string, metadata: Record<str
 
 /** proxyless builds the view of a grpc-js client in `namespace`, optionally naming its own service. */
 export function proxyless(namespace: string, o: ViewOptions = {}): NodeView {
-  const metadata: Record<string, string> = { ...(o.service ? { 'sidecar.polarismesh.cn/serviceName': o.service } : {}), ...o.metadata };
-  return nodeView(parseNode({ id: `${namespace}/grpc-client~10.7.7.7`, metadata, locality: o.locality as never, userAgentName: 'gRPC Node Pure-JS', clientFeatures: ['envoy.lb.does_not_support_overprovisioning'] }));
+  const metadata: Record<string, string> = {
+    ...(o.service ? { 'sidecar.polarismesh.cn/serviceName': o.service } : {}),
+    ...o.metadata,
+  };
+  return nodeView(
+    parseNode({
+      id: `${namespace}/grpc-client~10.7.7.7`,
+      metadata,
+      locality: o.locality as never,
+      userAgentName: 'gRPC Node Pure-JS',
+      clientFeatures: ['envoy.lb.does_not_support_overprovisioning'],
+    }),
+  );
 }
