@@ -4,6 +4,7 @@ import type { MachineInfo } from './lib/machine.js';
 import { median, type Summary } from './lib/stats.js';
 import { kb, mb, ms, table } from './lib/table.js';
 import type { ChangeResult, ConvergenceResult } from './suites/convergence.js';
+import type { OnDemandResult } from './suites/on-demand.js';
 import type { RateLimitResult } from './suites/ratelimit.js';
 import type { RawResult } from './suites/raw.js';
 import type { TranslateResult } from './suites/translate.js';
@@ -29,6 +30,8 @@ export interface RunResult {
   readonly convergence: ConvergenceResult[];
   /** Latency a LOCAL and a GLOBAL rate-limit rule add through a real Envoy (absent in results written before it existed). */
   readonly ratelimit?: RateLimitResult[];
+  /** First-request latency and bytes of an on-demand sidecar against a full-state one (absent in older results). */
+  readonly onDemand?: OnDemandResult[];
   readonly profiles: ProfileSummary[];
   readonly targets: TargetCheck[];
 }
@@ -336,6 +339,38 @@ export function render(r: RunResult): string {
       ),
     );
   }
+  for (const x of r.onDemand ?? []) {
+    if (x.error) {
+      out.push(`\n!! on-demand first request: ${x.error}`);
+      continue;
+    }
+    const rows = [
+      ['on-demand, first (held until fetched)', x.latencyMs.onDemandFirst],
+      ['full-state, first (the limit)', x.latencyMs.fullStateFirst],
+      ['on-demand, second', x.latencyMs.onDemandSecond],
+      ['added by on demand (paired per service)', x.latencyMs.added],
+    ] as const;
+    out.push(
+      table(
+        `On-demand sidecar: first request to ${x.called} never-called services of ${x.services}, through real Envoys (ms)`,
+        ['request', 'n', 'p50', 'p99', 'max'],
+        rows.map(([label, s]) => [label, s.n, s.p50.toFixed(2), s.p99.toFixed(2), s.max.toFixed(2)]),
+      ),
+    );
+    out.push(
+      table(
+        'On-demand sidecar: bytes each stream was sent, by services called',
+        ['services called', 'on-demand KB', 'virtual hosts', 'clusters', 'full-state KB'],
+        x.bytes.map((b) => [
+          b.servicesCalled,
+          (b.onDemandBytes / 1024).toFixed(1),
+          b.virtualHosts ?? '-',
+          b.clusters ?? '-',
+          (b.fullStateBytes / 1024).toFixed(1),
+        ]),
+      ),
+    );
+  }
   for (const p of r.profiles) {
     out.push(
       table(
@@ -430,6 +465,16 @@ export function checkTargets(r: Omit<RunResult, 'targets'>): TargetCheck[] {
         verdict: 'info',
       });
     }
+  }
+  for (const x of r.onDemand ?? []) {
+    if (x.error) continue;
+    out.push({
+      target: "an on-demand sidecar's first request to a service, against a full-state sidecar's",
+      measured:
+        `p50 ${x.latencyMs.onDemandFirst.p50.toFixed(2)} / p99 ${x.latencyMs.onDemandFirst.p99.toFixed(2)} ms ` +
+        `(${x.firstP99Ratio.toFixed(2)}× of ${x.latencyMs.fullStateFirst.p99.toFixed(2)} ms)`,
+      verdict: 'info',
+    });
   }
   const t10k = r.translate.find((t) => t.services >= 10000);
   out.push(

@@ -12,6 +12,7 @@ import { extraNodeArgs } from './lib/proc.js';
 import { progress } from './lib/progress.js';
 import { checkTargets, render, type ProfileSummary, type RunResult } from './report.js';
 import { runConvergence, type AdsMode, type ConvergenceResult } from './suites/convergence.js';
+import { runOnDemand, type OnDemandResult } from './suites/on-demand.js';
 import { runRateLimit, type RateLimitResult } from './suites/ratelimit.js';
 import { runRaw, type RawResult } from './suites/raw.js';
 import { runTranslate, type TranslateResult } from './suites/translate.js';
@@ -129,6 +130,8 @@ async function main(args: BenchArgs): Promise<void> {
 
   const ratelimit: RateLimitResult[] = [];
   if (args.suites.includes('ratelimit')) ratelimit.push(await runRateLimit(args.ratelimitRequests));
+  const onDemand: OnDemandResult[] = [];
+  if (args.suites.includes('on-demand')) onDemand.push(await runOnDemand(args.onDemandServices, args.onDemandCalled));
 
   const finished = new Date();
   const partial = {
@@ -142,6 +145,7 @@ async function main(args: BenchArgs): Promise<void> {
     raw,
     convergence,
     ratelimit,
+    onDemand,
     profiles,
   };
   const result: RunResult = { ...partial, targets: checkTargets(partial) };
@@ -152,6 +156,7 @@ async function main(args: BenchArgs): Promise<void> {
   process.stdout.write(`\nJSON: ${out}\n`);
   // Bridge logs stay when something failed, or when the bridge ran with extra flags (their output is in the logs).
   for (const r of ratelimit) if (r.error) progress(`ratelimit suite failed: ${r.error}`);
+  for (const r of onDemand) if (r.error) progress(`on-demand suite failed: ${r.error}`);
   if (
     convergence.some((c) => c.error) ||
     raw.some((x) => x.error) ||

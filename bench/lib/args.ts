@@ -5,8 +5,8 @@ import type { AdsMode } from '../suites/convergence.js';
 import type { FeedKind } from '../workload/feed.js';
 import { CHANGE_KINDS, type ChangeKind } from '../workload/changes.js';
 
-export type Suite = 'translate' | 'raw' | 'convergence' | 'ratelimit';
-const SUITES: readonly Suite[] = ['translate', 'raw', 'convergence', 'ratelimit'];
+export type Suite = 'translate' | 'raw' | 'convergence' | 'ratelimit' | 'on-demand';
+const SUITES: readonly Suite[] = ['translate', 'raw', 'convergence', 'ratelimit', 'on-demand'];
 
 export interface BenchArgs {
   readonly quick: boolean;
@@ -43,13 +43,16 @@ export interface BenchArgs {
   readonly profile: boolean;
   /** Rate-limit suite: requests timed per path (no rule, LOCAL, GLOBAL, direct). */
   readonly ratelimitRequests: number;
+  /** On-demand suite: services in the mesh, and never-called services whose first request is timed. */
+  readonly onDemandServices: number;
+  readonly onDemandCalled: number;
   readonly out?: string;
 }
 
 export const USAGE = `usage: npm run bench [-- flags]
 
   --quick                    the quick profile (under 5 minutes on 2 cores)
-  --suites LIST              translate,raw,convergence,ratelimit (default: all)
+  --suites LIST              translate,raw,convergence,ratelimit,on-demand (default: all)
   --meshes LIST              services per mesh for the convergence suite (10 instances each)
   --translate-meshes LIST    services per mesh for the translator micro-bench
   --streams LIST             stream counts, opened in turn on one bridge (e.g. 100,1000,5000)
@@ -68,6 +71,8 @@ export const USAGE = `usage: npm run bench [-- flags]
   --debounce-ms N            override the bridge's xds.debounceMs (default: the bridge's own)
   --profile                  CPU-profile the bridge (node --cpu-prof) and print its hot spots
   --ratelimit-requests N     requests per path of the rate-limit suite (default 3000; quick 1000)
+  --on-demand-services N     services in the on-demand suite's mesh (default 1000; quick 200)
+  --on-demand-called N       never-called services whose first request it times (default 100; quick 30)
   --seed N                   workload seed (default 7)
   --out FILE                 JSON output (default bench/results/<timestamp>.json)`;
 
@@ -102,6 +107,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       'debounce-ms': { type: 'string' },
       profile: { type: 'boolean' },
       'ratelimit-requests': { type: 'string' },
+      'on-demand-services': { type: 'string' },
+      'on-demand-called': { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -150,6 +157,8 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     debounceMs: v['debounce-ms'] === undefined ? undefined : Number(v['debounce-ms']),
     profile: !!v.profile,
     ratelimitRequests: num(v['ratelimit-requests'], quick ? 1000 : 3000),
+    onDemandServices: num(v['on-demand-services'], quick ? 200 : 1000),
+    onDemandCalled: num(v['on-demand-called'], quick ? 30 : 100),
     out: v.out,
   };
 }
