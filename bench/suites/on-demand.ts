@@ -4,13 +4,13 @@
 // on-demand sidecar (held by Envoy until the virtual host, cluster and endpoints arrive), the first
 // through the full-state one (the limit: everything is already there), and a second through the
 // on-demand one (now warm). Also what each stream was sent after 1, 4 and all services called.
-import { request } from 'node:http';
 import { startBridge } from '../../test/support/bridge.js';
 import { startSidecarEnvoy } from '../../test/support/envoy.js';
 import { meshFile, type MeshService } from '../../test/support/mesh.js';
 import { waitFor } from '../../test/support/ports.js';
 import { startUpstream } from '../../test/support/upstream.js';
 import { progress } from '../lib/progress.js';
+import { timedGet } from '../lib/http.js';
 import { summarize, type Summary } from '../lib/stats.js';
 
 /** What the streams were sent after a number of services called. */
@@ -36,19 +36,6 @@ export interface OnDemandResult {
   readonly firstP99Ratio: number;
   readonly bytes: readonly OnDemandBytes[];
   readonly error?: string;
-}
-
-function timedGet(port: number, host: string): Promise<{ ms: number; status: number }> {
-  const t0 = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, status: res.statusCode ?? 0 }));
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error(`${host}: no answer in 10 s`)));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** runOnDemand times the first request to `called` services of a `services`-service mesh. */
@@ -86,7 +73,7 @@ export async function runOnDemand(services: number, called: number): Promise<OnD
     });
     stops.push(() => onDemand.envoy.stop());
     const answers = async (port: number, host: string) =>
-      (await timedGet(port, host).catch(() => ({ status: 0 }))).status === 200;
+      (await timedGet(port, { host }).catch(() => ({ status: 0 }))).status === 200;
     const probe = `${name(services - 1)}.${NS}`;
     await waitFor('the full-state sidecar', () => answers(full.outbound, probe), 60_000, 100);
     await waitFor('the on-demand sidecar', () => answers(onDemand.outbound, probe), 60_000, 100);
@@ -110,9 +97,9 @@ export async function runOnDemand(services: number, called: number): Promise<OnD
     // Spread over the mesh; neither sidecar has called these.
     for (let k = 0; k < called; k++) {
       const host = `${name(Math.floor((k * (services - 1)) / called))}.${NS}`;
-      const cold = await timedGet(onDemand.outbound, host);
-      const base = await timedGet(full.outbound, host);
-      const warm = await timedGet(onDemand.outbound, host);
+      const cold = await timedGet(onDemand.outbound, { host });
+      const base = await timedGet(full.outbound, { host });
+      const warm = await timedGet(onDemand.outbound, { host });
       for (const [what, r] of [
         ['on-demand first', cold],
         ['full-state first', base],

@@ -5,7 +5,7 @@
 // a path a LOCAL rule applies to and a path a GLOBAL rule applies to (amounts too large ever to
 // reject, so every request goes through the filters and on), plus the upstream directly (no Envoy),
 // all interleaved in the same run so that each sees the same machine load.
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { startBridge } from '../../test/support/bridge.js';
 import { startSidecarEnvoy } from '../../test/support/envoy.js';
 import { meshFile } from '../../test/support/mesh.js';
@@ -13,6 +13,7 @@ import { waitFor } from '../../test/support/ports.js';
 import { startRateLimitService } from '../../test/support/ratelimit.js';
 import { startUpstream } from '../../test/support/upstream.js';
 import { progress } from '../lib/progress.js';
+import { timedGet } from '../lib/http.js';
 import { summarize, type Summary } from '../lib/stats.js';
 
 /** The paths timed: the upstream directly, and through Envoy without a rule, with a LOCAL and with a GLOBAL rule. */
@@ -29,19 +30,6 @@ export interface RateLimitResult {
 }
 
 const BIG = 1_000_000_000;
-
-function timedGet(agent: Agent, port: number, path: string): Promise<{ ms: number; status: number }> {
-  const t0 = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent, headers: { host: 'echo' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, status: res.statusCode ?? 0 }));
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error(`${path}: no answer in 10 s`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** runRateLimit times `requests` requests per path. */
 export async function runRateLimit(requests: number): Promise<RateLimitResult> {
@@ -116,7 +104,7 @@ export async function runRateLimit(requests: number): Promise<RateLimitResult> {
       for (let k = 0; k < PATHS.length; k++) {
         const p = PATHS[(i + k) % PATHS.length]!;
         const [port, path] = target(p);
-        const r = await timedGet(agent, port, path);
+        const r = await timedGet(port, { host: 'echo', path, agent });
         if (r.status !== 200) throw new Error(`${p} (${path}): status ${r.status}`);
         // The first 200 rounds warm connections, Envoy and the limiter up.
         if (i >= 200) samples[p].push(r.ms);
