@@ -7,24 +7,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { envoyBinary, repoRoot } from '../support/components.js';
-import { freePorts } from '../support/ports.js';
+import { demoPorts } from '../support/demo.js';
 
 const DEMO = join(repoRoot, 'examples/envoy/demo.sh');
-
-async function demoPorts(): Promise<NodeJS.ProcessEnv> {
-  const names = [
-    'ECHO_V1A_PORT',
-    'ECHO_V1B_PORT',
-    'ECHO_V2_PORT',
-    'XDS_PORT',
-    'ADMIN_PORT',
-    'ENVOY_ADMIN_PORT',
-    'OUTBOUND_PORT',
-    'INBOUND_PORT',
-  ];
-  const ports = await freePorts(names.length);
-  return Object.fromEntries(names.map((n, i) => [n, String(ports[i])]));
-}
 
 function runDemo(env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { envoyBinary, repoRoot } from '../support/components.js';
-import { freePorts } from '../support/ports.js';
+import { demoPorts } from '../support/demo.js';
 
 const README = readFileSync(join(repoRoot, 'README.md'), 'utf8');
 const SH_BLOCKS = [...README.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
@@ -29,21 +29,10 @@ test("the README's next block runs as written: exit 0, no stack trace", async ()
   assert.deepEqual(commands(block), ['bash examples/envoy/demo.sh']);
   // The demo's own ports (including the echo instances') are moved to free ones, so the suite can
   // run beside another copy of itself; the commands are the README's.
-  const names = [
-    'ECHO_V1A_PORT',
-    'ECHO_V1B_PORT',
-    'ECHO_V2_PORT',
-    'XDS_PORT',
-    'ADMIN_PORT',
-    'ENVOY_ADMIN_PORT',
-    'OUTBOUND_PORT',
-    'INBOUND_PORT',
-  ];
-  const ports = await freePorts(names.length);
   const env = {
     ...process.env,
     ENVOY_BIN: envoyBinary(),
-    ...Object.fromEntries(names.map((n, i) => [n, String(ports[i])])),
+    ...(await demoPorts()),
   };
   const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
     execFile(
