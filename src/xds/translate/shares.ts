@@ -103,8 +103,11 @@ export class ShareBuilder {
       this.callerIds.set(view, id);
     }
     const { caller, key } = id;
-    const claimed = this.claimsFor(mesh, view.namespace, flavor === 'envoy', id.claimsKey);
     const prev = this.c.outboundSets.get(key);
+    // Another group of this caller identity built it for this mesh already (the key covers the
+    // claims' namespace and case).
+    if (prev?.mesh === mesh && !prev.clashing && !this.c.outbound.isSuperseded(prev)) return prev;
+    const claimed = this.claimsFor(mesh, view.namespace, flavor === 'envoy', id.claimsKey);
     const set = assembleOutbound(this.c.outbound, mesh, claimed, prev, (s, domains) =>
       this.share(s, domains, view, caller, flavor),
     );

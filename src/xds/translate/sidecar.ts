@@ -29,6 +29,19 @@ interface GroupKeys {
   readonly self: string | undefined;
 }
 
+/**
+ * sameInboundInputs says whether the group's own resources built from `a` hold for `b`: inbound() reads the service's
+ * instances (ports, protocol, their count) and rate limits, besides its name. A rule open to every caller sits in every
+ * service's outbound rules, so changing one makes every Service object new while these parts stay the same objects.
+ */
+function sameInboundInputs(a: Service | undefined, b: Service | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return (
+    a.instances === b.instances && a.rateLimits === b.rateLimits && a.name === b.name && a.namespace === b.namespace
+  );
+}
+
 /** SidecarBuilder translates sidecar views; it keeps the passthrough resources, made once. */
 export class SidecarBuilder {
   private passthrough?: EncodedResource;
@@ -76,7 +89,7 @@ export class SidecarBuilder {
     const self = keys.self === undefined ? undefined : mesh.services.get(keys.self);
     const last = c.sidecarOwns.get(view.key);
     let own: Own;
-    if (last && last.view === view && last.self === self && last.rc === rc) {
+    if (last && last.view === view && sameInboundInputs(last.self, self) && last.rc === rc) {
       own = last.own;
     } else {
       const lname = names.outboundListener(view.outboundPort);
