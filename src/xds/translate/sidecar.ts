@@ -117,14 +117,13 @@ export class SidecarBuilder {
       this.built.set(view, { set, self, translation });
       return translation;
     }
-    const sets = this.buildSets(mesh, view, set, keys, self);
+    const sets = this.buildSets(view, set, keys, self);
     const translation = this.c.translation(view, sets.skipped, sets.sets);
     this.built.set(view, { set, self, translation });
     return translation;
   }
 
   private buildSets(
-    mesh: MeshState,
     view: NodeView,
     set: OutboundSet,
     keys: GroupKeys,
