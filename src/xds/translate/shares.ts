@@ -221,7 +221,8 @@ export class ShareBuilder {
       const a = prev.services.get(k);
       const b = next.services.get(k);
       if (!a || !b) return false;
-      if (!sameItems(this.c.ports(a), this.c.ports(b))) return false;
+      // Ports come from the instances: the same instance list, the same ports.
+      if (a.instances !== b.instances && !sameItems(this.c.ports(a), this.c.ports(b))) return false;
     }
     return true;
   }
