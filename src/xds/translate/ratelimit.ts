@@ -30,6 +30,7 @@ import type { Any } from '../../gen/google/protobuf/any.js';
 import type { MatchString, RouteSource, RuleSet } from '../../model/mesh.js';
 import type { RateLimitAmount, RateLimitArgument, RateLimitRule } from '../../model/ratelimit.js';
 import { typedAny } from './encode.js';
+import { CALLER_IP_HEADER, CALLER_NAMESPACE_HEADER, CALLER_SERVICE_HEADER } from './caller.js';
 import { routeMatch, sourceMatch } from './routing/match.js';
 import { skip, type SkipReason } from './skip.js';
 import {
@@ -106,24 +107,38 @@ function isAny(m: MatchString): boolean {
   return m.value === '' || m.value === '*' || m.valueType === 'PARAMETER';
 }
 
-/** argumentKey maps a rule argument to routing's match key, or says why it cannot be matched by the callee's proxy. */
-function argumentKey(a: RateLimitArgument): { ok: true; key: string } | Refusal {
+type Condition = readonly [key: string, value: MatchString];
+
+/**
+ * argumentConditions maps a rule argument to routing's match keys and values, or says why the callee's proxy cannot
+ * match it. The caller's service and address are headers the proxies write (caller.ts).
+ */
+function argumentConditions(a: RateLimitArgument): { ok: true; conditions: Condition[] } | Refusal {
   switch (a.type) {
     case 'METHOD':
-      return { ok: true, key: '$method' };
+      return { ok: true, conditions: [['$method', a.value]] };
     case 'HEADER':
-      return { ok: true, key: `$header.${a.key}` };
+      return { ok: true, conditions: [[`$header.${a.key}`, a.value]] };
     case 'QUERY':
-      return { ok: true, key: `$query.${a.key}` };
+      return { ok: true, conditions: [[`$query.${a.key}`, a.value]] };
     case 'CALLER_IP':
-      return {
-        ok: false,
-        reason: "CALLER_IP cannot be matched yet: the inbound routes have no condition on the caller's address",
-      };
+      // polaris-go compares the caller's IP, whatever the argument's key.
+      return { ok: true, conditions: [[`$header.${CALLER_IP_HEADER}`, a.value]] };
     case 'CALLER_SERVICE':
+      // polaris-go looks the key up as the caller's namespace, literally: `*` or an empty key is no namespace.
+      if (a.key === '' || a.key === '*')
+        return {
+          ok: false,
+          reason:
+            `CALLER_SERVICE key ${JSON.stringify(a.key)}: polaris-go takes the key as the caller's namespace, ` +
+            'literally, so no caller matches; name the namespace',
+        };
       return {
-        ok: false,
-        reason: "CALLER_SERVICE cannot be matched yet: the callee's proxy is not told the caller's service",
+        ok: true,
+        conditions: [
+          [`$header.${CALLER_NAMESPACE_HEADER}`, { type: 'EXACT', value: a.key, valueType: 'TEXT' }],
+          [`$header.${CALLER_SERVICE_HEADER}`, a.value],
+        ],
       };
     case 'CALLER_METADATA':
       return {
@@ -154,17 +169,22 @@ function perValueHeader(key: string): string | undefined {
  */
 function ruleMatches(rule: RateLimitRule, perValue: boolean): Matched | Refusal {
   const match: Record<string, MatchString> = {};
-  const conditions: Array<[string, MatchString]> = [];
+  const conditions: Condition[] = [];
   const counted: string[] = [];
   if (rule.method) conditions.push(['$path', rule.method]);
   for (const a of rule.arguments) {
-    const k = argumentKey(a);
-    if (!k.ok) return k;
-    conditions.push([k.key, a.value]);
+    const c = argumentConditions(a);
+    if (!c.ok) return c;
+    conditions.push(...c.conditions);
   }
   for (const [key, value] of conditions) {
     if (Object.hasOwn(match, key))
       return { ok: false, reason: `two conditions on ${key}; polaris-xds cannot combine them exactly` };
+    if (value.type === 'RANGE' && !isAny(value))
+      return {
+        ok: false,
+        reason: `${key} matches by RANGE, which polaris-go's rate limiter does not have: the rule never matches there`,
+      };
     // polaris-go counts each distinct value of a REGEX (or any-value) condition on its own unless the rule combines
     // them.
     if (!rule.regexCombine && (value.type === 'REGEX' || (isAny(value) && key !== '$path'))) {

@@ -263,7 +263,18 @@ describe('GLOBAL rate-limit plan', () => {
     assert.match(one({ action: 'UNIRATE' })!, /UNIRATE/);
     assert.match(one({ amounts: [amount(0)] })!, /maxAmount is 0/);
     assert.match(one({ amountMode: 'SHARE_EQUALLY', amounts: [amount(3_000_000_000)] })!, /largest limit/);
-    assert.match(one({ arguments: [{ type: 'CALLER_IP', key: '', value: ms('EXACT', '10.0.0.1') }] })!, /CALLER_IP/);
+    // A caller condition is a header the proxies write: counted per caller like any header.
+    assert.equal(
+      one({
+        failover: 'FAILOVER_PASS',
+        arguments: [{ type: 'CALLER_SERVICE', key: 'ns', value: ms('REGEX', '^web') }],
+      }),
+      undefined,
+    );
+    assert.match(
+      one({ arguments: [{ type: 'CALLER_SERVICE', key: '*', value: ms('EXACT', 'web') }] })!,
+      /CALLER_SERVICE key "\*"/,
+    );
     // Without the rate-limit service's cluster: skipped, and a later LOCAL rule on the same requests too.
     assert.deepEqual(
       reasons([global({ id: 'g', name: 'g' }), rateLimit('ns', 'echo', { id: 'l', name: 'l', priority: 1 })], {

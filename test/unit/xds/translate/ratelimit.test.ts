@@ -151,11 +151,26 @@ describe('rate-limit plan', () => {
       one({ arguments: [{ type: 'CALLER_METADATA', key: 'env', value: ms('EXACT', 'prod') }] })!,
       /CALLER_METADATA/,
     );
+    // polaris-go takes a CALLER_SERVICE key as the caller's namespace, literally: `*` is no namespace.
+    for (const key of ['*', ''])
+      assert.match(
+        one({ arguments: [{ type: 'CALLER_SERVICE', key, value: ms('EXACT', 'web') }] })!,
+        /CALLER_SERVICE key .*no caller matches/,
+      );
+    // polaris-go's rate limiter has no RANGE match type: such a condition never matches there.
     assert.match(
-      one({ arguments: [{ type: 'CALLER_SERVICE', key: 'ns', value: ms('EXACT', 'web') }] })!,
-      /CALLER_SERVICE/,
+      one({ arguments: [{ type: 'HEADER', key: 'x-n', value: ms('RANGE', '1~5') }] })!,
+      /RANGE, which polaris-go's rate limiter does not have/,
     );
-    assert.match(one({ arguments: [{ type: 'CALLER_IP', key: '', value: ms('EXACT', '10.0.0.1') }] })!, /CALLER_IP/);
+    assert.match(
+      one({
+        arguments: [
+          { type: 'CALLER_SERVICE', key: 'ns', value: ms('EXACT', 'web') },
+          { type: 'CALLER_SERVICE', key: 'other', value: ms('EXACT', 'web') },
+        ],
+      })!,
+      /two conditions on \$header.x-polaris-caller-namespace/,
+    );
     assert.match(one({ arguments: [{ type: 'HEADER', key: 'x-user', value: ms('REGEX', 'a.*') }] })!, /regex_combine/);
     assert.match(one({ method: ms('NOT_EQUALS', '/api') })!, /NOT_EQUALS on \$path/);
     assert.match(one({ amounts: [{ ...second(1), validDuration: { seconds: 0, nanos: 10_000_000 } }] })!, /50 ms/);
@@ -176,6 +191,107 @@ describe('rate-limit plan', () => {
       ]),
       {},
     );
+  });
+
+  it("matches CALLER_SERVICE and CALLER_IP on the headers the caller's and the callee's proxies write", () => {
+    const headers = (o: Partial<RateLimitRule>) =>
+      plan([rateLimit('ns', 'echo', { method: undefined, ...o })]).routes.map((r) =>
+        (r.match?.headers ?? []).map((h) => [
+          h.name,
+          h.headerMatchSpecifier?.$case === 'stringMatch'
+            ? h.headerMatchSpecifier.value?.matchPattern?.value
+            : h.headerMatchSpecifier?.$case,
+          h.invertMatch,
+        ]),
+      );
+    // The key is the caller's namespace, the value matches its service name.
+    assert.deepEqual(headers({ arguments: [{ type: 'CALLER_SERVICE', key: 'prod', value: ms('EXACT', 'web') }] }), [
+      [
+        ['x-polaris-caller-namespace', 'prod', false],
+        ['x-polaris-caller-service', 'web', false],
+      ],
+    ]);
+    // NOT_EQUALS needs a caller: a request no proxy named (no header) matches no caller condition, as in polaris-go.
+    assert.deepEqual(
+      headers({ arguments: [{ type: 'CALLER_SERVICE', key: 'prod', value: ms('NOT_EQUALS', 'web') }] }),
+      [
+        [
+          ['x-polaris-caller-namespace', 'prod', false],
+          ['x-polaris-caller-service', 'presentMatch', false],
+          ['x-polaris-caller-service', 'web', true],
+        ],
+      ],
+    );
+    assert.deepEqual(headers({ arguments: [{ type: 'CALLER_IP', key: '', value: ms('IN', '127.0.0.2,10.0.0.1') }] }), [
+      [['x-polaris-caller-ip', '127.0.0.2', false]],
+      [['x-polaris-caller-ip', '10.0.0.1', false]],
+    ]);
+    assert.deepEqual(headers({ arguments: [{ type: 'CALLER_IP', key: '', value: ms('NOT_IN', '10.0.0.1') }] }), [
+      [
+        ['x-polaris-caller-ip', 'presentMatch', false],
+        ['x-polaris-caller-ip', '10.0.0.1', true],
+      ],
+    ]);
+    // A REGEX on the caller without regex_combine is a bucket per caller: not for LOCAL rules.
+    assert.match(
+      Object.values(
+        reasons([
+          rateLimit('ns', 'echo', { arguments: [{ type: 'CALLER_SERVICE', key: 'ns', value: ms('REGEX', 'w') }] }),
+        ]),
+      )[0]!,
+      /x-polaris-caller-service matches by REGEX without regex_combine/,
+    );
+  });
+
+  it('a sidecar names its own service on what it sends and the peer address on what it receives, overwriting', () => {
+    const echo = service('ns', 'echo', [instance('e1', '10.0.0.1', { port: 8080 })]);
+    const t = createTranslator();
+    const early = (view: ReturnType<typeof sidecar>, inbound: boolean) => {
+      const l = [...decoded(t.translate(mesh(echo), view).snapshot, 'lds').values()].find(
+        (x) => String(x.name).includes('INBOUND') === inbound,
+      )!;
+      return l.filterChains.map((c: Json) =>
+        c.filters[0].typedConfig.earlyHeaderMutationExtensions.map((e: Json) => [
+          e.name,
+          e.typedConfig.mutations.map((m: Json) =>
+            m.remove !== undefined
+              ? ['remove', m.remove]
+              : [m.append.header.key, m.append.header.value, m.append.appendAction],
+          ),
+        ]),
+      );
+    };
+    const E = 'envoy.http.early_header_mutation.header_mutation';
+    const O = 'OVERWRITE_IF_EXISTS_OR_ADD';
+    // Both outbound chains (direct and intercepted); whatever the application sent is replaced.
+    assert.deepEqual(
+      early(sidecar('ns', { service: 'web' }), false),
+      Array(2).fill([
+        [
+          E,
+          [
+            ['x-polaris-caller-namespace', 'ns', O],
+            ['x-polaris-caller-service', 'web', O],
+          ],
+        ],
+      ]),
+    );
+    // A sidecar that names no service is no known caller: it removes the headers.
+    assert.deepEqual(
+      early(sidecar('ns'), false),
+      Array(2).fill([
+        [
+          E,
+          [
+            ['remove', 'x-polaris-caller-namespace'],
+            ['remove', 'x-polaris-caller-service'],
+          ],
+        ],
+      ]),
+    );
+    assert.deepEqual(early(sidecar('ns', { service: 'echo' }), true), [
+      [[E, [['x-polaris-caller-ip', '%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%', O]]]],
+    ]);
   });
 
   it('CONCURRENCY on the whole service limits requests in flight and shadows later rules', () => {
