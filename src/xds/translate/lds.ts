@@ -170,6 +170,20 @@ export function gatewayListener(name: string, port: number, routeConfigName: str
   });
 }
 
+/** internalHttpListener is an Envoy internal listener (no address; clusters reach it by name) of one HTTP chain. */
+export function internalHttpListener(
+  name: string,
+  statPrefix: string,
+  routeConfigName: string,
+  extra?: HcmExtras,
+): Listener {
+  return Listener.fromPartial({
+    name,
+    listenerSpecifier: { $case: 'internalListener', value: {} },
+    filterChains: [hcmChain(name, statPrefix, routeConfigName, undefined, extra)],
+  });
+}
+
 /**
  * apiListener is what a proxyless gRPC client asks for when dialling `xds:///<name>`: no address,
  * no listener filters (grpc-js rejects them), an HCM with only the router filter.

@@ -30,6 +30,7 @@ import type { Any } from '../../gen/google/protobuf/any.js';
 import type { MatchString, RouteSource, RuleSet } from '../../model/mesh.js';
 import type { RateLimitAmount, RateLimitArgument, RateLimitRule } from '../../model/ratelimit.js';
 import { typedAny } from './encode.js';
+import { clusterRoute, serviceRoutes } from './rds.js';
 import { CALLER_IP_HEADER, CALLER_NAMESPACE_HEADER, CALLER_SERVICE_HEADER } from './caller.js';
 import { routeMatch, sourceMatch } from './routing/match.js';
 import { skip, type SkipReason } from './skip.js';
@@ -551,4 +552,19 @@ export function rateLimitRoutes(
       route.action = { $case: 'route', value: { ...route.action.value, rateLimits: [...r.rateLimits] } };
     return route;
   });
+}
+
+/**
+ * limitedRoutes are the routes of a proxy enforcing `plan` in front of `cluster`: the rules' routes, then the default
+ * route, which runs none of the rate-limit filters.
+ */
+export function limitedRoutes(plan: RateLimitPlan, cluster: string): Array<DeepPartial<Route>> {
+  const routes = [...rateLimitRoutes(plan, cluster, clusterRoute), ...serviceRoutes([], cluster)];
+  if (plan.filters.length > 0) {
+    routes[routes.length - 1] = {
+      ...routes[routes.length - 1],
+      typedPerFilterConfig: disabledExcept(plan.filters, []),
+    };
+  }
+  return routes;
 }

@@ -15,8 +15,8 @@ import {
 } from './encode.js';
 import { inboundListener, outboundListener, type InboundChain } from './lds.js';
 import * as names from './names.js';
-import { clusterRoute, passthroughVirtualHost, serviceRoutes, virtualHost } from './rds.js';
-import { disabledExcept, EMPTY_RATE_LIMIT_PLAN, rateLimitRoutes } from './ratelimit.js';
+import { passthroughVirtualHost, virtualHost } from './rds.js';
+import { EMPTY_RATE_LIMIT_PLAN, limitedRoutes } from './ratelimit.js';
 import { onDemandFilter } from './on-demand.js';
 import { callerAddressStamp, callerIdentityStamp } from './caller.js';
 import type { ShareBuilder } from './shares.js';
@@ -143,14 +143,7 @@ export class SidecarBuilder {
       );
       own.routes.push(
         c.cached(`inbound-rc${JSON.stringify([rcName, clusterName])}${limits.key}`, () => {
-          const routes = [...rateLimitRoutes(limits, clusterName, clusterRoute), ...serviceRoutes([], clusterName)];
-          // The default route runs none of the rate-limit filters.
-          if (limits.filters.length > 0) {
-            routes[routes.length - 1] = {
-              ...routes[routes.length - 1],
-              typedPerFilterConfig: disabledExcept(limits.filters, []),
-            };
-          }
+          const routes = limitedRoutes(limits, clusterName);
           return encodeRouteConfigParts(rcName, [
             encodeVirtualHost(virtualHost(names.inboundCluster(ns, svc), ['*'], routes)),
           ]);

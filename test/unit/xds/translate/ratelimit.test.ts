@@ -9,8 +9,8 @@ import { planRateLimits } from '../../../../src/xds/translate/ratelimit.js';
 import { NO_LIMITER } from '../../../../src/xds/translate/ratelimit-global.js';
 import { rateLimit } from '../../../support/governance.js';
 import { LocalRateLimit } from '../../../../src/gen/envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.js';
-import { decoded, wrapped, type Json } from './support/envoy-protos.js';
-import { instance, mesh, ms, service, sidecar } from './support/fixtures.js';
+import { decoded, resource, wrapped, type Json } from './support/envoy-protos.js';
+import { gateway, instance, mesh, ms, service, sidecar } from './support/fixtures.js';
 
 const PATH = 'ns/echo.rateLimits';
 const second = (n: number) => ({
@@ -292,6 +292,79 @@ describe('rate-limit plan', () => {
     assert.deepEqual(early(sidecar('ns', { service: 'echo' }), true), [
       [[E, [['x-polaris-caller-ip', '%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%', O]]]],
     ]);
+  });
+
+  it("a gateway registered as a service enforces that service's rules on what it takes in, then routes as usual", () => {
+    const echo = service('ns', 'echo', [instance('e1', '10.0.0.1', { port: 8080 })]);
+    const gwRules = (rules: RateLimitRule[]) =>
+      service('ns', 'gw', [instance('g1', '10.0.0.9')], { rateLimits: rules });
+    const t = createTranslator();
+    const INTERNAL = { 'polaris-xds.io/internal-listeners': 'true' };
+    const view = (gw: ReturnType<typeof service>, metadata: Record<string, string> = INTERNAL) =>
+      t.translate(mesh(echo, gw), gateway('ns', 'gw', { 'polaris-xds.io/gateway-port': '18080', ...metadata }));
+    const hcmOf = (l: Json) => l.filterChains[0].filters[0].typedConfig;
+    const earlyOf = (l: Json) =>
+      hcmOf(l).earlyHeaderMutationExtensions[0].typedConfig.mutations.map((m: Json) =>
+        m.remove !== undefined ? m.remove : `${m.append.header.key}=${m.append.header.value}`,
+      );
+    // Without rules: one listener, naming the gateway as the caller of what it sends.
+    const plain = view(gwRules([]));
+    const [only] = [...decoded(plain.snapshot, 'lds').values()];
+    assert.deepEqual(
+      [only.name, hcmOf(only).rds.routeConfigName, earlyOf(only)],
+      [
+        'GATEWAY_18080',
+        'polaris-outbound-router-gateway',
+        ['x-polaris-caller-namespace=ns', 'x-polaris-caller-service=gw'],
+      ],
+    );
+    // With a rule: the entry listener runs the rule's routes and buckets, all going to the inner listener.
+    const limited = view(gwRules([rateLimit('ns', 'gw', { id: 'gw-api', name: 'gw-api' })]));
+    assert.deepEqual(limited.skipped, []);
+    const lds = decoded(limited.snapshot, 'lds');
+    const entry = lds.get('GATEWAY_18080')!;
+    const inner = lds.get('polaris-gateway-inner')!;
+    assert.deepEqual(
+      [hcmOf(entry).rds.routeConfigName, hcmOf(entry).httpFilters.map((f: Json) => f.name), earlyOf(entry)],
+      [
+        'polaris-gateway-entry',
+        ['envoy.filters.http.local_ratelimit.gw-api.0', 'envoy.filters.http.router'],
+        ['x-polaris-caller-ip=%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%'],
+      ],
+    );
+    assert.deepEqual(
+      [Object.keys(inner.internalListener), hcmOf(inner).rds.routeConfigName, earlyOf(inner)],
+      [[], 'polaris-outbound-router-gateway', ['x-polaris-caller-namespace=ns', 'x-polaris-caller-service=gw']],
+    );
+    const routes = resource(limited.snapshot, 'rds', 'polaris-gateway-entry').virtualHosts[0].routes;
+    assert.deepEqual(
+      routes.map((r: Json) => [r.name, r.route.cluster, Object.keys(r.typedPerFilterConfig ?? {})]),
+      [
+        ['ratelimit|gw-api|0', 'polaris-gateway-inner', []],
+        ['default', 'polaris-gateway-inner', ['envoy.filters.http.local_ratelimit.gw-api.0']],
+      ],
+    );
+    // The gateway's own routing is untouched: the inner listener serves the usual route configuration.
+    assert.ok(
+      limited.snapshot.resources['type.googleapis.com/envoy.config.route.v3.RouteConfiguration'].items.has(
+        'polaris-outbound-router-gateway',
+      ),
+    );
+    // CONCURRENCY: the requests in flight through the gateway, on the cluster to the inner listener.
+    const busy = view(
+      gwRules([
+        rateLimit('ns', 'gw', { resource: 'CONCURRENCY', method: undefined, arguments: [], concurrencyMaxAmount: 3 }),
+      ]),
+    );
+    const innerCluster = resource(busy.snapshot, 'cds', 'polaris-gateway-inner');
+    assert.equal(wrapped(innerCluster.circuitBreakers.thresholds[0].maxRequests), 3);
+    // Without Envoy's internal listeners the rules are skipped with the fix, and the gateway routes as before.
+    const old = view(gwRules([rateLimit('ns', 'gw', { id: 'gw-api', name: 'gw-api' })]), {});
+    assert.match(
+      old.skipped.find((x) => x.path === 'ns/gw.rateLimits')?.reason ?? '',
+      /internal listeners; bootstrap the gateway with `polaris-xds bootstrap --gateway`/,
+    );
+    assert.deepEqual([...decoded(old.snapshot, 'lds').keys()], ['GATEWAY_18080']);
   });
 
   it('CONCURRENCY on the whole service limits requests in flight and shadows later rules', () => {
