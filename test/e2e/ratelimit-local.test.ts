@@ -1,8 +1,11 @@
 // Rate-limit rules created in a real Polaris server (v1.18.1) through its HTTP API
 // (`/naming/v1/ratelimits`) are enforced by the callee's real Envoy on its inbound listener:
 // a LOCAL rule on a path and a header limits exactly its requests to its bucket and answers 429;
-// two amounts both hold; an edit or a disable reaches Envoy within 3 s; unsupported rules are
-// skipped with their reason while the others apply. Polaris v1.18.1 cannot store a rule's custom
+// two amounts both hold; a CALLER_SERVICE rule limits what comes through the named caller's sidecar
+// and nothing else (another caller's application cannot pass for it); a CALLER_IP rule limits one
+// caller address and not another; a rule on a gateway's own service is enforced by the gateway's
+// Envoy; an edit or a disable reaches Envoy within 3 s; unsupported rules are skipped with their
+// reason while the others apply. Polaris v1.18.1 cannot store a rule's custom
 // response or concurrency amount (its API has no such fields), so those two come from a mesh file:
 // the rule's body on rejection, and a CONCURRENCY rule letting 2 requests in flight reach the instance;
 // CALLER_METADATA (unknown to v1.18.1) is shown skipped there too.
@@ -10,10 +13,10 @@ import assert from 'node:assert/strict';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startBridge, type BridgeProcess } from '../support/bridge.js';
-import { startSidecarEnvoy, type SidecarEnvoy } from '../support/envoy.js';
+import { startSidecarEnvoy, waitListenerActive, type SidecarEnvoy } from '../support/envoy.js';
 import { meshFile, type MeshFile } from '../support/mesh.js';
 import { startPolaris, type PolarisServer } from '../support/polaris.js';
-import { waitFor } from '../support/ports.js';
+import { freePorts, waitFor } from '../support/ports.js';
 import { NO_LIMITER } from '../../src/xds/translate/ratelimit-global.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
 
@@ -67,6 +70,17 @@ const RULES = [
     arguments: [{ type: 'CALLER_SERVICE', key: NS, value: exact('web') }],
     amounts: [{ maxAmount: 1, validDuration: '1s' }],
   }),
+  local('by-caller-ip', 'echo', {
+    priority: 8,
+    method: exact('/ip'),
+    arguments: [{ type: 'CALLER_IP', key: '', value: exact('127.0.0.2') }],
+    amounts: [{ maxAmount: 1, validDuration: '1s' }],
+  }),
+  // The gateway's own service: 3/s on /api, whatever host the request is for.
+  local('gateway-api', 'gw', {
+    method: exact('/api'),
+    amounts: [{ maxAmount: 3, validDuration: '1s' }],
+  }),
   local('mesh-wide', 'echo', {
     priority: 7,
     type: 'GLOBAL',
@@ -86,10 +100,18 @@ interface Answer {
   readonly body: string;
 }
 
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+/** get sends one request to echo (unless `headers` name another host), from `localAddress` when given. */
+function get(port: number, path: string, headers: Record<string, string> = {}, localAddress?: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, headers: { host: 'echo', ...headers }, agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        headers: { host: 'echo', ...headers },
+        agent: false,
+        ...(localAddress ? { localAddress } : {}),
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -126,6 +148,11 @@ async function paced(
 async function rejectedBody(port: number, user: string): Promise<string | undefined> {
   const answers = await Promise.all(Array.from({ length: 15 }, () => get(port, '/api', { 'x-user': user })));
   return answers.find((a) => a.status === 429)?.body;
+}
+
+/** burst sends 10 requests at once and returns every answer. */
+function burst(port: number, path: string, headers: Record<string, string> = {}, localAddress?: string) {
+  return Promise.all(Array.from({ length: 10 }, () => get(port, path, headers, localAddress)));
 }
 
 function count(answers: readonly Answer[]): Record<string, number> {
@@ -169,38 +196,70 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
   let polaris: PolarisServer;
   let bridge: BridgeProcess;
   let echo: SidecarEnvoy;
+  // Callers of echo with sidecars (web is the one the CALLER_SERVICE rule names), and a gateway of its own service.
+  let web: SidecarEnvoy;
+  let batch: SidecarEnvoy;
+  let gw: SidecarEnvoy;
   let upstream: Upstream;
   let ids: string[];
 
   before(async () => {
     polaris = await startPolaris();
     upstream = await startUpstream('echo');
+    const echoPorts = (await freePorts(3)) as [number, number, number];
+    const gwPorts = (await freePorts(3)) as [number, number, number];
     await polaris.api.createNamespaces([NS]);
-    await polaris.api.createServices([{ namespace: NS, name: 'echo' }]);
-    await polaris.api.registerInstances([
-      { namespace: NS, service: 'echo', host: '127.0.0.1', port: upstream.port, protocol: 'http', healthy: true },
-    ]);
+    // Callers reach echo's sidecar through `echo-in`, whose instance is that sidecar's inbound listener: what a
+    // pod's interception does to calls to echo's own instance (here echo-in stands for it; the rules are echo's).
+    await polaris.api.createServices(
+      ['echo', 'echo-in', 'web', 'batch', 'gw'].map((name) => ({ namespace: NS, name })),
+    );
+    const at = (service: string, port: number) => ({
+      namespace: NS,
+      service,
+      host: '127.0.0.1',
+      port,
+      protocol: 'http',
+      healthy: true,
+    });
+    await polaris.api.registerInstances([at('echo', upstream.port), at('echo-in', echoPorts[2]), at('gw', gwPorts[1])]);
     ids = await polaris.api.createRateLimits(RULES);
     assert.equal(ids.filter((id) => id !== '').length, RULES.length, 'Polaris took every rule');
     bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS], { ready: true });
-    echo = await startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo' });
-    // The rules are in force once Envoy holds both rules' buckets and routes (no request drew on the buckets yet).
+    [echo, web, batch, gw] = await Promise.all([
+      startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo', ports: echoPorts }),
+      startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'web' }),
+      startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'batch' }),
+      // A gateway's listener is on its outbound port.
+      startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'gw', ports: gwPorts, extra: ['--gateway'] }),
+    ]);
+    // The rules are in force once the Envoys hold the rules' buckets and routes (no request drew on the buckets yet).
     await waitFor(
       'rules in Envoy',
       async () => {
-        const dump = await echo.envoy.admin('/config_dump');
+        const [dump, gwDump] = await Promise.all([echo.envoy.admin('/config_dump'), gw.envoy.admin('/config_dump')]);
         return (
-          (dump.match(/"stat_prefix": "polaris_ratelimit_/g) ?? []).length === 3 &&
-          (dump.match(/"name": "ratelimit\|/g) ?? []).length === 2
+          (dump.match(/"stat_prefix": "polaris_ratelimit_/g) ?? []).length === 5 &&
+          (dump.match(/"name": "ratelimit\|/g) ?? []).length === 4 &&
+          (gwDump.match(/"stat_prefix": "polaris_ratelimit_/g) ?? []).length === 1
         );
       },
       20_000,
       100,
     );
+    // And the callers' sidecars route to echo's (a path no rule counts).
+    for (const caller of [web, batch])
+      await waitFor(
+        'a route to echo-in',
+        async () => (await get(caller.outbound, '/', { host: 'echo-in' }).catch(() => undefined))?.status === 200,
+        20_000,
+        100,
+      );
+    await waitListenerActive(gw.envoy, 'polaris-gateway-inner');
   });
 
   after(async () => {
-    await echo?.envoy.stop();
+    await Promise.all([echo, web, batch, gw].map((e) => e?.envoy.stop()));
     await bridge?.stop();
     await polaris?.stop();
     await upstream?.close();
@@ -236,19 +295,62 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
     assert.ok([...twoAmounts.burst, ...twoAmounts.later].every((a) => a.status === 200 || a.status === 429));
   });
 
+  it("limits what comes through the caller's sidecar a CALLER_SERVICE rule names, and no other caller", async () => {
+    const SPOOF = { 'x-polaris-caller-namespace': NS, 'x-polaris-caller-service': 'web' };
+    const [viaWeb, viaBatch, spoofed, direct] = await Promise.all([
+      burst(web.outbound, '/meta', { host: 'echo-in' }),
+      burst(batch.outbound, '/meta', { host: 'echo-in' }),
+      // batch's application claims to be web: its sidecar writes its own service over the claim.
+      burst(batch.outbound, '/meta', { host: 'echo-in', ...SPOOF }),
+      // A caller without a sidecar is named by nobody: no caller condition matches it.
+      burst(echo.inbound, '/meta'),
+    ]);
+    const webAccepted = viaWeb.filter((a) => a.status === 200).length;
+    process.stdout.write(
+      `# CALLER_SERVICE web 1/s, 10 at once: web ${webAccepted} accepted; batch, spoofed, direct 10\n`,
+    );
+    // The bucket (1), and at most one refill while the burst is under way.
+    assert.ok(webAccepted >= 1 && webAccepted <= 2, JSON.stringify(count(viaWeb)));
+    assert.deepEqual(Object.keys(count(viaWeb)).sort(), ['200 echo', `429 ${ENVOY_BODY}`]);
+    for (const answers of [viaBatch, spoofed, direct]) assert.deepEqual(count(answers), { '200 echo': 10 });
+  });
+
+  it('limits the caller address a CALLER_IP rule names, and no other, whatever the request claims', async () => {
+    const [from2, from3, claims2] = await Promise.all([
+      burst(echo.inbound, '/ip', {}, '127.0.0.2'),
+      burst(echo.inbound, '/ip', {}, '127.0.0.3'),
+      burst(echo.inbound, '/ip', { 'x-polaris-caller-ip': '127.0.0.2', 'x-forwarded-for': '127.0.0.2' }, '127.0.0.3'),
+    ]);
+    const accepted = from2.filter((a) => a.status === 200).length;
+    process.stdout.write(`# CALLER_IP 127.0.0.2 1/s, 10 at once: 127.0.0.2 ${accepted} accepted; 127.0.0.3 10\n`);
+    assert.ok(accepted >= 1 && accepted <= 2, JSON.stringify(count(from2)));
+    assert.deepEqual(Object.keys(count(from2)).sort(), ['200 echo', `429 ${ENVOY_BODY}`]);
+    assert.deepEqual(count(from3), { '200 echo': 10 });
+    assert.deepEqual(count(claims2), { '200 echo': 10 });
+  });
+
+  it("a gateway enforces its own service's rule on what it takes in, and routes the rest as before", async () => {
+    const [api, other] = await Promise.all([burst(gw.outbound, '/api'), burst(gw.outbound, '/other')]);
+    const accepted = api.filter((a) => a.status === 200).length;
+    process.stdout.write(`# gateway rule 3/s on /api, 10 at once through the gateway: ${accepted} accepted\n`);
+    assert.ok(accepted >= 3 && accepted <= 4, JSON.stringify(count(api)));
+    assert.deepEqual(Object.keys(count(api)).sort(), ['200 echo', `429 ${ENVOY_BODY}`]);
+    assert.deepEqual(count(other), { '200 echo': 10 });
+  });
+
   it('skips the unsupported rules with their reasons while the others apply', async () => {
     const skipped = await bridge.adminJson<Array<{ path: string; reason: string }>>('/debug/skipped');
     const reasons = Object.fromEntries(
       skipped.filter((s) => s.path.startsWith(`${NS}/echo.rateLimits`)).map((s) => [s.path, s.reason]),
     );
     assert.match(reasons[`${NS}/echo.rateLimits[queued]`] ?? '', /UNIRATE/);
-    assert.match(reasons[`${NS}/echo.rateLimits[by-caller-service]`] ?? '', /CALLER_SERVICE/);
+    assert.equal(reasons[`${NS}/echo.rateLimits[by-caller-service]`], undefined);
     // This Envoy was bootstrapped without the rate-limit service (ratelimit-global.test.ts has one).
     assert.equal(reasons[`${NS}/echo.rateLimits[mesh-wide]`], NO_LIMITER);
     const metrics = (await bridge.admin('/metrics')).body;
     assert.match(metrics, /polaris_xds_rules_skipped\{[^}]*\} [1-9]/);
     // Their paths are not limited (a rule is enforced exactly or not at all).
-    for (const path of ['/queued', '/meta', '/global']) {
+    for (const path of ['/queued', '/global']) {
       const answers = await Promise.all(
         Array.from({ length: 5 }, () => get(echo.inbound, path, { 'x-user': 'alice' })),
       );
