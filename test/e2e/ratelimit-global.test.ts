@@ -2,7 +2,7 @@
 // across the service's instances by a real envoyproxy/ratelimit on a real Redis, which takes its
 // limits over xDS from polaris-xds; two real Envoys (two instances of one service) ask it about
 // every request of the rule. GLOBAL_TOTAL holds the total, SHARE_EQUALLY the share × instances (even
-// through one instance); with the limiter gone, FAILOVER_PASS lets everything through and
+// through one instance); a header's or a caller address's values are counted apart; with the limiter gone, FAILOVER_PASS lets everything through and
 // FAILOVER_LOCAL limits each instance to its share; an edit and a disable in Polaris reach the
 // limiter and Envoy within 3 s.
 import assert from 'node:assert/strict';
@@ -62,6 +62,12 @@ const RULES = [
     amounts: [{ maxAmount: 2, validDuration: '1s' }],
     failover: 'FAILOVER_PASS',
     arguments: [{ type: 'HEADER', key: 'x-user', value: { type: 'EXACT', value: '*' } }],
+  }),
+  // Any caller address, without regex_combine: each caller has a 2/s of its own.
+  global('per-caller', '/caller', {
+    amounts: [{ maxAmount: 2, validDuration: '1s' }],
+    failover: 'FAILOVER_PASS',
+    arguments: [{ type: 'CALLER_IP', key: '', value: { type: 'EXACT', value: '*' } }],
   }),
 ];
 
@@ -143,11 +149,11 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
         }),
       ),
     );
-    // In force once the limiter holds the six rules' seven limits and both Envoys send their descriptors.
+    // In force once the limiter holds the seven rules' eight limits and both Envoys send their descriptors.
     await waitFor(
       'limits in the limiter',
       async () =>
-        ((await limiter.limits()).match(new RegExp(`^${DOMAIN.replace(/\|/g, '\\|')}\\.`, 'gm')) ?? []).length === 7,
+        ((await limiter.limits()).match(new RegExp(`^${DOMAIN.replace(/\|/g, '\\|')}\\.`, 'gm')) ?? []).length === 8,
       20_000,
       100,
     );
@@ -155,7 +161,7 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
       'descriptors in both Envoys',
       async () => {
         const dumps = await Promise.all(envoys.map((e) => e.envoy.admin('/config_dump')));
-        return dumps.every((d) => ruleDescriptors(d).size === 6);
+        return dumps.every((d) => ruleDescriptors(d).size === 7);
       },
       20_000,
       100,
@@ -224,6 +230,18 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
     assert.deepEqual([accepted(statuses.alice!), accepted(statuses.bob!)], [2, 2], JSON.stringify(statuses));
   });
 
+  it('counts each caller address apart: 2/s for 127.0.0.2 and 2/s for 127.0.0.3, across both Envoys', async () => {
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 30));
+    const statuses: Record<string, number[]> = { '127.0.0.2': [], '127.0.0.3': [] };
+    for (let i = 0; i < 10; i++) {
+      const from = i % 2 ? '127.0.0.3' : '127.0.0.2';
+      statuses[from]!.push((await sendThrough(envoys[i % 2]!.inbound, 'echo', '/caller', {}, from)).status);
+    }
+    const [a, b] = [accepted(statuses['127.0.0.2']!), accepted(statuses['127.0.0.3']!)];
+    process.stdout.write(`# per-caller 2/s, five requests from each address in one second: ${a} and ${b} accepted\n`);
+    assert.deepEqual([a, b], [2, 2], JSON.stringify(statuses));
+  });
+
   it('an edit and a disable in Polaris reach the limiter and Envoy within 3 s', async () => {
     const id = ids[3]!;
     const edited = /polaris_rule_[^.]+\.amount_0: unit=SECOND requests_per_unit=7\b/;
@@ -238,7 +256,7 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
       async () => {
         if (edited.test(await limiter.limits())) return false;
         const dumps = await Promise.all(envoys.map((e) => e.envoy.admin('/config_dump')));
-        return dumps.every((d) => ruleDescriptors(d).size === 5 && !ruleDescriptors(d).has(id));
+        return dumps.every((d) => ruleDescriptors(d).size === 6 && !ruleDescriptors(d).has(id));
       },
       WITHIN_MS,
       50,
