@@ -16,7 +16,7 @@ import { startBridge, type BridgeProcess } from '../support/bridge.js';
 import { startSidecarEnvoy, waitListenerActive, type SidecarEnvoy } from '../support/envoy.js';
 import { meshFile, type MeshFile } from '../support/mesh.js';
 import { startPolaris, type PolarisServer } from '../support/polaris.js';
-import { freePorts, waitFor } from '../support/ports.js';
+import { waitFor } from '../support/ports.js';
 import { NO_LIMITER } from '../../src/xds/translate/ratelimit-global.js';
 import { startUpstream, type Upstream } from '../support/upstream.js';
 
@@ -206,8 +206,6 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
   before(async () => {
     polaris = await startPolaris();
     upstream = await startUpstream('echo');
-    const echoPorts = (await freePorts(3)) as [number, number, number];
-    const gwPorts = (await freePorts(3)) as [number, number, number];
     await polaris.api.createNamespaces([NS]);
     // Callers reach echo's sidecar through `echo-in`, whose instance is that sidecar's inbound listener: what a
     // pod's interception does to calls to echo's own instance (here echo-in stands for it; the rules are echo's).
@@ -222,17 +220,18 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
       protocol: 'http',
       healthy: true,
     });
-    await polaris.api.registerInstances([at('echo', upstream.port), at('echo-in', echoPorts[2]), at('gw', gwPorts[1])]);
+    await polaris.api.registerInstances([at('echo', upstream.port)]);
     ids = await polaris.api.createRateLimits(RULES);
     assert.equal(ids.filter((id) => id !== '').length, RULES.length, 'Polaris took every rule');
     bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS], { ready: true });
     [echo, web, batch, gw] = await Promise.all([
-      startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo', ports: echoPorts }),
+      startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo' }),
       startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'web' }),
       startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'batch' }),
       // A gateway's listener is on its outbound port.
-      startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'gw', ports: gwPorts, extra: ['--gateway'] }),
+      startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'gw', extra: ['--gateway'] }),
     ]);
+    await polaris.api.registerInstances([at('echo-in', echo.inbound)]);
     // The rules are in force once the Envoys hold the rules' buckets and routes (no request drew on the buckets yet).
     await waitFor(
       'rules in Envoy',
