@@ -229,22 +229,55 @@ describe('GLOBAL rate-limit plan', () => {
     assert.match(reason({ arguments: [], method: ms('REGEX', '^/a') }), /\$path matches by REGEX/);
   });
 
-  it('takes turns with LOCAL rules by priority: the first match applies', () => {
+  it('applies with the LOCAL rules after it on the same requests; one GLOBAL rule per request', () => {
     const p = plan([
       rateLimit('ns', 'echo', { id: 'local', name: 'local', priority: 1, method: ms('EXACT', '/a') }),
       global({ id: 'g', name: 'g', priority: 0, method: ms('EXACT', '/a'), arguments: [] }),
     ]);
+    assert.deepEqual(p.skipped, []);
+    // The limiter is asked first, then the LOCAL rule's bucket: polaris-go's order (priority 0 before 1).
     assert.deepEqual(
-      p.routes.map((r) => r.name),
-      ['ratelimit|g|0', 'ratelimit|local|0'],
+      p.routes.map((r) => [r.name, r.filters, r.rateLimits?.length]),
+      [
+        [
+          'ratelimit|g+local|0',
+          [
+            'envoy.filters.http.ratelimit',
+            'envoy.filters.http.local_ratelimit.g.fallback.0',
+            'envoy.filters.http.local_ratelimit.local.0',
+          ],
+          2,
+        ],
+        ['ratelimit|g|0', ['envoy.filters.http.ratelimit', 'envoy.filters.http.local_ratelimit.g.fallback.0'], 2],
+        ['ratelimit|local|0', ['envoy.filters.http.local_ratelimit.local.0'], undefined],
+      ],
     );
     assert.deepEqual(
       p.global.map((l) => l.rule),
       ['g'],
     );
+    // A LOCAL rule first would have Envoy ask the limiter out of polaris-go's order; two GLOBAL rules on the same
+    // requests would both be counted when the first refuses: the later rule is skipped, the first applies.
+    const later = plan([
+      rateLimit('ns', 'echo', { id: 'local', name: 'local', priority: 0, method: ms('EXACT', '/a') }),
+      global({ id: 'g', name: 'g', priority: 1, method: ms('EXACT', '/a'), arguments: [] }),
+      global({ id: 'h', name: 'h', priority: 2, method: ms('IN', '/b,/c'), arguments: [] }),
+      global({ id: 'k', name: 'k', priority: 3, method: ms('EXACT', '/c'), arguments: [] }),
+    ]);
+    assert.deepEqual(
+      later.skipped.map((s) => [s.path.slice(PATH.length), s.reason.slice(0, 40)]),
+      [
+        ['[g]', 'rule local comes first and shares reques'],
+        ['[k]', 'GLOBAL rule h comes first and shares req'],
+      ],
+    );
+    assert.deepEqual(
+      later.routes.map((r) => r.name),
+      ['ratelimit|local|0', 'ratelimit|h|0', 'ratelimit|h|1'],
+    );
   });
 
-  it('skips what the limiter cannot count exactly, and later rules that may share its requests', () => {
+  it('skips what the limiter cannot count exactly, and only that rule', () => {
     const reasons = (rules: RateLimitRule[], c: RateLimitContext = ctx(2)) =>
       Object.fromEntries(
         planRateLimits({ rules, revision: 'x' }, PATH, c).skipped.map((s) => [s.path.slice(PATH.length), s.reason]),
@@ -275,7 +308,7 @@ describe('GLOBAL rate-limit plan', () => {
       one({ arguments: [{ type: 'CALLER_SERVICE', key: '*', value: ms('EXACT', 'web') }] })!,
       /CALLER_SERVICE key "\*"/,
     );
-    // Without the rate-limit service's cluster: skipped, and a later LOCAL rule on the same requests too.
+    // Without the rate-limit service's cluster: skipped; a later LOCAL rule on the same requests still applies.
     assert.deepEqual(
       reasons([global({ id: 'g', name: 'g' }), rateLimit('ns', 'echo', { id: 'l', name: 'l', priority: 1 })], {
         limiter: false,
@@ -284,7 +317,6 @@ describe('GLOBAL rate-limit plan', () => {
       }),
       {
         '[g]': NO_LIMITER,
-        '[l]': "rule g comes first and was skipped; polaris-go would apply it to some of this rule's requests",
       },
     );
   });

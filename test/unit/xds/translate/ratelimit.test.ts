@@ -1,6 +1,6 @@
-// Rate-limit rules → inbound filters, routes and limits (src/xds/translate/ratelimit.ts): the
-// first matching rule by priority applies with all its amounts; a rule is translated exactly or
-// skipped with its reason, and so is every later rule that may share requests with a skipped one.
+// Rate-limit rules → inbound filters, routes and limits (src/xds/translate/ratelimit.ts): every
+// matching rule applies with all its amounts, in polaris-go's order (priority, then id); a rule is
+// translated exactly or skipped with its reason, which costs only that rule.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RateLimitRule } from '../../../../src/model/ratelimit.js';
@@ -110,7 +110,138 @@ describe('rate-limit plan', () => {
     );
   });
 
-  it('skips what it cannot enforce exactly, and every later rule that may share its requests', () => {
+  it('applies every matching rule: one route per combination, most rules first, buckets in polaris-go order', () => {
+    const whole = rateLimit('ns', 'echo', { id: 'b-whole', name: 'whole', method: undefined, arguments: [] });
+    // Same priority: polaris-go then orders by id, whatever the list order.
+    const narrow = rateLimit('ns', 'echo', { id: 'a-narrow', name: 'narrow', customResponseBody: 'narrow says no' });
+    const p = plan([whole, narrow]);
+    assert.deepEqual(p.skipped, []);
+    assert.deepEqual(
+      p.routes.map((r) => [r.name, r.filters]),
+      [
+        [
+          'ratelimit|a-narrow+b-whole|0',
+          ['envoy.filters.http.local_ratelimit.a-narrow.0', 'envoy.filters.http.local_ratelimit.b-whole.0'],
+        ],
+        ['ratelimit|a-narrow|0', ['envoy.filters.http.local_ratelimit.a-narrow.0']],
+        ['ratelimit|b-whole|0', ['envoy.filters.http.local_ratelimit.b-whole.0']],
+      ],
+    );
+    // The combined route asks for both rules' conditions; the whole-service one matches any request.
+    assert.deepEqual(p.routes[0]!.match, p.routes[1]!.match);
+    assert.deepEqual(p.routes[2]!.match, {
+      pathSpecifier: { $case: 'prefix', value: '/' },
+      headers: [],
+      queryParameters: [],
+    });
+    // Filters run in polaris-go's order: the first refusing rule answers, with its body (named in a header).
+    assert.deepEqual(
+      p.filters.map((f) => f.name),
+      ['envoy.filters.http.local_ratelimit.a-narrow.0', 'envoy.filters.http.local_ratelimit.b-whole.0'],
+    );
+    const bucket = LocalRateLimit.decode((p.filters[0]!.configType as { value: { value: Uint8Array } }).value.value);
+    assert.deepEqual(
+      bucket.responseHeadersToAdd.map((h) => [h.header?.key, h.header?.value]),
+      [['x-polaris-xds-ratelimit-rule', 'a-narrow']],
+    );
+    const mapper = p.localReply!.mappers[0]!;
+    assert.equal(mapper.body?.specifier?.$case === 'inlineString' && mapper.body.specifier.value, 'narrow says no');
+    assert.equal(p.localReply!.mappers.length, 1);
+    // A lower priority puts the whole-service rule first instead.
+    const first = plan([
+      { ...whole, priority: 0 },
+      { ...narrow, priority: 1 },
+    ]);
+    assert.equal(first.routes[0]!.name, 'ratelimit|b-whole+a-narrow|0');
+    assert.deepEqual(
+      first.filters.map((f) => f.name),
+      ['envoy.filters.http.local_ratelimit.b-whole.0', 'envoy.filters.http.local_ratelimit.a-narrow.0'],
+    );
+  });
+
+  it('combines paths exactly: equal or containing, none for disjoint, and skips what it cannot decide', () => {
+    const on = (id: string, method: ReturnType<typeof ms> | undefined, priority = 0) =>
+      rateLimit('ns', 'echo', { id, name: id, priority, method, arguments: [] });
+    // Two literal paths that differ never meet: no combined route; IN values meet their equal.
+    const p = plan([on('a', ms('EXACT', '/a')), on('b', ms('EXACT', '/b'), 1), on('ab', ms('IN', '/a,/c'), 2)]);
+    assert.deepEqual(
+      p.routes.map((r) => [r.name, r.match?.pathSpecifier]),
+      [
+        ['ratelimit|a+ab|0', { $case: 'path', value: '/a' }],
+        ['ratelimit|a|0', { $case: 'path', value: '/a' }],
+        ['ratelimit|b|0', { $case: 'path', value: '/b' }],
+        ['ratelimit|ab|0', { $case: 'path', value: '/a' }],
+        ['ratelimit|ab|1', { $case: 'path', value: '/c' }],
+      ],
+    );
+    // An exact path and polaris-go's REGEX (a search) combine by testing the path against it.
+    const r = plan([
+      { ...on('re', ms('REGEX', 'pi$')), regexCombine: true },
+      on('x', ms('EXACT', '/api'), 1),
+      on('y', ms('EXACT', '/apix'), 2),
+    ]);
+    assert.deepEqual(
+      r.skipped.map((s) => s.reason),
+      [],
+    );
+    assert.deepEqual(
+      r.routes.map((x) => [x.name, x.match?.pathSpecifier?.$case]),
+      [
+        ['ratelimit|re+x|0', 'path'],
+        ['ratelimit|re|0', 'safeRegex'],
+        ['ratelimit|x|0', 'path'],
+        ['ratelimit|y|0', 'path'],
+      ],
+    );
+    // Two different regexes cannot share one path matcher: the later rule is skipped, naming the earlier one.
+    const two = plan([
+      { ...on('re', ms('REGEX', '^/a')), regexCombine: true },
+      { ...on('re2', ms('REGEX', 'b$'), 1), regexCombine: true },
+    ]);
+    assert.deepEqual(
+      two.skipped.map((s) => [s.path.slice(PATH.length), s.reason]),
+      [['[re2]', 'rule re comes first and their method conditions cannot be combined into one path matcher exactly']],
+    );
+    assert.deepEqual(
+      two.routes.map((x) => x.name),
+      ['ratelimit|re|0'],
+    );
+    // Two values of one header never meet either.
+    const users = plan([
+      rateLimit('ns', 'echo', { id: 'alice', name: 'alice' }),
+      rateLimit('ns', 'echo', {
+        id: 'bob',
+        name: 'bob',
+        arguments: [{ type: 'HEADER', key: 'x-user', value: ms('EXACT', 'bob') }],
+      }),
+    ]);
+    assert.deepEqual(
+      users.routes.map((x) => x.name),
+      ['ratelimit|alice|0', 'ratelimit|bob|0'],
+    );
+  });
+
+  it('bounds the combinations: a rule that would take more routes is skipped with its reason', () => {
+    const rules = Array.from({ length: 7 }, (_, i) =>
+      rateLimit('ns', 'echo', {
+        id: `r${i}`,
+        name: `r${i}`,
+        priority: i,
+        method: undefined,
+        arguments: [{ type: 'HEADER', key: `x-h${i}`, value: ms('EXACT', 'v') }],
+      }),
+    );
+    const p = plan(rules);
+    // Six independent rules make 2^6 - 1 = 63 combinations; the seventh would double them.
+    assert.equal(p.routes.length, 63);
+    assert.deepEqual(
+      p.skipped.map((s) => [s.path.slice(PATH.length), s.reason]),
+      [['[r6]', 'with the rules before it, it would take more than 64 routes (one per combination)']],
+    );
+    assert.equal(p.routes[0]!.filters.length, 6);
+  });
+
+  it('skips what it cannot enforce exactly, and only that rule', () => {
     const noArgs = { arguments: [] };
     assert.deepEqual(
       reasons([
@@ -120,11 +251,9 @@ describe('rate-limit plan', () => {
       ]),
       {
         '[u]': 'action UNIRATE (queueing to a uniform rate) has no exact equivalent in Envoy; only REJECT is enforced',
-        '[after]': "rule u comes first and was skipped; polaris-go would apply it to some of this rule's requests",
       },
     );
-    // A later rule that cannot share a request with the skipped one (another literal path, or
-    // another value of the same header) still applies.
+    // Later rules, whether or not they share requests with a skipped one, still apply.
     assert.deepEqual(
       reasons([
         rateLimit('ns', 'echo', { id: 'g', name: 'g', type: 'GLOBAL', method: ms('IN', '/global,/g2') }),
@@ -142,7 +271,6 @@ describe('rate-limit plan', () => {
       {
         '[g]': NO_LIMITER,
         '[bob]': NO_LIMITER,
-        '[any]': "rule g comes first and was skipped; polaris-go would apply it to some of this rule's requests",
       },
     );
     const one = (o: Partial<RateLimitRule>) => Object.values(reasons([rateLimit('ns', 'echo', o)]))[0];
@@ -367,7 +495,7 @@ describe('rate-limit plan', () => {
     assert.deepEqual([...decoded(old.snapshot, 'lds').keys()], ['GATEWAY_18080']);
   });
 
-  it('CONCURRENCY on the whole service limits requests in flight and shadows later rules', () => {
+  it('CONCURRENCY on the whole service limits requests in flight, after the rules before it', () => {
     const whole = rateLimit('ns', 'echo', {
       id: 'c',
       name: 'c',
@@ -377,15 +505,15 @@ describe('rate-limit plan', () => {
       concurrencyMaxAmount: 2,
       customResponseBody: 'busy',
     });
+    // A rule after it would spend its tokens on requests polaris-go turns away at the concurrency limit.
     const p = plan([whole, rateLimit('ns', 'echo', { priority: 3 })]);
     assert.equal(p.maxRequests, 2);
-    assert.deepEqual([p.routes, p.filters, p.skipped], [[], [], []]);
+    assert.deepEqual([p.routes, p.filters], [[], []]);
+    assert.match(p.skipped[0]!.reason, /CONCURRENCY rule c comes first .* after every rate-limit filter/);
     assert.equal(p.localReply?.mappers[0]?.statusCode, 429);
-    // After a narrower rule it would limit that rule's requests too.
-    assert.match(
-      Object.values(reasons([rateLimit('ns', 'echo'), { ...whole, priority: 1 }]))[0]!,
-      /after a narrower rule/,
-    );
+    // Before it, a rule's buckets run first in Envoy as in polaris-go: both apply.
+    const both = plan([rateLimit('ns', 'echo'), { ...whole, priority: 1 }]);
+    assert.deepEqual([both.maxRequests, both.routes.length, both.skipped], [2, 1, []]);
   });
 
   it('puts the buckets on the callee inbound only: filters disabled by default routes, the limit on the inbound cluster', () => {
