@@ -1,7 +1,8 @@
 // Rate-limit rules created in a real Polaris server (v1.18.1) through its HTTP API
 // (`/naming/v1/ratelimits`) are enforced by the callee's real Envoy on its inbound listener:
 // a LOCAL rule on a path and a header limits exactly its requests to its bucket and answers 429;
-// two amounts both hold; a CALLER_SERVICE rule limits what comes through the named caller's sidecar
+// two amounts both hold; two rules on the same requests (alice on /api, the whole service) both
+// hold, the first in polaris-go's order refusing first; a CALLER_SERVICE rule limits what comes through the named caller's sidecar
 // and nothing else (another caller's application cannot pass for it); a CALLER_IP rule limits one
 // caller address and not another; a rule on a gateway's own service is enforced by the gateway's
 // Envoy; an edit or a disable reaches Envoy within 3 s; unsupported rules are skipped with their
@@ -25,6 +26,9 @@ const WITHIN_MS = 3000;
 /** Envoy's own body for a local rate-limit rejection (rules from Polaris v1.18.1 have no custom body). */
 const ENVOY_BODY = 'local_rate_limited';
 const CUSTOM_BODY = 'rate limited: alice on /api';
+/** pair's two overlapping rules: alice on /api, and the whole service (requests a second). */
+const PAIR_ALICE = 5;
+const PAIR_ALL = 20;
 
 function exact(value: string) {
   return { type: 'EXACT', value };
@@ -87,6 +91,16 @@ const RULES = [
     method: exact('/global'),
     amounts: [{ maxAmount: 1, validDuration: '1s' }],
   }),
+  // Two rules of pair on the same requests, both enforced: alice on /api first (priority 0), then the whole service.
+  local('pair-alice', 'pair', {
+    method: exact('/api'),
+    arguments: [{ type: 'HEADER', key: 'x-user', value: exact('alice') }],
+    amounts: [{ maxAmount: PAIR_ALICE, validDuration: '1s' }],
+  }),
+  local('pair-all', 'pair', {
+    priority: 1,
+    amounts: [{ maxAmount: PAIR_ALL, validDuration: '1s' }],
+  }),
 ];
 
 /** withoutNamespace is a rule as the mesh file takes it: under its namespace, without the key. */
@@ -98,6 +112,8 @@ function withoutNamespace(rule: Record<string, unknown>): Record<string, unknown
 interface Answer {
   readonly status: number;
   readonly body: string;
+  /** The rule whose bucket refused the request (the header a LOCAL rule's buckets add), if any. */
+  readonly rule?: string;
 }
 
 /** get sends one request to echo (unless `headers` name another host), from `localAddress` when given. */
@@ -116,7 +132,10 @@ function get(port: number, path: string, headers: Record<string, string> = {}, l
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        const rule = res.headers['x-polaris-xds-ratelimit-rule'];
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body, ...(typeof rule === 'string' ? { rule } : {}) }),
+        );
       },
     );
     req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));
@@ -200,6 +219,7 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
   let web: SidecarEnvoy;
   let batch: SidecarEnvoy;
   let gw: SidecarEnvoy;
+  let pair: SidecarEnvoy;
   let upstream: Upstream;
   let ids: string[];
 
@@ -210,7 +230,7 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
     // Callers reach echo's sidecar through `echo-in`, whose instance is that sidecar's inbound listener: what a
     // pod's interception does to calls to echo's own instance (here echo-in stands for it; the rules are echo's).
     await polaris.api.createServices(
-      ['echo', 'echo-in', 'web', 'batch', 'gw'].map((name) => ({ namespace: NS, name })),
+      ['echo', 'echo-in', 'web', 'batch', 'gw', 'pair'].map((name) => ({ namespace: NS, name })),
     );
     const at = (service: string, port: number) => ({
       namespace: NS,
@@ -220,27 +240,31 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
       protocol: 'http',
       healthy: true,
     });
-    await polaris.api.registerInstances([at('echo', upstream.port)]);
+    await polaris.api.registerInstances([at('echo', upstream.port), at('pair', upstream.port)]);
     ids = await polaris.api.createRateLimits(RULES);
     assert.equal(ids.filter((id) => id !== '').length, RULES.length, 'Polaris took every rule');
     bridge = await startBridge(['--polaris', polaris.grpcAddress, '--namespace', NS], { ready: true });
-    [echo, web, batch, gw] = await Promise.all([
+    [echo, web, batch, gw, pair] = await Promise.all([
       startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo' }),
       startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'web' }),
       startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'batch' }),
       // A gateway's listener is on its outbound port.
       startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'gw', extra: ['--gateway'] }),
+      startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'pair' }),
     ]);
     await polaris.api.registerInstances([at('echo-in', echo.inbound)]);
     // The rules are in force once the Envoys hold the rules' buckets and routes (no request drew on the buckets yet).
     await waitFor(
       'rules in Envoy',
       async () => {
-        const [dump, gwDump] = await Promise.all([echo.envoy.admin('/config_dump'), gw.envoy.admin('/config_dump')]);
+        const [dump, gwDump, pairDump] = await Promise.all([echo, gw, pair].map((e) => e.envoy.admin('/config_dump')));
         return (
-          (dump.match(/"stat_prefix": "polaris_ratelimit_/g) ?? []).length === 5 &&
-          (dump.match(/"name": "ratelimit\|/g) ?? []).length === 4 &&
-          (gwDump.match(/"stat_prefix": "polaris_ratelimit_/g) ?? []).length === 1
+          (dump!.match(/"stat_prefix": "polaris_ratelimit_/g) ?? []).length === 5 &&
+          (dump!.match(/"name": "ratelimit\|/g) ?? []).length === 4 &&
+          (gwDump!.match(/"stat_prefix": "polaris_ratelimit_/g) ?? []).length === 1 &&
+          // pair: a bucket per rule; routes for both rules, alice's alone and the whole service's alone.
+          (pairDump!.match(/"stat_prefix": "polaris_ratelimit_/g) ?? []).length === 2 &&
+          (pairDump!.match(/"name": "ratelimit\|/g) ?? []).length === 3
         );
       },
       20_000,
@@ -258,7 +282,7 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
   });
 
   after(async () => {
-    await Promise.all([echo, web, batch, gw].map((e) => e?.envoy.stop()));
+    await Promise.all([echo, web, batch, gw, pair].map((e) => e?.envoy.stop()));
     await bridge?.stop();
     await polaris?.stop();
     await upstream?.close();
@@ -292,6 +316,47 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
     process.stdout.write(`# two amounts (4/1 s, 6/10 s), 10 at once then 5/s for 3 s: ${twoTotal} accepted\n`);
     assert.ok(twoTotal >= 6 && twoTotal <= 9, `two-amounts accepted ${twoTotal} in about 3 s`);
     assert.ok([...twoAmounts.burst, ...twoAmounts.later].every((a) => a.status === 200 || a.status === 429));
+  });
+
+  it('enforces every matching rule, in polaris-go order: alice at her rule, and her requests in the whole service', async () => {
+    const [aliceId, allId] = ids.slice(-2);
+    const to = { host: 'pair' };
+    const refusedBy = (answers: Answer[]) => count(answers.map((a) => ({ status: a.status, body: a.rule ?? '-' })));
+    // alice alone, 30/s for 2 s: her rule binds (a full bucket and 5 a second), the whole service (20/s) does not.
+    const alone = await paced(pair.inbound, 30, 2, '/api', { ...to, 'x-user': 'alice' });
+    const aloneOk = alone.filter((a) => a.status === 200).length;
+    assert.ok(aloneOk >= PAIR_ALICE && aloneOk <= PAIR_ALICE * 3, JSON.stringify(refusedBy(alone)));
+    // Her rule is first in polaris-go's order (priority 0): it refuses, and its response answers.
+    assert.deepEqual(Object.keys(refusedBy(alone)).sort(), ['200 -', `429 ${aliceId}`]);
+    // alice and bob, 30/s each for 3 s: the whole service's bucket hands out at most a full bucket and 3 s of refill
+    // to both together; alice's requests her rule lets by draw on it too, and it refuses some of them.
+    const [alice, bob] = await Promise.all([
+      paced(pair.inbound, 30, 3, '/api', { ...to, 'x-user': 'alice' }),
+      paced(pair.inbound, 30, 3, '/api', { ...to, 'x-user': 'bob' }),
+    ]);
+    const aliceOk = alice.filter((a) => a.status === 200).length;
+    const total = aliceOk + bob.filter((a) => a.status === 200).length;
+    process.stdout.write(
+      `# pair: alice ${PAIR_ALICE}/s on /api, the whole service ${PAIR_ALL}/s; alice alone at 30/s for 2 s: ` +
+        `${aloneOk} accepted; alice and bob at 30/s each for 3 s: alice ${aliceOk}, ${total} in all; alice refused ` +
+        `by ${JSON.stringify(refusedBy(alice))}\n`,
+    );
+    const both = `alice ${JSON.stringify(refusedBy(alice))} bob ${JSON.stringify(refusedBy(bob))}`;
+    assert.ok(total >= PAIR_ALL * 2 && total <= PAIR_ALL * 4, both);
+    assert.ok(
+      alice.some((a) => a.status === 429 && a.rule === allId),
+      both,
+    );
+    assert.ok(
+      alice.some((a) => a.status === 429 && a.rule === aliceId),
+      both,
+    );
+    assert.deepEqual(Object.keys(refusedBy(bob)).sort(), ['200 -', `429 ${allId}`]);
+    // Rules from Polaris v1.18.1 carry no custom body: Envoy's own answers.
+    assert.ok(
+      [...alone, ...alice, ...bob].every((a) => a.status === 200 || (a.status === 429 && a.body === ENVOY_BODY)),
+      both,
+    );
   });
 
   it("limits what comes through the caller's sidecar a CALLER_SERVICE rule names, and no other caller", async () => {
