@@ -360,7 +360,7 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
   });
 
   it("limits what comes through the caller's sidecar a CALLER_SERVICE rule names, and no other caller", async () => {
-    const SPOOF = { 'x-polaris-caller-namespace': NS, 'x-polaris-caller-service': 'web' };
+    const SPOOF = { 'x-polaris-xds-caller-namespace': NS, 'x-polaris-xds-caller-service': 'web' };
     const [viaWeb, viaBatch, spoofed, direct] = await Promise.all([
       burst(web.outbound, '/meta', { host: 'echo-in' }),
       burst(batch.outbound, '/meta', { host: 'echo-in' }),
@@ -383,7 +383,12 @@ describe('rate-limit rules from a real Polaris server through a real Envoy', { t
     const [from2, from3, claims2] = await Promise.all([
       burst(echo.inbound, '/ip', {}, '127.0.0.2'),
       burst(echo.inbound, '/ip', {}, '127.0.0.3'),
-      burst(echo.inbound, '/ip', { 'x-polaris-caller-ip': '127.0.0.2', 'x-forwarded-for': '127.0.0.2' }, '127.0.0.3'),
+      burst(
+        echo.inbound,
+        '/ip',
+        { 'x-polaris-xds-caller-ip': '127.0.0.2', 'x-forwarded-for': '127.0.0.2' },
+        '127.0.0.3',
+      ),
     ]);
     const accepted = from2.filter((a) => a.status === 200).length;
     process.stdout.write(`# CALLER_IP 127.0.0.2 1/s, 10 at once: 127.0.0.2 ${accepted} accepted; 127.0.0.3 10\n`);

@@ -18,11 +18,13 @@ import {
 import { typedAny } from './encode.js';
 
 /** The caller's namespace, written by the caller's proxy. */
-export const CALLER_NAMESPACE_HEADER = 'x-polaris-caller-namespace';
+export const CALLER_NAMESPACE_HEADER = 'x-polaris-xds-caller-namespace';
 /** The caller's service name, written by the caller's proxy. */
-export const CALLER_SERVICE_HEADER = 'x-polaris-caller-service';
+export const CALLER_SERVICE_HEADER = 'x-polaris-xds-caller-service';
 /** The caller's IP address (no port), written by the callee's proxy from the connection. */
-export const CALLER_IP_HEADER = 'x-polaris-caller-ip';
+export const CALLER_IP_HEADER = 'x-polaris-xds-caller-ip';
+/** Every header polaris-xds writes about the caller: meant for mesh services only. */
+export const CALLER_HEADERS: readonly string[] = [CALLER_NAMESPACE_HEADER, CALLER_SERVICE_HEADER, CALLER_IP_HEADER];
 
 const EARLY_HEADER_MUTATION = 'envoy.http.early_header_mutation.header_mutation';
 const TYPED_EARLY_HEADER_MUTATION = `type.googleapis.com/${earlyHeaderMutationPackage}.HeaderMutation`;

@@ -1,16 +1,18 @@
 // Rate-limit rules (Polaris RATE_LIMIT) → the callee's inbound configuration. Pure: the plan
 // depends only on the service's rules.
 //
-// Semantics followed (polaris-go's quota flow): the first enabled rule, by priority then list
-// order, whose method and arguments all match the request is the one applied; every amount of
-// that rule is enforced. So each rule becomes routes (one per combination of IN values) in that
-// order, ahead of the default route, and each amount one `local_ratelimit` filter in the inbound
-// HTTP connection manager whose token bucket is shared by every request of the rule; a route
-// runs the filters of its own rule and disables the others. A rule that cannot be expressed
-// exactly is skipped, and so is every later rule that may share requests with it: the skipped
-// rule would have taken some of their requests in polaris-go. GLOBAL rules take part in the same
-// order; what they add (the rate-limit filter, route descriptors, fallback buckets, the limiter's
-// limits) comes from ratelimit-global.ts.
+// Semantics followed (polaris-go's quota flow, pkg/flow/quota/assist.go): every enabled rule whose
+// method and arguments all match the request applies, each with all its amounts, checked in
+// polaris-go's order (priority ascending, then id: pkg/model/pb/assist.go SetDefault, the last
+// sort); the first rule that refuses answers, and the tokens taken by the rules before it stay
+// taken. So each amount of a LOCAL rule is one `local_ratelimit` filter in the inbound HTTP
+// connection manager, in that order, its token bucket shared by every request of the rule; and
+// each satisfiable combination of rules is one route (most rules first, ahead of the default
+// route) that requires all their conditions and runs all their filters, disabling the others. A
+// request thus takes the route of exactly the rules it matches. A rule that cannot be expressed
+// exactly, alone or combined with the rules before it, is skipped; that costs only that rule.
+// GLOBAL rules take part in the same combinations; what they add (the rate-limit filter, route
+// descriptors, fallback buckets, the limiter's limits) comes from ratelimit-global.ts.
 import {
   HttpFilter,
   LocalReplyConfig,

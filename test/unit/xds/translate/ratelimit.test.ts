@@ -297,7 +297,7 @@ describe('rate-limit plan', () => {
           { type: 'CALLER_SERVICE', key: 'other', value: ms('EXACT', 'web') },
         ],
       })!,
-      /two conditions on \$header.x-polaris-caller-namespace/,
+      /two conditions on \$header.x-polaris-xds-caller-namespace/,
     );
     assert.match(one({ arguments: [{ type: 'HEADER', key: 'x-user', value: ms('REGEX', 'a.*') }] })!, /regex_combine/);
     assert.match(one({ method: ms('NOT_EQUALS', '/api') })!, /NOT_EQUALS on \$path/);
@@ -335,8 +335,8 @@ describe('rate-limit plan', () => {
     // The key is the caller's namespace, the value matches its service name.
     assert.deepEqual(headers({ arguments: [{ type: 'CALLER_SERVICE', key: 'prod', value: ms('EXACT', 'web') }] }), [
       [
-        ['x-polaris-caller-namespace', 'prod', false],
-        ['x-polaris-caller-service', 'web', false],
+        ['x-polaris-xds-caller-namespace', 'prod', false],
+        ['x-polaris-xds-caller-service', 'web', false],
       ],
     ]);
     // NOT_EQUALS needs a caller: a request no proxy named (no header) matches no caller condition, as in polaris-go.
@@ -344,20 +344,20 @@ describe('rate-limit plan', () => {
       headers({ arguments: [{ type: 'CALLER_SERVICE', key: 'prod', value: ms('NOT_EQUALS', 'web') }] }),
       [
         [
-          ['x-polaris-caller-namespace', 'prod', false],
-          ['x-polaris-caller-service', 'presentMatch', false],
-          ['x-polaris-caller-service', 'web', true],
+          ['x-polaris-xds-caller-namespace', 'prod', false],
+          ['x-polaris-xds-caller-service', 'presentMatch', false],
+          ['x-polaris-xds-caller-service', 'web', true],
         ],
       ],
     );
     assert.deepEqual(headers({ arguments: [{ type: 'CALLER_IP', key: '', value: ms('IN', '127.0.0.2,10.0.0.1') }] }), [
-      [['x-polaris-caller-ip', '127.0.0.2', false]],
-      [['x-polaris-caller-ip', '10.0.0.1', false]],
+      [['x-polaris-xds-caller-ip', '127.0.0.2', false]],
+      [['x-polaris-xds-caller-ip', '10.0.0.1', false]],
     ]);
     assert.deepEqual(headers({ arguments: [{ type: 'CALLER_IP', key: '', value: ms('NOT_IN', '10.0.0.1') }] }), [
       [
-        ['x-polaris-caller-ip', 'presentMatch', false],
-        ['x-polaris-caller-ip', '10.0.0.1', true],
+        ['x-polaris-xds-caller-ip', 'presentMatch', false],
+        ['x-polaris-xds-caller-ip', '10.0.0.1', true],
       ],
     ]);
     // A REGEX on the caller without regex_combine is a bucket per caller: not for LOCAL rules.
@@ -367,7 +367,7 @@ describe('rate-limit plan', () => {
           rateLimit('ns', 'echo', { arguments: [{ type: 'CALLER_SERVICE', key: 'ns', value: ms('REGEX', 'w') }] }),
         ]),
       )[0]!,
-      /x-polaris-caller-service matches by REGEX without regex_combine/,
+      /x-polaris-xds-caller-service matches by REGEX without regex_combine/,
     );
   });
 
@@ -398,8 +398,8 @@ describe('rate-limit plan', () => {
         [
           E,
           [
-            ['x-polaris-caller-namespace', 'ns', O],
-            ['x-polaris-caller-service', 'web', O],
+            ['x-polaris-xds-caller-namespace', 'ns', O],
+            ['x-polaris-xds-caller-service', 'web', O],
           ],
         ],
       ]),
@@ -411,14 +411,14 @@ describe('rate-limit plan', () => {
         [
           E,
           [
-            ['remove', 'x-polaris-caller-namespace'],
-            ['remove', 'x-polaris-caller-service'],
+            ['remove', 'x-polaris-xds-caller-namespace'],
+            ['remove', 'x-polaris-xds-caller-service'],
           ],
         ],
       ]),
     );
     assert.deepEqual(early(sidecar('ns', { service: 'echo' }), true), [
-      [[E, [['x-polaris-caller-ip', '%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%', O]]]],
+      [[E, [['x-polaris-xds-caller-ip', '%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%', O]]]],
     ]);
   });
 
@@ -443,7 +443,7 @@ describe('rate-limit plan', () => {
       [
         'GATEWAY_18080',
         'polaris-outbound-router-gateway',
-        ['x-polaris-caller-namespace=ns', 'x-polaris-caller-service=gw'],
+        ['x-polaris-xds-caller-namespace=ns', 'x-polaris-xds-caller-service=gw'],
       ],
     );
     // With a rule: the entry listener runs the rule's routes and buckets, all going to the inner listener.
@@ -457,12 +457,12 @@ describe('rate-limit plan', () => {
       [
         'polaris-gateway-entry',
         ['envoy.filters.http.local_ratelimit.gw-api.0', 'envoy.filters.http.router'],
-        ['x-polaris-caller-ip=%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%'],
+        ['x-polaris-xds-caller-ip=%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%'],
       ],
     );
     assert.deepEqual(
       [Object.keys(inner.internalListener), hcmOf(inner).rds.routeConfigName, earlyOf(inner)],
-      [[], 'polaris-outbound-router-gateway', ['x-polaris-caller-namespace=ns', 'x-polaris-caller-service=gw']],
+      [[], 'polaris-outbound-router-gateway', ['x-polaris-xds-caller-namespace=ns', 'x-polaris-xds-caller-service=gw']],
     );
     const routes = resource(limited.snapshot, 'rds', 'polaris-gateway-entry').virtualHosts[0].routes;
     assert.deepEqual(
