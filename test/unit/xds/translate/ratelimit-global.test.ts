@@ -173,6 +173,26 @@ describe('GLOBAL rate-limit plan', () => {
         ? ExpressionFilter.decode(cel.value.configType.value.value).expression
         : '';
     assert.equal(expression, 'xds.route_name in ["ratelimit|g|0", "ratelimit|g|1"]');
+    // A LOCAL rule after it on the same requests claims its own refusals first (they name it), body or not.
+    const mixed = plan([
+      global({ id: 'g', name: 'g', method: ms('EXACT', '/a'), arguments: [], customResponseBody: 'too many orders' }),
+      rateLimit('ns', 'echo', { id: 'l', name: 'l', priority: 1, method: ms('EXACT', '/a'), arguments: [] }),
+    ]);
+    const expressions = mixed.localReply!.mappers.map((m) => {
+      const f =
+        m.filter?.filterSpecifier?.$case === 'andFilter'
+          ? m.filter.filterSpecifier.value.filters[1]!.filterSpecifier
+          : undefined;
+      const e =
+        f?.$case === 'extensionFilter' && f.value.configType?.$case === 'typedConfig'
+          ? ExpressionFilter.decode(f.value.configType.value.value).expression
+          : '';
+      return [e, m.body?.specifier?.$case === 'inlineString' ? m.body.specifier.value : undefined];
+    });
+    assert.deepEqual(expressions, [
+      ['response.headers["x-polaris-xds-ratelimit-rule"] == "l"', undefined],
+      ['xds.route_name in ["ratelimit|g+l|0", "ratelimit|g|0"]', 'too many orders'],
+    ]);
   });
 
   it('counts each value of a header (or the method) apart, as polaris-go does without regex_combine', () => {
