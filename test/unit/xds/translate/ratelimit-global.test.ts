@@ -162,33 +162,26 @@ describe('GLOBAL rate-limit plan', () => {
     const p = plan([
       global({ id: 'g', name: 'g', method: ms('IN', '/a,/b'), arguments: [], customResponseBody: 'too many orders' }),
     ]);
-    const mapper = p.localReply!.mappers[0]!;
-    assert.equal(mapper.body?.specifier?.$case === 'inlineString' && mapper.body.specifier.value, 'too many orders');
-    const cel =
-      mapper.filter?.filterSpecifier?.$case === 'andFilter'
-        ? mapper.filter.filterSpecifier.value.filters[1]!.filterSpecifier
-        : undefined;
-    const expression =
-      cel?.$case === 'extensionFilter' && cel.value.configType?.$case === 'typedConfig'
-        ? ExpressionFilter.decode(cel.value.configType.value.value).expression
-        : '';
-    assert.equal(expression, 'xds.route_name in ["ratelimit|g|0", "ratelimit|g|1"]');
+    // Each mapper: its CEL expression and its body.
+    const mappers = (q: typeof p) =>
+      q.localReply!.mappers.map((m) => {
+        const f =
+          m.filter?.filterSpecifier?.$case === 'andFilter'
+            ? m.filter.filterSpecifier.value.filters[1]!.filterSpecifier
+            : undefined;
+        const e =
+          f?.$case === 'extensionFilter' && f.value.configType?.$case === 'typedConfig'
+            ? ExpressionFilter.decode(f.value.configType.value.value).expression
+            : '';
+        return [e, m.body?.specifier?.$case === 'inlineString' ? m.body.specifier.value : undefined];
+      });
+    assert.deepEqual(mappers(p), [['xds.route_name in ["ratelimit|g|0", "ratelimit|g|1"]', 'too many orders']]);
     // A LOCAL rule after it on the same requests claims its own refusals first (they name it), body or not.
     const mixed = plan([
       global({ id: 'g', name: 'g', method: ms('EXACT', '/a'), arguments: [], customResponseBody: 'too many orders' }),
       rateLimit('ns', 'echo', { id: 'l', name: 'l', priority: 1, method: ms('EXACT', '/a'), arguments: [] }),
     ]);
-    const expressions = mixed.localReply!.mappers.map((m) => {
-      const f =
-        m.filter?.filterSpecifier?.$case === 'andFilter'
-          ? m.filter.filterSpecifier.value.filters[1]!.filterSpecifier
-          : undefined;
-      const e =
-        f?.$case === 'extensionFilter' && f.value.configType?.$case === 'typedConfig'
-          ? ExpressionFilter.decode(f.value.configType.value.value).expression
-          : '';
-      return [e, m.body?.specifier?.$case === 'inlineString' ? m.body.specifier.value : undefined];
-    });
+    const expressions = mappers(mixed);
     assert.deepEqual(expressions, [
       ['response.headers["x-polaris-xds-ratelimit-rule"] == "l"', undefined],
       ['xds.route_name in ["ratelimit|g+l|0", "ratelimit|g|0"]', 'too many orders'],
