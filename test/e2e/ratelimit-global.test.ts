@@ -2,8 +2,9 @@
 // across the service's instances by a real envoyproxy/ratelimit on a real Redis, which takes its
 // limits over xDS from polaris-xds; two real Envoys (two instances of one service) ask it about
 // every request of the rule. GLOBAL_TOTAL holds the total, SHARE_EQUALLY the share × instances (even
-// through one instance); with the limiter gone, FAILOVER_PASS lets everything through and
-// FAILOVER_LOCAL limits each instance to its share; an edit and a disable in Polaris reach the
+// through one instance); a header's or a caller address's values are counted apart; with the limiter gone, FAILOVER_PASS lets everything through and
+// FAILOVER_LOCAL limits each instance to its share; a GLOBAL rule and a LOCAL rule after it on the
+// same requests both hold, the limiter asked first; an edit and a disable in Polaris reach the
 // limiter and Envoy within 3 s.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +18,9 @@ import { sendThrough, startUpstream, type Upstream } from '../support/upstream.j
 const NS = 'rlg';
 const WITHIN_MS = 3000;
 const DOMAIN = `polaris|${NS}|echo`;
+/** The mixed pair: GLOBAL over both instances, LOCAL per instance (requests a second). */
+const MIXED_GLOBAL = 10;
+const MIXED_LOCAL = 3;
 
 /** A GLOBAL QPS rule of echo as the console writes it (proto field names, as the HTTP API takes them). */
 function global(name: string, path: string, o: Record<string, unknown>): Record<string, unknown> {
@@ -62,6 +66,22 @@ const RULES = [
     amounts: [{ maxAmount: 2, validDuration: '1s' }],
     failover: 'FAILOVER_PASS',
     arguments: [{ type: 'HEADER', key: 'x-user', value: { type: 'EXACT', value: '*' } }],
+  }),
+  // Any caller address, without regex_combine: each caller has a 2/s of its own.
+  global('per-caller', '/caller', {
+    amounts: [{ maxAmount: 2, validDuration: '1s' }],
+    failover: 'FAILOVER_PASS',
+    arguments: [{ type: 'CALLER_IP', key: '', value: { type: 'EXACT', value: '*' } }],
+  }),
+  // A GLOBAL rule and a LOCAL rule on the same requests, the GLOBAL one first in polaris-go's order: both apply.
+  global('mixed', '/mixed', {
+    amounts: [{ maxAmount: MIXED_GLOBAL, validDuration: '1s' }],
+    failover: 'FAILOVER_PASS',
+  }),
+  global('mixed-local', '/mixed', {
+    type: 'LOCAL',
+    priority: 1,
+    amounts: [{ maxAmount: MIXED_LOCAL, validDuration: '1s' }],
   }),
 ];
 
@@ -143,11 +163,11 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
         }),
       ),
     );
-    // In force once the limiter holds the six rules' seven limits and both Envoys send their descriptors.
+    // In force once the limiter holds the eight GLOBAL rules' nine limits and both Envoys send their descriptors.
     await waitFor(
       'limits in the limiter',
       async () =>
-        ((await limiter.limits()).match(new RegExp(`^${DOMAIN.replace(/\|/g, '\\|')}\\.`, 'gm')) ?? []).length === 7,
+        ((await limiter.limits()).match(new RegExp(`^${DOMAIN.replace(/\|/g, '\\|')}\\.`, 'gm')) ?? []).length === 9,
       20_000,
       100,
     );
@@ -155,7 +175,7 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
       'descriptors in both Envoys',
       async () => {
         const dumps = await Promise.all(envoys.map((e) => e.envoy.admin('/config_dump')));
-        return dumps.every((d) => ruleDescriptors(d).size === 6);
+        return dumps.every((d) => ruleDescriptors(d).size === 8 && d.includes('"stat_prefix": "polaris_ratelimit_'));
       },
       20_000,
       100,
@@ -224,6 +244,48 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
     assert.deepEqual([accepted(statuses.alice!), accepted(statuses.bob!)], [2, 2], JSON.stringify(statuses));
   });
 
+  it('counts each caller address apart: 2/s for 127.0.0.2 and 2/s for 127.0.0.3, across both Envoys', async () => {
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 30));
+    const statuses: Record<string, number[]> = { '127.0.0.2': [], '127.0.0.3': [] };
+    for (let i = 0; i < 10; i++) {
+      const from = i % 2 ? '127.0.0.3' : '127.0.0.2';
+      statuses[from]!.push((await sendThrough(envoys[i % 2]!.inbound, 'echo', '/caller', {}, from)).status);
+    }
+    const [a, b] = [accepted(statuses['127.0.0.2']!), accepted(statuses['127.0.0.3']!)];
+    process.stdout.write(`# per-caller 2/s, five requests from each address in one second: ${a} and ${b} accepted\n`);
+    assert.deepEqual([a, b], [2, 2], JSON.stringify(statuses));
+  });
+
+  it('a GLOBAL rule and a LOCAL rule after it on the same requests both hold, the limiter asked first', async () => {
+    const localId = ids[RULES.length - 1];
+    // One Envoy at 20/s for two whole seconds: the limiter lets 10 a second by, and of those the instance's bucket
+    // (3 and 3 a second) lets by what it holds.
+    const start = Math.ceil(Date.now() / 1000) * 1000 + 30;
+    const pending: Array<Promise<{ status: number; headers: Record<string, unknown> }>> = [];
+    for (let i = 0; i < 40; i++) {
+      const wait = start + Math.floor(i / 20) * 1000 + ((i % 20) * 800) / 20 - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      pending.push(get(envoys[0]!.inbound, '/mixed'));
+    }
+    const answers = await Promise.all(pending);
+    const ok = answers.filter((a) => a.status === 200).length;
+    const byLocal = answers.filter((a) => a.status === 429 && a.headers['x-polaris-xds-ratelimit-rule'] === localId);
+    const byLimiter = answers.filter(
+      (a) => a.status === 429 && a.headers['x-polaris-xds-ratelimit-rule'] === undefined,
+    );
+    process.stdout.write(
+      `# GLOBAL ${MIXED_GLOBAL}/s then LOCAL ${MIXED_LOCAL}/s on /mixed, one Envoy at 20/s for 2 s: ${ok} accepted, ` +
+        `${byLimiter.length} refused by the limiter, ${byLocal.length} by the local bucket\n`,
+    );
+    const all = JSON.stringify(answers.map((a) => [a.status, a.headers['x-polaris-xds-ratelimit-rule'] ?? '-']));
+    // The local bucket: full (3) and 3 a second for under 2 s.
+    assert.ok(ok >= MIXED_LOCAL && ok <= MIXED_LOCAL * 3, all);
+    assert.equal(ok + byLocal.length + byLimiter.length, 40, all);
+    assert.ok(byLocal.length > 0 && byLimiter.length > 0, all);
+    // Only what the limiter let by reached the bucket: at most its 10 a second.
+    assert.ok(ok + byLocal.length <= MIXED_GLOBAL * 2, all);
+  });
+
   it('an edit and a disable in Polaris reach the limiter and Envoy within 3 s', async () => {
     const id = ids[3]!;
     const edited = /polaris_rule_[^.]+\.amount_0: unit=SECOND requests_per_unit=7\b/;
@@ -238,7 +300,7 @@ describe('GLOBAL rate-limit rules from a real Polaris server, counted by envoypr
       async () => {
         if (edited.test(await limiter.limits())) return false;
         const dumps = await Promise.all(envoys.map((e) => e.envoy.admin('/config_dump')));
-        return dumps.every((d) => ruleDescriptors(d).size === 5 && !ruleDescriptors(d).has(id));
+        return dumps.every((d) => ruleDescriptors(d).size === 7 && !ruleDescriptors(d).has(id));
       },
       WITHIN_MS,
       50,

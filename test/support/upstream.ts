@@ -35,10 +35,19 @@ export function sendThrough(
   host: string,
   path = '/',
   headers: Record<string, string> = {},
+  localAddress?: string,
 ): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, method: 'GET', headers: { host, ...headers }, agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'GET',
+        headers: { host, ...headers },
+        agent: false,
+        ...(localAddress ? { localAddress } : {}),
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');

@@ -117,6 +117,22 @@ export function staticCluster(
   });
 }
 
+/** internalCluster is a static cluster whose one host is the internal listener `listener`. */
+export function internalCluster(name: string, listener: string, http2: boolean, extra: DeepPartial<Cluster>): Cluster {
+  const address = {
+    address: {
+      $case: 'envoyInternalAddress' as const,
+      value: { addressNameSpecifier: { $case: 'serverListenerName' as const, value: listener } },
+    },
+  };
+  return staticCluster(name, http2, [{ hostIdentifier: { $case: 'endpoint', value: { address } } }], extra);
+}
+
+/** concurrencyLimit caps the requests in flight through a cluster: a CONCURRENCY rate limit (ratelimit.ts). */
+export function concurrencyLimit(maxRequests: number | undefined): DeepPartial<Cluster> {
+  return maxRequests !== undefined ? { circuitBreakers: { thresholds: [{ maxRequests }] } } : {};
+}
+
 /** inboundCluster is a sidecar's static cluster to its own application on 127.0.0.1. */
 export function inboundCluster(name: string, ports: readonly number[], http2: boolean, maxRequests?: number): Cluster {
   return staticCluster(
@@ -137,7 +153,7 @@ export function inboundCluster(name: string, ports: readonly number[], http2: bo
       healthStatus: HealthStatus.HEALTHY,
     })),
     // A CONCURRENCY rate limit: at most this many requests in flight to the application.
-    maxRequests !== undefined ? { circuitBreakers: { thresholds: [{ maxRequests }] } } : {},
+    concurrencyLimit(maxRequests),
   );
 }
 

@@ -1,18 +1,28 @@
 // The gateway builder: a gateway is served its OutboundSet (shares.ts) behind one HTTP listener on
 // its gateway port, plus the routes of the rules that name it as their caller, which route any
-// host to the services they name, and those rules' clusters.
+// host to the services they name, and those rules' clusters. A gateway registered as a Polaris
+// service enforces that service's rate limits on the requests it takes in.
 import { serviceKey, type MeshState, type RouteDestination } from '../../model/mesh.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../resource.js';
 import type { EncodedResource } from '../snapshot.js';
-import type { Translation, TranslatorCaches } from './caches.js';
-import { encodeListener, encodeVirtualHost } from './encode.js';
-import { gatewayListener } from './lds.js';
+import type { Own, Translation, TranslatorCaches } from './caches.js';
+import { callerAddressStamp, callerIdentityStamp } from './caller.js';
+import { concurrencyLimit, internalCluster } from './cds.js';
+import { encodeCluster, encodeListener, encodeRouteConfigParts, encodeVirtualHost } from './encode.js';
+import { gatewayListener, internalHttpListener } from './lds.js';
 import * as names from './names.js';
 import { serviceRoutes, virtualHost } from './rds.js';
 import type { Resolved } from './routing/destinations.js';
 import { planRules, type Caller } from './routing/rules.js';
+import { EMPTY_RATE_LIMIT_PLAN, limitedRoutes, type RateLimitPlan } from './ratelimit.js';
 import { ANY, type ShareBuilder } from './shares.js';
+import { skip } from './skip.js';
 import type { NodeView } from './view.js';
+
+const NO_INTERNAL_LISTENERS =
+  "a gateway enforces its service's rate limits through one of Envoy's internal listeners; bootstrap the gateway " +
+  'with `polaris-xds bootstrap --gateway` (it loads envoy.bootstrap.internal_listener and sets the node metadata ' +
+  'polaris-xds.io/internal-listeners: "true")';
 
 /** ABSENT stands for a service a rule names that is not in the mesh, in memo dependencies. */
 const ABSENT = Object.freeze({});
@@ -76,16 +86,70 @@ export class GatewayBuilder {
       }
     }
     const rc = c.routeConfig(view.key, names.GATEWAY_ROUTE_CONFIG, hosts);
-    const lname = names.gatewayListener(view.gatewayPort);
-    const key = `gateway-listener${JSON.stringify([lname, view.gatewayPort])}`;
-    const listener = c.cached(key, () =>
-      encodeListener(gatewayListener(lname, view.gatewayPort, names.GATEWAY_ROUTE_CONFIG)),
-    );
+    // GLOBAL rules need the rate-limit service's cluster, which the node's bootstrap says it has.
+    let limits = gw ? c.rateLimitPlans.planFor(gw, view.rateLimitService) : EMPTY_RATE_LIMIT_PLAN;
+    skipped = c.withSkips(skipped, limits);
+    if (gw && limits.key !== '' && !view.internalListeners) {
+      skipped = [...skipped, skip('rate-limit', `${gwKey}.rateLimits`, NO_INTERNAL_LISTENERS)];
+      limits = EMPTY_RATE_LIMIT_PLAN;
+    }
+    const own = { clusters, routes: [rc], listeners: [] as EncodedResource[] };
+    this.listeners(limits, view, own);
     return c.translation(view, skipped, {
-      [CLUSTER_TYPE]: c.ownSet(`${view.key}\0cds`, CLUSTER_TYPE, set.clusters, clusters),
+      [CLUSTER_TYPE]: c.ownSet(`${view.key}\0cds`, CLUSTER_TYPE, set.clusters, own.clusters),
       [ENDPOINT_TYPE]: c.ownSet(`${view.key}\0eds`, ENDPOINT_TYPE, set.endpoints, endpoints),
-      [LISTENER_TYPE]: c.ownSet(`${view.key}\0lds`, LISTENER_TYPE, set.listeners, [listener]),
-      [ROUTE_TYPE]: c.ownSet(`${view.key}\0rds`, ROUTE_TYPE, set.routes, [rc]),
+      [LISTENER_TYPE]: c.ownSet(`${view.key}\0lds`, LISTENER_TYPE, set.listeners, own.listeners),
+      [ROUTE_TYPE]: c.ownSet(`${view.key}\0rds`, ROUTE_TYPE, set.routes, own.routes),
     });
+  }
+
+  /**
+   * listeners adds the gateway's listener. The gateway names its own service as the caller of what it sends
+   * (caller.ts). When that service has rate limits, the gateway enforces them as a sidecar's inbound does, on every
+   * request it takes in: its listener runs the rules' routes and filters (a route runs before a virtual host's own
+   * routes could, so they need a listener of their own), all going to an internal listener that routes as usual.
+   */
+  private listeners(limits: RateLimitPlan, view: NodeView, own: Omit<Own, 'skipped'>): void {
+    const c = this.c;
+    const port = view.gatewayPort;
+    const lname = names.gatewayListener(port);
+    const identity = { early: [callerIdentityStamp(view.namespace, view.service)] };
+    if (limits.key === '') {
+      const key = `gateway-listener${JSON.stringify([lname, port, view.namespace, view.service])}`;
+      own.listeners.push(
+        c.cached(key, () => encodeListener(gatewayListener(lname, port, names.GATEWAY_ROUTE_CONFIG, identity))),
+      );
+      return;
+    }
+    const id = JSON.stringify([lname, port, view.namespace, view.service]);
+    // Every request of the gateway goes through the inner listener: h2 carries both HTTP versions and gRPC.
+    own.clusters.push(
+      c.cached(`gateway-inner-cluster${JSON.stringify(limits.maxRequests ?? null)}`, () =>
+        encodeCluster(
+          internalCluster(names.GATEWAY_INNER, names.GATEWAY_INNER, true, concurrencyLimit(limits.maxRequests)),
+        ),
+      ),
+    );
+    own.routes.push(
+      c.cached(`gateway-entry-rc${limits.key}`, () =>
+        encodeRouteConfigParts(names.GATEWAY_ENTRY_ROUTE_CONFIG, [
+          encodeVirtualHost(virtualHost('gateway-entry', ['*'], limitedRoutes(limits, names.GATEWAY_INNER))),
+        ]),
+      ),
+    );
+    // The entry keeps the caller's own identity headers (the rules may match them) and adds its address.
+    const entry = {
+      filters: limits.filters,
+      ...(limits.localReply ? { localReply: limits.localReply } : {}),
+      early: [callerAddressStamp()],
+    };
+    own.listeners.push(
+      c.cached(`gateway-entry-listener${id}${limits.key}`, () =>
+        encodeListener(gatewayListener(lname, port, names.GATEWAY_ENTRY_ROUTE_CONFIG, entry)),
+      ),
+      c.cached(`gateway-inner-listener${id}`, () =>
+        encodeListener(internalHttpListener(names.GATEWAY_INNER, 'GATEWAY_HTTP', names.GATEWAY_ROUTE_CONFIG, identity)),
+      ),
+    );
   }
 }

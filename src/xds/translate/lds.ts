@@ -5,6 +5,7 @@ import { ApiVersion } from '../../gen/envoy/config/core/v3/config_source.js';
 import { Listener, type DeepPartial } from '../../gen/envoy/config/listener/v3/listener.js';
 import type { FilterChain } from '../../gen/envoy/config/listener/v3/listener_components.js';
 import type { Any } from '../../gen/google/protobuf/any.js';
+import type { TypedExtensionConfig } from '../../gen/envoy/config/core/v3/extension.js';
 import {
   type HttpFilter,
   type LocalReplyConfig,
@@ -25,6 +26,8 @@ const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
 export interface HcmExtras {
   readonly filters?: readonly HttpFilter[];
   readonly localReply?: LocalReplyConfig;
+  /** Header mutations before any route is chosen (caller.ts: the caller's identity and address). */
+  readonly early?: readonly TypedExtensionConfig[];
 }
 
 /** hcm is an HTTP connection manager whose routes come from RDS over ADS, with the router filter last. */
@@ -47,6 +50,7 @@ export function hcm(statPrefix: string, routeConfigName: string, extra: HcmExtra
         { name: ROUTER_FILTER, configType: { $case: 'typedConfig', value: emptyAny(TYPED.router) } },
       ],
       ...(extra.localReply ? { localReplyConfig: extra.localReply } : {}),
+      ...(extra.early ? { earlyHeaderMutationExtensions: [...extra.early] } : {}),
     }),
   );
 }
@@ -158,11 +162,25 @@ export function inboundListener(
 }
 
 /** gatewayListener is a gateway's single HTTP listener. */
-export function gatewayListener(name: string, port: number, routeConfigName: string): Listener {
+export function gatewayListener(name: string, port: number, routeConfigName: string, extra?: HcmExtras): Listener {
   return Listener.fromPartial({
     name,
     address: socket(port),
-    filterChains: [hcmChain('GATEWAY_HTTP', 'GATEWAY_HTTP', routeConfigName)],
+    filterChains: [hcmChain('GATEWAY_HTTP', 'GATEWAY_HTTP', routeConfigName, undefined, extra)],
+  });
+}
+
+/** internalHttpListener is an Envoy internal listener (no address; clusters reach it by name) of one HTTP chain. */
+export function internalHttpListener(
+  name: string,
+  statPrefix: string,
+  routeConfigName: string,
+  extra?: HcmExtras,
+): Listener {
+  return Listener.fromPartial({
+    name,
+    listenerSpecifier: { $case: 'internalListener', value: {} },
+    filterChains: [hcmChain(name, statPrefix, routeConfigName, undefined, extra)],
   });
 }
 

@@ -10,6 +10,15 @@ export const OUTBOUND_ROUTE_CONFIG = 'polaris-outbound-router';
 /** GATEWAY_ROUTE_CONFIG is a gateway's route configuration (the name Polaris meant to serve). */
 export const GATEWAY_ROUTE_CONFIG = 'polaris-outbound-router-gateway';
 
+/**
+ * GATEWAY_ENTRY_ROUTE_CONFIG is the route configuration of a gateway whose own service has rate limits: the rules'
+ * routes, all to GATEWAY_INNER (gateway.ts).
+ */
+export const GATEWAY_ENTRY_ROUTE_CONFIG = 'polaris-gateway-entry';
+
+/** GATEWAY_INNER names the internal listener behind a rate-limited gateway's entry, and the cluster to it. */
+export const GATEWAY_INNER = 'polaris-gateway-inner';
+
 /** outboundCluster names the EDS cluster (and its ClusterLoadAssignment) of a whole service. */
 export function outboundCluster(namespace: string, service: string): string {
   return `OUTBOUND|${namespace}|${service}`;

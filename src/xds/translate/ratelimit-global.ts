@@ -1,11 +1,12 @@
 // GLOBAL rate-limit rules: the Envoy side (envoy.filters.http.ratelimit and the route descriptors
 // it sends) and the rate-limit service side (RateLimitConfig, what envoyproxy/ratelimit counts).
 // Pure: everything follows from a service's rules, its instance count and whether the node has
-// the rate-limit service's cluster. ratelimit.ts decides which rule applies to which requests
-// (first match by priority, shared with LOCAL rules) and calls in here for what a GLOBAL rule adds.
+// the rate-limit service's cluster. ratelimit.ts decides which rules apply to which requests
+// (every matching rule, in polaris-go's order, shared with LOCAL rules) and calls in here for what
+// a GLOBAL rule adds.
 //
 // How a GLOBAL rule is enforced (docs/governance.md "GLOBAL rules"):
-// - The rule's requests are the routes ratelimit.ts makes for it (exact matches). Each such route
+// - The rule's requests are the routes ratelimit.ts makes with it (exact matches). Each such route
 //   sends the limiter one descriptor per amount: [(polaris_rule, <rule>), (amount, <i>)]. The
 //   service's domain config has one limit under each: the limiter refuses the request when any of
 //   them is over, and every Envoy of the service counts in the same Redis counters.

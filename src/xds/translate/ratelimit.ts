@@ -1,16 +1,18 @@
 // Rate-limit rules (Polaris RATE_LIMIT) → the callee's inbound configuration. Pure: the plan
 // depends only on the service's rules.
 //
-// Semantics followed (polaris-go's quota flow): the first enabled rule, by priority then list
-// order, whose method and arguments all match the request is the one applied; every amount of
-// that rule is enforced. So each rule becomes routes (one per combination of IN values) in that
-// order, ahead of the default route, and each amount one `local_ratelimit` filter in the inbound
-// HTTP connection manager whose token bucket is shared by every request of the rule; a route
-// runs the filters of its own rule and disables the others. A rule that cannot be expressed
-// exactly is skipped, and so is every later rule that may share requests with it: the skipped
-// rule would have taken some of their requests in polaris-go. GLOBAL rules take part in the same
-// order; what they add (the rate-limit filter, route descriptors, fallback buckets, the limiter's
-// limits) comes from ratelimit-global.ts.
+// Semantics followed (polaris-go's quota flow, pkg/flow/quota/assist.go): every enabled rule whose
+// method and arguments all match the request applies, each with all its amounts, checked in
+// polaris-go's order (priority ascending, then id: pkg/model/pb/assist.go SetDefault, the last
+// sort); the first rule that refuses answers, and the tokens taken by the rules before it stay
+// taken. So each amount of a LOCAL rule is one `local_ratelimit` filter in the inbound HTTP
+// connection manager, in that order, its token bucket shared by every request of the rule; and
+// each satisfiable combination of rules is one route (most rules first, ahead of the default
+// route) that requires all their conditions and runs all their filters, disabling the others. A
+// request thus takes the route of exactly the rules it matches. A rule that cannot be expressed
+// exactly, alone or combined with the rules before it, is skipped; that costs only that rule.
+// GLOBAL rules take part in the same combinations; what they add (the rate-limit filter, route
+// descriptors, fallback buckets, the limiter's limits) comes from ratelimit-global.ts.
 import {
   HttpFilter,
   LocalReplyConfig,
@@ -27,10 +29,13 @@ import { ComparisonFilter_Op } from '../../gen/envoy/config/accesslog/v3/accessl
 import { FractionalPercent_DenominatorType } from '../../gen/envoy/type/v3/percent.js';
 import { StatusCode } from '../../gen/envoy/type/v3/http_status.js';
 import type { Any } from '../../gen/google/protobuf/any.js';
+import { HeaderValueOption_HeaderAppendAction } from '../../gen/envoy/config/core/v3/base.js';
 import type { MatchString, RouteSource, RuleSet } from '../../model/mesh.js';
 import type { RateLimitAmount, RateLimitArgument, RateLimitRule } from '../../model/ratelimit.js';
 import { typedAny } from './encode.js';
-import { routeMatch, sourceMatch } from './routing/match.js';
+import { clusterRoute, serviceRoutes } from './rds.js';
+import { CALLER_IP_HEADER, CALLER_NAMESPACE_HEADER, CALLER_SERVICE_HEADER } from './caller.js';
+import { routeMatch, sourceMatch, type Conditions } from './routing/match.js';
 import { skip, type SkipReason } from './skip.js';
 import {
   fallbackFilter,
@@ -47,6 +52,8 @@ export const LOCAL_RATELIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
 const TYPED_LOCAL_RATELIMIT = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
 const TYPED_FILTER_CONFIG = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';
 const TYPED_CEL_FILTER = 'type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter';
+/** The response header a LOCAL rule's buckets name the rule in when they refuse a request. */
+export const RULE_HEADER = 'x-polaris-xds-ratelimit-rule';
 
 /** Envoy's local rate limiter refuses fill intervals under 50 ms. */
 const MIN_FILL_INTERVAL_MS = 50;
@@ -97,7 +104,7 @@ type Refusal = { ok: false; reason: string };
 /** Matched: a rule's route matches, and (GLOBAL rules) the request headers whose every value is counted on its own. */
 type Matched = {
   ok: true;
-  matches: ReadonlyArray<DeepPartial<Route>['match']>;
+  alternatives: readonly Conditions[];
   wholeService: boolean;
   perValue: readonly string[];
 };
@@ -106,24 +113,38 @@ function isAny(m: MatchString): boolean {
   return m.value === '' || m.value === '*' || m.valueType === 'PARAMETER';
 }
 
-/** argumentKey maps a rule argument to routing's match key, or says why it cannot be matched by the callee's proxy. */
-function argumentKey(a: RateLimitArgument): { ok: true; key: string } | Refusal {
+type Condition = readonly [key: string, value: MatchString];
+
+/**
+ * argumentConditions maps a rule argument to routing's match keys and values, or says why the callee's proxy cannot
+ * match it. The caller's service and address are headers the proxies write (caller.ts).
+ */
+function argumentConditions(a: RateLimitArgument): { ok: true; conditions: Condition[] } | Refusal {
   switch (a.type) {
     case 'METHOD':
-      return { ok: true, key: '$method' };
+      return { ok: true, conditions: [['$method', a.value]] };
     case 'HEADER':
-      return { ok: true, key: `$header.${a.key}` };
+      return { ok: true, conditions: [[`$header.${a.key}`, a.value]] };
     case 'QUERY':
-      return { ok: true, key: `$query.${a.key}` };
+      return { ok: true, conditions: [[`$query.${a.key}`, a.value]] };
     case 'CALLER_IP':
-      return {
-        ok: false,
-        reason: "CALLER_IP cannot be matched yet: the inbound routes have no condition on the caller's address",
-      };
+      // polaris-go compares the caller's IP, whatever the argument's key.
+      return { ok: true, conditions: [[`$header.${CALLER_IP_HEADER}`, a.value]] };
     case 'CALLER_SERVICE':
+      // polaris-go looks the key up as the caller's namespace, literally: `*` or an empty key is no namespace.
+      if (a.key === '' || a.key === '*')
+        return {
+          ok: false,
+          reason:
+            `CALLER_SERVICE key ${JSON.stringify(a.key)}: polaris-go takes the key as the caller's namespace, ` +
+            'literally, so no caller matches; name the namespace',
+        };
       return {
-        ok: false,
-        reason: "CALLER_SERVICE cannot be matched yet: the callee's proxy is not told the caller's service",
+        ok: true,
+        conditions: [
+          [`$header.${CALLER_NAMESPACE_HEADER}`, { type: 'EXACT', value: a.key, valueType: 'TEXT' }],
+          [`$header.${CALLER_SERVICE_HEADER}`, a.value],
+        ],
       };
     case 'CALLER_METADATA':
       return {
@@ -154,17 +175,22 @@ function perValueHeader(key: string): string | undefined {
  */
 function ruleMatches(rule: RateLimitRule, perValue: boolean): Matched | Refusal {
   const match: Record<string, MatchString> = {};
-  const conditions: Array<[string, MatchString]> = [];
+  const conditions: Condition[] = [];
   const counted: string[] = [];
   if (rule.method) conditions.push(['$path', rule.method]);
   for (const a of rule.arguments) {
-    const k = argumentKey(a);
-    if (!k.ok) return k;
-    conditions.push([k.key, a.value]);
+    const c = argumentConditions(a);
+    if (!c.ok) return c;
+    conditions.push(...c.conditions);
   }
   for (const [key, value] of conditions) {
     if (Object.hasOwn(match, key))
       return { ok: false, reason: `two conditions on ${key}; polaris-xds cannot combine them exactly` };
+    if (value.type === 'RANGE' && !isAny(value))
+      return {
+        ok: false,
+        reason: `${key} matches by RANGE, which polaris-go's rate limiter does not have: the rule never matches there`,
+      };
     // polaris-go counts each distinct value of a REGEX (or any-value) condition on its own unless the rule combines
     // them.
     if (!rule.regexCombine && (value.type === 'REGEX' || (isAny(value) && key !== '$path'))) {
@@ -193,7 +219,7 @@ function ruleMatches(rule: RateLimitRule, perValue: boolean): Matched | Refusal 
   if (!r.ok) return { ok: false, reason: `${r.key}: ${r.reason}` };
   // Any path (and nothing else) is every request; a condition on a header needs the header at least.
   const wholeService = conditions.every(([k, v]) => k === '$path' && isAny(v));
-  return { ok: true, matches: r.alternatives.map(routeMatch), wholeService, perValue: counted };
+  return { ok: true, alternatives: r.alternatives, wholeService, perValue: counted };
 }
 
 function millis(a: RateLimitAmount): number {
@@ -222,11 +248,20 @@ function hundredPercent(runtimeKey: string): {
   return { defaultValue: { numerator: 100, denominator: FractionalPercent_DenominatorType.HUNDRED }, runtimeKey };
 }
 
-/** bucketFilter is one amount of a rule: a local_ratelimit filter with its own token bucket, rejecting with 429. */
-function bucketFilter(name: string, statPrefix: string, a: RateLimitAmount): HttpFilter {
+/**
+ * bucketFilter is one amount of a rule: a local_ratelimit filter with its own token bucket, rejecting with 429 and the
+ * rule's id in RULE_HEADER (which tells the local reply mappers whose refusal it is).
+ */
+function bucketFilter(name: string, statPrefix: string, a: RateLimitAmount, rule: string): HttpFilter {
   const config = LocalRateLimit.fromPartial({
     statPrefix,
     status: { code: StatusCode.TooManyRequests },
+    responseHeadersToAdd: [
+      {
+        header: { key: RULE_HEADER, value: rule },
+        appendAction: HeaderValueOption_HeaderAppendAction.OVERWRITE_IF_EXISTS_OR_ADD,
+      },
+    ],
     tokenBucket: {
       maxTokens: a.maxAmount,
       tokensPerFill: a.maxAmount,
@@ -255,9 +290,21 @@ function celString(s: string): string {
   return JSON.stringify(s);
 }
 
-/** rejectionBody maps a local 429 on one of a rule's routes (its buckets' rejection) to the rule's body. */
-function rejectionBody(routeNames: readonly string[], body: string): LocalReplyConfig['mappers'][number] {
-  const expression = `xds.route_name in [${routeNames.map(celString).join(', ')}]`;
+/** localRejection maps a local 429 from a LOCAL rule's buckets (they name it in RULE_HEADER) to the rule's body. */
+function localRejection(rule: string, body: string): LocalReplyConfig['mappers'][number] {
+  return rejectionBody(`response.headers[${celString(RULE_HEADER)}] == ${celString(rule)}`, body);
+}
+
+/**
+ * routeRejection maps a local 429 on one of a GLOBAL rule's routes (the limiter's or its fallback buckets' refusal,
+ * once no LOCAL rule claimed it) to the rule's body.
+ */
+function routeRejection(routeNames: readonly string[], body: string): LocalReplyConfig['mappers'][number] {
+  return rejectionBody(`xds.route_name in [${routeNames.map(celString).join(', ')}]`, body);
+}
+
+/** rejectionBody maps a local 429 for which `expression` (CEL) holds to `body` (none: the reply stays as it is). */
+function rejectionBody(expression: string, body: string): LocalReplyConfig['mappers'][number] {
   return {
     filter: {
       filterSpecifier: {
@@ -292,20 +339,13 @@ function rejectionBody(routeNames: readonly string[], body: string): LocalReplyC
         },
       },
     },
-    body: { specifier: { $case: 'inlineString', value: body } },
+    ...(body !== '' ? { body: { specifier: { $case: 'inlineString', value: body } } } : {}),
     headersToAdd: [],
   } as LocalReplyConfig['mappers'][number];
 }
 
-/**
- * check says whether a rule can be enforced exactly (and how it matches), or why not. `afterRoutes`: a narrower rule
- * comes first.
- */
-function check(
-  rule: RateLimitRule,
-  afterRoutes: boolean,
-  ctx: GlobalContext,
-): { ok: true; matched: Matched } | Refusal {
+/** check says whether a rule can be enforced exactly on its own (and how it matches), or why not. */
+function check(rule: RateLimitRule, ctx: GlobalContext): { ok: true; matched: Matched } | Refusal {
   const no = (reason: string): Refusal => ({ ok: false, reason });
   if (rule.type === 'GLOBAL' && !ctx.limiter) return no(globalRefusal(rule, ctx)!);
   const action = rule.action.trim().toUpperCase();
@@ -330,11 +370,6 @@ function check(
     if (!m.wholeService)
       return no(
         'CONCURRENCY narrowed by method or arguments needs an inbound cluster of its own, which is not supported yet',
-      );
-    if (afterRoutes)
-      return no(
-        'CONCURRENCY on the whole service after a narrower rule is not supported: the inbound cluster would limit ' +
-          "that rule's requests too",
       );
     const n = rule.concurrencyMaxAmount;
     if (!Number.isInteger(n) || n <= 0)
@@ -361,39 +396,15 @@ function overflowBody(body: string): LocalReplyConfig['mappers'][number] {
   } as LocalReplyConfig['mappers'][number];
 }
 
-/** literals is the set of values a TEXT EXACT or IN condition accepts, or undefined for any other condition. */
-function literals(m: MatchString | undefined): Set<string> | undefined {
-  if (m?.valueType !== 'TEXT' || isAny(m)) return undefined;
-  if (m.type === 'EXACT') return new Set([m.value]);
-  if (m.type === 'IN') return new Set(m.value.split(','));
-  return undefined;
-}
-
-function noCommon(a: Set<string> | undefined, b: Set<string> | undefined): boolean {
-  return a !== undefined && b !== undefined && [...a].every((v) => !b.has(v));
-}
-
 /**
- * disjoint says whether no request can match both rules, as far as literal values show: their
- * methods, or one argument of the same type and key, accept no common value. A skipped rule only
- * holds back the later rules it may share requests with.
+ * ordered is polaris-go's order of a service's rules: priority ascending, then id ascending (its SetDefault sort, which
+ * runs after ParseRuleValue's sort by type and level and so decides); list order between equal ids keeps it
+ * deterministic.
  */
-function disjoint(a: RateLimitRule, b: RateLimitRule): boolean {
-  if (noCommon(literals(a.method), literals(b.method))) return true;
-  return a.arguments.some((x) =>
-    b.arguments.some(
-      (y) =>
-        x.type === y.type &&
-        x.key.toLowerCase() === y.key.toLowerCase() &&
-        noCommon(literals(x.value), literals(y.value)),
-    ),
-  );
-}
-
 function ordered(rules: readonly RateLimitRule[]): RateLimitRule[] {
   return rules
     .map((r, i) => ({ r, i }))
-    .sort((a, b) => a.r.priority - b.r.priority || a.i - b.i)
+    .sort((a, b) => a.r.priority - b.r.priority || (a.r.id < b.r.id ? -1 : a.r.id > b.r.id ? 1 : 0) || a.i - b.i)
     .map((x) => x.r);
 }
 
@@ -406,6 +417,137 @@ function safeId(rule: RateLimitRule, index: number, taken: Set<string>): string 
   if (taken.has(id)) id = `${id}-${index}`;
   taken.add(id);
   return id;
+}
+
+/** The most routes one service's rate-limit rules make, all combinations of overlapping rules included. */
+export const MAX_RATE_LIMIT_ROUTES = 64;
+
+type PathSpec = NonNullable<Conditions['path']>;
+/** Combined: the conjunction of two conditions, or none (no request meets both), or why it cannot be expressed. */
+type Combined = { kind: 'and'; conditions: Conditions } | { kind: 'none' } | { kind: 'unknown'; reason: string };
+
+const SEARCH_PREFIX = '(?s:.*)(?:';
+const SEARCH_SUFFIX = ')(?s:.*)';
+
+/** searchMatches says whether polaris-go's search regex (wrapped by routing's searchRegex) finds a match in `path`. */
+function searchMatches(regex: string, path: string): boolean | undefined {
+  if (!regex.startsWith(SEARCH_PREFIX) || !regex.endsWith(SEARCH_SUFFIX)) return undefined;
+  const pattern = regex.slice(SEARCH_PREFIX.length, regex.length - SEARCH_SUFFIX.length);
+  try {
+    // The syntax RE2 and JavaScript share means the same; anything else fails to compile here.
+    return new RegExp(pattern, 'u').test(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** bothPaths is the one path specifier meeting both, `none`, or undefined when it cannot be decided exactly. */
+function bothPaths(a: PathSpec, b: PathSpec): PathSpec | 'none' | undefined {
+  if (a.$case === 'path' && b.$case === 'path') return a.value === b.value ? a : 'none';
+  if (a.$case === 'safeRegex' && b.$case === 'safeRegex') return a.value.regex === b.value.regex ? a : undefined;
+  const exact = a.$case === 'path' ? a : b.$case === 'path' ? b : undefined;
+  const regex = a.$case === 'safeRegex' ? a : b.$case === 'safeRegex' ? b : undefined;
+  if (!exact || !regex) return undefined;
+  const found = searchMatches(regex.value.regex, exact.value);
+  return found === undefined ? undefined : found ? exact : 'none';
+}
+
+type Header = Conditions['headers'][number];
+
+/** exactValue is the one value an exact, case-sensitive, non-inverted header matcher accepts. */
+function exactValue(h: Header): string | undefined {
+  const s = h.headerMatchSpecifier;
+  if (h.invertMatch || s?.$case !== 'stringMatch' || s.value.ignoreCase) return undefined;
+  return s.value.matchPattern?.$case === 'exact' ? s.value.matchPattern.value : undefined;
+}
+
+/** conflict says whether two exact matchers on one header ask for different values (no request meets both). */
+function conflict(a: readonly Header[], b: readonly Header[]): boolean {
+  return a.some((x) => {
+    const v = exactValue(x);
+    return v !== undefined && b.some((y) => y.name === x.name && exactValue(y) !== undefined && exactValue(y) !== v);
+  });
+}
+
+/**
+ * conjunction is one route's match for requests meeting both `a` and `b`: header and query matchers are ANDed as they
+ * are, the path (one specifier per route) is combined here.
+ */
+export function conjunction(a: Conditions, b: Conditions): Combined {
+  let path = a.path ?? b.path;
+  if (a.path && b.path) {
+    const both = bothPaths(a.path, b.path);
+    if (both === 'none') return { kind: 'none' };
+    if (both === undefined)
+      return { kind: 'unknown', reason: 'their method conditions cannot be combined into one path matcher exactly' };
+    path = both;
+  }
+  if (conflict(a.headers, b.headers)) return { kind: 'none' };
+  return {
+    kind: 'and',
+    conditions: { ...(path ? { path } : {}), headers: [...a.headers, ...b.headers], query: [...a.query, ...b.query] },
+  };
+}
+
+/** Applied is a rule the plan enforces, with what its routes run. */
+interface Applied {
+  readonly rule: RateLimitRule;
+  readonly id: string;
+  readonly label: string;
+  /** Its filters, in the order they run. */
+  readonly filters: readonly string[];
+  readonly rateLimits?: ReadonlyArray<Partial<RateLimit>>;
+}
+
+/** Combo is a set of rules (positions in the applied list, in order) and one conjunction of their conditions. */
+interface Combo {
+  readonly members: readonly number[];
+  readonly conditions: Conditions;
+}
+
+/**
+ * combine adds a rule's alternatives to the combinations so far: alone, and with every combination it can share
+ * requests with; or says why the rule cannot take part exactly.
+ */
+function combine(
+  combos: readonly Combo[],
+  applied: readonly Applied[],
+  rule: RateLimitRule,
+  position: number,
+  alternatives: readonly Conditions[],
+): { ok: true; added: Combo[] } | Refusal {
+  const added: Combo[] = alternatives.map((conditions) => ({ members: [position], conditions }));
+  for (const c of combos) {
+    for (const alt of alternatives) {
+      const both = conjunction(c.conditions, alt);
+      if (both.kind === 'none') continue;
+      const names = c.members.map((m) => applied[m]!.label).join(', ');
+      if (both.kind === 'unknown') return { ok: false, reason: `rule ${names} comes first and ${both.reason}` };
+      if (rule.type === 'GLOBAL') {
+        const global = c.members.find((m) => applied[m]!.rule.type === 'GLOBAL');
+        if (global !== undefined)
+          return {
+            ok: false,
+            reason:
+              `GLOBAL rule ${applied[global]!.label} comes first and shares requests with it: the rate-limit service ` +
+              'would count them for this rule too when that one refuses them, which polaris-go does not',
+          };
+        return {
+          ok: false,
+          reason:
+            `rule ${names} comes first and shares requests with it, but Envoy asks the rate-limit service before ` +
+            'any local bucket: not in polaris-go order',
+        };
+      }
+      added.push({ members: [...c.members, position], conditions: both.conditions });
+    }
+  }
+  if (combos.length + added.length > MAX_RATE_LIMIT_ROUTES)
+    return {
+      ok: false,
+      reason: `with the rules before it, it would take more than ${MAX_RATE_LIMIT_ROUTES} routes (one per combination)`,
+    };
+  return { ok: true, added };
 }
 
 /**
@@ -423,46 +565,49 @@ export function planRateLimits(
   if (enabled.length === 0) return EMPTY_RATE_LIMIT_PLAN;
   const skipped: SkipReason[] = [];
   const filters: HttpFilter[] = [];
-  const routes: RateLimitRoute[] = [];
-  const mappers: LocalReplyConfig['mappers'] = [];
-  let maxRequests: number | undefined;
+  const applied: Applied[] = [];
+  let combos: Combo[] = [];
+  let concurrency: { rule: RateLimitRule; label: string } | undefined;
   const global: GlobalLimit[] = [];
-  const skippedRules: RateLimitRule[] = [];
   const taken = new Set<string>();
   for (const [index, rule] of ordered(enabled).entries()) {
-    const at = `${path}[${rule.name || rule.id}]`;
-    const checked = check(rule, routes.length > 0, ctx);
-    const blocker = skippedRules.find((earlier) => !disjoint(earlier, rule));
-    if (!checked.ok || blocker) {
-      const blockedBy = blocker ? blocker.name || blocker.id : '';
+    const label = rule.name || rule.id;
+    const at = `${path}[${label}]`;
+    if (concurrency) {
       skipped.push(
         skip(
           'rate-limit',
           at,
-          !checked.ok
-            ? checked.reason
-            : `rule ${blockedBy} comes first and was skipped; polaris-go would apply it to some of this rule's ` +
-                `requests`,
+          `CONCURRENCY rule ${concurrency.label} comes first in polaris-go's order, but Envoy counts requests in ` +
+            'flight at the inbound cluster, after every rate-limit filter: this rule would count requests polaris-go ' +
+            'turns away there',
         ),
       );
-      skippedRules.push(rule);
+      continue;
+    }
+    const checked = check(rule, ctx);
+    if (!checked.ok) {
+      skipped.push(skip('rate-limit', at, checked.reason));
       continue;
     }
     const m = checked.matched;
     if (rule.resource === 'CONCURRENCY') {
-      maxRequests = rule.concurrencyMaxAmount;
-      mappers.push(overflowBody(rule.customResponseBody));
-      // It applies to every request: no later rule is ever the first match.
-      break;
+      concurrency = { rule, label };
+      continue;
+    }
+    const c = combine(combos, applied, rule, applied.length, m.alternatives);
+    if (!c.ok) {
+      skipped.push(skip('rate-limit', at, c.reason));
+      continue;
     }
     const id = safeId(rule, index, taken);
-    let own: string[];
+    const own: string[] = [];
     let rateLimits: ReadonlyArray<Partial<RateLimit>> | undefined;
     if (rule.type === 'GLOBAL') {
       const limit = globalLimit(rule, id, ctx, m.perValue);
       global.push(limit);
       const fallback = rule.failover === 'FAILOVER_LOCAL';
-      own = [RATELIMIT_FILTER];
+      own.push(RATELIMIT_FILTER);
       if (fallback) {
         for (const [i, a] of limit.amounts.entries()) {
           const f = fallbackFilter(
@@ -476,22 +621,50 @@ export function planRateLimits(
       }
       rateLimits = routeRateLimits(limit, fallback);
     } else {
-      own = rule.amounts.map((a, i) => {
-        const f = bucketFilter(`${LOCAL_RATELIMIT_FILTER}.${id}.${i}`, `polaris_ratelimit_${id}_${i}`, a);
+      for (const [i, a] of rule.amounts.entries()) {
+        const f = bucketFilter(`${LOCAL_RATELIMIT_FILTER}.${id}.${i}`, `polaris_ratelimit_${id}_${i}`, a, id);
         filters.push(f);
-        return f.name;
-      });
+        own.push(f.name);
+      }
     }
-    const names = m.matches.map((match, i) => {
-      const name = `ratelimit|${id}|${i}`;
-      routes.push({ name, match, filters: own, ...(rateLimits ? { rateLimits } : {}) });
-      return name;
-    });
-    if (rule.customResponseBody !== '') mappers.push(rejectionBody(names, rule.customResponseBody));
-    if (m.wholeService) break;
+    applied.push({ rule, id, label, filters: own, ...(rateLimits ? { rateLimits } : {}) });
+    combos = [...combos, ...c.added];
   }
-  // The rate-limit filter runs before every fallback bucket: they read the dynamic metadata its answer leaves.
+  // The rate-limit filter runs before every local bucket: a GLOBAL rule only shares requests with later LOCAL rules,
+  // and its fallback buckets read the dynamic metadata its answer leaves.
   if (global.length > 0) filters.unshift(limiterFilter(ctx.domain));
+  // Most rules first: a request meets the route of exactly the rules it matches before any route of fewer rules.
+  const sorted = combos.map((c, i) => ({ c, i })).sort((a, b) => b.c.members.length - a.c.members.length || a.i - b.i);
+  const routes: RateLimitRoute[] = [];
+  const seen = new Map<string, number>();
+  const routesOf = new Map<number, string[]>();
+  for (const { c } of sorted) {
+    const members = c.members.map((p) => applied[p]!);
+    const set = members.map((a) => a.id).join('+');
+    const n = seen.get(set) ?? 0;
+    seen.set(set, n + 1);
+    const name = `ratelimit|${set}|${n}`;
+    const withLimits = members.find((a) => a.rateLimits);
+    routes.push({
+      name,
+      match: routeMatch(c.conditions),
+      filters: members.flatMap((a) => a.filters),
+      ...(withLimits?.rateLimits ? { rateLimits: withLimits.rateLimits } : {}),
+    });
+    for (const p of c.members) routesOf.set(p, [...(routesOf.get(p) ?? []), name]);
+  }
+  const mappers: LocalReplyConfig['mappers'] = [];
+  // A LOCAL bucket's refusal names its rule (response header); the limiter's and its fallback buckets' are known by
+  // route once no LOCAL rule claimed the refusal, so LOCAL rules without a body get a mapper too when a GLOBAL one has.
+  const globalBody = applied.some((a) => a.rule.type === 'GLOBAL' && a.rule.customResponseBody !== '');
+  for (const a of applied)
+    if (a.rule.type !== 'GLOBAL' && (a.rule.customResponseBody !== '' || globalBody))
+      mappers.push(localRejection(a.id, a.rule.customResponseBody));
+  for (const [p, a] of applied.entries())
+    if (a.rule.type === 'GLOBAL' && a.rule.customResponseBody !== '')
+      mappers.push(routeRejection(routesOf.get(p) ?? [], a.rule.customResponseBody));
+  const maxRequests = concurrency?.rule.concurrencyMaxAmount;
+  if (concurrency) mappers.push(overflowBody(concurrency.rule.customResponseBody));
   const localReply = mappers.length > 0 ? LocalReplyConfig.fromPartial({ mappers }) : undefined;
   const plan = {
     filters,
@@ -531,4 +704,19 @@ export function rateLimitRoutes(
       route.action = { $case: 'route', value: { ...route.action.value, rateLimits: [...r.rateLimits] } };
     return route;
   });
+}
+
+/**
+ * limitedRoutes are the routes of a proxy enforcing `plan` in front of `cluster`: the rules' routes, then the default
+ * route, which runs none of the rate-limit filters.
+ */
+export function limitedRoutes(plan: RateLimitPlan, cluster: string): Array<DeepPartial<Route>> {
+  const routes = [...rateLimitRoutes(plan, cluster, clusterRoute), ...serviceRoutes([], cluster)];
+  if (plan.filters.length > 0) {
+    routes[routes.length - 1] = {
+      ...routes[routes.length - 1],
+      typedPerFilterConfig: disabledExcept(plan.filters, []),
+    };
+  }
+  return routes;
 }

@@ -4,6 +4,7 @@
 import { HeaderValueOption_HeaderAppendAction } from '../../gen/envoy/config/core/v3/base.js';
 import { VirtualHost, type DeepPartial, type Route } from '../../gen/envoy/config/route/v3/route_components.js';
 import { compareKeys, type MeshState, type Service } from '../../model/mesh.js';
+import { CALLER_HEADERS } from './caller.js';
 import { seconds } from './encode.js';
 import { hostNames, PASSTHROUGH_CLUSTER } from './names.js';
 import type { PlannedRoute } from './routing/rules.js';
@@ -50,11 +51,15 @@ export function virtualHost(
   return VirtualHost.fromPartial({ name, domains: [...domains], routes: [...routes] });
 }
 
-/** passthroughVirtualHost sends requests for unknown hosts to their original destination (sidecars). */
+/**
+ * passthroughVirtualHost sends requests for unknown hosts to their original destination (sidecars), without the caller
+ * headers the sidecar wrote for mesh services.
+ */
 export function passthroughVirtualHost(): VirtualHost {
   return VirtualHost.fromPartial({
     name: 'allow_any',
     domains: ['*'],
+    requestHeadersToRemove: [...CALLER_HEADERS],
     routes: [
       {
         ...clusterRoute(

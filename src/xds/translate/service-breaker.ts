@@ -13,13 +13,13 @@
 // Internal listeners need Envoy's `envoy.bootstrap.internal_listener` extension (the bootstrap
 // `polaris-xds bootstrap` prints loads it and says so in the node metadata). Pure.
 import { Cluster, Cluster_LbPolicy, type DeepPartial } from '../../gen/envoy/config/cluster/v3/cluster.js';
-import { Listener } from '../../gen/envoy/config/listener/v3/listener.js';
+import type { Listener } from '../../gen/envoy/config/listener/v3/listener.js';
 import type { Route } from '../../gen/envoy/config/route/v3/route_components.js';
 import { ClusterConfig } from '../../gen/envoy/extensions/clusters/aggregate/v3/cluster.js';
 import type { ServiceBreaker } from './breakers.js';
-import { CONNECT_TIMEOUT_SECONDS, staticCluster } from './cds.js';
+import { CONNECT_TIMEOUT_SECONDS, internalCluster } from './cds.js';
 import { seconds, typedAny, TYPED } from './encode.js';
-import { hcmChain } from './lds.js';
+import { internalHttpListener } from './lds.js';
 import { breakerCluster, breakerListener } from './names.js';
 import { virtualHost } from './rds.js';
 import type { VirtualHost } from '../../gen/envoy/config/route/v3/route_components.js';
@@ -33,22 +33,8 @@ export interface BreakerParts {
   readonly routes: ReadonlyArray<{ readonly name: string; readonly vhost: VirtualHost }>;
 }
 
-function internalHostCluster(name: string, listener: string, http2: boolean, extra: DeepPartial<Cluster>): Cluster {
-  const address = {
-    address: {
-      $case: 'envoyInternalAddress' as const,
-      value: { addressNameSpecifier: { $case: 'serverListenerName' as const, value: listener } },
-    },
-  };
-  return staticCluster(name, http2, [{ hostIdentifier: { $case: 'endpoint', value: { address } } }], extra);
-}
-
 function internalListener(name: string): Listener {
-  return Listener.fromPartial({
-    name,
-    listenerSpecifier: { $case: 'internalListener', value: {} },
-    filterChains: [hcmChain(name, 'BREAKER_HTTP', name)],
-  });
+  return internalHttpListener(name, 'BREAKER_HTTP', name);
 }
 
 /**
@@ -75,7 +61,7 @@ export function breakerParts(
   if (breaker.fallback === undefined) {
     return {
       entryCluster: entry,
-      clusters: [internalHostCluster(entry, serviceListener, http2, guarded)],
+      clusters: [internalCluster(entry, serviceListener, http2, guarded)],
       listeners,
       routes: vhosts,
     };
@@ -126,8 +112,8 @@ export function breakerParts(
     entryCluster: entry,
     clusters: [
       aggregate,
-      internalHostCluster(breakerCluster(namespace, service, scope, 'upstream'), serviceListener, http2, guarded),
-      internalHostCluster(breakerCluster(namespace, service, scope, 'fallback'), fallbackListener, http2, {}),
+      internalCluster(breakerCluster(namespace, service, scope, 'upstream'), serviceListener, http2, guarded),
+      internalCluster(breakerCluster(namespace, service, scope, 'fallback'), fallbackListener, http2, {}),
     ],
     listeners,
     routes: vhosts,

@@ -17,9 +17,10 @@ import {
 } from './encode.js';
 import { inboundListener, outboundListener, type InboundChain } from './lds.js';
 import * as names from './names.js';
-import { clusterRoute, passthroughVirtualHost, serviceRoutes, virtualHost } from './rds.js';
-import { disabledExcept, EMPTY_RATE_LIMIT_PLAN, rateLimitRoutes } from './ratelimit.js';
+import { passthroughVirtualHost, virtualHost } from './rds.js';
+import { EMPTY_RATE_LIMIT_PLAN, limitedRoutes } from './ratelimit.js';
 import { onDemandFilter } from './on-demand.js';
+import { callerAddressStamp, callerIdentityStamp } from './caller.js';
 import type { ShareBuilder } from './shares.js';
 import type { NodeView } from './view.js';
 
@@ -149,8 +150,13 @@ export class SidecarBuilder {
     } else {
       const lname = names.outboundListener(view.outboundPort);
       own = { clusters: [passthrough], routes: [rc], listeners: [], skipped: [] };
-      const key = `outbound-listener${JSON.stringify([lname, view.outboundPort, view.onDemand])}`;
-      const extra = view.onDemand ? { filters: [onDemandFilter()] } : undefined;
+      // The listener names the node's service as the caller of what it sends (caller.ts).
+      const id = [lname, view.outboundPort, view.onDemand, view.namespace, view.service];
+      const key = `outbound-listener${JSON.stringify(id)}`;
+      const extra = {
+        ...(view.onDemand ? { filters: [onDemandFilter()] } : {}),
+        early: [callerIdentityStamp(view.namespace, view.service)],
+      };
       own.listeners.push(
         c.cached(key, () =>
           encodeListener(outboundListener(lname, view.outboundPort, names.OUTBOUND_ROUTE_CONFIG, extra)),
@@ -211,14 +217,7 @@ export class SidecarBuilder {
       );
       own.routes.push(
         c.cached(`inbound-rc${JSON.stringify([rcName, clusterName])}${limits.key}`, () => {
-          const routes = [...rateLimitRoutes(limits, clusterName, clusterRoute), ...serviceRoutes([], clusterName)];
-          // The default route runs none of the rate-limit filters.
-          if (limits.filters.length > 0) {
-            routes[routes.length - 1] = {
-              ...routes[routes.length - 1],
-              typedPerFilterConfig: disabledExcept(limits.filters, []),
-            };
-          }
+          const routes = limitedRoutes(limits, clusterName);
           return encodeRouteConfigParts(rcName, [
             encodeVirtualHost(virtualHost(names.inboundCluster(ns, svc), ['*'], routes)),
           ]);
@@ -229,7 +228,11 @@ export class SidecarBuilder {
     if (ports.length > 1) for (const p of ports) add(p, [p]);
     add(undefined, ports);
     const lname = names.inboundListener(ns, svc, view.inboundPort);
-    const extra = { filters: limits.filters, ...(limits.localReply ? { localReply: limits.localReply } : {}) };
+    const extra = {
+      filters: limits.filters,
+      ...(limits.localReply ? { localReply: limits.localReply } : {}),
+      early: [callerAddressStamp()],
+    };
     const key = `inbound-listener${JSON.stringify([lname, view.inboundPort, chains])}${limits.key}`;
     own.listeners.push(c.cached(key, () => encodeListener(inboundListener(lname, view.inboundPort, chains, extra))));
   }

@@ -41,7 +41,8 @@ export interface NodeView {
   /** Envoy sidecars and gateways whose bootstrap loads internal listeners (META.internalListeners). */
   readonly internalListeners: boolean;
   /**
-   * Sidecars whose bootstrap has the rate-limit service's cluster (META.rateLimitService): GLOBAL rate limits apply.
+   * Sidecars and gateways whose bootstrap has the rate-limit service's cluster (META.rateLimitService): GLOBAL rate
+   * limits apply.
    */
   readonly rateLimitService: boolean;
   /** Sidecars on Delta that asked to hold only what they call (META.openOnDemand; node.ts). */
@@ -77,7 +78,7 @@ export function nodeView(node: NodeInfo): NodeView {
         )
       : 0,
     internalListeners: (sidecar || gateway) && node.metadata[META.internalListeners] === 'true',
-    rateLimitService: sidecar && node.metadata[META.rateLimitService] === 'true',
+    rateLimitService: (sidecar || gateway) && node.metadata[META.rateLimitService] === 'true',
     onDemand: sidecar && node.onDemand,
   };
   const key = JSON.stringify([

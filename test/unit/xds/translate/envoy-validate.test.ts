@@ -121,6 +121,18 @@ function world() {
             { type: 'METHOD', key: '', value: ms('EXACT', '*') },
           ],
         }),
+        // Caller conditions: headers the proxies write.
+        rateLimit('prod', 'api', {
+          id: 'callers',
+          name: 'callers',
+          priority: 4,
+          method: ms('EXACT', '/c'),
+          arguments: [
+            { type: 'CALLER_SERVICE', key: 'prod', value: ms('NOT_IN', 'web,gw') },
+            { type: 'CALLER_IP', key: '', value: ms('REGEX', '^10\\.') },
+          ],
+          regexCombine: true,
+        }),
       ],
     },
   );
@@ -171,7 +183,23 @@ function world() {
     }),
     service('prod', 'svc:with:colons', [instance('c', '10.0.3.1')]),
   ];
-  const gw = service('edge', 'gw', [], {
+  // A gateway registered as a service enforces its service's rate limits, LOCAL and GLOBAL.
+  const gw = service('edge', 'gw', [instance('g1', '10.0.9.1')], {
+    rateLimits: [
+      rateLimit('edge', 'gw', {
+        id: 'gw-local',
+        name: 'gw-local',
+        arguments: [{ type: 'CALLER_IP', key: '', value: ms('IN', '10.0.0.1,10.0.0.2') }],
+        customResponseBody: 'gateway busy',
+      }),
+      rateLimit('edge', 'gw', {
+        id: 'gw-global',
+        name: 'gw-global',
+        priority: 1,
+        type: 'GLOBAL',
+        method: ms('EXACT', '/g'),
+      }),
+    ],
     outbounds: [
       rule(
         'to-api',
@@ -303,7 +331,14 @@ function translations(): Translation[] {
         metadata: { 'polaris-xds.io/internal-listeners': 'true', 'polaris-xds.io/ratelimit-service': 'true' },
       }),
     ),
-    tr.translate(m, gateway('edge', 'gw', { 'polaris-xds.io/gateway-port': '18080' })),
+    tr.translate(
+      m,
+      gateway('edge', 'gw', {
+        'polaris-xds.io/gateway-port': '18080',
+        'polaris-xds.io/internal-listeners': 'true',
+        'polaris-xds.io/ratelimit-service': 'true',
+      }),
+    ),
     tr.translate(m, proxyless('prod', { service: 'web' })),
   ];
 }
@@ -322,6 +357,12 @@ test('Envoy accepts the clusters, assignments, listeners and routes of sidecar, 
     'and breakers',
   );
   assert.ok(!ts[0]!.skipped.some((s) => s.path.includes('rateLimits')), 'and every rate limit');
+  assert.ok(!ts[1]!.skipped.some((s) => s.path.includes('rateLimits')), "and the gateway's own");
+  assert.ok(
+    ts[1]!.snapshot.resources['type.googleapis.com/envoy.config.listener.v3.Listener'].items.has(
+      'polaris-gateway-inner',
+    ),
+  );
   const r = await validate(bootstrap(ts));
   assert.ok(r.ok, r.output);
   assert.match(r.output, /OK/);

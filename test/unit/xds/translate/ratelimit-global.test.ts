@@ -162,17 +162,30 @@ describe('GLOBAL rate-limit plan', () => {
     const p = plan([
       global({ id: 'g', name: 'g', method: ms('IN', '/a,/b'), arguments: [], customResponseBody: 'too many orders' }),
     ]);
-    const mapper = p.localReply!.mappers[0]!;
-    assert.equal(mapper.body?.specifier?.$case === 'inlineString' && mapper.body.specifier.value, 'too many orders');
-    const cel =
-      mapper.filter?.filterSpecifier?.$case === 'andFilter'
-        ? mapper.filter.filterSpecifier.value.filters[1]!.filterSpecifier
-        : undefined;
-    const expression =
-      cel?.$case === 'extensionFilter' && cel.value.configType?.$case === 'typedConfig'
-        ? ExpressionFilter.decode(cel.value.configType.value.value).expression
-        : '';
-    assert.equal(expression, 'xds.route_name in ["ratelimit|g|0", "ratelimit|g|1"]');
+    // Each mapper: its CEL expression and its body.
+    const mappers = (q: typeof p) =>
+      q.localReply!.mappers.map((m) => {
+        const f =
+          m.filter?.filterSpecifier?.$case === 'andFilter'
+            ? m.filter.filterSpecifier.value.filters[1]!.filterSpecifier
+            : undefined;
+        const e =
+          f?.$case === 'extensionFilter' && f.value.configType?.$case === 'typedConfig'
+            ? ExpressionFilter.decode(f.value.configType.value.value).expression
+            : '';
+        return [e, m.body?.specifier?.$case === 'inlineString' ? m.body.specifier.value : undefined];
+      });
+    assert.deepEqual(mappers(p), [['xds.route_name in ["ratelimit|g|0", "ratelimit|g|1"]', 'too many orders']]);
+    // A LOCAL rule after it on the same requests claims its own refusals first (they name it), body or not.
+    const mixed = plan([
+      global({ id: 'g', name: 'g', method: ms('EXACT', '/a'), arguments: [], customResponseBody: 'too many orders' }),
+      rateLimit('ns', 'echo', { id: 'l', name: 'l', priority: 1, method: ms('EXACT', '/a'), arguments: [] }),
+    ]);
+    const expressions = mappers(mixed);
+    assert.deepEqual(expressions, [
+      ['response.headers["x-polaris-xds-ratelimit-rule"] == "l"', undefined],
+      ['xds.route_name in ["ratelimit|g+l|0", "ratelimit|g|0"]', 'too many orders'],
+    ]);
   });
 
   it('counts each value of a header (or the method) apart, as polaris-go does without regex_combine', () => {
@@ -229,22 +242,55 @@ describe('GLOBAL rate-limit plan', () => {
     assert.match(reason({ arguments: [], method: ms('REGEX', '^/a') }), /\$path matches by REGEX/);
   });
 
-  it('takes turns with LOCAL rules by priority: the first match applies', () => {
+  it('applies with the LOCAL rules after it on the same requests; one GLOBAL rule per request', () => {
     const p = plan([
       rateLimit('ns', 'echo', { id: 'local', name: 'local', priority: 1, method: ms('EXACT', '/a') }),
       global({ id: 'g', name: 'g', priority: 0, method: ms('EXACT', '/a'), arguments: [] }),
     ]);
+    assert.deepEqual(p.skipped, []);
+    // The limiter is asked first, then the LOCAL rule's bucket: polaris-go's order (priority 0 before 1).
     assert.deepEqual(
-      p.routes.map((r) => r.name),
-      ['ratelimit|g|0', 'ratelimit|local|0'],
+      p.routes.map((r) => [r.name, r.filters, r.rateLimits?.length]),
+      [
+        [
+          'ratelimit|g+local|0',
+          [
+            'envoy.filters.http.ratelimit',
+            'envoy.filters.http.local_ratelimit.g.fallback.0',
+            'envoy.filters.http.local_ratelimit.local.0',
+          ],
+          2,
+        ],
+        ['ratelimit|g|0', ['envoy.filters.http.ratelimit', 'envoy.filters.http.local_ratelimit.g.fallback.0'], 2],
+        ['ratelimit|local|0', ['envoy.filters.http.local_ratelimit.local.0'], undefined],
+      ],
     );
     assert.deepEqual(
       p.global.map((l) => l.rule),
       ['g'],
     );
+    // A LOCAL rule first would have Envoy ask the limiter out of polaris-go's order; two GLOBAL rules on the same
+    // requests would both be counted when the first refuses: the later rule is skipped, the first applies.
+    const later = plan([
+      rateLimit('ns', 'echo', { id: 'local', name: 'local', priority: 0, method: ms('EXACT', '/a') }),
+      global({ id: 'g', name: 'g', priority: 1, method: ms('EXACT', '/a'), arguments: [] }),
+      global({ id: 'h', name: 'h', priority: 2, method: ms('IN', '/b,/c'), arguments: [] }),
+      global({ id: 'k', name: 'k', priority: 3, method: ms('EXACT', '/c'), arguments: [] }),
+    ]);
+    assert.deepEqual(
+      later.skipped.map((s) => [s.path.slice(PATH.length), s.reason.slice(0, 40)]),
+      [
+        ['[g]', 'rule local comes first and shares reques'],
+        ['[k]', 'GLOBAL rule h comes first and shares req'],
+      ],
+    );
+    assert.deepEqual(
+      later.routes.map((r) => r.name),
+      ['ratelimit|local|0', 'ratelimit|h|0', 'ratelimit|h|1'],
+    );
   });
 
-  it('skips what the limiter cannot count exactly, and later rules that may share its requests', () => {
+  it('skips what the limiter cannot count exactly, and only that rule', () => {
     const reasons = (rules: RateLimitRule[], c: RateLimitContext = ctx(2)) =>
       Object.fromEntries(
         planRateLimits({ rules, revision: 'x' }, PATH, c).skipped.map((s) => [s.path.slice(PATH.length), s.reason]),
@@ -263,8 +309,19 @@ describe('GLOBAL rate-limit plan', () => {
     assert.match(one({ action: 'UNIRATE' })!, /UNIRATE/);
     assert.match(one({ amounts: [amount(0)] })!, /maxAmount is 0/);
     assert.match(one({ amountMode: 'SHARE_EQUALLY', amounts: [amount(3_000_000_000)] })!, /largest limit/);
-    assert.match(one({ arguments: [{ type: 'CALLER_IP', key: '', value: ms('EXACT', '10.0.0.1') }] })!, /CALLER_IP/);
-    // Without the rate-limit service's cluster: skipped, and a later LOCAL rule on the same requests too.
+    // A caller condition is a header the proxies write: counted per caller like any header.
+    assert.equal(
+      one({
+        failover: 'FAILOVER_PASS',
+        arguments: [{ type: 'CALLER_SERVICE', key: 'ns', value: ms('REGEX', '^web') }],
+      }),
+      undefined,
+    );
+    assert.match(
+      one({ arguments: [{ type: 'CALLER_SERVICE', key: '*', value: ms('EXACT', 'web') }] })!,
+      /CALLER_SERVICE key "\*"/,
+    );
+    // Without the rate-limit service's cluster: skipped; a later LOCAL rule on the same requests still applies.
     assert.deepEqual(
       reasons([global({ id: 'g', name: 'g' }), rateLimit('ns', 'echo', { id: 'l', name: 'l', priority: 1 })], {
         limiter: false,
@@ -273,7 +330,6 @@ describe('GLOBAL rate-limit plan', () => {
       }),
       {
         '[g]': NO_LIMITER,
-        '[l]': "rule g comes first and was skipped; polaris-go would apply it to some of this rule's requests",
       },
     );
   });

@@ -79,6 +79,12 @@ test('unknown hosts go to PassthroughCluster once: the forwarded request carries
   assert.equal(r.route.cluster, PASSTHROUGH_CLUSTER);
   assert.deepEqual(r.match.headers, [{ name: PASSTHROUGH_GUARD, presentMatch: true, invertMatch: true }]);
   assert.equal(r.requestHeadersToAdd[0].header.key, PASSTHROUGH_GUARD);
+  // The caller headers the sidecar writes are for mesh services: external hosts do not get them.
+  assert.deepEqual(vh.requestHeadersToRemove, [
+    'x-polaris-xds-caller-namespace',
+    'x-polaris-xds-caller-service',
+    'x-polaris-xds-caller-ip',
+  ]);
 });
 
 test('routes carry no timeout (0s disables Envoy’s 15 s default, so streams live)', () => {
