@@ -158,6 +158,16 @@ describe('touchedBy: what a new snapshot changes for a Delta client that names f
     assert.equal(pending.touchedBy(before, after), true);
   });
 
+  it('follows the subscription: a name unsubscribed no longer touches, a name subscribed again does', () => {
+    const t = holding(['a', 'b']);
+    t.applyDelta([], ['b'], false);
+    t.prune();
+    assert.equal(t.touchedBy(before, after), false);
+    t.applyDelta(['b'], [], false);
+    t.force('b');
+    assert.equal(t.touchedBy(before, before), true, 'a new subscription is owed a response');
+  });
+
   it('is true for a wildcard client whose wildcard part changed', () => {
     const c1 = snapshotOf({ clusters: [cluster('a')] }).resources[CLUSTER_TYPE];
     const c2 = snapshotOf({ clusters: [cluster('a'), cluster('b')] }).resources[CLUSTER_TYPE];
