@@ -9,7 +9,8 @@ import type { Logger } from '../log.js';
 import type { MeshState } from '../model/mesh.js';
 import { parseNode, type NodeInfo } from './node.js';
 import { PUSH_ORDER } from './resource.js';
-import type { ConfigWatcher, NodeWatch, WatchOptions } from './server/watcher.js';
+import { GroupFeed } from './server/feed.js';
+import type { ConfigWatcher, NodeWatch, SnapshotFeed, WatchOptions } from './server/watcher.js';
 import { ConsistencyCheck, type Snapshot } from './snapshot.js';
 
 /** Translation is what one translation pass yields for one group. */
@@ -50,6 +51,8 @@ export interface Refusal {
 interface Group<V> {
   readonly view: V;
   readonly watches: Set<GroupWatch<V>>;
+  /** Announces the group's changes once to the server, which wakes the streams they concern. */
+  readonly feed: GroupFeed;
   translation?: Translation;
   /** Set while the group's newest translation is refused (inconsistent). */
   refused?: Refusal;
@@ -66,6 +69,9 @@ class GroupWatch<V> implements NodeWatch {
   ) {}
   current(): Snapshot | undefined {
     return this.group.translation?.snapshot;
+  }
+  get feed(): SnapshotFeed {
+    return this.group.feed;
   }
   onChange(listener: (s: Snapshot) => void): void {
     this.listener = listener;
@@ -135,7 +141,15 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
     const view = this.opts.translator.nodeView(info);
     let group = this.groups.get(view.key);
     if (!group) {
-      group = { view, watches: new Set() };
+      const g: Group<V> = {
+        view,
+        watches: new Set(),
+        feed: new GroupFeed(
+          () => g.translation?.snapshot,
+          (err) => this.opts.logger.error({ err, group: view.key }, 'snapshot listener failed'),
+        ),
+      };
+      group = g;
       this.groups.set(view.key, group);
       if (this.mesh) this.accept(group, this.translate(group));
     }
@@ -240,7 +254,10 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
       if (!sameSnapshot(before, next.snapshot)) changed.push(g);
     }
     this.opts.onBuild?.({ groups: this.groups.size, millis: this.now() - started });
-    for (const g of changed) for (const w of g.watches) this.notify(w);
+    for (const g of changed) {
+      g.feed.changed();
+      for (const w of g.watches) this.notify(w);
+    }
   }
 
   /** notify calls a watch's listener on a later tick, once until it ran, with the latest snapshot. */

@@ -9,7 +9,8 @@ import { RouteConfiguration } from '../../src/gen/envoy/config/route/v3/route.js
 import { HttpConnectionManager } from '../../src/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { Router } from '../../src/gen/envoy/extensions/filters/http/router/v3/router.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../src/xds/resource.js';
-import type { ConfigWatcher, NodeWatch } from '../../src/xds/server/watcher.js';
+import { GroupFeed } from '../../src/xds/server/feed.js';
+import type { ConfigWatcher, NodeWatch, SnapshotFeed } from '../../src/xds/server/watcher.js';
 import { makeSnapshot, type EncodedResource, type Snapshot } from '../../src/xds/snapshot.js';
 // The translator's encoders: they read each resource's references as the translator's resources do.
 import {
@@ -181,6 +182,7 @@ class FakeWatch implements NodeWatch {
   constructor(
     readonly node: Node,
     private readonly owner: FakeWatcher,
+    readonly feed: SnapshotFeed,
   ) {}
   current(): Snapshot | undefined {
     return this.owner.snapshotFor(this.node.id);
@@ -200,6 +202,8 @@ export class FakeWatcher implements ConfigWatcher {
   private shared?: Snapshot;
   private readonly perNode = new Map<string, Snapshot>();
   private readonly watches = new Set<FakeWatch>();
+  // One feed per node id: watches of one node share it, as the streams of a node group do.
+  private readonly feeds = new Map<string, GroupFeed>();
   /** Every node a watch was opened for, in order. */
   readonly nodes: Node[] = [];
   /** When set, watch() throws what it returns for a node (a refusal). */
@@ -222,6 +226,7 @@ export class FakeWatcher implements ConfigWatcher {
   set(snapshot: Snapshot, nodeId?: string): void {
     if (nodeId === undefined) this.shared = snapshot;
     else this.perNode.set(nodeId, snapshot);
+    for (const [id, feed] of this.feeds) if (nodeId === undefined || id === nodeId) feed.changed();
     for (const w of this.watches) {
       if (nodeId !== undefined && w.node.id !== nodeId) continue;
       const s = this.snapshotFor(w.node.id)!;
@@ -234,7 +239,9 @@ export class FakeWatcher implements ConfigWatcher {
   watch(node: Node): NodeWatch {
     const refusal = this.refuse?.(node);
     if (refusal) throw refusal;
-    const w = new FakeWatch(node, this);
+    let feed = this.feeds.get(node.id);
+    if (!feed) this.feeds.set(node.id, (feed = new GroupFeed(() => this.snapshotFor(node.id))));
+    const w = new FakeWatch(node, this, feed);
     this.watches.add(w);
     this.nodes.push(node);
     return w;

@@ -219,7 +219,14 @@ const CHECKS: Record<string, () => void> = {
     assert.equal(parseNode(node('false')).onDemand, false);
     // Served on demand over Delta (test/e2e/on-demand-envoy.test.ts); over SotW (no VHDS) the full state, said once per node.
     const { logger, lines } = logCapture();
-    const inner: ConfigWatcher = { watch: () => ({ current: () => undefined, onChange: () => {}, close: () => {} }) };
+    const inner: ConfigWatcher = {
+      watch: () => ({
+        current: () => undefined,
+        onChange: () => {},
+        close: () => {},
+        feed: { current: () => undefined, subscribe: () => () => {} },
+      }),
+    };
     const w = loggingUnsupportedKeys(inner, new UnsupportedKeyLog(logger));
     w.watch(node('true') as never, { incremental: true });
     assert.equal(lines().length, 0);
@@ -248,7 +255,12 @@ test('the watcher wrapper looks at every node that opens a watch and still opens
   const inner: ConfigWatcher = {
     watch: () => {
       opened++;
-      return { current: () => undefined, onChange: () => {}, close: () => {} };
+      return {
+        current: () => undefined,
+        onChange: () => {},
+        close: () => {},
+        feed: { current: () => undefined, subscribe: () => () => {} },
+      };
     },
   };
   const w = loggingUnsupportedKeys(inner, new UnsupportedKeyLog(logger));

@@ -20,6 +20,7 @@ import { encodeControlPlane, ResourceSections } from './response.js';
 import { sotw } from './sotw.js';
 import { TypeSetViews } from './stream-state.js';
 import { sortStatuses, type NodeStatus } from './status.js';
+import { WakeIndex } from './wake-index.js';
 import { AdsStream, type AdsCall, type StreamContext } from './stream.js';
 import type { ConfigWatcher } from './watcher.js';
 
@@ -100,6 +101,7 @@ export function createAdsHandlers(opts: AdsOptions): AdsHandlers {
   const metrics = new XdsMetrics(opts.registry);
   const decoder = new RequestDecoder(limits);
   let lastStreamId = 0;
+  const views = new TypeSetViews();
   const ctx: StreamContext = {
     watcher: opts.watcher,
     logger,
@@ -110,7 +112,8 @@ export function createAdsHandlers(opts: AdsOptions): AdsHandlers {
     responses: new SharedResponses(),
     sections: new ResourceSections(),
     nameLists: decoder,
-    views: new TypeSetViews(),
+    views,
+    wakes: new WakeIndex(views),
     budget: new PendingBudget(limits.maxPendingBytesPerStream, limits.maxPendingBytes, (bytes) =>
       metrics.unflushedBytes(bytes),
     ),

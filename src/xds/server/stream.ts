@@ -25,6 +25,7 @@ import { DecodeFailure, type Plan, type Protocol, type StreamMode } from './prot
 import { isoTime, typeStatus, type NodeStatus, type OnDemandStatus } from './status.js';
 import type { SharedNames } from './decode.js';
 import { TypeState, type TypeSetViews } from './stream-state.js';
+import type { Wakeable, WakeIndex } from './wake-index.js';
 import { RemovalGuard } from './retain.js';
 import { edsNameOf, WarmingGate } from './warming.js';
 import type { ConfigWatcher, NodeWatch } from './watcher.js';
@@ -83,6 +84,8 @@ export interface StreamContext {
   readonly nameLists: NameLists;
   /** Views of snapshot type sets shared by every stream (whole lists, diffs). */
   readonly views: TypeSetViews;
+  /** Which streams a group's new snapshot concerns. */
+  readonly wakes: WakeIndex;
   /** The budget of response bytes written but not yet flushed. */
   readonly budget: PendingBudget;
   /** nextStreamId numbers the server's streams. */
@@ -102,7 +105,7 @@ export type StreamEnd =
   | 'half-close';
 
 /** AdsStream serves one ADS call; it is driven by call events and snapshot changes only. */
-export class AdsStream<Req> implements PendingHolder {
+export class AdsStream<Req> implements PendingHolder, Wakeable {
   readonly id: number;
   readonly mode: StreamMode;
   readonly openedAt: number;
@@ -206,6 +209,7 @@ export class AdsStream<Req> implements PendingHolder {
     this.closed = true;
     for (const [event, fn] of this.listeners) this.call.removeListener(event, fn);
     this.call.removeListener('drain', this.onDrain);
+    this.ctx.wakes.drop(this);
     this.guard.close();
     this.gate.close();
     try {
@@ -326,6 +330,7 @@ export class AdsStream<Req> implements PendingHolder {
     }
     const outcome = this.protocol.onRequest(t, msg, now);
     if (t.subscribedNames.size > limit) throw xdsError('PXDS_ERR_XDS_TOO_MANY_NAMES', t.subscribedNames.size, limit);
+    this.ctx.wakes.follow(this, t.typeUrl, t.wildcardCovers, t.subscribedNames);
     if (outcome.stale) {
       this.counters.expiredNonces++;
       this.ctx.metrics.expiredNonce(this.mode);
@@ -350,8 +355,8 @@ export class AdsStream<Req> implements PendingHolder {
     this.log = this.log.child({ node: node.id });
     const watch = this.ctx.watcher.watch(node, { incremental: this.mode === 'delta' });
     this.watch = watch;
-    watch.onChange((s) => this.onSnapshot(s));
     this.snapshot = watch.current();
+    this.ctx.wakes.track(this, watch.feed, this.mode !== 'delta');
   }
 
   private noteAnswer(t: TypeState, a: AckOutcome): void {
@@ -386,24 +391,33 @@ export class AdsStream<Req> implements PendingHolder {
       });
   }
 
-  private onSnapshot(next: Snapshot): void {
+  /** wake is the index's call: the group's snapshot changed in a way that may concern this stream. */
+  wake(): void {
     if (this.closed) return;
     try {
-      const prev = this.snapshot;
-      this.snapshot = next;
-      // Types whose version changed and, for a Delta client that names a few resources (an
-      // on-demand sidecar), that touch one of them: a change elsewhere in the mesh then costs such
-      // a stream these checks, and neither removal bookkeeping nor a plan.
-      let touched: TypeState[] | undefined;
-      for (const t of this.types.values()) if (this.touches(t, prev, next)) (touched ??= []).push(t);
-      if (!touched) return;
-      if (prev) this.guard.hold(prev, next);
-      const now = this.ctx.now();
-      for (const t of touched) t.markPending(now);
       this.pump();
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  /**
+   * catchUp moves the stream to its group's current snapshot, if it has not seen it yet (the index
+   * wakes a stream only for changes that concern it; any other reason to act comes here first).
+   * Types whose version changed and, for a Delta client that names a few resources, that touch one
+   * of them are marked pending, after the removal guard has seen the move.
+   */
+  private catchUp(): void {
+    const next = this.watch?.current();
+    const prev = this.snapshot;
+    if (!next || next === prev) return;
+    this.snapshot = next;
+    let touched: TypeState[] | undefined;
+    for (const t of this.types.values()) if (this.touches(t, prev, next)) (touched ??= []).push(t);
+    if (!touched) return;
+    if (prev) this.guard.hold(prev, next);
+    const now = this.ctx.now();
+    for (const t of touched) t.markPending(now);
   }
 
   /** touches says whether moving from `prev` to `next` may make a response of type `t` due. */
@@ -426,7 +440,9 @@ export class AdsStream<Req> implements PendingHolder {
    * intermediate one (invariant 8), and holds at most a pending flag per type.
    */
   private pump(): void {
-    if (this.closed || !this.snapshot) return;
+    if (this.closed) return;
+    this.catchUp();
+    if (!this.snapshot) return;
     for (let step = 0; step < MAX_PUMP_STEPS; step++) {
       if (this.isBlocked()) return;
       const t = this.nextPending();

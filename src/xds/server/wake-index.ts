@@ -1,0 +1,220 @@
+// WakeIndex: which streams a node group's new snapshot concerns. A stream that names a few
+// resources of a type (an on-demand sidecar's virtual hosts, clusters, assignments) is indexed by
+// those names and woken only when one of them changed, appeared or went away; one whose wildcard
+// covers a type, when that type's wildcard part changed; every other stream (SotW, long name
+// lists) on every change. The changed names are computed once per group change, not per stream.
+// A stream that is not woken keeps its last snapshot: whenever it acts (a request, an ACK, a
+// timer) it first catches up with its group's current one (stream.ts), so nothing it asks for is
+// answered from an old snapshot. One index per server; streams leave it when they close.
+import type { TypeUrl } from '../resource.js';
+import type { Snapshot } from '../snapshot.js';
+import { FEW_NAMES, type TypeSetViews } from './stream-state.js';
+import type { SnapshotFeed } from './watcher.js';
+
+/** Wakeable is what the index knows of a stream. */
+export interface Wakeable {
+  /** wake tells the stream its group's snapshot changed in a way that may concern it. */
+  wake(): void;
+}
+
+// Woken streams run back to back for at most this long, then yield to the event loop (a push of
+// large responses to thousands of streams must not hold off I/O for seconds).
+const WAKE_SLICE_MS = 100;
+
+interface TypeEntry {
+  readonly wildcard: boolean;
+  /** The indexed names; undefined when there are too many to index (the stream is then always woken). */
+  readonly names: ReadonlySet<string> | undefined;
+}
+
+interface StreamEntry {
+  readonly stream: Wakeable;
+  readonly feed: FeedEntry;
+  /** Woken on every change, whatever it names (SotW). */
+  readonly always: boolean;
+  readonly types: Map<TypeUrl, TypeEntry>;
+  queued: boolean;
+  dropped: boolean;
+}
+
+interface FeedEntry {
+  readonly key: SnapshotFeed;
+  readonly unsubscribe: () => void;
+  readonly members: Set<StreamEntry>;
+  /** Streams woken on every change. */
+  readonly always: Set<StreamEntry>;
+  /** Per type, streams whose wildcard covers it. */
+  readonly wildcard: Map<TypeUrl, Set<StreamEntry>>;
+  /** Per type, name → streams that subscribe to it. */
+  readonly byName: Map<TypeUrl, Map<string, Set<StreamEntry>>>;
+}
+
+export class WakeIndex {
+  private readonly feeds = new Map<SnapshotFeed, FeedEntry>();
+  private readonly streams = new Map<Wakeable, StreamEntry>();
+  private readonly due: StreamEntry[] = [];
+  private dueHead = 0;
+  // A drain is running or scheduled: woken streams join its queue.
+  private draining = false;
+
+  constructor(
+    private readonly views: TypeSetViews,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** track adds a stream that follows `feed`; `always` streams are woken on every change. */
+  track(stream: Wakeable, feed: SnapshotFeed, always: boolean): void {
+    if (this.streams.has(stream)) return;
+    let f = this.feeds.get(feed);
+    if (!f) {
+      let entry: FeedEntry | undefined;
+      const unsubscribe = feed.subscribe((before, after) => entry && this.announce(entry, before, after));
+      entry = {
+        key: feed,
+        unsubscribe,
+        members: new Set(),
+        always: new Set(),
+        wildcard: new Map(),
+        byName: new Map(),
+      };
+      f = entry;
+      this.feeds.set(feed, f);
+    }
+    const e: StreamEntry = { stream, feed: f, always, types: new Map(), queued: false, dropped: false };
+    this.streams.set(stream, e);
+    f.members.add(e);
+    if (always) f.always.add(e);
+  }
+
+  /**
+   * follow records a type's subscription after a request changed it: whether its wildcard covers
+   * the type, and the names it subscribes to.
+   */
+  follow(stream: Wakeable, typeUrl: TypeUrl, wildcard: boolean, names: ReadonlySet<string>): void {
+    const e = this.streams.get(stream);
+    if (!e) return;
+    const f = e.feed;
+    const prev = e.types.get(typeUrl);
+    const indexed = names.size <= FEW_NAMES ? names : undefined;
+    if (prev?.wildcard !== wildcard) {
+      if (wildcard) setOf(f.wildcard, typeUrl).add(e);
+      else removeFrom(f.wildcard, typeUrl, e);
+    }
+    const byName = prev?.names || indexed ? mapOf(f.byName, typeUrl) : undefined;
+    if (prev?.names) {
+      for (const n of prev.names) if (!indexed?.has(n)) removeFrom(byName!, n, e);
+    }
+    if (indexed) for (const n of indexed) if (!prev?.names?.has(n)) setOf(byName!, n).add(e);
+    if (byName?.size === 0) f.byName.delete(typeUrl);
+    e.types.set(typeUrl, { wildcard, names: indexed && new Set(indexed) });
+    if (e.always || [...e.types.values()].some((t) => !t.names)) f.always.add(e);
+    else f.always.delete(e);
+  }
+
+  /** drop removes a stream (it closed); its group's entry goes with its last stream. */
+  drop(stream: Wakeable): void {
+    const e = this.streams.get(stream);
+    if (!e) return;
+    e.dropped = true;
+    this.streams.delete(stream);
+    const f = e.feed;
+    f.members.delete(e);
+    f.always.delete(e);
+    for (const [typeUrl, t] of e.types) {
+      if (t.wildcard) removeFrom(f.wildcard, typeUrl, e);
+      const byName = f.byName.get(typeUrl);
+      if (t.names && byName) {
+        for (const n of t.names) removeFrom(byName, n, e);
+        if (byName.size === 0) f.byName.delete(typeUrl);
+      }
+    }
+    if (f.members.size === 0) {
+      f.unsubscribe();
+      this.feeds.delete(f.key);
+    }
+  }
+
+  /** size counts what the index holds: followed groups, streams, and (type, name) entries. */
+  size(): { readonly feeds: number; readonly streams: number; readonly names: number } {
+    let names = 0;
+    for (const f of this.feeds.values()) for (const m of f.byName.values()) names += m.size;
+    return { feeds: this.feeds.size, streams: this.streams.size, names };
+  }
+
+  /** announce queues the streams a group's change concerns and wakes them (the feed calls it on a later tick). */
+  private announce(f: FeedEntry, before: Snapshot | undefined, after: Snapshot): void {
+    this.concerned(f, before, after);
+    if (!this.draining && this.dueHead < this.due.length) this.drain();
+  }
+
+  private concerned(f: FeedEntry, before: Snapshot | undefined, after: Snapshot): void {
+    if (!before) {
+      for (const e of f.members) this.queue(e);
+      return;
+    }
+    for (const e of f.always) this.queue(e);
+    for (const [typeUrl, streams] of f.wildcard) {
+      const b = before.resources[typeUrl];
+      const a = after.resources[typeUrl];
+      if (b?.version === a?.version) continue;
+      const d = b && a ? this.views.diff(b, a) : undefined;
+      if (!d || d.changed.length > 0 || d.added.length > 0 || d.removed.length > 0)
+        for (const e of streams) this.queue(e);
+    }
+    for (const [typeUrl, byName] of f.byName) {
+      const b = before.resources[typeUrl];
+      const a = after.resources[typeUrl];
+      if (b?.version === a?.version) continue;
+      if (!b || !a) {
+        for (const streams of byName.values()) for (const e of streams) this.queue(e);
+        continue;
+      }
+      for (const n of this.views.touchedNames(b, a)) {
+        const streams = byName.get(n);
+        if (streams) for (const e of streams) this.queue(e);
+      }
+    }
+  }
+
+  private queue(e: StreamEntry): void {
+    if (e.queued || e.dropped) return;
+    e.queued = true;
+    this.due.push(e);
+  }
+
+  private readonly drain = (): void => {
+    this.draining = true;
+    const started = this.now();
+    while (this.dueHead < this.due.length) {
+      const e = this.due[this.dueHead++]!;
+      e.queued = false;
+      if (!e.dropped) e.stream.wake();
+      if (this.now() - started >= WAKE_SLICE_MS && this.dueHead < this.due.length) {
+        setImmediate(this.drain);
+        return;
+      }
+    }
+    this.due.length = 0;
+    this.dueHead = 0;
+    this.draining = false;
+  };
+}
+
+function setOf<K, V>(m: Map<K, Set<V>>, k: K): Set<V> {
+  let s = m.get(k);
+  if (!s) m.set(k, (s = new Set()));
+  return s;
+}
+
+function mapOf<K, K2, V>(m: Map<K, Map<K2, V>>, k: K): Map<K2, V> {
+  let s = m.get(k);
+  if (!s) m.set(k, (s = new Map()));
+  return s;
+}
+
+function removeFrom<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
+  const s = m.get(k);
+  if (!s) return;
+  s.delete(v);
+  if (s.size === 0) m.delete(k);
+}
