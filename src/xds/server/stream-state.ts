@@ -40,8 +40,6 @@ export interface SetDiff {
   readonly removed: readonly string[];
 }
 
-const NOTHING: ResourceMap<EncodedResource> = new Map();
-
 const sameVersion = (a: EncodedResource, b: EncodedResource): boolean => a.version === b.version;
 
 /**
@@ -52,10 +50,6 @@ const sameVersion = (a: EncodedResource, b: EncodedResource): boolean => a.versi
 export class TypeSetViews {
   private readonly diffs = new WeakMap<TypeResources, { readonly next: TypeResources; readonly diff: SetDiff }>();
   private readonly lists = new WeakMap<TypeResources, readonly EncodedResource[]>();
-  private readonly touched = new WeakMap<
-    TypeResources,
-    { readonly next: TypeResources; readonly names: readonly string[] }
-  >();
 
   /**
    * diff is what changed from `prev` to `next`, computed once per pair and shared by every stream
@@ -68,25 +62,6 @@ export class TypeSetViews {
     const diff: SetDiff = { changed: d.changed, added: d.added.map(([, r]) => r), removed: d.removed };
     this.diffs.set(prev, { next, diff });
     return diff;
-  }
-
-  /**
-   * touchedNames are the names whose lookup (lookup(): `items`, then `named`) may give another
-   * resource in `next` than in `prev`: changed, added or removed in either map. Computed once per pair.
-   */
-  touchedNames(prev: TypeResources, next: TypeResources): readonly string[] {
-    const hit = this.touched.get(prev);
-    if (hit?.next === next) return hit.names;
-    const d = this.diff(prev, next);
-    const names = [...d.changed, ...d.removed];
-    for (const r of d.added) names.push(r.name);
-    if (prev.named !== next.named) {
-      const n = diffMaps(prev.named ?? NOTHING, next.named ?? NOTHING, sameVersion);
-      names.push(...n.changed, ...n.removed);
-      for (const [name] of n.added) names.push(name);
-    }
-    this.touched.set(prev, { next, names });
-    return names;
   }
 
   /** wholeList is every resource of a set in name order, one array per set, shared by wildcard streams. */

@@ -2,12 +2,14 @@
 // resources of a type (an on-demand sidecar's virtual hosts, clusters, assignments) is indexed by
 // those names and woken only when one of them changed, appeared or went away; one whose wildcard
 // covers a type, when that type's wildcard part changed; every other stream (SotW, long name
-// lists) on every change. The changed names are computed once per group change, not per stream.
+// lists) on every change. Each indexed name keeps the version it resolved to when last looked at,
+// and a change looks each name up once per group, not once per stream. Names are looked up, not
+// diffed: on-demand virtual hosts resolve lazily and a set cannot list them (translate/on-demand.ts).
 // A stream that is not woken keeps its last snapshot: whenever it acts (a request, an ACK, a
 // timer) it first catches up with its group's current one (stream.ts), so nothing it asks for is
 // answered from an old snapshot. One index per server; streams leave it when they close.
 import type { TypeUrl } from '../resource.js';
-import type { Snapshot } from '../snapshot.js';
+import { lookup, type Snapshot } from '../snapshot.js';
 import { FEW_NAMES, type TypeSetViews } from './stream-state.js';
 import type { SnapshotFeed } from './watcher.js';
 
@@ -37,6 +39,14 @@ interface StreamEntry {
   dropped: boolean;
 }
 
+interface NameEntry {
+  readonly streams: Set<StreamEntry>;
+  /** The version the name resolved to when last looked at (MISSING_VERSION: nothing). */
+  version: string;
+}
+
+const MISSING_VERSION = '';
+
 interface FeedEntry {
   readonly key: SnapshotFeed;
   readonly unsubscribe: () => void;
@@ -45,8 +55,8 @@ interface FeedEntry {
   readonly always: Set<StreamEntry>;
   /** Per type, streams whose wildcard covers it. */
   readonly wildcard: Map<TypeUrl, Set<StreamEntry>>;
-  /** Per type, name → streams that subscribe to it. */
-  readonly byName: Map<TypeUrl, Map<string, Set<StreamEntry>>>;
+  /** Per type, name → streams that subscribe to it and the name's last version. */
+  readonly byName: Map<TypeUrl, Map<string, NameEntry>>;
 }
 
 export class WakeIndex {
@@ -102,9 +112,19 @@ export class WakeIndex {
     }
     const byName = prev?.names || indexed ? mapOf(f.byName, typeUrl) : undefined;
     if (prev?.names) {
-      for (const n of prev.names) if (!indexed?.has(n)) removeFrom(byName!, n, e);
+      for (const n of prev.names) if (!indexed?.has(n)) unindex(byName!, n, e);
     }
-    if (indexed) for (const n of indexed) if (!prev?.names?.has(n)) setOf(byName!, n).add(e);
+    if (indexed) {
+      // A name new to the group starts at what it resolves to now: the stream is sent that (it
+      // catches up with the current snapshot before it answers), and later changes are measured from it.
+      const now = f.key.current();
+      for (const n of indexed) {
+        if (prev?.names?.has(n)) continue;
+        let entry = byName!.get(n);
+        if (!entry) byName!.set(n, (entry = { streams: new Set(), version: versionIn(now, typeUrl, n) }));
+        entry.streams.add(e);
+      }
+    }
     if (byName?.size === 0) f.byName.delete(typeUrl);
     e.types.set(typeUrl, { wildcard, names: indexed && new Set(indexed) });
     if (e.always || [...e.types.values()].some((t) => !t.names)) f.always.add(e);
@@ -124,7 +144,7 @@ export class WakeIndex {
       if (t.wildcard) removeFrom(f.wildcard, typeUrl, e);
       const byName = f.byName.get(typeUrl);
       if (t.names && byName) {
-        for (const n of t.names) removeFrom(byName, n, e);
+        for (const n of t.names) unindex(byName, n, e);
         if (byName.size === 0) f.byName.delete(typeUrl);
       }
     }
@@ -165,13 +185,11 @@ export class WakeIndex {
       const b = before.resources[typeUrl];
       const a = after.resources[typeUrl];
       if (b?.version === a?.version) continue;
-      if (!b || !a) {
-        for (const streams of byName.values()) for (const e of streams) this.queue(e);
-        continue;
-      }
-      for (const n of this.views.touchedNames(b, a)) {
-        const streams = byName.get(n);
-        if (streams) for (const e of streams) this.queue(e);
+      for (const [n, entry] of byName) {
+        const version = versionIn(after, typeUrl, n);
+        if (version === entry.version) continue;
+        entry.version = version;
+        for (const e of entry.streams) this.queue(e);
       }
     }
   }
@@ -210,6 +228,18 @@ function mapOf<K, K2, V>(m: Map<K, Map<K2, V>>, k: K): Map<K2, V> {
   let s = m.get(k);
   if (!s) m.set(k, (s = new Map()));
   return s;
+}
+
+function versionIn(snapshot: Snapshot | undefined, typeUrl: TypeUrl, name: string): string {
+  const set = snapshot?.resources[typeUrl];
+  return (set && lookup(set, name)?.version) ?? MISSING_VERSION;
+}
+
+function unindex(byName: Map<string, NameEntry>, name: string, e: StreamEntry): void {
+  const entry = byName.get(name);
+  if (!entry) return;
+  entry.streams.delete(e);
+  if (entry.streams.size === 0) byName.delete(name);
 }
 
 function removeFrom<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { afterEach, it } from 'node:test';
 import { TYPES } from '../../../support/ads-client.js';
 import { createTranslator } from '../../../../src/xds/translate/index.js';
-import { instance, mesh, service, sidecar } from '../translate/support/fixtures.js';
+import { dest, instance, mesh, ms, rule, service, sidecar, source } from '../translate/support/fixtures.js';
 import { startHarness, type Harness } from './harness.js';
 
 const NS = 'prod';
@@ -95,5 +95,35 @@ it('an on-demand stream skips changes to what it does not hold, and still gets t
   assert.deepEqual(next.names, ['OUTBOUND|prod|backend']);
   assert.match(JSON.stringify(next.resources[0]!.value), /10\.0\.0\.2/);
   c.ack(next);
+  await c.expectNone(undefined, 100);
+});
+
+it('a rule change to a held virtual host alone (nothing else changes for the stream) sends it that virtual host', async () => {
+  const tr = createTranslator();
+  // A rule of backend for every caller: the header value is the content that changes.
+  const ruled = (value: string) =>
+    mesh(
+      service(NS, 'web', [instance('w', '10.1.0.1')]),
+      service(NS, 'backend', [instance('b0', '10.0.0.1')], {
+        inbounds: [rule('canary', [source({ '$header.x-canary': ms('EXACT', value) })], [dest({})])],
+      }),
+      service(NS, 'api', [instance('a0', '10.0.0.9')]),
+    );
+  h = await startHarness(tr.translate(ruled('a'), view).snapshot);
+  const c = h.delta();
+  c.send({ typeUrl: TYPES.vhds, node });
+  c.ack(await c.next(TYPES.vhds));
+  const names = ['polaris-outbound-router/backend.prod', 'polaris-outbound-router/api.prod'];
+  c.send({ typeUrl: TYPES.vhds, subscribe: names });
+  const held = await c.next(TYPES.vhds);
+  assert.deepEqual(held.names, names.slice().sort());
+  c.ack(held);
+  await h.answered(TYPES.vhds, held.nonce);
+  h.watcher.set(tr.translate(ruled('b'), view).snapshot);
+  const changed = await c.next(TYPES.vhds);
+  assert.deepEqual(changed.names, ['polaris-outbound-router/backend.prod']);
+  assert.match(JSON.stringify(changed.resources[0]!.value), /x-canary/);
+  assert.match(JSON.stringify(changed.resources[0]!.value), /"b"/);
+  c.ack(changed);
   await c.expectNone(undefined, 100);
 });
