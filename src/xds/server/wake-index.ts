@@ -106,6 +106,8 @@ export class WakeIndex {
     const f = e.feed;
     const prev = e.types.get(typeUrl);
     const indexed = names.size <= FEW_NAMES ? names : undefined;
+    // Most requests (ACKs) leave the subscription as it was.
+    if (prev?.wildcard === wildcard && (indexed ? sameNames(prev.names, indexed) : !prev.names)) return;
     if (prev?.wildcard !== wildcard) {
       if (wildcard) setOf(f.wildcard, typeUrl).add(e);
       else removeFrom(f.wildcard, typeUrl, e);
@@ -228,6 +230,12 @@ function mapOf<K, K2, V>(m: Map<K, Map<K2, V>>, k: K): Map<K2, V> {
   let s = m.get(k);
   if (!s) m.set(k, (s = new Map()));
   return s;
+}
+
+function sameNames(a: ReadonlySet<string> | undefined, b: ReadonlySet<string>): boolean {
+  if (!a || a.size !== b.size) return false;
+  for (const n of b) if (!a.has(n)) return false;
+  return true;
 }
 
 function versionIn(snapshot: Snapshot | undefined, typeUrl: TypeUrl, name: string): string {
