@@ -501,6 +501,16 @@ describe('rate-limit rules from a mesh file: custom body and CONCURRENCY', { tim
               customResponse: { body: 'slow busy' },
             },
             {
+              // Later in polaris-go's order, on the same requests: skipped (one route, one cluster).
+              name: 'one-on-slow',
+              service: 'slow-path',
+              type: 'LOCAL',
+              priority: 1,
+              resource: 'CONCURRENCY',
+              method: exact('/slow'),
+              concurrencyAmount: { maxAmount: 1 },
+            },
+            {
               name: 'by-caller-metadata',
               service: 'echo',
               type: 'LOCAL',
@@ -579,5 +589,10 @@ describe('rate-limit rules from a mesh file: custom body and CONCURRENCY', { tim
     assert.deepEqual(count(await Promise.all(onSlow)), { '200 slow': 2, '429 slow busy': 3 });
     assert.deepEqual(count(await Promise.all(elsewhere)), { '200 slow': 5 });
     assert.equal(pathHolding.arrived, 7);
+    const skipped = await bridge.adminJson<Array<{ path: string; reason: string }>>('/debug/skipped');
+    assert.match(
+      skipped.find((s) => s.path === `${NS}/slow-path.rateLimits[one-on-slow]`)?.reason ?? '',
+      /^CONCURRENCY rule two-on-slow comes first and shares requests with it/,
+    );
   });
 });
