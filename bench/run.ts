@@ -13,6 +13,7 @@ import { progress } from './lib/progress.js';
 import { checkTargets, render, type ProfileSummary, type RunResult } from './report.js';
 import { runConvergence, type AdsMode, type ConvergenceResult } from './suites/convergence.js';
 import { runOnDemand, type OnDemandResult } from './suites/on-demand.js';
+import { ON_DEMAND_CONCERNED_EVERY } from './clients/specs.js';
 import { runRateLimit, type RateLimitResult } from './suites/ratelimit.js';
 import { runRaw, type RawResult } from './suites/raw.js';
 import { runTranslate, type TranslateResult } from './suites/translate.js';
@@ -60,6 +61,22 @@ async function main(args: BenchArgs): Promise<void> {
           ackNames: args.rawAckNames,
         }),
       );
+    // The same bytes as a one-instance change: to every stream, and to the tenth of the on-demand streams it concerns.
+    if (args.rawChangeBytes > 0) {
+      for (const mode of rawModes)
+        raw.push(
+          await runRaw(mode, args.streams, { ...common, rounds: args.rawRounds, messageBytes: args.rawChangeBytes }),
+        );
+      if (args.modes.includes('on-demand'))
+        raw.push(
+          await runRaw('delta', args.streams, {
+            ...common,
+            rounds: args.rawRounds,
+            messageBytes: args.rawChangeBytes,
+            every: ON_DEMAND_CONCERNED_EVERY,
+          }),
+        );
+    }
     if (args.rawBigBytes > 0) {
       const top = [Math.max(...args.streams)];
       for (const mode of rawModes)

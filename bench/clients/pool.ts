@@ -151,15 +151,19 @@ export class ClientPool {
   }
 
   /**
-   * settle waits until every stream met its expectations and nothing arrived for `quietMs`, or
+   * settle waits until every stream (or `expected` many) met its expectations and nothing arrived for `quietMs`, or
    * nothing arrived for `giveUpMs` since `since` (some streams never got it), or `timeoutMs` passed.
    */
-  async settle(since: number, opts: { quietMs: number; giveUpMs: number; timeoutMs: number }): Promise<SettleResult> {
+  async settle(
+    since: number,
+    opts: { quietMs: number; giveUpMs: number; timeoutMs: number; expected?: number },
+  ): Promise<SettleResult> {
     const started = nowMs();
     const deadline = started + opts.timeoutMs;
     for (;;) {
       const now = nowMs();
-      const total = this.streams;
+      // Streams that must meet their expectations (default all; a fan-out to some of them names how many).
+      const total = opts.expected ?? this.streams;
       const met = this.workers.reduce((n, w) => n + w.activity.met, 0);
       const last = Math.max(since, ...this.workers.map((w) => w.activity.lastRecvAt));
       const quietFor = now - last;

@@ -21,10 +21,13 @@ export interface OnDemandCalls {
   readonly hot: string;
 }
 
+/** One on-demand sidecar in this many calls the service the changes touch (the raw suite fans out to as many). */
+export const ON_DEMAND_CONCERNED_EVERY = 10;
+
 function callsOf(i: number, od: OnDemandCalls): string[] {
   const n = od.all.length;
   const calls = [od.all[(i * 7 + 1) % n]!, od.all[(i * 13 + 2) % n]!].filter((s) => s !== od.hot);
-  if (i % 10 === 0) calls.push(od.hot);
+  if (i % ON_DEMAND_CONCERNED_EVERY === 0) calls.push(od.hot);
   return [...new Set(calls)];
 }
 

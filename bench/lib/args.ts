@@ -6,6 +6,9 @@ import type { FeedKind } from '../workload/feed.js';
 import { CHANGE_KINDS, type ChangeKind } from '../workload/changes.js';
 
 export type Suite = 'translate' | 'raw' | 'convergence' | 'ratelimit' | 'on-demand';
+// A one-instance change's Delta response in the bench's workload: one ClusterLoadAssignment of 10 instances (1.66 KB).
+const RAW_CHANGE_BYTES = 1700;
+
 const SUITES: readonly Suite[] = ['translate', 'raw', 'convergence', 'ratelimit', 'on-demand'];
 
 export interface BenchArgs {
@@ -37,6 +40,11 @@ export interface BenchArgs {
   readonly rawBigBytes: number;
   /** Also measure the SotW raw fan-out with ACKs naming this many clusters (0 = no). */
   readonly rawAckNames: number;
+  /**
+   * Also fan out a message this large, the size of a one-instance change's response (0 = no): to every stream, and
+   * for on-demand to every tenth (the streams such a change concerns).
+   */
+  readonly rawChangeBytes: number;
   readonly workers: number;
   readonly connectConcurrency: number;
   readonly debounceMs?: number;
@@ -68,6 +76,8 @@ export const USAGE = `usage: npm run bench [-- flags]
   --raw-big-bytes N          also measure the raw fan-out of an N-byte message (default 340000; 0: no)
   --raw-ack-names N          also measure the SotW raw fan-out with ACKs naming N clusters, as Envoy's EDS ACKs
                              do (default: the largest convergence mesh; 0: no)
+  --raw-change-bytes N       also measure the raw fan-out of an N-byte message, the size of a one-instance change's
+                             response (default 1700; 0: no): to every stream, and for on-demand to every tenth
   --debounce-ms N            override the bridge's xds.debounceMs (default: the bridge's own)
   --profile                  CPU-profile the bridge (node --cpu-prof) and print its hot spots
   --ratelimit-requests N     requests per path of the rate-limit suite (default 3000; quick 1000)
@@ -104,6 +114,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
       workers: { type: 'string' },
       'raw-big-bytes': { type: 'string' },
       'raw-ack-names': { type: 'string' },
+      'raw-change-bytes': { type: 'string' },
       'debounce-ms': { type: 'string' },
       profile: { type: 'boolean' },
       'ratelimit-requests': { type: 'string' },
@@ -152,6 +163,7 @@ export function parseBenchArgs(argv: string[]): BenchArgs {
     rawRounds: quick ? 5 : 9,
     rawBigBytes: num(v['raw-big-bytes'], 340_000),
     rawAckNames: num(v['raw-ack-names'], Math.max(0, ...meshes)),
+    rawChangeBytes: num(v['raw-change-bytes'], RAW_CHANGE_BYTES),
     workers: num(v.workers, Math.max(2, availableParallelism())),
     connectConcurrency: 200,
     debounceMs: v['debounce-ms'] === undefined ? undefined : Number(v['debounce-ms']),

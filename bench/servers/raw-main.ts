@@ -1,5 +1,5 @@
 // The raw limit: a plain grpc-js server hosting the ADS methods that, on request, writes one
-// pre-encoded response (300 bytes unless told otherwise) to every open stream. No snapshot, no bookkeeping: what is left is
+// pre-encoded response (300 bytes unless told otherwise) to every open stream, or to every k-th one. No snapshot, no bookkeeping: what is left is
 // the cost of grpc-js, HTTP/2 and the kernel for the same fan-out the bridge does. Started by
 // servers/raw.ts.
 import * as grpc from '@grpc/grpc-js';
@@ -94,12 +94,20 @@ const port = await new Promise<number>((resolve, reject) =>
 );
 
 process.on('message', (raw) => {
-  const m = raw as { op: string; gc?: boolean };
+  const m = raw as { op: string; gc?: boolean; every?: number };
   if (m.op === 'count') process.send?.({ op: 'count', streams: calls.size });
   else if (m.op === 'fanout') {
+    // Every `every`-th stream in the order they opened (1: all), as a change that concerns a tenth of the sidecars.
+    const every = Math.max(1, m.every ?? 1);
+    let i = 0;
+    let written = 0;
     const t0 = nowMs();
-    for (const [call, message] of calls) call.write(message);
-    process.send?.({ op: 'fanout', t0, writeMs: nowMs() - t0, streams: calls.size });
+    for (const [call, message] of calls) {
+      if (i++ % every !== 0) continue;
+      call.write(message);
+      written++;
+    }
+    process.send?.({ op: 'fanout', t0, writeMs: nowMs() - t0, streams: written });
   } else if (m.op === 'memory') {
     if (m.gc) (globalThis as { gc?: () => void }).gc?.();
     process.send?.({ op: 'memory', ...process.memoryUsage() });

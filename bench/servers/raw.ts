@@ -56,9 +56,9 @@ export class RawServer {
     return (await this.ask('count')).streams!;
   }
 
-  /** fanout writes the message to every stream; t0 is taken just before the first write. */
-  async fanout(): Promise<{ t0: number; writeMs: number; streams: number }> {
-    const r = await this.ask('fanout');
+  /** fanout writes the message to every `every`-th stream (1: all); t0 is taken just before the first write. */
+  async fanout(every = 1): Promise<{ t0: number; writeMs: number; streams: number }> {
+    const r = await this.ask('fanout', { every });
     return { t0: r.t0!, writeMs: r.writeMs!, streams: r.streams! };
   }
 

@@ -158,6 +158,9 @@ async function missedDetail(
   });
 }
 
+/** How long a change may take to reach the snapshot cache and be rebuilt after the streams settled. */
+const APPLIED_TIMEOUT_MS = 30_000;
+
 async function runChange(
   bridge: Bridge,
   pool: ClientPool,
@@ -176,8 +179,10 @@ async function runChange(
     giveUpMs: opts.changeTimeoutMs,
     timeoutMs: opts.changeTimeoutMs * 2,
   });
-  const cache = await bridge.probeAfter('setMesh', tSource - 1, 0);
-  const rebuild = cache ? await bridge.probeAfter('rebuild', cache.at, 0) : undefined;
+  // A change no stream expects (a new service to on-demand sidecars) settles at once: wait until the bridge has
+  // applied it, so its parse and rebuild do not fall into the next change's figures.
+  const cache = await bridge.probeAfter('setMesh', tSource - 1, APPLIED_TIMEOUT_MS);
+  const rebuild = cache ? await bridge.probeAfter('rebuild', cache.at, APPLIED_TIMEOUT_MS) : undefined;
   const tAnswer = feed.answeredAt();
   const wallSeconds = (nowMs() - tSource) / 1000;
   const cpu = bridge.cpuSeconds() - cpu0;

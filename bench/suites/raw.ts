@@ -1,5 +1,6 @@
 // The raw limit, measured in the same run: a plain grpc-js server writes one pre-encoded 300-byte
-// response (or a larger one, for the cost of big pushes) to N streams of the same client design; convergence is from just before the first
+// response (or one the size of a change's, or a large one for the cost of big pushes) to N streams of the same
+// client design, or to every k-th of them (a change that concerns a tenth of the sidecars); convergence is from just before the first
 // write to each stream's ACK (SotW clients may ACK with a names list as long as a mesh's EDS list:
 // the floor of the protocol's ACK traffic). Several rounds after a warm-up; the medians of the rounds' p50, p99
 // and max are kept. Also the server's memory per idle stream.
@@ -31,6 +32,8 @@ export interface RawResult {
   readonly messageBytes: number;
   /** Names in each SotW ACK (0: none, the issue's limit). */
   readonly ackNames: number;
+  /** The message went to every `every`-th open stream (1: all); `streams` of a level counts the open ones. */
+  readonly every: number;
   readonly levels: RawLevel[];
   readonly error?: string;
 }
@@ -49,8 +52,10 @@ export async function runRaw(
     connectConcurrency: number;
     messageBytes: number;
     ackNames?: number;
+    every?: number;
   },
 ): Promise<RawResult> {
+  const every = Math.max(1, opts.every ?? 1);
   const raw = await RawServer.start(opts.messageBytes);
   const ackNames = mode === 'sotw' ? (opts.ackNames ?? 0) : 0;
   let pool: ClientPool | undefined;
@@ -90,15 +95,20 @@ export async function runRaw(
       const cpu0 = raw.cpuSeconds();
       for (let r = 0; r < opts.warmup + opts.rounds; r++) {
         await pool.expect([{ type: 'eds' }]);
-        const f = await raw.fanout();
+        const f = await raw.fanout(every);
         // A large message to thousands of streams keeps the client workers busy for seconds between
         // activity reports: give up only after a long silence then.
         const big = opts.messageBytes > 10_000;
-        await pool.settle(f.t0, { quietMs: 100, giveUpMs: big ? 30_000 : 5000, timeoutMs: big ? 120_000 : 30_000 });
+        await pool.settle(f.t0, {
+          quietMs: 100,
+          giveUpMs: big ? 30_000 : 5000,
+          timeoutMs: big ? 120_000 : 30_000,
+          expected: f.streams,
+        });
         const rep = await pool.report();
         if (r < opts.warmup) continue;
         const acks = rep.streams.flatMap((s) => (s.metAt[0] == null ? [] : [s.metAt[0] - f.t0]));
-        missed = Math.max(missed, rep.streams.length - acks.length);
+        missed = Math.max(missed, f.streams - acks.length);
         rounds.push(summarize(acks));
         writeMs += f.writeMs / opts.rounds;
       }
@@ -118,13 +128,13 @@ export async function runRaw(
       };
       out.push(lvl);
       progress(
-        `[raw ${mode} ${raw.messageBytes[mode]} B${ackNames ? `, ACKs naming ${ackNames}` : ''}] ${level} streams: p50 ${lvl.p50.toFixed(0)} p99 ${lvl.p99.toFixed(0)} max ${lvl.max.toFixed(0)} ms; ${lvl.rssKBPerStream.toFixed(1)} KB RSS/stream`,
+        `[raw ${mode} ${raw.messageBytes[mode]} B${ackNames ? `, ACKs naming ${ackNames}` : ''}${every > 1 ? `, to every ${every}th` : ''}] ${level} streams: p50 ${lvl.p50.toFixed(0)} p99 ${lvl.p99.toFixed(0)} max ${lvl.max.toFixed(0)} ms; ${lvl.rssKBPerStream.toFixed(1)} KB RSS/stream`,
       );
     }
-    return { mode, messageBytes: raw.messageBytes[mode], ackNames, levels: out };
+    return { mode, messageBytes: raw.messageBytes[mode], ackNames, every, levels: out };
   } catch (err) {
     progress(`[raw ${mode}] failed: ${(err as Error).stack ?? String(err)}`);
-    return { mode, messageBytes: 0, ackNames, levels: out, error: (err as Error).message };
+    return { mode, messageBytes: 0, ackNames, every, levels: out, error: (err as Error).message };
   } finally {
     await pool?.close();
     await raw.stop();

@@ -193,6 +193,10 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
   private accept(g: Group<V>, next: Translation): boolean {
     if (next === g.translation) return true;
     // The group's last snapshot passed; one with the same names and references passes too.
+    if (g.translation && !g.refused && this.consistency.carriesOver(g.translation.snapshot, next.snapshot)) {
+      g.translation = next;
+      return true;
+    }
     // The check remembers what it found per shared set: a snapshot that changed only in versions costs lookups.
     const errors = this.consistency.check(next.snapshot);
     if (errors.length === 0) {

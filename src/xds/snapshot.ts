@@ -272,6 +272,14 @@ const SHORT: Readonly<Record<TypeUrl, string>> = {
   [RATELIMIT_CONFIG_TYPE]: 'rate-limit config',
 };
 
+/** Types whose resources name no other resource (refs.ts reads none from them). */
+const POINT_AT_NOTHING: readonly TypeUrl[] = [ENDPOINT_TYPE];
+
+/** listsNothing: a set no wildcard covers and no walk sees (an on-demand VHDS set, resolved per name). */
+function listsNothing(set: TypeResources): boolean {
+  return set.items.size === 0 && (set.named?.size ?? 0) === 0;
+}
+
 /** Types whose resources exist only to be named by others: one nothing names is a translation bug. */
 const MUST_BE_NAMED: readonly TypeUrl[] = [ENDPOINT_TYPE, ROUTE_TYPE];
 
@@ -296,6 +304,25 @@ export class ConsistencyCheck {
   private readonly unnamed = new WeakMap<Names, { readonly by: readonly Names[]; readonly missing: string[] }>();
   // The shared part of a layered set, as a set whose names can be taken (namesOf), once per items object.
   private readonly sharedSets = new WeakMap<object, TypeResources>();
+
+  /**
+   * carriesOver says whether `next` passes whenever `prev` did, without walking it: each of its
+   * type sets is `prev`'s, or a set of resources that point at nothing (assignments) under the same
+   * names Set (a patch that changed versions only, as a one-instance change does), or an on-demand
+   * VHDS set that lists nothing (its answers are made when asked for). References and the names
+   * they reach are then what they were. A rebuild calls it for every node group.
+   */
+  carriesOver(prev: Snapshot, next: Snapshot): boolean {
+    for (const type of PUSH_ORDER) {
+      const a = prev.resources[type];
+      const b = next.resources[type];
+      if (a === b) continue;
+      if (listsNothing(a) && listsNothing(b)) continue;
+      if (POINT_AT_NOTHING.includes(type) && !a.named && !b.named && namesOf(a) === namesOf(b)) continue;
+      return false;
+    }
+    return true;
+  }
 
   /** check lists what does not resolve in `snapshot`; empty when it is consistent. */
   check(snapshot: Snapshot): string[] {

@@ -15,6 +15,9 @@ import type { SharedNames } from './decode.js';
 /** WILDCARD is the resource name that subscribes to whatever the server decides a node needs. */
 export const WILDCARD = '*';
 
+/** A subscription of at most this many names is checked name by name when a snapshot changes (TypeState.touchedBy). */
+const FEW_NAMES = 64;
+
 /** MISSING, as a held version, means the client was told (Delta `removed_resources`) the name does not exist. */
 export const MISSING = '';
 
@@ -214,6 +217,11 @@ class Held {
   }
 
   /** versions are every entry, name → version (MISSING included). */
+  /** peek is version(name) without taking a held set apart into entries. */
+  peek(name: string): string | undefined {
+    return this.set ? this.set.items.get(name)?.version : this.entries.get(name);
+  }
+
   versions(): ReadonlyMap<string, string> {
     this.own();
     return this.entries;
@@ -420,6 +428,31 @@ export class TypeState {
     if (this.retainedResources.size === 0) return false;
     this.retainedResources.clear();
     return true;
+  }
+
+  // ---------------------------------------------------------------- what a new snapshot changes for this client
+
+  /**
+   * touchedBy says whether moving from type set `before` to `after` may change what a Delta client
+   * that names few resources is due: false only when nothing is owed (no forced, held-back or
+   * parked names, first response sent), the wildcard part (if any) is the same map, and every
+   * subscribed name resolves in `after` to the version the client holds. On-demand sidecars name a
+   * handful of the mesh's resources, so a change elsewhere costs them these lookups and no plan.
+   * Anything it cannot rule out cheaply counts as touched (the plan then decides).
+   */
+  touchedBy(before: TypeResources, after: TypeResources): boolean {
+    if (this.pendingFlag || this.firstDue || this.forced.size > 0 || this.retainedResources.size > 0) return true;
+    if (this.ack.parkedCount > 0) return true;
+    if (this.wildcardCovers && before.items !== after.items) return true;
+    const names = this.sub.names;
+    if (names.size > FEW_NAMES) return true;
+    for (const n of names) {
+      const held = this.held.peek(n);
+      const r = lookup(after, n);
+      // Gone or never there: due unless the client was told it is missing.
+      if (r ? r.version !== held : held !== MISSING) return true;
+    }
+    return false;
   }
 
   // ---------------------------------------------------------------- responses

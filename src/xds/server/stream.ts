@@ -391,16 +391,29 @@ export class AdsStream<Req> implements PendingHolder {
     try {
       const prev = this.snapshot;
       this.snapshot = next;
-      const now = this.ctx.now();
+      // Types whose version changed and, for a Delta client that names a few resources (an
+      // on-demand sidecar), that touch one of them: a change elsewhere in the mesh then costs such
+      // a stream these checks, and neither removal bookkeeping nor a plan.
+      let touched: TypeState[] | undefined;
+      for (const t of this.types.values()) if (this.touches(t, prev, next)) (touched ??= []).push(t);
+      if (!touched) return;
       if (prev) this.guard.hold(prev, next);
-      for (const t of this.types.values()) {
-        if (t.requests > 0 && (!prev || prev.resources[t.typeUrl].version !== next.resources[t.typeUrl].version))
-          t.markPending(now);
-      }
+      const now = this.ctx.now();
+      for (const t of touched) t.markPending(now);
       this.pump();
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  /** touches says whether moving from `prev` to `next` may make a response of type `t` due. */
+  private touches(t: TypeState, prev: Snapshot | undefined, next: Snapshot): boolean {
+    if (t.requests === 0) return false;
+    const before = prev?.resources[t.typeUrl];
+    const after = next.resources[t.typeUrl];
+    if (!before) return true;
+    if (before.version === after.version) return false;
+    return this.mode !== 'delta' || t.touchedBy(before, after);
   }
 
   private isBlocked(): boolean {

@@ -70,6 +70,8 @@ const USABLE_HOST = /^(?:[a-z0-9_](?:[a-z0-9_.-]*)|\[[0-9a-f:.]+\])(?::[0-9]{1,5
 const NOT_FOUND_DOMAIN = 'not-found.polaris-xds.invalid';
 
 const NO_ITEMS: ReadonlyMap<string, EncodedResource> = new Map();
+/** Resolved VHDS names remembered per type set (one per mesh change of a caller's virtual hosts). */
+const MAX_RESOLVED = 1 << 14;
 const EMPTY_SUM: Readonly<Uint32Array> = new Uint32Array(4);
 
 /**
@@ -88,6 +90,10 @@ export class OnDemandCaches {
   private readonly domainIndex = new WeakMap<Claims, Map<string, string>>();
   private readonly versions = new WeakMap<readonly EncodedVirtualHost[], string>();
   private readonly vhostSets = new WeakMap<OutboundSet, TypeResources>();
+  private readonly byHosts = new WeakMap<
+    readonly EncodedVirtualHost[],
+    { readonly claims: Claims; readonly set: TypeResources }
+  >();
   private readonly clusterSets = new WeakMap<
     TypeResources,
     { readonly all: TypeResources; readonly set: TypeResources }
@@ -105,6 +111,11 @@ export class OnDemandCaches {
   /** virtualHosts is the VHDS type set of an on-demand sidecar with this OutboundSet, one per set. */
   virtualHosts(set: OutboundSet): TypeResources {
     let vs = this.vhostSets.get(set);
+    // A set patched from one with the same virtual hosts and claims answers every name as that one
+    // does (both read the shares map the newer set took over): it keeps that one's type set, so
+    // its streams see no VHDS change.
+    const same = vs ? undefined : this.byHosts.get(set.hosts);
+    if (same?.claims === set.claims) this.vhostSets.set(set, (vs = same.set));
     if (!vs) {
       // Answers are made when asked for: the consistency check sees none of them (the route
       // configuration names none either; its `vhds` is a config source, not a name).
@@ -116,6 +127,7 @@ export class OnDemandCaches {
         named: new VirtualHostIndex(set, this),
       };
       this.vhostSets.set(set, vs);
+      this.byHosts.set(set.hosts, { claims: set.claims, set: vs });
     }
     return vs;
   }
@@ -225,12 +237,24 @@ function encodeVhost(msg: VirtualHost): EncodedResource {
  */
 class VirtualHostIndex implements ResourceMap<EncodedResource> {
   readonly size = 0;
+  // Answers already resolved: every stream that asks for a name, and every stream told of a new
+  // snapshot that checks what it holds, asks again. Bounded: names come from clients.
+  private readonly resolved = new Map<string, EncodedResource>();
   constructor(
     private readonly set: OutboundSet,
     private readonly caches: OnDemandCaches,
   ) {}
 
   get(name: string): EncodedResource {
+    let r = this.resolved.get(name);
+    if (!r) {
+      r = this.resolve(name);
+      if (this.resolved.size < MAX_RESOLVED) this.resolved.set(name, r);
+    }
+    return r;
+  }
+
+  private resolve(name: string): EncodedResource {
     if (!name.startsWith(VHOST_PREFIX)) return this.caches.absent(name);
     const host = name.slice(VHOST_PREFIX.length).toLowerCase();
     if (!USABLE_HOST.test(host)) return this.caches.absent(name);

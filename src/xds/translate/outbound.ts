@@ -98,6 +98,8 @@ export class OutboundCaches {
       for (const k of this.changedKeys(last.mesh, mesh)) {
         const before = last.mesh.services.get(k);
         const after = mesh.services.get(k);
+        // A new Service object whose counted parts are the same objects counts the same.
+        if (before && after && sameTraitParts(before, after)) continue;
         if (before) count(counts, before, -1);
         if (after) count(counts, after, 1);
       }
@@ -309,6 +311,13 @@ interface TraitCounts {
   readonly services: Map<string, number>;
   nearby: number;
   serviceBreakers: number;
+}
+
+/** sameTraitParts says whether two Service objects have the same parts `count` reads. */
+function sameTraitParts(a: Service, b: Service): boolean {
+  return (
+    a.routing.inbounds === b.routing.inbounds && a.circuitBreakers === b.circuitBreakers && a.metadata === b.metadata
+  );
 }
 
 function count(c: TraitCounts, s: Service, sign: 1 | -1): void {

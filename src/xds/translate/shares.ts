@@ -42,12 +42,15 @@ export const ANY: ReadonlySet<string> = new Set(['', '*']);
 
 /**
  * joinSkips concatenates skip lists, returning one of them as it is when the others are empty (so
- * unchanged lists stay the same array).
+ * unchanged lists stay the same array), and one shared empty list when all are.
  */
 function joinSkips(...lists: ReadonlyArray<readonly SkipReason[]>): readonly SkipReason[] {
   const nonEmpty = lists.filter((l) => l.length > 0);
-  return nonEmpty.length === 0 ? (lists[0] ?? []) : nonEmpty.length === 1 ? nonEmpty[0]! : nonEmpty.flat();
+  // No reasons is one shared list: a new Service object with nothing left out does not count as a change of reasons.
+  return nonEmpty.length === 0 ? NO_SKIPS : nonEmpty.length === 1 ? nonEmpty[0]! : nonEmpty.flat();
 }
+
+const NO_SKIPS: readonly SkipReason[] = Object.freeze([]);
 
 /** inboundResolver maps a destination of a service's inbound rule to that service, or says why not. */
 function inboundResolver(callee: Service): (d: RouteDestination) => Resolved {
@@ -78,6 +81,9 @@ export class ShareBuilder {
     }
   >();
 
+  // The set outboundFor returned last, for the mesh and caller identity it was for.
+  private recent?: { readonly mesh: MeshState; readonly key: string; readonly set: OutboundSet };
+
   constructor(private readonly c: TranslatorCaches) {}
 
   /**
@@ -103,12 +109,22 @@ export class ShareBuilder {
       this.callerIds.set(view, id);
     }
     const { caller, key } = id;
-    const claimed = this.claimsFor(mesh, view.namespace, flavor === 'envoy', id.claimsKey);
+    // Groups are visited one after another on each mesh: most ask for the set the last one got.
+    const recent = this.recent;
+    if (recent?.mesh === mesh && recent.key === key) return recent.set;
     const prev = this.c.outboundSets.get(key);
+    // Another group of this caller identity built it for this mesh already (the key covers the
+    // claims' namespace and case).
+    if (prev?.mesh === mesh && !prev.clashing && !this.c.outbound.isSuperseded(prev)) {
+      this.recent = { mesh, key, set: prev };
+      return prev;
+    }
+    const claimed = this.claimsFor(mesh, view.namespace, flavor === 'envoy', id.claimsKey);
     const set = assembleOutbound(this.c.outbound, mesh, claimed, prev, (s, domains) =>
       this.share(s, domains, view, caller, flavor),
     );
     if (set !== prev) this.c.outboundSets.set(key, set);
+    if (!set.clashing) this.recent = { mesh, key, set };
     return set;
   }
 
@@ -205,7 +221,8 @@ export class ShareBuilder {
       const a = prev.services.get(k);
       const b = next.services.get(k);
       if (!a || !b) return false;
-      if (!sameItems(this.c.ports(a), this.c.ports(b))) return false;
+      // Ports come from the instances: the same instance list, the same ports.
+      if (a.instances !== b.instances && !sameItems(this.c.ports(a), this.c.ports(b))) return false;
     }
     return true;
   }

@@ -3,8 +3,10 @@
 // route configurations for the service it fronts (with that service's rate limits).
 import { serviceKey, type MeshState, type Service } from '../../model/mesh.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, VHOST_TYPE } from '../resource.js';
-import type { EncodedResource } from '../snapshot.js';
+import { makeSnapshot, type EncodedResource } from '../snapshot.js';
 import type { Own, Translation, TranslatorCaches } from './caches.js';
+import type { OutboundSet } from './outbound.js';
+import { sameItems } from './memo.js';
 import { inboundCluster, passthroughCluster, speaksHttp2 } from './cds.js';
 import {
   encodeCluster,
@@ -30,6 +32,41 @@ interface GroupKeys {
   readonly self: string | undefined;
 }
 
+/**
+ * sameInboundInputs says whether the group's own resources built from `a` hold for `b`: inbound() reads the service's
+ * instances (ports, protocol, their count) and rate limits, besides its name. A rule open to every caller sits in every
+ * service's outbound rules, so changing one makes every Service object new while these parts stay the same objects.
+ */
+function sameInboundInputs(a: Service | undefined, b: Service | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return (
+    a.instances === b.instances && a.rateLimits === b.rateLimits && a.name === b.name && a.namespace === b.namespace
+  );
+}
+
+/** Built is a group's last translation and what it was made from. */
+interface Built {
+  readonly set: OutboundSet;
+  readonly self: Service | undefined;
+  readonly translation: Translation;
+}
+
+/**
+ * onlyAssignmentsMoved says whether a group translated from `a` gets, from `b`, the same sets but
+ * its assignments (and, on demand, its VHDS answers, which read the set's virtual hosts by name):
+ * a one-instance change patches `endpoints` alone.
+ */
+function onlyAssignmentsMoved(a: OutboundSet, b: OutboundSet, onDemand: boolean): boolean {
+  return (
+    a.clusters === b.clusters &&
+    a.listeners === b.listeners &&
+    a.routes === b.routes &&
+    sameItems(a.skipped, b.skipped) &&
+    (onDemand || (a.hosts === b.hosts && a.claims === b.claims))
+  );
+}
+
 /** SidecarBuilder translates sidecar views; it keeps the passthrough resources, made once. */
 export class SidecarBuilder {
   private passthrough?: EncodedResource;
@@ -38,6 +75,9 @@ export class SidecarBuilder {
   // Cache keys of a group, made once per view (dropped with it): a rebuild visits every group, and
   // looking up strings already hashed keeps that visit cheap.
   private readonly viewKeys = new WeakMap<NodeView, GroupKeys>();
+  // Each group's last translation (dropped with its view): a change that moved only assignments
+  // swaps them in without rebuilding the group's sets, so a rebuild visits a group in a few lookups.
+  private readonly built = new WeakMap<NodeView, Built>();
 
   constructor(
     private readonly c: TranslatorCaches,
@@ -59,8 +99,38 @@ export class SidecarBuilder {
   }
 
   translate(mesh: MeshState, view: NodeView): Translation {
-    const c = this.c;
     const set = this.shares.outboundFor(mesh, view, 'envoy');
+    const keys = this.keysOf(view);
+    const self = keys.self === undefined ? undefined : mesh.services.get(keys.self);
+    const prior = this.built.get(view);
+    if (prior && sameInboundInputs(prior.self, self) && onlyAssignmentsMoved(prior.set, set, view.onDemand)) {
+      if (prior.set === set) return prior.translation;
+      const last = prior.translation.snapshot.resources;
+      const endpoints = set.endpoints;
+      const vhosts = view.onDemand ? this.c.onDemand.virtualHosts(set) : last[VHOST_TYPE];
+      const translation =
+        last[ENDPOINT_TYPE] === endpoints && last[VHOST_TYPE] === vhosts
+          ? prior.translation
+          : {
+              snapshot: makeSnapshot({ ...last, [ENDPOINT_TYPE]: endpoints, [VHOST_TYPE]: vhosts }),
+              skipped: prior.translation.skipped,
+            };
+      this.built.set(view, { set, self, translation });
+      return translation;
+    }
+    const sets = this.buildSets(view, set, keys, self);
+    const translation = this.c.translation(view, sets.skipped, sets.sets);
+    this.built.set(view, { set, self, translation });
+    return translation;
+  }
+
+  private buildSets(
+    view: NodeView,
+    set: OutboundSet,
+    keys: GroupKeys,
+    self: Service | undefined,
+  ): { sets: Parameters<TranslatorCaches['translation']>[2]; skipped: Translation['skipped'] } {
+    const c = this.c;
     const passthrough = (this.passthrough ??= encodeCluster(passthroughCluster()));
     const passthroughHost = (this.passthroughHost ??= encodeVirtualHost(passthroughVirtualHost()));
     // Every sidecar with this outbound set shares one outbound route configuration; an on-demand
@@ -73,11 +143,9 @@ export class SidecarBuilder {
       );
     // A group's own resources depend on its view, its own service (the same object while
     // unchanged) and the outbound route configuration: most changes reuse them as they are.
-    const keys = this.keysOf(view);
-    const self = keys.self === undefined ? undefined : mesh.services.get(keys.self);
     const last = c.sidecarOwns.get(view.key);
     let own: Own;
-    if (last && last.view === view && last.self === self && last.rc === rc) {
+    if (last && last.view === view && sameInboundInputs(last.self, self) && last.rc === rc) {
       own = last.own;
     } else {
       const lname = names.outboundListener(view.outboundPort);
@@ -103,21 +171,27 @@ export class SidecarBuilder {
         ...own.clusters,
         ...c.onDemand.breakerClusters(set),
       ]);
-      return c.translation(view, c.withSkips(set.skipped, own), {
-        [CLUSTER_TYPE]: c.onDemand.clusters(wildcard, set.clusters),
+      return {
+        skipped: c.withSkips(set.skipped, own),
+        sets: {
+          [CLUSTER_TYPE]: c.onDemand.clusters(wildcard, set.clusters),
+          [ENDPOINT_TYPE]: set.endpoints,
+          [LISTENER_TYPE]: c.ownSet(keys.lds, LISTENER_TYPE, set.listeners, own.listeners),
+          [ROUTE_TYPE]: c.ownSet(keys.rds, ROUTE_TYPE, set.routes, own.routes),
+          [VHOST_TYPE]: c.onDemand.virtualHosts(set),
+        },
+      };
+    }
+    return {
+      skipped: c.withSkips(set.skipped, own),
+      sets: {
+        [CLUSTER_TYPE]: c.ownSet(keys.cds, CLUSTER_TYPE, set.clusters, own.clusters),
         [ENDPOINT_TYPE]: set.endpoints,
+        // Shares add listeners and routes only for service-level breakers (internal listeners).
         [LISTENER_TYPE]: c.ownSet(keys.lds, LISTENER_TYPE, set.listeners, own.listeners),
         [ROUTE_TYPE]: c.ownSet(keys.rds, ROUTE_TYPE, set.routes, own.routes),
-        [VHOST_TYPE]: c.onDemand.virtualHosts(set),
-      });
-    }
-    return c.translation(view, c.withSkips(set.skipped, own), {
-      [CLUSTER_TYPE]: c.ownSet(keys.cds, CLUSTER_TYPE, set.clusters, own.clusters),
-      [ENDPOINT_TYPE]: set.endpoints,
-      // Shares add listeners and routes only for service-level breakers (internal listeners).
-      [LISTENER_TYPE]: c.ownSet(keys.lds, LISTENER_TYPE, set.listeners, own.listeners),
-      [ROUTE_TYPE]: c.ownSet(keys.rds, ROUTE_TYPE, set.routes, own.routes),
-    });
+      },
+    };
   }
 
   /** inbound adds the inbound listener, clusters and route configurations of the service the sidecar fronts. */

@@ -67,3 +67,24 @@ test('one checker across groups and changes: shared parts are remembered, and ev
   assert.deepEqual(check.check(group({ routeTo: ['a', 'b'] }, claS, noC)), ['endpoints c: no resource names it']);
   assert.deepEqual(check.check(group({})), [], 'back to the first: consistent');
 });
+
+test('carriesOver: a snapshot that changed only assignment versions passes as its predecessor did; any other change is checked', () => {
+  const check = new ConsistencyCheck();
+  const lds = typeSet(LISTENER_TYPE, [listener('l', 'r')]);
+  const rds = typeSet(ROUTE_TYPE, [route('r', names)]);
+  const of = (eds: typeof claS, cds = clusters, routes = rds): Snapshot =>
+    makeSnapshot({ [CLUSTER_TYPE]: cds, [ENDPOINT_TYPE]: eds, [LISTENER_TYPE]: lds, [ROUTE_TYPE]: routes });
+  const before = of(claS);
+  assert.deepEqual(check.check(before), []);
+  // A one-instance change: b's assignment patched in place, the same names.
+  const patched = patchTypeSet(claS, ENDPOINT_TYPE, [endpoints('b', [9090])], []);
+  assert.equal(check.carriesOver(before, of(patched)), true);
+  assert.equal(check.carriesOver(before, before), true);
+  // An assignment added (a new name) or removed, or another type changed: checked again.
+  assert.equal(check.carriesOver(before, of(patchTypeSet(claS, ENDPOINT_TYPE, [endpoints('d')], []))), false);
+  const removed = of(patchTypeSet(claS, ENDPOINT_TYPE, [], ['c']));
+  assert.equal(check.carriesOver(before, removed), false);
+  assert.deepEqual(check.check(removed), ['cluster c names endpoints c, which is not in the snapshot']);
+  assert.equal(check.carriesOver(before, of(claS, clusters, typeSet(ROUTE_TYPE, [route('r', ['a'])]))), false);
+  assert.equal(check.carriesOver(before, of(claS, layerTypeSet(clusters, CLUSTER_TYPE, [cluster('own')]))), false);
+});

@@ -109,3 +109,73 @@ describe('desired', () => {
     assert.equal(t.desired(snap.resources[CLUSTER_TYPE]).get('gone'), old);
   });
 });
+
+describe('touchedBy: what a new snapshot changes for a Delta client that names few resources', () => {
+  const before = snapshotOf({ endpoints: [endpoints('a'), endpoints('b'), endpoints('c')] }).resources[ENDPOINT_TYPE];
+  // b's assignment changes; a and c stay the same resources.
+  const after = snapshotOf({ endpoints: [endpoints('a'), endpoints('b', [9090]), endpoints('c')] }).resources[
+    ENDPOINT_TYPE
+  ];
+  const holding = (names: string[], set = before): TypeState => {
+    const t = new TypeState(ENDPOINT_TYPE);
+    t.noteRequest();
+    t.applyDelta(names, [], true);
+    const sent = names.flatMap((n) => {
+      const r = set.items.get(n);
+      return r ? [r] : [];
+    });
+    const missing = names.filter((n) => !set.items.has(n));
+    t.sent(
+      { nonce: 'n1', version: set.version, wireVersion: 'n1', at: 0, resources: sent },
+      { resources: sent, missing },
+    );
+    return t;
+  };
+
+  it('is false when no subscribed name changed, true when one did', () => {
+    assert.equal(holding(['a', 'c']).touchedBy(before, after), false);
+    assert.equal(holding(['a', 'b']).touchedBy(before, after), true);
+  });
+
+  it('is true when a held name is gone, false for a name the client was told is missing and still is', () => {
+    const gone = snapshotOf({ endpoints: [endpoints('b')] }).resources[ENDPOINT_TYPE];
+    assert.equal(holding(['a']).touchedBy(before, gone), true);
+    assert.equal(holding(['zz']).touchedBy(before, after), false);
+    const appears = snapshotOf({ endpoints: [endpoints('zz')] }).resources[ENDPOINT_TYPE];
+    assert.equal(holding(['zz']).touchedBy(before, appears), true);
+  });
+
+  it('is true while anything is owed: a first response, a forced name, a pending type', () => {
+    const first = new TypeState(ENDPOINT_TYPE);
+    first.noteRequest();
+    first.applyDelta(['a'], [], true);
+    assert.equal(first.touchedBy(before, after), true);
+    const forced = holding(['a']);
+    forced.force('a');
+    assert.equal(forced.touchedBy(before, after), true);
+    const pending = holding(['a']);
+    pending.markPending(0);
+    assert.equal(pending.touchedBy(before, after), true);
+  });
+
+  it('follows the subscription: a name unsubscribed no longer touches, a name subscribed again does', () => {
+    const t = holding(['a', 'b']);
+    t.applyDelta([], ['b'], false);
+    t.prune();
+    assert.equal(t.touchedBy(before, after), false);
+    t.applyDelta(['b'], [], false);
+    t.force('b');
+    assert.equal(t.touchedBy(before, before), true, 'a new subscription is owed a response');
+  });
+
+  it('is true for a wildcard client whose wildcard part changed', () => {
+    const c1 = snapshotOf({ clusters: [cluster('a')] }).resources[CLUSTER_TYPE];
+    const c2 = snapshotOf({ clusters: [cluster('a'), cluster('b')] }).resources[CLUSTER_TYPE];
+    const t = new TypeState(CLUSTER_TYPE);
+    t.noteRequest();
+    t.applyDelta([], [], true);
+    t.sent({ nonce: 'n1', version: c1.version, wireVersion: 'n1', at: 0, resources: [] }, { set: c1 });
+    assert.equal(t.touchedBy(c1, c2), true);
+    assert.equal(t.touchedBy(c1, c1), false);
+  });
+});

@@ -72,3 +72,28 @@ it('VHDS: the opening removal, a named virtual host and its cluster; unrelated c
   assert.deepEqual(gone.removed, ['OUTBOUND|prod|backend']);
   c.ack(gone);
 });
+
+it('an on-demand stream skips changes to what it does not hold, and still gets the next change to what it holds', async () => {
+  const tr = createTranslator();
+  h = await startHarness(tr.translate(world(), view).snapshot);
+  const c = h.delta();
+  c.send({ typeUrl: TYPES.cds, node });
+  c.ack(await c.next(TYPES.cds));
+  c.send({ typeUrl: TYPES.cds, subscribe: ['OUTBOUND|prod|backend'] });
+  c.ack(await c.next(TYPES.cds));
+  c.send({ typeUrl: TYPES.eds, subscribe: ['OUTBOUND|prod|backend'] });
+  const eds = await c.next(TYPES.eds);
+  c.ack(eds);
+  await h.answered(TYPES.eds, eds.nonce);
+  // New instances of a service the stream does not hold, twice: nothing is sent.
+  h.watcher.set(tr.translate(world(['zeta']), view).snapshot);
+  h.watcher.set(tr.translate(world(['zeta', 'eta']), view).snapshot);
+  await c.expectNone(undefined, 200);
+  // A new instance of the service it holds: its assignment, with the new address.
+  h.watcher.set(tr.translate(world(['zeta', 'eta'], ['10.0.0.1', '10.0.0.2']), view).snapshot);
+  const next = await c.next(TYPES.eds);
+  assert.deepEqual(next.names, ['OUTBOUND|prod|backend']);
+  assert.match(JSON.stringify(next.resources[0]!.value), /10\.0\.0\.2/);
+  c.ack(next);
+  await c.expectNone(undefined, 100);
+});

@@ -414,6 +414,8 @@ function randomChange(r: Rand, services: Map<string, Service>): string {
 
 // ---------------------------------------------------------------- views
 
+const ON_DEMAND = { 'sidecar.polarismesh.cn/openOnDemand': 'true' };
+
 function views(): Array<[string, NodeView]> {
   return [
     [
@@ -435,6 +437,9 @@ function views(): Array<[string, NodeView]> {
       'sidecar prod/ghost with bind ports',
       sidecar('prod', { service: 'ghost', metadata: { 'sidecar.polarismesh.cn/bindPorts': '7000,7001' } }),
     ],
+    // On demand: a change that moves only assignments swaps them into the group's last snapshot.
+    ['on-demand sidecar prod/svc1', sidecar('prod', { service: 'svc1', metadata: ON_DEMAND })],
+    ['on-demand sidecar dev, no service', sidecar('dev', { metadata: ON_DEMAND })],
     ['gateway edge/gw', gateway('edge', 'gw')],
     [
       'proxyless prod/svc2 with locality',
@@ -450,6 +455,19 @@ function sortedSkips(t: Translation): string[] {
   return t.skipped.map((s) => JSON.stringify(s)).sort();
 }
 
+/** namedProbe lists names to ask an on-demand snapshot for: every outbound cluster, and a VHDS name per cluster's service. */
+function namedProbe(t: Translation): string[] {
+  const clusters = t.snapshot.resources[CLUSTER_TYPE].named;
+  if (!clusters) return [];
+  const out: string[] = [];
+  for (const name of clusters.keys()) {
+    out.push(name);
+    const [, ns, svc] = name.split('|');
+    if (ns && svc) out.push(`polaris-outbound-router/${svc}.${ns}`, `polaris-outbound-router/${svc}`);
+  }
+  return out;
+}
+
 /** same asserts that two translations serve the same thing: names and their order, bytes, versions, skip reasons. */
 function same(got: Translation, want: Translation, what: string): void {
   for (const type of PUSH_ORDER) {
@@ -463,6 +481,12 @@ function same(got: Translation, want: Translation, what: string): void {
       assert.ok(ra.any.equals(rb.any), `${what}: ${type} ${name} bytes`);
     }
     assert.equal(a.version, b.version, `${what}: ${type} version`);
+    // What only a name reaches (on-demand clusters, VHDS answers): the same answer to every name.
+    for (const name of namedProbe(want)) {
+      const ra = a.named?.get(name);
+      const rb = b.named?.get(name);
+      assert.equal(ra?.version, rb?.version, `${what}: ${type} ${name} by name`);
+    }
   }
   assert.deepEqual(sortedSkips(got), sortedSkips(want), `${what}: skipped`);
 }
