@@ -97,6 +97,27 @@ describe('narrowed CONCURRENCY rules', () => {
     const whole = plan([concurrency('whole', 0, 3, { method: undefined }), concurrency('slow', 1, 2)]);
     assert.deepEqual([whole.maxRequests, whole.narrowedConcurrency], [3, []]);
     assert.match(reasons(whole)['[slow]']!, /^CONCURRENCY rule whole comes first and shares requests with it/);
+    // A GLOBAL rule before it: Envoy asks the rate-limit service first, then counts the request at the rule's cluster.
+    const global = planRateLimits(
+      {
+        rules: [
+          rateLimit('ns', 'slow', { id: 'g', name: 'g', type: 'GLOBAL', method: ms('EXACT', '/slow'), arguments: [] }),
+          concurrency('slow', 1, 2),
+        ],
+        revision: 'x',
+      },
+      PATH,
+      { limiter: true, instances: 1, domain: 'polaris' },
+    );
+    assert.deepEqual(global.skipped, []);
+    assert.deepEqual(
+      global.routes.map((r) => [r.name, r.rateLimits !== undefined, r.concurrency]),
+      [
+        ['ratelimit|g+slow|0', true, 'slow'],
+        ['ratelimit|g|0', true, undefined],
+        ['ratelimit|slow|0', false, 'slow'],
+      ],
+    );
     // A narrowed rule alone still makes a plan (the gateway and the caches key on it).
     assert.notEqual(plan([concurrency('slow', 0, 2)]).key, '');
     assert.notEqual(plan([concurrency('slow', 0, 2)]).key, plan([concurrency('slow', 0, 3)]).key);
