@@ -8,7 +8,8 @@
 // Envoy; an edit or a disable reaches Envoy within 3 s; unsupported rules are skipped with their
 // reason while the others apply. Polaris v1.18.1 cannot store a rule's custom
 // response or concurrency amount (its API has no such fields), so those two come from a mesh file:
-// the rule's body on rejection, and a CONCURRENCY rule letting 2 requests in flight reach the instance;
+// the rule's body on rejection, a CONCURRENCY rule letting 2 requests in flight reach the instance, and
+// one narrowed to a path (its own inbound cluster) limiting that path only;
 // CALLER_METADATA (unknown to v1.18.1) is shown skipped there too.
 import assert from 'node:assert/strict';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -184,15 +185,18 @@ function count(answers: readonly Answer[]): Record<string, number> {
 interface Holding {
   readonly port: number;
   arrived: number;
+  /** The paths of the requests that arrived, in order. */
+  readonly paths: string[];
   release(): void;
   close(): Promise<void>;
 }
 
 async function startHolding(): Promise<Holding> {
   const held: ServerResponse[] = [];
-  const h = { port: 0, arrived: 0 } as Holding & { server: Server };
+  const h = { port: 0, arrived: 0, paths: [] as string[] } as Holding & { server: Server };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     h.arrived++;
+    h.paths.push(req.url ?? '');
     req.resume();
     held.push(res);
   });
@@ -460,12 +464,14 @@ describe('rate-limit rules from a mesh file: custom body and CONCURRENCY', { tim
   let bridge: BridgeProcess;
   let echo: SidecarEnvoy;
   let slow: SidecarEnvoy;
+  let slowPath: SidecarEnvoy;
   let upstream: Upstream;
   let holding: Holding;
+  let pathHolding: Holding;
 
   before(async () => {
     upstream = await startUpstream('echo');
-    holding = await startHolding();
+    [holding, pathHolding] = await Promise.all([startHolding(), startHolding()]);
     mesh = meshFile({
       namespaces: [
         {
@@ -473,6 +479,7 @@ describe('rate-limit rules from a mesh file: custom body and CONCURRENCY', { tim
           services: [
             { name: 'echo', instances: [{ host: '127.0.0.1', port: upstream.port, protocol: 'http' }] },
             { name: 'slow', instances: [{ host: '127.0.0.1', port: holding.port, protocol: 'http' }] },
+            { name: 'slow-path', instances: [{ host: '127.0.0.1', port: pathHolding.port, protocol: 'http' }] },
           ],
           ratelimits: [
             { ...withoutNamespace(RULES[0]!), customResponse: { body: CUSTOM_BODY } },
@@ -483,6 +490,25 @@ describe('rate-limit rules from a mesh file: custom body and CONCURRENCY', { tim
               resource: 'CONCURRENCY',
               concurrencyAmount: { maxAmount: 2 },
               customResponse: { body: 'busy' },
+            },
+            {
+              name: 'two-on-slow',
+              service: 'slow-path',
+              type: 'LOCAL',
+              resource: 'CONCURRENCY',
+              method: exact('/slow'),
+              concurrencyAmount: { maxAmount: 2 },
+              customResponse: { body: 'slow busy' },
+            },
+            {
+              // Later in polaris-go's order, on the same requests: skipped (one route, one cluster).
+              name: 'one-on-slow',
+              service: 'slow-path',
+              type: 'LOCAL',
+              priority: 1,
+              resource: 'CONCURRENCY',
+              method: exact('/slow'),
+              concurrencyAmount: { maxAmount: 1 },
             },
             {
               name: 'by-caller-metadata',
@@ -498,17 +524,21 @@ describe('rate-limit rules from a mesh file: custom body and CONCURRENCY', { tim
       ],
     });
     bridge = await startBridge(['--file', mesh.path], { ready: true });
-    [echo, slow] = await Promise.all([
+    [echo, slow, slowPath] = await Promise.all([
       startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'echo' }),
       startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'slow' }),
+      startSidecarEnvoy(bridge.xdsAddress, { namespace: NS, service: 'slow-path' }),
     ]);
+    await Promise.all(
+      [slow, slowPath].map((s) => waitListenerActive(s.envoy, `slow${s === slowPath ? '-path' : ''}.${NS}_INBOUND`)),
+    );
     await waitFor('alice limited', async () => (await rejectedBody(echo.inbound, 'alice')) !== undefined, 20_000, 200);
   });
 
   after(async () => {
-    await Promise.all([echo?.envoy.stop(), slow?.envoy.stop()]);
+    await Promise.all([echo?.envoy.stop(), slow?.envoy.stop(), slowPath?.envoy.stop()]);
     await bridge?.stop();
-    await Promise.all([upstream?.close(), holding?.close()]);
+    await Promise.all([upstream?.close(), holding?.close(), pathHolding?.close()]);
     mesh?.remove();
   });
 
@@ -532,5 +562,37 @@ describe('rate-limit rules from a mesh file: custom body and CONCURRENCY', { tim
     holding.release();
     assert.deepEqual(count(await Promise.all(inFlight)), { '200 slow': 2, '429 busy': 3 });
     assert.equal(holding.arrived, 2);
+  });
+
+  it('CONCURRENCY 2 on /slow: of 5 slow requests in flight there, 2 reach the instance; /other is not limited', async () => {
+    const onSlow = Array.from({ length: 5 }, () => get(slowPath.inbound, '/slow'));
+    const elsewhere = Array.from({ length: 5 }, () => get(slowPath.inbound, '/other'));
+    const answered: Answer[] = [];
+    for (const p of [...onSlow, ...elsewhere]) void p.then((a) => answered.push(a));
+    await waitFor(
+      '2 on /slow and 5 on /other arrive, 3 are turned away',
+      () => pathHolding.arrived === 7 && answered.length === 3,
+      10_000,
+      20,
+    );
+    assert.deepEqual(count(answered), { '429 slow busy': 3 });
+    assert.deepEqual([...pathHolding.paths].sort(), [
+      '/other',
+      '/other',
+      '/other',
+      '/other',
+      '/other',
+      '/slow',
+      '/slow',
+    ]);
+    pathHolding.release();
+    assert.deepEqual(count(await Promise.all(onSlow)), { '200 slow': 2, '429 slow busy': 3 });
+    assert.deepEqual(count(await Promise.all(elsewhere)), { '200 slow': 5 });
+    assert.equal(pathHolding.arrived, 7);
+    const skipped = await bridge.adminJson<Array<{ path: string; reason: string }>>('/debug/skipped');
+    assert.match(
+      skipped.find((s) => s.path === `${NS}/slow-path.rateLimits[one-on-slow]`)?.reason ?? '',
+      /^CONCURRENCY rule two-on-slow comes first and shares requests with it/,
+    );
   });
 });

@@ -123,13 +123,20 @@ export class GatewayBuilder {
     }
     const id = JSON.stringify([lname, port, view.namespace, view.service]);
     // Every request of the gateway goes through the inner listener: h2 carries both HTTP versions and gRPC.
-    own.clusters.push(
-      c.cached(`gateway-inner-cluster${JSON.stringify(limits.maxRequests ?? null)}`, () =>
-        encodeCluster(
-          internalCluster(names.GATEWAY_INNER, names.GATEWAY_INNER, true, concurrencyLimit(limits.maxRequests)),
+    // A narrowed CONCURRENCY rule's routes go to a cluster of its own, to the same inner listener.
+    const inner = [
+      { name: names.GATEWAY_INNER, maxRequests: limits.maxRequests },
+      ...limits.narrowedConcurrency.map((n) => ({
+        name: names.concurrencyCluster(names.GATEWAY_INNER, n.id),
+        maxRequests: n.maxRequests,
+      })),
+    ];
+    for (const { name, maxRequests } of inner)
+      own.clusters.push(
+        c.cached(`gateway-inner-cluster${JSON.stringify([name, maxRequests ?? null])}`, () =>
+          encodeCluster(internalCluster(name, names.GATEWAY_INNER, true, concurrencyLimit(maxRequests))),
         ),
-      ),
-    );
+      );
     own.routes.push(
       c.cached(`gateway-entry-rc${limits.key}`, () =>
         encodeRouteConfigParts(names.GATEWAY_ENTRY_ROUTE_CONFIG, [

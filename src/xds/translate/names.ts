@@ -37,6 +37,14 @@ export function inboundCluster(namespace: string, service: string, port?: number
   return port === undefined ? `INBOUND|${namespace}|${service}` : `INBOUND|${namespace}|${service}|${port}`;
 }
 
+/**
+ * concurrencyCluster names the cluster a narrowed CONCURRENCY rule's routes go to: `cluster` (the inbound cluster, or
+ * a gateway's cluster to its inner listener) with the rule's own `max_requests`; `rule`: the rule's id in names.
+ */
+export function concurrencyCluster(cluster: string, rule: string): string {
+  return `${cluster}|concurrency|${rule}`;
+}
+
 /** inboundRouteConfig names the route configuration of a sidecar's inbound listener; `port` picks one port. */
 export function inboundRouteConfig(namespace: string, service: string, port?: number): string {
   const base = `polaris-inbound-cluster|${service}.${namespace}`;

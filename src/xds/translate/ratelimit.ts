@@ -13,6 +13,12 @@
 // exactly, alone or combined with the rules before it, is skipped; that costs only that rule.
 // GLOBAL rules take part in the same combinations; what they add (the rate-limit filter, route
 // descriptors, fallback buckets, the limiter's limits) comes from ratelimit-global.ts.
+// A CONCURRENCY rule counts requests in flight per instance (polaris-go's reject_concurrency
+// bucket: one counter per rule, taken when the request is let in, given back when the call ends),
+// which is a cluster's circuit_breakers.max_requests: on the whole service the inbound cluster's;
+// narrowed by method or arguments, a cluster of its own to the same application, which every route
+// of the rule's combinations goes to. A route goes to one cluster, so two CONCURRENCY rules that
+// can share a request cannot both hold: the later one is skipped.
 import {
   HttpFilter,
   LocalReplyConfig,
@@ -33,6 +39,7 @@ import { HeaderValueOption_HeaderAppendAction } from '../../gen/envoy/config/cor
 import type { MatchString, RouteSource, RuleSet } from '../../model/mesh.js';
 import type { RateLimitAmount, RateLimitArgument, RateLimitRule } from '../../model/ratelimit.js';
 import { typedAny } from './encode.js';
+import { concurrencyCluster } from './names.js';
 import { clusterRoute, serviceRoutes } from './rds.js';
 import { CALLER_IP_HEADER, CALLER_NAMESPACE_HEADER, CALLER_SERVICE_HEADER } from './caller.js';
 import { routeMatch, sourceMatch, type Conditions } from './routing/match.js';
@@ -66,6 +73,16 @@ export interface RateLimitRoute {
   readonly filters: readonly string[];
   /** A GLOBAL rule's descriptors: for the rate-limit filter, and for its fallback buckets. */
   readonly rateLimits?: ReadonlyArray<Partial<RateLimit>>;
+  /** The narrowed CONCURRENCY rule (its id in names) whose cluster the route goes to. */
+  readonly concurrency?: string;
+}
+
+/** NarrowedConcurrency is a CONCURRENCY rule narrowed by method or arguments: a cluster of its own. */
+export interface NarrowedConcurrency {
+  /** The rule's id as names take it: the cluster is concurrencyCluster(<the cluster it stands in for>, id). */
+  readonly id: string;
+  /** The most requests of the rule in flight to the instance. */
+  readonly maxRequests: number;
 }
 
 /** RateLimitPlan is what a service's rate-limit rules add to its inbound configuration. */
@@ -77,6 +94,8 @@ export interface RateLimitPlan {
   readonly localReply?: LocalReplyConfig;
   /** A CONCURRENCY rule on the whole service: the most requests in flight to the instance. */
   readonly maxRequests?: number;
+  /** Narrowed CONCURRENCY rules, each the cluster its routes go to, in rule order. */
+  readonly narrowedConcurrency: readonly NarrowedConcurrency[];
   /** What the rate-limit service counts for the GLOBAL rules applied, in rule order. */
   readonly global: readonly GlobalLimit[];
   readonly skipped: readonly SkipReason[];
@@ -89,6 +108,7 @@ export const EMPTY_RATE_LIMIT_PLAN: RateLimitPlan = Object.freeze({
   routes: [],
   skipped: [],
   global: [],
+  narrowedConcurrency: [],
   key: '',
 });
 
@@ -300,7 +320,30 @@ function localRejection(rule: string, body: string): LocalReplyConfig['mappers']
  * once no LOCAL rule claimed it) to the rule's body.
  */
 function routeRejection(routeNames: readonly string[], body: string): LocalReplyConfig['mappers'][number] {
-  return rejectionBody(`xds.route_name in [${routeNames.map(celString).join(', ')}]`, body);
+  return rejectionBody(onRoutes(routeNames), body);
+}
+
+type AccessLogFilter = NonNullable<LocalReplyConfig['mappers'][number]['filter']>;
+
+/** celFilter holds for the replies for which `expression` (CEL) holds. */
+function celFilter(expression: string): AccessLogFilter {
+  return {
+    filterSpecifier: {
+      $case: 'extensionFilter',
+      value: {
+        name: 'envoy.access_loggers.extension_filters.cel',
+        configType: {
+          $case: 'typedConfig',
+          value: typedAny(TYPED_CEL_FILTER, ExpressionFilter, ExpressionFilter.fromPartial({ expression })),
+        },
+      },
+    },
+  } as AccessLogFilter;
+}
+
+/** onRoutes is a CEL expression holding on the routes named. */
+function onRoutes(routeNames: readonly string[]): string {
+  return `xds.route_name in [${routeNames.map(celString).join(', ')}]`;
 }
 
 /** rejectionBody maps a local 429 for which `expression` (CEL) holds to `body` (none: the reply stays as it is). */
@@ -323,18 +366,7 @@ function rejectionBody(expression: string, body: string): LocalReplyConfig['mapp
                 },
               },
             },
-            {
-              filterSpecifier: {
-                $case: 'extensionFilter',
-                value: {
-                  name: 'envoy.access_loggers.extension_filters.cel',
-                  configType: {
-                    $case: 'typedConfig',
-                    value: typedAny(TYPED_CEL_FILTER, ExpressionFilter, ExpressionFilter.fromPartial({ expression })),
-                  },
-                },
-              },
-            },
+            celFilter(expression),
           ],
         },
       },
@@ -367,10 +399,6 @@ function check(rule: RateLimitRule, ctx: GlobalContext): { ok: true; matched: Ma
     return bad === undefined ? { ok: true, matched: m } : no(bad);
   }
   if (rule.resource === 'CONCURRENCY') {
-    if (!m.wholeService)
-      return no(
-        'CONCURRENCY narrowed by method or arguments needs an inbound cluster of its own, which is not supported yet',
-      );
     const n = rule.concurrencyMaxAmount;
     if (!Number.isInteger(n) || n <= 0)
       return no(
@@ -384,12 +412,19 @@ function check(rule: RateLimitRule, ctx: GlobalContext): { ok: true; matched: Ma
 }
 
 /**
- * overflowBody answers a request the inbound cluster's max_requests turned away (flag UO) as a rate-limit rejection:
- * 429 with the body.
+ * overflowBody answers a request a CONCURRENCY rule's cluster turned away (max_requests, flag UO) as a rate-limit
+ * rejection: 429 with the body. `routeNames`: the routes of a narrowed rule, whose overflows only are its own.
  */
-function overflowBody(body: string): LocalReplyConfig['mappers'][number] {
+function overflowBody(body: string, routeNames?: readonly string[]): LocalReplyConfig['mappers'][number] {
+  const overflow = { filterSpecifier: { $case: 'responseFlagFilter', value: { flags: ['UO'] } } } as AccessLogFilter;
+  const filter =
+    routeNames === undefined
+      ? overflow
+      : ({
+          filterSpecifier: { $case: 'andFilter', value: { filters: [overflow, celFilter(onRoutes(routeNames))] } },
+        } as AccessLogFilter);
   return {
-    filter: { filterSpecifier: { $case: 'responseFlagFilter', value: { flags: ['UO'] } } },
+    filter,
     statusCode: StatusCode.TooManyRequests,
     ...(body !== '' ? { body: { specifier: { $case: 'inlineString', value: body } } } : {}),
     headersToAdd: [],
@@ -497,12 +532,29 @@ interface Applied {
   /** Its filters, in the order they run. */
   readonly filters: readonly string[];
   readonly rateLimits?: ReadonlyArray<Partial<RateLimit>>;
+  /** A narrowed CONCURRENCY rule: the most of its requests in flight (its routes' cluster). */
+  readonly maxRequests?: number;
 }
 
 /** Combo is a set of rules (positions in the applied list, in order) and one conjunction of their conditions. */
 interface Combo {
   readonly members: readonly number[];
   readonly conditions: Conditions;
+}
+
+/**
+ * afterConcurrency says why `rule` cannot share requests with the CONCURRENCY rule `first` (labelled so) before it.
+ */
+function afterConcurrency(first: string, rule: RateLimitRule): string {
+  if (rule.resource === 'CONCURRENCY')
+    return (
+      `CONCURRENCY rule ${first} comes first and shares requests with it: polaris-go counts such a request against ` +
+      'both limits, but Envoy sends it to one cluster, whose max_requests holds one of them'
+    );
+  return (
+    `CONCURRENCY rule ${first} comes first in polaris-go's order, but Envoy counts requests in flight at the ` +
+    'cluster, after every rate-limit filter: this rule would count requests polaris-go turns away there'
+  );
 }
 
 /**
@@ -521,6 +573,8 @@ function combine(
     for (const alt of alternatives) {
       const both = conjunction(c.conditions, alt);
       if (both.kind === 'none') continue;
+      const limited = c.members.find((m) => applied[m]!.maxRequests !== undefined);
+      if (limited !== undefined) return { ok: false, reason: afterConcurrency(applied[limited]!.label, rule) };
       const names = c.members.map((m) => applied[m]!.label).join(', ');
       if (both.kind === 'unknown') return { ok: false, reason: `rule ${names} comes first and ${both.reason}` };
       if (rule.type === 'GLOBAL') {
@@ -569,20 +623,13 @@ export function planRateLimits(
   let combos: Combo[] = [];
   let concurrency: { rule: RateLimitRule; label: string } | undefined;
   const global: GlobalLimit[] = [];
+  const narrowed: NarrowedConcurrency[] = [];
   const taken = new Set<string>();
   for (const [index, rule] of ordered(enabled).entries()) {
     const label = rule.name || rule.id;
     const at = `${path}[${label}]`;
     if (concurrency) {
-      skipped.push(
-        skip(
-          'rate-limit',
-          at,
-          `CONCURRENCY rule ${concurrency.label} comes first in polaris-go's order, but Envoy counts requests in ` +
-            'flight at the inbound cluster, after every rate-limit filter: this rule would count requests polaris-go ' +
-            'turns away there',
-        ),
-      );
+      skipped.push(skip('rate-limit', at, afterConcurrency(concurrency.label, rule)));
       continue;
     }
     const checked = check(rule, ctx);
@@ -591,7 +638,13 @@ export function planRateLimits(
       continue;
     }
     const m = checked.matched;
-    if (rule.resource === 'CONCURRENCY') {
+    if (rule.resource === 'CONCURRENCY' && m.wholeService) {
+      // It shares every request with a narrowed one before it.
+      const first = applied.find((a) => a.maxRequests !== undefined);
+      if (first) {
+        skipped.push(skip('rate-limit', at, afterConcurrency(first.label, rule)));
+        continue;
+      }
       concurrency = { rule, label };
       continue;
     }
@@ -603,6 +656,13 @@ export function planRateLimits(
     const id = safeId(rule, index, taken);
     const own: string[] = [];
     let rateLimits: ReadonlyArray<Partial<RateLimit>> | undefined;
+    if (rule.resource === 'CONCURRENCY') {
+      const maxRequests = rule.concurrencyMaxAmount;
+      narrowed.push({ id, maxRequests });
+      applied.push({ rule, id, label, filters: own, maxRequests });
+      combos = [...combos, ...c.added];
+      continue;
+    }
     if (rule.type === 'GLOBAL') {
       const limit = globalLimit(rule, id, ctx, m.perValue);
       global.push(limit);
@@ -645,11 +705,13 @@ export function planRateLimits(
     seen.set(set, n + 1);
     const name = `ratelimit|${set}|${n}`;
     const withLimits = members.find((a) => a.rateLimits);
+    const limited = members.find((a) => a.maxRequests !== undefined);
     routes.push({
       name,
       match: routeMatch(c.conditions),
       filters: members.flatMap((a) => a.filters),
       ...(withLimits?.rateLimits ? { rateLimits: withLimits.rateLimits } : {}),
+      ...(limited ? { concurrency: limited.id } : {}),
     });
     for (const p of c.members) routesOf.set(p, [...(routesOf.get(p) ?? []), name]);
   }
@@ -658,11 +720,14 @@ export function planRateLimits(
   // route once no LOCAL rule claimed the refusal, so LOCAL rules without a body get a mapper too when a GLOBAL one has.
   const globalBody = applied.some((a) => a.rule.type === 'GLOBAL' && a.rule.customResponseBody !== '');
   for (const a of applied)
-    if (a.rule.type !== 'GLOBAL' && (a.rule.customResponseBody !== '' || globalBody))
+    if (a.rule.type !== 'GLOBAL' && a.maxRequests === undefined && (a.rule.customResponseBody !== '' || globalBody))
       mappers.push(localRejection(a.id, a.rule.customResponseBody));
   for (const [p, a] of applied.entries())
     if (a.rule.type === 'GLOBAL' && a.rule.customResponseBody !== '')
       mappers.push(routeRejection(routesOf.get(p) ?? [], a.rule.customResponseBody));
+  // A narrowed CONCURRENCY rule's overflows are the ones on its routes (only they go to its cluster).
+  for (const [p, a] of applied.entries())
+    if (a.maxRequests !== undefined) mappers.push(overflowBody(a.rule.customResponseBody, routesOf.get(p) ?? []));
   const maxRequests = concurrency?.rule.concurrencyMaxAmount;
   if (concurrency) mappers.push(overflowBody(concurrency.rule.customResponseBody));
   const localReply = mappers.length > 0 ? LocalReplyConfig.fromPartial({ mappers }) : undefined;
@@ -671,15 +736,17 @@ export function planRateLimits(
     routes,
     skipped,
     global,
+    narrowedConcurrency: narrowed,
     ...(localReply ? { localReply } : {}),
     ...(maxRequests !== undefined ? { maxRequests } : {}),
   };
   const key =
-    filters.length === 0 && maxRequests === undefined
+    filters.length === 0 && maxRequests === undefined && narrowed.length === 0
       ? ''
       : JSON.stringify([
           routes,
           maxRequests,
+          narrowed,
           filters.map((f) => Buffer.from(HttpFilter.encode(f).finish()).toString('base64')),
           localReply ? Buffer.from(LocalReplyConfig.encode(localReply).finish()).toString('base64') : '',
         ]);
@@ -687,8 +754,8 @@ export function planRateLimits(
 }
 
 /**
- * rateLimitRoutes gives the plan's routes to `cluster`, each running only its rule's filters (and sending a GLOBAL
- * rule's descriptors).
+ * rateLimitRoutes gives the plan's routes to `cluster` (a narrowed CONCURRENCY rule's to its own cluster standing in
+ * for it), each running only its rule's filters (and sending a GLOBAL rule's descriptors).
  */
 export function rateLimitRoutes(
   plan: RateLimitPlan,
@@ -697,7 +764,7 @@ export function rateLimitRoutes(
 ): Array<DeepPartial<Route>> {
   return plan.routes.map((r) => {
     const route: DeepPartial<Route> = {
-      ...base(r.name, r.match, cluster),
+      ...base(r.name, r.match, r.concurrency === undefined ? cluster : concurrencyCluster(cluster, r.concurrency)),
       typedPerFilterConfig: disabledExcept(plan.filters, r.filters),
     };
     if (r.rateLimits && route.action?.$case === 'route')

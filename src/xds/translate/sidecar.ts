@@ -206,15 +206,19 @@ export class SidecarBuilder {
     const limits = self ? c.rateLimitPlans.planFor(self, view.rateLimitService) : EMPTY_RATE_LIMIT_PLAN;
     own.skipped.push(...limits.skipped);
     const chains: InboundChain[] = [];
+    const cluster = (name: string, clusterPorts: readonly number[], maxRequests: number | undefined): void => {
+      const id = JSON.stringify([name, clusterPorts, http2, maxRequests ?? null]);
+      own.clusters.push(
+        c.cached(`inbound-cluster${id}`, () => encodeCluster(inboundCluster(name, clusterPorts, http2, maxRequests))),
+      );
+    };
     const add = (port: number | undefined, clusterPorts: readonly number[]): void => {
       const clusterName = names.inboundCluster(ns, svc, port);
       const rcName = names.inboundRouteConfig(ns, svc, port);
-      const id = JSON.stringify([clusterName, clusterPorts, http2, limits.maxRequests ?? null]);
-      own.clusters.push(
-        c.cached(`inbound-cluster${id}`, () =>
-          encodeCluster(inboundCluster(clusterName, clusterPorts, http2, limits.maxRequests)),
-        ),
-      );
+      cluster(clusterName, clusterPorts, limits.maxRequests);
+      // A narrowed CONCURRENCY rule's routes go to a cluster of its own, to the same application.
+      for (const n of limits.narrowedConcurrency)
+        cluster(names.concurrencyCluster(clusterName, n.id), clusterPorts, n.maxRequests);
       own.routes.push(
         c.cached(`inbound-rc${JSON.stringify([rcName, clusterName])}${limits.key}`, () => {
           const routes = limitedRoutes(limits, clusterName);

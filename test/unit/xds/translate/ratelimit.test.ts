@@ -304,7 +304,16 @@ describe('rate-limit plan', () => {
     assert.match(one({ amounts: [{ ...second(1), validDuration: { seconds: 0, nanos: 10_000_000 } }] })!, /50 ms/);
     assert.match(one({ amounts: [] })!, /no amounts/);
     assert.match(one({ ...noArgs, labels: { 'x-user': ms('EXACT', 'a') } })!, /labels/);
-    assert.match(one({ resource: 'CONCURRENCY', concurrencyMaxAmount: 2 })!, /CONCURRENCY narrowed/);
+    assert.match(one({ resource: 'CONCURRENCY', concurrencyMaxAmount: 0 })!, /concurrencyAmount.maxAmount is 0/);
+    // polaris-go counts each value of a REGEX condition without regex_combine apart: one counter per value.
+    assert.match(
+      one({
+        resource: 'CONCURRENCY',
+        concurrencyMaxAmount: 2,
+        arguments: [{ type: 'HEADER', key: 'x-user', value: ms('REGEX', 'a.*') }],
+      })!,
+      /regex_combine/,
+    );
     assert.match(
       one({ resource: 'CONCURRENCY', ...noArgs, method: undefined, concurrencyMaxAmount: 0 })!,
       /concurrencyAmount.maxAmount is 0/,
