@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { MeshState } from '../model/mesh.js';
 import { parseNode, type NodeInfo } from './node.js';
 import { PUSH_ORDER } from './resource.js';
-import { GroupFeed } from './server/feed.js';
+import { FeedAnnouncer, GroupFeed } from './server/feed.js';
 import type { ConfigWatcher, NodeWatch, SnapshotFeed, WatchOptions } from './server/watcher.js';
 import { ConsistencyCheck, type Snapshot } from './snapshot.js';
 
@@ -104,6 +104,7 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
   private readonly due: GroupWatch<V>[] = [];
   private dueHead = 0;
   private readonly consistency = new ConsistencyCheck();
+  private readonly announcer = new FeedAnnouncer();
 
   private readonly now: () => number;
 
@@ -146,6 +147,7 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
         watches: new Set(),
         feed: new GroupFeed(
           () => g.translation?.snapshot,
+          this.announcer,
           (err) => this.opts.logger.error({ err, group: view.key }, 'snapshot listener failed'),
         ),
       };

@@ -9,7 +9,7 @@ import { RouteConfiguration } from '../../src/gen/envoy/config/route/v3/route.js
 import { HttpConnectionManager } from '../../src/gen/envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.js';
 import { Router } from '../../src/gen/envoy/extensions/filters/http/router/v3/router.js';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../src/xds/resource.js';
-import { GroupFeed } from '../../src/xds/server/feed.js';
+import { FeedAnnouncer, GroupFeed } from '../../src/xds/server/feed.js';
 import type { ConfigWatcher, NodeWatch, SnapshotFeed } from '../../src/xds/server/watcher.js';
 import { makeSnapshot, type EncodedResource, type Snapshot } from '../../src/xds/snapshot.js';
 // The translator's encoders: they read each resource's references as the translator's resources do.
@@ -204,6 +204,7 @@ export class FakeWatcher implements ConfigWatcher {
   private readonly watches = new Set<FakeWatch>();
   // One feed per node id: watches of one node share it, as the streams of a node group do.
   private readonly feeds = new Map<string, GroupFeed>();
+  private readonly announcer = new FeedAnnouncer();
   /** Every node a watch was opened for, in order. */
   readonly nodes: Node[] = [];
   /** When set, watch() throws what it returns for a node (a refusal). */
@@ -240,7 +241,7 @@ export class FakeWatcher implements ConfigWatcher {
     const refusal = this.refuse?.(node);
     if (refusal) throw refusal;
     let feed = this.feeds.get(node.id);
-    if (!feed) this.feeds.set(node.id, (feed = new GroupFeed(() => this.snapshotFor(node.id))));
+    if (!feed) this.feeds.set(node.id, (feed = new GroupFeed(() => this.snapshotFor(node.id), this.announcer)));
     const w = new FakeWatch(node, this, feed);
     this.watches.add(w);
     this.nodes.push(node);

@@ -6,6 +6,21 @@ import type { SnapshotFeed } from './watcher.js';
 
 type FeedListener = (before: Snapshot | undefined, after: Snapshot) => void;
 
+/** FeedAnnouncer runs the announcements of every group that changed in one rebuild on one later tick. */
+export class FeedAnnouncer {
+  private due: GroupFeed[] = [];
+
+  schedule(feed: GroupFeed): void {
+    if (this.due.push(feed) === 1) setImmediate(this.run);
+  }
+
+  private readonly run = (): void => {
+    const due = this.due;
+    this.due = [];
+    for (const feed of due) feed.announce();
+  };
+}
+
 export class GroupFeed implements SnapshotFeed {
   private readonly listeners = new Set<FeedListener>();
   private announced?: Snapshot;
@@ -14,6 +29,7 @@ export class GroupFeed implements SnapshotFeed {
   constructor(
     /** The group's snapshot now. */
     readonly current: () => Snapshot | undefined,
+    private readonly announcer: FeedAnnouncer,
     private readonly onListenerError: (err: unknown) => void = () => {},
   ) {}
 
@@ -28,10 +44,11 @@ export class GroupFeed implements SnapshotFeed {
   changed(): void {
     if (this.scheduled || this.listeners.size === 0) return;
     this.scheduled = true;
-    setImmediate(this.announce);
+    this.announcer.schedule(this);
   }
 
-  private readonly announce = (): void => {
+  /** announce tells the listeners of a change since they last heard, if any; the announcer calls it. */
+  announce(): void {
     this.scheduled = false;
     const after = this.current();
     const before = this.announced;
@@ -44,5 +61,5 @@ export class GroupFeed implements SnapshotFeed {
         this.onListenerError(err);
       }
     }
-  };
+  }
 }

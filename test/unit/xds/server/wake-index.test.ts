@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
 import { createAdsHandlers } from '../../../../src/xds/server/ads.js';
-import { GroupFeed } from '../../../../src/xds/server/feed.js';
+import { FeedAnnouncer, GroupFeed } from '../../../../src/xds/server/feed.js';
 import { AdsStream } from '../../../../src/xds/server/stream.js';
 import { FEW_NAMES, TypeSetViews } from '../../../../src/xds/server/stream-state.js';
 import { WakeIndex } from '../../../../src/xds/server/wake-index.js';
@@ -150,7 +150,7 @@ describe('WakeIndex', () => {
   /** setup is an index over one feed whose snapshot the test sets; `woken` lists what was woken since the last call. */
   function setup(initial: Snapshot) {
     let current = initial;
-    const feed = new GroupFeed(() => current);
+    const feed = new GroupFeed(() => current, new FeedAnnouncer());
     const index = new WakeIndex(new TypeSetViews());
     const log: string[] = [];
     const stream = (name: string) => ({ wake: () => void log.push(name) });
@@ -214,7 +214,7 @@ describe('WakeIndex', () => {
   it('a stream dropped while queued is not woken', async () => {
     const { feed, index, stream, woken } = setup(cds({ a: 1 }));
     let current = cds({ a: 1 });
-    const own = new GroupFeed(() => current);
+    const own = new GroupFeed(() => current, new FeedAnnouncer());
     const dropped = stream('dropped');
     const first = { wake: () => index.drop(dropped) };
     index.track(first, own, true);
