@@ -1,9 +1,10 @@
 // SnapshotCache implements the server's ConfigWatcher on top of a stream of MeshStates: it groups
-// nodes by what they are served (NodeView.key), builds one snapshot per group, and tells the
-// group's watches when it changes. Mesh changes are debounced: a quiet period, bounded by a
-// maximum delay, so a burst of registry events becomes one push. Every new snapshot is checked
-// (snapshot.ts ConsistencyCheck) before it is published: one whose references do not resolve is
-// a translation bug, and the group keeps its last good snapshot meanwhile.
+// nodes by what they are served (NodeView.key), builds one snapshot per group, and announces its
+// changes on the group's feed (the server wakes the streams they concern). Mesh changes are
+// debounced: a quiet period, bounded by a maximum delay, so a burst of registry events becomes one
+// push. Every new snapshot is checked (snapshot.ts ConsistencyCheck) before it is published: one
+// whose references do not resolve is a translation bug, and the group keeps its last good snapshot
+// meanwhile.
 import type { Node } from '../gen/envoy/config/core/v3/base.js';
 import type { Logger } from '../log.js';
 import type { MeshState } from '../model/mesh.js';
@@ -59,9 +60,7 @@ interface Group<V> {
 }
 
 class GroupWatch<V> implements NodeWatch {
-  listener?: (s: Snapshot) => void;
   closed = false;
-  pending = false;
   constructor(
     readonly group: Group<V>,
     readonly node: NodeInfo,
@@ -73,21 +72,12 @@ class GroupWatch<V> implements NodeWatch {
   get feed(): SnapshotFeed {
     return this.group.feed;
   }
-  onChange(listener: (s: Snapshot) => void): void {
-    this.listener = listener;
-  }
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.release(this);
   }
 }
-
-// Listener calls (each a stream writing what is due) run back to back for at most this long, then
-// yield to the event loop: a push of large responses to thousands of streams must not hold off
-// I/O for seconds (keepalive pings would time out, health checks stall). Small pushes fit in one
-// slice, so their bytes are not delayed by the ACKs of the first streams.
-const NOTIFY_SLICE_MS = 100;
 
 function sameSnapshot(a: Snapshot | undefined, b: Snapshot): boolean {
   return !!a && PUSH_ORDER.every((t) => a.resources[t].version === b.resources[t].version);
@@ -101,8 +91,6 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
   private maxTimer?: NodeJS.Timeout;
   private leading?: NodeJS.Immediate;
   private lastRebuild = -Infinity;
-  private readonly due: GroupWatch<V>[] = [];
-  private dueHead = 0;
   private readonly consistency = new ConsistencyCheck();
   private readonly announcer = new FeedAnnouncer();
 
@@ -256,38 +244,6 @@ export class SnapshotCache<V extends { readonly key: string }> implements Config
       if (!sameSnapshot(before, next.snapshot)) changed.push(g);
     }
     this.opts.onBuild?.({ groups: this.groups.size, millis: this.now() - started });
-    for (const g of changed) {
-      g.feed.changed();
-      for (const w of g.watches) this.notify(w);
-    }
+    for (const g of changed) g.feed.changed();
   }
-
-  /** notify calls a watch's listener on a later tick, once until it ran, with the latest snapshot. */
-  private notify(w: GroupWatch<V>): void {
-    if (!w.listener || w.pending) return;
-    w.pending = true;
-    if (this.due.push(w) === 1) setImmediate(this.drain);
-  }
-
-  /** drain calls due listeners in order for up to NOTIFY_SLICE_MS, and comes back on a later tick for the rest. */
-  private readonly drain = (): void => {
-    const started = this.now();
-    while (this.dueHead < this.due.length) {
-      const w = this.due[this.dueHead++]!;
-      w.pending = false;
-      const snapshot = w.group.translation?.snapshot;
-      try {
-        if (!w.closed && snapshot) w.listener!(snapshot);
-      } catch (err) {
-        // One listener's failure must not keep the snapshot from the others.
-        this.opts.logger.error({ err, group: w.group.view.key }, 'snapshot listener failed');
-      }
-      if (this.now() - started >= NOTIFY_SLICE_MS && this.dueHead < this.due.length) {
-        setImmediate(this.drain);
-        return;
-      }
-    }
-    this.due.length = 0;
-    this.dueHead = 0;
-  };
 }

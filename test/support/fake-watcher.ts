@@ -177,7 +177,6 @@ export function simpleMesh(
 }
 
 class FakeWatch implements NodeWatch {
-  listener?: (s: Snapshot) => void;
   closed = false;
   constructor(
     readonly node: Node,
@@ -186,9 +185,6 @@ class FakeWatch implements NodeWatch {
   ) {}
   current(): Snapshot | undefined {
     return this.owner.snapshotFor(this.node.id);
-  }
-  onChange(listener: (s: Snapshot) => void): void {
-    this.listener = listener;
   }
   close(): void {
     if (this.closed) return;
@@ -223,18 +219,11 @@ export class FakeWatcher implements ConfigWatcher {
     return this.perNode.get(nodeId) ?? this.shared;
   }
 
-  /** set replaces the snapshot (of one node, or of all) and tells the affected watches on a later tick. */
+  /** set replaces the snapshot (of one node, or of all) and tells the affected groups' feeds (on a later tick). */
   set(snapshot: Snapshot, nodeId?: string): void {
     if (nodeId === undefined) this.shared = snapshot;
     else this.perNode.set(nodeId, snapshot);
     for (const [id, feed] of this.feeds) if (nodeId === undefined || id === nodeId) feed.changed();
-    for (const w of this.watches) {
-      if (nodeId !== undefined && w.node.id !== nodeId) continue;
-      const s = this.snapshotFor(w.node.id)!;
-      setImmediate(() => {
-        if (!w.closed) w.listener?.(s);
-      });
-    }
   }
 
   watch(node: Node): NodeWatch {

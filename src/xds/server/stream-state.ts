@@ -219,12 +219,12 @@ class Held {
     return this.entries.get(name);
   }
 
-  /** versions are every entry, name → version (MISSING included). */
   /** peek is version(name) without taking a held set apart into entries. */
   peek(name: string): string | undefined {
     return this.set ? this.set.items.get(name)?.version : this.entries.get(name);
   }
 
+  /** versions are every entry, name → version (MISSING included). */
   versions(): ReadonlyMap<string, string> {
     this.own();
     return this.entries;

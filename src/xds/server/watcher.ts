@@ -7,11 +7,6 @@ import type { Snapshot } from '../snapshot.js';
 export interface NodeWatch {
   /** The node's current snapshot, or undefined while none is built yet. */
   current(): Snapshot | undefined;
-  /**
-   * onChange registers the one listener called, on a later tick, each time the node's snapshot
-   * changes. Changes are already debounced; the listener always sees the latest snapshot.
-   */
-  onChange(listener: (snapshot: Snapshot) => void): void;
   /** close stops the watch; it is idempotent. */
   close(): void;
   /**
