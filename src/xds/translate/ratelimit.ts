@@ -299,7 +299,7 @@ function bucketFilter(name: string, statPrefix: string, a: RateLimitAmount, rule
 const DISABLED: Any = typedAny(TYPED_FILTER_CONFIG, FilterConfig, FilterConfig.fromPartial({ disabled: true }));
 
 /** disabledExcept is a route's typed_per_filter_config: every rate-limit filter but `own` is off on it. */
-export function disabledExcept(all: readonly HttpFilter[], own: readonly string[]): Record<string, Any> {
+function disabledExcept(all: readonly HttpFilter[], own: readonly string[]): Record<string, Any> {
   const out: Record<string, Any> = {};
   for (const f of all) if (!own.includes(f.name)) out[f.name] = DISABLED;
   return out;
@@ -757,14 +757,14 @@ export function planRateLimits(
  * rateLimitRoutes gives the plan's routes to `cluster` (a narrowed CONCURRENCY rule's to its own cluster standing in
  * for it), each running only its rule's filters (and sending a GLOBAL rule's descriptors).
  */
-export function rateLimitRoutes(
-  plan: RateLimitPlan,
-  cluster: string,
-  base: (name: string, match: DeepPartial<Route>['match'], cluster: string) => DeepPartial<Route>,
-): Array<DeepPartial<Route>> {
+function rateLimitRoutes(plan: RateLimitPlan, cluster: string): Array<DeepPartial<Route>> {
   return plan.routes.map((r) => {
     const route: DeepPartial<Route> = {
-      ...base(r.name, r.match, r.concurrency === undefined ? cluster : concurrencyCluster(cluster, r.concurrency)),
+      ...clusterRoute(
+        r.name,
+        r.match,
+        r.concurrency === undefined ? cluster : concurrencyCluster(cluster, r.concurrency),
+      ),
       typedPerFilterConfig: disabledExcept(plan.filters, r.filters),
     };
     if (r.rateLimits && route.action?.$case === 'route')
@@ -778,7 +778,7 @@ export function rateLimitRoutes(
  * route, which runs none of the rate-limit filters.
  */
 export function limitedRoutes(plan: RateLimitPlan, cluster: string): Array<DeepPartial<Route>> {
-  const routes = [...rateLimitRoutes(plan, cluster, clusterRoute), ...serviceRoutes([], cluster)];
+  const routes = [...rateLimitRoutes(plan, cluster), ...serviceRoutes([], cluster)];
   if (plan.filters.length > 0) {
     routes[routes.length - 1] = {
       ...routes[routes.length - 1],
