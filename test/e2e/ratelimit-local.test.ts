@@ -12,7 +12,7 @@
 // one narrowed to a path (its own inbound cluster) limiting that path only;
 // CALLER_METADATA (unknown to v1.18.1) is shown skipped there too.
 import assert from 'node:assert/strict';
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startBridge, type BridgeProcess } from '../support/bridge.js';
 import { startSidecarEnvoy, waitListenerActive, type SidecarEnvoy } from '../support/envoy.js';
@@ -20,7 +20,7 @@ import { meshFile, type MeshFile } from '../support/mesh.js';
 import { startPolaris, type PolarisServer } from '../support/polaris.js';
 import { waitFor } from '../support/ports.js';
 import { NO_LIMITER } from '../../src/xds/translate/ratelimit-global.js';
-import { startUpstream, type Upstream } from '../support/upstream.js';
+import { sendThrough, startUpstream, type Upstream } from '../support/upstream.js';
 
 const NS = 'rlp';
 const WITHIN_MS = 3000;
@@ -118,31 +118,16 @@ interface Answer {
 }
 
 /** get sends one request to echo (unless `headers` name another host), from `localAddress` when given. */
-function get(port: number, path: string, headers: Record<string, string> = {}, localAddress?: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        headers: { host: 'echo', ...headers },
-        agent: false,
-        ...(localAddress ? { localAddress } : {}),
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        const rule = res.headers['x-polaris-xds-ratelimit-rule'];
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body, ...(typeof rule === 'string' ? { rule } : {}) }),
-        );
-      },
-    );
-    req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-    req.end();
-  });
+async function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  localAddress?: string,
+): Promise<Answer> {
+  const { host = 'echo', ...rest } = headers;
+  const res = await sendThrough(port, host, path, rest, localAddress, 10_000);
+  const rule = res.headers['x-polaris-xds-ratelimit-rule'];
+  return { status: res.status, body: res.body, ...(typeof rule === 'string' ? { rule } : {}) };
 }
 
 /** paced sends `rate` requests a second for `seconds` (each on its own connection) and returns every answer. */

@@ -29,13 +29,17 @@ export async function startUpstream(name: string, port = 0): Promise<Upstream> {
   return up;
 }
 
-/** sendThrough sends one HTTP/1.1 request to Envoy's listener with a Host header; returns status and body. */
+/**
+ * sendThrough sends one HTTP/1.1 request to Envoy's listener with a Host header (from `localAddress` when given);
+ * returns status, body and headers.
+ */
 export function sendThrough(
   port: number,
   host: string,
   path = '/',
   headers: Record<string, string> = {},
   localAddress?: string,
+  timeoutMs = 5000,
 ): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -55,7 +59,7 @@ export function sendThrough(
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
       },
     );
-    req.setTimeout(5000, () => req.destroy(new Error('request timed out')));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
     req.end();
   });
