@@ -3,9 +3,12 @@
 // the next tick, as the bench's clients do, but without gRPC, HTTP/2 or a second process. It shows
 // the bridge's own cost of a change (rebuild, telling the streams, planning and writing) apart from
 // the machine's: the time from the new state entering the cache to the last response written.
-//   node --import tsx bench/push-in-process.ts [--streams N] [--rounds N] [--full]
-// Add `--cpu-prof` before `--import` to profile it.
+//   node --import tsx bench/push-in-process.ts [--streams N] [--rounds N] [--full] [--profile FILE]
+// --profile writes a V8 CPU profile of the change rounds alone (not of opening the streams) and prints its top
+// functions.
 import { EventEmitter } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '../src/gen/envoy/service/discovery/v3/discovery.js';
 import { silentLogger } from '../src/log.js';
@@ -16,6 +19,7 @@ import { SnapshotCache } from '../src/xds/snapshot-cache.js';
 import { createTranslator } from '../src/xds/translate/index.js';
 import { sidecarSpecs } from './clients/specs.js';
 import { TYPE_URLS } from './clients/codec.js';
+import { hotSpots } from './lib/cpuprofile.js';
 import { median } from './lib/stats.js';
 import { generateMesh, type BenchInstance, type BenchRule } from './workload/mesh.js';
 import { modelService } from './workload/model.js';
@@ -25,6 +29,7 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '5' },
     full: { type: 'boolean', default: false },
+    profile: { type: 'string' },
   },
 });
 const streams = Number(values.streams);
@@ -124,26 +129,47 @@ async function quiet(): Promise<void> {
 await quiet();
 console.log(`${streams} ${onDemand ? 'on-demand' : 'full-state'} Delta streams, ${cache.groupCount()} node groups`);
 const hotService = bench.services.find((s) => s.name === hot)!;
-const rows: Record<string, { rebuild: number[]; lastWrite: number[]; writes: number }> = {};
+// The meshes of every round are made first, so a profile shows the bridge and not the bench's model.
+const steps: Array<{ kind: 'health-flip' | 'rule-change'; mesh: MeshState }> = [];
 for (let round = 0; round < rounds; round++) {
   for (const kind of ['health-flip', 'rule-change'] as const) {
     const instances = hotService.instances as BenchInstance[];
     if (kind === 'health-flip') instances[0] = { ...instances[0]!, healthy: !instances[0]!.healthy };
     else (bench.rules as BenchRule[])[0] = { ...bench.rules[0]!, headerValue: `canary-${round}` };
     mesh = model(mesh);
-    const w0 = writes;
-    const built = rebuilds.length;
-    const t0 = performance.now();
-    cache.setMesh(mesh);
-    // The rebuild runs on a later tick and tells the streams on the one after: wait for both.
-    while (rebuilds.length === built) await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setImmediate(r));
-    await quiet();
-    const row = (rows[kind] ??= { rebuild: [], lastWrite: [], writes: 0 });
-    row.rebuild.push(rebuilds.at(-1)!);
-    row.lastWrite.push(lastWriteAt - t0);
-    row.writes = writes - w0;
+    steps.push({ kind, mesh });
   }
+}
+const rows: Record<string, { rebuild: number[]; lastWrite: number[]; writes: number }> = {};
+const session = values.profile ? new Session() : undefined;
+if (session) {
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+}
+for (const { kind, mesh: next } of steps) {
+  const w0 = writes;
+  const built = rebuilds.length;
+  const t0 = performance.now();
+  cache.setMesh(next);
+  // The rebuild runs on a later tick and tells the streams on the one after: wait for both.
+  while (rebuilds.length === built) await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  await quiet();
+  const row = (rows[kind] ??= { rebuild: [], lastWrite: [], writes: 0 });
+  row.rebuild.push(rebuilds.at(-1)!);
+  row.lastWrite.push(lastWriteAt - t0);
+  row.writes = writes - w0;
+}
+if (session) {
+  const { profile } = await session.post('Profiler.stop');
+  writeFileSync(values.profile!, JSON.stringify(profile));
+  const spots = hotSpots(values.profile!, process.cwd(), 25);
+  console.log(`profile of the rounds: ${spots.busyMs.toFixed(0)} ms busy, GC ${spots.gcMs.toFixed(0)} ms`);
+  for (const h of spots.top)
+    console.log(
+      `  ${h.selfPct.toFixed(1).padStart(5)} % self ${h.totalPct.toFixed(1).padStart(5)} % total  ${h.fn} (${h.where})`,
+    );
 }
 for (const [kind, r] of Object.entries(rows))
   console.log(

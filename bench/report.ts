@@ -43,14 +43,14 @@ export interface TargetCheck {
   readonly verdict: 'pass' | 'FAIL' | 'not measured' | 'info';
 }
 
-/** KindSummary folds the rounds of one change kind at one level: median p50, worst p99 and max. */
+/** KindSummary folds the rounds of one change kind at one level: median p50, worst and median p99, worst max. */
 export interface KindSummary {
   readonly kind: ChangeKind;
   readonly rounds: number;
-  readonly cache: { p50: number; p99: number; max: number } | null;
-  readonly push: { p50: number; p99: number; max: number } | null;
-  readonly source: { p50: number; p99: number; max: number };
-  readonly answer: { p50: number; p99: number; max: number } | null;
+  readonly cache: Folded | null;
+  readonly push: Folded | null;
+  readonly source: Folded;
+  readonly answer: Folded | null;
   readonly bytes: ChangeResult['bytesPerStream'];
   readonly cpuSeconds: number;
   readonly clientCpuSeconds: number;
@@ -62,12 +62,21 @@ export interface KindSummary {
   readonly missed: number;
 }
 
-function fold(list: ReadonlyArray<Summary | null>): { p50: number; p99: number; max: number } | null {
+/** Folded is one figure over rounds: `p99` the worst round's, `p99Median` the median round's (as the raw limit's). */
+interface Folded {
+  readonly p50: number;
+  readonly p99: number;
+  readonly p99Median: number;
+  readonly max: number;
+}
+
+function fold(list: ReadonlyArray<Summary | null>): Folded | null {
   const s = list.filter((x): x is Summary => x !== null && x.n > 0);
   if (s.length === 0) return null;
   return {
     p50: median(s.map((x) => x.p50)),
     p99: Math.max(...s.map((x) => x.p99)),
+    p99Median: median(s.map((x) => x.p99)),
     max: Math.max(...s.map((x) => x.max)),
   };
 }
@@ -86,7 +95,7 @@ export function byKind(changes: readonly ChangeResult[]): KindSummary[] {
       rounds: cs.length,
       cache: fold(cs.map((c) => c.fromCache)),
       push: fold(cs.map((c) => c.push)),
-      source: fold(cs.map((c) => c.fromSource)) ?? { p50: NaN, p99: NaN, max: NaN },
+      source: fold(cs.map((c) => c.fromSource)) ?? { p50: NaN, p99: NaN, p99Median: NaN, max: NaN },
       answer: fold(cs.map((c) => c.fromAnswer)),
       bytes,
       cpuSeconds: avg((c) => c.bridgeCpuSeconds),
@@ -107,7 +116,10 @@ const CHANGE_SIZED = 10_000;
 
 /** RawRef is the raw fan-out a change is compared with. */
 interface RawRef {
+  /** The median round's p99. */
   readonly p99: number;
+  /** The worst round's p99. */
+  readonly p99Worst: number;
   readonly bytes: number;
   /** Streams written to. */
   readonly written: number;
@@ -125,7 +137,13 @@ function rawFor(raw: readonly RawResult[], mode: string, streams: number, concer
     for (const r of raw) {
       if (r.mode !== wire || r.ackNames || !ok(r)) continue;
       const l = r.levels.find((x) => x.streams === at);
-      if (l) return { p99: l.p99, bytes: r.messageBytes, written: Math.ceil(at / (r.every ?? 1)) };
+      if (l)
+        return {
+          p99: l.p99,
+          p99Worst: Math.max(l.p99, ...l.rounds.map((x) => x.p99)),
+          bytes: r.messageBytes,
+          written: Math.ceil(at / (r.every ?? 1)),
+        };
     }
     return undefined;
   };
@@ -135,6 +153,18 @@ function rawFor(raw: readonly RawResult[], mode: string, streams: number, concer
       ? pick((r) => sized(r) && (r.every ?? 1) > 1, streams)
       : pick((r) => sized(r) && (r.every ?? 1) === 1, streams)) ??
     pick((r) => r.messageBytes <= SMALL && (r.every ?? 1) === 1, onDemand ? concerned : streams)
+  );
+}
+
+/**
+ * againstRaw puts a change's p99 beside the raw fan-out's, the same statistic on both sides: the median round's (the
+ * verdict) and the worst round's (how far one bad round went).
+ */
+function againstRaw(medianP99: number, worstP99: number, ref: RawRef): string {
+  return (
+    `median round ${ms(medianP99)} ms = ${ratio(medianP99, ref.p99)} of raw ${ms(ref.p99)} ms; ` +
+    `worst round ${ms(worstP99)} ms = ${ratio(worstP99, ref.p99Worst)} of raw ${ms(ref.p99Worst)} ms ` +
+    `(${ref.bytes} B to ${ref.written} streams)`
   );
 }
 
@@ -267,9 +297,10 @@ export function render(r: RunResult): string {
           k.kind,
           ms(k.cache?.p50),
           ms(k.cache?.p99),
+          ms(k.cache?.p99Median),
           ms(k.cache?.max),
           ms(k.push?.p99),
-          ratio(k.push?.p99, raw),
+          ratio(k.cache?.p99Median, raw),
           ms(k.source.p99),
           k.answer ? ms(k.answer.p99) : '-',
           ms(k.rebuildMs),
@@ -291,7 +322,7 @@ export function render(r: RunResult): string {
   if (rows.length) {
     out.push(
       table(
-        'Convergence (ms to the ACK that completed each stream; p50 = median of rounds, p99/max = worst round). cache: from the state entering the snapshot cache (debounce included); push: from the rebuild start; src: from the file rename / fake Polaris update; answer: from the fake Polaris answer. Clients CPU near workers × wall means the clients limited the figure',
+        'Convergence (ms to the ACK that completed each stream; p50 = median of rounds, p99/max = worst round, p99 med = median round, as the raw limit is folded). cache: from the state entering the snapshot cache (debounce included); push: from the rebuild start; src: from the file rename / fake Polaris update; answer: from the fake Polaris answer. Clients CPU near workers × wall means the clients limited the figure',
         [
           'mesh',
           'mode',
@@ -302,9 +333,10 @@ export function render(r: RunResult): string {
           'change',
           'cache p50',
           'cache p99',
+          'cache p99 med',
           'cache max',
           'push p99',
-          'push÷raw p99',
+          'cache÷raw p99 med',
           'src p99',
           'answer p99',
           'rebuild ms',
@@ -441,6 +473,7 @@ export function checkTargets(r: Omit<RunResult, 'targets'>): TargetCheck[] {
       const ks = oneInstance(c, streams);
       if (ks.length === 0) continue;
       const cache = Math.max(...ks.map((k) => k.cache?.p99 ?? NaN));
+      const cacheMedian = Math.max(...ks.map((k) => k.cache?.p99Median ?? NaN));
       const push = Math.max(...ks.map((k) => k.push?.p99 ?? NaN));
       const ref = rawFor(r.raw, c.mode, streams, Math.min(...ks.map((k) => k.concerned)));
       const raw = ref?.p99;
@@ -451,11 +484,9 @@ export function checkTargets(r: Omit<RunResult, 'targets'>): TargetCheck[] {
         verdict: cache <= limit ? 'pass' : 'FAIL',
       });
       out.push({
-        target: `… and ≤ 2× the raw fan-out (${where})`,
-        measured: ref
-          ? `push ${ratio(push, raw)} / cache ${ratio(cache, raw)} of raw p99 ${ms(raw)} ms (${ref.bytes} B to ${ref.written} streams)`
-          : 'no raw figure',
-        verdict: raw ? (cache <= 2 * raw ? 'pass' : 'FAIL') : 'not measured',
+        target: `… and ≤ 2× the raw fan-out, median round against median round (${where})`,
+        measured: ref ? againstRaw(cacheMedian, cache, ref) : 'no raw figure',
+        verdict: raw ? (cacheMedian <= 2 * raw ? 'pass' : 'FAIL') : 'not measured',
       });
       const floor =
         c.mode === 'sotw'
@@ -494,11 +525,9 @@ export function checkTargets(r: Omit<RunResult, 'targets'>): TargetCheck[] {
         if (k.concerned === 0 || !k.cache) continue;
         const ref = rawFor(r.raw, c.mode, l.streams, k.concerned);
         out.push({
-          target: `on-demand ${k.kind} to the ${k.concerned} of ${l.streams} streams it concerns ≤ 2× the raw fan-out of the same bytes to them (${c.services} svc)`,
-          measured: ref
-            ? `cache ${ms(k.cache.p99)} ms = ${ratio(k.cache.p99, ref.p99)} of raw p99 ${ms(ref.p99)} ms (${ref.bytes} B to ${ref.written} streams)`
-            : 'no raw figure',
-          verdict: ref ? (k.cache.p99 <= 2 * ref.p99 ? 'pass' : 'FAIL') : 'not measured',
+          target: `on-demand ${k.kind} to the ${k.concerned} of ${l.streams} streams it concerns ≤ 2× the raw fan-out of the same bytes to them, median round against median round (${c.services} svc)`,
+          measured: ref ? againstRaw(k.cache.p99Median, k.cache.p99, ref) : 'no raw figure',
+          verdict: ref ? (k.cache.p99Median <= 2 * ref.p99 ? 'pass' : 'FAIL') : 'not measured',
         });
       }
     }

@@ -130,13 +130,17 @@ async function main(args: BenchArgs): Promise<void> {
     });
     convergence.push(result);
     if (dir) {
-      // Profiles are named CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main
-      // thread (the others are the module loader's worker).
-      for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile') && x.split('.')[4] === '0')) {
+      // Whole-process profiles are named CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile (thread 0 is the main
+      // thread, the others the module loader's worker); changes-<streams>.cpuprofile cover a level's changes alone.
+      const whole = (x: string) => x.startsWith('CPU.') && x.split('.')[4] === '0';
+      for (const f of readdirSync(dir).filter(
+        (x) => x.endsWith('.cpuprofile') && (whole(x) || !x.startsWith('CPU.')),
+      )) {
         const h = hotSpots(join(dir, f), repo, 15);
+        const what = whole(f) ? 'whole run' : `changes at ${f.replace(/^changes-|\.cpuprofile$/g, '')} streams`;
         profiles.push({
           file: join(dir, f),
-          scenario: `${s.services} services, ${s.mode}, ${s.feed}, fronted ${s.fronted || 'all'}`,
+          scenario: `${s.services} services, ${s.mode}, ${s.feed}, fronted ${s.fronted || 'all'}: ${what}`,
           busyMs: h.busyMs,
           gcMs: h.gcMs,
           top: h.top,

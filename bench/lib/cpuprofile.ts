@@ -38,7 +38,11 @@ function label(n: ProfileNode, root: string): { fn: string; where: string } {
   return { fn: n.callFrame.functionName || '(anonymous)', where };
 }
 
-/** hotSpots lists the top `limit` functions by self time (idle and GC excluded from the total). */
+/**
+ * hotSpots lists the top `limit` functions by self time (idle and GC excluded from the total). Samples taken while an
+ * in-process profile was being stopped and serialised (under node:inspector's `post`) are the profiler's, not the
+ * program's: they are left out.
+ */
 export function hotSpots(
   file: string,
   root: string,
@@ -57,8 +61,18 @@ export function hotSpots(
   let gcMs = 0;
   const self = new Map<string, number>();
   const total = new Map<string, number>();
+  let profilerMs = 0;
+  const profilerOwn = (id: number): boolean => {
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur))
+      if (byId.get(cur)!.callFrame.url.startsWith('node:inspector')) return true;
+    return false;
+  };
   for (const [id, us] of selfUs) {
     const n = byId.get(id)!;
+    if (profilerOwn(id)) {
+      profilerMs += us / 1000;
+      continue;
+    }
     const name = n.callFrame.functionName;
     if (name === '(idle)' || name === '(program)') idleMs += us / 1000;
     if (name === '(garbage collector)') gcMs += us / 1000;
@@ -75,7 +89,7 @@ export function hotSpots(
       total.set(k, (total.get(k) ?? 0) + us / 1000);
     }
   }
-  const busyMs = Math.max(1, sampledMs - idleMs);
+  const busyMs = Math.max(1, sampledMs - idleMs - profilerMs);
   const top = [...self.entries()]
     .filter(([k]) => !k.startsWith('(idle)') && !k.startsWith('(program)'))
     .sort((a, b) => b[1] - a[1])

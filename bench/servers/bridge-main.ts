@@ -1,7 +1,10 @@
 // The bridge as the bench runs it: the real composition (src/app.ts startApp) in its own process,
 // on ephemeral loopback ports, with two probes that report over IPC when a mesh state enters the
-// snapshot cache and how long each rebuild took. Started by servers/bridge.ts; exits when the
+// snapshot cache and how long each rebuild took, and CPU profiles of a stretch the driver chooses
+// (the changes, without the opening of the streams). Started by servers/bridge.ts; exits when the
 // driver goes away.
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { loadConfig, type Overrides } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { SnapshotCache } from '../../src/xds/snapshot-cache.js';
@@ -56,9 +59,32 @@ async function stop(): Promise<void> {
   process.exit(0);
 }
 
+let profiler: Session | undefined;
+
+/** profile starts a CPU profile (no file) or stops the running one and writes it to `file`. */
+async function profile(file: string | undefined): Promise<void> {
+  if (file === undefined) {
+    profiler ??= new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+    return;
+  }
+  if (!profiler) throw new Error('no profile was started');
+  const { profile: taken } = await profiler.post('Profiler.stop');
+  profiler.disconnect();
+  profiler = undefined;
+  await writeFile(file, JSON.stringify(taken));
+}
+
 process.on('message', (raw) => {
   const m = raw as BridgeParentMessage;
-  if (m.op === 'memory') {
+  if (m.op === 'profile') {
+    profile(m.file).then(
+      () => send({ op: 'profiled' }),
+      (err: unknown) => send({ op: 'profiled', error: String(err) }),
+    );
+  } else if (m.op === 'memory') {
     if (m.gc) (globalThis as { gc?: () => void }).gc?.();
     send({ op: 'memory', ...process.memoryUsage() });
   } else if (m.op === 'stop') {

@@ -30,6 +30,8 @@ export interface MemoryMessage {
 export type BridgeChildMessage =
   | { op: 'ready'; xdsPort: number; adminPort: number; probed: string[] }
   | ProbeEvent
-  | MemoryMessage;
+  | MemoryMessage
+  | { op: 'profiled'; error?: string };
 
-export type BridgeParentMessage = { op: 'memory'; gc: boolean } | { op: 'stop' };
+/** `profile`: start a CPU profile, or stop it and write it to `file`; answered with `profiled`. */
+export type BridgeParentMessage = { op: 'memory'; gc: boolean } | { op: 'stop' } | { op: 'profile'; file?: string };

@@ -22,6 +22,7 @@ export interface BridgeOptions extends BridgeMainOptions {
 export class Bridge {
   readonly probes: ProbeEvent[] = [];
   private memoryWaiters: Array<(m: MemoryMessage) => void> = [];
+  private profileWaiters: Array<(error: string | undefined) => void> = [];
 
   private constructor(
     readonly child: ChildProcess,
@@ -36,6 +37,8 @@ export class Bridge {
         if (this.probes.length > 10_000) this.probes.splice(0, 5_000);
       } else if (m.op === 'memory') {
         for (const w of this.memoryWaiters.splice(0)) w(m);
+      } else if (m.op === 'profiled') {
+        for (const w of this.profileWaiters.splice(0)) w(m.error);
       }
     });
   }
@@ -95,6 +98,17 @@ export class Bridge {
     const answer = new Promise<MemoryMessage>((resolve) => this.memoryWaiters.push(resolve));
     this.child.send({ op: 'memory', gc });
     return Promise.race([answer, sleep(30_000).then(() => Promise.reject(new Error('bridge memory: no answer')))]);
+  }
+
+  /** profile starts a CPU profile in the bridge, or (with `file`) stops it and has it written there. */
+  async profile(file?: string): Promise<void> {
+    const answer = new Promise<string | undefined>((resolve) => this.profileWaiters.push(resolve));
+    this.child.send({ op: 'profile', ...(file === undefined ? {} : { file }) });
+    const error = await Promise.race([
+      answer,
+      sleep(60_000).then(() => Promise.reject(new Error('bridge profile: no answer'))),
+    ]);
+    if (error) throw new Error(`bridge profile: ${error}`);
   }
 
   metrics(): Promise<Map<string, number>> {

@@ -295,6 +295,8 @@ export async function runConvergence(opts: ConvergenceOptions): Promise<Converge
       await runChange(bridge, pool, feed, warm, -1, opts);
       mesh = warm.after;
       const changes: ChangeResult[] = [];
+      // The changes alone, so the profile says what a push costs (the whole-process one is mostly the opening).
+      if (opts.cpuProfDir) await bridge.profile();
       for (let round = 0; round < opts.rounds; round++) {
         for (const kind of opts.changes) {
           const change = make(kind, mesh);
@@ -304,6 +306,7 @@ export async function runConvergence(opts: ConvergenceOptions): Promise<Converge
           progress(`[${label}] ${level} streams: ${changeLine(r)}`);
         }
       }
+      if (opts.cpuProfDir) await bridge.profile(join(opts.cpuProfDir, `changes-${level}.cpuprofile`));
       const rep = await pool.report();
       decodeErrors.push(...rep.decodeErrors);
       const metrics = Object.fromEntries(

@@ -146,14 +146,46 @@ function candidates(
   return found.sort((a, b) => order.get(a)! - order.get(b)!);
 }
 
+/** Outbounds are the rules a service is the caller of, in priority order, and their digest ('' when none). */
+interface Outbounds {
+  readonly rules: readonly RouteRule[];
+  readonly digest: string;
+}
+
+/**
+ * outboundsFor lists the rules whose caller covers a service. A service no rule names as its caller gets only its
+ * namespace's wildcard rules: one list and one digest per namespace, shared by all such services (a rule open to
+ * every caller would otherwise be copied and hashed once per service).
+ */
+function outboundsFor(
+  namespace: string,
+  name: string,
+  index: RuleIndex,
+  order: ReadonlyMap<ResolvedRule, number>,
+  byNamespace: Map<string, Outbounds>,
+): Outbounds {
+  const shared = name !== '*' && !index.byCaller.has(`${namespace}/${name}`);
+  const hit = shared ? byNamespace.get(namespace) : undefined;
+  if (hit) return hit;
+  const rules: RouteRule[] = [];
+  for (const r of candidates(index.byCaller, order, namespace, name)) {
+    const caller = r.sources[0];
+    if (caller !== undefined && covers(caller.namespace, caller.service, namespace, name)) rules.push(outboundRule(r));
+  }
+  rules.sort(byPriority);
+  const out = { rules, digest: rules.length === 0 ? '' : revisionOf(rules.map(digestOf)) };
+  if (shared) byNamespace.set(namespace, out);
+  return out;
+}
+
 function routingFor(
   namespace: string,
   name: string,
   index: RuleIndex,
   order: ReadonlyMap<ResolvedRule, number>,
+  outbounds: Outbounds,
 ): Routing {
   const inbounds: RouteRule[] = [];
-  const outbounds: RouteRule[] = [];
   for (const r of candidates(index.byCallee, order, namespace, name)) {
     const callee = r.destinations[0]!;
     if (covers(callee.namespace, callee.service, namespace, name)) {
@@ -163,16 +195,9 @@ function routingFor(
       inbounds.push(routeRule(r, own));
     }
   }
-  for (const r of candidates(index.byCaller, order, namespace, name)) {
-    const caller = r.sources[0];
-    if (caller !== undefined && covers(caller.namespace, caller.service, namespace, name))
-      outbounds.push(outboundRule(r));
-  }
   inbounds.sort(byPriority);
-  outbounds.sort(byPriority);
-  if (inbounds.length + outbounds.length === 0) return { inbounds, outbounds, revision: '' };
-  // A rule open to any caller is in every service's outbounds: hash each such rule once, not per service.
-  return { inbounds, outbounds, revision: revisionOf([revisionOf(inbounds), ...outbounds.map(digestOf)]) };
+  if (inbounds.length + outbounds.rules.length === 0) return { inbounds, outbounds: outbounds.rules, revision: '' };
+  return { inbounds, outbounds: outbounds.rules, revision: revisionOf([revisionOf(inbounds), outbounds.digest]) };
 }
 
 /**
@@ -259,6 +284,7 @@ export function meshFromFile(file: MeshFile): MeshState {
   for (const ns of file.namespaces)
     for (const svc of ns.services) own.set(`${ns.name}/${svc.name}`, instancesOf(ns.name, svc));
   const services: Service[] = [];
+  const outbounds = new Map<string, Outbounds>();
   for (const ns of file.namespaces) {
     for (const svc of ns.services) {
       const target =
@@ -272,7 +298,7 @@ export function meshFromFile(file: MeshFile): MeshState {
         metadata: { ...svc.metadata },
         instances,
         revision: revisionOf(instances),
-        routing: routingFor(ns.name, svc.name, index, order),
+        routing: routingFor(ns.name, svc.name, index, order, outboundsFor(ns.name, svc.name, index, order, outbounds)),
         ...governanceFor(governance, ns.name, svc.name),
         ...(target ? { aliasFor: target } : {}),
       });

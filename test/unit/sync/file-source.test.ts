@@ -140,6 +140,25 @@ describe('mesh file parsing', () => {
     assert.ok(!cart.routing.inbounds.some((r) => r.id === 'shop/off'), 'disabled rules are left out');
   });
 
+  it('changes the routing revision of exactly the callers an edited rule covers', () => {
+    const before = parseMeshText(GOOD, 'test');
+    const revisions = (text: string) => {
+      const s = parseMeshText(text, 'test');
+      return ['shop/basket', 'shop/cart', 'shop/pay'].map(
+        (k) => s.services.get(k)!.routing.revision !== before.services.get(k)!.routing.revision,
+      );
+    };
+    // `first` has no source: every service of the namespace is its caller (and cart its callee).
+    assert.deepEqual(revisions(GOOD.replace('priority: 1\n', 'priority: 2\n')), [true, true, true]);
+    // `by-everything` names pay as its caller (and cart, pay as callees): basket's list is untouched.
+    assert.deepEqual(revisions(GOOD.replace('value: prod', 'value: test')), [false, true, true]);
+    const edited = parseMeshText(GOOD.replace('value: prod', 'value: test'), 'test');
+    assert.deepEqual(
+      edited.services.get('shop/basket')!.routing.outbounds,
+      before.services.get('shop/basket')!.routing.outbounds,
+    );
+  });
+
   it('names the path of every problem', () => {
     const bad = `
 namespaces:
