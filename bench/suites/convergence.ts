@@ -290,10 +290,13 @@ export async function runConvergence(opts: ConvergenceOptions): Promise<Converge
       await pool.report();
       await sleep(500);
       const mem = await memory(bridge);
-      // One unrecorded change warms the code paths at this level.
-      const warm = make('health-flip', mesh);
-      await runChange(bridge, pool, feed, warm, -1, opts);
-      mesh = warm.after;
+      // One unrecorded round of the same changes warms each kind's code paths at this level (the raw
+      // fan-out, too, is timed after warm-up rounds).
+      for (const kind of opts.changes) {
+        const warm = make(kind, mesh);
+        await runChange(bridge, pool, feed, warm, -1, opts);
+        mesh = warm.after;
+      }
       const changes: ChangeResult[] = [];
       // The changes alone, so the profile says what a push costs (the whole-process one is mostly the opening).
       if (opts.cpuProfDir) await bridge.profile();
