@@ -20,7 +20,9 @@ export interface Wakeable {
 }
 
 // Woken streams run back to back for at most this long, then yield to the event loop (a push of
-// large responses to thousands of streams must not hold off I/O for seconds).
+// large responses to thousands of streams must not hold off I/O for seconds, nor write more than
+// the pending-bytes budget holds before HTTP/2 flushes any of it). The slice is one per turn of the
+// event loop, shared by every group announced in that turn.
 const WAKE_SLICE_MS = 100;
 
 interface TypeEntry {
@@ -66,6 +68,8 @@ export class WakeIndex {
   private dueHead = 0;
   // A drain is running or scheduled: woken streams join its queue.
   private draining = false;
+  // When this turn's slice began; undefined once the turn is over.
+  private sliceStart: number | undefined;
 
   constructor(
     private readonly views: TypeSetViews,
@@ -204,19 +208,28 @@ export class WakeIndex {
 
   private readonly drain = (): void => {
     this.draining = true;
-    const started = this.now();
+    // Groups announced one after another in one turn drain one after another: they share its slice.
+    if (this.sliceStart === undefined) {
+      this.sliceStart = this.now();
+      setImmediate(this.endSlice);
+    }
     while (this.dueHead < this.due.length) {
-      const e = this.due[this.dueHead++]!;
-      e.queued = false;
-      if (!e.dropped) e.stream.wake();
-      if (this.now() - started >= WAKE_SLICE_MS && this.dueHead < this.due.length) {
+      if (this.now() - this.sliceStart >= WAKE_SLICE_MS) {
+        // After endSlice (scheduled first), so the rest starts a slice of its own.
         setImmediate(this.drain);
         return;
       }
+      const e = this.due[this.dueHead++]!;
+      e.queued = false;
+      if (!e.dropped) e.stream.wake();
     }
     this.due.length = 0;
     this.dueHead = 0;
     this.draining = false;
+  };
+
+  private readonly endSlice = (): void => {
+    this.sliceStart = undefined;
   };
 }
 

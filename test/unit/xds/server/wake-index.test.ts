@@ -227,42 +227,46 @@ describe('WakeIndex', () => {
     assert.equal(index.size().streams, 2);
   });
 
-  it('slow streams are woken in slices: the event loop runs between them, and every stream is woken', async (t) => {
-    // Real immediates, a clock each stream moves on by the 25 ms of work it stands for.
-    let now = 0;
-    let current = cds({ a: 1 });
-    const feed = new GroupFeed(() => current, new FeedAnnouncer());
-    const index = new WakeIndex(new TypeSetViews(), () => now);
-    let turn = 0;
-    let turning = true;
-    const turnOver = (): void => {
-      turn++;
-      if (turning) setImmediate(turnOver);
-    };
-    setImmediate(turnOver);
-    t.after(() => (turning = false));
-    const got: Array<{ stream: string; turn: number }> = [];
-    const all = new Promise<void>((resolve) => {
-      for (let i = 0; i < 12; i++) {
-        const stream = {
-          wake: () => {
-            now += 25; // a stream writing large responses
-            got.push({ stream: `s${i}`, turn });
-            if (got.length === 12) resolve();
-          },
-        };
-        index.track(stream, feed, true);
-      }
+  for (const groups of [1, 12]) {
+    it(`slow streams are woken in slices: the event loop runs between them, and every stream is woken (${groups === 1 ? 'one group' : 'a group each, announced on one turn'})`, async (t) => {
+      // Real immediates, a clock each stream moves on by the 25 ms of work it stands for.
+      let now = 0;
+      let current = cds({ a: 1 });
+      // One announcer, as one snapshot cache has: every group's announcement runs on the same turn.
+      const announcer = new FeedAnnouncer();
+      const feeds = Array.from({ length: groups }, () => new GroupFeed(() => current, announcer));
+      const index = new WakeIndex(new TypeSetViews(), () => now);
+      let turn = 0;
+      let turning = true;
+      const turnOver = (): void => {
+        turn++;
+        if (turning) setImmediate(turnOver);
+      };
+      setImmediate(turnOver);
+      t.after(() => (turning = false));
+      const got: Array<{ stream: string; turn: number }> = [];
+      const all = new Promise<void>((resolve) => {
+        for (let i = 0; i < 12; i++) {
+          const stream = {
+            wake: () => {
+              now += 25; // a stream writing large responses
+              got.push({ stream: `s${i}`, turn });
+              if (got.length === 12) resolve();
+            },
+          };
+          index.track(stream, feeds[i % groups]!, true);
+        }
+      });
+      current = cds({ a: 2 });
+      for (const feed of feeds) feed.changed();
+      await all;
+      assert.deepEqual(
+        got.map((g) => g.stream),
+        Array.from({ length: 12 }, (_, i) => `s${i}`),
+      );
+      // 100 ms slices of 25 ms streams: four per turn of the event loop.
+      const turns = [...new Set(got.map((g) => g.turn))];
+      assert.equal(turns.length, 3, `streams were woken in turns ${got.map((g) => g.turn).join(',')}`);
     });
-    current = cds({ a: 2 });
-    feed.changed();
-    await all;
-    assert.deepEqual(
-      got.map((g) => g.stream),
-      Array.from({ length: 12 }, (_, i) => `s${i}`),
-    );
-    // 100 ms slices of 25 ms streams: four per turn of the event loop.
-    const turns = [...new Set(got.map((g) => g.turn))];
-    assert.equal(turns.length, 3, `streams were woken in turns ${got.map((g) => g.turn).join(',')}`);
-  });
+  }
 });
