@@ -67,7 +67,7 @@ export const ConfigSchema = z
         maxConnectionIdleMs: duration.default(300_000),
         /** Response bytes one stream may have unflushed (its client not reading) before it is ended. */
         maxPendingBytesPerStream: z.number().int().min(MiB).default(LIMITS.maxPendingBytesPerStream),
-        /** Unflushed response bytes of all streams together; beyond it the streams stalled longest are ended. */
+        /** Unflushed response bytes of all streams together; beyond it, streams not reading end and writers wait. */
         maxPendingBytes: z.number().int().min(MiB).default(LIMITS.maxPendingBytes),
         /** Bytes of decoded SotW resource-name lists kept for reuse across streams. */
         maxNameListCacheBytes: z.number().int().nonnegative().default(LIMITS.maxNameListCacheBytes),

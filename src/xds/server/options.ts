@@ -22,7 +22,10 @@ export interface XdsLimits {
    * one response, however large.
    */
   readonly maxPendingBytesPerStream: number;
-  /** Unflushed response bytes of all streams together; beyond it the streams stalled longest end. */
+  /**
+   * Unflushed response bytes of all streams together. A write that would go over ends the streams that have
+   * flushed nothing for 5 s (oldest first, as many as needed), else waits for flushes (pending-budget.ts).
+   */
   readonly maxPendingBytes: number;
   /** Bytes of decoded SotW resource-name lists kept for reuse (lists no open stream holds are dropped). */
   readonly maxNameListCacheBytes: number;

@@ -1,7 +1,10 @@
 // The memory budget for response bytes written to streams but not yet flushed to their clients.
 // A client that stops reading keeps every response written to it in memory (grpc-js and the
-// HTTP/2 session copy each message); the budget bounds that per stream and for the server, and
-// names the streams to end when it is exceeded.
+// HTTP/2 session copy each message); the budget bounds that per stream and for the server. Over
+// its own share a stream ends. Over the server's total, the streams that have flushed nothing for
+// NOT_READING_MS end, as many as needed; when those are not enough, the writer waits for flushes:
+// in a push of large responses to many streams, the ones written first are still being read, not
+// stalled, and ending them would only make their clients reconnect and ask for everything again.
 
 /** PendingHolder is a stream as the budget sees it. */
 export interface PendingHolder {
@@ -14,10 +17,27 @@ export interface PendingHolder {
 /** Why a stream is over the budget: its own share, or the server's total. */
 export type BudgetLimit = 'stream' | 'total';
 
+/** A holder whose oldest unflushed write is this old is taken as not reading when the total is exceeded. */
+export const NOT_READING_MS = 5000;
+
+/** BudgetVerdict says which holders to end so that a write may go out, and whether it must wait instead. */
+export interface BudgetVerdict {
+  readonly end: ReadonlyArray<{ readonly holder: PendingHolder; readonly limit: BudgetLimit }>;
+  /** The write must wait for flushes (waitFor); nothing is to be written now. */
+  readonly wait: boolean;
+}
+
+const WRITE: BudgetVerdict = Object.freeze({ end: [], wait: false });
+
 /** PendingBudget counts the unflushed bytes of one server's streams. */
 export class PendingBudget {
   private readonly holders = new Set<PendingHolder>();
   private total = 0;
+  // Writers waiting for flushes, in the order they began to wait, and how each resumes.
+  private readonly waiting = new Map<PendingHolder, () => void>();
+  private resumeScheduled = false;
+  // Re-examines every waiter once the holders it waits on may count as not reading.
+  private recheckTimer?: NodeJS.Timeout;
 
   constructor(
     readonly maxPerStream: number,
@@ -31,31 +51,81 @@ export class PendingBudget {
   }
 
   /**
-   * overBudget lists the holders to end so that `holder` may write `bytes` more: `holder` itself
-   * when that takes it over its own share (a stream with nothing unflushed may always write one
-   * response), else, while the total would be exceeded, the holders whose oldest unflushed write
-   * is oldest (those not reading at all come first; a stream that reads flushes within moments).
-   * When ending every other holder is not enough, the write is let through.
+   * overBudget says what it takes for `holder` to write `bytes` more at `now`: ending `holder`
+   * itself when that takes it over its own share (a stream with nothing unflushed may always write
+   * one response); while the total would be exceeded, ending the holders that have flushed nothing
+   * for NOT_READING_MS, oldest first; and when that is not enough, waiting. With nothing unflushed
+   * anywhere to wait for, a write larger than the total is let through.
    */
-  overBudget(
-    holder: PendingHolder,
-    bytes: number,
-  ): Array<{ readonly holder: PendingHolder; readonly limit: BudgetLimit }> {
+  overBudget(holder: PendingHolder, bytes: number, now: number): BudgetVerdict {
     if (holder.pendingBytes > 0 && holder.pendingBytes + bytes > this.maxPerStream)
-      return [{ holder, limit: 'stream' }];
-    const out: Array<{ holder: PendingHolder; limit: BudgetLimit }> = [];
+      return { end: [{ holder, limit: 'stream' }], wait: false };
     let total = this.total;
-    if (total + bytes <= this.maxTotal) return out;
-    const byAge = [...this.holders]
-      .filter((h) => h.pendingBytes > 0)
-      .sort((a, b) => a.oldestPendingAt - b.oldestPendingAt);
-    for (const h of byAge) {
+    if (total + bytes <= this.maxTotal) return WRITE;
+    const stalled: PendingHolder[] = [];
+    for (const h of this.holders) if (h.pendingBytes > 0 && now - h.oldestPendingAt >= NOT_READING_MS) stalled.push(h);
+    stalled.sort((a, b) => a.oldestPendingAt - b.oldestPendingAt);
+    const end: Array<{ holder: PendingHolder; limit: BudgetLimit }> = [];
+    for (const h of stalled) {
       if (total + bytes <= this.maxTotal) break;
-      out.push({ holder: h, limit: 'total' });
+      end.push({ holder: h, limit: 'total' });
       total -= h.pendingBytes;
-      if (h === holder) break;
+      if (h === holder) return { end, wait: false };
     }
-    return out;
+    return { end, wait: total + bytes > this.maxTotal && total > 0 };
+  }
+
+  /** waitFor has `resume` called once flushes may let `holder` write (it then asks overBudget again). */
+  waitFor(holder: PendingHolder, resume: () => void): void {
+    this.waiting.delete(holder);
+    this.waiting.set(holder, resume);
+    if (!this.recheckTimer) {
+      this.recheckTimer = setTimeout(() => {
+        this.recheckTimer = undefined;
+        this.resume(true);
+      }, NOT_READING_MS);
+      this.recheckTimer.unref?.();
+    }
+  }
+
+  /** unwait forgets a waiting holder (it closed). */
+  unwait(holder: PendingHolder): void {
+    this.waiting.delete(holder);
+    if (this.waiting.size === 0) {
+      clearTimeout(this.recheckTimer);
+      this.recheckTimer = undefined;
+    }
+  }
+
+  /** waiters counts the holders waiting for flushes. */
+  get waiters(): number {
+    return this.waiting.size;
+  }
+
+  /**
+   * resume lets waiters try again, first come first: while the total has room, or (`all`) every one
+   * of them, so that holders that have since stopped reading can be ended.
+   */
+  private resume(all: boolean): void {
+    for (const [h, resume] of [...this.waiting]) {
+      if (!all && this.total >= this.maxTotal) break;
+      this.waiting.delete(h);
+      resume();
+    }
+    if (this.waiting.size === 0) {
+      clearTimeout(this.recheckTimer);
+      this.recheckTimer = undefined;
+    }
+  }
+
+  /** Flushes resume waiters on a later tick, once per turn, outside the flushing stream's callback. */
+  private scheduleResume(): void {
+    if (this.waiting.size === 0 || this.resumeScheduled) return;
+    this.resumeScheduled = true;
+    setImmediate(() => {
+      this.resumeScheduled = false;
+      this.resume(false);
+    });
   }
 
   /** add counts `bytes` more written by `holder`. */
@@ -70,12 +140,15 @@ export class PendingBudget {
     this.total -= bytes;
     if (holder.pendingBytes === 0) this.holders.delete(holder);
     this.onChange(this.total);
+    this.scheduleResume();
   }
 
   /** forget drops what a closed holder had unflushed: ending its call dropped those bytes. */
   forget(holder: PendingHolder, bytes: number): void {
+    this.unwait(holder);
     if (!this.holders.delete(holder)) return;
     this.total -= bytes;
     this.onChange(this.total);
+    this.scheduleResume();
   }
 }

@@ -562,6 +562,11 @@ export class TypeState {
   takePending(): void {
     this.pendingFlag = false;
   }
+
+  /** keepPending puts back a response that could not be written yet, keeping when it became due. */
+  keepPending(): void {
+    this.pendingFlag = true;
+  }
 }
 
 /**

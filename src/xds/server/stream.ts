@@ -124,6 +124,8 @@ export class AdsStream<Req> implements PendingHolder, Wakeable {
   // The shared name list this stream's latest request of each type carried.
   private readonly heldLists = new Map<string, SharedNames>();
   private awaitingDrain = false;
+  // Over the server's pending-bytes total: waiting for other streams' flushes (PendingBudget.waitFor).
+  private awaitingBudget = false;
   private closed = false;
   private readonly guard: RemovalGuard;
   private readonly gate: WarmingGate;
@@ -431,7 +433,7 @@ export class AdsStream<Req> implements PendingHolder, Wakeable {
   }
 
   private isBlocked(): boolean {
-    return this.awaitingDrain || this.inFlight >= this.ctx.limits.maxInFlightResponses;
+    return this.awaitingDrain || this.awaitingBudget || this.inFlight >= this.ctx.limits.maxInFlightResponses;
   }
 
   /**
@@ -481,6 +483,16 @@ export class AdsStream<Req> implements PendingHolder, Wakeable {
       (n) => this.protocol.encode(plan, n, cp, sections),
       plan.removed.length > 0,
     );
+    const now = this.ctx.now();
+    // Checked before the content is claimed, so a write that waits is sent the shared bytes later.
+    const admitted = this.admit(shared.bytes.length, now);
+    if (admitted === 'wait') {
+      t.keepPending();
+      this.awaitingBudget = true;
+      this.ctx.budget.waitFor(this, this.onBudget);
+      return;
+    }
+    if (admitted === 'ended') return;
     let nonce: string;
     let bytes: Buffer;
     if (t.claimContent(shared.id)) {
@@ -491,8 +503,6 @@ export class AdsStream<Req> implements PendingHolder, Wakeable {
       nonce = `s${++this.nonce}`;
       bytes = this.protocol.encode(plan, nonce, cp, sections);
     }
-    const now = this.ctx.now();
-    if (!this.admit(bytes.length, now)) return;
     plan.commit(nonce, now);
     t.countResponse(plan.resources.length, plan.removed.length);
     this.counters.responses++;
@@ -543,11 +553,12 @@ export class AdsStream<Req> implements PendingHolder, Wakeable {
 
   /**
    * admit checks the pending-bytes budget before `bytes` more are written: the streams it names
-   * (this one when over its own share, else those stalled longest) end with RESOURCE_EXHAUSTED.
-   * It says whether this stream may still write.
+   * (this one when over its own share, else those that have not read for a while) end with
+   * RESOURCE_EXHAUSTED. It says whether this stream may write, must wait for flushes, or ended.
    */
-  private admit(bytes: number, now: number): boolean {
-    for (const { holder, limit } of this.ctx.budget.overBudget(this, bytes)) {
+  private admit(bytes: number, now: number): 'write' | 'wait' | 'ended' {
+    const verdict = this.ctx.budget.overBudget(this, bytes, now);
+    for (const { holder, limit } of verdict.end) {
       const stream = holder as AdsStream<unknown>;
       const budget = limit === 'stream' ? this.ctx.budget.maxPerStream : this.ctx.budget.maxTotal;
       stream.exhaust(
@@ -561,7 +572,8 @@ export class AdsStream<Req> implements PendingHolder, Wakeable {
         now,
       );
     }
-    return !this.closed;
+    if (this.closed) return 'ended';
+    return verdict.wait ? 'wait' : 'write';
   }
 
   /**
@@ -614,6 +626,11 @@ export class AdsStream<Req> implements PendingHolder, Wakeable {
       this.ctx.budget.flushed(this, w.bytes);
     }
     this.pump();
+  };
+
+  private readonly onBudget = (): void => {
+    this.awaitingBudget = false;
+    if (!this.closed) this.pump();
   };
 
   private readonly onDrain = (): void => {

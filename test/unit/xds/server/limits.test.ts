@@ -9,6 +9,7 @@ import { Registry } from 'prom-client';
 import { createAdsHandlers, type AdsHandlers } from '../../../../src/xds/server/ads.js';
 import { RequestDecoder } from '../../../../src/xds/server/decode.js';
 import { DEFAULT_LIMITS, type XdsLimits } from '../../../../src/xds/server/options.js';
+import { NOT_READING_MS } from '../../../../src/xds/server/pending-budget.js';
 import { TYPES, type SotwResponse } from '../../../support/ads-client.js';
 import { FakeWatcher, simpleMesh } from '../../../support/fake-watcher.js';
 import { waitFor } from '../../../support/ports.js';
@@ -165,7 +166,7 @@ describe('unflushed response bytes are budgeted', () => {
     assert.equal(watcher.open, 1, 'the ended stream closed its watch');
   });
 
-  it('over maxPendingBytes, the streams stalled longest are ended and a reading stream is not', async () => {
+  it('over maxPendingBytes, a writer waits while the others read, and a stream that has not read for a while is ended', async (t) => {
     // Measure one push's responses first, then allow three of them unflushed in total.
     const sizes: number[] = [];
     const measure = createAdsHandlers({
@@ -175,6 +176,7 @@ describe('unflushed response bytes are budgeted', () => {
     await subscribedStream(measure);
     const largest = Math.max(...sizes);
 
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
     const watcher = new FakeWatcher(mesh(1));
     const registry = new Registry();
     const ads = createAdsHandlers({ watcher, registry, limits: { maxPendingBytes: 3 * largest } });
@@ -183,19 +185,39 @@ describe('unflushed response bytes are budgeted', () => {
     const reader = await subscribedStream(ads);
     first.autoFlush = false;
     second.autoFlush = false;
-    // Each stalled stream holds the two responses of a push; the reader's go out within a tick.
+    // The two slow streams hold what fits; the reader's push waits for them instead of ending them.
     watcher.set(mesh(2));
     await tick();
     await tick();
     watcher.set(mesh(3));
     await tick();
     await tick();
-    assert.equal(first.status?.code, GRPC.RESOURCE_EXHAUSTED, 'the stream stalled longest');
+    for (const c of [first, second, reader]) assert.equal(c.status, undefined, 'nobody is ended for being behind');
+    // What the stream was last sent of cluster a.
+    const timeoutOf = (c: MockCall<SotwResponse>) =>
+      [...c.responses]
+        .reverse()
+        .find((r) => r.typeUrl === cds)
+        ?.resources.find((r) => r.name === 'a')?.value.connect_timeout.seconds;
+    assert.notEqual(timeoutOf(reader), '3', 'the reader waits');
+    assert.ok((await metric(registry, 'polaris_xds_unflushed_response_bytes')) <= 3 * largest);
+    // One slow stream reads again: its flushes let it and then the reader write.
+    second.autoFlush = true;
+    second.flush();
+    for (let i = 0; i < 6; i++) await tick();
+    assert.equal(timeoutOf(reader), '3', 'written once there was room');
+    assert.equal(await metric(registry, 'polaris_xds_streams_exhausted_total', { limit: 'total' }), 0);
+    // The other has read nothing for NOT_READING_MS when the next push needs its room: it is ended.
+    t.mock.timers.tick(NOT_READING_MS);
+    watcher.set(mesh(4));
+    for (let i = 0; i < 4; i++) await tick();
+    assert.equal(first.status?.code, GRPC.RESOURCE_EXHAUSTED, 'the stream that stopped reading');
     assert.match(first.status!.details, /over the total budget/);
-    assert.equal(second.status?.code, GRPC.RESOURCE_EXHAUSTED);
-    assert.equal(reader.status, undefined, 'a stream that reads is never chosen');
-    assert.equal(reader.responses.at(-2)!.resources.find((r) => r.name === 'a')!.value.connect_timeout.seconds, '3');
-    assert.equal(await metric(registry, 'polaris_xds_streams_exhausted_total', { limit: 'total' }), 2);
+    for (const c of [second, reader]) {
+      assert.equal(c.status, undefined);
+      assert.equal(timeoutOf(c), '4');
+    }
+    assert.equal(await metric(registry, 'polaris_xds_streams_exhausted_total', { limit: 'total' }), 1);
     assert.ok((await metric(registry, 'polaris_xds_unflushed_response_bytes')) <= 3 * largest);
   });
 
