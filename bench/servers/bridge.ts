@@ -7,7 +7,13 @@ import { nowMs, sleep } from '../lib/clock.js';
 import { imageMallocEnv } from '../lib/image-env.js';
 import { cpuSeconds, extraNodeArgs, rssBytes, stopChild, track } from '../lib/proc.js';
 import { scrape } from '../lib/prom.js';
-import type { BridgeChildMessage, BridgeMainOptions, MemoryMessage, ProbeEvent } from './bridge-protocol.js';
+import type {
+  BridgeChildMessage,
+  BridgeMainOptions,
+  BridgeParentMessage,
+  MemoryMessage,
+  ProbeEvent,
+} from './bridge-protocol.js';
 
 const MAIN = fileURLToPath(new URL('./bridge-main.ts', import.meta.url));
 
@@ -94,21 +100,26 @@ export class Bridge {
   }
 
   /** memory asks the bridge for process.memoryUsage(), after a full GC when `gc`. */
-  async memory(gc: boolean): Promise<MemoryMessage> {
-    const answer = new Promise<MemoryMessage>((resolve) => this.memoryWaiters.push(resolve));
-    this.child.send({ op: 'memory', gc });
-    return Promise.race([answer, sleep(30_000).then(() => Promise.reject(new Error('bridge memory: no answer')))]);
+  memory(gc: boolean): Promise<MemoryMessage> {
+    return this.ask(this.memoryWaiters, { op: 'memory', gc }, 30_000);
   }
 
   /** profile starts a CPU profile in the bridge, or (with `file`) stops it and has it written there. */
   async profile(file?: string): Promise<void> {
-    const answer = new Promise<string | undefined>((resolve) => this.profileWaiters.push(resolve));
-    this.child.send({ op: 'profile', ...(file === undefined ? {} : { file }) });
-    const error = await Promise.race([
-      answer,
-      sleep(60_000).then(() => Promise.reject(new Error('bridge profile: no answer'))),
-    ]);
+    const error = await this.ask(
+      this.profileWaiters,
+      { op: 'profile', ...(file === undefined ? {} : { file }) },
+      60_000,
+    );
     if (error) throw new Error(`bridge profile: ${error}`);
+  }
+
+  /** ask sends `message` and waits for the answer the message handler hands to `waiters`. */
+  private ask<T>(waiters: Array<(answer: T) => void>, message: BridgeParentMessage, timeoutMs: number): Promise<T> {
+    const answer = new Promise<T>((resolve) => waiters.push(resolve));
+    this.child.send(message);
+    const fail = () => Promise.reject(new Error(`bridge ${message.op}: no answer`));
+    return Promise.race([answer, sleep(timeoutMs).then(fail)]);
   }
 
   metrics(): Promise<Map<string, number>> {

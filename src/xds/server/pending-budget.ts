@@ -91,15 +91,7 @@ export class PendingBudget {
   /** unwait forgets a waiting holder (it closed). */
   unwait(holder: PendingHolder): void {
     this.waiting.delete(holder);
-    if (this.waiting.size === 0) {
-      clearTimeout(this.recheckTimer);
-      this.recheckTimer = undefined;
-    }
-  }
-
-  /** waiters counts the holders waiting for flushes. */
-  get waiters(): number {
-    return this.waiting.size;
+    this.stopRecheckIfIdle();
   }
 
   /**
@@ -112,10 +104,13 @@ export class PendingBudget {
       this.waiting.delete(h);
       resume();
     }
-    if (this.waiting.size === 0) {
-      clearTimeout(this.recheckTimer);
-      this.recheckTimer = undefined;
-    }
+    this.stopRecheckIfIdle();
+  }
+
+  private stopRecheckIfIdle(): void {
+    if (this.waiting.size > 0) return;
+    clearTimeout(this.recheckTimer);
+    this.recheckTimer = undefined;
   }
 
   /** Flushes resume waiters on a later tick, once per turn, outside the flushing stream's callback. */
